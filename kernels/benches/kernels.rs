@@ -1,0 +1,59 @@
+//! Criterion benches of the closed forms and the building blocks they use.
+//!
+//! `cargo bench -p aumann-kernels`
+
+use std::hint::black_box;
+
+use aumann_kernels::closed_form::{Analytic, Baseline, attribute};
+use aumann_kernels::{rank, sum};
+use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
+
+/// Heavy-tailed `ln(1 + count)` features, deterministic.
+fn features(n: usize, d: usize) -> Vec<f32> {
+    let mut s = 0x9E37_79B9_7F4A_7C15u64;
+    (0..n * d)
+        .map(|_| {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            let u = ((s >> 11) as f64 + 0.5) / (1u64 << 53) as f64;
+            (u.powf(-1.0 / 1.2) - 1.0).ln_1p() as f32
+        })
+        .collect()
+}
+
+fn closed_forms(c: &mut Criterion) {
+    let mut group = c.benchmark_group("closed_form");
+    group.sample_size(20);
+    for n in [100usize, 10_000, 1_000_000] {
+        let x = features(n, 3);
+        let mut out = vec![0.0; n];
+        for ind in Analytic::ALL {
+            group.bench_with_input(BenchmarkId::new(ind.name(), n), &n, |bch, _| {
+                bch.iter(|| {
+                    attribute(ind, black_box(&x), 3, Baseline::Shared(&[0.0; 3]), &mut out)
+                        .unwrap();
+                    black_box(out[0])
+                })
+            });
+        }
+    }
+    group.finish();
+}
+
+fn building_blocks(c: &mut Criterion) {
+    let mut group = c.benchmark_group("blocks");
+    group.sample_size(20);
+    let n = 1_000_000;
+    let x: Vec<f64> = features(n, 1).into_iter().map(f64::from).collect();
+    group.bench_function("pairwise_sum/1000000", |b| {
+        b.iter(|| sum::pairwise(black_box(&x)))
+    });
+    group.bench_function("midranks/1000000", |b| {
+        b.iter(|| rank::midranks(black_box(&x)))
+    });
+    group.finish();
+}
+
+criterion_group!(benches, closed_forms, building_blocks);
+criterion_main!(benches);

@@ -1,0 +1,90 @@
+//! The result of an attribution run: `φ_{t,i}` for every step and agent, the indicator's
+//! values at both ends of the path, and the efficiency gap.
+//!
+//! ```text
+//! δ_t  = Σ_i φ_{t,i} − (V(x_t) − V(b_t))              efficiency gap
+//! φ̃_{t,i} = φ_{t,i} / Σ_j φ_{t,j}                      share (undefined where V(x_t) = V(b_t))
+//! ```
+
+use aumann_kernels::sum::pairwise;
+
+use crate::backend::Precision;
+use crate::error::{Error, Result};
+
+/// Per-agent, per-step attributions with their efficiency bookkeeping.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Attribution {
+    /// Number of steps `T`.
+    pub steps: usize,
+    /// Number of agents `n`.
+    pub agents: usize,
+    /// `φ`, row-major `[T, n]`; values computed in `f32` are exactly representable in `f32`.
+    pub phi: Vec<f64>,
+    /// `V(x_t)` per step.
+    pub v_x: Vec<f64>,
+    /// `V(b_t)` per step.
+    pub v_b: Vec<f64>,
+    /// Precision of the computation.
+    pub precision: Precision,
+    /// Seconds of computation (no file I/O).
+    pub seconds: f64,
+}
+
+impl Attribution {
+    /// `φ_{t,·}`.
+    pub fn step(&self, t: usize) -> &[f64] {
+        &self.phi[t * self.agents..(t + 1) * self.agents]
+    }
+
+    /// `Σ_i φ_{t,i}` per step (pairwise sum in `f64`).
+    pub fn totals(&self) -> Vec<f64> {
+        (0..self.steps).map(|t| pairwise(self.step(t))).collect()
+    }
+
+    /// The efficiency gap `δ_t = Σ_i φ_{t,i} − (V(x_t) − V(b_t))` per step.
+    pub fn efficiency_gap(&self) -> Vec<f64> {
+        self.totals()
+            .iter()
+            .enumerate()
+            .map(|(t, s)| s - (self.v_x[t] - self.v_b[t]))
+            .collect()
+    }
+
+    /// `|δ_t| / |V(x_t) − V(b_t)|` per step; `None` where the macro change is zero.
+    pub fn relative_efficiency_gap(&self) -> Vec<Option<f64>> {
+        self.efficiency_gap()
+            .iter()
+            .enumerate()
+            .map(|(t, g)| {
+                let dv = self.v_x[t] - self.v_b[t];
+                (!self.change_is_zero(t)).then(|| (g / dv).abs())
+            })
+            .collect()
+    }
+
+    /// Whether `V(x_t) = V(b_t)` to within the rounding of the computation's precision.
+    pub fn change_is_zero(&self, t: usize) -> bool {
+        let scale = self.v_x[t].abs().max(self.v_b[t].abs());
+        (self.v_x[t] - self.v_b[t]).abs() <= 100.0 * self.precision.epsilon() * scale
+    }
+
+    /// The within-step shares `φ̃_{t,i} = φ_{t,i} / Σ_j φ_{t,j}`, row-major `[T, n]`.
+    ///
+    /// # Errors
+    /// [`Error::UndefinedShare`] for the first step where `V(x_t) = V(b_t)`.
+    pub fn shares(&self) -> Result<Vec<f64>> {
+        let totals = self.totals();
+        let mut out = Vec::with_capacity(self.phi.len());
+        for (t, total) in totals.iter().enumerate() {
+            if self.change_is_zero(t) || *total == 0.0 {
+                return Err(Error::UndefinedShare {
+                    step: t,
+                    v_x: self.v_x[t],
+                    v_b: self.v_b[t],
+                });
+            }
+            out.extend(self.step(t).iter().map(|p| p / total));
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,26 @@
+//! The linear control: the mean composite.
+//!
+//! ```text
+//! V = (1/n) Σ_i c_i,   c_i = Σ_k x_ik            φ_i = (c_i − β_i) / n
+//! ```
+//!
+//! Its integrand is constant along the path, so every quadrature rule is exact.
+
+use burn::tensor::Tensor;
+
+use super::Indicator;
+
+/// `V = (1/n) Σ_i Σ_k x_ik`.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Linear;
+
+impl Indicator for Linear {
+    fn name(&self) -> &str {
+        "linear"
+    }
+
+    fn forward(&self, z: Tensor<3>) -> Tensor<1> {
+        let rows = z.dims()[0];
+        z.sum_dim(1).mean_dim(2).reshape([rows]) // [rows, 1, n] -> [rows]
+    }
+}

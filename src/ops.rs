@@ -1,0 +1,135 @@
+//! Elementwise functions that are accurate on every backend and precision.
+//!
+//! On Vulkan, cubecl lowers `exp`, `log`, `pow` to SPIR-V's `GLSL.std.450` instructions,
+//! which are defined for 16- and 32-bit floats only: in `f64` they return garbage (on
+//! lavapipe `ln(1.05)` comes back as 18.02), and so does the backward pass of `sqrt`, which
+//! goes through `pow`. Arithmetic, `sqrt`'s forward pass, comparisons and `log1p`'s backward
+//! pass are correct. Where a device's `f64` transcendental functions fail a probe, the functions
+//! here compute the value from arithmetic and `sqrt` alone and attach the exact derivative,
+//! so autodiff never touches a broken kernel.
+//!
+//! ```text
+//! log1p(u) = 2^k · 2 atanh(t),   t = s / (2 + s),   s = u reduced by k steps of s ← s / (√(1+s) + 1)
+//! ```
+//!
+//! (each step halves `ln(1 + s)`; 14 steps bring any finite `f64` below `|s| ≤ 0.1`, where 13
+//! terms of the `atanh` series are exact to `f64` rounding).
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use burn::tensor::{DType, Device, Tensor, TensorData};
+
+/// `ln(1 + u)`, elementwise, for `u > −1`.
+pub fn log1p<const D: usize>(u: Tensor<D>) -> Tensor<D> {
+    if u.dtype() != DType::F64 || f64_transcendentals_work(&u.device()) {
+        return u.log1p();
+    }
+    let value = log1p_arithmetic(u.clone().detach());
+    let derivative = (u.clone().detach() + 1.0).recip();
+    with_derivative(u, value, derivative)
+}
+
+/// A tensor whose value is `value` and whose gradient with respect to `u` is `derivative`
+/// (first order): `value + (u − u) · derivative`, with `value` and `derivative` detached.
+fn with_derivative<const D: usize>(
+    u: Tensor<D>,
+    value: Tensor<D>,
+    derivative: Tensor<D>,
+) -> Tensor<D> {
+    let zero = u.clone() - u.detach();
+    value + zero * derivative
+}
+
+/// `ln(1 + u)` from arithmetic and `sqrt` only.
+fn log1p_arithmetic<const D: usize>(u: Tensor<D>) -> Tensor<D> {
+    let mut s = u;
+    let mut scale = s.ones_like();
+    for _ in 0..14 {
+        let big = s.clone().abs().greater_elem(0.1);
+        let reduced = s.clone() / ((s.clone() + 1.0).sqrt() + 1.0);
+        s = s.mask_where(big.clone(), reduced);
+        scale = scale.clone().mask_where(big, scale.mul_scalar(2.0));
+    }
+    let t = s.clone() / (s + 2.0);
+    let t2 = t.clone() * t.clone();
+    // atanh(t) = t (1 + t²/3 + t⁴/5 + …), Horner from the highest term.
+    let mut series = t2.zeros_like();
+    for j in (0..13).rev() {
+        series = series * t2.clone() + 1.0 / (2 * j + 1) as f64;
+    }
+    (t * series).mul_scalar(2.0) * scale
+}
+
+/// Whether `exp` and `log` give correct `f64` results on `device` (probed once per device).
+pub fn f64_transcendentals_work(device: &Device) -> bool {
+    static CACHE: Mutex<Option<HashMap<String, bool>>> = Mutex::new(None);
+    let plain = device.clone().inner();
+    let key = format!("{plain:?}");
+    let mut cache = CACHE.lock().expect("probe cache");
+    let cache = cache.get_or_insert_with(HashMap::new);
+    if let Some(&ok) = cache.get(&key) {
+        return ok;
+    }
+    let ok = plain.supports_dtype(DType::F64) && {
+        let x = Tensor::<1>::from_data(
+            TensorData::new(vec![1.0f64, 0.5], [2]),
+            (&plain, DType::F64),
+        );
+        let got = (x.clone().log1p() + x.exp())
+            .into_data()
+            .try_into_vec_as::<f64>()
+            .unwrap_or_default();
+        let want = [2f64.ln() + 1f64.exp(), 1.5f64.ln() + 0.5f64.exp()];
+        got.len() == 2 && got.iter().zip(want).all(|(g, w)| (g - w).abs() < 1e-14)
+    };
+    cache.insert(key, ok);
+    ok
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn arithmetic_log1p_is_accurate_over_the_whole_range() {
+        let device = Device::flex();
+        let u: Vec<f64> = vec![
+            0.0, 1e-300, 1e-20, 1e-8, 0.05, 0.1, 0.5, 1.0, 3.0, 1e3, 1e10, 1e100, 1e300, -0.5,
+            -0.999,
+        ];
+        let t =
+            Tensor::<1>::from_data(TensorData::new(u.clone(), [u.len()]), (&device, DType::F64));
+        let got = log1p_arithmetic(t)
+            .into_data()
+            .try_into_vec_as::<f64>()
+            .unwrap();
+        for (x, g) in u.iter().zip(got) {
+            let want = x.ln_1p();
+            assert!(
+                (g - want).abs() <= 4.0 * f64::EPSILON * want.abs(),
+                "log1p({x}) = {g}, want {want}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_derivative_is_attached() {
+        let device = Device::flex().autodiff();
+        let u = Tensor::<1>::from_data(
+            TensorData::new(vec![0.5f64, 4.0], [2]),
+            (&device, DType::F64),
+        )
+        .require_grad();
+        let value = log1p_arithmetic(u.clone().detach());
+        let derivative = (u.clone().detach() + 1.0).recip();
+        let y = with_derivative(u.clone(), value, derivative);
+        let g = u
+            .grad(&y.sum().backward())
+            .unwrap()
+            .into_data()
+            .try_into_vec_as::<f64>()
+            .unwrap();
+        assert_eq!(g, vec![1.0 / 1.5, 1.0 / 5.0]);
+    }
+}

@@ -1,0 +1,256 @@
+//! The path-integral engine: Aumann–Shapley attribution of any [`Indicator`] by autodiff.
+//!
+//! ```text
+//! z(α) = b + α (x − b)
+//! φ_i  = Σ_k (x_ik − b_ik) ∫₀¹ ∂V/∂x_ik (z(α)) dα  ≈  Σ_k (x_ik − b_ik) Σ_j w_j ∂V/∂x_ik (z(α_j))
+//! ```
+//!
+//! with the nodes `α_j` and weights `w_j` of a [`Rule`] (midpoint by default, `m = 32`).
+//! One backward pass per quadrature point gives the gradient for every agent, coordinate and
+//! step at once: steps do not interact, so the gradient of `Σ_t V(z_t)` holds each step's own.
+//!
+//! # Memory
+//!
+//! The work is cut into blocks of at most [`PathOptions::block_elements`] feature values
+//! (`rows × d × n`, a few times that in working memory). A large input is split over steps
+//! (one step at a time at the extreme; a step's agents are never split, since the indicator
+//! couples them). A small input batches several quadrature points into one backward pass
+//! instead, stacked along the row axis, which amortises the per-operation overhead.
+
+use std::time::Instant;
+
+use burn::tensor::{DType, Device, Tensor, TensorData};
+
+use crate::array::{Array3, download};
+use crate::attribution::Attribution;
+use crate::backend::Precision;
+use crate::baseline::Baseline;
+use crate::error::{Error, Result};
+use crate::indicators::Indicator;
+
+pub use aumann_kernels::quadrature::Rule;
+
+/// Options of the path integral.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PathOptions {
+    /// Quadrature rule.
+    pub rule: Rule,
+    /// Number of quadrature points `m`.
+    pub points: usize,
+    /// Precision of the tensors.
+    pub precision: Precision,
+    /// Upper bound on the feature values (`rows × d × n`) in one block of work.
+    pub block_elements: usize,
+}
+
+impl Default for PathOptions {
+    fn default() -> Self {
+        Self {
+            rule: Rule::Midpoint,
+            points: 32,
+            precision: Precision::F32,
+            block_elements: 1 << 22,
+        }
+    }
+}
+
+/// Progress of a run: `done` of `total` quadrature-point evaluations (points × step chunks).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Progress {
+    /// Evaluations finished.
+    pub done: usize,
+    /// Evaluations in the run.
+    pub total: usize,
+}
+
+/// How a run is cut into blocks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Plan {
+    /// Steps per chunk.
+    pub steps_per_chunk: usize,
+    /// Quadrature points per backward pass.
+    pub points_per_pass: usize,
+    /// Number of step chunks.
+    pub chunks: usize,
+    /// Backward passes per chunk.
+    pub passes_per_chunk: usize,
+}
+
+impl Plan {
+    /// Plan `steps` steps of `n × d` values with `points` quadrature points.
+    pub fn new(steps: usize, n: usize, d: usize, points: usize, block_elements: usize) -> Self {
+        let per_step = (n * d).max(1);
+        let rows = (block_elements / per_step).max(1);
+        let (steps_per_chunk, points_per_pass) = if rows >= steps {
+            (steps, (rows / steps.max(1)).clamp(1, points))
+        } else {
+            (rows, 1)
+        };
+        Self {
+            steps_per_chunk,
+            points_per_pass,
+            chunks: steps.div_ceil(steps_per_chunk),
+            passes_per_chunk: points.div_ceil(points_per_pass),
+        }
+    }
+}
+
+/// Attribute `indicator` on `features` (`[T, n, d]`) from `baseline` by the path integral.
+///
+/// `device` may be plain or autodiff; the engine uses both views of it. `progress` is called
+/// after every backward pass.
+///
+/// # Errors
+/// Too few points for the rule, too few agents for the indicator, an input outside the
+/// indicator's domain, a precision the device lacks, or a failed read-back.
+pub fn attribute(
+    indicator: &dyn Indicator,
+    features: &Array3,
+    baseline: &Baseline,
+    options: &PathOptions,
+    device: &Device,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<Attribution> {
+    let start = Instant::now();
+    let [steps, n, d] = features.shape();
+    let m = options.points;
+    if m < options.rule.min_points() {
+        return Err(Error::InvalidOption(format!(
+            "--steps must be at least {} for the {} rule, got {m}",
+            options.rule.min_points(),
+            options.rule.name()
+        )));
+    }
+    if n < indicator.min_agents() {
+        return Err(Error::TooFewAgents {
+            indicator: indicator.name().into(),
+            need: indicator.min_agents(),
+            got: n,
+        });
+    }
+    let dtype = options.precision.dtype();
+    if !device.supports_dtype(dtype) {
+        return Err(Error::UnsupportedPrecision {
+            backend: format!("{device:?}"),
+            device: crate::backend::describe(device),
+        });
+    }
+    let plain = device.clone().inner();
+    // V(x) and V(b) are evaluated in f64 wherever the device has it, so that the efficiency
+    // gap measures the attribution, not the rounding of an f32 sum over a million agents.
+    let value_dtype = if device.supports_dtype(DType::F64) {
+        DType::F64
+    } else {
+        dtype
+    };
+    let (nodes, weights) = options.rule.nodes_weights(m);
+    let plan = Plan::new(steps, n, d, m, options.block_elements);
+    let total = plan.chunks * plan.passes_per_chunk;
+    let mut done = 0;
+
+    let mut phi = vec![0.0; steps * n];
+    let mut v_x = vec![0.0; steps];
+    let mut v_b = vec![0.0; steps];
+    for t0 in (0..steps).step_by(plan.steps_per_chunk) {
+        let t1 = (t0 + plan.steps_per_chunk).min(steps);
+        let rows = t1 - t0;
+        let x = features.upload(t0, t1, &plain, dtype); // [rows, d, n]
+        let b = baseline.upload(t0, t1, &plain, dtype); // [rows or 1, d, n or 1]
+        let b_full = b.clone().expand([rows, d, n]);
+        indicator
+            .check_domain(&x, &b_full)
+            .map_err(|e| Error::Domain {
+                indicator: indicator.name().into(),
+                step: t0 + e.row,
+                reason: e.reason,
+            })?;
+        let value = |t: &Tensor<3>| {
+            download(
+                indicator
+                    .forward(t.clone().cast(value_dtype))
+                    .reshape([rows, 1, 1]),
+            )
+        };
+        v_x[t0..t1].copy_from_slice(&value(&x)?);
+        v_b[t0..t1].copy_from_slice(&value(&b_full)?);
+        let along = indicator.along_path(&x, &b_full)?;
+        let delta = x - b.clone(); // [rows, d, n]
+
+        let mut acc: Option<Tensor<3>> = None; // Σ_j w_j ∇V(z(α_j)), [rows, d, n]
+        for pass in 0..plan.passes_per_chunk {
+            let j0 = pass * plan.points_per_pass;
+            let j1 = (j0 + plan.points_per_pass).min(m);
+            let p = j1 - j0;
+            let weighted = if p == 1 {
+                let z = (delta.clone().mul_scalar(nodes[j0]) + b.clone())
+                    .autodiff()
+                    .require_grad();
+                let grads = along(z.clone()).sum().backward();
+                gradient(&z, &grads).mul_scalar(weights[j0])
+            } else {
+                let alpha = column(&nodes[j0..j1], &plain, dtype); // [p, 1, 1, 1]
+                let z = (delta.clone().unsqueeze_dim::<4>(0) * alpha + b.clone().unsqueeze_dim(0))
+                    .reshape([p * rows, d, n])
+                    .autodiff()
+                    .require_grad();
+                let grads = along(z.clone()).sum().backward();
+                let w = column(&weights[j0..j1], &plain, dtype);
+                (gradient(&z, &grads).reshape([p, rows, d, n]) * w)
+                    .sum_dim(0)
+                    .reshape([rows, d, n])
+            };
+            acc = Some(match acc {
+                None => weighted,
+                Some(a) => a + weighted,
+            });
+            done += 1;
+            progress(Progress { done, total });
+        }
+        let acc = acc.expect("a rule has at least one point");
+        let chunk_phi = (acc * delta).sum_dim(1); // [rows, 1, n]
+        phi[t0 * n..t1 * n].copy_from_slice(&download(chunk_phi)?);
+    }
+    Ok(Attribution {
+        steps,
+        agents: n,
+        phi,
+        v_x,
+        v_b,
+        precision: options.precision,
+        seconds: start.elapsed().as_secs_f64(),
+    })
+}
+
+/// `∂(Σ V)/∂z` as a plain tensor.
+fn gradient(z: &Tensor<3>, grads: &burn::tensor::Gradients) -> Tensor<3> {
+    z.grad(grads)
+        .expect("the indicator's output depends on its input")
+}
+
+/// A `[len, 1, 1, 1]` tensor of `values`.
+fn column(values: &[f64], device: &Device, dtype: DType) -> Tensor<4> {
+    Tensor::from_data(
+        TensorData::new(values.to_vec(), [values.len(), 1, 1, 1]),
+        (device, dtype),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plans_split_steps_for_large_inputs_and_batch_points_for_small_ones() {
+        let big = Plan::new(14, 1_000_000, 3, 32, 1 << 22);
+        assert_eq!(
+            (big.steps_per_chunk, big.points_per_pass, big.chunks),
+            (1, 1, 14)
+        );
+        let small = Plan::new(1, 100, 3, 32, 1 << 22);
+        assert_eq!((small.steps_per_chunk, small.points_per_pass), (1, 32));
+        assert_eq!(small.passes_per_chunk, 1);
+        let mid = Plan::new(14, 10_000, 3, 32, 1 << 22);
+        assert_eq!((mid.steps_per_chunk, mid.points_per_pass), (14, 9));
+        assert_eq!(mid.passes_per_chunk, 4);
+    }
+}

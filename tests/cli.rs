@@ -1,0 +1,490 @@
+//! The `aumann attribute` contract: outputs on success; on bad input a non-zero exit, a
+//! one-line message naming the problem and where, and no output file left behind.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use aumann::array::Values;
+
+use crate::common::oracle_dir;
+
+struct Run {
+    code: i32,
+    stderr: String,
+}
+
+fn aumann(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_aumann"));
+    cmd.current_dir(dir).args(args);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().unwrap();
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+fn write_npy(dir: &Path, name: &str, shape: &[usize], values: Vec<f64>) -> PathBuf {
+    let p = dir.join(name);
+    aumann::npy::write(&p, shape, &Values::F64(values)).unwrap();
+    p
+}
+
+/// A `.npy` file with any type string, written byte by byte.
+fn raw_npy(dir: &Path, name: &str, descr: &str, shape: &str, data: &[u8]) -> PathBuf {
+    let mut header = format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape}, }}");
+    while (10 + header.len() + 1) % 64 != 0 {
+        header.push(' ');
+    }
+    header.push('\n');
+    let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
+    bytes.extend((header.len() as u16).to_le_bytes());
+    bytes.extend(header.as_bytes());
+    bytes.extend(data);
+    let p = dir.join(name);
+    std::fs::write(&p, bytes).unwrap();
+    p
+}
+
+/// Positive heavy-ish features, `[n, d]`.
+fn good(n: usize, d: usize) -> Vec<f64> {
+    (0..n * d)
+        .map(|i| 0.5 + ((i * 37) % 11) as f64 / 3.0)
+        .collect()
+}
+
+/// Run `args` (with `--out phi.npy --summary s.json --quiet` added) expecting failure; check
+/// the message contains every `needle`, is one line, and that no output exists.
+fn refuses(dir: &Path, args: &[&str], env: &[(&str, &str)], needles: &[&str]) {
+    let mut all: Vec<&str> = args.to_vec();
+    all.extend(["--out", "phi.npy", "--summary", "s.json", "--quiet"]);
+    let run = aumann(dir, &all, env);
+    assert_ne!(run.code, 0, "{args:?} succeeded");
+    let msg = run.stderr.trim_end();
+    assert_eq!(msg.lines().count(), 1, "{args:?}: not one line:\n{msg}");
+    for needle in needles {
+        assert!(msg.contains(needle), "{args:?}: {msg:?} lacks {needle:?}");
+    }
+    for leftover in std::fs::read_dir(dir).unwrap() {
+        let name = leftover.unwrap().file_name().into_string().unwrap();
+        assert!(
+            !name.contains("phi") && !name.contains("s.json"),
+            "{args:?}: left {name} behind"
+        );
+    }
+}
+
+#[test]
+fn writes_phi_shares_and_summary() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write_npy(d, "x.npy", &[3, 50, 3], good(150, 3));
+    for (method, precision) in [("path", "f32"), ("exact", "f64")] {
+        let run = aumann(
+            d,
+            &[
+                "attribute",
+                "--features",
+                "x.npy",
+                "--indicator",
+                "variance",
+                "--method",
+                method,
+                "--precision",
+                precision,
+                "--out",
+                "phi.npy",
+                "--summary",
+                "s.json",
+                "--quiet",
+            ],
+            &[],
+        );
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        let phi = aumann::npy::read(&d.join("phi.npy")).unwrap();
+        assert_eq!(phi.shape, vec![3, 50]);
+        assert_eq!(matches!(phi.values, Values::F64(_)), precision == "f64");
+        let s: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(d.join("s.json")).unwrap()).unwrap();
+        for key in [
+            "n",
+            "d",
+            "T",
+            "indicator",
+            "method",
+            "rule",
+            "steps_m",
+            "backend",
+            "precision",
+            "v_x",
+            "v_b",
+            "efficiency_gap",
+            "seconds_attribution",
+            "seconds_total",
+        ] {
+            assert!(s.get(key).is_some(), "summary lacks {key}");
+        }
+        assert_eq!(s["n"], 50);
+        assert_eq!(s["T"], 3);
+        assert_eq!(s["efficiency_gap"].as_array().unwrap().len(), 3);
+    }
+    // Shares of a [n, d] input: shape [n], summing to one.
+    write_npy(d, "x2.npy", &[40, 2], good(40, 2));
+    let run = aumann(
+        d,
+        &[
+            "attribute",
+            "--features",
+            "x2.npy",
+            "--indicator",
+            "gini",
+            "--normalize",
+            "--out",
+            "share.npy",
+            "--quiet",
+        ],
+        &[],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let share = aumann::npy::read(&d.join("share.npy")).unwrap();
+    assert_eq!(share.shape, vec![40]);
+    let Values::F32(v) = share.values else {
+        panic!("f32 expected")
+    };
+    assert!((v.iter().map(|&x| x as f64).sum::<f64>() - 1.0).abs() < 1e-5);
+}
+
+#[test]
+fn refuses_non_finite_values_naming_step_agent_and_coordinate() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let mut v = good(2 * 5 * 3, 1);
+    v[(5 + 2) * 3 + 1] = f64::NAN; // step 1, agent 2, coordinate 1
+    write_npy(d, "x.npy", &[2, 5, 3], v);
+    refuses(
+        d,
+        &["attribute", "--features", "x.npy", "--indicator", "linear"],
+        &[],
+        &["x.npy", "NaN", "step 1, agent 2, coordinate 1"],
+    );
+
+    write_npy(d, "ok.npy", &[5, 3], good(5, 3));
+    let mut b = good(5, 3);
+    b[4 * 3 + 2] = f64::INFINITY;
+    write_npy(d, "b.npy", &[5, 3], b);
+    refuses(
+        d,
+        &[
+            "attribute",
+            "--features",
+            "ok.npy",
+            "--indicator",
+            "linear",
+            "--baseline",
+            "b.npy",
+        ],
+        &[],
+        &["baseline b.npy", "inf", "step 0, agent 4, coordinate 2"],
+    );
+}
+
+#[test]
+fn refuses_bad_shapes() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write_npy(d, "flat.npy", &[6], good(6, 1));
+    refuses(
+        d,
+        &[
+            "attribute",
+            "--features",
+            "flat.npy",
+            "--indicator",
+            "linear",
+        ],
+        &[],
+        &["flat.npy", "[n, d] or [T, n, d]", "[6]"],
+    );
+    write_npy(d, "x.npy", &[5, 3], good(5, 3));
+    write_npy(d, "b.npy", &[4, 3], good(4, 3));
+    refuses(
+        d,
+        &[
+            "attribute",
+            "--features",
+            "x.npy",
+            "--indicator",
+            "linear",
+            "--baseline",
+            "b.npy",
+        ],
+        &[],
+        &["baseline b.npy", "[3], [5, 3] or [1, 5, 3]", "[4, 3]"],
+    );
+    write_npy(d, "empty.npy", &[0, 3], vec![]);
+    refuses(
+        d,
+        &[
+            "attribute",
+            "--features",
+            "empty.npy",
+            "--indicator",
+            "linear",
+        ],
+        &[],
+        &["empty.npy", "at least one"],
+    );
+}
+
+#[test]
+fn refuses_bad_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    raw_npy(d, "int.npy", "<i8", "(2, 3)", &[0u8; 48]);
+    refuses(
+        d,
+        &[
+            "attribute",
+            "--features",
+            "int.npy",
+            "--indicator",
+            "linear",
+        ],
+        &[],
+        &["int.npy", "unsupported dtype '<i8'", "float32", "float64"],
+    );
+    raw_npy(d, "short.npy", "<f8", "(4, 3)", &[0u8; 40]);
+    refuses(
+        d,
+        &[
+            "attribute",
+            "--features",
+            "short.npy",
+            "--indicator",
+            "linear",
+        ],
+        &[],
+        &["short.npy", "truncated", "96 bytes"],
+    );
+    std::fs::write(d.join("text.npy"), "agent,reach\n1,2\n").unwrap();
+    refuses(
+        d,
+        &[
+            "attribute",
+            "--features",
+            "text.npy",
+            "--indicator",
+            "linear",
+        ],
+        &[],
+        &["text.npy", "not a valid .npy"],
+    );
+    refuses(
+        d,
+        &[
+            "attribute",
+            "--features",
+            "missing.npy",
+            "--indicator",
+            "linear",
+        ],
+        &[],
+        &["missing.npy", "No such file"],
+    );
+}
+
+#[test]
+fn refuses_inputs_outside_an_indicators_domain() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write_npy(d, "one.npy", &[1, 3], vec![1.0, 2.0, 3.0]);
+    for ind in ["variance", "gini"] {
+        for method in ["path", "exact"] {
+            refuses(
+                d,
+                &[
+                    "attribute",
+                    "--features",
+                    "one.npy",
+                    "--indicator",
+                    ind,
+                    "--method",
+                    method,
+                ],
+                &[],
+                &[ind, "at least 2 agents, got 1"],
+            );
+        }
+    }
+    // Coordinate 1 has a negative mean.
+    write_npy(d, "neg.npy", &[3, 2], vec![1.0, -1.0, 2.0, -2.0, 1.0, 0.5]);
+    for method in ["path", "exact"] {
+        refuses(
+            d,
+            &[
+                "attribute",
+                "--features",
+                "neg.npy",
+                "--indicator",
+                "mult",
+                "--method",
+                method,
+            ],
+            &[],
+            &["mult", "step 0", "coordinate 1 has mean"],
+        );
+    }
+    // V(x) = V(b): linear with the population-mean baseline has no change to share out.
+    let x = oracle_dir().join("normal7_meanbase/x.npy");
+    let x = x.to_str().unwrap();
+    for method in ["path", "exact"] {
+        refuses(
+            d,
+            &[
+                "attribute",
+                "--features",
+                x,
+                "--indicator",
+                "linear",
+                "--baseline",
+                "mean",
+                "--normalize",
+                "--method",
+                method,
+            ],
+            &[],
+            &["shares are undefined at step 0"],
+        );
+    }
+    // The exact gini needs one baseline composite for all agents.
+    write_npy(d, "x.npy", &[2, 4, 2], good(16, 1));
+    refuses(
+        d,
+        &[
+            "attribute",
+            "--features",
+            "x.npy",
+            "--indicator",
+            "gini",
+            "--baseline",
+            "first",
+            "--method",
+            "exact",
+        ],
+        &[],
+        &["gini", "same baseline composite", "path method"],
+    );
+}
+
+#[test]
+fn refuses_bad_options() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write_npy(d, "x.npy", &[5, 3], good(5, 3));
+    let base = ["attribute", "--features", "x.npy", "--indicator", "linear"];
+    let with =
+        |extra: &[&'static str]| -> Vec<&str> { base.iter().chain(extra).copied().collect() };
+    refuses(
+        d,
+        &with(&["--steps", "0"]),
+        &[],
+        &["--steps", "at least 1", "got 0"],
+    );
+    refuses(
+        d,
+        &with(&["--rule", "trapezoid", "--steps", "1"]),
+        &[],
+        &["--steps", "at least 2", "trapezoid"],
+    );
+    refuses(
+        d,
+        &with(&["--backend", "cuda"]),
+        &[],
+        &["unknown backend 'cuda'", "flex, ndarray, wgpu"],
+    );
+    refuses(
+        d,
+        &with(&["--precision", "f16"]),
+        &[],
+        &["unknown precision 'f16'"],
+    );
+    refuses(
+        d,
+        &["attribute", "--features", "x.npy", "--indicator", "entropy"],
+        &[],
+        &["unknown indicator 'entropy'"],
+    );
+    refuses(
+        d,
+        &with(&["--rule", "simpson"]),
+        &[],
+        &["simpson", "--rule"],
+    );
+    let run = aumann(d, &with(&["--out", "no/such/dir/phi.npy"]), &[]);
+    assert!(run.stderr.contains("does not exist"), "{}", run.stderr);
+}
+
+#[test]
+fn refuses_wgpu_without_an_adapter() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write_npy(d, "x.npy", &[5, 3], good(5, 3));
+    refuses(
+        d,
+        &[
+            "attribute",
+            "--features",
+            "x.npy",
+            "--indicator",
+            "linear",
+            "--backend",
+            "wgpu",
+        ],
+        &[("CUBECL_WGPU_DEFAULT_DEVICE", "DiscreteGpu(99)")],
+        &[
+            "backend 'wgpu' is unavailable",
+            "no usable GPU adapter",
+            "mesa-vulkan-drivers",
+            "--backend flex",
+        ],
+    );
+}
+
+/// Without a Vulkan driver, wgpu may fall back to OpenGL, which has no f64: asking for f64
+/// there must be refused, not computed wrongly.
+#[test]
+fn refuses_f64_where_the_device_lacks_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write_npy(d, "x.npy", &[5, 3], good(5, 3));
+    let mut args = vec![
+        "attribute",
+        "--features",
+        "x.npy",
+        "--indicator",
+        "linear",
+        "--backend",
+        "wgpu",
+        "--precision",
+        "f64",
+    ];
+    args.extend(["--out", "phi.npy", "--quiet"]);
+    let run = aumann(
+        d,
+        &args,
+        &[
+            ("VK_ICD_FILENAMES", "/nonexistent.json"),
+            ("VK_DRIVER_FILES", "/nonexistent.json"),
+        ],
+    );
+    assert_ne!(run.code, 0);
+    let msg = run.stderr.trim_end();
+    assert_eq!(msg.lines().count(), 1, "{msg}");
+    assert!(
+        msg.contains("does not support f64") || msg.contains("no usable GPU adapter"),
+        "{msg}"
+    );
+    assert!(!d.join("phi.npy").exists());
+}

@@ -1,0 +1,92 @@
+//! Shared helpers: the backend-generic test macro, fixtures, small attribution runs.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+use aumann::prelude::*;
+use burn::tensor::Device;
+
+/// Emit one `#[test]` per backend for `fn $suite(backend: Backend)`.
+macro_rules! backend_test {
+    ($suite:ident) => {
+        mod $suite {
+            use aumann::backend::Backend;
+
+            #[test]
+            fn flex() {
+                super::$suite(Backend::Flex)
+            }
+
+            #[test]
+            fn ndarray() {
+                super::$suite(Backend::NdArray)
+            }
+
+            #[test]
+            fn wgpu() {
+                super::$suite(Backend::Wgpu)
+            }
+        }
+    };
+}
+
+/// The backend's device; wgpu tests need a Vulkan driver (lavapipe on machines without a GPU).
+pub fn device(backend: Backend) -> Device {
+    backend
+        .device()
+        .unwrap_or_else(|e| panic!("{e} (the wgpu tests need Vulkan: see README, Testing)"))
+}
+
+/// `data/fixtures/oracle`.
+pub fn oracle_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("data/fixtures/oracle")
+}
+
+/// An `[n, d]` array from an `.npy` file, as a one-step `Array3`.
+pub fn read_population(path: &Path) -> Array3 {
+    let a = aumann::npy::read(path).unwrap();
+    let shape = match a.shape.as_slice() {
+        &[n, d] => [1, n, d],
+        other => panic!("{}: unexpected shape {other:?}", path.display()),
+    };
+    Array3::new(shape, a.values)
+}
+
+/// A 1-D `f64` array from an `.npy` file.
+pub fn read_vector(path: &Path) -> Vec<f64> {
+    match aumann::npy::read(path).unwrap().values {
+        aumann::array::Values::F64(v) => v,
+        aumann::array::Values::F32(v) => v.into_iter().map(f64::from).collect(),
+    }
+}
+
+/// Path attribution with `m` points of `rule` in `precision`.
+pub fn path_run(
+    indicator: &dyn Indicator,
+    x: &Array3,
+    baseline: &Baseline,
+    rule: Rule,
+    m: usize,
+    precision: Precision,
+    device: &Device,
+) -> Attribution {
+    let options = PathOptions {
+        rule,
+        points: m,
+        precision,
+        ..PathOptions::default()
+    };
+    path::attribute(indicator, x, baseline, &options, device, &mut |_| {}).unwrap()
+}
+
+/// `max_i |a_i − b_i| / max_i |b_i|`.
+pub fn max_rel_err(a: &[f64], b: &[f64]) -> f64 {
+    assert_eq!(a.len(), b.len());
+    let scale = b.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+    let err = a
+        .iter()
+        .zip(b)
+        .fold(0.0f64, |m, (a, b)| m.max((a - b).abs()));
+    if scale > 0.0 { err / scale } else { err }
+}

@@ -1,0 +1,141 @@
+//! Golden attributions from an independent implementation (`data/fixtures/oracle`): the exact
+//! method and the path engine (midpoint, m = 32) against every case, in f32 and f64, on every
+//! backend, within SPEC §3.5's tolerances.
+
+use aumann::prelude::*;
+use aumann::verify::Tolerance;
+
+use crate::common::*;
+
+struct Case {
+    name: String,
+    x: Array3,
+    baseline: Baseline,
+    /// (indicator, φ, V(x), V(b))
+    expected: Vec<(Analytic, Vec<f64>, f64, f64)>,
+}
+
+fn cases() -> Vec<Case> {
+    let dir = oracle_dir();
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("manifest.json")).unwrap()).unwrap();
+    let mut out = Vec::new();
+    for (name, entry) in manifest.as_object().unwrap() {
+        let case = dir.join(name);
+        let x = read_population(&case.join("x.npy"));
+        let baseline =
+            Baseline::resolve(&BaselineSpec::File(case.join("baseline.npy")), &x).unwrap();
+        let mut expected = Vec::new();
+        for kind in Analytic::ALL {
+            if let Some(v) = entry.get(kind.name()) {
+                let phi = read_vector(&case.join(format!("phi_{}.npy", kind.name())));
+                expected.push((
+                    kind,
+                    phi,
+                    v["V_x"].as_f64().unwrap(),
+                    v["V_b"].as_f64().unwrap(),
+                ));
+            }
+        }
+        out.push(Case {
+            name: name.clone(),
+            x,
+            baseline,
+            expected,
+        });
+    }
+    assert_eq!(out.len(), 5, "every oracle case is loaded");
+    out
+}
+
+#[test]
+fn exact_method_matches_every_fixture() {
+    for case in cases() {
+        for (kind, phi, v_x, v_b) in &case.expected {
+            for precision in [Precision::F64, Precision::F32] {
+                let got =
+                    aumann::exact::attribute(*kind, &case.x, &case.baseline, precision).unwrap();
+                let tol = match precision {
+                    Precision::F64 => 1e-12,
+                    Precision::F32 => 1e-6,
+                };
+                let err = max_rel_err(&got.phi, phi);
+                assert!(err <= tol, "{} {kind:?} {precision:?}: {err:e}", case.name);
+                assert!((got.v_x[0] - v_x).abs() <= 1e-12 * v_x.abs().max(1.0));
+                assert!((got.v_b[0] - v_b).abs() <= 1e-12 * v_b.abs().max(1.0));
+            }
+        }
+    }
+}
+
+fn path_matches_every_fixture(backend: Backend) {
+    let device = device(backend);
+    for case in cases() {
+        for (kind, phi, v_x, v_b) in &case.expected {
+            let indicator = aumann::indicators::analytic(*kind);
+            for precision in [Precision::F32, Precision::F64] {
+                let got = path_run(
+                    indicator.as_ref(),
+                    &case.x,
+                    &case.baseline,
+                    Rule::Midpoint,
+                    32,
+                    precision,
+                    &device,
+                );
+                let tol = Tolerance::spec(*kind, precision);
+                let label = format!("{} {kind:?} {precision:?} {backend:?}", case.name);
+                let err = max_rel_err(&got.phi, phi);
+                // f64 runs of the three polynomial indicators are exact up to rounding.
+                let bound = if precision == Precision::F64 && *kind != Analytic::Mult {
+                    1e-10
+                } else {
+                    tol.max_rel_error
+                };
+                assert!(err <= bound, "{label}: max rel error {err:e} > {bound:e}");
+                let v_tol = match precision {
+                    Precision::F32 => 1e-5,
+                    Precision::F64 => 1e-12,
+                };
+                assert!(
+                    (got.v_x[0] - v_x).abs() <= v_tol * v_x.abs().max(1.0),
+                    "{label}"
+                );
+                assert!(
+                    (got.v_b[0] - v_b).abs() <= v_tol * v_b.abs().max(1.0),
+                    "{label}"
+                );
+                if let Some(gap) = got.relative_efficiency_gap()[0] {
+                    // Midpoint error on mult is quadrature, not rounding: it sits under the
+                    // per-agent bound instead.
+                    let gap_tol = if *kind == Analytic::Mult {
+                        tol.max_rel_error
+                    } else {
+                        tol.rel_gap
+                    };
+                    assert!(gap <= gap_tol, "{label}: relative efficiency gap {gap:e}");
+                }
+            }
+        }
+    }
+}
+backend_test!(path_matches_every_fixture);
+
+#[test]
+fn undefined_shares_are_an_error_not_a_nan() {
+    let case = cases()
+        .into_iter()
+        .find(|c| c.name == "normal7_meanbase")
+        .unwrap();
+    let got = aumann::exact::attribute(Analytic::Linear, &case.x, &case.baseline, Precision::F64)
+        .unwrap();
+    assert!(matches!(
+        got.shares(),
+        Err(aumann::Error::UndefinedShare { step: 0, .. })
+    ));
+    // Variance shares are defined and sum to one.
+    let var = aumann::exact::attribute(Analytic::Variance, &case.x, &case.baseline, Precision::F64)
+        .unwrap();
+    let s: f64 = var.shares().unwrap().iter().sum();
+    assert!((s - 1.0).abs() < 1e-12);
+}

@@ -1,0 +1,12 @@
+//! Integration tests: one binary, one module per concern.
+
+#[macro_use]
+mod common;
+
+mod axioms;
+mod backends;
+mod chunking;
+mod cli;
+mod convergence;
+mod fixtures;
+mod million;
