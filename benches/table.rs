@@ -8,8 +8,6 @@
 //!
 //! Each cell is the median of `--reps` runs (1 run where n·T ≥ 10⁷), after one warm-up.
 
-use std::time::Instant;
-
 use aumann::indicators::analytic;
 use aumann::prelude::*;
 use aumann::synth::{SynthConfig, population};

@@ -208,7 +208,7 @@ mod tests {
     #[test]
     fn finds_the_first_non_finite_value() {
         let mut v = vec![0.0f32; 2 * 3 * 2];
-        v[(1 * 3 + 2) * 2 + 1] = f32::NAN;
+        v[(3 + 2) * 2 + 1] = f32::NAN; // step 1, agent 2, coordinate 1
         let a = Array3::from_f32([2, 3, 2], v);
         match a.check_finite("x.npy") {
             Err(Error::NonFinite {

@@ -86,10 +86,10 @@ impl Baseline {
             BaselineSpec::File(path) => {
                 let arr = crate::npy::read(path)?;
                 let what = path.display().to_string();
-                let shape = match arr.shape.as_slice() {
-                    &[k] if k == d => [1, 1, d],
-                    &[a, k] if a == n && k == d => [1, n, d],
-                    &[s, a, k] if s == t && a == n && k == d => [t, n, d],
+                let shape = match *arr.shape.as_slice() {
+                    [k] if k == d => [1, 1, d],
+                    [a, k] if a == n && k == d => [1, n, d],
+                    [s, a, k] if s == t && a == n && k == d => [t, n, d],
                     _ => {
                         return Err(Error::Shape {
                             what: format!("baseline {what}"),

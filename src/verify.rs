@@ -86,7 +86,7 @@ pub fn compare(phi: &Attribution, reference: &Attribution) -> Agreement {
         rel_gap: 0.0,
     };
     let gaps = phi.relative_efficiency_gap();
-    for t in 0..phi.steps {
+    for (t, gap) in gaps.iter().enumerate() {
         let (a, r) = (phi.step(t), reference.step(t));
         let scale = r.iter().fold(0.0f64, |m, v| m.max(v.abs()));
         let err = a
@@ -99,7 +99,7 @@ pub fn compare(phi: &Attribution, reference: &Attribution) -> Agreement {
         if r.len() >= 2 && !constant {
             out.spearman = out.spearman.min(spearman(a, r));
         }
-        out.rel_gap = out.rel_gap.max(gaps[t].unwrap_or(0.0));
+        out.rel_gap = out.rel_gap.max(gap.unwrap_or(0.0));
     }
     out
 }

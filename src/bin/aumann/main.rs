@@ -213,9 +213,9 @@ fn attribute(args: AttributeArgs) -> Result<ExitCode> {
 fn read_features(path: &Path) -> Result<(Array3, usize)> {
     let arr = aumann::npy::read(path)?;
     let what = path.display().to_string();
-    let shape = match arr.shape.as_slice() {
-        &[n, d] => [1, n, d],
-        &[t, n, d] => [t, n, d],
+    let shape = match *arr.shape.as_slice() {
+        [n, d] => [1, n, d],
+        [t, n, d] => [t, n, d],
         _ => {
             return Err(aumann::Error::Shape {
                 what,
@@ -273,7 +273,7 @@ fn demo(args: DemoArgs) -> Result<ExitCode> {
     bar.finish();
     println!();
     println!(
-        "| indicator | V(x) | exact | path | max |Δφ|/max|φ| (tol) | Spearman | rel. efficiency gap (tol) | |"
+        "| indicator | V(x) | exact | path | max err / max φ (tol) | Spearman | rel. efficiency gap (tol) | |"
     );
     println!("|---|---:|---:|---:|---:|---:|---:|---|");
     let mut all = true;
