@@ -38,11 +38,7 @@ fn exact(c: &mut Criterion) {
         let b = Baseline::resolve(&BaselineSpec::Zero, &x).unwrap();
         for kind in Analytic::ALL {
             group.bench_function(BenchmarkId::new(kind.name(), format!("T{t}xn{n}")), |bch| {
-                bch.iter(|| {
-                    black_box(
-                        aumann::exact::attribute(kind, black_box(&x), &b, Precision::F32).unwrap(),
-                    )
-                })
+                bch.iter(|| black_box(aumann::exact::attribute(kind, black_box(&x), &b).unwrap()))
             });
         }
     }

@@ -80,9 +80,7 @@ fn main() {
             let reps = if n * t >= 10_000_000 { 1 } else { o.reps };
             for kind in Analytic::ALL {
                 let mut cells = vec![fmt(time(reps, || {
-                    aumann::exact::attribute(kind, &x, &b, Precision::F32)
-                        .unwrap()
-                        .seconds
+                    aumann::exact::attribute(kind, &x, &b).unwrap().seconds
                 }))];
                 let ind = analytic(kind);
                 for device in &devices {

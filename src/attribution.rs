@@ -26,7 +26,8 @@ pub struct Attribution {
     pub v_b: Vec<f64>,
     /// Precision of the computation.
     pub precision: Precision,
-    /// Seconds of computation (no file I/O).
+    /// Seconds spent computing `φ` (no file I/O; the evaluations of `V(x)` and `V(b)` for the
+    /// efficiency check are not included).
     pub seconds: f64,
 }
 

@@ -138,6 +138,14 @@ impl Baseline {
         }
     }
 
+    /// Whether the baseline is zero everywhere.
+    pub fn is_zero(&self) -> bool {
+        match self.array.values() {
+            Values::F64(v) => v.iter().all(|&b| b == 0.0),
+            Values::F32(v) => v.iter().all(|&b| b == 0.0),
+        }
+    }
+
     /// Whether every agent has the same baseline (`n_b = 1`).
     pub fn is_shared(&self) -> bool {
         self.array.agents() == 1

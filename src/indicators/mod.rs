@@ -90,7 +90,8 @@ pub trait Indicator: Send + Sync {
     /// Check that the whole path from `b` to `x` lies in the indicator's domain.
     ///
     /// # Shapes
-    /// - `x`, `b`: `[rows, d, n]`
+    /// - `x`: `[rows, d, n]`
+    /// - `b`: `[rows or 1, d, n or 1]`, broadcast against `x` (a shared baseline stays small)
     ///
     /// # Errors
     /// A [`DomainError`] naming the first offending row.
@@ -99,7 +100,8 @@ pub trait Indicator: Send + Sync {
         Ok(())
     }
 
-    /// The indicator restricted to the straight path `z(α) = b + α (x − b)`.
+    /// The indicator restricted to the straight path `z(α) = b + α (x − b)`, with `x` and `b`
+    /// shaped as in [`Indicator::check_domain`].
     ///
     /// Override it to precompute what is constant along the path (the Gini's ranks, for
     /// instance) so a run does that work once instead of once per quadrature point.

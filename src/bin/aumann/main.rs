@@ -128,7 +128,7 @@ fn attribute(args: AttributeArgs) -> Result<ExitCode> {
 
     let (result, device_name) = match args.method {
         Method::Exact => (
-            aumann::exact::attribute(kind, &features, &baseline, precision)?,
+            aumann::exact::attribute(kind, &features, &baseline)?,
             "host (closed form, f64)".to_string(),
         ),
         Method::Path => {
