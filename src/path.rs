@@ -26,7 +26,7 @@ use crate::attribution::Attribution;
 use crate::backend::Precision;
 use crate::baseline::Baseline;
 use crate::error::{Error, Result};
-use crate::indicators::Indicator;
+use crate::indicators::{Indicator, PathFn};
 
 pub use aumann_kernels::quadrature::Rule;
 
@@ -144,10 +144,9 @@ pub fn attribute(
         dtype
     };
     let (nodes, weights) = options.rule.nodes_weights(m);
-    let plan = Plan::new(steps, n, d, m, options.block_elements);
     // Midpoint weights are all 1/m: sum the gradients and scale once at the end.
     let equal_weights = weights.iter().all(|&w| w == weights[0]);
-    let zero_baseline = baseline.is_zero();
+    let plan = Plan::new(steps, n, d, m, options.block_elements);
     let total = plan.chunks * plan.passes_per_chunk;
     let mut done = 0;
 
@@ -160,73 +159,36 @@ pub fn attribute(
         let rows = t1 - t0;
         let x = features.upload(t0, t1, &plain, dtype); // [rows, d, n]
         let b = baseline.upload(t0, t1, &plain, dtype); // [rows or 1, d, n or 1]
-        let b_full = b.clone().expand([rows, d, n]);
         indicator.check_domain(&x, &b).map_err(|e| Error::Domain {
             indicator: indicator.name().into(),
             step: t0 + e.row,
             reason: e.reason,
         })?;
-        let value = |t: &Tensor<3>| {
-            download(
-                indicator
-                    .forward(t.clone().cast(value_dtype))
-                    .reshape([rows, 1, 1]),
-            )
-        };
-        let values_start = Instant::now();
-        v_x[t0..t1].copy_from_slice(&value(&x)?);
-        v_b[t0..t1].copy_from_slice(&value(&b_full)?);
-        values_seconds += values_start.elapsed().as_secs_f64();
-        let along = indicator.along_path(&x, &b)?;
-        let delta = x - b.clone(); // [rows, d, n]
-        // z(α) = b + α δ, with the addition skipped for a zero baseline.
-        let point = |alpha: Tensor<4>| -> Tensor<4> {
-            let scaled = delta.clone().unsqueeze_dim::<4>(0) * alpha;
-            if zero_baseline {
-                scaled
-            } else {
-                scaled + b.clone().unsqueeze_dim(0)
-            }
-        };
 
+        let values_start = Instant::now();
+        let value =
+            |t: Tensor<3>| download(indicator.forward(t.cast(value_dtype)).reshape([rows, 1, 1]));
+        v_x[t0..t1].copy_from_slice(&value(x.clone())?);
+        v_b[t0..t1].copy_from_slice(&value(b.clone().expand([rows, d, n]))?);
+        values_seconds += values_start.elapsed().as_secs_f64();
+
+        let segment = Segment {
+            along: indicator.along_path(&x, &b)?,
+            delta: x - b.clone(),
+            b,
+            zero_baseline: baseline.is_zero(),
+            device: &plain,
+            dtype,
+        };
         let mut acc: Option<Tensor<3>> = None; // Σ_j w_j ∇V(z(α_j)), [rows, d, n]
         for pass in 0..plan.passes_per_chunk {
             let j0 = pass * plan.points_per_pass;
             let j1 = (j0 + plan.points_per_pass).min(m);
-            let p = j1 - j0;
-            let weighted = if p == 1 {
-                let scaled = delta.clone().mul_scalar(nodes[j0]);
-                let z = if zero_baseline {
-                    scaled
-                } else {
-                    scaled + b.clone()
-                };
-                let z = z.autodiff().require_grad();
-                let grads = along(z.clone()).sum().backward();
-                let g = gradient(&z, &grads);
-                if equal_weights {
-                    g
-                } else {
-                    g.mul_scalar(weights[j0])
-                }
-            } else {
-                let alpha = column(&nodes[j0..j1], &plain, dtype); // [p, 1, 1, 1]
-                let z = point(alpha)
-                    .reshape([p * rows, d, n])
-                    .autodiff()
-                    .require_grad();
-                let grads = along(z.clone()).sum().backward();
-                let g = gradient(&z, &grads).reshape([p, rows, d, n]);
-                let g = if equal_weights {
-                    g
-                } else {
-                    g * column(&weights[j0..j1], &plain, dtype)
-                };
-                g.sum_dim(0).reshape([rows, d, n])
-            };
+            let w = (!equal_weights).then(|| &weights[j0..j1]);
+            let g = segment.weighted_gradient(&nodes[j0..j1], w);
             acc = Some(match acc {
-                None => weighted,
-                Some(a) => a + weighted,
+                None => g,
+                Some(a) => a + g,
             });
             done += 1;
             progress(Progress { done, total });
@@ -235,7 +197,7 @@ pub fn attribute(
         if equal_weights {
             acc = acc.mul_scalar(weights[0]);
         }
-        let chunk_phi = (acc * delta).sum_dim(1); // [rows, 1, n]
+        let chunk_phi = (acc * segment.delta).sum_dim(1); // [rows, 1, n]
         phi[t0 * n..t1 * n].copy_from_slice(&download(chunk_phi)?);
     }
     Ok(Attribution {
@@ -247,6 +209,61 @@ pub fn attribute(
         precision: options.precision,
         seconds: start.elapsed().as_secs_f64() - values_seconds,
     })
+}
+
+/// The straight paths `z(α) = b + α δ` of one chunk of steps.
+struct Segment<'a> {
+    /// The indicator restricted to these paths.
+    along: PathFn<'a>,
+    /// `x − b`, `[rows, d, n]`.
+    delta: Tensor<3>,
+    /// `[rows or 1, d, n or 1]`.
+    b: Tensor<3>,
+    /// Skip adding `b`.
+    zero_baseline: bool,
+    device: &'a Device,
+    dtype: DType,
+}
+
+impl Segment<'_> {
+    /// `Σ_j w_j ∇V(z(α_j))` over the given points in one backward pass (`weights = None`:
+    /// an unweighted sum). Several points are stacked along the row axis.
+    fn weighted_gradient(&self, alphas: &[f64], weights: Option<&[f64]>) -> Tensor<3> {
+        let [rows, d, n] = self.delta.dims();
+        let p = alphas.len();
+        if p == 1 {
+            let scaled = self.delta.clone().mul_scalar(alphas[0]);
+            let z = self.shift(scaled).autodiff().require_grad();
+            let g = gradient(&z, &(self.along)(z.clone()).sum().backward());
+            return match weights {
+                Some(w) => g.mul_scalar(w[0]),
+                None => g,
+            };
+        }
+        let alpha = column(alphas, self.device, self.dtype); // [p, 1, 1, 1]
+        let scaled = self.delta.clone().unsqueeze_dim::<4>(0) * alpha; // [p, rows, d, n]
+        let z = if self.zero_baseline {
+            scaled
+        } else {
+            scaled + self.b.clone().unsqueeze_dim(0)
+        };
+        let z = z.reshape([p * rows, d, n]).autodiff().require_grad();
+        let g = gradient(&z, &(self.along)(z.clone()).sum().backward()).reshape([p, rows, d, n]);
+        let g = match weights {
+            Some(w) => g * column(w, self.device, self.dtype),
+            None => g,
+        };
+        g.sum_dim(0).reshape([rows, d, n])
+    }
+
+    /// `b + t`, or `t` for a zero baseline.
+    fn shift(&self, t: Tensor<3>) -> Tensor<3> {
+        if self.zero_baseline {
+            t
+        } else {
+            t + self.b.clone()
+        }
+    }
 }
 
 /// `∂(Σ V)/∂z` as a plain tensor.

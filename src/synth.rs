@@ -5,8 +5,8 @@
 //! ```text
 //! followers_i = ⌊s (U_i^{−1/a} − 1)⌋           Lomax (Pareto II): median ≈ 1, a long tail
 //! reach_i     = ln(1 + followers_i)             constant over time
-//! posts_{t,i} = ⌊E · λ_t (0.2 + 0.3 reach_i)⌋   E ~ Exp(1); λ_t a per-step activity level
-//! replies_{t,i} = ⌊E' · posts_{t,i} · 0.1 (1 + reach_i)⌋
+//! posts_{t,i} = ⌊E · λ_t (0.5 + 0.5 reach_i)⌋   E ~ Exp(1); λ_t a per-step activity level
+//! replies_{t,i} = ⌊E' · (1 + posts_{t,i}) · 0.5 (1 + reach_i)⌋
 //! x_{t,i} = (reach_i, ln(1 + posts_{t,i}), ln(1 + replies_{t,i}))
 //! ```
 //!
@@ -70,9 +70,9 @@ pub fn population(config: &SynthConfig) -> Array3 {
                 let reach = followers.ln_1p();
                 for (t, lv) in level.iter().enumerate() {
                     let e: f64 = Exp1.sample(&mut rng);
-                    let posts = (e * lv * (0.2 + 0.3 * reach)).floor();
+                    let posts = (e * lv * (0.5 + 0.5 * reach)).floor();
                     let e2: f64 = Exp1.sample(&mut rng);
-                    let replies = (e2 * posts * 0.1 * (1.0 + reach)).floor();
+                    let replies = (e2 * (1.0 + posts) * 0.5 * (1.0 + reach)).floor();
                     let o = (t * agents + i) * 3;
                     out[o] = reach as f32;
                     out[o + 1] = posts.ln_1p() as f32;
