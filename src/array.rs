@@ -123,9 +123,18 @@ impl Array3 {
     /// # Errors
     /// [`Error::NonFinite`] with the step, agent and coordinate of the first bad value.
     pub fn check_finite(&self, what: &str) -> Result<()> {
+        // Chunks in parallel, then the first bad index inside the first bad chunk.
+        fn first<T: Copy + Sync>(v: &[T], bad: impl Fn(T) -> bool + Sync) -> Option<usize> {
+            const CHUNK: usize = 1 << 16;
+            let c = v
+                .par_chunks(CHUNK)
+                .position_first(|c| c.iter().any(|&x| bad(x)))?;
+            let start = c * CHUNK;
+            v[start..].iter().position(|&x| bad(x)).map(|i| start + i)
+        }
         let first_bad = match &self.values {
-            Values::F32(v) => v.par_iter().position_first(|x| !x.is_finite()),
-            Values::F64(v) => v.par_iter().position_first(|x| !x.is_finite()),
+            Values::F32(v) => first(v, |x: f32| !x.is_finite()),
+            Values::F64(v) => first(v, |x: f64| !x.is_finite()),
         };
         match first_bad {
             None => Ok(()),

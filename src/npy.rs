@@ -1,12 +1,13 @@
 //! Reading and writing `.npy` arrays (numpy's format), the project's only file format for
 //! numbers. Float32 and float64 arrays in either byte order and either memory order are
-//! read; arrays are written little-endian, C order.
+//! read (headers parsed by `npyz`); arrays are written little-endian, C order. Data moves in
+//! 1 MiB chunks, so a file is never held twice in memory.
 
 use std::fs::File;
 use std::io::{BufReader, BufWriter, Read, Write};
 use std::path::Path;
 
-use npyz::{DType, Order, TypeChar, WriterBuilder};
+use npyz::{DType, Order, TypeChar};
 
 use crate::array::Values;
 use crate::error::{Error, Result};
@@ -52,36 +53,39 @@ pub fn read(path: &Path) -> Result<NpyArray> {
     let big_endian = type_str.to_string().starts_with('>');
     let shape: Vec<usize> = header.shape().iter().map(|&s| s as usize).collect();
     let len: usize = shape.iter().product();
-    let mut bytes = Vec::with_capacity(len * size);
-    reader.read_to_end(&mut bytes).map_err(io_err)?;
-    if bytes.len() < len * size {
-        return Err(not_npy(format!(
-            "truncated: shape {shape:?} needs {} bytes of data, the file holds {}",
-            len * size,
-            bytes.len()
-        )));
-    }
-    if bytes.len() > len * size {
-        return Err(not_npy(format!(
-            "{} bytes of trailing data after the {shape:?} array",
-            bytes.len() - len * size
-        )));
-    }
-    let mut values = if size == 4 {
-        Values::F32(decode(
-            &bytes,
-            big_endian,
-            f32::from_le_bytes,
-            f32::from_be_bytes,
-        ))
-    } else {
-        Values::F64(decode(
-            &bytes,
-            big_endian,
-            f64::from_le_bytes,
-            f64::from_be_bytes,
+    let truncated = |got: usize| {
+        not_npy(format!(
+            "truncated: shape {shape:?} needs {} bytes of data, the file holds {got}",
+            len * size
         ))
     };
+    let mut values = if size == 4 {
+        let decode = if big_endian {
+            f32::from_be_bytes
+        } else {
+            f32::from_le_bytes
+        };
+        Values::F32(
+            read_values(&mut reader, len, decode)
+                .map_err(io_err)?
+                .map_err(truncated)?,
+        )
+    } else {
+        let decode = if big_endian {
+            f64::from_be_bytes
+        } else {
+            f64::from_le_bytes
+        };
+        Values::F64(
+            read_values(&mut reader, len, decode)
+                .map_err(io_err)?
+                .map_err(truncated)?,
+        )
+    };
+    let mut extra = [0u8; 1];
+    if reader.read(&mut extra).map_err(io_err)? != 0 {
+        return Err(not_npy(format!("trailing data after the {shape:?} array")));
+    }
     if header.order() == Order::Fortran && shape.len() > 1 {
         values = match values {
             Values::F32(v) => Values::F32(fortran_to_c(&v, &shape)),
@@ -91,17 +95,35 @@ pub fn read(path: &Path) -> Result<NpyArray> {
     Ok(NpyArray { shape, values })
 }
 
-fn decode<T, const N: usize>(
-    bytes: &[u8],
-    big_endian: bool,
-    le: fn([u8; N]) -> T,
-    be: fn([u8; N]) -> T,
-) -> Vec<T> {
-    let conv = if big_endian { be } else { le };
-    bytes
-        .chunks_exact(N)
-        .map(|c| conv(c.try_into().expect("chunks_exact yields N bytes")))
-        .collect()
+/// Bytes read and decoded at a time: the file is never held twice in memory.
+const CHUNK_BYTES: usize = 1 << 20;
+
+/// Read `len` values of `N` bytes each; `Ok(Err(bytes_found))` if the data ends early.
+fn read_values<T, const N: usize>(
+    reader: &mut impl Read,
+    len: usize,
+    decode: fn([u8; N]) -> T,
+) -> std::io::Result<std::result::Result<Vec<T>, usize>> {
+    let mut out = Vec::with_capacity(len);
+    let mut buf = vec![0u8; CHUNK_BYTES];
+    let mut remaining = len * N;
+    while remaining > 0 {
+        let want = remaining.min(CHUNK_BYTES);
+        let mut got = 0;
+        while got < want {
+            match reader.read(&mut buf[got..want])? {
+                0 => return Ok(Err(out.len() * N + got)),
+                k => got += k,
+            }
+        }
+        out.extend(
+            buf[..want]
+                .chunks_exact(N)
+                .map(|c| decode(c.try_into().expect("chunks_exact yields N bytes"))),
+        );
+        remaining -= want;
+    }
+    Ok(Ok(out))
 }
 
 /// Reorder a column-major array to row-major.
@@ -129,7 +151,7 @@ fn fortran_to_c<T: Copy + Default>(v: &[T], shape: &[usize]) -> Vec<T> {
     out
 }
 
-/// Write `values` with `shape` to `path` as a little-endian, C-order `.npy` file.
+/// Write `values` with `shape` to `path` as a little-endian, C-order `.npy` file (format 1.0).
 ///
 /// The file is written in place; callers that must never leave a half-written file write to
 /// a temporary name and rename it.
@@ -141,26 +163,56 @@ pub fn write(path: &Path, shape: &[usize], values: &Values) -> Result<()> {
         path: path.to_path_buf(),
         source,
     };
-    let shape: Vec<u64> = shape.iter().map(|&s| s as u64).collect();
-    let file = BufWriter::new(File::create(path).map_err(io_err)?);
-    fn write_all<T: npyz::AutoSerialize + Copy, W: Write>(
-        file: W,
-        shape: &[u64],
-        values: &[T],
-    ) -> std::io::Result<()> {
-        let mut w = npyz::WriteOptions::new()
-            .default_dtype()
-            .shape(shape)
-            .writer(file)
-            .begin_nd()?;
-        w.extend(values.iter().copied())?;
-        w.finish()
-    }
+    let mut file = BufWriter::with_capacity(CHUNK_BYTES, File::create(path).map_err(io_err)?);
+    let descr = match values {
+        Values::F32(_) => "<f4",
+        Values::F64(_) => "<f8",
+    };
+    file.write_all(&header(descr, shape)).map_err(io_err)?;
     match values {
-        Values::F32(v) => write_all(file, &shape, v),
-        Values::F64(v) => write_all(file, &shape, v),
+        Values::F32(v) => write_values(&mut file, v, |x| x.to_le_bytes()),
+        Values::F64(v) => write_values(&mut file, v, |x| x.to_le_bytes()),
     }
+    .and_then(|()| file.flush())
     .map_err(io_err)
+}
+
+/// The `.npy` 1.0 header: magic, version, length, and the dictionary padded with spaces so
+/// that the data starts at a multiple of 64 bytes.
+fn header(descr: &str, shape: &[usize]) -> Vec<u8> {
+    let dims = match shape {
+        [n] => format!("({n},)"),
+        _ => format!(
+            "({})",
+            shape
+                .iter()
+                .map(usize::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    };
+    let mut dict = format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {dims}, }}");
+    let unpadded = 6 + 2 + 2 + dict.len() + 1;
+    dict.push_str(&" ".repeat(unpadded.next_multiple_of(64) - unpadded));
+    dict.push('\n');
+    let mut out = b"\x93NUMPY\x01\x00".to_vec();
+    out.extend((dict.len() as u16).to_le_bytes());
+    out.extend(dict.as_bytes());
+    out
+}
+
+fn write_values<T: Copy, const N: usize>(
+    w: &mut impl Write,
+    values: &[T],
+    encode: fn(T) -> [u8; N],
+) -> std::io::Result<()> {
+    let mut buf = Vec::with_capacity(CHUNK_BYTES);
+    for chunk in values.chunks(CHUNK_BYTES / N) {
+        buf.clear();
+        buf.extend(chunk.iter().flat_map(|&x| encode(x)));
+        w.write_all(&buf)?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -176,6 +228,19 @@ mod tests {
         let a = read(&p).unwrap();
         assert_eq!(a.shape, vec![2, 3, 4]);
         assert_eq!(a.values, Values::F64(v));
+        // npyz reads what we write, for every rank.
+        for shape in [vec![5usize], vec![5, 1], vec![1, 5, 1]] {
+            let v: Vec<f32> = (0..5).map(|i| i as f32 * 0.5).collect();
+            write(&p, &shape, &Values::F32(v.clone())).unwrap();
+            let bytes = std::fs::read(&p).unwrap();
+            assert_eq!((bytes.len() - 5 * 4) % 64, 0, "data is 64-byte aligned");
+            let npy = npyz::NpyFile::new(&bytes[..]).unwrap();
+            assert_eq!(
+                npy.shape(),
+                shape.iter().map(|&s| s as u64).collect::<Vec<_>>()
+            );
+            assert_eq!(npy.into_vec::<f32>().unwrap(), v);
+        }
         // Column-major [2, 3]: memory 0 1 2 3 4 5 holds a[0,0] a[1,0] a[0,1] a[1,1] ...
         let f = fortran_to_c(&[0, 1, 2, 3, 4, 5], &[2, 3]);
         assert_eq!(f, vec![0, 2, 4, 1, 3, 5]);

@@ -1,4 +1,4 @@
-//! The verification contract (SPEC §3.5): how closely the path engine must reproduce the
+//! The verification contract: how closely the path engine must reproduce the
 //! exact attributions.
 //!
 //! ```text
@@ -33,7 +33,7 @@ pub struct Agreement {
     pub rel_gap: f64,
 }
 
-/// The tolerances of SPEC §3.5.
+/// The tolerances of the verification contract.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Tolerance {
     /// Bound on [`Agreement::max_rel_error`].

@@ -1,4 +1,4 @@
-//! The four Aumann–Shapley axioms (SPEC §2), property-based, on every backend.
+//! The four Aumann–Shapley axioms, property-based, on every backend.
 //!
 //! - efficiency: `Σ_i φ_i = V(x) − V(b)`
 //! - symmetry: identical agents get identical `φ`

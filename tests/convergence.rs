@@ -14,7 +14,7 @@ fn social9() -> (Array3, Baseline, Vec<f64>) {
 }
 
 /// The midpoint rule's error decays as O(1/m²): at m = 64 it is a quarter of that at m = 32
-/// (SPEC §3.5 asks for 0.2–0.3), in f64 so that rounding does not mask it.
+/// (the contract asks for 0.2–0.3), in f64 so that rounding does not mask it.
 #[test]
 fn midpoint_error_on_mult_decays_as_one_over_m_squared() {
     let device = device(Backend::Flex);

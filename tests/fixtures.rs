@@ -1,6 +1,6 @@
 //! Golden attributions from an independent implementation (`data/fixtures/oracle`): the exact
 //! method and the path engine (midpoint, m = 32) against every case, in f32 and f64, on every
-//! backend, within SPEC §3.5's tolerances.
+//! backend, within the tolerances of `aumann::verify`.
 
 use aumann::prelude::*;
 use aumann::verify::Tolerance;

@@ -1,5 +1,5 @@
 //! A heavy-tailed million-agent population: the path engine (midpoint, m = 32, f32) agrees
-//! with the closed forms within SPEC §3.5 for all four indicators.
+//! with the closed forms within the tolerances of `aumann::verify` for all four indicators.
 
 use aumann::prelude::*;
 use aumann::synth::SynthConfig;
