@@ -96,4 +96,43 @@ fn main() {
             n *= 10;
         }
     }
+    // Where the time goes: one run per indicator at the largest n, T = 1, first backend.
+    let (backend, device) = (o.backends[0], &devices[0]);
+    let x = population(&SynthConfig {
+        agents: o.max_n,
+        steps: 1,
+        ..SynthConfig::default()
+    });
+    let b = Baseline::resolve(&BaselineSpec::Zero, &x).unwrap();
+    println!();
+    println!(
+        "phases of one path run, n = {}, T = 1, {}:",
+        o.max_n,
+        backend.name()
+    );
+    println!();
+    let mut header = false;
+    for kind in Analytic::ALL {
+        let run = || {
+            let opts = PathOptions::default();
+            aumann::path::attribute(analytic(kind).as_ref(), &x, &b, &opts, device, &mut |_| {})
+                .unwrap()
+        };
+        run(); // warm-up
+        let a = run();
+        if !header {
+            let names: Vec<_> = a.phases.iter().map(|p| p.0).collect();
+            println!("| indicator | {} | total |", names.join(" | "));
+            println!("|---|{}---:|", "---:|".repeat(names.len()));
+            header = true;
+        }
+        let cells: Vec<_> = a.phases.iter().map(|p| fmt(p.1)).collect();
+        let total: f64 = a.phases.iter().map(|p| p.1).sum();
+        println!(
+            "| {} | {} | {} |",
+            kind.name(),
+            cells.join(" | "),
+            fmt(total)
+        );
+    }
 }

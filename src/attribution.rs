@@ -29,6 +29,8 @@ pub struct Attribution {
     /// Seconds spent computing `φ` (no file I/O; the evaluations of `V(x)` and `V(b)` for the
     /// efficiency check are not included).
     pub seconds: f64,
+    /// Wall time by phase of the computation, in the order the phases run.
+    pub phases: Vec<(&'static str, f64)>,
 }
 
 impl Attribution {

@@ -78,6 +78,7 @@ pub fn attribute(
         v_b: values.iter().map(|v| v.1).collect(),
         precision: Precision::F64,
         seconds,
+        phases: vec![("phi", seconds)],
     })
 }
 

@@ -16,6 +16,13 @@
 //! (one step at a time at the extreme; a step's agents are never split, since the indicator
 //! couples them). A small input batches several quadrature points into one backward pass
 //! instead, stacked along the row axis, which amortises the per-operation overhead.
+//!
+//! # Where the time goes
+//!
+//! [`Attribution::phases`] splits a run's wall time into `upload` (features and baseline to
+//! the device, domain check), `values` (`V(x)`, `V(b)`), `prepare`
+//! ([`Indicator::along_path`]), `forward` (building the path points and evaluating `V`),
+//! `backward` (gradients and their accumulation) and `download` (`φ` back to the host).
 
 use std::time::Instant;
 
@@ -150,7 +157,7 @@ pub fn attribute(
     let total = plan.chunks * plan.passes_per_chunk;
     let mut done = 0;
 
-    let mut values_seconds = 0.0;
+    let mut clock = PhaseClock::default();
     let mut phi = vec![0.0; steps * n];
     let mut v_x = vec![0.0; steps];
     let mut v_b = vec![0.0; steps];
@@ -164,16 +171,18 @@ pub fn attribute(
             step: t0 + e.row,
             reason: e.reason,
         })?;
+        clock.lap(Phase::Upload);
 
-        let values_start = Instant::now();
         let value =
             |t: Tensor<3>| download(indicator.forward(t.cast(value_dtype)).reshape([rows, 1, 1]));
         v_x[t0..t1].copy_from_slice(&value(x.clone())?);
         v_b[t0..t1].copy_from_slice(&value(b.clone().expand([rows, d, n]))?);
-        values_seconds += values_start.elapsed().as_secs_f64();
+        clock.lap(Phase::Values);
 
+        let along = indicator.along_path(&x, &b)?;
+        clock.lap(Phase::Prepare);
         let segment = Segment {
-            along: indicator.along_path(&x, &b)?,
+            along,
             delta: x - b.clone(),
             b,
             zero_baseline: baseline.is_zero(),
@@ -185,11 +194,12 @@ pub fn attribute(
             let j0 = pass * plan.points_per_pass;
             let j1 = (j0 + plan.points_per_pass).min(m);
             let w = (!equal_weights).then(|| &weights[j0..j1]);
-            let g = segment.weighted_gradient(&nodes[j0..j1], w);
+            let g = segment.weighted_gradient(&nodes[j0..j1], w, &mut clock);
             acc = Some(match acc {
                 None => g,
                 Some(a) => a + g,
             });
+            clock.lap(Phase::Backward);
             done += 1;
             progress(Progress { done, total });
         }
@@ -199,6 +209,7 @@ pub fn attribute(
         }
         let chunk_phi = (acc * segment.delta).sum_dim(1); // [rows, 1, n]
         phi[t0 * n..t1 * n].copy_from_slice(&download(chunk_phi)?);
+        clock.lap(Phase::Download);
     }
     Ok(Attribution {
         steps,
@@ -207,7 +218,8 @@ pub fn attribute(
         v_x,
         v_b,
         precision: options.precision,
-        seconds: start.elapsed().as_secs_f64() - values_seconds,
+        seconds: start.elapsed().as_secs_f64() - clock.seconds[Phase::Values as usize],
+        phases: clock.report(),
     })
 }
 
@@ -228,13 +240,20 @@ struct Segment<'a> {
 impl Segment<'_> {
     /// `Σ_j w_j ∇V(z(α_j))` over the given points in one backward pass (`weights = None`:
     /// an unweighted sum). Several points are stacked along the row axis.
-    fn weighted_gradient(&self, alphas: &[f64], weights: Option<&[f64]>) -> Tensor<3> {
+    fn weighted_gradient(
+        &self,
+        alphas: &[f64],
+        weights: Option<&[f64]>,
+        clock: &mut PhaseClock,
+    ) -> Tensor<3> {
         let [rows, d, n] = self.delta.dims();
         let p = alphas.len();
         if p == 1 {
             let scaled = self.delta.clone().mul_scalar(alphas[0]);
             let z = self.shift(scaled).autodiff().require_grad();
-            let g = gradient(&z, &(self.along)(z.clone()).sum().backward());
+            let v = (self.along)(z.clone()).sum();
+            clock.lap(Phase::Forward);
+            let g = gradient(&z, &v.backward());
             return match weights {
                 Some(w) => g.mul_scalar(w[0]),
                 None => g,
@@ -248,7 +267,9 @@ impl Segment<'_> {
             scaled + self.b.clone().unsqueeze_dim(0)
         };
         let z = z.reshape([p * rows, d, n]).autodiff().require_grad();
-        let g = gradient(&z, &(self.along)(z.clone()).sum().backward()).reshape([p, rows, d, n]);
+        let v = (self.along)(z.clone()).sum();
+        clock.lap(Phase::Forward);
+        let g = gradient(&z, &v.backward()).reshape([p, rows, d, n]);
         let g = match weights {
             Some(w) => g * column(w, self.device, self.dtype),
             None => g,
@@ -263,6 +284,48 @@ impl Segment<'_> {
         } else {
             t + self.b.clone()
         }
+    }
+}
+
+/// The phases of a run, for [`Attribution::phases`].
+#[derive(Clone, Copy)]
+enum Phase {
+    Upload,
+    Values,
+    Prepare,
+    Forward,
+    Backward,
+    Download,
+}
+
+/// Wall time per phase: each lap charges the time since the previous lap to a phase. On an
+/// asynchronous device (wgpu) work queued in one phase may run in a later one.
+struct PhaseClock {
+    last: Instant,
+    seconds: [f64; 6],
+}
+
+impl Default for PhaseClock {
+    fn default() -> Self {
+        Self {
+            last: Instant::now(),
+            seconds: [0.0; 6],
+        }
+    }
+}
+
+impl PhaseClock {
+    fn lap(&mut self, phase: Phase) {
+        let now = Instant::now();
+        self.seconds[phase as usize] += (now - self.last).as_secs_f64();
+        self.last = now;
+    }
+
+    fn report(&self) -> Vec<(&'static str, f64)> {
+        let names = [
+            "upload", "values", "prepare", "forward", "backward", "download",
+        ];
+        names.into_iter().zip(self.seconds).collect()
     }
 }
 

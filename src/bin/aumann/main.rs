@@ -97,6 +97,7 @@ struct Summary<'a> {
     efficiency_gap: Vec<f64>,
     relative_efficiency_gap: Vec<Option<f64>>,
     seconds_attribution: f64,
+    seconds_phases: std::collections::BTreeMap<&'a str, f64>,
     seconds_total: f64,
 }
 
@@ -196,6 +197,7 @@ fn attribute(args: AttributeArgs) -> Result<ExitCode> {
             efficiency_gap: result.efficiency_gap(),
             relative_efficiency_gap: result.relative_efficiency_gap(),
             seconds_attribution: result.seconds,
+            seconds_phases: result.phases.iter().copied().collect(),
             seconds_total: start.elapsed().as_secs_f64(),
         };
         let json = serde_json::to_string_pretty(&summary).expect("summary serialises");
