@@ -115,7 +115,7 @@ fn writes_phi_shares_and_summary() {
             "indicator",
             "method",
             "rule",
-            "steps_m",
+            "steps",
             "backend",
             "precision",
             "v_x",
@@ -128,6 +128,7 @@ fn writes_phi_shares_and_summary() {
         }
         assert_eq!(s["n"], 50);
         assert_eq!(s["T"], 3);
+        assert_eq!(s["steps"], 32);
         assert_eq!(s["efficiency_gap"].as_array().unwrap().len(), 3);
     }
     // Shares of a [n, d] input: shape [n], summing to one.

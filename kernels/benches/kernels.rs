@@ -5,7 +5,7 @@
 use std::hint::black_box;
 
 use aumann_kernels::closed_form::{Analytic, Baseline, attribute};
-use aumann_kernels::{rank, sum};
+use aumann_kernels::{quadrature, rank, sum};
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 
 /// Heavy-tailed `ln(1 + count)` features, deterministic.

@@ -80,12 +80,14 @@ struct Summary<'a> {
     features: String,
     n: usize,
     d: usize,
+    /// Time steps `T`.
     #[serde(rename = "T")]
-    steps: usize,
+    time_steps: usize,
     indicator: &'a str,
     method: &'a str,
     rule: &'a str,
-    steps_m: usize,
+    /// Quadrature points `m`.
+    steps: usize,
     backend: &'a str,
     device: String,
     precision: &'a str,
@@ -178,14 +180,14 @@ fn attribute(args: AttributeArgs) -> Result<ExitCode> {
             features: args.features.display().to_string(),
             n: result.agents,
             d: features.dims(),
-            steps: result.steps,
+            time_steps: result.steps,
             indicator: kind.name(),
             method: match args.method {
                 Method::Path => "path",
                 Method::Exact => "exact",
             },
             rule: rule.name(),
-            steps_m: args.steps,
+            steps: args.steps,
             backend: backend.name(),
             device: device_name,
             precision: precision.name(),
