@@ -52,6 +52,18 @@ fn building_blocks(c: &mut Criterion) {
     group.bench_function("midranks/1000000", |b| {
         b.iter(|| rank::midranks(black_box(&x)))
     });
+    group.bench_function("gauss_legendre/64", |b| {
+        b.iter(|| quadrature::gauss_legendre(black_box(64)))
+    });
+    // The J_k integrals of mult with a non-zero baseline.
+    group.bench_function("mult_path_factors/d3", |b| {
+        b.iter(|| {
+            aumann_kernels::closed_form::mult_path_factors(
+                black_box(&[2.0, 1.5, 0.7]),
+                black_box(&[0.25, 0.25, 0.25]),
+            )
+        })
+    });
     group.finish();
 }
 
