@@ -21,6 +21,7 @@ impl Indicator for Linear {
 
     fn forward(&self, z: Tensor<3>) -> Tensor<1> {
         let rows = z.dims()[0];
-        z.sum_dim(1).mean_dim(2).reshape([rows]) // [rows, 1, n] -> [rows]
+        // Mean over agents first: the sum over coordinates is then on [rows, d, 1].
+        z.mean_dim(2).sum_dim(1).reshape([rows])
     }
 }
