@@ -7,6 +7,7 @@
 //! | `wgpu` | GPU via Vulkan, Metal or DX12 | `f64` only where the adapter has `SHADER_F64` (Vulkan) |
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Mutex;
 
 use burn::tensor::{DType, Device, DeviceKind, Tensor};
 
@@ -101,23 +102,41 @@ pub fn describe(device: &Device) -> String {
 }
 
 /// Run one tiny operation on `device`, turning an initialisation panic into an error.
+///
+/// wgpu initialises on a thread of its own, so the panic that says what went wrong may not be
+/// the one that reaches this thread: every panic message during the probe is recorded, and the
+/// first one is reported.
 fn probe(device: &Device) -> std::result::Result<(), String> {
+    static MESSAGES: Mutex<Vec<String>> = Mutex::new(Vec::new());
+    MESSAGES.lock().map(|mut m| m.clear()).ok();
     let hook = std::panic::take_hook();
-    std::panic::set_hook(Box::new(|_| {}));
+    std::panic::set_hook(Box::new(|info| {
+        let payload = info.payload();
+        let text = payload
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_else(|| "device initialisation failed".into());
+        if let Ok(mut m) = MESSAGES.lock() {
+            m.push(text);
+        }
+    }));
     let outcome = catch_unwind(AssertUnwindSafe(|| {
         Tensor::<1>::zeros([1], device).into_data();
     }));
     std::panic::set_hook(hook);
-    outcome.map_err(|payload| {
-        payload
-            .downcast_ref::<String>()
-            .cloned()
-            .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
-            .unwrap_or_else(|| "device initialisation failed".into())
-            .lines()
-            .next()
-            .unwrap_or_default()
-            .to_string()
+    outcome.map_err(|_| {
+        let first = MESSAGES
+            .lock()
+            .ok()
+            .and_then(|m| m.first().cloned())
+            .unwrap_or_else(|| "device initialisation failed".into());
+        let line = first.lines().next().unwrap_or_default();
+        let mut short: String = line.chars().take(300).collect();
+        if short.len() < line.len() {
+            short.push('…');
+        }
+        short
     })
 }
 

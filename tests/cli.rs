@@ -16,6 +16,10 @@ struct Run {
 fn aumann(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_aumann"));
     cmd.current_dir(dir).args(args);
+    // Mesa's drivers print a warning on every probe when this is unset.
+    if std::env::var_os("XDG_RUNTIME_DIR").is_none() {
+        cmd.env("XDG_RUNTIME_DIR", std::env::temp_dir());
+    }
     for (k, v) in env {
         cmd.env(k, v);
     }
@@ -488,4 +492,60 @@ fn refuses_f64_where_the_device_lacks_it() {
         "{msg}"
     );
     assert!(!d.join("phi.npy").exists());
+}
+
+#[test]
+fn synth_and_demo_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let run = aumann(
+        d,
+        &[
+            "synth",
+            "--agents",
+            "2000",
+            "--time-steps",
+            "3",
+            "--out",
+            "pop.npy",
+        ],
+        &[],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let pop = aumann::npy::read(&d.join("pop.npy")).unwrap();
+    assert_eq!(pop.shape, vec![3, 2000, 3]);
+    let run = aumann(
+        d,
+        &[
+            "attribute",
+            "--features",
+            "pop.npy",
+            "--indicator",
+            "mult",
+            "--baseline",
+            "first",
+            "--rule",
+            "gauss",
+            "--steps",
+            "16",
+            "--threads",
+            "1",
+            "--out",
+            "phi.npy",
+            "--quiet",
+        ],
+        &[],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let out = Command::new(env!("CARGO_BIN_EXE_aumann"))
+        .args(["demo", "--agents", "20000", "--quiet"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert!(
+        stdout.contains("all four indicators: the path engine agrees"),
+        "{stdout}"
+    );
+    assert_eq!(stdout.matches("| ok |").count(), 4, "{stdout}");
 }
