@@ -182,6 +182,7 @@ pub fn attribute(
         let along = indicator.along_path(&x, &b)?;
         clock.lap(Phase::Prepare);
         let segment = Segment {
+            indicator,
             along,
             delta: x - b.clone(),
             b,
@@ -225,6 +226,8 @@ pub fn attribute(
 
 /// The straight paths `z(α) = b + α δ` of one chunk of steps.
 struct Segment<'a> {
+    /// The indicator, for [`Indicator::gradient`].
+    indicator: &'a dyn Indicator,
     /// The indicator restricted to these paths.
     along: PathFn<'a>,
     /// `x − b`, `[rows, d, n]`.
@@ -250,10 +253,7 @@ impl Segment<'_> {
         let p = alphas.len();
         if p == 1 {
             let scaled = self.delta.clone().mul_scalar(alphas[0]);
-            let z = self.shift(scaled).autodiff().require_grad();
-            let v = (self.along)(z.clone()).sum();
-            clock.lap(Phase::Forward);
-            let g = gradient(&z, &v.backward());
+            let g = self.gradient(self.shift(scaled), clock);
             return match weights {
                 Some(w) => g.mul_scalar(w[0]),
                 None => g,
@@ -266,15 +266,32 @@ impl Segment<'_> {
         } else {
             scaled + self.b.clone().unsqueeze_dim(0)
         };
-        let z = z.reshape([p * rows, d, n]).autodiff().require_grad();
+        let g = self.gradient(z.reshape([p * rows, d, n]), clock); // [p·rows, d, n]
+        // Sum the points' slices. (Not a reshape to [p, rows, d, n]: an indicator's gradient
+        // may come back with permuted strides, which burn-wgpu 0.22 reshapes wrongly.)
+        (0..p)
+            .map(|j| {
+                let slice = g.clone().narrow(0, j * rows, rows);
+                match weights {
+                    Some(w) => slice.mul_scalar(w[j]),
+                    None => slice,
+                }
+            })
+            .reduce(|a, b| a + b)
+            .expect("at least one point")
+    }
+
+    /// `∂(Σ V)/∂z` at the points `z` (plain): the indicator's own, or autodiff's.
+    fn gradient(&self, z: Tensor<3>, clock: &mut PhaseClock) -> Tensor<3> {
+        if let Some(g) = self.indicator.gradient(&z) {
+            clock.lap(Phase::Backward);
+            return g;
+        }
+        let z = z.autodiff().require_grad();
         let v = (self.along)(z.clone()).sum();
         clock.lap(Phase::Forward);
-        let g = gradient(&z, &v.backward()).reshape([p, rows, d, n]);
-        let g = match weights {
-            Some(w) => g * column(w, self.device, self.dtype),
-            None => g,
-        };
-        g.sum_dim(0).reshape([rows, d, n])
+        z.grad(&v.backward())
+            .expect("the indicator's output depends on its input")
     }
 
     /// `b + t`, or `t` for a zero baseline.
@@ -327,12 +344,6 @@ impl PhaseClock {
         ];
         names.into_iter().zip(self.seconds).collect()
     }
-}
-
-/// `∂(Σ V)/∂z` as a plain tensor.
-fn gradient(z: &Tensor<3>, grads: &burn::tensor::Gradients) -> Tensor<3> {
-    z.grad(grads)
-        .expect("the indicator's output depends on its input")
 }
 
 /// A `[len, 1, 1, 1]` tensor of `values`.

@@ -8,5 +8,6 @@ mod backends;
 mod chunking;
 mod cli;
 mod convergence;
+mod deepset;
 mod fixtures;
 mod million;

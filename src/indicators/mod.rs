@@ -12,6 +12,7 @@
 //! | `mult` | `ln(1 + Π_k x̄_k)` | [`mult`] |
 //! | `variance` | `(1/n) Σ_i (c_i − c̄)²` | [`variance`] |
 //! | `gini` | `Σ_{i≠j} \|c_i − c_j\| / (n(n−1))` | [`gini`] |
+//! | `deepset` | `ρ((1/n) Σ_i ψ(x_i))`, learned | [`deepset`] |
 //!
 //! with the composite `c_i = Σ_k x_ik`.
 //!
@@ -51,6 +52,7 @@ use burn::tensor::Tensor;
 
 use crate::error::Result;
 
+pub mod deepset;
 pub mod gini;
 pub mod linear;
 pub mod mult;
@@ -98,6 +100,16 @@ pub trait Indicator: Send + Sync {
     fn check_domain(&self, x: &Tensor<3>, b: &Tensor<3>) -> std::result::Result<(), DomainError> {
         let _ = (x, b);
         Ok(())
+    }
+
+    /// `∂(Σ_rows V(z))/∂z` (`[rows, d, n]`, plain), computed by the indicator itself, or `None`
+    /// to let the engine differentiate [`Indicator::along_path`] with autodiff (the default).
+    ///
+    /// Override it when the indicator can bound memory better than one autodiff graph over all
+    /// agents (a mean-pooled network can backpropagate agent block by agent block).
+    fn gradient(&self, z: &Tensor<3>) -> Option<Tensor<3>> {
+        let _ = z;
+        None
     }
 
     /// The indicator restricted to the straight path `z(α) = b + α (x − b)`, with `x` and `b`
