@@ -178,6 +178,41 @@ impl Array3 {
     }
 }
 
+impl Array3 {
+    /// The steps listed in `rows` (any order, repeats allowed) on `device` as a
+    /// `[rows.len(), d, n]` tensor of `dtype`: a shuffled batch of populations.
+    pub fn upload_rows(&self, rows: &[usize], device: &Device, dtype: DType) -> Tensor<3> {
+        let [_, n, d] = self.shape;
+        let mut values = Vec::with_capacity(rows.len() * n * d);
+        for &r in rows {
+            match self.step(r) {
+                StepSlice::F32(s) => values.extend(transpose(s, 1, n, d, |x| x as f64)),
+                StepSlice::F64(s) => values.extend(transpose(s, 1, n, d, |x| x)),
+            }
+        }
+        Tensor::from_data(TensorData::new(values, [rows.len(), d, n]), (device, dtype))
+    }
+
+    /// A new array of the listed steps, in `f32` or `f64` as stored.
+    pub fn select_steps(&self, rows: &[usize]) -> Array3 {
+        let [_, n, d] = self.shape;
+        let len = n * d;
+        let values = match &self.values {
+            Values::F32(v) => Values::F32(
+                rows.iter()
+                    .flat_map(|&r| v[r * len..(r + 1) * len].iter().copied())
+                    .collect(),
+            ),
+            Values::F64(v) => Values::F64(
+                rows.iter()
+                    .flat_map(|&r| v[r * len..(r + 1) * len].iter().copied())
+                    .collect(),
+            ),
+        };
+        Array3::new([rows.len(), n, d], values)
+    }
+}
+
 /// `[rows, n, d]` → `[rows, d, n]`, converting each element with `f`.
 fn transpose<A: Copy + Sync, B: Copy + Send + Default>(
     src: &[A],

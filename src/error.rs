@@ -123,6 +123,14 @@ pub enum Error {
         /// Why, and what to use instead.
         reason: String,
     },
+    /// A model folder that cannot be used.
+    #[error("model {}: {reason}", path.display())]
+    Model {
+        /// The folder or file.
+        path: PathBuf,
+        /// What is wrong and what was expected.
+        reason: String,
+    },
     /// A tensor could not be read back from the device.
     #[error("reading a tensor back from the device failed: {0}")]
     Readback(String),

@@ -22,6 +22,7 @@
 //! | [`baseline`] | zero, mean, first-step and file baselines |
 //! | [`attribution`] | results, efficiency gaps, shares |
 //! | [`verify`] | the verification contract between engine and closed forms |
+//! | [`model`], [`train`] | DeepSet model folders and their training |
 //! | [`array`], [`npy`] | host arrays and `.npy` I/O |
 //! | [`backend`], [`ops`] | flex, ndarray and wgpu devices; f32/f64; functions accurate on every device |
 //! | [`synth`], [`demo`] | synthetic populations and the built-in demo |
@@ -35,10 +36,12 @@ pub mod demo;
 pub mod error;
 pub mod exact;
 pub mod indicators;
+pub mod model;
 pub mod npy;
 pub mod ops;
 pub mod path;
 pub mod synth;
+pub mod train;
 pub mod verify;
 
 pub use aumann_kernels as kernels;

@@ -93,6 +93,33 @@ pub fn population(config: &SynthConfig) -> Array3 {
     Array3::from_f32([steps, n, 3], values)
 }
 
+/// `populations` independent populations of `agents` agents as one `[R, n, 3]` array: each
+/// has its own seed and its own tail index, drawn uniformly from `[1, 2]`, so that their
+/// macro values spread (training data for a value network).
+pub fn independent_populations(populations: usize, agents: usize, seed: u64) -> Array3 {
+    let parts: Vec<Array3> = (0..populations)
+        .into_par_iter()
+        .map(|r| {
+            let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed.wrapping_add(r as u64));
+            let tail = 1.0 + rng.random::<f64>();
+            population(&SynthConfig {
+                agents,
+                steps: 1,
+                tail,
+                seed: rng.random::<u64>(),
+            })
+        })
+        .collect();
+    let mut values = Vec::with_capacity(populations * agents * 3);
+    for p in &parts {
+        match p.values() {
+            crate::array::Values::F32(v) => values.extend_from_slice(v),
+            crate::array::Values::F64(v) => values.extend(v.iter().map(|&x| x as f32)),
+        }
+    }
+    Array3::from_f32([populations, agents, 3], values)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

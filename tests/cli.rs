@@ -549,3 +549,111 @@ fn synth_and_demo_run() {
     );
     assert_eq!(stdout.matches("| ok |").count(), 4, "{stdout}");
 }
+
+#[test]
+fn refuses_bad_models_and_training_data() {
+    use aumann::indicators::deepset::DeepSetConfig;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write_npy(d, "x.npy", &[20, 3], good(20, 3));
+    let attr = |model: &'static str| -> Vec<&'static str> {
+        vec![
+            "attribute",
+            "--features",
+            "x.npy",
+            "--indicator",
+            "deepset",
+            "--model",
+            model,
+        ]
+    };
+    refuses(
+        d,
+        &attr("nowhere"),
+        &[],
+        &[
+            "model nowhere",
+            "no such model folder",
+            "config.json",
+            "model.bpk",
+        ],
+    );
+    // A model for d = 5 features.
+    let device = burn::tensor::Device::flex();
+    let config5 = DeepSetConfig::new(5).with_hidden(4);
+    aumann::model::save(&d.join("five"), &config5.init(&device), &config5, "").unwrap();
+    refuses(
+        d,
+        &attr("five"),
+        &[],
+        &["five/config.json", "takes d = 5", "input has d = 3"],
+    );
+    // Corrupt weights, corrupt config, missing weights.
+    let config3 = DeepSetConfig::new(3).with_hidden(4);
+    for name in ["badweights", "badconfig", "noweights"] {
+        aumann::model::save(&d.join(name), &config3.init(&device), &config3, "").unwrap();
+    }
+    std::fs::write(d.join("badweights/model.bpk"), b"not a record").unwrap();
+    refuses(
+        d,
+        &attr("badweights"),
+        &[],
+        &[
+            "badweights/model.bpk",
+            "do not load into a DeepSet of d = 3",
+        ],
+    );
+    std::fs::write(d.join("badconfig/config.json"), "{ \"hidden\": ").unwrap();
+    refuses(
+        d,
+        &attr("badconfig"),
+        &[],
+        &["badconfig/config.json", "not a DeepSet config"],
+    );
+    std::fs::remove_file(d.join("noweights/model.bpk")).unwrap();
+    refuses(
+        d,
+        &attr("noweights"),
+        &[],
+        &["noweights/model.bpk", "missing"],
+    );
+    refuses(
+        d,
+        &["attribute", "--features", "x.npy", "--indicator", "deepset"],
+        &[],
+        &["needs --model"],
+    );
+
+    // Training data: NaN targets, a target length that does not match, before any training.
+    write_npy(d, "pops.npy", &[6, 4, 3], good(72, 1));
+    let mut y = vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0];
+    y[4] = f64::NAN;
+    write_npy(d, "ynan.npy", &[6], y);
+    write_npy(d, "y5.npy", &[5], vec![1.0; 5]);
+    let train = |target: &'static str| -> Vec<&'static str> {
+        vec![
+            "train",
+            "--features",
+            "pops.npy",
+            "--target",
+            target,
+            "--out",
+            "models_out",
+        ]
+    };
+    for (target, needles) in [
+        ("ynan.npy", vec!["ynan.npy", "NaN at population 4"]),
+        ("y5.npy", vec!["targets y5.npy", "[6]", "[5]"]),
+    ] {
+        let run = aumann(d, &train(target), &[]);
+        assert_ne!(run.code, 0);
+        for needle in needles {
+            assert!(
+                run.stderr.contains(needle),
+                "{target}: {:?} lacks {needle:?}",
+                run.stderr
+            );
+        }
+        assert!(!d.join("models_out").exists());
+    }
+}

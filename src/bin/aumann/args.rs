@@ -24,6 +24,71 @@ pub enum Command {
     Demo(DemoArgs),
     /// Write a synthetic heavy-tailed population (reach, activity, resonance) as [T, n, 3].
     Synth(SynthArgs),
+    /// Train a DeepSet value network to regress a macro series from populations.
+    Train(TrainArgs),
+}
+
+/// `aumann train`.
+#[derive(Debug, Args)]
+pub struct TrainArgs {
+    /// Populations: a float .npy of shape [R, n, d] (R runs or steps, n agents each).
+    #[arg(long, value_name = "X.npy")]
+    pub features: PathBuf,
+    /// Targets: a float .npy of shape [R], one macro value per population.
+    #[arg(
+        long,
+        value_name = "Y.npy",
+        conflicts_with = "target_indicator",
+        required_unless_present = "target_indicator"
+    )]
+    pub target: Option<PathBuf>,
+    /// Or learn an analytic indicator (linear, mult, variance, gini), evaluated exactly; this
+    /// allows --path-copies.
+    #[arg(long, value_name = "NAME")]
+    pub target_indicator: Option<String>,
+    /// Output model folder (config.json, model.bpk, card.md), e.g. models/NAME.
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Width of the hidden layers.
+    #[arg(long, default_value_t = 32)]
+    pub hidden: usize,
+    /// Linear layers in ψ and in ρ.
+    #[arg(long, default_value_t = 2)]
+    pub depth: usize,
+    /// Activation: tanh, softplus, gelu or square.
+    #[arg(long, default_value = "tanh")]
+    pub activation: String,
+    /// Most passes over the training set.
+    #[arg(long, default_value_t = 300)]
+    pub epochs: usize,
+    /// Adam's learning rate.
+    #[arg(long, default_value_t = 3e-3)]
+    pub lr: f64,
+    /// Populations per batch.
+    #[arg(long, default_value_t = 32)]
+    pub batch: usize,
+    /// Seed.
+    #[arg(long, default_value_t = 7)]
+    pub seed: u64,
+    /// Fraction of populations held out for validation.
+    #[arg(long, default_value_t = 0.2)]
+    pub val_fraction: f64,
+    /// Stop after this many epochs without a better validation loss.
+    #[arg(long, default_value_t = 30)]
+    pub patience: usize,
+    /// Scaled copies α·x per population (points of the zero-baseline path), so the network
+    /// is fitted where the path integral evaluates it; needs --target-indicator.
+    #[arg(long, default_value_t = 0)]
+    pub path_copies: usize,
+    /// Compute backend (a CPU backend gives reproducible runs).
+    #[arg(long, default_value = "flex", value_name = "flex|ndarray|wgpu")]
+    pub backend: String,
+    /// Worker threads (default: all cores).
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+    /// No progress bar.
+    #[arg(long)]
+    pub quiet: bool,
 }
 
 /// `aumann synth`.
@@ -38,6 +103,10 @@ pub struct SynthArgs {
     /// Seed.
     #[arg(long, default_value_t = 7)]
     pub seed: u64,
+    /// Make every step an independent population with its own tail index (drawn from
+    /// [1, 2]): training data for `aumann train`.
+    #[arg(long)]
+    pub independent: bool,
     /// Output .npy (float32, [T, n, 3]; [n, 3] when T = 1).
     #[arg(long, value_name = "X.npy")]
     pub out: PathBuf,
@@ -49,9 +118,12 @@ pub struct AttributeArgs {
     /// Features: a float32/float64 .npy array of shape [n, d] or [T, n, d].
     #[arg(long, value_name = "X.npy")]
     pub features: PathBuf,
-    /// The macro indicator.
+    /// The macro indicator: linear, mult, variance, gini, or deepset (with --model).
     #[arg(long, value_name = "NAME")]
     pub indicator: String,
+    /// A trained DeepSet's folder (for --indicator deepset), as written by `aumann train`.
+    #[arg(long, value_name = "DIR")]
+    pub model: Option<PathBuf>,
     /// Baseline: zero, mean (per coordinate and step), first (the first step), or a .npy of
     /// shape [d], [n, d] or [T, n, d].
     #[arg(long, default_value = "zero", value_name = "zero|mean|first|B.npy")]

@@ -12,15 +12,17 @@ use anyhow::{Context, Result, bail};
 use aumann::array::{Array3, Values};
 use aumann::backend::{Backend, Precision, describe};
 use aumann::baseline::{Baseline, BaselineSpec};
-use aumann::indicators::{self, Analytic};
+use aumann::indicators::deepset::DeepSet;
+use aumann::indicators::{self, Analytic, Indicator};
 use aumann::path::{self, PathOptions, Rule};
 use aumann::synth::SynthConfig;
+use burn::tensor::Device;
 use clap::Parser;
 use serde::Serialize;
 
-use args::{AttributeArgs, Cli, Command, DemoArgs, Method, RuleArg, SynthArgs};
+use args::{AttributeArgs, Cli, Command, DemoArgs, Method, RuleArg, SynthArgs, TrainArgs};
 use progress::Bar;
-use staged::Staged;
+use staged::{Staged, StagedDir};
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -44,6 +46,7 @@ fn main() -> ExitCode {
         Command::Attribute(a) => attribute(a),
         Command::Demo(a) => demo(a),
         Command::Synth(a) => synth(a),
+        Command::Train(a) => train(a),
     };
     match outcome {
         Ok(code) => code,
@@ -84,6 +87,8 @@ struct Summary<'a> {
     #[serde(rename = "T")]
     time_steps: usize,
     indicator: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    model: Option<String>,
     method: &'a str,
     rule: &'a str,
     /// Quadrature points `m`.
@@ -106,7 +111,25 @@ struct Summary<'a> {
 fn attribute(args: AttributeArgs) -> Result<ExitCode> {
     let start = Instant::now();
     set_threads(args.threads)?;
-    let kind = indicators::parse_analytic(&args.indicator)?;
+    let deepset = args.indicator == "deepset";
+    let kind = if deepset {
+        None
+    } else {
+        Some(indicators::parse_analytic(&args.indicator).map_err(|_| {
+            anyhow::anyhow!(
+                "unknown indicator '{}'; choose one of linear, mult, variance, gini, deepset",
+                args.indicator
+            )
+        })?)
+    };
+    if deepset && args.model.is_none() {
+        bail!("--indicator deepset needs --model DIR, a folder written by `aumann train`");
+    }
+    if deepset && args.method == Method::Exact {
+        bail!(
+            "no exact attribution for indicator 'deepset': a learned network has no closed form; use --method path"
+        );
+    }
     let backend: Backend = args.backend.parse()?;
     let precision: Precision = args.precision.parse()?;
     let rule = match args.rule {
@@ -129,22 +152,30 @@ fn attribute(args: AttributeArgs) -> Result<ExitCode> {
     let spec: BaselineSpec = args.baseline.parse().expect("infallible");
     let baseline = Baseline::resolve(&spec, &features)?;
 
-    let (result, device_name) = match args.method {
-        Method::Exact => (
+    let (result, device_name) = match (args.method, kind) {
+        (Method::Exact, Some(kind)) => (
             aumann::exact::attribute(kind, &features, &baseline)?,
             "host (closed form, f64)".to_string(),
         ),
-        Method::Path => {
+        _ => {
             let device = backend.device()?;
             backend.check_precision(&device, precision)?;
+            let indicator: Box<dyn Indicator> = match kind {
+                Some(kind) => indicators::analytic(kind),
+                None => Box::new(load_deepset(
+                    args.model.as_deref().expect("checked above"),
+                    &device,
+                    features.dims(),
+                    precision,
+                )?),
+            };
             let options = PathOptions {
                 rule,
                 points: args.steps,
                 precision,
                 ..PathOptions::default()
             };
-            let mut bar = Bar::new(kind.name(), !args.quiet);
-            let indicator = indicators::analytic(kind);
+            let mut bar = Bar::new(indicator.name(), !args.quiet);
             let result = path::attribute(
                 indicator.as_ref(),
                 &features,
@@ -181,7 +212,8 @@ fn attribute(args: AttributeArgs) -> Result<ExitCode> {
             n: result.agents,
             d: features.dims(),
             time_steps: result.steps,
-            indicator: kind.name(),
+            indicator: &args.indicator,
+            model: args.model.as_ref().map(|m| m.display().to_string()),
             method: match args.method {
                 Method::Path => "path",
                 Method::Exact => "exact",
@@ -211,6 +243,23 @@ fn attribute(args: AttributeArgs) -> Result<ExitCode> {
         file.commit()?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A trained DeepSet from `dir`, on `device`, in `precision`, for `d` features.
+fn load_deepset(dir: &Path, device: &Device, d: usize, precision: Precision) -> Result<DeepSet> {
+    let (model, config) = aumann::model::load(dir, device, Some(d))?;
+    if precision == Precision::F64
+        && config.activation.is_transcendental()
+        && !aumann::ops::f64_transcendentals_work(device)
+    {
+        bail!(
+            "model {}: its {} activation needs f64 exp/log, which this device computes wrongly \
+             (Vulkan defines them for 32-bit floats only); use --precision f32 or a CPU backend",
+            dir.display(),
+            config.activation.name()
+        );
+    }
+    Ok(model.with_dtype(precision.dtype()))
 }
 
 /// Read `[n, d]` or `[T, n, d]` features; also returns the file's rank.
@@ -312,12 +361,16 @@ fn synth(args: SynthArgs) -> Result<ExitCode> {
         bail!("--agents and --time-steps must be at least 1");
     }
     let out = Staged::new(&args.out)?;
-    let x = aumann::synth::population(&SynthConfig {
-        agents: args.agents,
-        steps: args.time_steps,
-        seed: args.seed,
-        ..SynthConfig::default()
-    });
+    let x = if args.independent {
+        aumann::synth::independent_populations(args.time_steps, args.agents, args.seed)
+    } else {
+        aumann::synth::population(&SynthConfig {
+            agents: args.agents,
+            steps: args.time_steps,
+            seed: args.seed,
+            ..SynthConfig::default()
+        })
+    };
     let shape: Vec<usize> = if args.time_steps == 1 {
         vec![args.agents, 3]
     } else {
@@ -327,4 +380,118 @@ fn synth(args: SynthArgs) -> Result<ExitCode> {
         .with_context(|| format!("writing {}", args.out.display()))?;
     out.commit()?;
     Ok(ExitCode::SUCCESS)
+}
+
+fn train(args: TrainArgs) -> Result<ExitCode> {
+    use aumann::train::{Target, TrainConfig};
+    set_threads(args.threads)?;
+    let backend: Backend = args.backend.parse()?;
+    let activation: aumann::indicators::deepset::Activation = args.activation.parse()?;
+    let arr = aumann::npy::read(&args.features)?;
+    let x = match *arr.shape.as_slice() {
+        [r, n, d] if r > 0 && n > 0 && d > 0 => Array3::new([r, n, d], arr.values),
+        _ => {
+            return Err(aumann::Error::Shape {
+                what: args.features.display().to_string(),
+                expected: "[R, n, d]: R populations of n agents with d features".into(),
+                got: arr.shape,
+            }
+            .into());
+        }
+    };
+    x.check_finite(&args.features.display().to_string())?;
+    let target = match (&args.target, &args.target_indicator) {
+        (Some(path), _) => {
+            let y = aumann::npy::read(path)?;
+            let values: Vec<f64> = match y.values {
+                Values::F32(v) => v.into_iter().map(f64::from).collect(),
+                Values::F64(v) => v,
+            };
+            if y.shape.len() != 1 || values.len() != x.steps() {
+                return Err(aumann::Error::Shape {
+                    what: format!("targets {}", path.display()),
+                    expected: format!(
+                        "[{}], one value per population of {}",
+                        x.steps(),
+                        args.features.display()
+                    ),
+                    got: y.shape,
+                }
+                .into());
+            }
+            if let Some(i) = values.iter().position(|v| !v.is_finite()) {
+                bail!(
+                    "targets {}: {} at population {i}; targets must be finite",
+                    path.display(),
+                    values[i]
+                );
+            }
+            Target::Values(values)
+        }
+        (None, Some(name)) => Target::Indicator(indicators::parse_analytic(name)?),
+        (None, None) => bail!("give --target Y.npy or --target-indicator NAME"),
+    };
+    let config = TrainConfig::new()
+        .with_hidden(args.hidden)
+        .with_depth(args.depth)
+        .with_activation(activation)
+        .with_epochs(args.epochs)
+        .with_lr(args.lr)
+        .with_batch(args.batch)
+        .with_seed(args.seed)
+        .with_val_fraction(args.val_fraction)
+        .with_patience(args.patience)
+        .with_path_copies(args.path_copies);
+    if args.hidden == 0 || args.depth == 0 {
+        bail!("--hidden and --depth must be at least 1");
+    }
+    let staged = StagedDir::new(&args.out)?;
+    let device = backend.device()?;
+    let mut bar = Bar::new("train", !args.quiet);
+    let (model, net_config, report) =
+        aumann::train::train(&x, &target, &config, &device, &mut |e| {
+            bar.set_message(&format!("loss {:.3e} val {:.3e}", e.train_loss, e.val_loss));
+            bar.update(e.epoch, e.of);
+        })?;
+    bar.finish();
+    let command: Vec<String> = std::iter::once("aumann".to_string())
+        .chain(std::env::args().skip(1))
+        .collect();
+    let card = aumann::model::card(
+        &report,
+        &target_label(&target, &args),
+        &config,
+        &command.join(" "),
+    );
+    aumann::model::save(staged.path(), &model, &net_config, &card)?;
+    std::fs::write(
+        staged.path().join("training.json"),
+        serde_json::to_string_pretty(&config).expect("config serialises") + "\n",
+    )
+    .with_context(|| format!("writing {}", args.out.display()))?;
+    staged.commit()?;
+    println!(
+        "{}: validation R² {:.4} on held-out populations{}, {} epochs (best {}), {:.1} s",
+        args.out.display(),
+        report.val_r2,
+        report
+            .val_r2_path
+            .map(|r| format!(", {r:.4} on held-out path points"))
+            .unwrap_or_default(),
+        report.epochs_run,
+        report.best_epoch,
+        report.seconds
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn target_label(target: &aumann::train::Target, args: &TrainArgs) -> String {
+    match target {
+        aumann::train::Target::Values(_) => {
+            format!("values from {}", args.target.as_ref().unwrap().display())
+        }
+        aumann::train::Target::Indicator(kind) => {
+            format!("the `{}` indicator, evaluated exactly", kind.name())
+        }
+    }
 }

@@ -65,3 +65,54 @@ impl Drop for Staged {
         }
     }
 }
+
+/// A folder being written under a temporary name, removed on drop unless committed; commit
+/// replaces any folder already at the target.
+pub struct StagedDir {
+    target: PathBuf,
+    temp: PathBuf,
+    committed: bool,
+}
+
+impl StagedDir {
+    /// Stage the folder `target`.
+    pub fn new(target: &Path) -> Result<Self> {
+        let file = Staged::new(target)?;
+        let temp = file.path().to_path_buf();
+        drop(file);
+        Ok(Self {
+            target: target.to_path_buf(),
+            temp,
+            committed: false,
+        })
+    }
+
+    /// Where to write.
+    pub fn path(&self) -> &Path {
+        &self.temp
+    }
+
+    /// Move the finished folder into place.
+    pub fn commit(mut self) -> Result<()> {
+        if self.target.exists() {
+            std::fs::remove_dir_all(&self.target)
+                .with_context(|| format!("{}: replacing the old folder", self.target.display()))?;
+        }
+        std::fs::rename(&self.temp, &self.target).with_context(|| {
+            format!(
+                "{}: moving the finished folder into place",
+                self.target.display()
+            )
+        })?;
+        self.committed = true;
+        Ok(())
+    }
+}
+
+impl Drop for StagedDir {
+    fn drop(&mut self) {
+        if !self.committed {
+            let _ = std::fs::remove_dir_all(&self.temp);
+        }
+    }
+}
