@@ -131,6 +131,14 @@ pub enum Error {
         /// What is wrong and what was expected.
         reason: String,
     },
+    /// A panel folder that cannot be used.
+    #[error("panel {}: {reason}", path.display())]
+    Panel {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong and what was expected.
+        reason: String,
+    },
     /// A tensor could not be read back from the device.
     #[error("reading a tensor back from the device failed: {0}")]
     Readback(String),

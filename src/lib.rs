@@ -26,6 +26,9 @@
 //! | [`array`], [`npy`] | host arrays and `.npy` I/O |
 //! | [`backend`], [`ops`] | flex, ndarray and wgpu devices; f32/f64; functions accurate on every device |
 //! | [`synth`], [`demo`] | synthetic populations and the built-in demo |
+//! | [`panel`] | panels (agents × days × topics) on disk, and the synthetic panel |
+//! | [`study`] | the cross-scale study: tiers, sampling protocols, shares, the scaling-bias test, reports |
+//! | [`seed`] | independent random streams from one seed |
 #![warn(missing_docs)]
 
 pub mod array;
@@ -39,7 +42,10 @@ pub mod indicators;
 pub mod model;
 pub mod npy;
 pub mod ops;
+pub mod panel;
 pub mod path;
+pub mod seed;
+pub mod study;
 pub mod synth;
 pub mod train;
 pub mod verify;

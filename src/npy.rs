@@ -27,6 +27,20 @@ pub struct NpyArray {
 /// [`Error::Io`] if the file cannot be read, [`Error::NotNpy`] if it is not an `.npy` array
 /// or is truncated, [`Error::UnsupportedDtype`] for any other element type.
 pub fn read(path: &Path) -> Result<NpyArray> {
+    read_numbers(path, false)
+}
+
+/// Read a `.npy` file of numbers: float32 and float64 as [`read`] does, and also integer
+/// arrays (signed or unsigned, 1 to 8 bytes), converted to `f64` (exact below 2⁵³): counts
+/// such as followers are stored as integers by most pipelines.
+///
+/// # Errors
+/// As [`read`]; [`Error::UnsupportedDtype`] for booleans, complex numbers and the rest.
+pub fn read_counts(path: &Path) -> Result<NpyArray> {
+    read_numbers(path, true)
+}
+
+fn read_numbers(path: &Path, integers: bool) -> Result<NpyArray> {
     let io_err = |source| Error::Io {
         path: path.to_path_buf(),
         source,
@@ -44,7 +58,10 @@ pub fn read(path: &Path) -> Result<NpyArray> {
         });
     };
     let size = type_str.size_field() as usize;
-    if type_str.type_char() != TypeChar::Float || !(size == 4 || size == 8) {
+    let char = type_str.type_char();
+    let is_float = char == TypeChar::Float && (size == 4 || size == 8);
+    let is_int = matches!(char, TypeChar::Int | TypeChar::Uint) && [1, 2, 4, 8].contains(&size);
+    if !(is_float || integers && is_int) {
         return Err(Error::UnsupportedDtype {
             path: path.to_path_buf(),
             found: type_str.to_string(),
@@ -59,7 +76,20 @@ pub fn read(path: &Path) -> Result<NpyArray> {
             len * size
         ))
     };
-    let mut values = if size == 4 {
+    let mut values = if is_int {
+        let signed = char == TypeChar::Int;
+        let mut raw = read_values(&mut reader, len * size, |b: [u8; 1]| b[0])
+            .map_err(io_err)?
+            .map_err(truncated)?;
+        if big_endian {
+            raw.chunks_exact_mut(size).for_each(<[u8]>::reverse);
+        }
+        Values::F64(
+            raw.chunks_exact(size)
+                .map(|c| int_le_to_f64(c, signed))
+                .collect(),
+        )
+    } else if size == 4 {
         let decode = if big_endian {
             f32::from_be_bytes
         } else {
@@ -93,6 +123,19 @@ pub fn read(path: &Path) -> Result<NpyArray> {
         };
     }
     Ok(NpyArray { shape, values })
+}
+
+/// A little-endian integer of 1 to 8 bytes, as `f64`.
+fn int_le_to_f64(bytes: &[u8], signed: bool) -> f64 {
+    let mut buf = [0u8; 8];
+    buf[..bytes.len()].copy_from_slice(bytes);
+    let negative = signed && bytes[bytes.len() - 1] & 0x80 != 0;
+    if negative {
+        buf[bytes.len()..].fill(0xff);
+        i64::from_le_bytes(buf) as f64
+    } else {
+        u64::from_le_bytes(buf) as f64
+    }
 }
 
 /// Bytes read and decoded at a time: the file is never held twice in memory.
@@ -177,6 +220,22 @@ pub fn write(path: &Path, shape: &[usize], values: &Values) -> Result<()> {
     .map_err(io_err)
 }
 
+/// Write integer counts with `shape` as a little-endian, C-order int64 `.npy` file.
+///
+/// # Errors
+/// [`Error::Io`] if the file cannot be written.
+pub fn write_i64(path: &Path, shape: &[usize], values: &[i64]) -> Result<()> {
+    let io_err = |source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut file = BufWriter::with_capacity(CHUNK_BYTES, File::create(path).map_err(io_err)?);
+    file.write_all(&header("<i8", shape)).map_err(io_err)?;
+    write_values(&mut file, values, |x| x.to_le_bytes())
+        .and_then(|()| file.flush())
+        .map_err(io_err)
+}
+
 /// The `.npy` 1.0 header: magic, version, length, and the dictionary padded with spaces so
 /// that the data starts at a multiple of 64 bytes.
 fn header(descr: &str, shape: &[usize]) -> Vec<u8> {
@@ -241,6 +300,18 @@ mod tests {
             );
             assert_eq!(npy.into_vec::<f32>().unwrap(), v);
         }
+        // Integer counts, either sign, through read_counts only.
+        let counts = [0i64, 1, -3, 1 << 40];
+        write_i64(&p, &[4], &counts).unwrap();
+        assert!(matches!(read(&p), Err(Error::UnsupportedDtype { .. })));
+        let c = read_counts(&p).unwrap();
+        assert_eq!(
+            c.values,
+            Values::F64(vec![0.0, 1.0, -3.0, (1u64 << 40) as f64])
+        );
+        assert_eq!(int_le_to_f64(&[0xfe], true), -2.0);
+        assert_eq!(int_le_to_f64(&[0xfe], false), 254.0);
+        assert_eq!(int_le_to_f64(&[0x00, 0x80], true), -32768.0);
         // Column-major [2, 3]: memory 0 1 2 3 4 5 holds a[0,0] a[1,0] a[0,1] a[1,1] ...
         let f = fortran_to_c(&[0, 1, 2, 3, 4, 5], &[2, 3]);
         assert_eq!(f, vec![0, 2, 4, 1, 3, 5]);

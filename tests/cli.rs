@@ -662,11 +662,39 @@ fn refuses_bad_models_and_training_data() {
 fn train_then_attribute_a_deepset() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let run = aumann(d, &["synth", "--independent", "--agents", "32", "--time-steps", "40", "--out", "pops.npy"], &[]);
+    let run = aumann(
+        d,
+        &[
+            "synth",
+            "--independent",
+            "--agents",
+            "32",
+            "--time-steps",
+            "40",
+            "--out",
+            "pops.npy",
+        ],
+        &[],
+    );
     assert_eq!(run.code, 0, "{}", run.stderr);
     let run = aumann(
         d,
-        &["train", "--features", "pops.npy", "--target-indicator", "variance", "--path-copies", "1", "--hidden", "4", "--epochs", "3", "--out", "m", "--quiet"],
+        &[
+            "train",
+            "--features",
+            "pops.npy",
+            "--target-indicator",
+            "variance",
+            "--path-copies",
+            "1",
+            "--hidden",
+            "4",
+            "--epochs",
+            "3",
+            "--out",
+            "m",
+            "--quiet",
+        ],
         &[],
     );
     assert_eq!(run.code, 0, "{}", run.stderr);
@@ -674,18 +702,62 @@ fn train_then_attribute_a_deepset() {
         assert!(d.join("m").join(file).is_file(), "{file} missing");
     }
     let card = std::fs::read_to_string(d.join("m/card.md")).unwrap();
-    assert!(card.contains("R², held-out path points") && card.contains("aumann train --features pops.npy"), "{card}");
+    assert!(
+        card.contains("R², held-out path points")
+            && card.contains("aumann train --features pops.npy"),
+        "{card}"
+    );
     write_npy(d, "x.npy", &[200, 3], good(200, 3));
     let run = aumann(
         d,
-        &["attribute", "--features", "x.npy", "--indicator", "deepset", "--model", "m", "--precision", "f64", "--out", "phi.npy", "--summary", "s.json", "--quiet"],
+        &[
+            "attribute",
+            "--features",
+            "x.npy",
+            "--indicator",
+            "deepset",
+            "--model",
+            "m",
+            "--precision",
+            "f64",
+            "--out",
+            "phi.npy",
+            "--summary",
+            "s.json",
+            "--quiet",
+        ],
         &[],
     );
     assert_eq!(run.code, 0, "{}", run.stderr);
-    assert_eq!(aumann::npy::read(&d.join("phi.npy")).unwrap().shape, vec![200]);
-    let s: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(d.join("s.json")).unwrap()).unwrap();
+    assert_eq!(
+        aumann::npy::read(&d.join("phi.npy")).unwrap().shape,
+        vec![200]
+    );
+    let s: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(d.join("s.json")).unwrap()).unwrap();
     assert_eq!(s["indicator"], "deepset");
     assert_eq!(s["model"], "m");
-    let run = aumann(d, &["attribute", "--features", "x.npy", "--indicator", "deepset", "--model", "m", "--method", "exact", "--out", "phi2.npy"], &[]);
-    assert!(run.stderr.contains("no exact attribution for indicator 'deepset'"), "{}", run.stderr);
+    let run = aumann(
+        d,
+        &[
+            "attribute",
+            "--features",
+            "x.npy",
+            "--indicator",
+            "deepset",
+            "--model",
+            "m",
+            "--method",
+            "exact",
+            "--out",
+            "phi2.npy",
+        ],
+        &[],
+    );
+    assert!(
+        run.stderr
+            .contains("no exact attribution for indicator 'deepset'"),
+        "{}",
+        run.stderr
+    );
 }

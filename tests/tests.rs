@@ -11,3 +11,4 @@ mod convergence;
 mod deepset;
 mod fixtures;
 mod million;
+mod study;

@@ -26,6 +26,108 @@ pub enum Command {
     Synth(SynthArgs),
     /// Train a DeepSet value network to regress a macro series from populations.
     Train(TrainArgs),
+    /// Panels: one population over days and topics (the study's input).
+    #[command(subcommand)]
+    Panel(PanelCommand),
+    /// The cross-scale study: full panel vs biased and random small panels, the scaling-bias
+    /// test, heatmaps and a report. With only --out it runs on the default synthetic panel.
+    Study(StudyArgs),
+}
+
+/// `aumann panel ...`.
+#[derive(Debug, Subcommand)]
+pub enum PanelCommand {
+    /// Write a synthetic panel: heavy-tailed followers calibrated to public Bluesky figures,
+    /// five topics with distinct temporal shapes.
+    Synth(PanelSynthArgs),
+}
+
+/// `aumann panel synth`.
+#[derive(Debug, Args)]
+pub struct PanelSynthArgs {
+    /// Number of agents.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub agents: usize,
+    /// Number of days.
+    #[arg(long, default_value_t = 14)]
+    pub days: usize,
+    /// Seed.
+    #[arg(long, default_value_t = 7)]
+    pub seed: u64,
+    /// Worker threads (default: all cores).
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+    /// Output panel folder.
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+}
+
+/// `aumann study`.
+#[derive(Debug, Args)]
+pub struct StudyArgs {
+    /// Output folder: CSVs, heatmaps, report.md, run.json.
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// A panel folder (as written by `aumann panel synth`); default: generate the synthetic
+    /// panel.
+    #[arg(long, value_name = "DIR")]
+    pub panel: Option<PathBuf>,
+    /// Agents of the generated panel.
+    #[arg(long, default_value_t = 1_000_000, conflicts_with = "panel")]
+    pub agents: usize,
+    /// Days of the generated panel.
+    #[arg(long, default_value_t = 14, conflicts_with = "panel")]
+    pub days: usize,
+    /// Seed of the generated panel and of the draws.
+    #[arg(long, default_value_t = 7)]
+    pub seed: u64,
+    /// Draws per protocol and size.
+    #[arg(long, default_value_t = 10)]
+    pub seeds: usize,
+    /// Small-panel sizes.
+    #[arg(long, value_delimiter = ',', default_value = "100,1000,10000,100000")]
+    pub sizes: Vec<usize>,
+    /// Indicators (linear, mult, variance, gini).
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "linear,mult,variance,gini"
+    )]
+    pub indicators: Vec<String>,
+    /// Sampling protocols (bias-visibility, bias-topic-x-follow, bias-topic-top, random);
+    /// the full panel is always run.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "bias-visibility,bias-topic-x-follow,bias-topic-top,random"
+    )]
+    pub protocols: Vec<String>,
+    /// Tier fractions: top, middle (the tail is the rest).
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "0.01,0.09",
+        value_name = "TOP,MID"
+    )]
+    pub tiers: Vec<f64>,
+    /// The bias-visibility pool's share of the panel.
+    #[arg(long, default_value_t = 0.01)]
+    pub visibility_pool: f64,
+    /// The heatmaps' indicator.
+    #[arg(long, default_value = "mult")]
+    pub heatmap_indicator: String,
+    /// k of the top-k recovery.
+    #[arg(long, value_delimiter = ',', default_value = "10,100")]
+    pub top_k: Vec<usize>,
+    /// Also write per-agent full-panel attributions (per_agent/<topic>_<indicator>.npy).
+    #[arg(long)]
+    pub per_agent: bool,
+    /// Worker threads (default: all cores).
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+    /// No progress bar.
+    #[arg(long)]
+    pub quiet: bool,
 }
 
 /// `aumann train`.

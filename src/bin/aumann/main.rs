@@ -14,13 +14,20 @@ use aumann::backend::{Backend, Precision, describe};
 use aumann::baseline::{Baseline, BaselineSpec};
 use aumann::indicators::deepset::DeepSet;
 use aumann::indicators::{self, Analytic, Indicator};
+use aumann::panel::Panel;
+use aumann::panel::synth::PanelConfig;
 use aumann::path::{self, PathOptions, Rule};
+use aumann::study::report::RunInfo;
+use aumann::study::{Protocol, StudyConfig};
 use aumann::synth::SynthConfig;
 use burn::tensor::Device;
 use clap::Parser;
 use serde::Serialize;
 
-use args::{AttributeArgs, Cli, Command, DemoArgs, Method, RuleArg, SynthArgs, TrainArgs};
+use args::{
+    AttributeArgs, Cli, Command, DemoArgs, Method, PanelCommand, PanelSynthArgs, RuleArg,
+    StudyArgs, SynthArgs, TrainArgs,
+};
 use progress::Bar;
 use staged::{Staged, StagedDir};
 
@@ -47,6 +54,8 @@ fn main() -> ExitCode {
         Command::Demo(a) => demo(a),
         Command::Synth(a) => synth(a),
         Command::Train(a) => train(a),
+        Command::Panel(PanelCommand::Synth(a)) => panel_synth(a),
+        Command::Study(a) => study(a),
     };
     match outcome {
         Ok(code) => code,
@@ -445,7 +454,7 @@ fn train(args: TrainArgs) -> Result<ExitCode> {
     if args.hidden == 0 || args.depth == 0 {
         bail!("--hidden and --depth must be at least 1");
     }
-    let staged = StagedDir::new(&args.out)?;
+    let staged = StagedDir::new(&args.out, "config.json")?;
     let device = backend.device()?;
     let mut bar = Bar::new("train", !args.quiet);
     let (model, net_config, report) =
@@ -494,4 +503,128 @@ fn target_label(target: &aumann::train::Target, args: &TrainArgs) -> String {
             format!("the `{}` indicator, evaluated exactly", kind.name())
         }
     }
+}
+
+fn panel_synth(args: PanelSynthArgs) -> Result<ExitCode> {
+    set_threads(args.threads)?;
+    if args.agents < 2 || args.days == 0 {
+        bail!("--agents must be at least 2 and --days at least 1");
+    }
+    let staged = StagedDir::new(&args.out, "manifest.json")?;
+    let start = Instant::now();
+    let panel = aumann::panel::synth::generate(&PanelConfig {
+        agents: args.agents,
+        days: args.days,
+        seed: args.seed,
+        ..PanelConfig::default()
+    });
+    panel.save(staged.path())?;
+    staged.commit()?;
+    eprintln!(
+        "wrote {}: {} agents, {} days, topics {} ({:.1} s)",
+        args.out.display(),
+        args.agents,
+        args.days,
+        panel.manifest.topics.join(", "),
+        start.elapsed().as_secs_f64()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn study(args: StudyArgs) -> Result<ExitCode> {
+    set_threads(args.threads)?;
+    let parse_indicator = |name: &str| {
+        Analytic::ALL
+            .into_iter()
+            .find(|a| a.name() == name)
+            .with_context(|| {
+                format!("unknown indicator '{name}': the study runs linear, mult, variance, gini")
+            })
+    };
+    let indicators = args
+        .indicators
+        .iter()
+        .map(|s| parse_indicator(s))
+        .collect::<Result<Vec<_>>>()?;
+    let protocols = args
+        .protocols
+        .iter()
+        .filter(|s| s.as_str() != "full")
+        .map(|s| {
+            Protocol::parse(s).with_context(|| {
+                format!(
+                    "unknown protocol '{s}': choose from bias-visibility, bias-topic-x-follow, \
+                     bias-topic-top, random"
+                )
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let [top, mid] = args.tiers[..] else {
+        bail!("--tiers takes two fractions, top and middle, e.g. 0.01,0.09");
+    };
+    let config = StudyConfig {
+        tiers: (top, mid),
+        visibility_pool: args.visibility_pool,
+        sizes: args.sizes.clone(),
+        seeds: args.seeds,
+        seed: args.seed,
+        indicators,
+        protocols,
+        heatmap_indicator: parse_indicator(&args.heatmap_indicator)?,
+        top_k: args.top_k.clone(),
+        per_agent: args.per_agent,
+        ..StudyConfig::default()
+    };
+    let staged = StagedDir::new(&args.out, "run.json")?;
+    let start = Instant::now();
+    let (panel, origin) = match &args.panel {
+        Some(dir) => (Panel::load(dir)?, format!("panel folder {}", dir.display())),
+        None => {
+            if args.agents < 2 || args.days == 0 {
+                bail!("--agents must be at least 2 and --days at least 1");
+            }
+            if !args.quiet {
+                eprintln!(
+                    "generating the synthetic panel: {} agents, {} days, seed {}",
+                    args.agents, args.days, args.seed
+                );
+            }
+            let panel = aumann::panel::synth::generate(&PanelConfig {
+                agents: args.agents,
+                days: args.days,
+                seed: args.seed,
+                ..PanelConfig::default()
+            });
+            (
+                panel,
+                format!(
+                    "generated: aumann panel synth --agents {} --days {} --seed {}",
+                    args.agents, args.days, args.seed
+                ),
+            )
+        }
+    };
+    let panel_seconds = start.elapsed().as_secs_f64();
+    let mut bar = Bar::new("study", !args.quiet);
+    let results = aumann::study::run(&panel, &config, |p| bar.update(p.done, p.total))?;
+    bar.finish();
+    let info = RunInfo {
+        command: std::env::args().collect::<Vec<_>>().join(" "),
+        panel_seconds,
+        panel_origin: origin,
+    };
+    let write_start = Instant::now();
+    aumann::study::report::write(staged.path(), &panel, &results, &info)?;
+    staged.commit()?;
+    if !args.quiet {
+        eprintln!(
+            "wrote {} ({} cells; panel {:.1} s, study {:.1} s, files {:.1} s)",
+            args.out.display(),
+            results.cells.len(),
+            panel_seconds,
+            results.timings.iter().map(|t| t.1).sum::<f64>(),
+            write_start.elapsed().as_secs_f64()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
 }

@@ -75,8 +75,22 @@ pub struct StagedDir {
 }
 
 impl StagedDir {
-    /// Stage the folder `target`.
-    pub fn new(target: &Path) -> Result<Self> {
+    /// Stage the folder `target`. An existing folder is replaced on commit only if it holds
+    /// `marker` (a file every output of this kind has) or nothing at all: a folder of other
+    /// files is refused, never deleted.
+    pub fn new(target: &Path, marker: &str) -> Result<Self> {
+        if target.exists() {
+            let empty = std::fs::read_dir(target)
+                .with_context(|| format!("{}: reading the existing folder", target.display()))?
+                .next()
+                .is_none();
+            anyhow::ensure!(
+                empty || target.join(marker).is_file(),
+                "{} exists and is not an earlier output of this command (no {marker}); choose \
+                 a new folder",
+                target.display()
+            );
+        }
         let file = Staged::new(target)?;
         let temp = file.path().to_path_buf();
         drop(file);

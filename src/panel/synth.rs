@@ -1,0 +1,357 @@
+//! A synthetic panel shaped like a public social network: deterministic per seed, the default
+//! input of the cross-scale study.
+//!
+//! Followers follow a log-normal body with a Pareto tail, calibrated to public Bluesky
+//! figures (median account about 1 follower, about 5 % above 95, under 0.5 % above 1 000, a
+//! tail up to about 10⁶ in a million accounts):
+//!
+//! ```text
+//! L_i = ln 2.2 + 2.3 Z_i,  Z_i ~ N(0, 1)          followers_i = max(0, ⌊e^{L_i} − 1⌋)
+//! if followers_i > 1000:   followers_i = ⌊1000 U_i^{−1/1.2}⌋   (Pareto tail, index 1.2, ≤ 5·10⁶)
+//! ```
+//!
+//! Each topic `k` has an activity shape `s_k(t)` over the days, a participation rate `q_k`
+//! and an event crowd `e_k`:
+//!
+//! ```text
+//! active_{i,k}   ~ Bernoulli(min(0.95, q_k (0.6 + 0.3 reach_i)))    engaged all window
+//! rate_{i,k}     = 0.4 e^{0.9 Z} (1 + 0.1 reach_i)                   posts per day
+//! posts_{i,k,t}  ~ Poisson(rate_{i,k} s_k(t))                        if active
+//!                + 1 + Poisson(0.5)  w.p. e_k (s_k(t) − 1)⁺ (1 + reach_i)^{b_k}   (the crowd)
+//! replies_{i,k,t} ~ Poisson(0.03 posts_{i,k,t} (1 + followers_i)^{0.6})
+//! ```
+//!
+//! so activity correlates with reach but most of it lives in the long tail (where most
+//! agents are), while replies concentrate on high-reach accounts. The five default topics
+//! have distinct temporal shapes: a multi-modal one, a flat one with a weekly ripple, two
+//! single sharp event days (one whose crowd leans to high-reach accounts, `b_k = 1`, one
+//! that is all long tail, `b_k = 0`) and a slow rise before a dated event.
+//! 7-day counts (for the alternative elite anchors) add general posting,
+//! `Poisson(7 · 0.3 e^{Z} (1 + 0.1 reach_i))`, to the topic posts of the last 7 days, and
+//! replies to both.
+//!
+//! Agents are generated in fixed blocks, each block and topic from its own random stream,
+//! so the panel is the same for a seed whatever the number of threads.
+
+use rand::rngs::Xoshiro256PlusPlus;
+use rand::{RngExt, SeedableRng};
+use rand_distr::{Distribution, Poisson, StandardNormal};
+use rayon::prelude::*;
+
+use super::{FEATURES, FORMAT, Manifest, Panel};
+use crate::array::Array3;
+
+/// The temporal shape of a topic's activity.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Shape {
+    /// Three bumps (at 20 %, 50 % and 80 % of the window), no single dominant day.
+    MultiModal,
+    /// Flat with a weekly ripple.
+    Flat,
+    /// One sharp event day at this fraction of the window.
+    Event(f64),
+    /// A slow rise through the window, towards an event just after it.
+    Rise,
+}
+
+impl Shape {
+    /// `s(t)` for day `t` of `days`.
+    pub fn at(self, t: usize, days: usize) -> f64 {
+        let last = days.saturating_sub(1).max(1) as f64;
+        let t = t as f64;
+        match self {
+            Shape::MultiModal => {
+                0.6 + [(0.2, 1.0), (0.5, 1.4), (0.8, 0.9)]
+                    .iter()
+                    .map(|&(c, h)| h * (-(t - c * last).powi(2) / 2.0).exp())
+                    .sum::<f64>()
+            }
+            Shape::Flat => 1.0 + 0.1 * (std::f64::consts::TAU * t / 7.0).sin(),
+            Shape::Event(at) => {
+                let e = (at * last).round();
+                match (t - e) as i64 {
+                    0 => 6.0,
+                    -1 => 1.3,
+                    1 => 1.6,
+                    _ => 0.6,
+                }
+            }
+            Shape::Rise => 0.3 + 1.7 * (t / last).powi(2),
+        }
+    }
+}
+
+/// One topic of a synthetic panel.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TopicSpec {
+    /// Name (a file name: letters, digits, `-`, `_`).
+    pub name: String,
+    /// Temporal shape `s_k`.
+    pub shape: Shape,
+    /// Participation rate `q_k`.
+    pub participation: f64,
+    /// Event-crowd rate `e_k`.
+    pub crowd: f64,
+    /// Event-crowd lean towards reach, `b_k` (0: uniform over agents).
+    pub crowd_reach: f64,
+}
+
+/// Parameters of a synthetic panel.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PanelConfig {
+    /// Number of agents.
+    pub agents: usize,
+    /// Number of days.
+    pub days: usize,
+    /// Seed.
+    pub seed: u64,
+    /// The topics.
+    pub topics: Vec<TopicSpec>,
+}
+
+impl Default for PanelConfig {
+    fn default() -> Self {
+        let topic = |name: &str, shape, participation, crowd, crowd_reach| TopicSpec {
+            name: name.into(),
+            shape,
+            participation,
+            crowd,
+            crowd_reach,
+        };
+        Self {
+            agents: 1_000_000,
+            days: 14,
+            seed: 7,
+            topics: vec![
+                topic("mythos", Shape::MultiModal, 0.03, 0.002, 0.0),
+                topic("tariffs", Shape::Flat, 0.06, 0.0, 0.0),
+                topic("masters", Shape::Event(5.0 / 13.0), 0.02, 0.002, 1.0),
+                topic("earthday", Shape::Rise, 0.025, 0.002, 0.0),
+                topic("wrestlemania", Shape::Event(11.0 / 13.0), 0.02, 0.01, 0.0),
+            ],
+        }
+    }
+}
+
+const BLOCK: usize = 1 << 14;
+/// Day labels start here (a synthetic calendar: a 14-day window in April 2026).
+const START: (i32, u32, u32) = (2026, 4, 8);
+
+/// Generate the panel described by `config`.
+///
+/// # Panics
+/// If `config` has no agents, no days or no topics.
+pub fn generate(config: &PanelConfig) -> Panel {
+    assert!(
+        config.agents > 0 && config.days > 0 && !config.topics.is_empty(),
+        "a panel needs agents, days and topics"
+    );
+    let (n, days) = (config.agents, config.days);
+    let blocks = n.div_ceil(BLOCK);
+    // Agent pass: followers and general posting.
+    let agent_blocks: Vec<Vec<(f64, f64, f64)>> = (0..blocks)
+        .into_par_iter()
+        .map(|blk| {
+            let mut rng = stream(config.seed, 0, blk);
+            (blk * BLOCK..n.min((blk + 1) * BLOCK))
+                .map(|_| {
+                    let f = followers(&mut rng);
+                    let reach = f.ln_1p();
+                    let z: f64 = rng.sample(StandardNormal);
+                    let general = poisson(&mut rng, 7.0 * 0.3 * z.exp() * (1.0 + 0.1 * reach));
+                    let replies = poisson(&mut rng, reply_rate(general, f));
+                    (f, general, replies)
+                })
+                .collect()
+        })
+        .collect();
+    let agent: Vec<(f64, f64, f64)> = agent_blocks.into_iter().flatten().collect();
+    let followers: Vec<f64> = agent.iter().map(|a| a.0).collect();
+    let mut posts_7d: Vec<f64> = agent.iter().map(|a| a.1).collect();
+    let mut replies_7d: Vec<f64> = agent.iter().map(|a| a.2).collect();
+    let recent = days.saturating_sub(7);
+    let mut topics = Vec::with_capacity(config.topics.len());
+    for (k, spec) in config.topics.iter().enumerate() {
+        let shape: Vec<f64> = (0..days).map(|t| spec.shape.at(t, days)).collect();
+        // Per block: its [T, m, 3] features and its agents' (posts, replies) of the last 7 days.
+        type Block = (Vec<f32>, Vec<(f64, f64)>);
+        let parts: Vec<Block> = (0..blocks)
+            .into_par_iter()
+            .map(|blk| {
+                let mut rng = stream(config.seed, k as u64 + 1, blk);
+                let lo = blk * BLOCK;
+                let m = n.min(lo + BLOCK) - lo;
+                let mut x = vec![0f32; days * m * 3];
+                let mut recent_counts = vec![(0.0, 0.0); m];
+                for (j, recent_count) in recent_counts.iter_mut().enumerate() {
+                    let f = followers[lo + j];
+                    let reach = f.ln_1p();
+                    let active =
+                        rng.random::<f64>() < (spec.participation * (0.6 + 0.3 * reach)).min(0.95);
+                    let z: f64 = rng.sample(StandardNormal);
+                    let rate = 0.4 * (0.9 * z).exp() * (1.0 + 0.1 * reach);
+                    let crowd_weight = (1.0 + reach).powf(spec.crowd_reach);
+                    for (t, &s) in shape.iter().enumerate() {
+                        let mut posts = if active {
+                            poisson(&mut rng, rate * s)
+                        } else {
+                            0.0
+                        };
+                        if s > 1.0
+                            && spec.crowd > 0.0
+                            && rng.random::<f64>() < spec.crowd * (s - 1.0) * crowd_weight
+                        {
+                            posts += 1.0 + poisson(&mut rng, 0.5);
+                        }
+                        let replies = if posts > 0.0 {
+                            poisson(&mut rng, reply_rate(posts, f))
+                        } else {
+                            0.0
+                        };
+                        let o = (t * m + j) * 3;
+                        x[o] = reach as f32;
+                        x[o + 1] = posts.ln_1p() as f32;
+                        x[o + 2] = replies.ln_1p() as f32;
+                        if t >= recent {
+                            recent_count.0 += posts;
+                            recent_count.1 += replies;
+                        }
+                    }
+                }
+                (x, recent_counts)
+            })
+            .collect();
+        let mut values = vec![0f32; days * n * 3];
+        for (blk, (x, recent_counts)) in parts.into_iter().enumerate() {
+            let lo = blk * BLOCK;
+            let m = recent_counts.len();
+            for t in 0..days {
+                values[(t * n + lo) * 3..(t * n + lo + m) * 3]
+                    .copy_from_slice(&x[t * m * 3..(t + 1) * m * 3]);
+            }
+            for (j, (p, r)) in recent_counts.into_iter().enumerate() {
+                posts_7d[lo + j] += p;
+                replies_7d[lo + j] += r;
+            }
+        }
+        topics.push(Array3::from_f32([days, n, 3], values));
+    }
+    Panel {
+        manifest: Manifest {
+            format: FORMAT.into(),
+            version: 1,
+            agents: n,
+            days,
+            topics: config.topics.iter().map(|t| t.name.clone()).collect(),
+            day_labels: (0..days).map(|t| date_label(START, t)).collect(),
+            features: FEATURES.iter().map(|s| s.to_string()).collect(),
+            source: "synthetic (aumann panel synth)".into(),
+            seed: Some(config.seed),
+        },
+        followers,
+        posts_7d: Some(posts_7d),
+        replies_7d: Some(replies_7d),
+        topics,
+    }
+}
+
+/// A random stream for `(seed, stream, block)`.
+fn stream(seed: u64, stream: u64, block: usize) -> Xoshiro256PlusPlus {
+    Xoshiro256PlusPlus::seed_from_u64(crate::seed::mix(&[seed, stream, block as u64]))
+}
+
+fn followers(rng: &mut Xoshiro256PlusPlus) -> f64 {
+    let z: f64 = rng.sample(StandardNormal);
+    let f = ((2.2f64.ln() + 2.3 * z).exp() - 1.0).floor().max(0.0);
+    if f > 1000.0 {
+        let u = 1.0 - rng.random::<f64>(); // (0, 1]
+        (1000.0 * u.powf(-1.0 / 1.2)).floor().min(5e6)
+    } else {
+        f
+    }
+}
+
+/// Mean replies received on `posts` posts by an account with `followers` followers.
+fn reply_rate(posts: f64, followers: f64) -> f64 {
+    0.03 * posts * (1.0 + followers).powf(0.6)
+}
+
+fn poisson(rng: &mut Xoshiro256PlusPlus, mean: f64) -> f64 {
+    if mean <= 0.0 {
+        return 0.0;
+    }
+    Poisson::new(mean)
+        .expect("positive finite mean")
+        .sample(rng)
+}
+
+/// `"YYYY-MM-DD"`, `days` after `start`.
+fn date_label(start: (i32, u32, u32), days: usize) -> String {
+    let (mut y, mut m, mut d) = start;
+    for _ in 0..days {
+        let month_len = match m {
+            2 if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 => 29,
+            2 => 28,
+            4 | 6 | 9 | 11 => 30,
+            _ => 31,
+        };
+        d += 1;
+        if d > month_len {
+            d = 1;
+            m += 1;
+            if m > 12 {
+                m = 1;
+                y += 1;
+            }
+        }
+    }
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn calendar() {
+        assert_eq!(date_label(START, 0), "2026-04-08");
+        assert_eq!(date_label(START, 13), "2026-04-21");
+        assert_eq!(date_label((2024, 2, 28), 1), "2024-02-29");
+        assert_eq!(date_label((2025, 12, 31), 1), "2026-01-01");
+    }
+
+    #[test]
+    fn shapes_peak_where_they_say() {
+        let peak = |s: Shape| {
+            (0..14)
+                .max_by(|&a, &b| s.at(a, 14).total_cmp(&s.at(b, 14)))
+                .unwrap()
+        };
+        assert_eq!(peak(Shape::Event(5.0 / 13.0)), 5);
+        assert_eq!(peak(Shape::Event(11.0 / 13.0)), 11);
+        assert_eq!(peak(Shape::Rise), 13);
+        assert_eq!(peak(Shape::MultiModal), 6); // the middle bump is the highest
+    }
+
+    #[test]
+    fn calibrated_and_deterministic() {
+        let config = PanelConfig {
+            agents: 200_000,
+            ..PanelConfig::default()
+        };
+        let p = generate(&config);
+        assert_eq!(p.topics.len(), 5);
+        let mut f = p.followers.clone();
+        f.sort_by(f64::total_cmp);
+        let n = f.len() as f64;
+        let above = |c: f64| f.iter().filter(|&&x| x > c).count() as f64 / n;
+        assert_eq!(f[f.len() / 2], 1.0, "median account has 1 follower");
+        assert!((0.04..0.06).contains(&above(95.0)), "{}", above(95.0));
+        assert!(above(1000.0) < 0.005, "{}", above(1000.0));
+        assert!(f[f.len() - 1] > 1e5, "max {}", f[f.len() - 1]);
+        // Same panel again, bit for bit.
+        let q = generate(&config);
+        assert_eq!(p.followers, q.followers);
+        assert_eq!(p.topics, q.topics);
+    }
+}

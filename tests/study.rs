@@ -1,0 +1,449 @@
+//! The cross-scale study: the paper's qualitative findings on a 10⁵-agent synthetic panel,
+//! the scaling-bias theorem, the output folder's contract and bad panels.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::process::Command;
+use std::sync::OnceLock;
+
+use aumann::array::{Array3, Values};
+use aumann::kernels::closed_form::Analytic;
+use aumann::panel::Panel;
+use aumann::panel::synth::{PanelConfig, generate};
+use aumann::study::{self, Protocol, StudyConfig, StudyResults};
+
+const NONLINEAR: [Analytic; 3] = [Analytic::Mult, Analytic::Variance, Analytic::Gini];
+
+/// The 10⁵-agent default panel and the study on it (sizes 100 and 10 000, ten draws each),
+/// computed once for every test here.
+fn study_100k() -> &'static (Panel, StudyResults) {
+    static CELL: OnceLock<(Panel, StudyResults)> = OnceLock::new();
+    CELL.get_or_init(|| {
+        let panel = generate(&PanelConfig {
+            agents: 100_000,
+            ..PanelConfig::default()
+        });
+        let config = StudyConfig {
+            sizes: vec![100, 10_000],
+            ..StudyConfig::default()
+        };
+        let results = study::run(&panel, &config, |_| {}).unwrap();
+        (panel, results)
+    })
+}
+
+fn cell(
+    r: &StudyResults,
+    topic: usize,
+    indicator: Analytic,
+    protocol: Protocol,
+    size: usize,
+) -> &study::Cell {
+    r.cells
+        .iter()
+        .find(|c| {
+            c.topic == topic && c.indicator == indicator && c.protocol == protocol && c.size == size
+        })
+        .unwrap_or_else(|| panic!("no cell {topic} {indicator:?} {protocol:?} {size}"))
+}
+
+#[test]
+fn biased_small_panels_inflate_the_top_tier() {
+    let (panel, r) = study_100k();
+    for (k, topic) in panel.manifest.topics.iter().enumerate() {
+        for ind in NONLINEAR {
+            let full = cell(r, k, ind, Protocol::Full, 100_000)
+                .share(0, 0)
+                .unwrap();
+            let biased = cell(r, k, ind, Protocol::BiasVisibility, 100)
+                .share(0, 0)
+                .unwrap();
+            println!(
+                "{topic:>12} {:>8}: top share full {:.3}, bias-visibility s=100 {:.3} ± {:.3}",
+                ind.name(),
+                full.mean,
+                biased.mean,
+                biased.std
+            );
+            assert!(
+                biased.mean > full.mean,
+                "{topic} {ind:?}: biased {biased:?} vs full {full:?}"
+            );
+        }
+    }
+}
+
+/// Random panels recover the population: at s = 10⁴ every mean tier share lies within four
+/// standard errors of the mean (std / √draws over the draws) of its full-panel value, plus
+/// 0.005 for the ratio estimator's O(1/s) bias (shares are ratios of sums over S) and for the
+/// draws' own standard deviation being an estimate from ten draws.
+#[test]
+fn random_small_panels_recover_the_full_panel() {
+    let (panel, r) = study_100k();
+    for (k, topic) in panel.manifest.topics.iter().enumerate() {
+        for ind in Analytic::ALL {
+            let c = cell(r, k, ind, Protocol::Random, 10_000);
+            assert_eq!(c.runs.len(), 10);
+            for tier in 0..3 {
+                let full = cell(r, k, ind, Protocol::Full, 100_000)
+                    .share(0, tier)
+                    .unwrap()
+                    .mean;
+                let s = c.share(0, tier).unwrap();
+                let tol = 4.0 * s.std / (c.runs.len() as f64).sqrt() + 0.005;
+                assert!(
+                    (s.mean - full).abs() <= tol,
+                    "{topic} {ind:?} tier {tier}: random {:.4} ± {:.4} vs full {full:.4} (tol {tol:.4})",
+                    s.mean,
+                    s.std
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn tier_shares_sum_to_one_in_every_row() {
+    let (_, r) = study_100k();
+    for c in &r.cells {
+        for run in &c.runs {
+            for (a, shares) in run.shares.iter().enumerate() {
+                let sum: f64 = shares.iter().sum();
+                assert!((sum - 1.0).abs() < 1e-9, "{c:?} anchor {a}: {sum}");
+            }
+        }
+    }
+    for d in &r.days {
+        if let Some(s) = d.shares {
+            assert!((s.iter().sum::<f64>() - 1.0).abs() < 1e-9);
+        }
+    }
+}
+
+/// Theorem: for a linear V with a zero baseline the small panel's shares are one rescaling of
+/// the full panel's (r = 0); for a nonlinear V some small panel leaves a residual.
+#[test]
+fn scaling_bias_residuals_follow_the_theorem() {
+    let (_, r) = study_100k();
+    let small = |ind: Analytic| {
+        r.cells
+            .iter()
+            .filter(move |c| c.indicator == ind && c.protocol != Protocol::Full)
+    };
+    let worst_linear = small(Analytic::Linear)
+        .flat_map(|c| c.runs.iter().map(|r| r.residual))
+        .fold(0.0, f64::max);
+    println!("linear: largest residual {worst_linear:.2e}");
+    assert!(worst_linear <= 1e-6, "{worst_linear}");
+    for ind in NONLINEAR {
+        let best = small(ind)
+            .flat_map(|c| c.runs.iter().map(|r| r.residual))
+            .fold(0.0, f64::max);
+        println!("{}: largest residual {best:.3}", ind.name());
+        assert!(best > 0.01, "{ind:?}: {best}");
+    }
+}
+
+#[test]
+fn event_topics_peak_on_their_event_day() {
+    let (panel, r) = study_100k();
+    for (topic, day) in [("masters", 5), ("wrestlemania", 11)] {
+        let k = panel
+            .manifest
+            .topics
+            .iter()
+            .position(|t| t == topic)
+            .unwrap();
+        for ind in Analytic::ALL {
+            let peak = r
+                .days
+                .iter()
+                .find(|d| d.topic == k && d.indicator == ind && d.peak)
+                .unwrap();
+            assert_eq!(peak.day, day, "{topic} {ind:?}");
+        }
+    }
+}
+
+#[test]
+fn panel_round_trip_and_determinism() {
+    let config = PanelConfig {
+        agents: 3_000,
+        days: 4,
+        seed: 3,
+        ..PanelConfig::default()
+    };
+    let panel = generate(&config);
+    let dir = tempfile::tempdir().unwrap();
+    panel.save(dir.path()).unwrap();
+    let back = Panel::load(dir.path()).unwrap();
+    assert_eq!(back.manifest, panel.manifest);
+    assert_eq!(back.followers, panel.followers);
+    assert_eq!(back.posts_7d, panel.posts_7d);
+    assert_eq!(back.topics, panel.topics);
+    // The same study twice gives the same numbers.
+    let config = StudyConfig {
+        sizes: vec![50, 500],
+        seeds: 3,
+        ..StudyConfig::default()
+    };
+    let a = study::run(&back, &config, |_| {}).unwrap();
+    let b = study::run(&panel, &config, |_| {}).unwrap();
+    for (x, y) in a.cells.iter().zip(&b.cells) {
+        assert_eq!(x.runs, y.runs);
+    }
+}
+
+fn aumann(args: &[&str]) -> (i32, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_aumann"))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Rows of a CSV as maps from column to field, after checking the header.
+fn csv(path: &Path, columns: &[&str]) -> Vec<HashMap<String, String>> {
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    assert!(
+        header.len() >= columns.len() && header[..columns.len()] == *columns,
+        "{}: header {header:?}",
+        path.display()
+    );
+    let rows: Vec<HashMap<String, String>> = lines
+        .map(|l| {
+            let fields: Vec<&str> = l.split(',').collect();
+            assert_eq!(fields.len(), header.len(), "{}: {l}", path.display());
+            header
+                .iter()
+                .zip(fields)
+                .map(|(h, f)| (h.to_string(), f.to_string()))
+                .collect()
+        })
+        .collect();
+    assert!(!rows.is_empty(), "{} has no rows", path.display());
+    rows
+}
+
+fn number(row: &HashMap<String, String>, col: &str) -> f64 {
+    row[col]
+        .parse()
+        .unwrap_or_else(|_| panic!("{col} = '{}' in {row:?}", row[col]))
+}
+
+#[test]
+fn study_command_writes_every_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("study");
+    let (code, err) = aumann(&[
+        "study",
+        "--out",
+        out.to_str().unwrap(),
+        "--agents",
+        "20000",
+        "--sizes",
+        "100,1000",
+        "--seeds",
+        "3",
+        "--quiet",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let shares = csv(
+        &out.join("shares.csv"),
+        &[
+            "topic",
+            "indicator",
+            "protocol",
+            "size",
+            "seeds",
+            "top_mean",
+            "top_std",
+            "mid_mean",
+            "mid_std",
+            "tail_mean",
+            "tail_std",
+        ],
+    );
+    // 5 topics × 4 indicators × (full + 4 protocols × 2 sizes).
+    assert_eq!(shares.len(), 5 * 4 * 9);
+    for row in &shares {
+        let seeds = number(row, "seeds");
+        if row["protocol"] == "full" {
+            assert_eq!(row["size"], "20000");
+            assert_eq!(seeds, 1.0);
+        }
+        if seeds > 0.0 {
+            let sum: f64 = ["top_mean", "mid_mean", "tail_mean"]
+                .iter()
+                .map(|c| number(row, c))
+                .sum();
+            assert!((sum - 1.0).abs() < 1e-6, "{row:?}");
+        }
+    }
+    let residuals = csv(
+        &out.join("residuals.csv"),
+        &[
+            "topic",
+            "indicator",
+            "protocol",
+            "size",
+            "seeds",
+            "c_star_mean",
+            "residual_mean",
+            "residual_std",
+            "spearman_mean",
+        ],
+    );
+    for row in residuals.iter().filter(|r| r["indicator"] == "linear") {
+        assert!(number(row, "residual_mean") <= 1e-6, "{row:?}");
+    }
+    csv(
+        &out.join("anchors.csv"),
+        &["topic", "indicator", "protocol", "size", "anchor", "seeds"],
+    );
+    csv(
+        &out.join("jaccard.csv"),
+        &[
+            "topic",
+            "indicator",
+            "protocol",
+            "size",
+            "k",
+            "seeds",
+            "jaccard_mean",
+        ],
+    );
+    let daily = csv(
+        &out.join("daily.csv"),
+        &[
+            "topic",
+            "indicator",
+            "day",
+            "label",
+            "total",
+            "top",
+            "mid",
+            "tail",
+            "peak",
+        ],
+    );
+    assert_eq!(daily.len(), 5 * 4 * 14);
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("run.json")).unwrap()).unwrap();
+    let topics = manifest["panel"]["manifest"]["topics"].as_array().unwrap();
+    assert_eq!(topics.len(), 5);
+    for t in topics {
+        let t = t.as_str().unwrap();
+        let heat = csv(
+            &out.join(format!("heatmap_{t}.csv")),
+            &["bin", "top_percent_from", "top_percent_to"],
+        );
+        assert_eq!(heat.len(), 100);
+        let png = std::fs::read(out.join(format!("heatmap_{t}.png"))).unwrap();
+        let decoder = png::Decoder::new(std::io::Cursor::new(png));
+        let reader = decoder.read_info().unwrap();
+        let info = reader.info();
+        assert!(info.width >= 800 && info.height >= 600);
+    }
+    let report = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(report.contains("## 1. The flip"));
+    assert!(
+        !out.join("per_agent").exists(),
+        "per-agent arrays only when asked for"
+    );
+    // A folder that is not a study output is never replaced.
+    let other = dir.path().join("other");
+    std::fs::create_dir(&other).unwrap();
+    std::fs::write(other.join("notes.txt"), "mine").unwrap();
+    let (code, err) = aumann(&["study", "--out", other.to_str().unwrap(), "--agents", "500"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("not an earlier output"), "{err}");
+    assert!(other.join("notes.txt").exists());
+}
+
+/// A small saved panel to break in the ways a real one can be broken.
+fn saved_panel(dir: &Path) -> Panel {
+    let panel = generate(&PanelConfig {
+        agents: 500,
+        days: 3,
+        ..PanelConfig::default()
+    });
+    panel.save(dir).unwrap();
+    panel
+}
+
+fn load_error(dir: &Path) -> String {
+    Panel::load(dir).unwrap_err().to_string()
+}
+
+#[test]
+fn bad_panels_are_refused_naming_the_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let panel = saved_panel(dir);
+
+    // A missing array.
+    let topic = dir.join("topics").join("masters.npy");
+    std::fs::rename(&topic, dir.join("away.npy")).unwrap();
+    let e = load_error(dir);
+    assert!(e.contains("masters.npy"), "{e}");
+    std::fs::rename(dir.join("away.npy"), &topic).unwrap();
+
+    // Mismatched lengths.
+    let followers = dir.join("followers.npy");
+    aumann::npy::write_i64(&followers, &[499], &vec![1; 499]).unwrap();
+    let e = load_error(dir);
+    assert!(e.contains("followers.npy") && e.contains("[500]"), "{e}");
+
+    // Negative counts.
+    let mut counts: Vec<i64> = panel.followers.iter().map(|&f| f as i64).collect();
+    counts[17] = -4;
+    aumann::npy::write_i64(&followers, &[500], &counts).unwrap();
+    let e = load_error(dir);
+    assert!(e.contains("followers.npy") && e.contains("agent 17"), "{e}");
+    counts[17] = 4;
+    aumann::npy::write_i64(&followers, &[500], &counts).unwrap();
+
+    // NaN in a topic's features: the file, day, agent and coordinate.
+    let Values::F32(mut v) = panel.topics[0].values().clone() else {
+        unreachable!()
+    };
+    let (t, i, k) = (2, 33, 1);
+    v[(t * 500 + i) * 3 + k] = f32::NAN;
+    let path = dir.join("topics").join("mythos.npy");
+    let bad = Array3::from_f32([3, 500, 3], v);
+    aumann::npy::write(&path, &bad.shape(), bad.values()).unwrap();
+    let e = load_error(dir);
+    assert!(
+        e.contains("mythos.npy") && e.contains("step 2") && e.contains("agent 33"),
+        "{e}"
+    );
+    aumann::npy::write(&path, &panel.topics[0].shape(), panel.topics[0].values()).unwrap();
+    Panel::load(dir).unwrap();
+
+    // A topic array of the wrong shape, and a broken manifest.
+    aumann::npy::write(&path, &[3, 500, 2], &Values::F32(vec![0.0; 3000])).unwrap();
+    let e = load_error(dir);
+    assert!(e.contains("mythos.npy") && e.contains("[3, 500, 3]"), "{e}");
+    std::fs::write(dir.join("manifest.json"), "{").unwrap();
+    let e = load_error(dir);
+    assert!(e.contains("manifest.json"), "{e}");
+
+    // The command line says the same, with exit status 2 and no output folder.
+    let out = tmp.path().join("never");
+    let (code, err) = aumann(&[
+        "study",
+        "--panel",
+        dir.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 2);
+    assert!(err.contains("manifest.json"), "{err}");
+    assert!(!out.exists());
+}
