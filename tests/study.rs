@@ -447,3 +447,58 @@ fn bad_panels_are_refused_naming_the_file() {
     assert!(err.contains("manifest.json"), "{err}");
     assert!(!out.exists());
 }
+
+#[test]
+fn study_of_a_saved_panel_with_per_agent_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let panel = dir.path().join("panel");
+    let out = dir.path().join("study");
+    let (code, err) = aumann(&[
+        "panel",
+        "synth",
+        "--agents",
+        "3000",
+        "--days",
+        "5",
+        "--out",
+        panel.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let (code, err) = aumann(&[
+        "study",
+        "--panel",
+        panel.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--sizes",
+        "100",
+        "--seeds",
+        "2",
+        "--indicators",
+        "linear,gini",
+        "--protocols",
+        "random",
+        "--per-agent",
+        "--quiet",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let shares = csv(&out.join("shares.csv"), &["topic", "indicator", "protocol"]);
+    assert_eq!(shares.len(), 5 * 2 * 2);
+    let phi = aumann::npy::read(&out.join("per_agent").join("masters_gini.npy")).unwrap();
+    assert_eq!(phi.shape, vec![3000]);
+    // Re-running into the same folder replaces the earlier output.
+    let (code, err) = aumann(&[
+        "study",
+        "--panel",
+        panel.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--sizes",
+        "100",
+        "--seeds",
+        "2",
+        "--quiet",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(!out.join("per_agent").exists());
+}
