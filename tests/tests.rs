@@ -7,6 +7,7 @@ mod axioms;
 mod backends;
 mod chunking;
 mod cli;
+mod coalition;
 mod convergence;
 mod deepset;
 mod fixtures;
