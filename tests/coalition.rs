@@ -86,7 +86,9 @@ fn incremental_states_match_evaluation_from_scratch() {
     for indicator in Analytic::ALL {
         let (x, mut b) = population(300, 3, 9, true);
         // A baseline that differs per agent too, so the Gini sees crossing ranks.
-        b.iter_mut().enumerate().for_each(|(j, v)| *v *= 0.5 + (j % 7) as f64 / 7.0);
+        b.iter_mut()
+            .enumerate()
+            .for_each(|(j, v)| *v *= 0.5 + (j % 7) as f64 / 7.0);
         let game = AnalyticGame::new(indicator, x, b, 3);
         let mut members = vec![false; 300];
         let mut state = game.empty();
@@ -170,8 +172,14 @@ fn sampled_shapley_error_shrinks_like_inverse_sqrt_k() {
         let seeds = 24u64;
         let mut total = 0.0;
         for seed in 0..seeds {
-            let phi = shapley_sampled(&game, k, false, seed, &mut |_, _| {}).unwrap().phi;
-            total += phi.iter().zip(&exact).map(|(a, e)| (a - e).powi(2)).sum::<f64>();
+            let phi = shapley_sampled(&game, k, false, seed, &mut |_, _| {})
+                .unwrap()
+                .phi;
+            total += phi
+                .iter()
+                .zip(&exact)
+                .map(|(a, e)| (a - e).powi(2))
+                .sum::<f64>();
         }
         (total / (seeds as usize * exact.len()) as f64).sqrt()
     };
@@ -216,7 +224,13 @@ fn standard_errors_cover_the_exact_values() {
         let se = est.std_error.unwrap();
         for i in 0..10 {
             let z = (est.phi[i] - exact[i]).abs() / se[i];
-            assert!(z < 4.5, "{name} agent {i}: {} ± {} vs {}", est.phi[i], se[i], exact[i]);
+            assert!(
+                z < 4.5,
+                "{name} agent {i}: {} ± {} vs {}",
+                est.phi[i],
+                se[i],
+                exact[i]
+            );
         }
     }
 }
@@ -247,5 +261,79 @@ fn exact_methods_refuse_large_games() {
     let e = shapley_exact(&game).unwrap_err().to_string();
     assert!(e.contains("n = 21") && e.contains("shapley-sampled"), "{e}");
     assert!(banzhaf_exact(&game).is_err());
-    assert!(shapley_sampled(&game, 3, true, 0, &mut |_, _| {}).is_err(), "odd antithetic K");
+    assert!(
+        shapley_sampled(&game, 3, true, 0, &mut |_, _| {}).is_err(),
+        "odd antithetic K"
+    );
+}
+
+#[test]
+fn compare_command_writes_every_method_and_the_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let x = dir.path().join("x.npy");
+    let out = dir.path().join("cmp");
+    let run = |args: &[&str]| {
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_aumann"))
+            .args(args)
+            .output()
+            .unwrap();
+        (
+            o.status.code().unwrap(),
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+        )
+    };
+    let (code, err) = run(&["synth", "--agents", "10", "--out", x.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    let methods =
+        "as-exact,as-path,loo,shapley-sampled,banzhaf-sampled,shapley-exact,banzhaf-exact";
+    let (code, err) = run(&[
+        "compare",
+        "--features",
+        x.to_str().unwrap(),
+        "--indicator",
+        "variance",
+        "--methods",
+        methods,
+        "--samples",
+        "200",
+        "--out",
+        out.to_str().unwrap(),
+        "--quiet",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let table = std::fs::read_to_string(out.join("table.csv")).unwrap();
+    let mut lines = table.lines();
+    assert_eq!(
+        lines.next().unwrap(),
+        "method,seconds,efficiency_gap,relative_efficiency_gap,max_error_vs_as_exact,spearman_vs_as_exact,samples"
+    );
+    let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+    assert_eq!(rows.len(), 7);
+    for m in methods.split(',') {
+        let phi = aumann::npy::read(&out.join(format!("{m}.npy"))).unwrap();
+        assert_eq!(phi.shape, vec![10]);
+        let row = rows.iter().find(|r| r[0] == m).unwrap();
+        // Variance is quadratic: exact Shapley is the Aumann–Shapley value.
+        if m == "shapley-exact" {
+            assert!(row[4].parse::<f64>().unwrap() < 1e-9, "{row:?}");
+        }
+    }
+    assert!(out.join("shapley-sampled_se.npy").exists());
+    // Exact methods refuse large games, naming the limit.
+    let (code, err) = run(&["synth", "--agents", "30", "--out", x.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    let (code, err) = run(&[
+        "compare",
+        "--features",
+        x.to_str().unwrap(),
+        "--indicator",
+        "gini",
+        "--methods",
+        "shapley-exact",
+        "--out",
+        dir.path().join("no").to_str().unwrap(),
+    ]);
+    assert_eq!(code, 2);
+    assert!(err.contains("n = 20"), "{err}");
+    assert!(!dir.path().join("no").exists());
 }

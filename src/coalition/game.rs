@@ -113,7 +113,10 @@ impl AnalyticGame {
     /// If the lengths are not `n · d`.
     pub fn new(indicator: Analytic, x: Vec<f64>, b: Vec<f64>, d: usize) -> Self {
         assert_eq!(x.len(), b.len(), "features and baseline differ in length");
-        assert!(d > 0 && x.len().is_multiple_of(d), "length is not a multiple of d");
+        assert!(
+            d > 0 && x.len().is_multiple_of(d),
+            "length is not a multiple of d"
+        );
         let n = x.len() / d;
         let composite = |v: &[f64]| -> Vec<f64> { v.chunks(d).map(|r| r.iter().sum()).collect() };
         let (cx, cb) = (composite(&x), composite(&b));

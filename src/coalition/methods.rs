@@ -160,7 +160,9 @@ fn sample_in_chunks(
 
 fn permutation(n: usize, seed: u64, k: usize) -> Vec<usize> {
     let mut order: Vec<usize> = (0..n).collect();
-    order.shuffle(&mut Xoshiro256PlusPlus::seed_from_u64(mix(&[seed, k as u64])));
+    order.shuffle(&mut Xoshiro256PlusPlus::seed_from_u64(mix(&[
+        seed, k as u64,
+    ])));
     order
 }
 

@@ -26,12 +26,67 @@ pub enum Command {
     Synth(SynthArgs),
     /// Train a DeepSet value network to regress a macro series from populations.
     Train(TrainArgs),
+    /// Run attribution methods side by side on one step: Aumann–Shapley (closed form, path)
+    /// against leave-one-out, sampled and exact Shapley and Banzhaf.
+    Compare(CompareArgs),
     /// Panels: one population over days and topics (the study's input).
     #[command(subcommand)]
     Panel(PanelCommand),
     /// The cross-scale study: full panel vs biased and random small panels, the scaling-bias
     /// test, heatmaps and a report. With only --out it runs on the default synthetic panel.
     Study(StudyArgs),
+}
+
+/// `aumann compare`.
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    /// Features: a float .npy of shape [n, d] (or [T, n, d] with --step).
+    #[arg(long, value_name = "X.npy")]
+    pub features: PathBuf,
+    /// The step of a [T, n, d] array to attribute.
+    #[arg(long, value_name = "T")]
+    pub step: Option<usize>,
+    /// The macro indicator: linear, mult, variance or gini.
+    #[arg(long, value_name = "NAME")]
+    pub indicator: String,
+    /// Methods: as-exact, as-path, loo, shapley-sampled, shapley-sampled-plain,
+    /// banzhaf-sampled, shapley-exact, banzhaf-exact.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "as-exact,as-path,loo,shapley-sampled,banzhaf-sampled"
+    )]
+    pub methods: Vec<String>,
+    /// Output folder: <method>.npy ([n], f64), <method>_se.npy for sampled methods, table.csv.
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Baseline: zero, mean, first, or a .npy.
+    #[arg(long, default_value = "zero", value_name = "zero|mean|first|B.npy")]
+    pub baseline: String,
+    /// K: permutations (Shapley) or coalitions (Banzhaf) of the sampled methods.
+    #[arg(long, default_value_t = 100, value_name = "K")]
+    pub samples: usize,
+    /// Pair each sampled permutation with its reverse (K must be even).
+    #[arg(long)]
+    pub antithetic: bool,
+    /// Seed of the sampled methods.
+    #[arg(long, default_value_t = 7)]
+    pub seed: u64,
+    /// Quadrature points m of as-path.
+    #[arg(long, default_value_t = 32, value_name = "M")]
+    pub steps: usize,
+    /// Backend of as-path.
+    #[arg(long, default_value = "flex", value_name = "flex|ndarray|wgpu")]
+    pub backend: String,
+    /// Precision of as-path.
+    #[arg(long, default_value = "f32", value_name = "f32|f64")]
+    pub precision: String,
+    /// Worker threads (default: all cores).
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+    /// No progress bar.
+    #[arg(long)]
+    pub quiet: bool,
 }
 
 /// `aumann panel ...`.

@@ -25,8 +25,8 @@ use clap::Parser;
 use serde::Serialize;
 
 use args::{
-    AttributeArgs, Cli, Command, DemoArgs, Method, PanelCommand, PanelSynthArgs, RuleArg,
-    StudyArgs, SynthArgs, TrainArgs,
+    AttributeArgs, Cli, Command, CompareArgs, DemoArgs, Method, PanelCommand, PanelSynthArgs,
+    RuleArg, StudyArgs, SynthArgs, TrainArgs,
 };
 use progress::Bar;
 use staged::{Staged, StagedDir};
@@ -54,6 +54,7 @@ fn main() -> ExitCode {
         Command::Demo(a) => demo(a),
         Command::Synth(a) => synth(a),
         Command::Train(a) => train(a),
+        Command::Compare(a) => compare(a),
         Command::Panel(PanelCommand::Synth(a)) => panel_synth(a),
         Command::Study(a) => study(a),
     };
@@ -626,5 +627,144 @@ fn study(args: StudyArgs) -> Result<ExitCode> {
             write_start.elapsed().as_secs_f64()
         );
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn compare(args: CompareArgs) -> Result<ExitCode> {
+    use aumann::coalition::Game;
+    use aumann::compare::{self, CompareOptions, Method};
+    set_threads(args.threads)?;
+    let indicator = indicators::parse_analytic(&args.indicator).map_err(|_| {
+        anyhow::anyhow!(
+            "unknown indicator '{}': the comparison covers linear, mult, variance, gini",
+            args.indicator
+        )
+    })?;
+    let methods = args
+        .methods
+        .iter()
+        .map(|m| Method::parse(m))
+        .collect::<aumann::Result<Vec<_>>>()?;
+    let precision: Precision = args.precision.parse()?;
+    let options = CompareOptions {
+        samples: args.samples,
+        seed: args.seed,
+        antithetic: args.antithetic,
+        path: PathOptions {
+            points: args.steps,
+            precision,
+            ..PathOptions::default()
+        },
+        backend: args.backend.parse()?,
+    };
+    let (all, _) = read_features(&args.features)?;
+    let spec: BaselineSpec = args.baseline.parse().expect("infallible");
+    let baseline = Baseline::resolve(&spec, &all)?;
+    let t = match (args.step, all.steps()) {
+        (Some(t), steps) if t >= steps => {
+            bail!(
+                "--step {t} is out of range: {} has {steps} steps",
+                args.features.display()
+            )
+        }
+        (Some(t), _) => t,
+        (None, 1) => 0,
+        (None, steps) => bail!(
+            "{} has {steps} steps; coalition methods attribute one: choose it with --step",
+            args.features.display()
+        ),
+    };
+    let features = all.select_steps(&[t]);
+    let [_, n, d] = features.shape();
+    let b = baseline.step(t);
+    let baseline = Baseline::from_array(if b.len() == d {
+        Array3::from_f64([1, 1, d], b.to_vec())
+    } else {
+        Array3::from_f64([1, n, d], b.to_vec())
+    });
+    let staged = StagedDir::new(&args.out, "table.csv")?;
+    std::fs::create_dir_all(staged.path())
+        .with_context(|| format!("creating {}", staged.path().display()))?;
+    let game = compare::game(indicator, &features, &baseline)?;
+    let change = game.value(&game.full()) - game.value(&game.empty());
+    let reference = compare::run(
+        Method::AsExact,
+        indicator,
+        &features,
+        &baseline,
+        &options,
+        &mut |_, _| {},
+    )?;
+    let scale = reference.phi.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+    let mut table = String::from(
+        "method,seconds,efficiency_gap,relative_efficiency_gap,max_error_vs_as_exact,\
+         spearman_vs_as_exact,samples\n",
+    );
+    for method in methods {
+        let mut bar = Bar::new(method.name(), !args.quiet);
+        let run = compare::run(
+            method,
+            indicator,
+            &features,
+            &baseline,
+            &options,
+            &mut |d, t| bar.update(d, t),
+        )?;
+        bar.finish();
+        let write = |name: String, v: &[f64]| {
+            aumann::npy::write(&staged.path().join(&name), &[n], &Values::F64(v.to_vec()))
+                .with_context(|| format!("writing {name}"))
+        };
+        write(format!("{}.npy", method.name()), &run.phi)?;
+        if let Some(se) = &run.std_error {
+            write(format!("{}_se.npy", method.name()), se)?;
+        }
+        let gap = run.phi.iter().sum::<f64>() - change;
+        let err = run
+            .phi
+            .iter()
+            .zip(&reference.phi)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0, f64::max)
+            / scale.max(f64::MIN_POSITIVE);
+        let rho = aumann::kernels::rank::spearman(&run.phi, &reference.phi);
+        let sampled = matches!(
+            method,
+            Method::ShapleySampled | Method::ShapleySampledPlain | Method::BanzhafSampled
+        );
+        table.push_str(&format!(
+            "{},{:.6e},{:.6e},{},{:.6e},{},{}\n",
+            method.name(),
+            run.seconds,
+            gap,
+            if change != 0.0 {
+                format!("{:.6e}", gap.abs() / change.abs())
+            } else {
+                String::new()
+            },
+            err,
+            if rho.is_finite() {
+                format!("{rho:.6}")
+            } else {
+                String::new()
+            },
+            if sampled {
+                options.samples.to_string()
+            } else {
+                String::new()
+            },
+        ));
+        if !args.quiet {
+            eprintln!(
+                "{:>22}: {:>10.4} s, efficiency gap {:+.2e}, max error vs as-exact {:.2e}",
+                method.name(),
+                run.seconds,
+                gap,
+                err
+            );
+        }
+    }
+    std::fs::write(staged.path().join("table.csv"), table).context("writing table.csv")?;
+    staged.commit()?;
     Ok(ExitCode::SUCCESS)
 }
