@@ -302,8 +302,8 @@ pub fn banzhaf_sampled<G: Game>(
     }
     let mut phi = Vec::with_capacity(n);
     let mut se = Vec::with_capacity(n);
-    for i in 0..n {
-        let (k_in, k_out) = (count[i], samples - count[i]);
+    for (i, &k_in) in count.iter().enumerate() {
+        let k_out = samples - k_in;
         if k_in == 0 || k_out == 0 {
             return Err(Error::InvalidOption(format!(
                 "sampled Banzhaf: agent {i} was {} sampled coalition in {samples} draws; use \
