@@ -44,6 +44,13 @@ impl Attribution {
         (0..self.steps).map(|t| pairwise(self.step(t))).collect()
     }
 
+    /// `Σ_t φ_{t,i}` per agent: each agent's attribution over the whole run.
+    pub fn agent_totals(&self) -> Vec<f64> {
+        (0..self.agents)
+            .map(|i| (0..self.steps).map(|t| self.phi[t * self.agents + i]).sum())
+            .collect()
+    }
+
     /// The efficiency gap `δ_t = Σ_i φ_{t,i} − (V(x_t) − V(b_t))` per step.
     pub fn efficiency_gap(&self) -> Vec<f64> {
         self.totals()

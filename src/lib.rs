@@ -21,6 +21,7 @@
 //! | [`exact`] | closed-form attributions (from [`aumann_kernels`]), the fast path and the oracle |
 //! | [`baseline`] | zero, mean, first-step and file baselines |
 //! | [`attribution`] | results, efficiency gaps, shares |
+//! | [`benchmark`] | the ground-truth benchmark and the runtime scaling table |
 //! | [`compare`] | every method side by side on one population |
 //! | [`coalition`] | comparison attributions: leave-one-out, sampled and exact Shapley and Banzhaf |
 //! | [`verify`] | the verification contract between engine and closed forms |
@@ -37,6 +38,7 @@ pub mod array;
 pub mod attribution;
 pub mod backend;
 pub mod baseline;
+pub mod benchmark;
 pub mod coalition;
 pub mod compare;
 pub mod demo;

@@ -5,6 +5,7 @@ mod common;
 
 mod axioms;
 mod backends;
+mod benchmark;
 mod chunking;
 mod cli;
 mod coalition;

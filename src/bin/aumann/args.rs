@@ -29,6 +29,9 @@ pub enum Command {
     /// Run attribution methods side by side on one step: Aumann–Shapley (closed form, path)
     /// against leave-one-out, sampled and exact Shapley and Banzhaf.
     Compare(CompareArgs),
+    /// Benchmarks against the other attribution methods: ground truth and runtime scaling.
+    #[command(subcommand)]
+    Bench(BenchCommand),
     /// Panels: one population over days and topics (the study's input).
     #[command(subcommand)]
     Panel(PanelCommand),
@@ -81,6 +84,79 @@ pub struct CompareArgs {
     /// Precision of as-path.
     #[arg(long, default_value = "f32", value_name = "f32|f64")]
     pub precision: String,
+    /// Worker threads (default: all cores).
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+    /// No progress bar.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+/// `aumann bench ...`.
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// The ground-truth benchmark: additive, quadratic and softplus value functions with exact
+    /// attributions; MAE, cosine, efficiency error, top-10 Kendall τ and time per method.
+    Synthetic(BenchSyntheticArgs),
+    /// Wall time against n for every method; cells over the budget are extrapolated.
+    Scaling(BenchScalingArgs),
+}
+
+/// `aumann bench synthetic`.
+#[derive(Debug, Args)]
+pub struct BenchSyntheticArgs {
+    /// Output folder: synthetic.csv, synthetic.md.
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Sizes n (the quadratic function stops at n·d = 6000).
+    #[arg(long, value_delimiter = ',', default_value = "10,100,1000,10000")]
+    pub sizes: Vec<usize>,
+    /// Seeds per cell.
+    #[arg(long, default_value_t = 5)]
+    pub seeds: usize,
+    /// K of the sampled methods.
+    #[arg(long, default_value_t = 100)]
+    pub samples: usize,
+    /// Quadrature points of the path integral.
+    #[arg(long, default_value_t = 32)]
+    pub points: usize,
+    /// Worker threads (default: all cores).
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+    /// No progress bar.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+/// `aumann bench scaling`.
+#[derive(Debug, Args)]
+pub struct BenchScalingArgs {
+    /// Output folder: scaling.csv, scaling.md.
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Sizes n.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "100,1000,10000,100000,1000000"
+    )]
+    pub sizes: Vec<usize>,
+    /// Methods.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "as-exact,as-path,loo,shapley-sampled,shapley-sampled-plain,banzhaf-sampled,shapley-exact,banzhaf-exact"
+    )]
+    pub methods: Vec<String>,
+    /// The indicator.
+    #[arg(long, default_value = "variance")]
+    pub indicator: String,
+    /// Measure a cell only if predicted to take at most this many seconds.
+    #[arg(long, default_value_t = 30.0)]
+    pub budget: f64,
+    /// K of the sampled methods.
+    #[arg(long, default_value_t = 100)]
+    pub samples: usize,
     /// Worker threads (default: all cores).
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,

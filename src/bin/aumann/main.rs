@@ -25,8 +25,8 @@ use clap::Parser;
 use serde::Serialize;
 
 use args::{
-    AttributeArgs, Cli, Command, CompareArgs, DemoArgs, Method, PanelCommand, PanelSynthArgs,
-    RuleArg, StudyArgs, SynthArgs, TrainArgs,
+    AttributeArgs, BenchCommand, BenchScalingArgs, BenchSyntheticArgs, Cli, Command, CompareArgs,
+    DemoArgs, Method, PanelCommand, PanelSynthArgs, RuleArg, StudyArgs, SynthArgs, TrainArgs,
 };
 use progress::Bar;
 use staged::{Staged, StagedDir};
@@ -55,6 +55,8 @@ fn main() -> ExitCode {
         Command::Synth(a) => synth(a),
         Command::Train(a) => train(a),
         Command::Compare(a) => compare(a),
+        Command::Bench(BenchCommand::Synthetic(a)) => bench_synthetic(a),
+        Command::Bench(BenchCommand::Scaling(a)) => bench_scaling(a),
         Command::Panel(PanelCommand::Synth(a)) => panel_synth(a),
         Command::Study(a) => study(a),
     };
@@ -766,5 +768,103 @@ fn compare(args: CompareArgs) -> Result<ExitCode> {
     }
     std::fs::write(staged.path().join("table.csv"), table).context("writing table.csv")?;
     staged.commit()?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Write `files` (name, contents) into the folder `out`, all or nothing.
+fn write_folder(out: &Path, marker: &str, files: &[(&str, String)]) -> Result<()> {
+    let staged = StagedDir::new(out, marker)?;
+    std::fs::create_dir_all(staged.path())
+        .with_context(|| format!("creating {}", staged.path().display()))?;
+    for (name, text) in files {
+        std::fs::write(staged.path().join(name), text)
+            .with_context(|| format!("writing {name}"))?;
+    }
+    staged.commit()
+}
+
+fn bench_synthetic(args: BenchSyntheticArgs) -> Result<ExitCode> {
+    use aumann::benchmark::{self, SyntheticOptions};
+    set_threads(args.threads)?;
+    let options = SyntheticOptions {
+        sizes: args.sizes.clone(),
+        seeds: args.seeds,
+        samples: args.samples,
+        points: args.points,
+        ..SyntheticOptions::default()
+    };
+    if options.sizes.iter().any(|&n| n < 2) || options.seeds == 0 {
+        bail!("--sizes must be at least 2 and --seeds at least 1");
+    }
+    let mut bar = Bar::new("synthetic", !args.quiet);
+    let rows = benchmark::synthetic_table(&options, &mut |d, t| bar.update(d, t))?;
+    bar.finish();
+    let md = benchmark::synthetic_markdown(&rows);
+    write_folder(
+        &args.out,
+        "synthetic.csv",
+        &[
+            ("synthetic.csv", benchmark::synthetic_csv(&rows)),
+            ("synthetic.md", md.clone()),
+        ],
+    )?;
+    if !args.quiet {
+        println!("{md}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn bench_scaling(args: BenchScalingArgs) -> Result<ExitCode> {
+    use aumann::benchmark::{self, ScalingOptions};
+    use aumann::compare::{CompareOptions, Method};
+    set_threads(args.threads)?;
+    let mut sizes = args.sizes.clone();
+    sizes.sort_unstable();
+    sizes.dedup();
+    if sizes.first().is_some_and(|&n| n < 2) {
+        bail!("--sizes must be at least 2");
+    }
+    let options = ScalingOptions {
+        sizes,
+        methods: args
+            .methods
+            .iter()
+            .map(|m| Method::parse(m))
+            .collect::<aumann::Result<Vec<_>>>()?,
+        indicator: indicators::parse_analytic(&args.indicator)?,
+        budget: args.budget,
+        compare: CompareOptions {
+            samples: args.samples,
+            ..CompareOptions::default()
+        },
+        ..ScalingOptions::default()
+    };
+    let mut bar = Bar::new("scaling", !args.quiet);
+    let rows = benchmark::scaling_table(&options, &mut |d, t| bar.update(d, t))?;
+    bar.finish();
+    let md = benchmark::scaling_markdown(&rows);
+    if !args.quiet {
+        eprintln!("robustness sweeps: integration rules, baselines, path choice");
+    }
+    let ablations = benchmark::ablations::markdown(
+        &benchmark::ablations::rule_convergence(100_000, 7)?,
+        &benchmark::ablations::baseline_robustness(100_000, 14, 7)?,
+        &benchmark::ablations::path_choice(10_000, 5, 7)?,
+    );
+    write_folder(
+        &args.out,
+        "scaling.csv",
+        &[
+            ("scaling.csv", benchmark::scaling_csv(&rows)),
+            ("scaling.md", md.clone()),
+            ("ablations.md", ablations.clone()),
+        ],
+    )?;
+    if !args.quiet {
+        println!("{ablations}");
+    }
+    if !args.quiet {
+        println!("{md}");
+    }
     Ok(ExitCode::SUCCESS)
 }
