@@ -267,7 +267,7 @@ pub struct ScalingOptions {
 impl Default for ScalingOptions {
     fn default() -> Self {
         Self {
-            sizes: vec![100, 1_000, 10_000, 100_000, 1_000_000],
+            sizes: vec![10, 100, 1_000, 10_000, 100_000, 1_000_000],
             methods: vec![
                 Method::AsExact,
                 Method::AsPath,

@@ -138,7 +138,7 @@ pub struct BenchScalingArgs {
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "100,1000,10000,100000,1000000"
+        default_value = "10,100,1000,10000,100000,1000000"
     )]
     pub sizes: Vec<usize>,
     /// Methods.
