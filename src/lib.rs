@@ -26,7 +26,7 @@
 //! | [`coalition`] | comparison attributions: leave-one-out, sampled and exact Shapley and Banzhaf |
 //! | [`verify`] | the verification contract between engine and closed forms |
 //! | [`model`], [`train`] | DeepSet model folders and their training |
-//! | [`array`], [`npy`] | host arrays and `.npy` I/O |
+//! | [`array`](mod@array), [`npy`] | host arrays and `.npy` I/O |
 //! | [`backend`], [`ops`] | flex, ndarray and wgpu devices; f32/f64; functions accurate on every device |
 //! | [`synth`], [`demo`] | synthetic populations and the built-in demo |
 //! | [`panel`] | panels (agents × days × topics) on disk, and the synthetic panel |
