@@ -12,49 +12,25 @@
 //!
 //! It satisfies efficiency (`Σ_i φ_{t,i} = V(x_t) − V(b_t)`), symmetry, dummy and linearity.
 //!
-//! The crate is laid out as the method is:
+//! The crate is in two layers, and the tree shows them:
 //!
-//! | module | what |
-//! |---|---|
-//! | [`indicators`] | the [`Indicator`](indicators::Indicator) trait and the four analytic indicators, as burn tensor programs |
-//! | [`path`] | the path-integral engine: autodiff, quadrature, memory-bounded blocks |
-//! | [`exact`] | closed-form attributions (from [`aumann_kernels`]), the fast path and the oracle |
-//! | [`baseline`] | zero, mean, first-step and file baselines |
-//! | [`attribution`] | results, efficiency gaps, shares |
-//! | [`benchmark`] | the ground-truth benchmark and the runtime scaling table |
-//! | [`compare`] | every method side by side on one population |
-//! | [`coalition`] | comparison attributions: leave-one-out, sampled and exact Shapley and Banzhaf |
-//! | [`verify`] | the verification contract between engine and closed forms |
-//! | [`model`], [`train`] | DeepSet model folders and their training |
-//! | [`array`](mod@array), [`npy`] | host arrays and `.npy` I/O |
-//! | [`backend`], [`ops`] | flex, ndarray and wgpu devices; f32/f64; functions accurate on every device |
-//! | [`synth`], [`demo`] | synthetic populations and the built-in demo |
-//! | [`panel`] | panels (agents × days × topics) on disk, and the synthetic panel |
-//! | [`study`] | the cross-scale study: tiers, sampling protocols, shares, the scaling-bias test, reports |
-//! | [`seed`] | independent random streams from one seed |
+//! - [`engine`]: indicators, the path integral, the closed forms, baselines, results, runs
+//!   and their configurations, arrays and `.npy`, backends, errors;
+//! - [`apps`]: what is built on the engine: comparison methods, benchmarks, the cross-scale
+//!   study and its panels, training, synthetic populations, the demo.
+//!
+//! Applications depend on the engine, never the reverse. Every module is also reachable from
+//! the crate root (`aumann::path`, `aumann::study`, …).
 #![warn(missing_docs)]
 
-pub mod array;
-pub mod attribution;
-pub mod backend;
-pub mod baseline;
-pub mod benchmark;
-pub mod coalition;
-pub mod compare;
-pub mod demo;
-pub mod error;
-pub mod exact;
-pub mod indicators;
-pub mod model;
-pub mod npy;
-pub mod ops;
-pub mod panel;
-pub mod path;
-pub mod seed;
-pub mod study;
-pub mod synth;
-pub mod train;
-pub mod verify;
+pub mod apps;
+pub mod engine;
+
+pub use apps::{benchmark, coalition, compare, demo, markdown, panel, seed, study, synth, train};
+pub use engine::{
+    array, attribution, backend, baseline, choice, error, exact, indicators, model, npy, ops, path,
+    progress, run, verify,
+};
 
 pub use aumann_kernels as kernels;
 pub use error::{Error, Result};
@@ -65,6 +41,7 @@ pub mod prelude {
     pub use crate::attribution::Attribution;
     pub use crate::backend::{Backend, Precision};
     pub use crate::baseline::{Baseline, BaselineSpec};
-    pub use crate::indicators::{Analytic, Indicator};
+    pub use crate::indicators::{Analytic, Indicator, IndicatorSpec};
     pub use crate::path::{self, PathOptions, Rule};
+    pub use crate::run::RunConfig;
 }

@@ -97,7 +97,7 @@ impl Indicator for IgnoresLast {
     fn name(&self) -> &str {
         "ignores_last"
     }
-    fn forward(&self, z: Tensor<3>) -> Tensor<1> {
+    fn forward(&self, z: Tensor<3>) -> aumann::Result<Tensor<1>> {
         let [rows, _, n] = z.dims();
         let w: Vec<f64> = (0..n)
             .map(|i| if i + 1 == n { 0.0 } else { 1.0 + i as f64 })
@@ -107,9 +107,11 @@ impl Indicator for IgnoresLast {
             (&z.device(), z.dtype()),
         );
         let c = z.sum_dim(1);
-        (c.clone() * w + c.powi_scalar(2).sum_dim(2).mul_scalar(0.0))
-            .sum_dim(2)
-            .reshape([rows])
+        Ok(
+            (c.clone() * w + c.powi_scalar(2).sum_dim(2).mul_scalar(0.0))
+                .sum_dim(2)
+                .reshape([rows]),
+        )
     }
 }
 
@@ -149,12 +151,16 @@ impl Indicator for Combination {
     fn min_agents(&self) -> usize {
         2
     }
-    fn forward(&self, z: Tensor<3>) -> Tensor<1> {
-        self.parts
-            .iter()
-            .map(|(a, ind)| ind.forward(z.clone()).mul_scalar(*a))
-            .reduce(|l, r| l + r)
-            .unwrap()
+    fn forward(&self, z: Tensor<3>) -> aumann::Result<Tensor<1>> {
+        let mut sum = None;
+        for (a, ind) in &self.parts {
+            let term = ind.forward(z.clone())?.mul_scalar(*a);
+            sum = Some(match sum {
+                None => term,
+                Some(s) => s + term,
+            });
+        }
+        Ok(sum.unwrap())
     }
 }
 

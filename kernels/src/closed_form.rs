@@ -540,16 +540,33 @@ mod tests {
         ));
     }
 
+    /// A population of `k` copies of a small one runs the parallel code; by symmetry each copy
+    /// of agent `i` gets the small population's `φ_i / k` (linear, mult, variance: the means
+    /// and the variance do not change) or `φ_i (n − 1)/(kn − 1)` (Gini: midranks of tied copies
+    /// scale its weights by that factor), which the serial code computes.
     #[test]
     fn large_inputs_take_the_parallel_path_and_agree() {
-        let (n, d) = (100_003, 3);
-        let x = sample(n, d, 3);
-        let xs = x[..3000 * d].to_vec();
-        let mut big = vec![0.0; n];
-        let mut small = vec![0.0; 3000];
+        let (n, d, k) = (3000, 3, 34);
+        assert!(n < PARALLEL_MIN && n * k >= PARALLEL_MIN);
+        let small_x = sample(n, d, 3);
+        let x: Vec<f64> = (0..k).flat_map(|_| small_x.iter().copied()).collect();
+        let mut big = vec![0.0; n * k];
+        let mut small = vec![0.0; n];
         for ind in Analytic::ALL {
             attribute(ind, &x, d, Baseline::Shared(&[0.0; 3]), &mut big).unwrap();
-            attribute(ind, &xs, d, Baseline::Shared(&[0.0; 3]), &mut small).unwrap();
+            attribute(ind, &small_x, d, Baseline::Shared(&[0.0; 3]), &mut small).unwrap();
+            let factor = match ind {
+                Analytic::Gini => (n as f64 - 1.0) / ((k * n) as f64 - 1.0),
+                _ => 1.0 / k as f64,
+            };
+            let scale = small.iter().fold(0.0f64, |m, v| m.max(v.abs())) * factor;
+            for (j, phi) in big.iter().enumerate() {
+                let want = small[j % n] * factor;
+                assert!(
+                    (phi - want).abs() <= 1e-12 * scale,
+                    "{ind:?}, agent {j}: parallel {phi}, serial {want}"
+                );
+            }
             let dv = value(ind, &x, d).unwrap();
             assert!((total(&big) - dv).abs() < 1e-11 * dv.abs(), "{ind:?}");
         }

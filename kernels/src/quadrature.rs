@@ -25,6 +25,9 @@ pub enum Rule {
 }
 
 impl Rule {
+    /// Every rule.
+    pub const ALL: [Rule; 3] = [Rule::Midpoint, Rule::Trapezoid, Rule::GaussLegendre];
+
     /// Stable lowercase name, as the CLI spells it.
     pub fn name(self) -> &'static str {
         match self {

@@ -78,6 +78,32 @@ pub fn spearman(a: &[f64], b: &[f64]) -> f64 {
     pearson(&ra, &rb)
 }
 
+/// Positions of the `k` largest values, ascending (ties broken by position; all of them if
+/// `k ≥ len`).
+pub fn top_k(values: &[f64], k: usize) -> Vec<usize> {
+    let k = k.min(values.len());
+    if k == 0 {
+        return Vec::new();
+    }
+    let mut idx: Vec<usize> = (0..values.len()).collect();
+    let cmp = |&a: &usize, &b: &usize| values[b].total_cmp(&values[a]).then(a.cmp(&b));
+    idx.select_nth_unstable_by(k - 1, cmp);
+    idx.truncate(k);
+    idx.sort_unstable();
+    idx
+}
+
+/// `|A ∩ B| / |A ∪ B|` of two ascending index lists (1 for two empty lists).
+pub fn jaccard(a: &[usize], b: &[usize]) -> f64 {
+    let common = a.iter().filter(|x| b.binary_search(x).is_ok()).count();
+    let union = a.len() + b.len() - common;
+    if union == 0 {
+        1.0
+    } else {
+        common as f64 / union as f64
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,0 +1,332 @@
+//! Every attribution method side by side on one step of one population: the Aumann–Shapley
+//! value (closed form and path integral) against the coalition methods of [`crate::coalition`].
+//!
+//! | method | what | cost |
+//! |---|---|---|
+//! | `as-exact` | Aumann–Shapley, closed form ([`crate::exact`]) | `O(n)`, `O(n log n)` for the Gini |
+//! | `as-path` | Aumann–Shapley, path integral by autodiff ([`crate::path`]) | `O(m n)` |
+//! | `loo` | leave-one-out | `n` evaluations |
+//! | `shapley-sampled` | `K` permutations, incremental | `K n` joins |
+//! | `shapley-sampled-plain` | `K` permutations, `v` re-evaluated from scratch | `O(K n²)` |
+//! | `banzhaf-sampled` | `K` coalitions, maximum sample reuse | `K n / 2` joins |
+//! | `shapley-exact`, `banzhaf-exact` | enumeration of `2^n` coalitions, `n ≤ 20` | `2^n` |
+
+use std::time::Instant;
+
+use crate::array::Array3;
+use crate::backend::Backend;
+use crate::baseline::Baseline;
+use crate::coalition::{self, AnalyticGame, Estimate};
+use crate::error::{Error, Result};
+use crate::indicators::Analytic;
+use crate::path::{self, PathOptions};
+
+/// An attribution method.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Method {
+    /// Aumann–Shapley, closed form.
+    AsExact,
+    /// Aumann–Shapley, path integral.
+    AsPath,
+    /// Leave-one-out.
+    Loo,
+    /// Sampled Shapley, incremental.
+    ShapleySampled,
+    /// Sampled Shapley, plain estimator.
+    ShapleySampledPlain,
+    /// Sampled Banzhaf (maximum sample reuse).
+    BanzhafSampled,
+    /// Exact Shapley.
+    ShapleyExact,
+    /// Exact Banzhaf.
+    BanzhafExact,
+}
+
+impl Method {
+    /// Every method.
+    pub const ALL: [Method; 8] = [
+        Method::AsExact,
+        Method::AsPath,
+        Method::Loo,
+        Method::ShapleySampled,
+        Method::ShapleySampledPlain,
+        Method::BanzhafSampled,
+        Method::ShapleyExact,
+        Method::BanzhafExact,
+    ];
+
+    /// Stable name, as the CLI and the tables spell it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Method::AsExact => "as-exact",
+            Method::AsPath => "as-path",
+            Method::Loo => "loo",
+            Method::ShapleySampled => "shapley-sampled",
+            Method::ShapleySampledPlain => "shapley-sampled-plain",
+            Method::BanzhafSampled => "banzhaf-sampled",
+            Method::ShapleyExact => "shapley-exact",
+            Method::BanzhafExact => "banzhaf-exact",
+        }
+    }
+
+    /// Whether the method satisfies efficiency (`Σ φ = V(x) − V(b)`) by construction.
+    pub fn is_efficient(self) -> bool {
+        !matches!(
+            self,
+            Method::Loo | Method::BanzhafSampled | Method::BanzhafExact
+        )
+    }
+}
+
+crate::named_choice!(Method, "method");
+
+/// Options of the methods that have any.
+#[derive(Clone, Debug)]
+pub struct CompareOptions {
+    /// `K`: permutations or coalitions of the sampled methods.
+    pub samples: usize,
+    /// Seed of the sampled methods.
+    pub seed: u64,
+    /// Pair each sampled permutation with its reverse.
+    pub antithetic: bool,
+    /// The path integral's options.
+    pub path: PathOptions,
+    /// The path integral's backend.
+    pub backend: Backend,
+}
+
+impl Default for CompareOptions {
+    fn default() -> Self {
+        Self {
+            samples: 100,
+            seed: 7,
+            antithetic: false,
+            path: PathOptions::default(),
+            backend: Backend::Flex,
+        }
+    }
+}
+
+/// One method's result.
+#[derive(Clone, Debug)]
+pub struct MethodRun {
+    /// The method.
+    pub method: Method,
+    /// `φ_i`.
+    pub phi: Vec<f64>,
+    /// Standard errors (sampled methods).
+    pub std_error: Option<Vec<f64>>,
+    /// Seconds of computation.
+    pub seconds: f64,
+}
+
+/// The coalition game of `indicator` on a one-step population and its baseline.
+///
+/// # Errors
+/// [`Error::Shape`] if `features` has more than one step, [`Error::TooFewAgents`].
+pub fn game(indicator: Analytic, features: &Array3, baseline: &Baseline) -> Result<AnalyticGame> {
+    let [steps, n, d] = features.shape();
+    crate::exact::check_agents(indicator, n)?;
+    if steps != 1 {
+        return Err(Error::Shape {
+            what: "coalition game features".into(),
+            expected: "one step: coalition methods attribute one step at a time".into(),
+            got: features.shape().to_vec(),
+        });
+    }
+    let b = baseline.step(0);
+    let b = if b.len() == d {
+        b.iter().copied().cycle().take(n * d).collect()
+    } else {
+        b.to_vec()
+    };
+    Ok(AnalyticGame::new(indicator, features.step_f64(0), b, d))
+}
+
+/// Run `method` on a one-step population.
+///
+/// # Errors
+/// Too few agents, an indicator outside its domain, an exact method on more than
+/// [`coalition::EXACT_MAX_PLAYERS`] agents, bad sampling options, a backend that is
+/// unavailable.
+pub fn run(
+    method: Method,
+    indicator: Analytic,
+    features: &Array3,
+    baseline: &Baseline,
+    options: &CompareOptions,
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<MethodRun> {
+    let n = features.agents();
+    crate::exact::check_agents(indicator, n)?;
+    let from_estimate = |e: Estimate, seconds| MethodRun {
+        method,
+        phi: e.phi,
+        std_error: e.std_error,
+        seconds,
+    };
+    match method {
+        Method::AsExact => {
+            let a = crate::exact::attribute(indicator, features, baseline)?;
+            Ok(MethodRun {
+                method,
+                seconds: a.seconds,
+                phi: a.phi,
+                std_error: None,
+            })
+        }
+        Method::AsPath => {
+            let device = options.backend.device()?;
+            options
+                .backend
+                .check_precision(&device, options.path.precision)?;
+            let a = path::attribute(
+                crate::indicators::analytic(indicator).as_ref(),
+                features,
+                baseline,
+                &options.path,
+                &device,
+                &mut |p| progress(p.done, p.total),
+            )?;
+            Ok(MethodRun {
+                method,
+                seconds: a.seconds,
+                phi: a.phi,
+                std_error: None,
+            })
+        }
+        _ => {
+            let g = game(indicator, features, baseline)?;
+            let start = Instant::now();
+            let e = match method {
+                Method::Loo => coalition::leave_one_out(&g),
+                Method::ShapleySampled => coalition::shapley_sampled(
+                    &g,
+                    options.samples,
+                    options.antithetic,
+                    options.seed,
+                    progress,
+                )?,
+                Method::ShapleySampledPlain => {
+                    coalition::shapley_sampled_plain(&g, options.samples, options.seed, progress)?
+                }
+                Method::BanzhafSampled => {
+                    coalition::banzhaf_sampled(&g, options.samples, options.seed, progress)?
+                }
+                Method::ShapleyExact => coalition::shapley_exact(&g)?,
+                Method::BanzhafExact => coalition::banzhaf_exact(&g)?,
+                Method::AsExact | Method::AsPath => unreachable!("matched by the arms above"),
+            };
+            Ok(from_estimate(e, start.elapsed().as_secs_f64()))
+        }
+    }
+}
+
+/// One method's line of the comparison table, scored against the closed form.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Score {
+    /// The method.
+    pub method: Method,
+    /// Seconds of computation.
+    pub seconds: f64,
+    /// `Σ_i φ_i − (V(x) − V(b))`.
+    pub gap: f64,
+    /// `|gap| / |V(x) − V(b)|` (`None` where the change is zero).
+    pub rel_gap: Option<f64>,
+    /// `max_i |φ_i − φ_i^exact| / max_i |φ_i^exact|`.
+    pub max_error: f64,
+    /// Spearman's ρ against the closed form (`None` where undefined).
+    pub spearman: Option<f64>,
+    /// `K` of a sampled method.
+    pub samples: Option<usize>,
+}
+
+impl Method {
+    /// Whether the method draws samples.
+    pub fn is_sampled(self) -> bool {
+        matches!(
+            self,
+            Method::ShapleySampled | Method::ShapleySampledPlain | Method::BanzhafSampled
+        )
+    }
+}
+
+/// Score `run` against `reference` (the closed form) for a macro change `change`.
+pub fn score(run: &MethodRun, reference: &[f64], change: f64, options: &CompareOptions) -> Score {
+    let gap = run.phi.iter().sum::<f64>() - change;
+    let scale = reference.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+    let max_error = run
+        .phi
+        .iter()
+        .zip(reference)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0, f64::max)
+        / scale.max(f64::MIN_POSITIVE);
+    let rho = aumann_kernels::rank::spearman(&run.phi, reference);
+    Score {
+        method: run.method,
+        seconds: run.seconds,
+        gap,
+        rel_gap: (change != 0.0).then(|| gap.abs() / change.abs()),
+        max_error,
+        spearman: rho.is_finite().then_some(rho),
+        samples: run.method.is_sampled().then_some(options.samples),
+    }
+}
+
+/// The comparison table as CSV (`method,seconds,efficiency_gap,relative_efficiency_gap,
+/// max_error_vs_as_exact,spearman_vs_as_exact,samples`; empty cells where undefined).
+pub fn csv(scores: &[Score]) -> String {
+    let mut out = String::from(
+        "method,seconds,efficiency_gap,relative_efficiency_gap,max_error_vs_as_exact,\
+         spearman_vs_as_exact,samples\n",
+    );
+    for s in scores {
+        out.push_str(&format!(
+            "{},{:.6e},{:.6e},{},{:.6e},{},{}\n",
+            s.method.name(),
+            s.seconds,
+            s.gap,
+            s.rel_gap.map(|g| format!("{g:.6e}")).unwrap_or_default(),
+            s.max_error,
+            s.spearman.map(|r| format!("{r:.6}")).unwrap_or_default(),
+            s.samples.map(|k| k.to_string()).unwrap_or_default(),
+        ));
+    }
+    out
+}
+
+/// One step `t` of `features` and its baseline, as a one-step population for the coalition
+/// methods.
+///
+/// # Errors
+/// [`Error::Parameter`] if `t` is out of range, or if `t` is `None` and there is more than
+/// one step.
+pub fn one_step(
+    features: &Array3,
+    baseline: &Baseline,
+    step: Option<usize>,
+) -> Result<(Array3, Baseline)> {
+    let steps = features.steps();
+    let t = match step {
+        Some(t) if t < steps => t,
+        None if steps == 1 => 0,
+        _ => {
+            return Err(Error::Parameter {
+                name: "step",
+                value: step.map_or_else(|| "none".into(), |t| t.to_string()),
+                reason: format!(
+                    "the features have {steps} steps; coalition methods attribute one, numbered \
+                     from 0"
+                ),
+            });
+        }
+    };
+    let [_, n, d] = features.shape();
+    let b = baseline.step(t);
+    let shape = if b.len() == d { [1, 1, d] } else { [1, n, d] };
+    Ok((
+        features.select_steps(&[t]),
+        Baseline::from_array(Array3::from_f64(shape, b.to_vec())),
+    ))
+}

@@ -1,0 +1,127 @@
+//! What one small panel `S` is scored on, against the full panel.
+//!
+//! With `φ_i^{(S)}` the attribution of agent `i` recomputed on `S` alone (summed over days)
+//! and `φ_i^{(n)}` its full-panel attribution:
+//!
+//! ```text
+//! shares       a_i = φ_i^{(S)} / Σ_{j∈S} φ_j^{(S)}          f_i = φ_i^{(n)} / Σ_{j≤n} φ_j^{(n)}
+//! tier share   s_G(S) = Σ_{i∈S∩G} a_i                        (the three tiers sum to 1)
+//! rescaling    c* = ⟨a, f⟩ / ⟨f, f⟩                          over i ∈ S
+//! residual     r = ‖a − c* f‖ / ‖a‖                          (0 for a linear V, zero baseline)
+//! Spearman     rank correlation of a and f over S
+//! top-k        Jaccard of the k largest a and the k largest f in S (for k < |S|)
+//! ```
+//!
+//! Shares are undefined when `Σ_{j∈S} φ_j^{(S)} = 0` (no macro change on S): such a run
+//! is left out of its cell's means, and the cell's seed count says how many were kept.
+
+use aumann_kernels::rank::{self, jaccard, spearman};
+use aumann_kernels::sum::{neumaier, pairwise};
+
+use super::tiers::TOP;
+
+/// The scores of one run.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RunMetrics {
+    /// Tier shares `[top, mid, tail]`, one triple per anchor.
+    pub shares: Vec<[f64; 3]>,
+    /// Agents of `S` in the top tier of the first anchor.
+    pub top_agents: usize,
+    /// Optimal rescaling `c*`.
+    pub c_star: f64,
+    /// Relative residual `r`.
+    pub residual: f64,
+    /// Spearman correlation of `a` and `f`.
+    pub spearman: f64,
+    /// Top-k Jaccard, one per requested `k` (`None` where `k ≥ |S|`).
+    pub jaccard: Vec<Option<f64>>,
+}
+
+/// Score one run: `phi` are the within-S totals `φ^{(S)}` of the agents `subset`,
+/// `full_shares` the full-panel shares of every agent, `anchors` one tier label per agent per
+/// anchor. `None` when the shares on `S` are undefined.
+pub fn score(
+    phi: &[f64],
+    subset: &[u32],
+    full_shares: &[f64],
+    anchors: &[&[u8]],
+    top_k: &[usize],
+) -> Option<RunMetrics> {
+    let total = pairwise(phi);
+    if total == 0.0 || !total.is_finite() {
+        return None;
+    }
+    let a: Vec<f64> = phi.iter().map(|p| p / total).collect();
+    let f: Vec<f64> = subset.iter().map(|&i| full_shares[i as usize]).collect();
+    let shares = anchors
+        .iter()
+        .map(|labels| tier_shares(&a, subset, labels))
+        .collect();
+    let top_agents = subset
+        .iter()
+        .filter(|&&i| anchors[0][i as usize] == TOP)
+        .count();
+    let af = neumaier(a.iter().zip(&f).map(|(x, y)| x * y));
+    let ff = neumaier(f.iter().map(|y| y * y));
+    let c_star = af / ff;
+    let res = neumaier(a.iter().zip(&f).map(|(x, y)| (x - c_star * y).powi(2))).sqrt();
+    let norm = neumaier(a.iter().map(|x| x * x)).sqrt();
+    Some(RunMetrics {
+        shares,
+        top_agents,
+        c_star,
+        residual: res / norm,
+        spearman: spearman(&a, &f),
+        jaccard: top_k
+            .iter()
+            .map(|&k| (k < a.len()).then(|| jaccard(&rank::top_k(&a, k), &rank::top_k(&f, k))))
+            .collect(),
+    })
+}
+
+/// Tier shares `[top, mid, tail]` of shares `a` over the agents `subset`.
+pub fn tier_shares(a: &[f64], subset: &[u32], labels: &[u8]) -> [f64; 3] {
+    let mut parts: [Vec<f64>; 3] = Default::default();
+    for (x, &i) in a.iter().zip(subset) {
+        parts[labels[i as usize] as usize].push(*x);
+    }
+    parts.map(|p| pairwise(&p))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn proportional_shares_have_zero_residual() {
+        let subset: Vec<u32> = vec![0, 2, 3, 5];
+        let full: Vec<f64> = vec![0.1, 0.2, 0.3, 0.1, 0.05, 0.25];
+        let phi: Vec<f64> = subset.iter().map(|&i| 7.0 * full[i as usize]).collect();
+        let labels = [0u8, 1, 1, 2, 2, 2];
+        let m = score(&phi, &subset, &full, &[&labels], &[2, 10]).unwrap();
+        assert!(m.residual < 1e-15);
+        assert!((m.spearman - 1.0).abs() < 1e-15);
+        assert_eq!(m.jaccard, vec![Some(1.0), None]);
+        let s = m.shares[0];
+        assert!((s.iter().sum::<f64>() - 1.0).abs() < 1e-15);
+        assert!((s[0] - 0.1 / 0.75).abs() < 1e-15);
+        assert_eq!(m.top_agents, 1);
+        // A non-proportional change leaves a residual.
+        let mut phi2 = phi.clone();
+        phi2[0] *= 3.0;
+        assert!(
+            score(&phi2, &subset, &full, &[&labels], &[2])
+                .unwrap()
+                .residual
+                > 0.1
+        );
+        // No macro change: undefined.
+        assert!(score(&[1.0, -1.0, 0.0, 0.0], &subset, &full, &[&labels], &[]).is_none());
+    }
+
+    #[test]
+    fn jaccard_of_top_sets() {
+        assert_eq!(rank::top_k(&[1.0, 5.0, 3.0, 5.0], 2), vec![1, 3]);
+        assert_eq!(jaccard(&[1, 2], &[2, 3]), 1.0 / 3.0);
+    }
+}

@@ -1,0 +1,534 @@
+//! The cross-scale study: attribute on the full panel and on small panels drawn by biased and
+//! random protocols, and measure how far apart the two answers are.
+//!
+//! For every topic and analytic indicator `V` (zero baseline, exact closed forms, days
+//! independent):
+//!
+//! 1. **Full panel.** `φ_{t,i}^{(n)}` for every day and agent; agent totals
+//!    `φ_i^{(n)} = Σ_t φ_{t,i}^{(n)}`, shares `f_i`; tier shares overall and per day (the peak
+//!    day is the day with the largest `Σ_i φ_{t,i} = V(x_t) − V(0)`); a follower-percentile ×
+//!    day heatmap of attribution mass `Σ_{i∈bin} φ_{t,i}`.
+//! 2. **Small panels.** For each [`Protocol`] and size `s < n`, `seeds` independent draws
+//!    `S`; on each, `φ^{(S)}` recomputed with `V^{(|S|)}` and scored against the full panel
+//!    ([`metrics`]: tier shares under every anchor, the scaling-bias residual, Spearman,
+//!    top-k Jaccard). A cell reports the mean and standard deviation (`n − 1` in the
+//!    denominator) over its draws.
+//!
+//! Tiers rank agents by followers (and, as alternative anchors, by 7-day posts and 7-day
+//! replies received where the panel has them); see [`tiers`]. Draws are seeded from
+//! `(seed, topic, protocol, size, repetition)` ([`crate::seed::mix`]), so every number is
+//! reproducible and independent of the thread count.
+//!
+//! Where the macro change is zero, shares do not exist: `mult` on a day when a small panel has
+//! no activity at all contributes `φ = 0` that day (the continuous limit of its closed form),
+//! and a draw whose total change is zero is left out of its cell (the seed count shows it).
+
+pub mod heatmap;
+pub mod metrics;
+pub mod report;
+pub mod sampling;
+pub mod tiers;
+
+use std::time::Instant;
+
+use aumann_kernels::closed_form::Analytic;
+use rayon::prelude::*;
+
+use crate::array::{Array3, Values};
+use crate::attribution::Attribution;
+use crate::baseline::Baseline;
+use crate::error::{Error, Result};
+use crate::panel::Panel;
+pub use crate::progress::Progress;
+pub use metrics::RunMetrics;
+
+/// Features per agent of a panel: reach, activity, resonance.
+const D: usize = crate::panel::FEATURES.len();
+pub use sampling::{Pool, Protocol};
+
+/// Parameters of a study.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StudyConfig {
+    /// Tier fractions `(top, mid)`; the tail is the rest.
+    pub tiers: (f64, f64),
+    /// The bias-visibility pool's share of the panel.
+    pub visibility_pool: f64,
+    /// Small-panel sizes (those `≥ n` are the full panel and skipped).
+    pub sizes: Vec<usize>,
+    /// Draws per cell.
+    pub seeds: usize,
+    /// Seed of the draws.
+    pub seed: u64,
+    /// Indicators.
+    pub indicators: Vec<Analytic>,
+    /// Sampling protocols (the full panel is always run).
+    pub protocols: Vec<Protocol>,
+    /// The heatmaps' indicator.
+    pub heatmap_indicator: Analytic,
+    /// Percentile bins of the heatmaps.
+    pub heatmap_bins: usize,
+    /// `k` of the top-k recovery.
+    pub top_k: Vec<usize>,
+    /// Keep per-agent full-panel attributions (for `--per-agent`).
+    pub per_agent: bool,
+}
+
+impl Default for StudyConfig {
+    fn default() -> Self {
+        Self {
+            tiers: (0.01, 0.09),
+            visibility_pool: 0.01,
+            sizes: vec![100, 1_000, 10_000, 100_000],
+            seeds: 10,
+            seed: 1,
+            indicators: Analytic::ALL.to_vec(),
+            protocols: Protocol::SAMPLING.to_vec(),
+            heatmap_indicator: Analytic::Mult,
+            heatmap_bins: 100,
+            top_k: vec![10, 100],
+            per_agent: false,
+        }
+    }
+}
+
+/// Mean and standard deviation over a cell's draws.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Stat {
+    /// Mean.
+    pub mean: f64,
+    /// Sample standard deviation (0 for one draw).
+    pub std: f64,
+}
+
+impl Stat {
+    /// Mean and sample standard deviation of `v` (`None` if empty).
+    pub fn of(v: &[f64]) -> Option<Stat> {
+        if v.is_empty() {
+            return None;
+        }
+        let n = v.len() as f64;
+        let mean = v.iter().sum::<f64>() / n;
+        let std = if v.len() > 1 {
+            (v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt()
+        } else {
+            0.0
+        };
+        Some(Stat { mean, std })
+    }
+}
+
+/// One topic × indicator × protocol × size: its draws' scores.
+#[derive(Clone, Debug)]
+pub struct Cell {
+    /// Topic index.
+    pub topic: usize,
+    /// Indicator.
+    pub indicator: Analytic,
+    /// Protocol.
+    pub protocol: Protocol,
+    /// Panel size `s` (`n` for the full panel).
+    pub size: usize,
+    /// Draws asked for.
+    pub draws: usize,
+    /// The draws whose shares are defined.
+    pub runs: Vec<RunMetrics>,
+}
+
+impl Cell {
+    /// A statistic over the cell's runs.
+    pub fn stat(&self, f: impl Fn(&RunMetrics) -> f64) -> Option<Stat> {
+        Stat::of(&self.runs.iter().map(f).collect::<Vec<_>>())
+    }
+
+    /// Tier share `tier` under anchor `anchor`.
+    pub fn share(&self, anchor: usize, tier: usize) -> Option<Stat> {
+        self.stat(|r| r.shares[anchor][tier])
+    }
+
+    /// Top-k Jaccard for the `j`-th `k`, over the runs where it is defined.
+    pub fn jaccard(&self, j: usize) -> Option<Stat> {
+        Stat::of(
+            &self
+                .runs
+                .iter()
+                .filter_map(|r| r.jaccard[j])
+                .collect::<Vec<_>>(),
+        )
+    }
+}
+
+/// Full-panel tier shares of one topic, indicator and day.
+#[derive(Clone, Debug)]
+pub struct Day {
+    /// Topic index.
+    pub topic: usize,
+    /// Indicator.
+    pub indicator: Analytic,
+    /// Day.
+    pub day: usize,
+    /// `Σ_i φ_{t,i} = V(x_t) − V(0)`.
+    pub total: f64,
+    /// Tier shares `[top, mid, tail]` (followers anchor); `None` where `total = 0`.
+    pub shares: Option<[f64; 3]>,
+    /// Whether this is the topic's peak day for the indicator.
+    pub peak: bool,
+}
+
+/// Everything a study computed.
+#[derive(Clone, Debug)]
+pub struct StudyResults {
+    /// The parameters.
+    pub config: StudyConfig,
+    /// Anchor names (`followers`, then `posts_7d`, `replies_7d` where the panel has them).
+    pub anchors: Vec<&'static str>,
+    /// Cells, full panel first within each topic and indicator.
+    pub cells: Vec<Cell>,
+    /// Per-day full-panel shares.
+    pub days: Vec<Day>,
+    /// Per topic, the heatmap: `bins × T` attribution mass, top bin first.
+    pub heatmaps: Vec<Vec<Vec<f64>>>,
+    /// Per topic × indicator (in `config.indicators` order), full-panel agent totals, if
+    /// asked for.
+    pub per_agent: Vec<Vec<f64>>,
+    /// Per topic, the top-tier agents in each protocol's pool, `(protocol, pool size, top
+    /// agents in it)`.
+    pub pools: Vec<Vec<(Protocol, usize, usize)>>,
+    /// Seconds per phase.
+    pub timings: Vec<(String, f64)>,
+}
+
+impl StudyConfig {
+    fn check(&self, panel: &Panel) -> Result<()> {
+        let bad = |name: &'static str, value: String, reason: &str| {
+            Err(Error::Parameter {
+                name,
+                value,
+                reason: reason.into(),
+            })
+        };
+        let (top, mid) = self.tiers;
+        if !(top > 0.0 && mid >= 0.0 && top + mid < 1.0) {
+            let reason = "tier fractions must be positive and sum to less than 1";
+            return bad("tiers", format!("({top}, {mid})"), reason);
+        }
+        if !(self.visibility_pool > 0.0 && self.visibility_pool <= 1.0) {
+            let reason = "the visibility pool fraction must lie in (0, 1]";
+            return bad("visibility_pool", self.visibility_pool.to_string(), reason);
+        }
+        if panel.agents() < 2 {
+            let reason = "the study needs a panel of at least 2 agents";
+            return bad("agents", panel.agents().to_string(), reason);
+        }
+        if let Some(s) = self.sizes.iter().find(|&&s| s < 2) {
+            return bad("sizes", s.to_string(), "panel sizes must be at least 2");
+        }
+        if self.seeds == 0 {
+            return bad("seeds", "0".into(), "at least one draw per cell is needed");
+        }
+        if self.indicators.is_empty() {
+            return bad("indicators", "[]".into(), "no indicators to study");
+        }
+        if self.heatmap_bins == 0 || self.heatmap_bins > panel.agents() {
+            let reason = format!("between 1 and the {} agents", panel.agents());
+            return bad("heatmap_bins", self.heatmap_bins.to_string(), &reason);
+        }
+        if let Some(k) = self.top_k.iter().find(|&&k| k == 0) {
+            return bad("top_k", k.to_string(), "top-k needs k ≥ 1");
+        }
+        Ok(())
+    }
+
+    /// The sizes that are smaller than the panel, ascending, without repeats.
+    pub fn small_sizes(&self, n: usize) -> Vec<usize> {
+        let mut s: Vec<usize> = self.sizes.iter().copied().filter(|&s| s < n).collect();
+        s.sort_unstable();
+        s.dedup();
+        s
+    }
+}
+
+/// Run the study on `panel`, calling `progress` after every cell.
+///
+/// # Errors
+/// [`Error::Parameter`] for parameters that cannot work on this panel.
+pub fn run(
+    panel: &Panel,
+    config: &StudyConfig,
+    mut progress: impl FnMut(Progress),
+) -> Result<StudyResults> {
+    config.check(panel)?;
+    let n = panel.agents();
+    let days = panel.days();
+    let mut timings = Vec::new();
+    let clock = Instant::now();
+    // Tiers under every anchor, and the heatmap bins.
+    let follower_order = tiers::rank_descending(&panel.followers);
+    let (p_top, p_mid) = config.tiers;
+    let mut anchors = vec!["followers"];
+    let mut labels = vec![tiers::tiers(&follower_order, p_top, p_mid)];
+    for (name, counts) in [
+        ("posts_7d", &panel.posts_7d),
+        ("replies_7d", &panel.replies_7d),
+    ] {
+        if let Some(c) = counts {
+            anchors.push(name);
+            labels.push(tiers::tiers(&tiers::rank_descending(c), p_top, p_mid));
+        }
+    }
+    let label_refs: Vec<&[u8]> = labels.iter().map(Vec::as_slice).collect();
+    let bins = tiers::percentile_bins(&follower_order, config.heatmap_bins);
+    drop(follower_order);
+    timings.push(("tiers".to_string(), clock.elapsed().as_secs_f64()));
+
+    let sizes = config.small_sizes(n);
+    let n_ind = config.indicators.len();
+    let total_cells = panel.topics.len() * (1 + config.protocols.len() * sizes.len());
+    let mut done = 0;
+    let mut cells = Vec::new();
+    let mut day_rows = Vec::new();
+    let mut heatmaps = Vec::new();
+    let mut per_agent = Vec::new();
+    let mut pools_info = Vec::new();
+    let (mut t_full, mut t_small) = (0.0, 0.0);
+    for (k, topic) in panel.topics.iter().enumerate() {
+        let Values::F32(x) = topic.values() else {
+            unreachable!("panels hold float32 features")
+        };
+        // 1. The full panel.
+        let clock = Instant::now();
+        let mut full_shares = Vec::with_capacity(n_ind);
+        let mut heatmap = vec![vec![0.0; days]; config.heatmap_bins];
+        for &indicator in &config.indicators {
+            let attribution = attribute_topic(indicator, topic)?;
+            let phi = &attribution.phi;
+            let totals = attribution.agent_totals();
+            let total = aumann_kernels::sum::pairwise(&totals);
+            let shares: Vec<f64> = totals.iter().map(|p| p / total).collect();
+            // Per day: totals and tier shares; the peak day.
+            let per_day: Vec<(f64, [f64; 3])> = (0..days)
+                .into_par_iter()
+                .map(|t| {
+                    let step = &phi[t * n..(t + 1) * n];
+                    let mut parts: [Vec<f64>; 3] = Default::default();
+                    for (p, &g) in step.iter().zip(&labels[0]) {
+                        parts[g as usize].push(*p);
+                    }
+                    let by_tier = parts.map(|p| aumann_kernels::sum::pairwise(&p));
+                    (by_tier.iter().sum(), by_tier)
+                })
+                .collect();
+            let peak = (0..days)
+                .max_by(|&a, &b| per_day[a].0.total_cmp(&per_day[b].0).then(b.cmp(&a)))
+                .expect("at least one day");
+            for (t, (day_total, by_tier)) in per_day.into_iter().enumerate() {
+                day_rows.push(Day {
+                    topic: k,
+                    indicator,
+                    day: t,
+                    total: day_total,
+                    shares: (day_total != 0.0).then(|| by_tier.map(|p| p / day_total)),
+                    peak: t == peak,
+                });
+            }
+            if indicator == config.heatmap_indicator {
+                for t in 0..days {
+                    for (i, &b) in bins.iter().enumerate() {
+                        heatmap[b as usize][t] += phi[t * n + i];
+                    }
+                }
+            }
+            let all: Vec<u32> = (0..n as u32).collect();
+            let runs = if total != 0.0 && total.is_finite() {
+                vec![RunMetrics {
+                    shares: label_refs
+                        .iter()
+                        .map(|l| metrics::tier_shares(&shares, &all, l))
+                        .collect(),
+                    top_agents: labels[0].iter().filter(|&&g| g == tiers::TOP).count(),
+                    c_star: 1.0,
+                    residual: 0.0,
+                    spearman: 1.0,
+                    jaccard: config
+                        .top_k
+                        .iter()
+                        .map(|&k| (k < n).then_some(1.0))
+                        .collect(),
+                }]
+            } else {
+                Vec::new()
+            };
+            cells.push(Cell {
+                topic: k,
+                indicator,
+                protocol: Protocol::Full,
+                size: n,
+                draws: 1,
+                runs,
+            });
+            if config.per_agent {
+                per_agent.push(totals);
+            }
+            full_shares.push(shares);
+        }
+        if !config.indicators.contains(&config.heatmap_indicator) {
+            let phi = attribute_topic(config.heatmap_indicator, topic)?.phi;
+            for t in 0..days {
+                for (i, &b) in bins.iter().enumerate() {
+                    heatmap[b as usize][t] += phi[t * n + i];
+                }
+            }
+        }
+        heatmaps.push(heatmap);
+        t_full += clock.elapsed().as_secs_f64();
+        done += 1;
+        progress(Progress {
+            done,
+            total: total_cells,
+        });
+
+        // 2. Small panels.
+        let clock = Instant::now();
+        let engagement = engagement(x, days, n);
+        let mut topic_pools = Vec::new();
+        for (p, &protocol) in config.protocols.iter().enumerate() {
+            let pool = Pool::new(
+                protocol,
+                &panel.followers,
+                &engagement,
+                config.visibility_pool,
+            );
+            let pool_top = pool
+                .members
+                .iter()
+                .filter(|&&i| labels[0][i as usize] == tiers::TOP)
+                .count();
+            topic_pools.push((protocol, pool.members.len(), pool_top));
+            for &s in &sizes {
+                // One draw per repetition, shared by every indicator.
+                let runs: Vec<Vec<Option<RunMetrics>>> = (0..config.seeds)
+                    .into_par_iter()
+                    .map(|r| {
+                        let seed = crate::seed::mix(&[
+                            config.seed,
+                            k as u64,
+                            p as u64,
+                            s as u64,
+                            r as u64,
+                        ]);
+                        let subset = pool.draw(s, seed);
+                        let xs = Array3::from_f32([days, s, D], gather(x, days, n, &subset));
+                        config
+                            .indicators
+                            .iter()
+                            .zip(&full_shares)
+                            .map(|(&indicator, shares)| {
+                                let totals = attribute_topic(indicator, &xs)?.agent_totals();
+                                Ok(metrics::score(
+                                    &totals,
+                                    &subset,
+                                    shares,
+                                    &label_refs,
+                                    &config.top_k,
+                                ))
+                            })
+                            .collect::<Result<Vec<_>>>()
+                    })
+                    .collect::<Result<_>>()?;
+                for (j, &indicator) in config.indicators.iter().enumerate() {
+                    cells.push(Cell {
+                        topic: k,
+                        indicator,
+                        protocol,
+                        size: s,
+                        draws: config.seeds,
+                        runs: runs.iter().filter_map(|r| r[j].clone()).collect(),
+                    });
+                }
+                done += 1;
+                progress(Progress {
+                    done,
+                    total: total_cells,
+                });
+            }
+        }
+        pools_info.push(topic_pools);
+        t_small += clock.elapsed().as_secs_f64();
+    }
+    timings.push(("full panel".to_string(), t_full));
+    timings.push(("small panels".to_string(), t_small));
+    Ok(StudyResults {
+        config: config.clone(),
+        anchors,
+        cells,
+        days: day_rows,
+        heatmaps,
+        per_agent,
+        pools: pools_info,
+        timings,
+    })
+}
+
+/// Exact attributions (zero baseline) of a topic's `[T, n, d]` features, by the engine's
+/// closed forms. A `mult` day with no activity at all in some coordinate has `V = ln(1 + 0)`
+/// along its whole path and every agent's feature in that coordinate zero: `φ = 0` that day
+/// (the closed form's continuous limit), where the engine would refuse the day as outside the
+/// indicator's domain.
+fn attribute_topic(indicator: Analytic, x: &Array3) -> Result<Attribution> {
+    let [days, n, d] = x.shape();
+    let zero = Baseline::from_array(Array3::from_f64([1, 1, d], vec![0.0; d]));
+    let idle = |t: usize| {
+        let step = x.step_f64(t);
+        (0..d).any(|k| step.iter().skip(k).step_by(d).all(|&v| v == 0.0))
+    };
+    let active: Vec<usize> = match indicator {
+        Analytic::Mult => (0..days).filter(|&t| !idle(t)).collect(),
+        _ => (0..days).collect(),
+    };
+    if active.len() == days {
+        return crate::exact::attribute(indicator, x, &zero);
+    }
+    let part = crate::exact::attribute(indicator, &x.select_steps(&active), &zero)?;
+    let mut whole = Attribution {
+        steps: days,
+        agents: n,
+        phi: vec![0.0; days * n],
+        v_x: vec![0.0; days],
+        v_b: vec![0.0; days],
+        ..part.clone()
+    };
+    for (k, &t) in active.iter().enumerate() {
+        whole.phi[t * n..(t + 1) * n].copy_from_slice(part.step(k));
+        whole.v_x[t] = part.v_x[k];
+        whole.v_b[t] = part.v_b[k];
+    }
+    Ok(whole)
+}
+
+/// Topic engagement per agent: posts, reposts and replies received over the window,
+/// recovered from the `ln(1 + count)` features.
+fn engagement(x: &[f32], days: usize, n: usize) -> Vec<f64> {
+    (0..n)
+        .into_par_iter()
+        .map(|i| {
+            (0..days)
+                .map(|t| {
+                    let o = (t * n + i) * D;
+                    f64::from(x[o + 1]).exp_m1() + f64::from(x[o + 2]).exp_m1()
+                })
+                .sum::<f64>()
+                .round()
+        })
+        .collect()
+}
+
+/// The rows of `subset`, `[T, s, D]`.
+fn gather(x: &[f32], days: usize, n: usize, subset: &[u32]) -> Vec<f32> {
+    let mut out = Vec::with_capacity(days * subset.len() * D);
+    for t in 0..days {
+        for &i in subset {
+            let o = (t * n + i as usize) * D;
+            out.extend_from_slice(&x[o..o + D]);
+        }
+    }
+    out
+}

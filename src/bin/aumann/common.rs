@@ -1,0 +1,104 @@
+//! What every subcommand shares: the parser of named choices, the flags several commands take,
+//! and the command-line context added to library errors.
+
+use std::marker::PhantomData;
+
+use anyhow::Result;
+use aumann::Error;
+use aumann::backend::{Backend, Precision};
+use aumann::choice::Choice;
+use clap::builder::{PossibleValue, TypedValueParser};
+use clap::error::ErrorKind;
+use clap::{Args, Command};
+
+/// clap's parser for a library [`Choice`]: the names come from the library's list, the error
+/// from the library's message (with clap's "invalid value … for '--flag'" in front), and
+/// `--help` lists the possible values.
+#[derive(Clone)]
+pub struct ChoiceParser<T>(PhantomData<T>);
+
+/// The parser of `T`'s names, for `#[arg(value_parser = choice::<T>())]`.
+pub fn choice<T: Choice>() -> ChoiceParser<T> {
+    ChoiceParser(PhantomData)
+}
+
+impl<T: Choice> TypedValueParser for ChoiceParser<T> {
+    type Value = T;
+
+    fn parse_ref(
+        &self,
+        cmd: &Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<T, clap::Error> {
+        let text = value.to_string_lossy();
+        T::from_label(&text).map_err(|e| {
+            let flag = arg.map_or_else(|| "...".to_string(), ToString::to_string);
+            clap::Error::raw(
+                ErrorKind::ValueValidation,
+                format!("invalid value '{text}' for '{flag}': {e}\n"),
+            )
+            .with_cmd(cmd)
+        })
+    }
+
+    fn possible_values(&self) -> Option<Box<dyn Iterator<Item = PossibleValue> + '_>> {
+        Some(Box::new(T::labels().into_iter().map(PossibleValue::new)))
+    }
+}
+
+/// `--threads` and `--quiet`.
+#[derive(Debug, Args)]
+pub struct RunFlags {
+    /// Worker threads (default: all cores).
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+    /// No progress bar.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+impl RunFlags {
+    /// Size the global thread pool as asked.
+    pub fn apply(&self) -> Result<()> {
+        set_threads(self.threads)
+    }
+}
+
+/// `--backend` and `--precision`.
+#[derive(Debug, Args)]
+pub struct ComputeFlags {
+    /// Compute backend.
+    #[arg(long, default_value = "flex", value_parser = choice::<Backend>())]
+    pub backend: Backend,
+    /// Precision of the computation.
+    #[arg(long, default_value = "f32", value_parser = choice::<Precision>())]
+    pub precision: Precision,
+}
+
+/// Size the global thread pool (`None`: all cores).
+pub fn set_threads(threads: Option<usize>) -> Result<()> {
+    if let Some(n) = threads {
+        anyhow::ensure!(n >= 1, "--threads must be at least 1");
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(n)
+            .build_global()
+            .map_err(|e| anyhow::anyhow!("configuring the thread pool: {e}"))?;
+    }
+    Ok(())
+}
+
+/// A library error with the command line's context: the flag behind it, and the flag that
+/// fixes it. `points` is the flag that sets the number of quadrature points.
+pub fn with_flags(err: Error, points: &str) -> anyhow::Error {
+    match &err {
+        Error::TooFewPoints { .. } => anyhow::Error::new(err).context(points.to_string()),
+        Error::Backend { .. } => anyhow::anyhow!("{err}; or run on the CPU with --backend flex"),
+        Error::UnsupportedPrecision { .. } => anyhow::anyhow!("{err} (--precision f32)"),
+        Error::UndefinedShare { .. } => anyhow::anyhow!("{err} (drop --normalize)"),
+        Error::Missing { indicator, .. } => anyhow::anyhow!(
+            "--indicator {indicator} needs --model DIR, a folder written by `aumann train`"
+        ),
+        _ => err.into(),
+    }
+}

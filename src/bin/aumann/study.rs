@@ -1,0 +1,157 @@
+//! `aumann study`: the cross-scale study, full panel against small panels.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::Result;
+use aumann::indicators::Analytic;
+use aumann::panel::Panel;
+use aumann::study::report::RunInfo;
+use aumann::study::{Protocol, StudyConfig};
+use clap::Args;
+
+use crate::common::{RunFlags, choice};
+use crate::progress::Bar;
+use crate::staged::Staged;
+
+/// `aumann study`.
+#[derive(Debug, Args)]
+pub struct StudyArgs {
+    /// Output folder: CSVs, heatmaps, report.md, run.json.
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// A panel folder (as written by `aumann panel synth`); default: generate the synthetic
+    /// panel.
+    #[arg(long, value_name = "DIR")]
+    pub panel: Option<PathBuf>,
+    /// Agents of the generated panel.
+    #[arg(long, default_value_t = 1_000_000, conflicts_with = "panel")]
+    pub agents: usize,
+    /// Days of the generated panel.
+    #[arg(long, default_value_t = 14, conflicts_with = "panel")]
+    pub days: usize,
+    /// Seed of the generated panel and of the draws.
+    #[arg(long, default_value_t = 7)]
+    pub seed: u64,
+    /// Draws per protocol and size.
+    #[arg(long, default_value_t = 10)]
+    pub seeds: usize,
+    /// Small-panel sizes.
+    #[arg(long, value_delimiter = ',', default_value = "100,1000,10000,100000")]
+    pub sizes: Vec<usize>,
+    /// Indicators.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "linear,mult,variance,gini",
+        value_parser = choice::<Analytic>()
+    )]
+    pub indicators: Vec<Analytic>,
+    /// Sampling protocols; the full panel is always run.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "bias-visibility,bias-topic-x-follow,bias-topic-top,random",
+        value_parser = choice::<Protocol>()
+    )]
+    pub protocols: Vec<Protocol>,
+    /// Tier fractions: top, middle (the tail is the rest).
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "0.01,0.09",
+        value_name = "TOP,MID"
+    )]
+    pub tiers: Vec<f64>,
+    /// The bias-visibility pool's share of the panel.
+    #[arg(long, default_value_t = 0.01)]
+    pub visibility_pool: f64,
+    /// The heatmaps' indicator.
+    #[arg(long, default_value = "mult", value_parser = choice::<Analytic>())]
+    pub heatmap_indicator: Analytic,
+    /// k of the top-k recovery.
+    #[arg(long, value_delimiter = ',', default_value = "10,100")]
+    pub top_k: Vec<usize>,
+    /// Also write per-agent full-panel attributions (per_agent/<topic>_<indicator>.npy).
+    #[arg(long)]
+    pub per_agent: bool,
+    #[command(flatten)]
+    pub run: RunFlags,
+}
+
+impl TryFrom<&StudyArgs> for StudyConfig {
+    type Error = anyhow::Error;
+
+    fn try_from(args: &StudyArgs) -> Result<Self> {
+        let [top, mid] = args.tiers[..] else {
+            anyhow::bail!("--tiers takes two fractions, top and middle, e.g. 0.01,0.09");
+        };
+        Ok(StudyConfig {
+            tiers: (top, mid),
+            visibility_pool: args.visibility_pool,
+            sizes: args.sizes.clone(),
+            seeds: args.seeds,
+            seed: args.seed,
+            indicators: args.indicators.clone(),
+            protocols: (args.protocols.iter().copied())
+                .filter(|&p| p != Protocol::Full)
+                .collect(),
+            heatmap_indicator: args.heatmap_indicator,
+            top_k: args.top_k.clone(),
+            per_agent: args.per_agent,
+            ..StudyConfig::default()
+        })
+    }
+}
+
+/// Run `aumann study`.
+pub fn run(args: StudyArgs) -> Result<ExitCode> {
+    args.run.apply()?;
+    let config = StudyConfig::try_from(&args)?;
+    let staged = Staged::folder(&args.out, "run.json")?;
+    let start = Instant::now();
+    let (panel, origin) = load_or_generate(&args)?;
+    let panel_seconds = start.elapsed().as_secs_f64();
+    let mut bar = Bar::new("study", !args.run.quiet);
+    let results = aumann::study::run(&panel, &config, |p| bar.update(p.done, p.total))?;
+    bar.finish();
+    let info = RunInfo {
+        command: std::env::args().collect::<Vec<_>>().join(" "),
+        panel_seconds,
+        panel_origin: origin,
+    };
+    let write_start = Instant::now();
+    aumann::study::report::write(staged.path(), &panel, &results, &info)?;
+    staged.commit()?;
+    if !args.run.quiet {
+        eprintln!(
+            "wrote {} ({} cells; panel {:.1} s, study {:.1} s, files {:.1} s)",
+            args.out.display(),
+            results.cells.len(),
+            panel_seconds,
+            results.timings.iter().map(|t| t.1).sum::<f64>(),
+            write_start.elapsed().as_secs_f64()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The panel folder given, or the synthetic panel; with where it came from.
+fn load_or_generate(args: &StudyArgs) -> Result<(Panel, String)> {
+    if let Some(dir) = &args.panel {
+        return Ok((Panel::load(dir)?, format!("panel folder {}", dir.display())));
+    }
+    if !args.run.quiet {
+        eprintln!(
+            "generating the synthetic panel: {} agents, {} days, seed {}",
+            args.agents, args.days, args.seed
+        );
+    }
+    let panel = crate::panel::generate(args.agents, args.days, args.seed)?;
+    let origin = format!(
+        "generated: aumann panel synth --agents {} --days {} --seed {}",
+        args.agents, args.days, args.seed
+    );
+    Ok((panel, origin))
+}

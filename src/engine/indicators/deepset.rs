@@ -1,0 +1,356 @@
+//! A learnable macro indicator: the DeepSet value network.
+//!
+//! ```text
+//! V(X) = ρ( (1/n) Σ_i ψ(x_i) )
+//! ψ = L_ψ,depth ∘ σ ∘ … ∘ σ ∘ L_ψ,1 : R^d → R^h        (no activation after the last layer)
+//! ρ = L_ρ,depth ∘ σ ∘ … ∘ σ ∘ L_ρ,1 : R^h → R
+//! ```
+//!
+//! Mean pooling makes `V` permutation-invariant and defined for every population size `n`.
+//! The activation `σ` is smooth (tanh, softplus, GELU, or the square `u²`): Aumann–Shapley
+//! attribution integrates the gradient along a path, and a ReLU network's gradient jumps at
+//! every kink and has no second derivative (its Hessian is zero almost everywhere), so its
+//! path integrals need not converge in `m` at the rate the quadrature rules promise. The square
+//! is there because with it a DeepSet can represent polynomial indicators exactly: through
+//! `(u + 1)² − (u − 1)² = 4u`, ψ can output `(c, c²)` and ρ can output `b − a²`, the variance
+//! (see [`DeepSet::variance`]).
+//!
+//! # Memory
+//!
+//! `V` depends on the agents only through the pooled mean `p̄ = (1/n) Σ_i ψ(x_i)`, so
+//!
+//! ```text
+//! ∂V/∂x_i = (1/n) J_ψ(x_i)ᵀ ∇ρ(p̄)
+//! ```
+//!
+//! [`Indicator::gradient`] uses that to bound memory: pool once (agent block by agent block,
+//! no graph), take `∇ρ(p̄)` with one small backward pass, then backpropagate `ψ` block by block
+//! with `∇ρ(p̄)` held fixed. Memory is one block's activations, whatever `n`.
+//!
+//! # Shapes
+//! - input: `[rows, d, n]`
+//! - output: `[rows]`
+
+use burn::config::Config;
+use burn::module::{Module, ModuleMapper, Param};
+use burn::nn::{Linear, LinearConfig};
+use burn::tensor::activation::{gelu, softplus, tanh};
+use burn::tensor::{DType, Device, Tensor, TensorData};
+
+use super::{BuildContext, Entry, Indicator};
+use crate::backend::Precision;
+use crate::error::{Error, Result};
+
+/// The registry entry: a trained network loaded from its model folder.
+pub const ENTRY: Entry = Entry {
+    name: "deepset",
+    summary: "a trained DeepSet value network ρ((1/n) Σ_i ψ(x_i)), from a model folder",
+    needs_model: true,
+    exact: None,
+    build: |context| Ok(Box::new(load(context)?)),
+};
+
+/// The DeepSet in the context's model folder, on its device, in its precision.
+///
+/// # Errors
+/// Whatever [`crate::model::load`] reports; [`Error::Model`] for an activation that needs
+/// `f64` transcendentals on a device that computes them wrongly.
+fn load(context: &BuildContext) -> Result<DeepSet> {
+    let dir = context.model.ok_or_else(|| Error::Missing {
+        indicator: ENTRY.name.into(),
+        what: "a model folder",
+    })?;
+    let (model, config) = crate::model::load(dir, context.device, Some(context.features))?;
+    if context.precision == Precision::F64
+        && config.activation.is_transcendental()
+        && !crate::ops::f64_transcendentals_work(context.device)
+    {
+        return Err(Error::Model {
+            path: dir.to_path_buf(),
+            reason: format!(
+                "its {} activation needs f64 exp/log, which this device computes wrongly \
+                 (Vulkan defines them for 32-bit floats only); compute in f32 or on a CPU backend",
+                config.activation.name()
+            ),
+        });
+    }
+    Ok(model.with_dtype(context.precision.dtype()))
+}
+
+/// The activation `σ` between layers.
+#[derive(Config, Debug, Copy, PartialEq, Eq)]
+pub enum Activation {
+    /// `tanh(u)`.
+    Tanh,
+    /// `ln(1 + eᵘ)`.
+    Softplus,
+    /// `u Φ(u)`, Φ the standard normal CDF.
+    Gelu,
+    /// `u²`: with it the network represents polynomials exactly.
+    Square,
+}
+
+impl Activation {
+    /// Every activation. ReLU is not offered: its kinks break the path integral's convergence.
+    pub const ALL: [Activation; 4] = [
+        Activation::Tanh,
+        Activation::Softplus,
+        Activation::Gelu,
+        Activation::Square,
+    ];
+
+    /// Apply `σ` elementwise.
+    pub fn apply<const D: usize>(self, u: Tensor<D>) -> Tensor<D> {
+        match self {
+            Activation::Tanh => tanh(u),
+            Activation::Softplus => softplus(u, 1.0),
+            Activation::Gelu => gelu(u),
+            Activation::Square => u.clone() * u,
+        }
+    }
+
+    /// Whether `σ` needs `exp`/`log`, which some devices lack in `f64` (see [`crate::ops`]).
+    pub fn is_transcendental(self) -> bool {
+        self != Activation::Square
+    }
+
+    /// The lowercase name, as the CLI spells it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Activation::Tanh => "tanh",
+            Activation::Softplus => "softplus",
+            Activation::Gelu => "gelu",
+            Activation::Square => "square",
+        }
+    }
+}
+
+crate::named_choice!(@parse Activation, "activation");
+
+/// Shape of a [`DeepSet`].
+#[derive(Config, Debug)]
+pub struct DeepSetConfig {
+    /// Features per agent `d`.
+    pub features: usize,
+    /// Width `h` of every hidden layer and of the pooled representation.
+    #[config(default = 32)]
+    pub hidden: usize,
+    /// Linear layers in ψ and in ρ (each ≥ 1).
+    #[config(default = 2)]
+    pub depth: usize,
+    /// The activation between layers.
+    #[config(default = "Activation::Tanh")]
+    pub activation: Activation,
+}
+
+impl DeepSetConfig {
+    /// A DeepSet with freshly initialised weights on `device`.
+    ///
+    /// # Panics
+    /// If `depth` or `hidden` is zero.
+    pub fn init(&self, device: &Device) -> DeepSet {
+        assert!(
+            self.depth >= 1 && self.hidden >= 1,
+            "a DeepSet needs depth ≥ 1 and hidden ≥ 1"
+        );
+        let (d, h) = (self.features, self.hidden);
+        let psi = (0..self.depth)
+            .map(|l| LinearConfig::new(if l == 0 { d } else { h }, h).init(device))
+            .collect();
+        let rho = (0..self.depth)
+            .map(|l| {
+                let out = if l + 1 == self.depth { 1 } else { h };
+                LinearConfig::new(h, out).init(device)
+            })
+            .collect();
+        DeepSet {
+            psi,
+            rho,
+            activation: self.activation,
+            block_elements: DEFAULT_BLOCK_ELEMENTS,
+        }
+    }
+}
+
+/// Activations held per agent block in the memory-bounded gradient (`rows × block × h`).
+pub const DEFAULT_BLOCK_ELEMENTS: usize = 1 << 22;
+
+/// `V(X) = ρ((1/n) Σ_i ψ(x_i))`.
+#[derive(Module, Debug)]
+pub struct DeepSet {
+    /// Layers of ψ, input first.
+    pub psi: Vec<Linear>,
+    /// Layers of ρ, input first; the last has one output.
+    pub rho: Vec<Linear>,
+    /// The activation between layers.
+    #[module(skip)]
+    pub activation: Activation,
+    /// Bound on `rows × agents × h` activations per block of the memory-bounded gradient.
+    #[module(skip)]
+    pub block_elements: usize,
+}
+
+impl DeepSet {
+    /// `ψ(x_i)` for every agent: `[rows, d, n] → [rows, n, h]`.
+    pub fn embed(&self, z: Tensor<3>) -> Tensor<3> {
+        let mut h = z.swap_dims(1, 2); // [rows, n, d]
+        for (l, layer) in self.psi.iter().enumerate() {
+            h = layer.forward(h);
+            if l + 1 < self.psi.len() {
+                h = self.activation.apply(h);
+            }
+        }
+        h
+    }
+
+    /// `ρ(p)`: `[rows, 1, h] → [rows]`.
+    pub fn readout(&self, pooled: Tensor<3>) -> Tensor<1> {
+        let rows = pooled.dims()[0];
+        let mut h = pooled;
+        for (l, layer) in self.rho.iter().enumerate() {
+            h = layer.forward(h);
+            if l + 1 < self.rho.len() {
+                h = self.activation.apply(h);
+            }
+        }
+        h.reshape([rows])
+    }
+
+    /// `V` of every row (the model's dtype is used; see [`DeepSet::with_dtype`]).
+    pub fn value(&self, z: Tensor<3>) -> Tensor<1> {
+        let z = self.match_dtype(z);
+        self.readout(self.embed(z).mean_dim(1))
+    }
+
+    /// The dtype of the weights.
+    pub fn dtype(&self) -> DType {
+        self.psi[0].weight.val().dtype()
+    }
+
+    /// The same network with every weight cast to `dtype`.
+    pub fn with_dtype(self, dtype: DType) -> Self {
+        struct Cast(DType);
+        impl ModuleMapper for Cast {
+            fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+                let dtype = self.0;
+                param.map(|t| t.cast(dtype))
+            }
+        }
+        self.map(&mut Cast(dtype))
+    }
+
+    /// Cast `z` to the weights' dtype if it differs (an f64 path point on an f32 model).
+    fn match_dtype(&self, z: Tensor<3>) -> Tensor<3> {
+        let dtype = self.dtype();
+        if z.dtype() == dtype { z } else { z.cast(dtype) }
+    }
+
+    /// A DeepSet with hand-set weights that computes the population variance of the composite
+    /// `c_i = Σ_k x_ik` exactly, with the square activation (width 3, depth 2):
+    ///
+    /// ```text
+    /// ψ: x ↦ (c + 1, c − 1, c) ↦ square ↦ ((c+1)² − (c−1)²)/4, c², 0) = (c, c², 0)
+    /// pool: (a, b, 0) = (mean c, mean c², 0)
+    /// ρ: (a, b + 1, b − 1) ↦ square ↦ −a² + ((b+1)² − (b−1)²)/4 = b − a²
+    /// ```
+    pub fn variance(features: usize, device: &Device) -> Self {
+        let linear = |w: Vec<f64>, shape: [usize; 2], b: Vec<f64>| Linear {
+            weight: Param::from_tensor(Tensor::from_data(TensorData::new(w, shape), device)),
+            bias: Some(Param::from_tensor(Tensor::from_data(
+                TensorData::new(b, [shape[1]]),
+                device,
+            ))),
+        };
+        let d = features;
+        DeepSet {
+            psi: vec![
+                linear(vec![1.0; d * 3], [d, 3], vec![1.0, -1.0, 0.0]),
+                linear(
+                    vec![0.25, 0.0, 0.0, -0.25, 0.0, 0.0, 0.0, 1.0, 0.0],
+                    [3, 3],
+                    vec![0.0; 3],
+                ),
+            ],
+            rho: vec![
+                linear(
+                    vec![1.0, 0.0, 0.0, 0.0, 1.0, 1.0, 0.0, 0.0, 0.0],
+                    [3, 3],
+                    vec![0.0, 1.0, -1.0],
+                ),
+                linear(vec![-1.0, 0.25, -0.25], [3, 1], vec![0.0]),
+            ],
+            activation: Activation::Square,
+            block_elements: DEFAULT_BLOCK_ELEMENTS,
+        }
+    }
+
+    /// Agents per block of the memory-bounded gradient for `rows` rows.
+    fn block_agents(&self, rows: usize) -> usize {
+        let h = self.psi.last().map_or(1, |l| l.weight.val().dims()[1]);
+        (self.block_elements / (rows * h).max(1)).max(1)
+    }
+}
+
+impl Indicator for DeepSet {
+    fn name(&self) -> &str {
+        "deepset"
+    }
+
+    fn forward(&self, z: Tensor<3>) -> Result<Tensor<1>> {
+        let out_dtype = z.dtype();
+        let v = self.value(z);
+        Ok(if v.dtype() == out_dtype {
+            v
+        } else {
+            v.cast(out_dtype)
+        })
+    }
+
+    /// Pool block by block, then backpropagate ψ block by block with `∇ρ(p̄)` fixed; `None`
+    /// (plain autodiff) when all agents fit in one block.
+    fn gradient(&self, z: &Tensor<3>) -> Option<Tensor<3>> {
+        let [rows, _, n] = z.dims();
+        let block = self.block_agents(rows);
+        if n <= block {
+            return None;
+        }
+        let out_dtype = z.dtype();
+        let z = self.match_dtype(z.clone().inner());
+        let starts: Vec<usize> = (0..n).step_by(block).collect();
+        // p̄ = (1/n) Σ_i ψ(x_i), without a graph.
+        let pooled = starts
+            .iter()
+            .map(|&s| {
+                self.embed(z.clone().narrow(2, s, block.min(n - s)))
+                    .sum_dim(1)
+            })
+            .reduce(|a, b| a + b)
+            .expect("n ≥ 1")
+            .div_scalar(n as f64); // [rows, 1, h]
+        // ∇ρ(p̄), one small backward pass.
+        let p = pooled.autodiff().require_grad();
+        let grad_rho = p
+            .grad(&self.readout(p.clone()).sum().backward())
+            .expect("ρ depends on its input")
+            .div_scalar(n as f64); // [rows, 1, h], already divided by n
+        // ∂V/∂x_i = J_ψ(x_i)ᵀ ∇ρ(p̄) / n, block by block.
+        let blocks: Vec<Tensor<3>> = starts
+            .iter()
+            .map(|&s| {
+                let zb = z
+                    .clone()
+                    .narrow(2, s, block.min(n - s))
+                    .autodiff()
+                    .require_grad();
+                let s = (self.embed(zb.clone()) * grad_rho.clone()).sum();
+                zb.grad(&s.backward()).expect("ψ depends on its input")
+            })
+            .collect();
+        let g = Tensor::cat(blocks, 2);
+        Some(if g.dtype() == out_dtype {
+            g
+        } else {
+            g.cast(out_dtype)
+        })
+    }
+}

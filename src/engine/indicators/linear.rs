@@ -1,0 +1,37 @@
+//! The linear control: the mean composite.
+//!
+//! ```text
+//! V = (1/n) Σ_i c_i,   c_i = Σ_k x_ik            φ_i = (c_i − β_i) / n
+//! ```
+//!
+//! Its integrand is constant along the path, so every quadrature rule is exact.
+
+use burn::tensor::Tensor;
+
+use super::{Analytic, Entry, Indicator};
+use crate::error::Result;
+
+/// The registry entry.
+pub const ENTRY: Entry = Entry {
+    name: "linear",
+    summary: "mean composite (1/n) Σ_i c_i",
+    needs_model: false,
+    exact: Some(Analytic::Linear),
+    build: |_| Ok(Box::new(Linear)),
+};
+
+/// `V = (1/n) Σ_i Σ_k x_ik`.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Linear;
+
+impl Indicator for Linear {
+    fn name(&self) -> &str {
+        "linear"
+    }
+
+    fn forward(&self, z: Tensor<3>) -> Result<Tensor<1>> {
+        let rows = z.dims()[0];
+        // Mean over agents first: the sum over coordinates is then on [rows, d, 1].
+        Ok(z.mean_dim(2).sum_dim(1).reshape([rows]))
+    }
+}

@@ -1,0 +1,478 @@
+//! The path-integral engine: Aumann–Shapley attribution of any [`Indicator`] by autodiff.
+//!
+//! ```text
+//! z(α) = b + α (x − b)
+//! φ_i  = Σ_k (x_ik − b_ik) ∫₀¹ ∂V/∂x_ik (z(α)) dα  ≈  Σ_k (x_ik − b_ik) Σ_j w_j ∂V/∂x_ik (z(α_j))
+//! ```
+//!
+//! with the nodes `α_j` and weights `w_j` of a [`Rule`] (midpoint by default, `m = 32`).
+//! One backward pass per quadrature point gives the gradient for every agent, coordinate and
+//! step at once: steps do not interact, so the gradient of `Σ_t V(z_t)` holds each step's own.
+//!
+//! # Memory
+//!
+//! The work is cut into blocks of at most [`PathOptions::block_elements`] feature values
+//! (`rows × d × n`, a few times that in working memory). A large input is split over steps
+//! (one step at a time at the extreme; a step's agents are never split, since the indicator
+//! couples them). A small input batches several quadrature points into one backward pass
+//! instead, stacked along the row axis, which amortises the per-operation overhead.
+//!
+//! # Where the time goes
+//!
+//! [`Attribution::phases`] splits a run's wall time into `upload` (features and baseline to
+//! the device, domain check), `values` (`V(x)`, `V(b)`), `prepare`
+//! ([`Indicator::along_path`]), `forward` (building the path points and evaluating `V`),
+//! `backward` (gradients and their accumulation) and `download` (`φ` back to the host).
+
+use std::time::Instant;
+
+use burn::tensor::{DType, Device, Tensor, TensorData};
+
+use crate::array::{Array3, download};
+use crate::attribution::Attribution;
+use crate::backend::Precision;
+use crate::baseline::Baseline;
+use crate::error::{Error, Result};
+use crate::indicators::{Indicator, PathFn};
+pub use crate::progress::Progress;
+
+pub use aumann_kernels::quadrature::Rule;
+
+/// Options of the path integral.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PathOptions {
+    /// Quadrature rule.
+    pub rule: Rule,
+    /// Number of quadrature points `m`.
+    pub points: usize,
+    /// Precision of the tensors.
+    pub precision: Precision,
+    /// Upper bound on the feature values (`rows × d × n`) in one block of work.
+    pub block_elements: usize,
+}
+
+impl Default for PathOptions {
+    fn default() -> Self {
+        Self {
+            rule: Rule::Midpoint,
+            points: 32,
+            precision: Precision::F32,
+            block_elements: 1 << 22,
+        }
+    }
+}
+
+impl PathOptions {
+    /// Check that the rule has the points it needs.
+    ///
+    /// # Errors
+    /// [`Error::TooFewPoints`].
+    pub fn check_points(&self) -> Result<()> {
+        let need = self.rule.min_points();
+        if self.points < need {
+            return Err(Error::TooFewPoints {
+                rule: self.rule.name(),
+                need,
+                got: self.points,
+            });
+        }
+        Ok(())
+    }
+}
+
+/// How a run is cut into blocks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Plan {
+    /// Steps per chunk.
+    pub steps_per_chunk: usize,
+    /// Quadrature points per backward pass.
+    pub points_per_pass: usize,
+    /// Number of step chunks.
+    pub chunks: usize,
+    /// Backward passes per chunk.
+    pub passes_per_chunk: usize,
+}
+
+impl Plan {
+    /// Plan `steps` steps of `n × d` values with `points` quadrature points.
+    pub fn new(steps: usize, n: usize, d: usize, points: usize, block_elements: usize) -> Self {
+        let per_step = (n * d).max(1);
+        let rows = (block_elements / per_step).max(1);
+        let (steps_per_chunk, points_per_pass) = if rows >= steps {
+            (steps, (rows / steps.max(1)).clamp(1, points))
+        } else {
+            (rows, 1)
+        };
+        Self {
+            steps_per_chunk,
+            points_per_pass,
+            chunks: steps.div_ceil(steps_per_chunk),
+            passes_per_chunk: points.div_ceil(points_per_pass),
+        }
+    }
+}
+
+/// Attribute `indicator` on `features` (`[T, n, d]`) from `baseline` by the path integral.
+///
+/// `device` may be plain or autodiff; the engine uses both views of it. `progress` is called
+/// after every backward pass.
+///
+/// # Errors
+/// Too few points for the rule, too few agents for the indicator, an input outside the
+/// indicator's domain, a precision the device lacks, or a failed read-back.
+pub fn attribute(
+    indicator: &dyn Indicator,
+    features: &Array3,
+    baseline: &Baseline,
+    options: &PathOptions,
+    device: &Device,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<Attribution> {
+    let start = Instant::now();
+    let [steps, n, _] = features.shape();
+    validate(indicator, options, device, n)?;
+    let engine = Engine::new(
+        indicator,
+        options,
+        device,
+        features.shape(),
+        baseline.is_zero(),
+    );
+    let mut run = RunState {
+        phi: vec![0.0; steps * n],
+        v_x: vec![0.0; steps],
+        v_b: vec![0.0; steps],
+        clock: PhaseClock::default(),
+        done: 0,
+    };
+    for t0 in (0..steps).step_by(engine.plan.steps_per_chunk) {
+        let t1 = (t0 + engine.plan.steps_per_chunk).min(steps);
+        engine.chunk(features, baseline, t0..t1, &mut run, progress)?;
+    }
+    Ok(Attribution {
+        steps,
+        agents: n,
+        phi: run.phi,
+        v_x: run.v_x,
+        v_b: run.v_b,
+        precision: options.precision,
+        seconds: start.elapsed().as_secs_f64() - run.clock.seconds[Phase::Values as usize],
+        phases: run.clock.report(),
+    })
+}
+
+/// Refuse a run that cannot work before any tensor is made.
+fn validate(
+    indicator: &dyn Indicator,
+    options: &PathOptions,
+    device: &Device,
+    n: usize,
+) -> Result<()> {
+    options.check_points()?;
+    if n < indicator.min_agents() {
+        return Err(Error::TooFewAgents {
+            indicator: indicator.name().into(),
+            need: indicator.min_agents(),
+            got: n,
+        });
+    }
+    if !device.supports_dtype(options.precision.dtype()) {
+        return Err(Error::UnsupportedPrecision {
+            backend: format!("{device:?}"),
+            device: crate::backend::describe(device),
+        });
+    }
+    Ok(())
+}
+
+/// What a run accumulates across chunks.
+struct RunState {
+    phi: Vec<f64>,
+    v_x: Vec<f64>,
+    v_b: Vec<f64>,
+    clock: PhaseClock,
+    done: usize,
+}
+
+/// A run's fixed parts: the indicator, the rule, the plan and the device.
+struct Engine<'a> {
+    indicator: &'a dyn Indicator,
+    plain: Device,
+    dtype: DType,
+    /// `V(x)` and `V(b)` are evaluated in f64 wherever the device has it, so that the
+    /// efficiency gap measures the attribution, not the rounding of an f32 sum over a
+    /// million agents.
+    value_dtype: DType,
+    nodes: Vec<f64>,
+    weights: Vec<f64>,
+    /// Midpoint weights are all 1/m: sum the gradients and scale once at the end.
+    equal_weights: bool,
+    plan: Plan,
+    zero_baseline: bool,
+}
+
+impl<'a> Engine<'a> {
+    fn new(
+        indicator: &'a dyn Indicator,
+        options: &PathOptions,
+        device: &Device,
+        [steps, n, d]: [usize; 3],
+        zero_baseline: bool,
+    ) -> Self {
+        let m = options.points;
+        let (nodes, weights) = options.rule.nodes_weights(m);
+        let equal_weights = weights.iter().all(|&w| w == weights[0]);
+        Self {
+            indicator,
+            plain: device.clone().inner(),
+            dtype: options.precision.dtype(),
+            value_dtype: if device.supports_dtype(DType::F64) {
+                DType::F64
+            } else {
+                options.precision.dtype()
+            },
+            nodes,
+            weights,
+            equal_weights,
+            plan: Plan::new(steps, n, d, m, options.block_elements),
+            zero_baseline,
+        }
+    }
+
+    /// Attribute the steps `range` into `run`.
+    fn chunk(
+        &self,
+        features: &Array3,
+        baseline: &Baseline,
+        range: std::ops::Range<usize>,
+        run: &mut RunState,
+        progress: &mut dyn FnMut(Progress),
+    ) -> Result<()> {
+        let (t0, t1) = (range.start, range.end);
+        let (rows, n) = (t1 - t0, features.agents());
+        let x = features.upload(t0, t1, &self.plain, self.dtype); // [rows, d, n]
+        let b = baseline.upload(t0, t1, &self.plain, self.dtype); // [rows or 1, d, n or 1]
+        if let Some(e) = self.indicator.check_domain(&x, &b)? {
+            return Err(Error::Domain {
+                indicator: self.indicator.name().into(),
+                step: t0 + e.row,
+                reason: e.reason,
+            });
+        }
+        run.clock.lap(Phase::Upload);
+
+        let [_, d, _] = x.dims();
+        run.v_x[t0..t1].copy_from_slice(&self.value(x.clone(), rows)?);
+        run.v_b[t0..t1].copy_from_slice(&self.value(b.clone().expand([rows, d, n]), rows)?);
+        run.clock.lap(Phase::Values);
+
+        let along = self.indicator.along_path(&x, &b)?;
+        run.clock.lap(Phase::Prepare);
+        let segment = Segment {
+            indicator: self.indicator,
+            along,
+            delta: x - b.clone(),
+            b,
+            zero_baseline: self.zero_baseline,
+            device: &self.plain,
+            dtype: self.dtype,
+        };
+        let acc = self.integrate(&segment, run, progress)?;
+        let chunk_phi = (acc * segment.delta).sum_dim(1); // [rows, 1, n]
+        run.phi[t0 * n..t1 * n].copy_from_slice(&download(chunk_phi, "attributions")?);
+        run.clock.lap(Phase::Download);
+        Ok(())
+    }
+
+    /// `V` of every row of `z`, in the value precision.
+    fn value(&self, z: Tensor<3>, rows: usize) -> Result<Vec<f64>> {
+        let v = self.indicator.forward(z.cast(self.value_dtype))?;
+        download(v.reshape([rows, 1, 1]), "indicator values")
+    }
+
+    /// `Σ_j w_j ∇V(z(α_j))` over every quadrature point, `[rows, d, n]`.
+    fn integrate(
+        &self,
+        segment: &Segment,
+        run: &mut RunState,
+        progress: &mut dyn FnMut(Progress),
+    ) -> Result<Tensor<3>> {
+        let m = self.nodes.len();
+        let total = self.plan.chunks * self.plan.passes_per_chunk;
+        let mut acc: Option<Tensor<3>> = None;
+        for pass in 0..self.plan.passes_per_chunk {
+            let j0 = pass * self.plan.points_per_pass;
+            let j1 = (j0 + self.plan.points_per_pass).min(m);
+            let w = (!self.equal_weights).then(|| &self.weights[j0..j1]);
+            let g = segment.weighted_gradient(&self.nodes[j0..j1], w, &mut run.clock)?;
+            acc = Some(match acc {
+                None => g,
+                Some(a) => a + g,
+            });
+            run.clock.lap(Phase::Backward);
+            run.done += 1;
+            progress(Progress {
+                done: run.done,
+                total,
+            });
+        }
+        // A plan has at least one pass: a rule has at least one point.
+        let acc = acc.unwrap_or_else(|| unreachable!("a rule has at least one point"));
+        Ok(if self.equal_weights {
+            acc.mul_scalar(self.weights[0])
+        } else {
+            acc
+        })
+    }
+}
+
+/// The straight paths `z(α) = b + α δ` of one chunk of steps.
+struct Segment<'a> {
+    /// The indicator, for [`Indicator::gradient`].
+    indicator: &'a dyn Indicator,
+    /// The indicator restricted to these paths.
+    along: PathFn<'a>,
+    /// `x − b`, `[rows, d, n]`.
+    delta: Tensor<3>,
+    /// `[rows or 1, d, n or 1]`.
+    b: Tensor<3>,
+    /// Skip adding `b`.
+    zero_baseline: bool,
+    device: &'a Device,
+    dtype: DType,
+}
+
+impl Segment<'_> {
+    /// `Σ_j w_j ∇V(z(α_j))` over the given points in one backward pass (`weights = None`:
+    /// an unweighted sum). Several points are stacked along the row axis.
+    fn weighted_gradient(
+        &self,
+        alphas: &[f64],
+        weights: Option<&[f64]>,
+        clock: &mut PhaseClock,
+    ) -> Result<Tensor<3>> {
+        let [rows, d, n] = self.delta.dims();
+        let p = alphas.len();
+        if p == 1 {
+            let scaled = self.delta.clone().mul_scalar(alphas[0]);
+            let g = self.gradient(self.shift(scaled), clock)?;
+            return Ok(match weights {
+                Some(w) => g.mul_scalar(w[0]),
+                None => g,
+            });
+        }
+        let alpha = column(alphas, self.device, self.dtype); // [p, 1, 1, 1]
+        let scaled = self.delta.clone().unsqueeze_dim::<4>(0) * alpha; // [p, rows, d, n]
+        let z = if self.zero_baseline {
+            scaled
+        } else {
+            scaled + self.b.clone().unsqueeze_dim(0)
+        };
+        let g = self.gradient(z.reshape([p * rows, d, n]), clock)?; // [p·rows, d, n]
+        // Sum the points' slices. (Not a reshape to [p, rows, d, n]: an indicator's gradient
+        // may come back with permuted strides, which burn-wgpu 0.22 reshapes wrongly.)
+        let sum = (0..p)
+            .map(|j| {
+                let slice = g.clone().narrow(0, j * rows, rows);
+                match weights {
+                    Some(w) => slice.mul_scalar(w[j]),
+                    None => slice,
+                }
+            })
+            .reduce(|a, b| a + b);
+        Ok(sum.unwrap_or_else(|| unreachable!("p ≥ 2 points here")))
+    }
+
+    /// `∂(Σ V)/∂z` at the points `z` (plain): the indicator's own, or autodiff's.
+    fn gradient(&self, z: Tensor<3>, clock: &mut PhaseClock) -> Result<Tensor<3>> {
+        if let Some(g) = self.indicator.gradient(&z) {
+            clock.lap(Phase::Backward);
+            return Ok(g);
+        }
+        let z = z.autodiff().require_grad();
+        let v = (self.along)(z.clone())?.sum();
+        clock.lap(Phase::Forward);
+        // An input the output does not depend on has a zero gradient (a constant indicator).
+        Ok(z.grad(&v.backward())
+            .unwrap_or_else(|| z.clone().inner().zeros_like()))
+    }
+
+    /// `b + t`, or `t` for a zero baseline.
+    fn shift(&self, t: Tensor<3>) -> Tensor<3> {
+        if self.zero_baseline {
+            t
+        } else {
+            t + self.b.clone()
+        }
+    }
+}
+
+/// The phases of a run, for [`Attribution::phases`].
+#[derive(Clone, Copy)]
+enum Phase {
+    Upload,
+    Values,
+    Prepare,
+    Forward,
+    Backward,
+    Download,
+}
+
+/// Wall time per phase: each lap charges the time since the previous lap to a phase. On an
+/// asynchronous device (wgpu) work queued in one phase may run in a later one.
+struct PhaseClock {
+    last: Instant,
+    seconds: [f64; 6],
+}
+
+impl Default for PhaseClock {
+    fn default() -> Self {
+        Self {
+            last: Instant::now(),
+            seconds: [0.0; 6],
+        }
+    }
+}
+
+impl PhaseClock {
+    fn lap(&mut self, phase: Phase) {
+        let now = Instant::now();
+        self.seconds[phase as usize] += (now - self.last).as_secs_f64();
+        self.last = now;
+    }
+
+    fn report(&self) -> Vec<(&'static str, f64)> {
+        let names = [
+            "upload", "values", "prepare", "forward", "backward", "download",
+        ];
+        names.into_iter().zip(self.seconds).collect()
+    }
+}
+
+/// A `[len, 1, 1, 1]` tensor of `values`.
+fn column(values: &[f64], device: &Device, dtype: DType) -> Tensor<4> {
+    Tensor::from_data(
+        TensorData::new(values.to_vec(), [values.len(), 1, 1, 1]),
+        (device, dtype),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plans_split_steps_for_large_inputs_and_batch_points_for_small_ones() {
+        let big = Plan::new(14, 1_000_000, 3, 32, 1 << 22);
+        assert_eq!(
+            (big.steps_per_chunk, big.points_per_pass, big.chunks),
+            (1, 1, 14)
+        );
+        let small = Plan::new(1, 100, 3, 32, 1 << 22);
+        assert_eq!((small.steps_per_chunk, small.points_per_pass), (1, 32));
+        assert_eq!(small.passes_per_chunk, 1);
+        let mid = Plan::new(14, 10_000, 3, 32, 1 << 22);
+        assert_eq!((mid.steps_per_chunk, mid.points_per_pass), (14, 9));
+        assert_eq!(mid.passes_per_chunk, 4);
+    }
+}
