@@ -133,7 +133,10 @@ fn shipped_variance_model_fits_and_attributes() {
             aumann::kernels::closed_form::value(Analytic::Variance, &fresh.step_f64(t), 3).unwrap()
         })
         .collect();
-    let r2 = aumann::train::r_squared(&aumann::train::predict(&model, &fresh, &device), &truth);
+    let r2 = aumann::train::r_squared(
+        &aumann::train::predict(&model, &fresh, &device).unwrap(),
+        &truth,
+    );
     eprintln!("R² on 300 fresh populations: {r2:.4}");
     assert!(r2 >= 0.99, "R² {r2}");
 
@@ -172,7 +175,10 @@ fn training_is_reproducible() {
     let run = || {
         let (model, _, report) =
             aumann::train::train(&x, &target, &config, &device, &mut |_| {}).unwrap();
-        (aumann::train::predict(&model, &x, &device), report.history)
+        (
+            aumann::train::predict(&model, &x, &device).unwrap(),
+            report.history,
+        )
     };
     let (a, ha) = run();
     let (b, hb) = run();

@@ -119,12 +119,22 @@ struct Examples {
     y: Vec<f64>,
 }
 
+impl Examples {
+    /// The populations `idx` of `x` with their targets.
+    fn select(x: &Array3, y: &[f64], idx: &[usize]) -> Self {
+        Self {
+            x: x.select_steps(idx),
+            y: idx.iter().map(|&i| y[i]).collect(),
+        }
+    }
+}
+
 /// Train a DeepSet on `x` (`[R, n, d]`) for `target` on `device` (a CPU device gives
 /// reproducible runs).
 ///
 /// # Errors
 /// Targets with a NaN or a length other than `R`, fewer than two populations, or path copies
-/// without an indicator target: all refused before training starts.
+/// without an indicator target: all refused before training starts. A failed read-back.
 pub fn train(
     x: &Array3,
     target: &Target,
@@ -133,133 +143,230 @@ pub fn train(
     progress: &mut dyn FnMut(Epoch),
 ) -> Result<(DeepSet, DeepSetConfig, TrainReport)> {
     let start = std::time::Instant::now();
-    let [r, _, d] = x.shape();
-    let y = match target {
-        Target::Values(y) => {
-            if y.len() != r {
-                return Err(Error::Shape {
-                    what: "training targets".into(),
-                    expected: format!("[{r}], one per population of the features"),
-                    got: vec![y.len()],
-                });
-            }
-            if let Some(i) = y.iter().position(|v| !v.is_finite()) {
-                return Err(Error::NonFinite {
-                    what: "training targets".into(),
-                    step: i,
-                    agent: 0,
-                    coordinate: 0,
-                    value: y[i],
-                });
-            }
-            if config.path_copies > 0 {
-                return Err(Error::Parameter {
-                    name: "path_copies",
-                    value: config.path_copies.to_string(),
-                    reason: "path copies need targets at path points: learn an indicator \
-                             instead of target values"
-                        .into(),
-                });
-            }
-            y.clone()
-        }
-        Target::Indicator(kind) => (0..r)
-            .map(|t| indicator_value(*kind, x, t))
-            .collect::<Result<_>>()?,
-    };
-    if r < 2 {
-        return Err(Error::Parameter {
-            name: "populations",
-            value: r.to_string(),
-            reason: "training needs at least 2 populations (one to validate on)".into(),
-        });
-    }
-    if config.batch == 0 || config.epochs == 0 || !(0.0..1.0).contains(&config.val_fraction) {
-        let (name, value) = if config.batch == 0 {
-            ("batch", "0".to_string())
-        } else if config.epochs == 0 {
-            ("epochs", "0".to_string())
-        } else {
-            ("val_fraction", config.val_fraction.to_string())
-        };
-        return Err(Error::Parameter {
-            name,
-            value,
-            reason: "batch and epochs must be at least 1 and the validation fraction in [0, 1)"
-                .into(),
-        });
-    }
-
+    let y = targets(x, target, config)?;
+    check(config, x.steps())?;
+    // One stream, in a fixed order: the split, the path points, then the epochs' shuffles.
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(config.seed);
-    let mut order: Vec<usize> = (0..r).collect();
-    order.shuffle(&mut rng);
-    let n_val = ((r as f64 * config.val_fraction).round() as usize).clamp(1, r - 1);
-    let (val_idx, train_idx) = order.split_at(n_val);
-    let copies = |idx: &[usize], rng: &mut Xoshiro256PlusPlus| -> Result<Option<Examples>> {
-        let Target::Indicator(kind) = target else {
-            return Ok(None);
-        };
-        if config.path_copies == 0 {
-            return Ok(None);
-        }
-        let rows: Vec<usize> = idx
-            .iter()
-            .flat_map(|&i| std::iter::repeat_n(i, config.path_copies))
-            .collect();
-        let alphas: Vec<f64> = rows.iter().map(|_| rng.random::<f64>()).collect();
-        let scaled = scale_steps(&x.select_steps(&rows), &alphas);
-        let y = (0..rows.len())
-            .map(|t| indicator_value(*kind, &scaled, t))
-            .collect::<Result<_>>()?;
-        Ok(Some(Examples { x: scaled, y }))
-    };
-    let val = Examples {
-        x: x.select_steps(val_idx),
-        y: val_idx.iter().map(|&i| y[i]).collect(),
-    };
-    let val_path = copies(val_idx, &mut rng)?;
-    let mut train_set = Examples {
-        x: x.select_steps(train_idx),
-        y: train_idx.iter().map(|&i| y[i]).collect(),
-    };
-    if let Some(extra) = copies(train_idx, &mut rng)? {
-        train_set = concat(&train_set, &extra);
-    }
-    // Validation for early stopping: the held-out populations and their path points.
-    let val_all = match &val_path {
-        Some(p) => concat(&val, p),
-        None => Examples {
-            x: val.x.clone(),
-            y: val.y.clone(),
-        },
-    };
-
-    let mean = train_set.y.iter().sum::<f64>() / train_set.y.len() as f64;
-    let std = (train_set.y.iter().map(|v| (v - mean).powi(2)).sum::<f64>()
-        / train_set.y.len() as f64)
-        .sqrt()
-        .max(1e-12);
-    let standard = |y: &[f64]| -> Vec<f64> { y.iter().map(|v| (v - mean) / std).collect() };
-
-    let net_config = DeepSetConfig::new(d)
+    let data = Split::new(x, &y, target, config, &mut rng)?;
+    let scale = Scale::of(&data.train.y);
+    let net_config = DeepSetConfig::new(x.dims())
         .with_hidden(config.hidden)
         .with_depth(config.depth)
         .with_activation(config.activation);
+    let fitted = fit(
+        &data,
+        &scale,
+        &net_config,
+        config,
+        device,
+        &mut rng,
+        progress,
+    )?;
+    let model = unstandardise(fitted.model.fork(device).no_grad(), scale.mean, scale.std);
+    let r2 = |ex: &Examples| Ok(r_squared(&predict(&model, &ex.x, device)?, &ex.y));
+    let report = TrainReport {
+        shape: x.shape(),
+        split: data.populations,
+        examples: (data.train.y.len(), data.val_all.y.len()),
+        epochs_run: fitted.history.len(),
+        best_epoch: fitted.best_epoch,
+        train_r2: r2(&data.train)?,
+        val_r2: r2(&data.val)?,
+        val_r2_path: data.val_path.as_ref().map(r2).transpose()?,
+        history: fitted.history,
+        seconds: start.elapsed().as_secs_f64(),
+    };
+    Ok((model, net_config, report))
+}
+
+/// The targets of every population: given values (checked), or the indicator evaluated.
+fn targets(x: &Array3, target: &Target, config: &TrainConfig) -> Result<Vec<f64>> {
+    let r = x.steps();
+    let y = match target {
+        Target::Indicator(kind) => {
+            return (0..r).map(|t| indicator_value(*kind, x, t)).collect();
+        }
+        Target::Values(y) => y,
+    };
+    if y.len() != r {
+        return Err(Error::Shape {
+            what: "training targets".into(),
+            expected: format!("[{r}], one per population of the features"),
+            got: vec![y.len()],
+        });
+    }
+    if let Some(i) = y.iter().position(|v| !v.is_finite()) {
+        return Err(Error::NonFinite {
+            what: "training targets".into(),
+            step: i,
+            agent: 0,
+            coordinate: 0,
+            value: y[i],
+        });
+    }
+    if config.path_copies > 0 {
+        return Err(Error::Parameter {
+            name: "path_copies",
+            value: config.path_copies.to_string(),
+            reason: "path copies need targets at path points: learn an indicator instead of \
+                     target values"
+                .into(),
+        });
+    }
+    Ok(y.clone())
+}
+
+/// Refuse options that cannot train on `r` populations.
+fn check(config: &TrainConfig, r: usize) -> Result<()> {
+    let bad = |name, value: String, reason: &str| {
+        Err(Error::Parameter {
+            name,
+            value,
+            reason: reason.into(),
+        })
+    };
+    if r < 2 {
+        let reason = "training needs at least 2 populations (one to validate on)";
+        return bad("populations", r.to_string(), reason);
+    }
+    if config.batch == 0 {
+        return bad("batch", "0".into(), "at least one population per batch");
+    }
+    if config.epochs == 0 {
+        return bad("epochs", "0".into(), "at least one epoch");
+    }
+    if !(0.0..1.0).contains(&config.val_fraction) {
+        let reason = "the validation fraction must lie in [0, 1)";
+        return bad("val_fraction", config.val_fraction.to_string(), reason);
+    }
+    Ok(())
+}
+
+/// The training and validation examples.
+struct Split {
+    /// Training / validation populations (before path copies).
+    populations: (usize, usize),
+    /// Training populations and their path copies.
+    train: Examples,
+    /// Held-out populations.
+    val: Examples,
+    /// Held-out path points (with an indicator target and path copies).
+    val_path: Option<Examples>,
+    /// Validation for early stopping: the held-out populations and their path points.
+    val_all: Examples,
+}
+
+impl Split {
+    fn new(
+        x: &Array3,
+        y: &[f64],
+        target: &Target,
+        config: &TrainConfig,
+        rng: &mut Xoshiro256PlusPlus,
+    ) -> Result<Self> {
+        let r = x.steps();
+        let mut order: Vec<usize> = (0..r).collect();
+        order.shuffle(rng);
+        let n_val = ((r as f64 * config.val_fraction).round() as usize).clamp(1, r - 1);
+        let (val_idx, train_idx) = order.split_at(n_val);
+        let val = Examples::select(x, y, val_idx);
+        let val_path = path_copies(x, val_idx, target, config, rng)?;
+        let mut train = Examples::select(x, y, train_idx);
+        if let Some(extra) = path_copies(x, train_idx, target, config, rng)? {
+            train = concat(&train, &extra);
+        }
+        let val_all = match &val_path {
+            Some(p) => concat(&val, p),
+            None => Examples::select(x, y, val_idx),
+        };
+        Ok(Self {
+            populations: (train_idx.len(), val_idx.len()),
+            train,
+            val,
+            val_path,
+            val_all,
+        })
+    }
+}
+
+/// `path_copies` copies `α x` (α ~ U(0, 1)) of the populations `idx`, with exact targets.
+fn path_copies(
+    x: &Array3,
+    idx: &[usize],
+    target: &Target,
+    config: &TrainConfig,
+    rng: &mut Xoshiro256PlusPlus,
+) -> Result<Option<Examples>> {
+    let Target::Indicator(kind) = target else {
+        return Ok(None);
+    };
+    if config.path_copies == 0 {
+        return Ok(None);
+    }
+    let rows: Vec<usize> = idx
+        .iter()
+        .flat_map(|&i| std::iter::repeat_n(i, config.path_copies))
+        .collect();
+    let alphas: Vec<f64> = rows.iter().map(|_| rng.random::<f64>()).collect();
+    let scaled = scale_steps(&x.select_steps(&rows), &alphas);
+    let y = (0..rows.len())
+        .map(|t| indicator_value(*kind, &scaled, t))
+        .collect::<Result<_>>()?;
+    Ok(Some(Examples { x: scaled, y }))
+}
+
+/// Targets standardised on the training set: `ŷ = (y − mean) / std`.
+struct Scale {
+    mean: f64,
+    std: f64,
+}
+
+impl Scale {
+    fn of(y: &[f64]) -> Self {
+        let mean = y.iter().sum::<f64>() / y.len() as f64;
+        let var = y.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / y.len() as f64;
+        Self {
+            mean,
+            std: var.sqrt().max(1e-12),
+        }
+    }
+
+    fn apply(&self, y: &[f64]) -> Vec<f64> {
+        y.iter().map(|v| (v - self.mean) / self.std).collect()
+    }
+}
+
+/// What the epochs produced: the best weights (standardised units), its epoch, the history.
+struct Fitted {
+    model: DeepSet,
+    best_epoch: usize,
+    history: Vec<Epoch>,
+}
+
+/// Adam over shuffled batches, keeping the epoch with the lowest validation loss.
+fn fit(
+    data: &Split,
+    scale: &Scale,
+    net_config: &DeepSetConfig,
+    config: &TrainConfig,
+    device: &Device,
+    rng: &mut Xoshiro256PlusPlus,
+    progress: &mut dyn FnMut(Epoch),
+) -> Result<Fitted> {
     let ad = device.clone().autodiff();
     ad.seed(config.seed);
     let mut model = net_config.init(&ad);
     let mut optimizer = AdamConfig::new().init();
     let mut best = (f64::INFINITY, 0usize, model.clone());
     let mut history = Vec::new();
-    let train_y = standard(&train_set.y);
-    let val_y = standard(&val_all.y);
-    let n_train = train_set.y.len();
+    let (train_y, val_y) = (scale.apply(&data.train.y), scale.apply(&data.val_all.y));
+    let n_train = train_y.len();
     let mut idx: Vec<usize> = (0..n_train).collect();
     for epoch in 1..=config.epochs {
-        idx.shuffle(&mut rng);
+        idx.shuffle(rng);
         let mut loss_sum = 0.0;
         for batch in idx.chunks(config.batch) {
-            let xb = train_set.x.upload_rows(batch, &ad, DType::F32);
+            let xb = data.train.x.upload_rows(batch, &ad, DType::F32);
             let yb = Tensor::<1>::from_data(
                 burn::tensor::TensorData::new(
                     batch.iter().map(|&i| train_y[i]).collect::<Vec<_>>(),
@@ -272,7 +379,7 @@ pub fn train(
             let grads = GradientsParams::from_grads(loss.backward(), &model);
             model = optimizer.step(config.lr, model, grads);
         }
-        let val_loss = mse(&predict(&model, &val_all.x, device), &val_y);
+        let val_loss = mse(&predict(&model, &data.val_all.x, device)?, &val_y);
         let e = Epoch {
             epoch,
             of: config.epochs,
@@ -287,22 +394,11 @@ pub fn train(
             break;
         }
     }
-    let epochs_run = history.len();
-    let model = unstandardise(best.2.fork(device).no_grad(), mean, std);
-    let r2 = |ex: &Examples| r_squared(&predict(&model, &ex.x, device), &ex.y);
-    let report = TrainReport {
-        shape: x.shape(),
-        split: (train_idx.len(), val_idx.len()),
-        examples: (n_train, val_all.y.len()),
-        epochs_run,
+    Ok(Fitted {
+        model: best.2,
         best_epoch: best.1,
-        train_r2: r2(&train_set),
-        val_r2: r2(&val),
-        val_r2_path: val_path.as_ref().map(r2),
         history,
-        seconds: start.elapsed().as_secs_f64(),
-    };
-    Ok((model, net_config, report))
+    })
 }
 
 /// `V` of step `t` of `x` for an analytic indicator.
@@ -351,19 +447,19 @@ fn concat(a: &Examples, b: &Examples) -> Examples {
 }
 
 /// The model's predictions for every population of `x`, on the plain `device`, in batches.
-pub fn predict(model: &DeepSet, x: &Array3, device: &Device) -> Vec<f64> {
+///
+/// # Errors
+/// [`Error::Readback`] if the predictions cannot be read back.
+pub fn predict(model: &DeepSet, x: &Array3, device: &Device) -> Result<Vec<f64>> {
     let plain = device.clone().inner();
     let model = model.clone().fork(&plain).no_grad();
     let rows: Vec<usize> = (0..x.steps()).collect();
-    rows.chunks(256)
-        .flat_map(|chunk| {
-            model
-                .value(x.upload_rows(chunk, &plain, model.dtype()))
-                .into_data()
-                .try_into_vec_as::<f64>()
-                .expect("predictions read back")
-        })
-        .collect()
+    let mut out = Vec::with_capacity(rows.len());
+    for chunk in rows.chunks(256) {
+        let v = model.value(x.upload_rows(chunk, &plain, model.dtype()));
+        out.extend(crate::array::download(v, "predictions")?);
+    }
+    Ok(out)
 }
 
 fn mse(pred: &[f64], y: &[f64]) -> f64 {

@@ -257,139 +257,217 @@ pub fn run(
     mut progress: impl FnMut(Progress),
 ) -> Result<StudyResults> {
     config.check(panel)?;
-    let n = panel.agents();
-    let days = panel.days();
-    let mut timings = Vec::new();
     let clock = Instant::now();
-    // Tiers under every anchor, and the heatmap bins.
-    let follower_order = tiers::rank_descending(&panel.followers);
-    let (p_top, p_mid) = config.tiers;
-    let mut anchors = vec!["followers"];
-    let mut labels = vec![tiers::tiers(&follower_order, p_top, p_mid)];
-    for (name, counts) in [
-        ("posts_7d", &panel.posts_7d),
-        ("replies_7d", &panel.replies_7d),
-    ] {
-        if let Some(c) = counts {
-            anchors.push(name);
-            labels.push(tiers::tiers(&tiers::rank_descending(c), p_top, p_mid));
-        }
-    }
-    let label_refs: Vec<&[u8]> = labels.iter().map(Vec::as_slice).collect();
-    let bins = tiers::percentile_bins(&follower_order, config.heatmap_bins);
-    drop(follower_order);
-    timings.push(("tiers".to_string(), clock.elapsed().as_secs_f64()));
-
-    let sizes = config.small_sizes(n);
-    let n_ind = config.indicators.len();
-    let total_cells = panel.topics.len() * (1 + config.protocols.len() * sizes.len());
-    let mut done = 0;
-    let mut cells = Vec::new();
-    let mut day_rows = Vec::new();
-    let mut heatmaps = Vec::new();
-    let mut per_agent = Vec::new();
-    let mut pools_info = Vec::new();
-    let (mut t_full, mut t_small) = (0.0, 0.0);
-    for (k, topic) in panel.topics.iter().enumerate() {
-        let Values::F32(x) = topic.values() else {
-            unreachable!("panels hold float32 features")
-        };
-        // 1. The full panel.
+    let tiers = Tiers::new(panel, config);
+    let mut timings = vec![("tiers".to_string(), clock.elapsed().as_secs_f64())];
+    let sizes = config.small_sizes(panel.agents());
+    let total = panel.topics.len() * (1 + config.protocols.len() * sizes.len());
+    let mut results = StudyResults {
+        config: config.clone(),
+        anchors: tiers.anchors.clone(),
+        cells: Vec::new(),
+        days: Vec::new(),
+        heatmaps: Vec::new(),
+        per_agent: Vec::new(),
+        pools: Vec::new(),
+        timings: Vec::new(),
+    };
+    let (mut t_full, mut t_small, mut done) = (0.0, 0.0, 0);
+    for k in 0..panel.topics.len() {
         let clock = Instant::now();
-        let mut full_shares = Vec::with_capacity(n_ind);
-        let mut heatmap = vec![vec![0.0; days]; config.heatmap_bins];
-        for &indicator in &config.indicators {
-            let attribution = attribute_topic(indicator, topic)?;
-            let phi = &attribution.phi;
-            let totals = attribution.agent_totals();
-            let total = aumann_kernels::sum::pairwise(&totals);
-            let shares: Vec<f64> = totals.iter().map(|p| p / total).collect();
-            // Per day: totals and tier shares; the peak day.
-            let per_day: Vec<(f64, [f64; 3])> = (0..days)
-                .into_par_iter()
-                .map(|t| {
-                    let step = &phi[t * n..(t + 1) * n];
-                    let mut parts: [Vec<f64>; 3] = Default::default();
-                    for (p, &g) in step.iter().zip(&labels[0]) {
-                        parts[g as usize].push(*p);
-                    }
-                    let by_tier = parts.map(|p| aumann_kernels::sum::pairwise(&p));
-                    (by_tier.iter().sum(), by_tier)
-                })
-                .collect();
-            let peak = (0..days)
-                .max_by(|&a, &b| per_day[a].0.total_cmp(&per_day[b].0).then(b.cmp(&a)))
-                .expect("at least one day");
-            for (t, (day_total, by_tier)) in per_day.into_iter().enumerate() {
-                day_rows.push(Day {
-                    topic: k,
-                    indicator,
-                    day: t,
-                    total: day_total,
-                    shares: (day_total != 0.0).then(|| by_tier.map(|p| p / day_total)),
-                    peak: t == peak,
-                });
-            }
-            if indicator == config.heatmap_indicator {
-                for t in 0..days {
-                    for (i, &b) in bins.iter().enumerate() {
-                        heatmap[b as usize][t] += phi[t * n + i];
-                    }
-                }
-            }
-            let all: Vec<u32> = (0..n as u32).collect();
-            let runs = if total != 0.0 && total.is_finite() {
-                vec![RunMetrics {
-                    shares: label_refs
-                        .iter()
-                        .map(|l| metrics::tier_shares(&shares, &all, l))
-                        .collect(),
-                    top_agents: labels[0].iter().filter(|&&g| g == tiers::TOP).count(),
-                    c_star: 1.0,
-                    residual: 0.0,
-                    spearman: 1.0,
-                    jaccard: config
-                        .top_k
-                        .iter()
-                        .map(|&k| (k < n).then_some(1.0))
-                        .collect(),
-                }]
-            } else {
-                Vec::new()
-            };
-            cells.push(Cell {
-                topic: k,
-                indicator,
-                protocol: Protocol::Full,
-                size: n,
-                draws: 1,
-                runs,
-            });
-            if config.per_agent {
-                per_agent.push(totals);
-            }
-            full_shares.push(shares);
-        }
-        if !config.indicators.contains(&config.heatmap_indicator) {
-            let phi = attribute_topic(config.heatmap_indicator, topic)?.phi;
-            for t in 0..days {
-                for (i, &b) in bins.iter().enumerate() {
-                    heatmap[b as usize][t] += phi[t * n + i];
-                }
-            }
-        }
-        heatmaps.push(heatmap);
+        let full_shares = full_panel(panel, config, &tiers, k, &mut results)?;
         t_full += clock.elapsed().as_secs_f64();
         done += 1;
-        progress(Progress {
-            done,
-            total: total_cells,
-        });
+        progress(Progress { done, total });
 
-        // 2. Small panels.
         let clock = Instant::now();
-        let engagement = engagement(x, days, n);
-        let mut topic_pools = Vec::new();
+        let small = SmallPanels {
+            panel,
+            config,
+            tiers: &tiers,
+            topic: k,
+            full_shares: &full_shares,
+            sizes: &sizes,
+        };
+        let pools = small.run(&mut results.cells, &mut || {
+            done += 1;
+            progress(Progress { done, total });
+        })?;
+        results.pools.push(pools);
+        t_small += clock.elapsed().as_secs_f64();
+    }
+    timings.push(("full panel".to_string(), t_full));
+    timings.push(("small panels".to_string(), t_small));
+    results.timings = timings;
+    Ok(results)
+}
+
+/// Tier labels under every anchor, and the heatmap's follower-percentile bins.
+struct Tiers {
+    anchors: Vec<&'static str>,
+    /// Per anchor, each agent's tier ([`tiers::TOP`], …); the first anchor is followers.
+    labels: Vec<Vec<u8>>,
+    bins: Vec<u16>,
+}
+
+impl Tiers {
+    fn new(panel: &Panel, config: &StudyConfig) -> Self {
+        let follower_order = tiers::rank_descending(&panel.followers);
+        let (p_top, p_mid) = config.tiers;
+        let mut anchors = vec!["followers"];
+        let mut labels = vec![tiers::tiers(&follower_order, p_top, p_mid)];
+        for (name, counts) in [
+            ("posts_7d", &panel.posts_7d),
+            ("replies_7d", &panel.replies_7d),
+        ] {
+            if let Some(c) = counts {
+                anchors.push(name);
+                labels.push(tiers::tiers(&tiers::rank_descending(c), p_top, p_mid));
+            }
+        }
+        let bins = tiers::percentile_bins(&follower_order, config.heatmap_bins);
+        Self {
+            anchors,
+            labels,
+            bins,
+        }
+    }
+
+    fn label_refs(&self) -> Vec<&[u8]> {
+        self.labels.iter().map(Vec::as_slice).collect()
+    }
+
+    /// Add `φ_{t,i}` (`[T, n]`) to the heatmap (`bins × T`).
+    fn add_to_heatmap(&self, heatmap: &mut [Vec<f64>], phi: &[f64]) {
+        let (days, n) = (heatmap.first().map_or(0, Vec::len), self.bins.len());
+        for t in 0..days {
+            for (i, &b) in self.bins.iter().enumerate() {
+                heatmap[b as usize][t] += phi[t * n + i];
+            }
+        }
+    }
+}
+
+/// The full panel of topic `k`: every indicator's cell, days and heatmap into `results`.
+/// Returns each indicator's full-panel shares (in `config.indicators` order).
+fn full_panel(
+    panel: &Panel,
+    config: &StudyConfig,
+    tiers: &Tiers,
+    k: usize,
+    results: &mut StudyResults,
+) -> Result<Vec<Vec<f64>>> {
+    let topic = &panel.topics[k];
+    let n = panel.agents();
+    let mut heatmap = vec![vec![0.0; panel.days()]; config.heatmap_bins];
+    let mut full_shares = Vec::with_capacity(config.indicators.len());
+    for &indicator in &config.indicators {
+        let attribution = attribute_topic(indicator, topic)?;
+        let totals = attribution.agent_totals();
+        let total = aumann_kernels::sum::pairwise(&totals);
+        let shares: Vec<f64> = totals.iter().map(|p| p / total).collect();
+        results
+            .days
+            .extend(day_rows(&attribution, &tiers.labels[0], k, indicator));
+        if indicator == config.heatmap_indicator {
+            tiers.add_to_heatmap(&mut heatmap, &attribution.phi);
+        }
+        let runs = if total != 0.0 && total.is_finite() {
+            vec![full_panel_metrics(&shares, tiers, config, n)]
+        } else {
+            Vec::new()
+        };
+        results.cells.push(Cell {
+            topic: k,
+            indicator,
+            protocol: Protocol::Full,
+            size: n,
+            draws: 1,
+            runs,
+        });
+        if config.per_agent {
+            results.per_agent.push(totals);
+        }
+        full_shares.push(shares);
+    }
+    if !config.indicators.contains(&config.heatmap_indicator) {
+        let phi = attribute_topic(config.heatmap_indicator, topic)?.phi;
+        tiers.add_to_heatmap(&mut heatmap, &phi);
+    }
+    results.heatmaps.push(heatmap);
+    Ok(full_shares)
+}
+
+/// The full panel scored against itself: its tier shares, and perfect agreement.
+fn full_panel_metrics(shares: &[f64], tiers: &Tiers, config: &StudyConfig, n: usize) -> RunMetrics {
+    let all: Vec<u32> = (0..n as u32).collect();
+    RunMetrics {
+        shares: (tiers.labels.iter())
+            .map(|l| metrics::tier_shares(shares, &all, l))
+            .collect(),
+        top_agents: tiers.labels[0].iter().filter(|&&g| g == tiers::TOP).count(),
+        c_star: 1.0,
+        residual: 0.0,
+        spearman: 1.0,
+        jaccard: config
+            .top_k
+            .iter()
+            .map(|&k| (k < n).then_some(1.0))
+            .collect(),
+    }
+}
+
+/// Per day: the total, the tier shares and whether it is the peak day.
+fn day_rows(attribution: &Attribution, labels: &[u8], k: usize, indicator: Analytic) -> Vec<Day> {
+    let per_day: Vec<(f64, [f64; 3])> = (0..attribution.steps)
+        .into_par_iter()
+        .map(|t| {
+            let mut parts: [Vec<f64>; 3] = Default::default();
+            for (p, &g) in attribution.step(t).iter().zip(labels) {
+                parts[g as usize].push(*p);
+            }
+            let by_tier = parts.map(|p| aumann_kernels::sum::pairwise(&p));
+            (by_tier.iter().sum(), by_tier)
+        })
+        .collect();
+    let peak =
+        (0..per_day.len()).max_by(|&a, &b| per_day[a].0.total_cmp(&per_day[b].0).then(b.cmp(&a)));
+    (per_day.into_iter().enumerate())
+        .map(|(t, (day_total, by_tier))| Day {
+            topic: k,
+            indicator,
+            day: t,
+            total: day_total,
+            shares: (day_total != 0.0).then(|| by_tier.map(|p| p / day_total)),
+            peak: Some(t) == peak,
+        })
+        .collect()
+}
+
+/// The small panels of one topic: every protocol and size, `seeds` draws each.
+struct SmallPanels<'a> {
+    panel: &'a Panel,
+    config: &'a StudyConfig,
+    tiers: &'a Tiers,
+    topic: usize,
+    full_shares: &'a [Vec<f64>],
+    sizes: &'a [usize],
+}
+
+impl SmallPanels<'_> {
+    /// Push one cell per protocol × size × indicator; `tick` after each protocol × size.
+    /// Returns each protocol's pool size and top-tier agents in it.
+    fn run(
+        &self,
+        cells: &mut Vec<Cell>,
+        tick: &mut dyn FnMut(),
+    ) -> Result<Vec<(Protocol, usize, usize)>> {
+        let (panel, config, k) = (self.panel, self.config, self.topic);
+        let Values::F32(x) = panel.topics[k].values() else {
+            unreachable!("panels hold float32 features")
+        };
+        let engagement = engagement(x, panel.days(), panel.agents());
+        let mut pools = Vec::new();
         for (p, &protocol) in config.protocols.iter().enumerate() {
             let pool = Pool::new(
                 protocol,
@@ -397,42 +475,14 @@ pub fn run(
                 &engagement,
                 config.visibility_pool,
             );
-            let pool_top = pool
-                .members
-                .iter()
-                .filter(|&&i| labels[0][i as usize] == tiers::TOP)
+            let top = (pool.members.iter())
+                .filter(|&&i| self.tiers.labels[0][i as usize] == tiers::TOP)
                 .count();
-            topic_pools.push((protocol, pool.members.len(), pool_top));
-            for &s in &sizes {
-                // One draw per repetition, shared by every indicator.
+            pools.push((protocol, pool.members.len(), top));
+            for &s in self.sizes {
                 let runs: Vec<Vec<Option<RunMetrics>>> = (0..config.seeds)
                     .into_par_iter()
-                    .map(|r| {
-                        let seed = crate::seed::mix(&[
-                            config.seed,
-                            k as u64,
-                            p as u64,
-                            s as u64,
-                            r as u64,
-                        ]);
-                        let subset = pool.draw(s, seed);
-                        let xs = Array3::from_f32([days, s, D], gather(x, days, n, &subset));
-                        config
-                            .indicators
-                            .iter()
-                            .zip(&full_shares)
-                            .map(|(&indicator, shares)| {
-                                let totals = attribute_topic(indicator, &xs)?.agent_totals();
-                                Ok(metrics::score(
-                                    &totals,
-                                    &subset,
-                                    shares,
-                                    &label_refs,
-                                    &config.top_k,
-                                ))
-                            })
-                            .collect::<Result<Vec<_>>>()
-                    })
+                    .map(|r| self.draw(x, &pool, p, s, r))
                     .collect::<Result<_>>()?;
                 for (j, &indicator) in config.indicators.iter().enumerate() {
                     cells.push(Cell {
@@ -444,28 +494,40 @@ pub fn run(
                         runs: runs.iter().filter_map(|r| r[j].clone()).collect(),
                     });
                 }
-                done += 1;
-                progress(Progress {
-                    done,
-                    total: total_cells,
-                });
+                tick();
             }
         }
-        pools_info.push(topic_pools);
-        t_small += clock.elapsed().as_secs_f64();
+        Ok(pools)
     }
-    timings.push(("full panel".to_string(), t_full));
-    timings.push(("small panels".to_string(), t_small));
-    Ok(StudyResults {
-        config: config.clone(),
-        anchors,
-        cells,
-        days: day_rows,
-        heatmaps,
-        per_agent,
-        pools: pools_info,
-        timings,
-    })
+
+    /// Draw `r` of protocol `p` at size `s`, shared by every indicator: its scores.
+    fn draw(
+        &self,
+        x: &[f32],
+        pool: &Pool,
+        p: usize,
+        s: usize,
+        r: usize,
+    ) -> Result<Vec<Option<RunMetrics>>> {
+        let (config, days, n) = (self.config, self.panel.days(), self.panel.agents());
+        let seed =
+            crate::seed::mix(&[config.seed, self.topic as u64, p as u64, s as u64, r as u64]);
+        let subset = pool.draw(s, seed);
+        let xs = Array3::from_f32([days, s, D], gather(x, days, n, &subset));
+        let labels = self.tiers.label_refs();
+        (config.indicators.iter().zip(self.full_shares))
+            .map(|(&indicator, shares)| {
+                let totals = attribute_topic(indicator, &xs)?.agent_totals();
+                Ok(metrics::score(
+                    &totals,
+                    &subset,
+                    shares,
+                    &labels,
+                    &config.top_k,
+                ))
+            })
+            .collect()
+    }
 }
 
 /// Exact attributions (zero baseline) of a topic's `[T, n, d]` features, by the engine's
