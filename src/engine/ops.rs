@@ -66,7 +66,10 @@ pub fn f64_transcendentals_work(device: &Device) -> bool {
     static CACHE: Mutex<Option<HashMap<String, bool>>> = Mutex::new(None);
     let plain = device.clone().inner();
     let key = format!("{plain:?}");
-    let mut cache = CACHE.lock().expect("probe cache");
+    // A panic elsewhere while holding the lock leaves the cache usable: it holds only results.
+    let mut cache = CACHE
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     let cache = cache.get_or_insert_with(HashMap::new);
     if let Some(&ok) = cache.get(&key) {
         return ok;
