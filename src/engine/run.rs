@@ -126,8 +126,7 @@ impl RunConfig {
         if self.method == Method::Exact && self.indicator.exact().is_none() {
             return Err(Error::NoExactForm {
                 indicator: self.indicator.name().into(),
-                reason: "a learned network has no closed form; attribute it by the path \
-                         integral"
+                reason: "the engine has no closed form for it; attribute it by the path integral"
                     .into(),
             });
         }
