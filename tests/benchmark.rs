@@ -16,7 +16,7 @@ fn ground_truth_benchmark_recovers_the_exact_values() {
         samples: 64,
         ..SyntheticOptions::default()
     };
-    let rows = synthetic_table(&options, &mut |_, _| {}).unwrap();
+    let rows = synthetic_table(&options, &mut |_| {}).unwrap();
     // Every feasible method on every function and size, once.
     let expected: usize = options
         .sizes
@@ -80,7 +80,7 @@ fn scaling_table_measures_within_budget_and_extrapolates_beyond() {
         budget: 0.02,
         ..ScalingOptions::default()
     };
-    let rows = scaling_table(&options, &mut |_, _| {}).unwrap();
+    let rows = scaling_table(&options, &mut |_| {}).unwrap();
     let cell = |n, m| rows.iter().find(|r| r.n == n && r.method == m).unwrap();
     assert_eq!(cell(10, Method::ShapleyExact).status, Status::Measured);
     assert_eq!(cell(200, Method::ShapleyExact).status, Status::Infeasible);

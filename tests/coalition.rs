@@ -142,7 +142,7 @@ fn efficiency_holds_for_shapley_only() {
     let game = AnalyticGame::new(Analytic::Variance, x, b, 3);
     let change = game.value(&game.full()) - game.value(&game.empty());
     let gap = |phi: &[f64]| (phi.iter().sum::<f64>() - change).abs() / change.abs();
-    let none = &mut |_, _| {};
+    let none = &mut |_| {};
     assert!(gap(&shapley_exact(&game).unwrap().phi) < 1e-12);
     // Every permutation's contributions telescope to the change.
     assert!(gap(&shapley_sampled(&game, 30, false, 1, none).unwrap().phi) < 1e-12);
@@ -172,7 +172,7 @@ fn sampled_shapley_error_shrinks_like_inverse_sqrt_k() {
         let seeds = 24u64;
         let mut total = 0.0;
         for seed in 0..seeds {
-            let phi = shapley_sampled(&game, k, false, seed, &mut |_, _| {})
+            let phi = shapley_sampled(&game, k, false, seed, &mut |_| {})
                 .unwrap()
                 .phi;
             total += phi
@@ -203,7 +203,7 @@ fn sampled_shapley_error_shrinks_like_inverse_sqrt_k() {
 fn standard_errors_cover_the_exact_values() {
     let (x, b) = population(10, 3, 2, false);
     let game = AnalyticGame::new(Analytic::Mult, x, b, 3);
-    let none = &mut |_, _| {};
+    let none = &mut |_| {};
     for (name, est, exact) in [
         (
             "shapley",
@@ -239,7 +239,7 @@ fn standard_errors_cover_the_exact_values() {
 fn plain_and_incremental_estimators_agree_and_are_reproducible() {
     let (x, b) = population(40, 3, 6, true);
     let game = AnalyticGame::new(Analytic::Gini, x, b, 3);
-    let none = &mut |_, _| {};
+    let none = &mut |_| {};
     let inc = shapley_sampled(&game, 20, false, 9, none).unwrap();
     let plain = shapley_sampled_plain(&game, 20, 9, none).unwrap();
     assert!(max_rel_diff(&inc.phi, &plain.phi) < 1e-9);
@@ -248,7 +248,7 @@ fn plain_and_incremental_estimators_agree_and_are_reproducible() {
         .num_threads(1)
         .build()
         .unwrap()
-        .install(|| shapley_sampled(&game, 20, false, 9, &mut |_, _| {}).unwrap());
+        .install(|| shapley_sampled(&game, 20, false, 9, &mut |_| {}).unwrap());
     assert_eq!(one.phi, inc.phi);
     let b1 = banzhaf_sampled(&game, 64, 2, none).unwrap();
     assert_eq!(b1, banzhaf_sampled(&game, 64, 2, none).unwrap());
@@ -262,7 +262,7 @@ fn exact_methods_refuse_large_games() {
     assert!(e.contains("n = 21") && e.contains("shapley-sampled"), "{e}");
     assert!(banzhaf_exact(&game).is_err());
     assert!(
-        shapley_sampled(&game, 3, true, 0, &mut |_, _| {}).is_err(),
+        shapley_sampled(&game, 3, true, 0, &mut |_| {}).is_err(),
         "odd antithetic K"
     );
 }

@@ -20,6 +20,7 @@ use crate::coalition::{self, AnalyticGame, Estimate};
 use crate::error::{Error, Result};
 use crate::indicators::Analytic;
 use crate::path::{self, PathOptions};
+use crate::progress::Progress;
 
 /// An attribution method.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -155,7 +156,7 @@ pub fn run(
     features: &Array3,
     baseline: &Baseline,
     options: &CompareOptions,
-    progress: &mut dyn FnMut(usize, usize),
+    progress: &mut dyn FnMut(Progress),
 ) -> Result<MethodRun> {
     let n = features.agents();
     crate::exact::check_agents(indicator, n)?;
@@ -186,7 +187,7 @@ pub fn run(
                 baseline,
                 &options.path,
                 &device,
-                &mut |p| progress(p.done, p.total),
+                progress,
             )?;
             Ok(MethodRun {
                 method,

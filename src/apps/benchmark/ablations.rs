@@ -188,8 +188,7 @@ pub fn path_choice(n: usize, orders: usize, seed: u64) -> Result<Vec<PathRow>> {
         let (mut tau, mut overlap) = (0.0, 0.0);
         for o in 0..orders as u64 {
             // One permutation's marginal contributions: the agent-by-agent path integral.
-            let staircase =
-                coalition::shapley_sampled(&game, 1, false, seed ^ o, &mut |_, _| {})?.phi;
+            let staircase = coalition::shapley_sampled(&game, 1, false, seed ^ o, &mut |_| {})?.phi;
             tau += sampled_kendall(&straight, &staircase, 2000, seed + o);
             let (ta, tb) = (top_k(&straight, 10), top_k(&staircase, 10));
             overlap += ta.iter().filter(|i| tb.contains(i)).count() as f64 / 10.0;

@@ -21,6 +21,7 @@ use crate::compare::{self, CompareOptions, Method};
 use crate::error::Result;
 use crate::indicators::Analytic;
 use crate::path::{self, PathOptions};
+use crate::progress::Progress;
 use synthetic::{Instance, Kind, QUADRATIC_MAX};
 
 /// Accuracy of one method on one instance, against the truth.
@@ -142,7 +143,7 @@ pub fn synthetic_methods(n: usize) -> Vec<Method> {
 /// A backend that fails, bad sampling options.
 pub fn synthetic_table(
     options: &SyntheticOptions,
-    progress: &mut dyn FnMut(usize, usize),
+    progress: &mut dyn FnMut(Progress),
 ) -> Result<Vec<SyntheticRow>> {
     let device = Backend::NdArray.device()?;
     let cells: Vec<(Kind, usize)> = Kind::ALL
@@ -159,7 +160,7 @@ pub fn synthetic_table(
             let change = inst.value(&inst.x) - inst.value(&vec![0.0; n * options.d]);
             for (j, &method) in methods.iter().enumerate() {
                 let start = Instant::now();
-                let none = &mut |_, _| {};
+                let none = &mut |_| {};
                 let phi = match method {
                     Method::AsPath => {
                         let x = Array3::from_f64([1, n, options.d], inst.x.clone());
@@ -207,7 +208,10 @@ pub fn synthetic_table(
                 },
             });
         }
-        progress(c + 1, cells.len());
+        progress(Progress {
+            done: c + 1,
+            total: cells.len(),
+        });
     }
     Ok(rows)
 }
@@ -308,7 +312,7 @@ fn power_law(points: &[(f64, f64)], default_exponent: f64) -> Option<(f64, f64)>
 /// A method that fails where it is feasible.
 pub fn scaling_table(
     options: &ScalingOptions,
-    progress: &mut dyn FnMut(usize, usize),
+    progress: &mut dyn FnMut(Progress),
 ) -> Result<Vec<ScalingRow>> {
     let mut rows = Vec::new();
     let total = options.sizes.len() * options.methods.len();
@@ -342,7 +346,7 @@ pub fn scaling_table(
                         &x,
                         &b,
                         &options.compare,
-                        &mut |_, _| {},
+                        &mut |_| {},
                     )?;
                     let t = run.seconds.max(1e-9);
                     measured[j].push((n as f64, t));
@@ -355,7 +359,10 @@ pub fn scaling_table(
                 seconds,
                 status,
             });
-            progress(s * options.methods.len() + j + 1, total);
+            progress(Progress {
+                done: s * options.methods.len() + j + 1,
+                total,
+            });
         }
     }
     Ok(rows)

@@ -32,6 +32,7 @@ use rayon::prelude::*;
 
 use super::game::{Game, Sum};
 use crate::error::{Error, Result};
+use crate::progress::Progress;
 use crate::seed::mix;
 
 /// The largest game the exact methods enumerate (2²⁰ coalitions).
@@ -131,7 +132,7 @@ impl Moments {
 fn sample_in_chunks(
     n: usize,
     draws: usize,
-    progress: &mut dyn FnMut(usize, usize),
+    progress: &mut dyn FnMut(Progress),
     draw: impl Fn(usize, &mut Moments) + Sync,
 ) -> Moments {
     let chunks = draws.div_ceil(CHUNK);
@@ -153,7 +154,7 @@ fn sample_in_chunks(
             total.merge(p);
         }
         done = draws.min((start + batch) * CHUNK).max(done);
-        progress(done, draws);
+        progress(Progress { done, total: draws });
     }
     total
 }
@@ -176,7 +177,7 @@ pub fn shapley_sampled<G: Game>(
     samples: usize,
     antithetic: bool,
     seed: u64,
-    progress: &mut dyn FnMut(usize, usize),
+    progress: &mut dyn FnMut(Progress),
 ) -> Result<Estimate> {
     check_samples(samples, antithetic)?;
     let n = game.players();
@@ -226,7 +227,7 @@ pub fn shapley_sampled_plain<G: Game>(
     game: &G,
     samples: usize,
     seed: u64,
-    progress: &mut dyn FnMut(usize, usize),
+    progress: &mut dyn FnMut(Progress),
 ) -> Result<Estimate> {
     check_samples(samples, false)?;
     let n = game.players();
@@ -258,7 +259,7 @@ pub fn banzhaf_sampled<G: Game>(
     game: &G,
     samples: usize,
     seed: u64,
-    progress: &mut dyn FnMut(usize, usize),
+    progress: &mut dyn FnMut(Progress),
 ) -> Result<Estimate> {
     if samples < 2 {
         return Err(Error::Parameter {
@@ -288,7 +289,10 @@ pub fn banzhaf_sampled<G: Game>(
                 })
                 .collect();
             out.extend(part);
-            progress(out.len(), samples);
+            progress(Progress {
+                done: out.len(),
+                total: samples,
+            });
         }
         out
     };

@@ -107,7 +107,7 @@ fn synthetic(args: BenchSyntheticArgs) -> Result<ExitCode> {
         "--sizes must be at least 2 and --seeds at least 1"
     );
     let mut bar = Bar::new("synthetic", !args.run.quiet);
-    let rows = benchmark::synthetic_table(&options, &mut |d, t| bar.update(d, t))?;
+    let rows = benchmark::synthetic_table(&options, &mut |p| bar.update(p.done, p.total))?;
     bar.finish();
     let md = benchmark::synthetic_markdown(&rows);
     let csv = benchmark::synthetic_csv(&rows);
@@ -140,7 +140,7 @@ fn scaling(args: BenchScalingArgs) -> Result<ExitCode> {
         ..ScalingOptions::default()
     };
     let mut bar = Bar::new("scaling", !args.run.quiet);
-    let rows = benchmark::scaling_table(&options, &mut |d, t| bar.update(d, t))?;
+    let rows = benchmark::scaling_table(&options, &mut |p| bar.update(p.done, p.total))?;
     bar.finish();
     let md = benchmark::scaling_markdown(&rows);
     if !args.run.quiet {

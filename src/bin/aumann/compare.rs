@@ -97,7 +97,7 @@ pub fn run(args: CompareArgs) -> Result<ExitCode> {
         &features,
         &baseline,
         &options,
-        &mut |_, _| {},
+        &mut |_| {},
     )?;
     let mut scores = Vec::new();
     for &method in &args.methods {
@@ -108,7 +108,7 @@ pub fn run(args: CompareArgs) -> Result<ExitCode> {
             &features,
             &baseline,
             &options,
-            &mut |d, t| bar.update(d, t),
+            &mut |p| bar.update(p.done, p.total),
         )
         .map_err(flags)?;
         bar.finish();
