@@ -26,7 +26,9 @@
 pub mod apps;
 pub mod engine;
 
-pub use apps::{benchmark, coalition, compare, demo, markdown, panel, seed, study, synth, train};
+pub use apps::{
+    benchmark, coalition, compare, demo, markdown, panel, scenario, seed, study, synth, train,
+};
 pub use engine::{
     array, attribution, backend, baseline, choice, error, exact, indicators, model, npy, ops, path,
     progress, run, verify,

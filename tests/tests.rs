@@ -13,4 +13,5 @@ mod convergence;
 mod deepset;
 mod fixtures;
 mod million;
+mod scenario;
 mod study;

@@ -323,11 +323,5 @@ pub fn one_step(
             });
         }
     };
-    let [_, n, d] = features.shape();
-    let b = baseline.step(t);
-    let shape = if b.len() == d { [1, 1, d] } else { [1, n, d] };
-    Ok((
-        features.select_steps(&[t]),
-        Baseline::from_array(Array3::from_f64(shape, b.to_vec())),
-    ))
+    Ok((features.select_steps(&[t]), baseline.select_step(t)))
 }

@@ -9,6 +9,7 @@
 //! | [`benchmark`] | the ground-truth benchmark, the runtime scaling table, robustness sweeps |
 //! | [`panel`] | panels (agents × days × topics) on disk, and the synthetic panel |
 //! | [`study`] | the cross-scale study: tiers, sampling protocols, shares, the scaling-bias test, reports |
+//! | [`scenario`] | simulated societies with smooth static and rollout indicators, and their folders |
 //! | [`train`] | training DeepSet value networks |
 //! | [`synth`], [`demo`] | synthetic populations and the built-in demo |
 //! | [`markdown`], [`seed`] | report tables; independent random streams from one seed |
@@ -19,6 +20,7 @@ pub mod compare;
 pub mod demo;
 pub mod markdown;
 pub mod panel;
+pub mod scenario;
 pub mod seed;
 pub mod study;
 pub mod synth;

@@ -34,6 +34,36 @@ pub struct Attribution {
 }
 
 impl Attribution {
+    /// The attributions of consecutive runs over the same agents, one after the other: their
+    /// steps in order, their times and phases added.
+    ///
+    /// # Panics
+    /// If `parts` is empty or the agent counts differ.
+    pub fn concat(parts: Vec<Attribution>) -> Attribution {
+        let mut it = parts.into_iter();
+        let mut all = it
+            .next()
+            .unwrap_or_else(|| unreachable!("at least one part"));
+        for p in it {
+            assert_eq!(
+                p.agents, all.agents,
+                "attributions of different populations"
+            );
+            all.steps += p.steps;
+            all.phi.extend(p.phi);
+            all.v_x.extend(p.v_x);
+            all.v_b.extend(p.v_b);
+            all.seconds += p.seconds;
+            for (phase, s) in p.phases {
+                match all.phases.iter_mut().find(|q| q.0 == phase) {
+                    Some(q) => q.1 += s,
+                    None => all.phases.push((phase, s)),
+                }
+            }
+        }
+        all
+    }
+
     /// `φ_{t,·}`.
     pub fn step(&self, t: usize) -> &[f64] {
         &self.phi[t * self.agents..(t + 1) * self.agents]

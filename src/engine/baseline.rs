@@ -152,6 +152,14 @@ impl Baseline {
         }
     }
 
+    /// The baseline of step `t` alone, for a one-step population.
+    pub fn select_step(&self, t: usize) -> Self {
+        let [_, n_b, d] = self.array.shape();
+        Self {
+            array: Array3::from_f64([1, n_b, d], self.step(t).to_vec()),
+        }
+    }
+
     /// Whether the baseline is zero everywhere.
     pub fn is_zero(&self) -> bool {
         match self.array.values() {

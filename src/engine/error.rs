@@ -182,6 +182,14 @@ pub enum Error {
         /// What is wrong and what was expected.
         reason: String,
     },
+    /// A scenario folder that cannot be used.
+    #[error("scenario {}: {reason}", path.display())]
+    Scenario {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong and what was expected.
+        reason: String,
+    },
     /// A tensor could not be read back from the device.
     #[error("reading {what} back from the device failed: {source}")]
     Readback {

@@ -178,11 +178,26 @@ pub fn run(
     progress: &mut (dyn FnMut(Progress) + Send),
 ) -> Result<RunOutput> {
     config.validate()?;
+    let baseline = Baseline::resolve(&config.baseline, features)?;
+    run_from(config, features, &baseline, progress)
+}
+
+/// [`run`] from a baseline already resolved (a scenario's baseline action, say); the
+/// configuration's baseline is only recorded.
+///
+/// # Errors
+/// As [`run`].
+pub fn run_from(
+    config: &RunConfig,
+    features: &Array3,
+    baseline: &Baseline,
+    progress: &mut (dyn FnMut(Progress) + Send),
+) -> Result<RunOutput> {
+    config.validate()?;
     let mut work = || -> Result<RunOutput> {
-        let baseline = Baseline::resolve(&config.baseline, features)?;
         if let (Method::Exact, Some(kind)) = (config.method, config.indicator.exact()) {
             return Ok(RunOutput {
-                attribution: crate::exact::attribute(kind, features, &baseline)?,
+                attribution: crate::exact::attribute(kind, features, baseline)?,
                 device: "host (closed form, f64)".into(),
             });
         }
@@ -195,7 +210,7 @@ pub fn run(
         let attribution = path::attribute(
             indicator.as_ref(),
             features,
-            &baseline,
+            baseline,
             &options,
             &device,
             progress,
@@ -305,6 +320,12 @@ pub struct Summary {
     /// Non-default block size of the path integral.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub block_elements: Option<usize>,
+    /// The scenario folder the indicator came from.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scenario: Option<String>,
+    /// The one step attributed, where only one was.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub step: Option<usize>,
 }
 
 impl Summary {
@@ -348,6 +369,25 @@ impl Summary {
             seconds_total,
             block_elements: (config.block_elements != PathOptions::default().block_elements)
                 .then_some(config.block_elements),
+            scenario: None,
+            step: None,
+        }
+    }
+
+    /// The record of a scenario's indicator (`indicator`, from the folder `scenario`), of one
+    /// step or of all.
+    pub fn for_scenario(
+        self,
+        scenario: &Path,
+        indicator: &'static str,
+        step: Option<usize>,
+    ) -> Self {
+        Self {
+            indicator,
+            model: None,
+            scenario: Some(scenario.display().to_string()),
+            step,
+            ..self
         }
     }
 

@@ -1,38 +1,80 @@
-//! `aumann attribute`: φ for every agent and step of a feature array.
+//! `aumann attribute`: φ for every agent and step of a feature array, or of a scenario folder.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
-use aumann::array::Values;
+use aumann::array::{Array3, Values};
 use aumann::backend::Precision;
-use aumann::baseline::BaselineSpec;
-use aumann::indicators::IndicatorSpec;
+use aumann::baseline::{Baseline, BaselineSpec};
+use aumann::choice::Choice;
+use aumann::indicators::{IndicatorKind, IndicatorSpec};
 use aumann::path::Rule;
-use aumann::run::{self, Method, RunConfig, Summary};
+use aumann::run::{self, Method, RunConfig, RunOutput, Summary};
+use aumann::scenario::{self, Horizon};
 use clap::Args;
 
 use crate::common::{ComputeFlags, RunFlags, choice, with_flags};
 use crate::progress::Bar;
 use crate::staged::Staged;
 
+/// An indicator as `--indicator` names it: one of the registry's, or a scenario's.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum IndicatorName {
+    /// A registry indicator (`linear`, …, `deepset`).
+    Registry(IndicatorKind),
+    /// A scenario's `static` or `rollout` risk (with `--scenario`).
+    Scenario(Horizon),
+}
+
+impl Choice for IndicatorName {
+    const WHAT: &'static str = "indicator";
+
+    fn choices() -> Vec<Self> {
+        let registry = IndicatorKind::choices().into_iter().map(Self::Registry);
+        registry
+            .chain(Horizon::choices().into_iter().map(Self::Scenario))
+            .collect()
+    }
+
+    fn label(&self) -> &'static str {
+        match self {
+            Self::Registry(k) => k.label(),
+            Self::Scenario(h) => h.label(),
+        }
+    }
+}
+
 /// `aumann attribute`.
 #[derive(Debug, Args)]
 pub struct AttributeArgs {
-    /// Features: a float32/float64 .npy array of shape [n, d] or [T, n, d].
-    #[arg(long, value_name = "X.npy")]
-    pub features: PathBuf,
-    /// The macro indicator (a learned one, deepset, needs --model).
-    #[arg(long, value_name = "NAME", value_parser = choice::<aumann::indicators::IndicatorKind>())]
-    pub indicator: aumann::indicators::IndicatorKind,
+    /// Features: a float32/float64 .npy array of shape [n, d] or [T, n, d] (default with
+    /// --scenario: the folder's).
+    #[arg(long, value_name = "X.npy", required_unless_present = "scenario")]
+    pub features: Option<PathBuf>,
+    /// A scenario folder (`aumann simulate`): its features, baseline action and indicators.
+    #[arg(long, value_name = "DIR")]
+    pub scenario: Option<PathBuf>,
+    /// With --scenario: attribute only this step (numbered from 0).
+    #[arg(long, value_name = "T", requires = "scenario")]
+    pub step: Option<usize>,
+    /// The macro indicator (deepset needs --model; static and rollout need --scenario,
+    /// where static is the default).
+    #[arg(
+        long,
+        value_name = "NAME",
+        value_parser = choice::<IndicatorName>(),
+        required_unless_present = "scenario"
+    )]
+    pub indicator: Option<IndicatorName>,
     /// A trained DeepSet's folder (for --indicator deepset), as written by `aumann train`.
     #[arg(long, value_name = "DIR")]
     pub model: Option<PathBuf>,
     /// Baseline: zero, mean (per coordinate and step), first (the first step), or a .npy of
-    /// shape [d], [n, d] or [T, n, d].
-    #[arg(long, default_value = "zero", value_name = "zero|mean|first|B.npy")]
-    pub baseline: BaselineSpec,
+    /// shape [d], [n, d] or [T, n, d]. Default: zero, or a scenario's baseline action.
+    #[arg(long, value_name = "zero|mean|first|B.npy")]
+    pub baseline: Option<BaselineSpec>,
     /// Path integral by autodiff, or the closed form of an analytic indicator.
     #[arg(long, default_value = "path", value_parser = choice::<Method>())]
     pub method: Method,
@@ -57,23 +99,22 @@ pub struct AttributeArgs {
     pub run: RunFlags,
 }
 
-impl TryFrom<&AttributeArgs> for RunConfig {
-    type Error = anyhow::Error;
-
-    fn try_from(args: &AttributeArgs) -> Result<Self> {
+impl AttributeArgs {
+    /// The run's configuration for the registry indicator `kind`.
+    fn config(&self, kind: IndicatorKind) -> Result<RunConfig> {
         let indicator = IndicatorSpec {
-            kind: args.indicator,
-            model: args.model.clone(),
+            kind,
+            model: self.model.clone(),
         };
         let config = RunConfig {
-            method: args.method,
-            rule: args.rule,
-            points: args.steps,
-            precision: args.compute.precision,
-            baseline: args.baseline.clone(),
-            normalize: args.normalize,
-            backend: args.compute.backend,
-            threads: args.run.threads,
+            method: self.method,
+            rule: self.rule,
+            points: self.steps,
+            precision: self.compute.precision,
+            baseline: self.baseline.clone().unwrap_or(BaselineSpec::Zero),
+            normalize: self.normalize,
+            backend: self.compute.backend,
+            threads: self.run.threads,
             ..RunConfig::new(indicator)
         };
         config.validate().map_err(|e| with_flags(e, "--steps"))?;
@@ -85,19 +126,152 @@ impl TryFrom<&AttributeArgs> for RunConfig {
 pub fn run(args: AttributeArgs) -> Result<ExitCode> {
     let start = Instant::now();
     args.run.apply()?;
-    let config = RunConfig::try_from(&args)?;
+    let which = match (&args.indicator, &args.scenario) {
+        (Some(IndicatorName::Scenario(h)), Some(_)) => Some(*h),
+        (None, Some(_)) => Some(Horizon::Static),
+        (Some(IndicatorName::Scenario(h)), None) => {
+            anyhow::bail!("--indicator {} needs --scenario DIR", h.label())
+        }
+        _ => None,
+    };
+    let kind = match args.indicator {
+        Some(IndicatorName::Registry(k)) => k,
+        // A scenario's indicator: the registry part of the configuration is not used.
+        _ => IndicatorKind::choices()[0],
+    };
+    let config = args.config(kind)?;
     let out = Staged::new(&args.out)?;
     let summary_file = args.summary.as_deref().map(Staged::new).transpose()?;
+    let (output, features, rank) = match (&args.scenario, which) {
+        (Some(dir), Some(which)) => attribute_scenario(&args, &config, dir, which)?,
+        _ => attribute_features(&args, &config)?,
+    };
+    write_phi(&output, &config, rank, &out, &args.out)?;
+    if let (Some(file), Some(name)) = (&summary_file, &args.summary) {
+        let source = args.features.clone().unwrap_or_else(|| {
+            args.scenario
+                .clone()
+                .unwrap_or_default()
+                .join("features.npy")
+        });
+        let d = features.dims();
+        let mut summary = Summary::new(&config, &source, d, &output, start.elapsed().as_secs_f64());
+        if let (Some(dir), Some(which)) = (&args.scenario, which) {
+            summary = summary.for_scenario(dir, which.label(), args.step);
+        }
+        if args.scenario.is_some() && args.baseline.is_none() {
+            summary.baseline = "action".into();
+        }
+        std::fs::write(file.path(), summary.to_json())
+            .with_context(|| format!("writing {}", name.display()))?;
+    }
+    out.commit()?;
+    summary_file.map(Staged::commit).transpose()?;
+    Ok(ExitCode::SUCCESS)
+}
 
-    let (features, rank) = run::read_features(&args.features)?;
+/// A registry indicator on `--features` (or a scenario folder's features and baseline).
+fn attribute_features(
+    args: &AttributeArgs,
+    config: &RunConfig,
+) -> Result<(RunOutput, Array3, usize)> {
+    let (features, rank, baseline) = match (&args.features, &args.scenario) {
+        (Some(path), _) => {
+            let (features, rank) = run::read_features(path)?;
+            let baseline = Baseline::resolve(&config.baseline, &features)?;
+            (features, rank, baseline)
+        }
+        (None, Some(dir)) => {
+            let loaded = scenario::load(dir)?;
+            let features = loaded.simulation.features;
+            let baseline = match &args.baseline {
+                Some(spec) => Baseline::resolve(spec, &features)?,
+                None => Baseline::from_array(loaded.simulation.baseline),
+            };
+            (features, 3, baseline)
+        }
+        (None, None) => anyhow::bail!("give --features X.npy or --scenario DIR"),
+    };
     let mut bar = Bar::new(config.indicator.name(), !args.run.quiet);
-    let output = run::run(&config, &features, &mut |p| bar.update(p.done, p.total))
-        .map_err(|e| with_flags(e, "--steps"))?;
+    let output = run::run_from(config, &features, &baseline, &mut |p| {
+        bar.update(p.done, p.total)
+    })
+    .map_err(|e| with_flags(e, "--steps"))?;
     bar.finish();
+    Ok((output, features, rank))
+}
 
+/// A scenario's static or rollout indicator, step by step.
+fn attribute_scenario(
+    args: &AttributeArgs,
+    config: &RunConfig,
+    dir: &Path,
+    which: Horizon,
+) -> Result<(RunOutput, Array3, usize)> {
+    if config.method == Method::Exact {
+        return Err(with_flags(
+            aumann::Error::NoExactForm {
+                indicator: which.label().into(),
+                reason: "a scenario's risk has no closed form; attribute it by the path integral"
+                    .into(),
+            },
+            "--steps",
+        ));
+    }
+    let loaded = scenario::load(dir)?;
+    let features = match &args.features {
+        Some(path) => run::read_features(path)?.0,
+        None => loaded.simulation.features.clone(),
+    };
+    let baseline = match &args.baseline {
+        Some(spec) => Baseline::resolve(spec, &features)?,
+        None => Baseline::from_array(loaded.simulation.baseline.clone()),
+    };
+    let flags = |e| with_flags(e, "--steps");
+    let device = config.backend.device().map_err(flags)?;
+    config
+        .backend
+        .check_precision(&device, config.precision)
+        .map_err(flags)?;
+    let mut bar = Bar::new(which.label(), !args.run.quiet);
+    let target = scenario::Target {
+        which,
+        step: args.step,
+    };
+    let attribution = scenario::attribute(
+        &loaded,
+        target,
+        &features,
+        &baseline,
+        &config.path_options(),
+        &device,
+        &mut |p| bar.update(p.done, p.total),
+    )
+    .map_err(flags)?;
+    bar.finish();
+    let rank = if args.step.is_some() { 2 } else { 3 };
+    let device = aumann::backend::describe(&device);
+    Ok((
+        RunOutput {
+            attribution,
+            device,
+        },
+        features,
+        rank,
+    ))
+}
+
+/// Write φ (or shares) in the configuration's precision: `[n]` for a one-step input.
+fn write_phi(
+    output: &RunOutput,
+    config: &RunConfig,
+    rank: usize,
+    out: &Staged,
+    name: &Path,
+) -> Result<()> {
     let result = &output.attribution;
     let values = output
-        .values(&config)
+        .values(config)
         .map_err(|e| with_flags(e, "--steps"))?;
     let shape = match rank {
         2 => vec![result.agents],
@@ -108,19 +282,5 @@ pub fn run(args: AttributeArgs) -> Result<ExitCode> {
         Precision::F64 => Values::F64(values),
     };
     aumann::npy::write(out.path(), &shape, &values)
-        .with_context(|| format!("writing {}", args.out.display()))?;
-    if let (Some(file), Some(name)) = (&summary_file, &args.summary) {
-        let summary = Summary::new(
-            &config,
-            &args.features,
-            features.dims(),
-            &output,
-            start.elapsed().as_secs_f64(),
-        );
-        std::fs::write(file.path(), summary.to_json())
-            .with_context(|| format!("writing {}", name.display()))?;
-    }
-    out.commit()?;
-    summary_file.map(Staged::commit).transpose()?;
-    Ok(ExitCode::SUCCESS)
+        .with_context(|| format!("writing {}", name.display()))
 }

@@ -9,6 +9,7 @@ mod compare;
 mod demo;
 mod panel;
 mod progress;
+mod simulate;
 mod staged;
 mod study;
 mod synth;
@@ -51,6 +52,9 @@ enum Command {
     /// The cross-scale study: full panel vs biased and random small panels, the scaling-bias
     /// test, heatmaps and a report. With only --out it runs on the default synthetic panel.
     Study(study::StudyArgs),
+    /// Simulate a society (a scenario) and write its folder: features, baseline action,
+    /// context, the static and rollout risk per step.
+    Simulate(simulate::SimulateArgs),
 }
 
 fn main() -> ExitCode {
@@ -67,12 +71,13 @@ fn main() -> ExitCode {
         Command::Bench(c) => bench::run(c),
         Command::Panel(c) => panel::run(c),
         Command::Study(a) => study::run(a),
+        Command::Simulate(a) => simulate::run(a),
     };
     match outcome {
         Ok(code) => code,
         Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("error: {err:#}");
+            eprintln!("error: {}", message(&err));
             ExitCode::from(2)
         }
     }
@@ -90,6 +95,22 @@ fn usage_error(e: clap::Error) -> ExitCode {
     let line = text.lines().next().unwrap_or("error: invalid arguments");
     eprintln!("{line}");
     ExitCode::from(2)
+}
+
+/// The error and its causes on one line, each cause once (a library error that already
+/// quotes its source is not followed by the source again).
+fn message(err: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in err.chain() {
+        let text = cause.to_string();
+        if !out.contains(&text) {
+            if !out.is_empty() {
+                out.push_str(": ");
+            }
+            out.push_str(&text);
+        }
+    }
+    out
 }
 
 /// Output piped into a program that stopped reading (`aumann … | head`).

@@ -1,0 +1,423 @@
+//! Simulated societies whose macro risk is a smooth function of the agents' state, so that the
+//! path integral applies (SPEC §8).
+//!
+//! A [`Scenario`] simulates `n` agents over `T` steps deterministically from a seed with a
+//! pluggable policy and yields features `X[T, n, d]` with named coordinates, the **baseline
+//! action** `A[T, n, d]` (what "this agent does nothing" means), the context its indicators
+//! read (the interaction graph as an edge list), and two smooth indicators of step t:
+//!
+//! ```text
+//! static    V_t(x)   = R(x; C_t)                      the risk from the step's features
+//! rollout   V_t^H(x) = R(F^H(x; C_t); C_t)            the risk H smoothed steps ahead
+//! ```
+//!
+//! `F` is one step of the scenario's mean-field dynamics with every draw replaced by its
+//! expectation and every threshold by a sigmoid of temperature τ; graph terms are gathers and
+//! scatter-adds over the edge list ([`graph::Edges`]), `O(H |E|)` per evaluation. Both are
+//! deterministic, twice-differentiable functions of x: their attributions satisfy efficiency.
+//!
+//! | scenario | what | features |
+//! |---|---|---|
+//! | `social` | bounded confidence with posting, likes, dislikes on a Barabási–Albert graph ([`social`]) | belief, posted, views, likes, dislikes |
+//!
+//! # The scenario folder
+//!
+//! ```text
+//! DIR/scenario.json        format "aumann-scenario", version, scenario, features, agents,
+//!                          steps, edges, parameters (every one, with the seed)
+//! DIR/features.npy         float32 [T, n, d]
+//! DIR/baseline.npy         float32 [T, n, d], the baseline action
+//! DIR/context/edges.npy    int64 [E, 2], (src, dst): dst sees what src does
+//! DIR/macro.npy            float64 [T, 2], static and rollout V per step
+//! ```
+//!
+//! # Adding a scenario
+//!
+//! Implement [`Scenario`] (simulate, indicator) for a type holding its parameters, and list a
+//! [`ScenarioEntry`] in [`SCENARIOS`].
+
+pub mod graph;
+pub mod social;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use self::graph::Graph;
+use crate::array::{Array3, Values};
+use crate::choice::Choice;
+use crate::engine::indicators::Indicator;
+use crate::error::{Error, Result};
+
+/// Which of a scenario's indicators.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Horizon {
+    /// The risk from the step's own features.
+    #[default]
+    Static,
+    /// The risk after `H` steps of the smoothed dynamics.
+    Rollout,
+}
+
+impl Horizon {
+    /// Both.
+    pub const ALL: [Horizon; 2] = [Horizon::Static, Horizon::Rollout];
+
+    /// `"static"` or `"rollout"`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Horizon::Static => "static",
+            Horizon::Rollout => "rollout",
+        }
+    }
+}
+
+crate::named_choice!(Horizon, "scenario indicator");
+
+/// A simulated run.
+#[derive(Clone, Debug)]
+pub struct Simulation {
+    /// Features `[T, n, d]` (float32).
+    pub features: Array3,
+    /// The baseline action `[T, n, d]` (float32).
+    pub baseline: Array3,
+    /// The interaction graph, if the scenario has one.
+    pub graph: Option<Arc<Graph>>,
+}
+
+/// Overrides of a scenario's defaults, as the command line gives them.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Overrides {
+    /// Agents `n`.
+    pub agents: Option<usize>,
+    /// Steps `T`.
+    pub steps: Option<usize>,
+    /// Seed.
+    pub seed: Option<u64>,
+    /// Rollout horizon `H`.
+    pub horizon: Option<usize>,
+    /// Temperature τ of the smooth surrogates.
+    pub temperature: Option<f64>,
+}
+
+/// A simulated society with two smooth indicators.
+pub trait Scenario: Send + Sync {
+    /// Stable name (`"social"`).
+    fn name(&self) -> &'static str;
+
+    /// The feature names, `d` of them.
+    fn feature_names(&self) -> &'static [&'static str];
+
+    /// Every parameter, for `scenario.json`.
+    fn parameters(&self) -> serde_json::Value;
+
+    /// Simulate: deterministic for the seed in the parameters, whatever the thread count.
+    ///
+    /// # Errors
+    /// Parameters that cannot simulate.
+    fn simulate(&self) -> Result<Simulation>;
+
+    /// The indicator `which` of step `step` of `simulation`.
+    ///
+    /// # Errors
+    /// A step out of range, or context the simulation lacks.
+    fn indicator(
+        &self,
+        simulation: &Simulation,
+        which: Horizon,
+        step: usize,
+    ) -> Result<Box<dyn Indicator>>;
+}
+
+/// A scenario reachable by name.
+#[derive(Debug)]
+pub struct ScenarioEntry {
+    /// Stable name.
+    pub name: &'static str,
+    /// One line for help texts.
+    pub summary: &'static str,
+    /// The scenario with its defaults and `overrides`.
+    pub with: fn(&Overrides) -> Result<Box<dyn Scenario>>,
+    /// The scenario from the `parameters` of its `scenario.json`.
+    pub from_parameters: fn(&serde_json::Value) -> Result<Box<dyn Scenario>>,
+}
+
+/// Every scenario reachable by name.
+pub const SCENARIOS: &[ScenarioEntry] = &[social::ENTRY];
+
+/// A [`ScenarioEntry`] chosen by name.
+#[derive(Clone, Copy, Debug)]
+pub struct ScenarioKind(&'static ScenarioEntry);
+
+impl ScenarioKind {
+    /// The registry entry.
+    pub fn entry(self) -> &'static ScenarioEntry {
+        self.0
+    }
+}
+
+impl PartialEq for ScenarioKind {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.name == other.0.name
+    }
+}
+
+impl Choice for ScenarioKind {
+    const WHAT: &'static str = "scenario";
+
+    fn choices() -> Vec<Self> {
+        SCENARIOS.iter().map(ScenarioKind).collect()
+    }
+
+    fn label(&self) -> &'static str {
+        self.0.name
+    }
+}
+
+/// The folder's format name.
+pub const FORMAT: &str = "aumann-scenario";
+/// The folder's format version.
+pub const VERSION: u32 = 1;
+
+/// `scenario.json`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    /// [`FORMAT`].
+    pub format: String,
+    /// [`VERSION`].
+    pub version: u32,
+    /// The library that wrote it.
+    pub aumann_version: String,
+    /// The scenario's name.
+    pub scenario: String,
+    /// Feature names.
+    pub features: Vec<String>,
+    /// Agents `n`.
+    pub agents: usize,
+    /// Steps `T`.
+    pub steps: usize,
+    /// Directed edges of the context graph (0 without one).
+    pub edges: usize,
+    /// Every parameter of the scenario, the seed included.
+    pub parameters: serde_json::Value,
+}
+
+/// A scenario folder read back: the scenario and its simulation.
+pub struct Loaded {
+    /// The scenario, rebuilt from its parameters.
+    pub scenario: Box<dyn Scenario>,
+    /// Its simulation.
+    pub simulation: Simulation,
+    /// `scenario.json`.
+    pub manifest: Manifest,
+}
+
+/// `V` of every step, `[T, 2]` (static, rollout), in f64 on flex.
+///
+/// # Errors
+/// Whatever building or evaluating the indicators reports.
+pub fn macro_series(scenario: &dyn Scenario, simulation: &Simulation) -> Result<Vec<f64>> {
+    let device = crate::backend::Backend::Flex.device()?;
+    let dtype = burn::tensor::DType::F64;
+    let steps = simulation.features.steps();
+    let mut out = Vec::with_capacity(2 * steps);
+    for t in 0..steps {
+        let x = simulation.features.upload(t, t + 1, &device, dtype);
+        for which in Horizon::ALL {
+            let v = scenario
+                .indicator(simulation, which, t)?
+                .forward(x.clone())?;
+            out.push(crate::array::download(v, "scenario risk")?[0]);
+        }
+    }
+    Ok(out)
+}
+
+/// Write `simulation` of `scenario` into the folder `dir` (created if needed).
+///
+/// # Errors
+/// [`Error::Io`] naming the file that could not be written; evaluation errors of the macro
+/// series.
+pub fn save(dir: &Path, scenario: &dyn Scenario, simulation: &Simulation) -> Result<()> {
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| Error::Io { path, source }
+    };
+    std::fs::create_dir_all(dir.join("context")).map_err(io(&dir.join("context")))?;
+    let [steps, n, d] = simulation.features.shape();
+    crate::npy::write(
+        &dir.join("features.npy"),
+        &[steps, n, d],
+        simulation.features.values(),
+    )?;
+    crate::npy::write(
+        &dir.join("baseline.npy"),
+        &[steps, n, d],
+        simulation.baseline.values(),
+    )?;
+    let edges = simulation.graph.as_deref().map_or(0, |g| g.edges.len());
+    let flat = simulation
+        .graph
+        .as_deref()
+        .map(Graph::to_i64)
+        .unwrap_or_default();
+    crate::npy::write_i64(&dir.join("context/edges.npy"), &[edges, 2], &flat)?;
+    let series = macro_series(scenario, simulation)?;
+    crate::npy::write(&dir.join("macro.npy"), &[steps, 2], &Values::F64(series))?;
+    let manifest = Manifest {
+        format: FORMAT.into(),
+        version: VERSION,
+        aumann_version: env!("CARGO_PKG_VERSION").into(),
+        scenario: scenario.name().into(),
+        features: scenario
+            .feature_names()
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
+        agents: n,
+        steps,
+        edges,
+        parameters: scenario.parameters(),
+    };
+    let path = dir.join("scenario.json");
+    let json = serde_json::to_string_pretty(&manifest).map_err(|e| Error::Render {
+        what: "scenario.json".into(),
+        reason: e.to_string(),
+    })?;
+    std::fs::write(&path, json + "\n").map_err(io(&path))
+}
+
+/// Read the scenario folder `dir`.
+///
+/// # Errors
+/// [`Error::Scenario`] or [`Error::Shape`] naming the file: a missing or unreadable manifest, an unknown scenario, arrays of the wrong shape, edges naming no agent.
+pub fn load(dir: &Path) -> Result<Loaded> {
+    let bad = |file: &str, reason: String| Error::Scenario {
+        path: dir.join(file),
+        reason,
+    };
+    let text = std::fs::read_to_string(dir.join("scenario.json"))
+        .map_err(|e| bad("scenario.json", format!("cannot be read ({e})")))?;
+    let manifest: Manifest = serde_json::from_str(&text)
+        .map_err(|e| bad("scenario.json", format!("not a scenario manifest ({e})")))?;
+    if manifest.format != FORMAT || manifest.version != VERSION {
+        let reason = format!(
+            "format {} v{}, expected {FORMAT} v{VERSION}",
+            manifest.format, manifest.version
+        );
+        return Err(bad("scenario.json", reason));
+    }
+    let kind = ScenarioKind::from_label(&manifest.scenario)?;
+    let scenario = (kind.0.from_parameters)(&manifest.parameters)?;
+    let (steps, n, d) = (manifest.steps, manifest.agents, manifest.features.len());
+    let array = |file: &str| -> Result<Array3> {
+        let a = crate::npy::read(&dir.join(file))?;
+        if a.shape != [steps, n, d] {
+            return Err(Error::Shape {
+                what: dir.join(file).display().to_string(),
+                expected: format!("[{steps}, {n}, {d}] as scenario.json says"),
+                got: a.shape,
+            });
+        }
+        let array = Array3::new([steps, n, d], a.values);
+        array.check_finite(&dir.join(file).display().to_string())?;
+        Ok(array)
+    };
+    let features = array("features.npy")?;
+    let baseline = array("baseline.npy")?;
+    let e = crate::npy::read_counts(&dir.join("context/edges.npy"))?;
+    if e.shape != [manifest.edges, 2] {
+        return Err(Error::Shape {
+            what: dir.join("context/edges.npy").display().to_string(),
+            expected: format!("[{}, 2] as scenario.json says", manifest.edges),
+            got: e.shape,
+        });
+    }
+    let flat: Vec<i64> = match e.values {
+        Values::F64(v) => v.into_iter().map(|x| x as i64).collect(),
+        Values::F32(v) => v.into_iter().map(|x| x as i64).collect(),
+    };
+    let graph = match manifest.edges {
+        0 => None,
+        _ => Some(Arc::new(Graph::from_i64(n, &flat).map_err(
+            |(edge, v)| {
+                bad(
+                    "context/edges.npy",
+                    format!("edge {edge} names agent {v}, outside 0..{n}"),
+                )
+            },
+        )?)),
+    };
+    Ok(Loaded {
+        scenario,
+        simulation: Simulation {
+            features,
+            baseline,
+            graph,
+        },
+        manifest,
+    })
+}
+
+/// Which indicator of a scenario, at which steps.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Target {
+    /// Static or rollout.
+    pub which: Horizon,
+    /// One step, or every step (`None`).
+    pub step: Option<usize>,
+}
+
+/// Attribute the indicator `target.which` of `loaded` on `features` (`[T, n, d]`, the folder's
+/// or a replacement of the same shape) from `baseline`, step by step (each step has its own
+/// indicator): every step, or only `target.step`. Returns `φ` of those steps.
+///
+/// # Errors
+/// A step out of range, features of another shape than the scenario's, and whatever the path
+/// integral reports.
+pub fn attribute(
+    loaded: &Loaded,
+    target: Target,
+    features: &Array3,
+    baseline: &crate::baseline::Baseline,
+    options: &crate::path::PathOptions,
+    device: &burn::tensor::Device,
+    progress: &mut dyn FnMut(crate::progress::Progress),
+) -> Result<crate::attribution::Attribution> {
+    let [steps, n, d] = loaded.simulation.features.shape();
+    if features.shape() != [steps, n, d] {
+        return Err(Error::Shape {
+            what: "features of the scenario".into(),
+            expected: format!("[{steps}, {n}, {d}], the scenario's"),
+            got: features.shape().to_vec(),
+        });
+    }
+    let chosen: Vec<usize> = match target.step {
+        Some(t) if t < steps => vec![t],
+        Some(t) => {
+            return Err(Error::Parameter {
+                name: "step",
+                value: t.to_string(),
+                reason: format!("the scenario has {steps} steps, numbered from 0"),
+            });
+        }
+        None => (0..steps).collect(),
+    };
+    let mut parts = Vec::with_capacity(chosen.len());
+    for (k, &t) in chosen.iter().enumerate() {
+        let indicator = loaded
+            .scenario
+            .indicator(&loaded.simulation, target.which, t)?;
+        let x = features.select_steps(&[t]);
+        let b = baseline.select_step(t);
+        let a = crate::path::attribute(indicator.as_ref(), &x, &b, options, device, &mut |p| {
+            progress(crate::progress::Progress {
+                done: k * p.total + p.done,
+                total: chosen.len() * p.total,
+            })
+        })?;
+        parts.push(a);
+    }
+    Ok(crate::attribution::Attribution::concat(parts))
+}

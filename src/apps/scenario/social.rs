@@ -1,0 +1,439 @@
+//! `social`: bounded-confidence opinion dynamics with posting, likes and dislikes on a
+//! Barabási–Albert graph (the paper's SocialLLM scenario).
+//!
+//! # Simulation (rule-based policy, seeded draws)
+//!
+//! Beliefs start `U(−½, ½)`. At every step each agent posts with probability
+//! `π_post(b) = ½ + ½|b|`; each neighbour `w` of a poster `u` sees the post, interacts with
+//! probability `π_act(b_w) = 0.4 + 0.3|b_w|`, likes it if `|b_u − b_w| < ε` (and moves
+//! `μ (b_u − b_w) / deg_w` towards it) and dislikes it otherwise (and moves `μ_d (b_u − b_w) /
+//! deg_w` away). A poster's belief is then reinforced by its reception,
+//! `b_u ← b_u (1 + η (likes_u − dislikes_u) / max(views_u, 1))`; beliefs are clamped to
+//! `[−1, 1]`. Features of step t (after its updates): belief, posted, views (of the agent's
+//! own post), likes and dislikes received.
+//!
+//! # Indicators (smooth, deterministic; temperature τ)
+//!
+//! ```text
+//! static   s_i = p_i b_i² ln(1 + v_i) (1 + l_i)/(2 + l_i + q_i)      risky expression
+//!          V   = τ softplus((mean_i s_i − θ)/τ)
+//! rollout  V^H = static(F^H(x))
+//! F:       a(b)   = √(b² + δ²) − δ                                   smooth |b|
+//!          c_e    = σ((ε² − (b_u − b_w)²)/τ)                         smooth "close enough", e = u→w
+//!          r_e    = p_u π_act(b_w)
+//!          b'_w   = b_w + Σ_{e→w} r_e (μ c_e − μ_d (1 − c_e)) (b_u − b_w) / deg_w
+//!          b''    = b' + η b (l − q)/(1 + v)                         reception feedback
+//!          l'_u   = Σ_{e from u} r_e c_e,   q'_u = Σ_{e from u} r_e (1 − c_e),   v'_u = p_u deg_u
+//!          p'     = ½ + ½ a(b'')
+//! ```
+//!
+//! `F` is the mean-field version of one simulated step (expectations in place of draws,
+//! sigmoids in place of the confidence threshold); its graph terms are one gather and one
+//! scatter-add over the edge list. The baseline action is a neutral, silent agent: belief 0,
+//! not posting, no likes or dislikes; its views are its neighbours' doing and are kept.
+
+use burn::tensor::activation::sigmoid;
+use burn::tensor::{Tensor, TensorData};
+use rand::rngs::Xoshiro256PlusPlus;
+use rand::{RngExt, SeedableRng};
+use serde::{Deserialize, Serialize};
+
+use std::sync::Arc;
+
+use super::graph::{Edges, Graph, barabasi_albert};
+use super::{Horizon, Overrides, Scenario, ScenarioEntry, Simulation};
+use crate::array::Array3;
+use crate::engine::indicators::{Indicator, PathFn};
+use crate::error::{Error, Result};
+
+/// The registry entry.
+pub const ENTRY: ScenarioEntry = ScenarioEntry {
+    name: "social",
+    summary: "bounded-confidence opinions with posting, likes and dislikes on a Barabási–Albert graph",
+    with: |overrides| {
+        Ok(Box::new(Social::new(
+            SocialConfig::default().with(overrides)?,
+        )))
+    },
+    from_parameters: |parameters| {
+        let config: SocialConfig =
+            serde_json::from_value(parameters.clone()).map_err(|e| Error::Parameter {
+                name: "parameters",
+                value: "scenario.json".into(),
+                reason: format!("not the social scenario's parameters ({e})"),
+            })?;
+        Ok(Box::new(Social::new(config.checked()?)))
+    },
+};
+
+/// The `social` scenario: its parameters and its agents' policy.
+#[derive(Clone)]
+pub struct Social {
+    /// Parameters.
+    pub config: SocialConfig,
+    /// The agents' decisions (default [`RulePolicy`]).
+    pub policy: Arc<dyn SocialPolicy + Send + Sync>,
+}
+
+impl Social {
+    /// The scenario with the rule-based policy.
+    pub fn new(config: SocialConfig) -> Self {
+        Self {
+            config,
+            policy: Arc::new(RulePolicy),
+        }
+    }
+}
+
+impl Scenario for Social {
+    fn name(&self) -> &'static str {
+        ENTRY.name
+    }
+
+    fn feature_names(&self) -> &'static [&'static str] {
+        &FEATURES
+    }
+
+    fn parameters(&self) -> serde_json::Value {
+        serde_json::to_value(&self.config).unwrap_or_default()
+    }
+
+    fn simulate(&self) -> Result<Simulation> {
+        let config = self.config.clone().checked()?;
+        let run = simulate(&config, self.policy.as_ref());
+        let to_f32 = |a: &Array3| {
+            Array3::from_f32(
+                a.shape(),
+                (0..a.steps())
+                    .flat_map(|t| a.step_f64(t))
+                    .map(|v| v as f32)
+                    .collect(),
+            )
+        };
+        Ok(Simulation {
+            features: to_f32(&run.features),
+            baseline: to_f32(&run.baseline),
+            graph: Some(Arc::new(run.graph)),
+        })
+    }
+
+    fn indicator(
+        &self,
+        simulation: &Simulation,
+        which: Horizon,
+        step: usize,
+    ) -> Result<Box<dyn Indicator>> {
+        let steps = simulation.features.steps();
+        if step >= steps {
+            return Err(Error::Parameter {
+                name: "step",
+                value: step.to_string(),
+                reason: format!("the scenario has {steps} steps, numbered from 0"),
+            });
+        }
+        let graph = simulation.graph.clone().ok_or_else(|| Error::Parameter {
+            name: "graph",
+            value: "none".into(),
+            reason: "the social scenario needs its interaction graph".into(),
+        })?;
+        let horizon = match which {
+            Horizon::Static => 0,
+            Horizon::Rollout => self.config.horizon,
+        };
+        Ok(Box::new(SocialRisk::new(&self.config, graph, horizon)))
+    }
+}
+
+/// The features, in order.
+pub const FEATURES: [&str; 5] = ["belief", "posted", "views", "likes", "dislikes"];
+
+/// Parameters of the `social` scenario (every default documented).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SocialConfig {
+    /// Agents `n` (default 1 000).
+    pub agents: usize,
+    /// Steps `T` (default 60).
+    pub steps: usize,
+    /// Edges per new node of the Barabási–Albert graph (default 2).
+    pub attach: usize,
+    /// Confidence bound `ε` (default 0.3).
+    pub confidence: f64,
+    /// Pull towards a liked post `μ` (default 0.3).
+    pub pull: f64,
+    /// Push away from a disliked post `μ_d` (default 0.1).
+    pub push: f64,
+    /// Reception feedback `η` (default 0.5).
+    pub feedback: f64,
+    /// Risk threshold `θ` of the mean risky expression (default 0.05).
+    pub threshold: f64,
+    /// Temperature `τ` of every smooth surrogate (default 0.05).
+    pub temperature: f64,
+    /// Smoothing `δ` of `|b|` (default 0.05).
+    pub abs_smoothing: f64,
+    /// Rollout horizon `H` (default 3).
+    pub horizon: usize,
+    /// Seed.
+    pub seed: u64,
+}
+
+impl SocialConfig {
+    /// These parameters with `overrides` applied, checked.
+    ///
+    /// # Errors
+    /// As [`SocialConfig::checked`].
+    pub fn with(self, overrides: &Overrides) -> Result<Self> {
+        Self {
+            agents: overrides.agents.unwrap_or(self.agents),
+            steps: overrides.steps.unwrap_or(self.steps),
+            seed: overrides.seed.unwrap_or(self.seed),
+            horizon: overrides.horizon.unwrap_or(self.horizon),
+            temperature: overrides.temperature.unwrap_or(self.temperature),
+            ..self
+        }
+        .checked()
+    }
+
+    /// The parameters if they can simulate.
+    ///
+    /// # Errors
+    /// [`Error::Parameter`] naming the first that cannot.
+    pub fn checked(self) -> Result<Self> {
+        let bad = |name, value: String, reason: &str| {
+            Err(Error::Parameter {
+                name,
+                value,
+                reason: reason.into(),
+            })
+        };
+        if self.attach == 0 || self.agents <= self.attach + 1 {
+            let reason = format!("needs more than attach + 1 = {} agents", self.attach + 1);
+            return bad("agents", self.agents.to_string(), &reason);
+        }
+        if self.steps == 0 {
+            return bad("steps", "0".into(), "at least one step");
+        }
+        for (name, v) in [
+            ("temperature", self.temperature),
+            ("confidence", self.confidence),
+            ("abs_smoothing", self.abs_smoothing),
+        ] {
+            if !(v.is_finite() && v > 0.0) {
+                return bad(name, v.to_string(), "must be positive and finite");
+            }
+        }
+        Ok(self)
+    }
+}
+
+impl Default for SocialConfig {
+    fn default() -> Self {
+        Self {
+            agents: 1_000,
+            steps: 60,
+            attach: 2,
+            confidence: 0.3,
+            pull: 0.3,
+            push: 0.1,
+            feedback: 0.5,
+            threshold: 0.05,
+            temperature: 0.05,
+            abs_smoothing: 0.05,
+            horizon: 3,
+            seed: 7,
+        }
+    }
+}
+
+/// An agent's decisions in the `social` scenario.
+pub trait SocialPolicy {
+    /// Probability of posting this step, given the agent's belief.
+    fn post(&self, belief: f64) -> f64;
+    /// Probability of reacting to a post seen, given the viewer's belief.
+    fn interact(&self, belief: f64) -> f64;
+    /// Whether the viewer likes a post (else dislikes it).
+    fn likes(&self, viewer: f64, poster: f64, confidence: f64) -> bool;
+}
+
+/// The rule-based policy of the scenario's description.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RulePolicy;
+
+impl SocialPolicy for RulePolicy {
+    fn post(&self, belief: f64) -> f64 {
+        0.5 + 0.5 * belief.abs()
+    }
+
+    fn interact(&self, belief: f64) -> f64 {
+        0.4 + 0.3 * belief.abs()
+    }
+
+    fn likes(&self, viewer: f64, poster: f64, confidence: f64) -> bool {
+        (viewer - poster).abs() < confidence
+    }
+}
+
+/// A simulated run: features `[T, n, 5]`, the baseline action and the graph.
+#[derive(Clone, Debug)]
+pub struct SocialRun {
+    /// Features per step.
+    pub features: Array3,
+    /// The baseline action per step.
+    pub baseline: Array3,
+    /// The interaction graph (both directions of every edge).
+    pub graph: Graph,
+}
+
+/// Simulate `config` with `policy`: deterministic for the seed.
+pub fn simulate(config: &SocialConfig, policy: &dyn SocialPolicy) -> SocialRun {
+    let (n, d) = (config.agents, FEATURES.len());
+    let graph = barabasi_albert(n, config.attach, config.seed);
+    let deg = graph.in_degrees();
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(crate::seed::mix(&[config.seed, 1]));
+    let mut belief: Vec<f64> = (0..n).map(|_| rng.random::<f64>() - 0.5).collect();
+    let mut x = Vec::with_capacity(config.steps * n * d);
+    let mut base = Vec::with_capacity(config.steps * n * d);
+    for _ in 0..config.steps {
+        let posted: Vec<bool> = belief
+            .iter()
+            .map(|&b| rng.random::<f64>() < policy.post(b))
+            .collect();
+        let (mut views, mut likes, mut dislikes) =
+            (vec![0.0f64; n], vec![0.0f64; n], vec![0.0f64; n]);
+        let start = belief.clone();
+        for &[u, w] in &graph.edges {
+            let (u, w) = (u as usize, w as usize);
+            if !posted[u] {
+                continue;
+            }
+            views[u] += 1.0;
+            if rng.random::<f64>() >= policy.interact(start[w]) {
+                continue;
+            }
+            let gap = start[u] - start[w];
+            if policy.likes(start[w], start[u], config.confidence) {
+                likes[u] += 1.0;
+                belief[w] += config.pull * gap / deg[w];
+            } else {
+                dislikes[u] += 1.0;
+                belief[w] -= config.push * gap / deg[w];
+            }
+        }
+        for i in 0..n {
+            let reception = (likes[i] - dislikes[i]) / views[i].max(1.0);
+            belief[i] = (belief[i] * (1.0 + config.feedback * reception)).clamp(-1.0, 1.0);
+            let p = if posted[i] { 1.0 } else { 0.0 };
+            x.extend([belief[i], p, views[i], likes[i], dislikes[i]]);
+            base.extend([0.0, 0.0, views[i], 0.0, 0.0]);
+        }
+    }
+    let shape = [config.steps, n, d];
+    SocialRun {
+        features: Array3::from_f64(shape, x),
+        baseline: Array3::from_f64(shape, base),
+        graph,
+    }
+}
+
+/// The static (`horizon = 0`) or rollout indicator of the scenario.
+#[derive(Clone, Debug)]
+pub struct SocialRisk {
+    config: SocialConfig,
+    horizon: usize,
+    graph: std::sync::Arc<Graph>,
+    deg: Vec<f64>,
+}
+
+impl SocialRisk {
+    /// The indicator on `graph`, looking `horizon` steps ahead (0: the static risk).
+    pub fn new(config: &SocialConfig, graph: std::sync::Arc<Graph>, horizon: usize) -> Self {
+        let deg = graph.in_degrees();
+        Self {
+            config: config.clone(),
+            horizon,
+            graph,
+            deg,
+        }
+    }
+
+    /// The static risk of a state (`[rows, 5, n]`).
+    fn risk(&self, z: &Tensor<3>) -> Tensor<1> {
+        let rows = z.dims()[0];
+        let f = |k| z.clone().narrow(1, k, 1); // [rows, 1, n]
+        let (b, p, v, l, q) = (f(0), f(1), f(2), f(3), f(4));
+        let approval = (l.clone() + 1.0) / (l + q + 2.0);
+        let s = p * b.clone() * b * (v + 1.0).log() * approval;
+        let tau = self.config.temperature;
+        let excess = s.mean_dim(2).reshape([rows]) - self.config.threshold;
+        crate::ops::softplus(excess / tau) * tau
+    }
+
+    /// One step of the smoothed dynamics.
+    fn step(&self, z: Tensor<3>, edges: &Edges, deg: &Tensor<3>, inv_deg: &Tensor<3>) -> Tensor<3> {
+        let c = &self.config;
+        let f = |k| z.clone().narrow(1, k, 1);
+        let (b, p, v, l, q) = (f(0), f(1), f(2), f(3), f(4));
+        let smooth_abs =
+            |b: Tensor<3>| (b.clone() * b + c.abs_smoothing.powi(2)).sqrt() - c.abs_smoothing;
+        let (bu, bw, pu) = (
+            edges.gather_src(b.clone()),
+            edges.gather_dst(b.clone()),
+            edges.gather_src(p.clone()),
+        );
+        let gap = bu - bw.clone();
+        let close = sigmoid(
+            (gap.clone() * gap.clone())
+                .neg()
+                .add_scalar(c.confidence.powi(2))
+                / c.temperature,
+        );
+        let react = pu * (smooth_abs(bw) * 0.3 + 0.4);
+        let liked = react.clone() * close.clone();
+        let disliked = react - liked.clone();
+        let moved = (liked.clone() * c.pull - disliked.clone() * c.push) * gap;
+        let b1 = b.clone() + edges.scatter_dst(moved) * inv_deg.clone();
+        let b2 = b1 + b * (l - q) / (v + 1.0) * c.feedback;
+        let p2 = smooth_abs(b2.clone()) * 0.5 + 0.5;
+        let v2 = p * deg.clone();
+        let l2 = edges.scatter_src(liked);
+        let q2 = edges.scatter_src(disliked);
+        Tensor::cat(vec![b2, p2, v2, l2, q2], 1)
+    }
+
+    /// `V` of every row, with the edges already on the device.
+    fn value(&self, z: Tensor<3>, edges: &Edges) -> Tensor<1> {
+        let mut z = z;
+        if self.horizon > 0 {
+            let (device, dtype) = (z.device(), z.dtype());
+            let column = |v: Vec<f64>| {
+                let n = v.len();
+                Tensor::<3>::from_data(TensorData::new(v, [1, 1, n]), (&device, dtype))
+            };
+            let deg = column(self.deg.clone());
+            let inv_deg = column(self.deg.iter().map(|&d| 1.0 / d.max(1.0)).collect());
+            for _ in 0..self.horizon {
+                z = self.step(z, edges, &deg, &inv_deg);
+            }
+        }
+        self.risk(&z)
+    }
+}
+
+impl Indicator for SocialRisk {
+    fn name(&self) -> &str {
+        if self.horizon == 0 {
+            "static"
+        } else {
+            "rollout"
+        }
+    }
+
+    fn forward(&self, z: Tensor<3>) -> Result<Tensor<1>> {
+        let edges = self.graph.upload(&z.device());
+        Ok(self.value(z, &edges))
+    }
+
+    fn along_path<'a>(&'a self, x: &Tensor<3>, _b: &Tensor<3>) -> Result<PathFn<'a>> {
+        let edges = self.graph.upload(&x.device());
+        Ok(Box::new(move |z| Ok(self.value(z, &edges))))
+    }
+}

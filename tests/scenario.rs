@@ -1,0 +1,459 @@
+//! Simulated societies: deterministic folders, efficiency and quadrature convergence of the
+//! static and rollout indicators, gradients against finite differences, symmetry and dummy on
+//! constructed graphs, every backend.
+
+use std::sync::Arc;
+
+use aumann::array::Array3;
+use aumann::backend::{Backend, Precision};
+use aumann::baseline::Baseline;
+use aumann::path::{PathOptions, Rule};
+use aumann::scenario::graph::Graph;
+use aumann::scenario::social::{Social, SocialConfig};
+use aumann::scenario::{self, Horizon, Scenario, Simulation};
+use burn::tensor::{DType, Tensor, TensorData};
+
+use crate::common::device;
+
+fn small() -> Social {
+    Social::new(SocialConfig {
+        agents: 40,
+        steps: 6,
+        ..SocialConfig::default()
+    })
+}
+
+/// φ of step `t` of `sim`'s indicator `which`, from its baseline action.
+fn phi(
+    scenario: &dyn Scenario,
+    sim: &Simulation,
+    which: Horizon,
+    t: usize,
+    options: &PathOptions,
+    backend: Backend,
+) -> aumann::attribution::Attribution {
+    let indicator = scenario.indicator(sim, which, t).unwrap();
+    let x = sim.features.select_steps(&[t]);
+    let b = Baseline::from_array(sim.baseline.select_steps(&[t]));
+    aumann::path::attribute(
+        indicator.as_ref(),
+        &x,
+        &b,
+        options,
+        &device(backend),
+        &mut |_| {},
+    )
+    .unwrap()
+}
+
+fn options(rule: Rule, points: usize, precision: Precision) -> PathOptions {
+    PathOptions {
+        rule,
+        points,
+        precision,
+        ..PathOptions::default()
+    }
+}
+
+#[test]
+fn same_seed_same_folder_bytes_whatever_the_threads() {
+    let dirs = tempfile::tempdir().unwrap();
+    let write = |name: &str, threads: usize| {
+        let dir = dirs.path().join(name);
+        let s = small();
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap()
+            .install(|| scenario::save(&dir, &s, &s.simulate().unwrap()))
+            .unwrap();
+        dir
+    };
+    let (a, b) = (write("a", 1), write("b", 2));
+    for file in [
+        "scenario.json",
+        "features.npy",
+        "baseline.npy",
+        "context/edges.npy",
+        "macro.npy",
+    ] {
+        let (x, y) = (
+            std::fs::read(a.join(file)).unwrap(),
+            std::fs::read(b.join(file)).unwrap(),
+        );
+        assert!(x == y, "{file} differs between runs");
+    }
+    let loaded = scenario::load(&a).unwrap();
+    let again = small().simulate().unwrap();
+    assert_eq!(loaded.simulation.features, again.features);
+    assert_eq!(loaded.simulation.graph.as_deref(), again.graph.as_deref());
+    let other = Social::new(SocialConfig {
+        seed: 8,
+        ..small().config
+    });
+    assert_ne!(other.simulate().unwrap().features, again.features);
+}
+
+/// Efficiency in f64 (Gauss–Legendre m = 64) and f32 (midpoint m = 128, Gauss–Legendre
+/// m = 16); the midpoint error shrinks as 1/m² against a Gauss–Legendre m = 128 reference.
+#[test]
+fn efficiency_and_quadrature_convergence() {
+    let s = small();
+    let sim = s.simulate().unwrap();
+    for which in Horizon::ALL {
+        for t in [2, 5] {
+            let f = Backend::Flex;
+            let gl = phi(
+                &s,
+                &sim,
+                which,
+                t,
+                &options(Rule::GaussLegendre, 64, Precision::F64),
+                f,
+            );
+            let gap = gl.relative_efficiency_gap()[0].unwrap();
+            assert!(gap <= 1e-10, "{which:?} step {t}: f64 gap {gap:e}");
+            // The surrogates' temperature τ = 0.05 gives the integrand a curvature of order 1/τ:
+            // the midpoint rule's O(1/m²) error is ~5e-4 at m = 32 and needs m ≈ 128 for 1e-4
+            // (Gauss–Legendre needs far fewer points), in f32 as in f64.
+            let f32 = phi(
+                &s,
+                &sim,
+                which,
+                t,
+                &options(Rule::Midpoint, 128, Precision::F32),
+                f,
+            );
+            let gap = f32.relative_efficiency_gap()[0].unwrap();
+            assert!(
+                gap <= 1e-4,
+                "{which:?} step {t}: f32 gap {gap:e} (midpoint, m = 128)"
+            );
+            let f32 = phi(
+                &s,
+                &sim,
+                which,
+                t,
+                &options(Rule::GaussLegendre, 16, Precision::F32),
+                f,
+            );
+            let gap = f32.relative_efficiency_gap()[0].unwrap();
+            assert!(
+                gap <= 1e-4,
+                "{which:?} step {t}: f32 gap {gap:e} (Gauss–Legendre, m = 16)"
+            );
+            let reference = phi(
+                &s,
+                &sim,
+                which,
+                t,
+                &options(Rule::GaussLegendre, 128, Precision::F64),
+                f,
+            );
+            let scale = reference.phi.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+            let error = |m| {
+                let a = phi(
+                    &s,
+                    &sim,
+                    which,
+                    t,
+                    &options(Rule::Midpoint, m, Precision::F64),
+                    f,
+                );
+                (a.phi.iter().zip(&reference.phi))
+                    .map(|(x, y)| (x - y).abs())
+                    .fold(0.0, f64::max)
+                    / scale
+            };
+            let (e32, e64) = (error(32), error(64));
+            let ratio = e64 / e32;
+            eprintln!(
+                "{which:?} step {t}: midpoint error {e32:.2e} (m = 32), {e64:.2e} (m = 64), ratio {ratio:.3}"
+            );
+            assert!(
+                (0.2..=0.3).contains(&ratio),
+                "{which:?} step {t}: ratio {ratio}"
+            );
+        }
+    }
+}
+
+/// `∂V/∂x` by autodiff equals central finite differences of `V` (f64, n ≤ 50).
+#[test]
+fn gradients_match_finite_differences() {
+    let s = small();
+    let sim = s.simulate().unwrap();
+    let device = Backend::Flex.device().unwrap();
+    let [_, n, d] = sim.features.shape();
+    let t = 4;
+    for which in Horizon::ALL {
+        let indicator = s.indicator(&sim, which, t).unwrap();
+        // A point inside the path: halfway between the baseline action and the features.
+        let x = sim.features.select_steps(&[t]);
+        let b = sim.baseline.select_steps(&[t]);
+        let z: Vec<f64> = (0..n * d)
+            .map(|k| 0.5 * (x.get(0, k / d, k % d) + b.get(0, k / d, k % d)) + 0.01)
+            .collect();
+        let tensor = |v: Vec<f64>| {
+            let agents_last: Vec<f64> = (0..d)
+                .flat_map(|k| (0..n).map(move |i| (i, k)))
+                .map(|(i, k)| v[i * d + k])
+                .collect();
+            Tensor::<3>::from_data(
+                TensorData::new(agents_last, [1, d, n]),
+                (&device, DType::F64),
+            )
+        };
+        let value = |v: Vec<f64>| {
+            let out = indicator.forward(tensor(v)).unwrap();
+            aumann::array::download(out, "V").unwrap()[0]
+        };
+        let zt = tensor(z.clone()).autodiff().require_grad();
+        let g = zt
+            .grad(&indicator.forward(zt.clone()).unwrap().sum().backward())
+            .unwrap();
+        let g = aumann::array::download(g, "gradient").unwrap(); // [d, n]
+        let h = 1e-5;
+        let mut worst: f64 = 0.0;
+        let scale = g.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+        for i in (0..n).step_by(7) {
+            for k in 0..d {
+                let (mut up, mut down) = (z.clone(), z.clone());
+                up[i * d + k] += h;
+                down[i * d + k] -= h;
+                let fd = (value(up) - value(down)) / (2.0 * h);
+                worst = worst.max((fd - g[k * n + i]).abs() / scale);
+            }
+        }
+        assert!(
+            worst < 1e-6,
+            "{which:?}: worst relative gradient error {worst:e}"
+        );
+    }
+}
+
+/// A star: the hub 0 and leaves 1..=4, plus an isolated agent 5. Leaves 1 and 2 have equal
+/// features (they are automorphic), agent 5 sits at its baseline action.
+fn star() -> (Social, Simulation) {
+    let s = Social::new(SocialConfig {
+        agents: 6,
+        steps: 1,
+        ..SocialConfig::default()
+    });
+    let mut edges = Vec::new();
+    for leaf in 1..=4u32 {
+        edges.extend([[0, leaf], [leaf, 0]]);
+    }
+    let graph = Graph { n: 6, edges };
+    let rows: [[f64; 5]; 6] = [
+        [0.6, 1.0, 4.0, 2.0, 1.0],
+        [-0.4, 1.0, 1.0, 1.0, 0.0],
+        [-0.4, 1.0, 1.0, 1.0, 0.0],
+        [0.2, 0.0, 0.0, 0.0, 0.0],
+        [0.9, 1.0, 1.0, 0.0, 1.0],
+        [0.0, 0.0, 0.0, 0.0, 0.0],
+    ];
+    let x: Vec<f64> = rows.iter().flatten().copied().collect();
+    let b: Vec<f64> = rows
+        .iter()
+        .flat_map(|r| [0.0, 0.0, r[2], 0.0, 0.0])
+        .collect();
+    let sim = Simulation {
+        features: Array3::from_f64([1, 6, 5], x),
+        baseline: Array3::from_f64([1, 6, 5], b),
+        graph: Some(Arc::new(graph)),
+    };
+    (s, sim)
+}
+
+fn symmetry_and_dummy(backend: Backend) {
+    let (s, sim) = star();
+    let precision = if backend == Backend::Wgpu {
+        Precision::F32
+    } else {
+        Precision::F64
+    };
+    let tol = if precision == Precision::F64 {
+        1e-12
+    } else {
+        1e-5
+    };
+    for which in Horizon::ALL {
+        let a = phi(
+            &s,
+            &sim,
+            which,
+            0,
+            &options(Rule::Midpoint, 32, precision),
+            backend,
+        );
+        let scale = a.phi.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+        assert!(scale > 0.0, "{which:?}: all φ zero");
+        assert!(
+            (a.phi[1] - a.phi[2]).abs() <= tol * scale,
+            "{which:?}: {:?}",
+            a.phi
+        );
+        assert_eq!(
+            a.phi[5], 0.0,
+            "{which:?}: the isolated agent at its baseline"
+        );
+    }
+}
+backend_test!(symmetry_and_dummy);
+
+struct Run {
+    code: i32,
+    stderr: String,
+}
+
+fn aumann(dir: &std::path::Path, args: &[&str]) -> Run {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_aumann"))
+        .current_dir(dir)
+        .args(args)
+        .env("XDG_RUNTIME_DIR", std::env::temp_dir())
+        .output()
+        .unwrap();
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+#[test]
+fn simulate_then_attribute_from_the_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let sim = [
+        "simulate", "social", "--agents", "60", "--steps", "4", "--quiet",
+    ];
+    let run = aumann(d, &[&sim[..], &["--out", "sc"]].concat());
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    for (file, shape) in [
+        ("features.npy", vec![4, 60, 5]),
+        ("baseline.npy", vec![4, 60, 5]),
+        ("macro.npy", vec![4, 2]),
+    ] {
+        assert_eq!(
+            aumann::npy::read(&d.join("sc").join(file)).unwrap().shape,
+            shape
+        );
+    }
+    let edges = aumann::npy::read_counts(&d.join("sc/context/edges.npy")).unwrap();
+    assert_eq!(edges.shape[1], 2);
+    let attribute = |extra: &[&str]| {
+        let base = [
+            "attribute",
+            "--scenario",
+            "sc",
+            "--out",
+            "phi.npy",
+            "--summary",
+            "s.json",
+        ];
+        aumann(d, &[&base[..], extra, &["--quiet"]].concat())
+    };
+    let run = attribute(&["--indicator", "rollout", "--rule", "gauss", "--steps", "16"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        aumann::npy::read(&d.join("phi.npy")).unwrap().shape,
+        vec![4, 60]
+    );
+    let s: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(d.join("s.json")).unwrap()).unwrap();
+    assert_eq!(s["indicator"], "rollout");
+    assert_eq!(s["baseline"], "action");
+    let gaps = s["relative_efficiency_gap"].as_array().unwrap();
+    assert_eq!(gaps.len(), 4);
+    assert!(gaps.iter().all(|g| g.as_f64().unwrap() < 1e-4), "{gaps:?}");
+    let run = attribute(&["--step", "2"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        aumann::npy::read(&d.join("phi.npy")).unwrap().shape,
+        vec![60]
+    );
+    let s: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(d.join("s.json")).unwrap()).unwrap();
+    assert_eq!(
+        (s["indicator"].as_str(), s["step"].as_u64()),
+        (Some("static"), Some(2))
+    );
+}
+
+#[test]
+fn bad_scenarios_are_refused_in_one_line_leaving_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let run = aumann(
+        d,
+        &[
+            "simulate", "social", "--agents", "30", "--steps", "3", "--out", "sc", "--quiet",
+        ],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let refuses = |args: &[&str], needles: &[&str]| {
+        let run = aumann(d, args);
+        assert_eq!(run.code, 2, "{args:?} succeeded");
+        let msg = run.stderr.trim_end();
+        assert_eq!(msg.lines().count(), 1, "{args:?}: not one line:\n{msg}");
+        for needle in needles {
+            assert!(msg.contains(needle), "{args:?}: {msg:?} lacks {needle:?}");
+        }
+        assert!(
+            !d.join("phi.npy").exists() && !d.join("new").exists(),
+            "{args:?} left output"
+        );
+    };
+    let attribute = ["attribute", "--scenario", "sc", "--out", "phi.npy"];
+    refuses(
+        &[&attribute[..], &["--step", "3"]].concat(),
+        &["step = 3", "3 steps"],
+    );
+    refuses(
+        &[&attribute[..], &["--indicator", "entropy"]].concat(),
+        &["unknown indicator 'entropy'", "rollout"],
+    );
+    refuses(
+        &[
+            "attribute",
+            "--features",
+            "sc/features.npy",
+            "--indicator",
+            "rollout",
+            "--out",
+            "phi.npy",
+        ],
+        &["needs --scenario"],
+    );
+    refuses(
+        &["simulate", "opinion", "--out", "new"],
+        &["unknown scenario 'opinion'", "social"],
+    );
+    refuses(
+        &["simulate", "social", "--horizon", "-1", "--out", "new"],
+        &["--horizon", "-1"],
+    );
+    refuses(
+        &[
+            "simulate",
+            "social",
+            "--temperature",
+            "-0.5",
+            "--out",
+            "new",
+        ],
+        &["temperature = -0.5"],
+    );
+    // A mis-shaped array, then a missing one.
+    let x = aumann::npy::read(&d.join("sc/features.npy")).unwrap();
+    aumann::npy::write(
+        &d.join("sc/features.npy"),
+        &[3, 30, 4],
+        &aumann::array::Values::F64(vec![0.0; 360]),
+    )
+    .unwrap();
+    refuses(&attribute, &["features.npy", "[3, 30, 5]", "[3, 30, 4]"]);
+    aumann::npy::write(&d.join("sc/features.npy"), &x.shape, &x.values).unwrap();
+    std::fs::remove_file(d.join("sc/baseline.npy")).unwrap();
+    refuses(&attribute, &["baseline.npy"]);
+}
