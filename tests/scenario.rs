@@ -366,6 +366,34 @@ fn simulate_then_attribute_from_the_folder() {
     let gaps = s["relative_efficiency_gap"].as_array().unwrap();
     assert_eq!(gaps.len(), 4);
     assert!(gaps.iter().all(|g| g.as_f64().unwrap() < 1e-4), "{gaps:?}");
+    // eval: the static risk of every step's population, as macro.npy recorded it.
+    let run = aumann(
+        d,
+        &[
+            "eval",
+            "--features",
+            "sc/features.npy",
+            "--scenario",
+            "sc",
+            "--step",
+            "0",
+            "--precision",
+            "f64",
+            "--out",
+            "v.npy",
+        ],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let v = crate::common::read_vector(&d.join("v.npy"));
+    let recorded = crate::common::read_vector(&d.join("sc/macro.npy"));
+    assert_eq!(v.len(), 4);
+    for (t, v) in v.iter().enumerate() {
+        assert!(
+            (v - recorded[2 * t]).abs() <= 1e-15 * v.abs(),
+            "step {t}: {v} vs {}",
+            recorded[2 * t]
+        );
+    }
     let run = attribute(&["--step", "2"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(

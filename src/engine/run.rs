@@ -234,6 +234,45 @@ pub fn run_from(
     }
 }
 
+/// `V` of every row of `features` (`[R, n, d]`: R populations, steps or what-if variants),
+/// computed in `precision` on `device`, a block of rows at a time (at most `block_elements`
+/// feature values per block, at least one row).
+///
+/// # Errors
+/// Too few agents for the indicator, a precision the device lacks, whatever the indicator's
+/// evaluation reports, a failed read-back.
+pub fn evaluate(
+    indicator: &dyn crate::indicators::Indicator,
+    features: &Array3,
+    precision: Precision,
+    device: &burn::tensor::Device,
+    block_elements: usize,
+) -> Result<Vec<f64>> {
+    let [rows, n, d] = features.shape();
+    if n < indicator.min_agents() {
+        return Err(Error::TooFewAgents {
+            indicator: indicator.name().into(),
+            need: indicator.min_agents(),
+            got: n,
+        });
+    }
+    if !device.supports_dtype(precision.dtype()) {
+        return Err(Error::UnsupportedPrecision {
+            backend: format!("{device:?}"),
+            device: describe(device),
+        });
+    }
+    let per_block = (block_elements / (n * d).max(1)).max(1);
+    let mut out = Vec::with_capacity(rows);
+    for r0 in (0..rows).step_by(per_block) {
+        let r1 = (r0 + per_block).min(rows);
+        let x = features.upload(r0, r1, device, precision.dtype());
+        let v = indicator.forward(x)?;
+        out.extend(crate::array::download(v, "indicator values")?);
+    }
+    Ok(out)
+}
+
 /// Read features: a float `.npy` of shape `[n, d]` or `[T, n, d]`, finite and non-empty.
 /// Returns them as `[T, n, d]` (`T = 1` for a 2-d file) with the file's rank.
 ///

@@ -33,8 +33,61 @@
 //!
 //! # Adding a scenario
 //!
-//! Implement [`Scenario`] (simulate, indicator) for a type holding its parameters, and list a
-//! [`ScenarioEntry`] in [`SCENARIOS`].
+//! Implement [`Scenario`] for a type holding its parameters; list a [`ScenarioEntry`] in
+//! [`SCENARIOS`] to reach it from `aumann simulate` and `aumann attribute --scenario`. Here a
+//! society of savers whose risk is the squared mean debt, and whose dynamics halve every
+//! balance each step:
+//!
+//! ```
+//! use aumann::prelude::*;
+//! use aumann::scenario::{self, Horizon, Loaded, Scenario, Simulation, Target};
+//! use burn::tensor::Tensor;
+//!
+//! /// `V = (mean_i x_i)²` after `h` halvings of every balance.
+//! struct Debt { h: usize }
+//!
+//! impl Indicator for Debt {
+//!     fn name(&self) -> &str { "debt" }
+//!     fn forward(&self, z: Tensor<3>) -> aumann::Result<Tensor<1>> {
+//!         let rows = z.dims()[0];
+//!         let z = z.mul_scalar(0.5f64.powi(self.h as i32)); // F^h, the smoothed dynamics
+//!         Ok(z.mean_dim(2).sum_dim(1).powi_scalar(2).reshape([rows]))
+//!     }
+//! }
+//!
+//! struct Savers;
+//!
+//! impl Scenario for Savers {
+//!     fn name(&self) -> &'static str { "savers" }
+//!     fn feature_names(&self) -> &'static [&'static str] { &["balance"] }
+//!     fn parameters(&self) -> serde_json::Value { serde_json::json!({ "agents": 3 }) }
+//!     fn simulate(&self) -> aumann::Result<Simulation> {
+//!         Ok(Simulation {
+//!             features: Array3::from_f64([1, 3, 1], vec![1.0, 2.0, 3.0]),
+//!             baseline: Array3::from_f64([1, 3, 1], vec![0.0; 3]), // no balance: no action
+//!             graph: None,
+//!         })
+//!     }
+//!     fn indicator(&self, _: &Simulation, which: Horizon, _step: usize)
+//!         -> aumann::Result<Box<dyn Indicator>> {
+//!         Ok(Box::new(Debt { h: if which == Horizon::Rollout { 2 } else { 0 } }))
+//!     }
+//! }
+//!
+//! let simulation = Savers.simulate().unwrap();
+//! let features = simulation.features.clone();
+//! let baseline = Baseline::from_array(simulation.baseline.clone());
+//! let loaded = Loaded::new(Box::new(Savers), simulation);
+//! let device = Backend::Flex.device().unwrap();
+//! let options = PathOptions { precision: Precision::F64, ..PathOptions::default() };
+//! let target = Target { which: Horizon::Rollout, step: Some(0) };
+//! let phi = scenario::attribute(&loaded, target, &features, &baseline, &options, &device, &mut |_| {})
+//!     .unwrap();
+//! // V = (mean x / 4)² = 0.25: shared in proportion to the balances, φ_i = 0.25 · x_i / 6.
+//! for (i, x) in [1.0, 2.0, 3.0].iter().enumerate() {
+//!     assert!((phi.phi[i] - 0.25 * x / 6.0).abs() < 1e-12);
+//! }
+//! ```
 
 pub mod graph;
 pub mod social;
@@ -203,6 +256,28 @@ pub struct Manifest {
     pub parameters: serde_json::Value,
 }
 
+impl Manifest {
+    /// The manifest of `simulation` of `scenario`.
+    pub fn of(scenario: &dyn Scenario, simulation: &Simulation) -> Self {
+        let [steps, n, _] = simulation.features.shape();
+        Manifest {
+            format: FORMAT.into(),
+            version: VERSION,
+            aumann_version: env!("CARGO_PKG_VERSION").into(),
+            scenario: scenario.name().into(),
+            features: scenario
+                .feature_names()
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
+            agents: n,
+            steps,
+            edges: simulation.graph.as_deref().map_or(0, |g| g.edges.len()),
+            parameters: scenario.parameters(),
+        }
+    }
+}
+
 /// A scenario folder read back: the scenario and its simulation.
 pub struct Loaded {
     /// The scenario, rebuilt from its parameters.
@@ -211,6 +286,18 @@ pub struct Loaded {
     pub simulation: Simulation,
     /// `scenario.json`.
     pub manifest: Manifest,
+}
+
+impl Loaded {
+    /// A scenario and its simulation, as if read from their folder.
+    pub fn new(scenario: Box<dyn Scenario>, simulation: Simulation) -> Self {
+        let manifest = Manifest::of(scenario.as_ref(), &simulation);
+        Self {
+            scenario,
+            simulation,
+            manifest,
+        }
+    }
 }
 
 /// `V` of every step, `[T, 2]` (static, rollout), in f64 on flex.
@@ -265,21 +352,7 @@ pub fn save(dir: &Path, scenario: &dyn Scenario, simulation: &Simulation) -> Res
     crate::npy::write_i64(&dir.join("context/edges.npy"), &[edges, 2], &flat)?;
     let series = macro_series(scenario, simulation)?;
     crate::npy::write(&dir.join("macro.npy"), &[steps, 2], &Values::F64(series))?;
-    let manifest = Manifest {
-        format: FORMAT.into(),
-        version: VERSION,
-        aumann_version: env!("CARGO_PKG_VERSION").into(),
-        scenario: scenario.name().into(),
-        features: scenario
-            .feature_names()
-            .iter()
-            .map(|s| s.to_string())
-            .collect(),
-        agents: n,
-        steps,
-        edges,
-        parameters: scenario.parameters(),
-    };
+    let manifest = Manifest::of(scenario, simulation);
     let path = dir.join("scenario.json");
     let json = serde_json::to_string_pretty(&manifest).map_err(|e| Error::Render {
         what: "scenario.json".into(),

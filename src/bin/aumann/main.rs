@@ -7,6 +7,7 @@ mod bench;
 mod common;
 mod compare;
 mod demo;
+mod eval;
 mod panel;
 mod progress;
 mod simulate;
@@ -55,6 +56,8 @@ enum Command {
     /// Simulate a society (a scenario) and write its folder: features, baseline action,
     /// context, the static and rollout risk per step.
     Simulate(simulate::SimulateArgs),
+    /// The value of an indicator on every population row of a feature array.
+    Eval(eval::EvalArgs),
 }
 
 fn main() -> ExitCode {
@@ -72,6 +75,7 @@ fn main() -> ExitCode {
         Command::Panel(c) => panel::run(c),
         Command::Study(a) => study::run(a),
         Command::Simulate(a) => simulate::run(a),
+        Command::Eval(a) => eval::run(a),
     };
     match outcome {
         Ok(code) => code,

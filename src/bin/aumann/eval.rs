@@ -1,0 +1,115 @@
+//! `aumann eval`: an indicator's value on every population row of a feature array.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use aumann::array::Values;
+use aumann::backend::Precision;
+use aumann::indicators::{Indicator, IndicatorSpec};
+use aumann::path::PathOptions;
+use aumann::run;
+use aumann::scenario::{self, Horizon};
+use clap::Args;
+
+use crate::attribute::IndicatorName;
+use crate::common::{ComputeFlags, RunFlags, choice, with_flags};
+use crate::staged::Staged;
+
+/// `aumann eval`.
+#[derive(Debug, Args)]
+pub struct EvalArgs {
+    /// Populations: a float .npy of shape [R, n, d] (or [n, d], one population).
+    #[arg(long, value_name = "X.npy")]
+    pub features: PathBuf,
+    /// The indicator (deepset needs --model; static and rollout need --scenario and --step,
+    /// where static is the default).
+    #[arg(long, value_name = "NAME", value_parser = choice::<IndicatorName>())]
+    pub indicator: Option<IndicatorName>,
+    /// A trained DeepSet's folder (implies --indicator deepset).
+    #[arg(long, value_name = "DIR")]
+    pub model: Option<PathBuf>,
+    /// A scenario folder: its indicator of one step, with that step's context.
+    #[arg(long, value_name = "DIR")]
+    pub scenario: Option<PathBuf>,
+    /// The scenario's step whose context the indicator reads.
+    #[arg(long, value_name = "T", requires = "scenario")]
+    pub step: Option<usize>,
+    #[command(flatten)]
+    pub compute: ComputeFlags,
+    /// Output: V per population, float .npy of shape [R] in the chosen precision.
+    #[arg(long, value_name = "V.npy")]
+    pub out: PathBuf,
+    #[command(flatten)]
+    pub run: RunFlags,
+}
+
+/// Run `aumann eval`.
+pub fn run(args: EvalArgs) -> Result<ExitCode> {
+    args.run.apply()?;
+    let out = Staged::new(&args.out)?;
+    let (features, _) = run::read_features(&args.features)?;
+    let ComputeFlags { backend, precision } = args.compute;
+    let flags = |e| with_flags(e, "--steps");
+    let device = backend.device().map_err(flags)?;
+    backend.check_precision(&device, precision).map_err(flags)?;
+    let indicator = indicator(&args, [features.agents(), features.dims()], &device)?;
+    let block = PathOptions::default().block_elements;
+    let v =
+        run::evaluate(indicator.as_ref(), &features, precision, &device, block).map_err(flags)?;
+    let values = match precision {
+        Precision::F32 => Values::F32(v.iter().map(|&x| x as f32).collect()),
+        Precision::F64 => Values::F64(v),
+    };
+    aumann::npy::write(out.path(), &[features.steps()], &values)
+        .with_context(|| format!("writing {}", args.out.display()))?;
+    out.commit()?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The indicator the flags name, built on `device` for `d` features.
+fn indicator(
+    args: &EvalArgs,
+    [agents, d]: [usize; 2],
+    device: &burn::tensor::Device,
+) -> Result<Box<dyn Indicator>> {
+    let precision = args.compute.precision;
+    match (args.indicator, &args.scenario) {
+        (Some(IndicatorName::Registry(kind)), _) => {
+            let spec = IndicatorSpec {
+                kind,
+                model: args.model.clone(),
+            };
+            spec.build(device, d, precision)
+                .map_err(|e| with_flags(e, "--steps"))
+        }
+        (None, None) if args.model.is_some() => {
+            let spec: IndicatorSpec = "deepset".parse()?;
+            Ok(spec
+                .with_model(args.model.clone())
+                .build(device, d, precision)?)
+        }
+        (which, Some(dir)) => {
+            let which = match which {
+                Some(IndicatorName::Scenario(h)) => h,
+                _ => Horizon::Static,
+            };
+            let Some(step) = args.step else {
+                anyhow::bail!("--scenario needs --step T: the indicator reads that step's context");
+            };
+            let loaded = scenario::load(dir)?;
+            let (n, expected) = (loaded.manifest.agents, loaded.manifest.features.len());
+            anyhow::ensure!(
+                (agents, d) == (n, expected),
+                "{}: populations of {agents} agents with d = {d}, the scenario's indicator takes \
+                 {n} agents (its graph's nodes) with d = {expected}",
+                args.features.display()
+            );
+            Ok(loaded.scenario.indicator(&loaded.simulation, which, step)?)
+        }
+        (Some(IndicatorName::Scenario(h)), None) => {
+            anyhow::bail!("--indicator {} needs --scenario DIR", h.name())
+        }
+        (None, None) => anyhow::bail!("give --indicator NAME, --model DIR or --scenario DIR"),
+    }
+}
