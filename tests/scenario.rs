@@ -8,9 +8,10 @@ use aumann::array::Array3;
 use aumann::backend::{Backend, Precision};
 use aumann::baseline::Baseline;
 use aumann::path::{PathOptions, Rule};
+use aumann::scenario::cascade::{Cascade, CascadeConfig};
 use aumann::scenario::graph::Graph;
 use aumann::scenario::social::{Social, SocialConfig};
-use aumann::scenario::{self, Horizon, Scenario, Simulation};
+use aumann::scenario::{self, Horizon, Overrides, SCENARIOS, Scenario, Simulation};
 use burn::tensor::{DType, Tensor, TensorData};
 
 use crate::common::device;
@@ -21,6 +22,19 @@ fn small() -> Social {
         steps: 6,
         ..SocialConfig::default()
     })
+}
+
+/// Every registered scenario at 40 agents and 6 steps.
+fn every_scenario() -> Vec<Box<dyn Scenario>> {
+    let overrides = Overrides {
+        agents: Some(40),
+        steps: Some(6),
+        ..Overrides::default()
+    };
+    SCENARIOS
+        .iter()
+        .map(|e| (e.with)(&overrides).unwrap())
+        .collect()
 }
 
 /// φ of step `t` of `sim`'s indicator `which`, from its baseline action.
@@ -70,6 +84,23 @@ fn same_seed_same_folder_bytes_whatever_the_threads() {
         dir
     };
     let (a, b) = (write("a", 1), write("b", 2));
+    for (k, sc) in every_scenario().into_iter().enumerate() {
+        let (x, y) = (
+            dirs.path().join(format!("x{k}")),
+            dirs.path().join(format!("y{k}")),
+        );
+        scenario::save(&x, sc.as_ref(), &sc.simulate().unwrap()).unwrap();
+        scenario::save(&y, sc.as_ref(), &sc.simulate().unwrap()).unwrap();
+        for file in [
+            "features.npy",
+            "baseline.npy",
+            "context/edges.npy",
+            "macro.npy",
+        ] {
+            let same = std::fs::read(x.join(file)).unwrap() == std::fs::read(y.join(file)).unwrap();
+            assert!(same, "{}: {file} differs between runs", sc.name());
+        }
+    }
     for file in [
         "scenario.json",
         "features.npy",
@@ -98,13 +129,18 @@ fn same_seed_same_folder_bytes_whatever_the_threads() {
 /// m = 16); the midpoint error shrinks as 1/m² against a Gauss–Legendre m = 128 reference.
 #[test]
 fn efficiency_and_quadrature_convergence() {
-    let s = small();
+    for s in every_scenario() {
+        efficiency_and_convergence_of(s.as_ref());
+    }
+}
+
+fn efficiency_and_convergence_of(s: &dyn Scenario) {
     let sim = s.simulate().unwrap();
     for which in Horizon::ALL {
         for t in [2, 5] {
             let f = Backend::Flex;
             let gl = phi(
-                &s,
+                s,
                 &sim,
                 which,
                 t,
@@ -112,12 +148,16 @@ fn efficiency_and_quadrature_convergence() {
                 f,
             );
             let gap = gl.relative_efficiency_gap()[0].unwrap();
-            assert!(gap <= 1e-10, "{which:?} step {t}: f64 gap {gap:e}");
+            assert!(
+                gap <= 1e-10,
+                "{} {which:?} step {t}: f64 gap {gap:e}",
+                s.name()
+            );
             // The surrogates' temperature τ = 0.05 gives the integrand a curvature of order 1/τ:
             // the midpoint rule's O(1/m²) error is ~5e-4 at m = 32 and needs m ≈ 128 for 1e-4
             // (Gauss–Legendre needs far fewer points), in f32 as in f64.
             let f32 = phi(
-                &s,
+                s,
                 &sim,
                 which,
                 t,
@@ -130,7 +170,7 @@ fn efficiency_and_quadrature_convergence() {
                 "{which:?} step {t}: f32 gap {gap:e} (midpoint, m = 128)"
             );
             let f32 = phi(
-                &s,
+                s,
                 &sim,
                 which,
                 t,
@@ -143,7 +183,7 @@ fn efficiency_and_quadrature_convergence() {
                 "{which:?} step {t}: f32 gap {gap:e} (Gauss–Legendre, m = 16)"
             );
             let reference = phi(
-                &s,
+                s,
                 &sim,
                 which,
                 t,
@@ -153,7 +193,7 @@ fn efficiency_and_quadrature_convergence() {
             let scale = reference.phi.iter().fold(0.0f64, |m, v| m.max(v.abs()));
             let error = |m| {
                 let a = phi(
-                    &s,
+                    s,
                     &sim,
                     which,
                     t,
@@ -168,7 +208,8 @@ fn efficiency_and_quadrature_convergence() {
             let (e32, e64) = (error(32), error(64));
             let ratio = e64 / e32;
             eprintln!(
-                "{which:?} step {t}: midpoint error {e32:.2e} (m = 32), {e64:.2e} (m = 64), ratio {ratio:.3}"
+                "{} {which:?} step {t}: midpoint error {e32:.2e} (m = 32), {e64:.2e} (m = 64), ratio {ratio:.3}",
+                s.name()
             );
             assert!(
                 (0.2..=0.3).contains(&ratio),
@@ -181,7 +222,12 @@ fn efficiency_and_quadrature_convergence() {
 /// `∂V/∂x` by autodiff equals central finite differences of `V` (f64, n ≤ 50).
 #[test]
 fn gradients_match_finite_differences() {
-    let s = small();
+    for s in every_scenario() {
+        gradients_of(s.as_ref());
+    }
+}
+
+fn gradients_of(s: &dyn Scenario) {
     let sim = s.simulate().unwrap();
     let device = Backend::Flex.device().unwrap();
     let [_, n, d] = sim.features.shape();
@@ -232,20 +278,31 @@ fn gradients_match_finite_differences() {
     }
 }
 
-/// A star: the hub 0 and leaves 1..=4, plus an isolated agent 5. Leaves 1 and 2 have equal
-/// features (they are automorphic), agent 5 sits at its baseline action.
-fn star() -> (Social, Simulation) {
-    let s = Social::new(SocialConfig {
-        agents: 6,
-        steps: 1,
-        ..SocialConfig::default()
-    });
+/// A star: the hub 0 and leaves 1..=4 (following each other both ways), plus an isolated
+/// agent 5. Leaves 1 and 2 have equal features (they are automorphic), agent 5 sits at its
+/// baseline action.
+fn star(rows: [[f64; 5]; 6], baseline: impl Fn(&[f64; 5]) -> [f64; 5]) -> Simulation {
     let mut edges = Vec::new();
     for leaf in 1..=4u32 {
         edges.extend([[0, leaf], [leaf, 0]]);
     }
-    let graph = Graph { n: 6, edges };
-    let rows: [[f64; 5]; 6] = [
+    let x: Vec<f64> = rows.iter().flatten().copied().collect();
+    let b: Vec<f64> = rows.iter().flat_map(&baseline).collect();
+    Simulation {
+        features: Array3::from_f64([1, 6, 5], x),
+        baseline: Array3::from_f64([1, 6, 5], b),
+        graph: Some(Arc::new(Graph { n: 6, edges })),
+    }
+}
+
+/// Each scenario on the star, with rows of its own features.
+fn stars() -> Vec<(Box<dyn Scenario>, Simulation)> {
+    let social = Social::new(SocialConfig {
+        agents: 6,
+        steps: 1,
+        ..SocialConfig::default()
+    });
+    let social_rows = [
         [0.6, 1.0, 4.0, 2.0, 1.0],
         [-0.4, 1.0, 1.0, 1.0, 0.0],
         [-0.4, 1.0, 1.0, 1.0, 0.0],
@@ -253,51 +310,55 @@ fn star() -> (Social, Simulation) {
         [0.9, 1.0, 1.0, 0.0, 1.0],
         [0.0, 0.0, 0.0, 0.0, 0.0],
     ];
-    let x: Vec<f64> = rows.iter().flatten().copied().collect();
-    let b: Vec<f64> = rows
-        .iter()
-        .flat_map(|r| [0.0, 0.0, r[2], 0.0, 0.0])
-        .collect();
-    let sim = Simulation {
-        features: Array3::from_f64([1, 6, 5], x),
-        baseline: Array3::from_f64([1, 6, 5], b),
-        graph: Some(Arc::new(graph)),
-    };
-    (s, sim)
+    let cascade = Cascade::new(CascadeConfig {
+        agents: 6,
+        steps: 1,
+        follows: 1,
+        ..CascadeConfig::default()
+    });
+    let cascade_rows = [
+        [1.0, 0.5, 0.7, 0.4, 1.6],
+        [0.8, 1.0, 0.6, 0.3, 0.7],
+        [0.8, 1.0, 0.6, 0.3, 0.7],
+        [0.0, 1.0, 0.1, 0.0, 0.7],
+        [0.3, 1.0, 0.2, 0.1, 0.7],
+        [0.0, 0.0, 0.0, 0.0, 0.0],
+    ];
+    let social_star = star(social_rows, |r| [0.0, 0.0, r[2], 0.0, 0.0]);
+    let cascade_star = star(cascade_rows, |r| [0.0, r[1], 0.0, 0.0, r[4]]);
+    vec![
+        (Box::new(social) as Box<dyn Scenario>, social_star),
+        (Box::new(cascade), cascade_star),
+    ]
 }
 
 fn symmetry_and_dummy(backend: Backend) {
-    let (s, sim) = star();
-    let precision = if backend == Backend::Wgpu {
-        Precision::F32
-    } else {
-        Precision::F64
+    let precision = match backend {
+        Backend::Wgpu => Precision::F32,
+        _ => Precision::F64,
     };
-    let tol = if precision == Precision::F64 {
-        1e-12
-    } else {
-        1e-5
+    let tol = match precision {
+        Precision::F64 => 1e-12,
+        Precision::F32 => 1e-5,
     };
-    for which in Horizon::ALL {
-        let a = phi(
-            &s,
-            &sim,
-            which,
-            0,
-            &options(Rule::Midpoint, 32, precision),
-            backend,
-        );
-        let scale = a.phi.iter().fold(0.0f64, |m, v| m.max(v.abs()));
-        assert!(scale > 0.0, "{which:?}: all φ zero");
-        assert!(
-            (a.phi[1] - a.phi[2]).abs() <= tol * scale,
-            "{which:?}: {:?}",
-            a.phi
-        );
-        assert_eq!(
-            a.phi[5], 0.0,
-            "{which:?}: the isolated agent at its baseline"
-        );
+    for (s, sim) in stars() {
+        for which in Horizon::ALL {
+            let o = options(Rule::Midpoint, 32, precision);
+            let a = phi(s.as_ref(), &sim, which, 0, &o, backend);
+            let name = s.name();
+            let scale = a.phi.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+            assert!(scale > 0.0, "{name} {which:?}: all φ zero");
+            let (p1, p2) = (a.phi[1], a.phi[2]);
+            assert!(
+                (p1 - p2).abs() <= tol * scale,
+                "{name} {which:?}: {:?}",
+                a.phi
+            );
+            assert_eq!(
+                a.phi[5], 0.0,
+                "{name} {which:?}: the isolated agent at its baseline"
+            );
+        }
     }
 }
 backend_test!(symmetry_and_dummy);

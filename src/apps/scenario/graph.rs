@@ -160,6 +160,51 @@ pub fn barabasi_albert(n: usize, m: usize, seed: u64) -> Graph {
     Graph { n, edges }
 }
 
+/// A directed preferential-attachment graph of `n` nodes: every new node follows `m` distinct
+/// earlier nodes chosen with probability proportional to their followers + 1, starting from
+/// `m + 1` nodes that follow each other. An edge `(u, w)` means w follows u (w sees u's posts):
+/// out-degrees (followers) are heavy-tailed, in-degrees (followees) are `m` for all but the
+/// first nodes.
+///
+/// # Panics
+/// If `m == 0` or `n ≤ m`.
+pub fn preferential_attachment(n: usize, m: usize, seed: u64) -> Graph {
+    assert!(
+        m >= 1 && n > m,
+        "a preferential-attachment graph needs m ≥ 1 and n > m"
+    );
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
+    // Each node once (the +1), plus once per follower: drawing uniformly from this list picks
+    // a node with probability ∝ followers + 1.
+    let mut pool: Vec<u32> = Vec::with_capacity(n * (m + 1));
+    let mut edges = Vec::with_capacity(m * n + m * (m + 1));
+    for a in 0..=m as u32 {
+        pool.push(a);
+        for b in 0..=m as u32 {
+            if a != b {
+                edges.push([b, a]);
+                pool.push(b);
+            }
+        }
+    }
+    let mut targets = Vec::with_capacity(m);
+    for v in (m + 1) as u32..n as u32 {
+        targets.clear();
+        while targets.len() < m {
+            let t = pool[rng.random_range(0..pool.len())];
+            if !targets.contains(&t) {
+                targets.push(t);
+            }
+        }
+        for &t in &targets {
+            edges.push([t, v]);
+            pool.push(t);
+        }
+        pool.push(v);
+    }
+    Graph { n, edges }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -177,6 +222,22 @@ mod tests {
         assert_eq!(g.out_degrees(), g.in_degrees());
         let max = g.out_degrees().into_iter().fold(0.0, f64::max);
         assert!(max > 100.0, "hubs: the largest degree is {max}");
+    }
+
+    #[test]
+    fn preferential_attachment_has_hubs_and_fixed_followees() {
+        let g = preferential_attachment(20_000, 3, 5);
+        assert_eq!(g, preferential_attachment(20_000, 3, 5));
+        let mut set = g.edges.clone();
+        set.sort_unstable();
+        set.dedup();
+        assert_eq!(set.len(), g.edges.len(), "no repeated edge");
+        assert!(g.in_degrees()[10..].iter().all(|&d| d == 3.0));
+        let max = g.out_degrees().into_iter().fold(0.0, f64::max);
+        assert!(
+            max > 200.0,
+            "hubs: the most followed node has {max} followers"
+        );
     }
 
     #[test]

@@ -19,6 +19,7 @@
 //! | scenario | what | features |
 //! |---|---|---|
 //! | `social` | bounded confidence with posting, likes, dislikes on a Barabási–Albert graph ([`social`]) | belief, posted, views, likes, dislikes |
+//! | `cascade` | an influence cascade on a directed preferential-attachment follower graph ([`cascade`]) | stance, exposure, posting intensity, reshare intensity, influence weight |
 //!
 //! # The scenario folder
 //!
@@ -89,6 +90,7 @@
 //! }
 //! ```
 
+pub mod cascade;
 pub mod graph;
 pub mod social;
 
@@ -197,7 +199,7 @@ pub struct ScenarioEntry {
 }
 
 /// Every scenario reachable by name.
-pub const SCENARIOS: &[ScenarioEntry] = &[social::ENTRY];
+pub const SCENARIOS: &[ScenarioEntry] = &[social::ENTRY, cascade::ENTRY];
 
 /// A [`ScenarioEntry`] chosen by name.
 #[derive(Clone, Copy, Debug)]
@@ -477,6 +479,14 @@ pub fn attribute(
         }
         None => (0..steps).collect(),
     };
+    if options.precision == crate::backend::Precision::F64
+        && !crate::ops::f64_transcendentals_work(device)
+    {
+        return Err(Error::UnsupportedPrecision {
+            backend: format!("{device:?}"),
+            device: crate::backend::describe(device),
+        });
+    }
     let mut parts = Vec::with_capacity(chosen.len());
     for (k, &t) in chosen.iter().enumerate() {
         let indicator = loaded

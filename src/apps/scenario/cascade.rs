@@ -1,0 +1,357 @@
+//! `cascade`: an influence cascade on a directed preferential-attachment follower graph (the
+//! paper's MidScale-Social scenario), the scenario that scales to millions of agents.
+//!
+//! # Simulation (rule-based policy, seeded draws)
+//!
+//! An edge `u → w` means w follows u. A fraction of agents starts adopted (stance 1). At every
+//! step each agent posts with probability `π_post(s) = 0.1 + 0.6 s`; an agent whose adopted
+//! followees posted or reshared sees them (exposure: the fraction of its followees who did),
+//! adopts with probability `1 − Π (1 − β)` over those posts (independent cascade), and
+//! reshares what it saw with probability `π_share = 0.4 s σ((e − e₀)/τ)`. Features of step t:
+//! stance, exposure, posting intensity, reshare intensity, influence weight
+//! `ω = ln(1 + followers)`.
+//!
+//! # Indicators (smooth, deterministic; temperature τ)
+//!
+//! ```text
+//! static   V   = τ softplus((Σ_i ω_i s_i (p_i + r_i) / Σ_i ω_i − θ) / τ)   propagation pressure
+//! rollout  V^H = static(F^H(x))
+//! F:       m_u   = β s_u (p_u + r_u)                       u's content convinces a follower
+//!          s'_w  = 1 − (1 − s_w) exp(Σ_{u→w} ln(1 − m_u))  mean-field independent cascade
+//!          e'_w  = Σ_{u→w} s_u (p_u + r_u) / followees_w
+//!          p'    = 0.1 + 0.6 s',   r' = 0.4 s' σ((e' − e₀)/τ),   ω' = ω
+//! ```
+//!
+//! Graph terms are one gather and two scatter-adds over the edge list per step. The baseline
+//! action is an agent with no stance that neither posts nor reshares; its exposure and
+//! influence weight are the graph's doing and are kept.
+
+use std::sync::Arc;
+
+use burn::tensor::Tensor;
+use burn::tensor::TensorData;
+use burn::tensor::activation::sigmoid;
+use rand::rngs::Xoshiro256PlusPlus;
+use rand::{RngExt, SeedableRng};
+use serde::{Deserialize, Serialize};
+
+use super::graph::{Edges, Graph, preferential_attachment};
+use super::{Horizon, Overrides, Scenario, ScenarioEntry, Simulation};
+use crate::array::Array3;
+use crate::engine::indicators::{Indicator, PathFn};
+use crate::error::{Error, Result};
+
+/// The features, in order.
+pub const FEATURES: [&str; 5] = [
+    "stance",
+    "exposure",
+    "posting_intensity",
+    "reshare_intensity",
+    "influence_weight",
+];
+
+/// The registry entry.
+pub const ENTRY: ScenarioEntry = ScenarioEntry {
+    name: "cascade",
+    summary: "an influence cascade on a directed preferential-attachment follower graph",
+    with: |overrides| {
+        Ok(Box::new(Cascade::new(
+            CascadeConfig::default().with(overrides)?,
+        )))
+    },
+    from_parameters: |parameters| {
+        let config: CascadeConfig =
+            serde_json::from_value(parameters.clone()).map_err(|e| Error::Parameter {
+                name: "parameters",
+                value: "scenario.json".into(),
+                reason: format!("not the cascade scenario's parameters ({e})"),
+            })?;
+        Ok(Box::new(Cascade::new(config.checked()?)))
+    },
+};
+
+/// Parameters of the `cascade` scenario (every default documented).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CascadeConfig {
+    /// Agents `n` (default 10 000).
+    pub agents: usize,
+    /// Steps `T` (default 30).
+    pub steps: usize,
+    /// Followees of every new agent in the graph (default 5, so `|E| ≈ 5 n`).
+    pub follows: usize,
+    /// Share of agents adopted at the start (default 0.01).
+    pub seeded: f64,
+    /// Chance that one post or reshare convinces a follower, `β` (default 0.05).
+    pub persuasion: f64,
+    /// Exposure above which agents reshare, `e₀` (default 0.2).
+    pub reshare_exposure: f64,
+    /// Risk threshold `θ` of the propagation pressure (default 0.05).
+    pub threshold: f64,
+    /// Temperature `τ` of every smooth surrogate (default 0.05).
+    pub temperature: f64,
+    /// Rollout horizon `H` (default 5).
+    pub horizon: usize,
+    /// Seed.
+    pub seed: u64,
+}
+
+impl Default for CascadeConfig {
+    fn default() -> Self {
+        Self {
+            agents: 10_000,
+            steps: 30,
+            follows: 5,
+            seeded: 0.01,
+            persuasion: 0.05,
+            reshare_exposure: 0.2,
+            threshold: 0.05,
+            temperature: 0.05,
+            horizon: 5,
+            seed: 7,
+        }
+    }
+}
+
+impl CascadeConfig {
+    /// These parameters with `overrides` applied, checked.
+    ///
+    /// # Errors
+    /// As [`CascadeConfig::checked`].
+    pub fn with(self, overrides: &Overrides) -> Result<Self> {
+        Self {
+            agents: overrides.agents.unwrap_or(self.agents),
+            steps: overrides.steps.unwrap_or(self.steps),
+            seed: overrides.seed.unwrap_or(self.seed),
+            horizon: overrides.horizon.unwrap_or(self.horizon),
+            temperature: overrides.temperature.unwrap_or(self.temperature),
+            ..self
+        }
+        .checked()
+    }
+
+    /// The parameters if they can simulate.
+    ///
+    /// # Errors
+    /// [`Error::Parameter`] naming the first that cannot.
+    pub fn checked(self) -> Result<Self> {
+        let bad = |name, value: String, reason: &str| {
+            Err(Error::Parameter {
+                name,
+                value,
+                reason: reason.into(),
+            })
+        };
+        if self.follows == 0 || self.agents <= self.follows + 1 {
+            let reason = format!("needs more than follows + 1 = {} agents", self.follows + 1);
+            return bad("agents", self.agents.to_string(), &reason);
+        }
+        if self.steps == 0 {
+            return bad("steps", "0".into(), "at least one step");
+        }
+        if !(self.temperature.is_finite() && self.temperature > 0.0) {
+            let t = self.temperature.to_string();
+            return bad("temperature", t, "must be positive and finite");
+        }
+        for (name, v) in [("seeded", self.seeded), ("persuasion", self.persuasion)] {
+            if !(0.0..=0.5).contains(&v) {
+                return bad(name, v.to_string(), "must lie in [0, 0.5]");
+            }
+        }
+        Ok(self)
+    }
+}
+
+/// The `cascade` scenario with the rule-based policy.
+#[derive(Clone, Debug)]
+pub struct Cascade {
+    /// Parameters.
+    pub config: CascadeConfig,
+}
+
+impl Cascade {
+    /// The scenario.
+    pub fn new(config: CascadeConfig) -> Self {
+        Self { config }
+    }
+}
+
+impl Scenario for Cascade {
+    fn name(&self) -> &'static str {
+        ENTRY.name
+    }
+
+    fn feature_names(&self) -> &'static [&'static str] {
+        &FEATURES
+    }
+
+    fn parameters(&self) -> serde_json::Value {
+        serde_json::to_value(&self.config).unwrap_or_default()
+    }
+
+    fn simulate(&self) -> Result<Simulation> {
+        let c = self.config.clone().checked()?;
+        Ok(simulate(&c))
+    }
+
+    fn indicator(
+        &self,
+        simulation: &Simulation,
+        which: Horizon,
+        step: usize,
+    ) -> Result<Box<dyn Indicator>> {
+        let steps = simulation.features.steps();
+        if step >= steps {
+            return Err(Error::Parameter {
+                name: "step",
+                value: step.to_string(),
+                reason: format!("the scenario has {steps} steps, numbered from 0"),
+            });
+        }
+        let graph = simulation.graph.clone().ok_or_else(|| Error::Parameter {
+            name: "graph",
+            value: "none".into(),
+            reason: "the cascade scenario needs its follower graph".into(),
+        })?;
+        let horizon = match which {
+            Horizon::Static => 0,
+            Horizon::Rollout => self.config.horizon,
+        };
+        Ok(Box::new(CascadeRisk::new(&self.config, graph, horizon)))
+    }
+}
+
+/// Simulate `config` (checked): deterministic for the seed.
+fn simulate(config: &CascadeConfig) -> Simulation {
+    let n = config.agents;
+    let graph = preferential_attachment(n, config.follows, config.seed);
+    let followees = graph.in_degrees();
+    let weight: Vec<f64> = graph.out_degrees().iter().map(|f| f.ln_1p()).collect();
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(crate::seed::mix(&[config.seed, 2]));
+    let mut stance: Vec<bool> = (0..n)
+        .map(|_| rng.random::<f64>() < config.seeded)
+        .collect();
+    let mut shared = vec![false; n];
+    let (mut x, mut base) = (Vec::with_capacity(config.steps * n * 5), Vec::new());
+    base.reserve(config.steps * n * 5);
+    for _ in 0..config.steps {
+        let posted: Vec<bool> = (0..n)
+            .map(|i| rng.random::<f64>() < 0.1 + 0.6 * f64::from(u8::from(stance[i])))
+            .collect();
+        // Followers see the posts and reshares of adopted agents (their voices).
+        let mut seen = vec![0.0f64; n];
+        for &[u, w] in &graph.edges {
+            let u = u as usize;
+            if stance[u] && (posted[u] || shared[u]) {
+                seen[w as usize] += 1.0;
+            }
+        }
+        let exposure: Vec<f64> = (0..n).map(|i| seen[i] / followees[i].max(1.0)).collect();
+        for i in 0..n {
+            let convinced = 1.0 - (1.0 - config.persuasion).powf(seen[i]);
+            if !stance[i] && rng.random::<f64>() < convinced {
+                stance[i] = true;
+            }
+        }
+        for i in 0..n {
+            let s = f64::from(u8::from(stance[i]));
+            let gate =
+                1.0 / (1.0 + (-(exposure[i] - config.reshare_exposure) / config.temperature).exp());
+            shared[i] = rng.random::<f64>() < 0.4 * s * gate;
+            let p = f64::from(u8::from(posted[i]));
+            let r = f64::from(u8::from(shared[i]));
+            x.extend([s, exposure[i], p, r, weight[i]]);
+            base.extend([0.0, exposure[i], 0.0, 0.0, weight[i]]);
+        }
+    }
+    let shape = [config.steps, n, 5];
+    let f32s = |v: Vec<f64>| v.into_iter().map(|a| a as f32).collect();
+    Simulation {
+        features: Array3::from_f32(shape, f32s(x)),
+        baseline: Array3::from_f32(shape, f32s(base)),
+        graph: Some(Arc::new(graph)),
+    }
+}
+
+/// The static (`horizon = 0`) or rollout indicator of the scenario.
+#[derive(Clone, Debug)]
+pub struct CascadeRisk {
+    config: CascadeConfig,
+    horizon: usize,
+    graph: Arc<Graph>,
+    followees: Vec<f64>,
+}
+
+impl CascadeRisk {
+    /// The indicator on `graph`, looking `horizon` steps ahead (0: the static risk).
+    pub fn new(config: &CascadeConfig, graph: Arc<Graph>, horizon: usize) -> Self {
+        let followees = graph.in_degrees();
+        Self {
+            config: config.clone(),
+            horizon,
+            graph,
+            followees,
+        }
+    }
+
+    /// The static risk of a state (`[rows, 5, n]`).
+    fn risk(&self, z: &Tensor<3>) -> Tensor<1> {
+        let rows = z.dims()[0];
+        let f = |k| z.clone().narrow(1, k, 1);
+        let (s, p, r, w) = (f(0), f(2), f(3), f(4));
+        let pressure = (w.clone() * s * (p + r)).sum_dim(2) / w.sum_dim(2); // [rows, 1, 1]
+        let tau = self.config.temperature;
+        crate::ops::softplus((pressure.reshape([rows]) - self.config.threshold) / tau) * tau
+    }
+
+    /// One step of the smoothed dynamics.
+    fn step(&self, z: Tensor<3>, edges: &Edges, inv_followees: &Tensor<3>) -> Tensor<3> {
+        let c = &self.config;
+        let f = |k| z.clone().narrow(1, k, 1);
+        let (s, p, r, w) = (f(0), f(2), f(3), f(4));
+        let voice = s.clone() * (p + r); // [rows, 1, n]
+        let voice_e = edges.gather_src(voice); // [rows, 1, E]
+        let resist = crate::ops::log1p(voice_e.clone() * (-c.persuasion));
+        let stays = edges.scatter_dst(resist).exp(); // Π (1 − m_u)
+        let s2 = (s.neg() + 1.0) * stays.neg() + 1.0;
+        let e2 = edges.scatter_dst(voice_e) * inv_followees.clone();
+        let p2 = s2.clone() * 0.6 + 0.1;
+        let gate = sigmoid((e2.clone() - c.reshare_exposure) / c.temperature);
+        let r2 = s2.clone() * gate * 0.4;
+        Tensor::cat(vec![s2, e2, p2, r2, w], 1)
+    }
+
+    /// `V` of every row, with the edges already on the device.
+    fn value(&self, z: Tensor<3>, edges: &Edges) -> Tensor<1> {
+        let mut z = z;
+        if self.horizon > 0 {
+            let (device, dtype) = (z.device(), z.dtype());
+            let inv: Vec<f64> = self.followees.iter().map(|&d| 1.0 / d.max(1.0)).collect();
+            let n = inv.len();
+            let inv = Tensor::<3>::from_data(TensorData::new(inv, [1, 1, n]), (&device, dtype));
+            for _ in 0..self.horizon {
+                z = self.step(z, edges, &inv);
+            }
+        }
+        self.risk(&z)
+    }
+}
+
+impl Indicator for CascadeRisk {
+    fn name(&self) -> &str {
+        if self.horizon == 0 {
+            "static"
+        } else {
+            "rollout"
+        }
+    }
+
+    fn forward(&self, z: Tensor<3>) -> Result<Tensor<1>> {
+        let edges = self.graph.upload(&z.device());
+        Ok(self.value(z, &edges))
+    }
+
+    fn along_path<'a>(&'a self, x: &Tensor<3>, _b: &Tensor<3>) -> Result<PathFn<'a>> {
+        let edges = self.graph.upload(&x.device());
+        Ok(Box::new(move |z| Ok(self.value(z, &edges))))
+    }
+}
