@@ -161,17 +161,55 @@ impl CascadeConfig {
     }
 }
 
-/// The `cascade` scenario with the rule-based policy.
-#[derive(Clone, Debug)]
+/// An agent's decisions in the `cascade` scenario.
+pub trait CascadePolicy {
+    /// Probability of posting this step, given the agent's stance (0 or 1).
+    fn post(&self, stance: f64) -> f64;
+    /// Probability of resharing what it saw, given its stance and its exposure.
+    fn reshare(&self, stance: f64, exposure: f64) -> f64;
+}
+
+/// The rule-based policy of the scenario's description: `π_post = 0.1 + 0.6 s`,
+/// `π_share = 0.4 s σ((e − e₀)/τ)`.
+#[derive(Clone, Copy, Debug)]
+pub struct RulePolicy {
+    /// `e₀`.
+    pub reshare_exposure: f64,
+    /// `τ`.
+    pub temperature: f64,
+}
+
+impl CascadePolicy for RulePolicy {
+    fn post(&self, stance: f64) -> f64 {
+        0.1 + 0.6 * stance
+    }
+
+    fn reshare(&self, stance: f64, exposure: f64) -> f64 {
+        let gate = 1.0 / (1.0 + (-(exposure - self.reshare_exposure) / self.temperature).exp());
+        0.4 * stance * gate
+    }
+}
+
+/// The `cascade` scenario: its parameters and its agents' policy.
+#[derive(Clone)]
 pub struct Cascade {
     /// Parameters.
     pub config: CascadeConfig,
+    /// The agents' decisions (default [`RulePolicy`] with the parameters' `e₀` and `τ`).
+    pub policy: Arc<dyn CascadePolicy + Send + Sync>,
 }
 
 impl Cascade {
-    /// The scenario.
+    /// The scenario with the rule-based policy.
     pub fn new(config: CascadeConfig) -> Self {
-        Self { config }
+        let policy = RulePolicy {
+            reshare_exposure: config.reshare_exposure,
+            temperature: config.temperature,
+        };
+        Self {
+            config,
+            policy: Arc::new(policy),
+        }
     }
 }
 
@@ -190,7 +228,7 @@ impl Scenario for Cascade {
 
     fn simulate(&self) -> Result<Simulation> {
         let c = self.config.clone().checked()?;
-        Ok(simulate(&c))
+        Ok(simulate(&c, self.policy.as_ref()))
     }
 
     fn indicator(
@@ -220,8 +258,8 @@ impl Scenario for Cascade {
     }
 }
 
-/// Simulate `config` (checked): deterministic for the seed.
-fn simulate(config: &CascadeConfig) -> Simulation {
+/// Simulate `config` (checked) with `policy`: deterministic for the seed.
+fn simulate(config: &CascadeConfig, policy: &dyn CascadePolicy) -> Simulation {
     let n = config.agents;
     let graph = preferential_attachment(n, config.follows, config.seed);
     let followees = graph.in_degrees();
@@ -235,7 +273,7 @@ fn simulate(config: &CascadeConfig) -> Simulation {
     base.reserve(config.steps * n * 5);
     for _ in 0..config.steps {
         let posted: Vec<bool> = (0..n)
-            .map(|i| rng.random::<f64>() < 0.1 + 0.6 * f64::from(u8::from(stance[i])))
+            .map(|i| rng.random::<f64>() < policy.post(f64::from(u8::from(stance[i]))))
             .collect();
         // Followers see the posts and reshares of adopted agents (their voices).
         let mut seen = vec![0.0f64; n];
