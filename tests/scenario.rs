@@ -292,6 +292,7 @@ fn star(rows: [[f64; 5]; 6], baseline: impl Fn(&[f64; 5]) -> [f64; 5]) -> Simula
         features: Array3::from_f64([1, 6, 5], x),
         baseline: Array3::from_f64([1, 6, 5], b),
         graph: Some(Arc::new(Graph { n: 6, edges })),
+        context: Vec::new(),
     }
 }
 
@@ -545,4 +546,38 @@ fn bad_scenarios_are_refused_in_one_line_leaving_nothing() {
     aumann::npy::write(&d.join("sc/features.npy"), &x.shape, &x.values).unwrap();
     std::fs::remove_file(d.join("sc/baseline.npy")).unwrap();
     refuses(&attribute, &["baseline.npy"]);
+}
+
+/// `econ` has no graph: two households with equal features (and baseline actions) get equal φ.
+#[test]
+fn econ_households_with_equal_features_get_equal_attributions() {
+    let s = aumann::scenario::econ::Econ::new(aumann::scenario::econ::EconConfig {
+        agents: 12,
+        steps: 4,
+        ..Default::default()
+    });
+    let mut sim = s.simulate().unwrap();
+    let copy_agent = |a: &Array3| {
+        let [steps, n, d] = a.shape();
+        let mut v: Vec<f64> = (0..steps).flat_map(|t| a.step_f64(t)).collect();
+        for t in 0..steps {
+            for k in 0..d {
+                v[(t * n + 3) * d + k] = v[(t * n + 7) * d + k];
+            }
+        }
+        Array3::from_f64([steps, n, d], v)
+    };
+    sim.features = copy_agent(&sim.features);
+    sim.baseline = copy_agent(&sim.baseline);
+    for which in Horizon::ALL {
+        let o = options(Rule::GaussLegendre, 32, Precision::F64);
+        let a = phi(&s, &sim, which, 3, &o, Backend::Flex);
+        let scale = a.phi.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+        assert!(scale > 0.0);
+        assert!(
+            (a.phi[3] - a.phi[7]).abs() <= 1e-12 * scale,
+            "{which:?}: {:?}",
+            a.phi
+        );
+    }
 }

@@ -28,6 +28,21 @@ pub fn softplus<const D: usize>(u: Tensor<D>) -> Tensor<D> {
     burn::tensor::activation::relu(u) + tail
 }
 
+/// The logistic `σ(u) = 1/(1 + e^{−u})`, elementwise, in the tensor's own precision (burn
+/// 0.22's `sigmoid` computes in f32 whatever the dtype, which an f64 efficiency check sees as
+/// a 10⁻⁷ gap), from `e^{−|u|}` so that neither it nor its derivative overflows.
+pub fn sigmoid<const D: usize>(u: Tensor<D>) -> Tensor<D> {
+    let upper = u.clone().greater_equal_elem(0.0);
+    // Each branch sees only its own half-line (the other half is set to 0), so no exp
+    // overflows and the derivative flows through u everywhere, 0 included.
+    let u_pos = u.clone().mask_fill(upper.clone().bool_not(), 0.0);
+    let u_neg = u.mask_fill(upper.clone(), 0.0);
+    let positive = (u_pos.neg().exp() + 1.0).recip();
+    let e = u_neg.exp();
+    let negative = e.clone() / (e + 1.0);
+    negative.mask_where(upper, positive)
+}
+
 /// `ln(1 + u)`, elementwise, for `u > −1`.
 pub fn log1p<const D: usize>(u: Tensor<D>) -> Tensor<D> {
     if u.dtype() != DType::F64 || f64_transcendentals_work(&u.device()) {
@@ -120,6 +135,35 @@ mod tests {
             assert!(
                 (g - want).abs() <= 4.0 * f64::EPSILON * want.abs(),
                 "log1p({x}) = {g}, want {want}"
+            );
+        }
+    }
+
+    #[test]
+    fn sigmoid_is_accurate_in_f64_and_its_derivative_finite_everywhere() {
+        let device = Device::flex().autodiff();
+        let u: Vec<f64> = vec![-800.0, -30.0, -1.0, -1e-9, 0.0, 1e-9, 0.5, 30.0, 800.0];
+        let t =
+            Tensor::<1>::from_data(TensorData::new(u.clone(), [u.len()]), (&device, DType::F64))
+                .require_grad();
+        let y = sigmoid(t.clone());
+        let g = t.grad(&y.clone().sum().backward()).unwrap();
+        let y = y.into_data().try_into_vec_as::<f64>().unwrap();
+        let g = g.into_data().try_into_vec_as::<f64>().unwrap();
+        for ((x, y), g) in u.iter().zip(y).zip(g) {
+            let want = if *x >= 0.0 {
+                1.0 / (1.0 + (-x).exp())
+            } else {
+                x.exp() / (1.0 + x.exp())
+            };
+            assert!(
+                (y - want).abs() <= 2.0 * f64::EPSILON * want,
+                "σ({x}) = {y}, want {want}"
+            );
+            let dwant = want * (1.0 - want);
+            assert!(
+                g.is_finite() && (g - dwant).abs() <= 1e-15 + 4.0 * f64::EPSILON * dwant,
+                "σ'({x}) = {g}, want {dwant}"
             );
         }
     }

@@ -30,7 +30,6 @@ use std::sync::Arc;
 
 use burn::tensor::Tensor;
 use burn::tensor::TensorData;
-use burn::tensor::activation::sigmoid;
 use rand::rngs::Xoshiro256PlusPlus;
 use rand::{RngExt, SeedableRng};
 use serde::{Deserialize, Serialize};
@@ -307,6 +306,7 @@ fn simulate(config: &CascadeConfig, policy: &dyn CascadePolicy) -> Simulation {
         features: Array3::from_f32(shape, f32s(x)),
         baseline: Array3::from_f32(shape, f32s(base)),
         graph: Some(Arc::new(graph)),
+        context: Vec::new(),
     }
 }
 
@@ -338,7 +338,7 @@ impl CascadeRisk {
         let (s, p, r, w) = (f(0), f(2), f(3), f(4));
         let pressure = (w.clone() * s * (p + r)).sum_dim(2) / w.sum_dim(2); // [rows, 1, 1]
         let tau = self.config.temperature;
-        crate::ops::softplus((pressure.reshape([rows]) - self.config.threshold) / tau) * tau
+        crate::ops::softplus((pressure.reshape([rows]) - self.config.threshold) * (1.0 / tau)) * tau
     }
 
     /// One step of the smoothed dynamics.
@@ -353,7 +353,7 @@ impl CascadeRisk {
         let s2 = (s.neg() + 1.0) * stays.neg() + 1.0;
         let e2 = edges.scatter_dst(voice_e) * inv_followees.clone();
         let p2 = s2.clone() * 0.6 + 0.1;
-        let gate = sigmoid((e2.clone() - c.reshare_exposure) / c.temperature);
+        let gate = crate::ops::sigmoid((e2.clone() - c.reshare_exposure) * (1.0 / c.temperature));
         let r2 = s2.clone() * gate * 0.4;
         Tensor::cat(vec![s2, e2, p2, r2, w], 1)
     }

@@ -16,8 +16,14 @@
 //! scatter-adds over the edge list ([`graph::Edges`]), `O(H |E|)` per evaluation. Both are
 //! deterministic, twice-differentiable functions of x: their attributions satisfy efficiency.
 //!
+//! Indicators multiply by reciprocals instead of dividing tensors by scalars: burn-autodiff
+//! 0.22's backward of a scalar division rounds the scalar to f32 (a 10⁻⁸ relative error in
+//! every gradient through it, which an f64 efficiency check sees), its backward of a scalar
+//! product does not.
+//!
 //! | scenario | what | features |
 //! |---|---|---|
+//! | `econ` | EconAgent-like households: labour, tax, rationed consumption, prices ([`econ`]) | consumption, income, consumption rate, investment rate, labour, saving rate, wealth |
 //! | `social` | bounded confidence with posting, likes, dislikes on a Barabási–Albert graph ([`social`]) | belief, posted, views, likes, dislikes |
 //! | `cascade` | an influence cascade on a directed preferential-attachment follower graph ([`cascade`]) | stance, exposure, posting intensity, reshare intensity, influence weight |
 //!
@@ -29,6 +35,7 @@
 //! DIR/features.npy         float32 [T, n, d]
 //! DIR/baseline.npy         float32 [T, n, d], the baseline action
 //! DIR/context/edges.npy    int64 [E, 2], (src, dst): dst sees what src does
+//! DIR/context/<name>.npy   float64 [T], per-step context (econ: price, inventory, interest)
 //! DIR/macro.npy            float64 [T, 2], static and rollout V per step
 //! ```
 //!
@@ -67,6 +74,7 @@
 //!             features: Array3::from_f64([1, 3, 1], vec![1.0, 2.0, 3.0]),
 //!             baseline: Array3::from_f64([1, 3, 1], vec![0.0; 3]), // no balance: no action
 //!             graph: None,
+//!             context: Vec::new(),
 //!         })
 //!     }
 //!     fn indicator(&self, _: &Simulation, which: Horizon, _step: usize)
@@ -91,6 +99,7 @@
 //! ```
 
 pub mod cascade;
+pub mod econ;
 pub mod graph;
 pub mod social;
 
@@ -139,6 +148,27 @@ pub struct Simulation {
     pub baseline: Array3,
     /// The interaction graph, if the scenario has one.
     pub graph: Option<Arc<Graph>>,
+    /// Per-step context series the indicators read (prices, inventories …): name and `[T]`
+    /// values.
+    pub context: Vec<(String, Vec<f64>)>,
+}
+
+impl Simulation {
+    /// The context series `name`.
+    ///
+    /// # Errors
+    /// [`Error::Parameter`] if the simulation has no such series.
+    pub fn series(&self, name: &str) -> Result<&[f64]> {
+        self.context
+            .iter()
+            .find(|c| c.0 == name)
+            .map(|c| c.1.as_slice())
+            .ok_or_else(|| Error::Parameter {
+                name: "context",
+                value: name.into(),
+                reason: "the simulation has no such context series".into(),
+            })
+    }
 }
 
 /// Overrides of a scenario's defaults, as the command line gives them.
@@ -199,7 +229,7 @@ pub struct ScenarioEntry {
 }
 
 /// Every scenario reachable by name.
-pub const SCENARIOS: &[ScenarioEntry] = &[social::ENTRY, cascade::ENTRY];
+pub const SCENARIOS: &[ScenarioEntry] = &[econ::ENTRY, social::ENTRY, cascade::ENTRY];
 
 /// A [`ScenarioEntry`] chosen by name.
 #[derive(Clone, Copy, Debug)]
@@ -254,6 +284,9 @@ pub struct Manifest {
     pub steps: usize,
     /// Directed edges of the context graph (0 without one).
     pub edges: usize,
+    /// Per-step context series, each `context/<name>.npy` of shape `[T]`.
+    #[serde(default)]
+    pub context: Vec<String>,
     /// Every parameter of the scenario, the seed included.
     pub parameters: serde_json::Value,
 }
@@ -275,6 +308,7 @@ impl Manifest {
             agents: n,
             steps,
             edges: simulation.graph.as_deref().map_or(0, |g| g.edges.len()),
+            context: simulation.context.iter().map(|c| c.0.clone()).collect(),
             parameters: scenario.parameters(),
         }
     }
@@ -352,6 +386,10 @@ pub fn save(dir: &Path, scenario: &dyn Scenario, simulation: &Simulation) -> Res
         .map(Graph::to_i64)
         .unwrap_or_default();
     crate::npy::write_i64(&dir.join("context/edges.npy"), &[edges, 2], &flat)?;
+    for (name, values) in &simulation.context {
+        let path = dir.join("context").join(format!("{name}.npy"));
+        crate::npy::write(&path, &[values.len()], &Values::F64(values.clone()))?;
+    }
     let series = macro_series(scenario, simulation)?;
     crate::npy::write(&dir.join("macro.npy"), &[steps, 2], &Values::F64(series))?;
     let manifest = Manifest::of(scenario, simulation);
@@ -424,12 +462,33 @@ pub fn load(dir: &Path) -> Result<Loaded> {
             },
         )?)),
     };
+    let mut context = Vec::with_capacity(manifest.context.len());
+    for name in &manifest.context {
+        let file = format!("context/{name}.npy");
+        let a = crate::npy::read(&dir.join(&file))?;
+        if a.shape != [steps] {
+            return Err(Error::Shape {
+                what: dir.join(&file).display().to_string(),
+                expected: format!("[{steps}], one value per step"),
+                got: a.shape,
+            });
+        }
+        let values: Vec<f64> = match a.values {
+            Values::F64(v) => v,
+            Values::F32(v) => v.into_iter().map(f64::from).collect(),
+        };
+        if let Some(t) = values.iter().position(|v| !v.is_finite()) {
+            return Err(bad(&file, format!("{} at step {t}", values[t])));
+        }
+        context.push((name.clone(), values));
+    }
     Ok(Loaded {
         scenario,
         simulation: Simulation {
             features,
             baseline,
             graph,
+            context,
         },
         manifest,
     })

@@ -32,7 +32,6 @@
 //! scatter-add over the edge list. The baseline action is a neutral, silent agent: belief 0,
 //! not posting, no likes or dislikes; its views are its neighbours' doing and are kept.
 
-use burn::tensor::activation::sigmoid;
 use burn::tensor::{Tensor, TensorData};
 use rand::rngs::Xoshiro256PlusPlus;
 use rand::{RngExt, SeedableRng};
@@ -114,6 +113,7 @@ impl Scenario for Social {
             features: to_f32(&run.features),
             baseline: to_f32(&run.baseline),
             graph: Some(Arc::new(run.graph)),
+            context: Vec::new(),
         })
     }
 
@@ -364,7 +364,7 @@ impl SocialRisk {
         let s = p * b.clone() * b * (v + 1.0).log() * approval;
         let tau = self.config.temperature;
         let excess = s.mean_dim(2).reshape([rows]) - self.config.threshold;
-        crate::ops::softplus(excess / tau) * tau
+        crate::ops::softplus(excess * (1.0 / tau)) * tau
     }
 
     /// One step of the smoothed dynamics.
@@ -380,11 +380,11 @@ impl SocialRisk {
             edges.gather_src(p.clone()),
         );
         let gap = bu - bw.clone();
-        let close = sigmoid(
+        let close = crate::ops::sigmoid(
             (gap.clone() * gap.clone())
                 .neg()
                 .add_scalar(c.confidence.powi(2))
-                / c.temperature,
+                * (1.0 / c.temperature),
         );
         let react = pu * (smooth_abs(bw) * 0.3 + 0.4);
         let liked = react.clone() * close.clone();
