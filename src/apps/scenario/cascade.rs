@@ -35,10 +35,13 @@ use rand::{RngExt, SeedableRng};
 use serde::{Deserialize, Serialize};
 
 use super::graph::{Edges, Graph, preferential_attachment};
-use super::{Horizon, Overrides, Scenario, ScenarioEntry, Simulation};
+use super::{
+    GraphIndicator, Horizon, Knobs, OnGraph, Scenario, ScenarioConfig, ScenarioEntry, Simulation,
+    check_step, graph_of, positive, refuse,
+};
 use crate::array::Array3;
-use crate::engine::indicators::{Indicator, PathFn};
-use crate::error::{Error, Result};
+use crate::engine::indicators::Indicator;
+use crate::error::Result;
 
 /// The features, in order.
 pub const FEATURES: [&str; 5] = [
@@ -50,24 +53,13 @@ pub const FEATURES: [&str; 5] = [
 ];
 
 /// The registry entry.
-pub const ENTRY: ScenarioEntry = ScenarioEntry {
-    name: "cascade",
-    summary: "an influence cascade on a directed preferential-attachment follower graph",
-    with: |overrides| {
-        Ok(Box::new(Cascade::new(
-            CascadeConfig::default().with(overrides)?,
-        )))
-    },
-    from_parameters: |parameters| {
-        let config: CascadeConfig =
-            serde_json::from_value(parameters.clone()).map_err(|e| Error::Parameter {
-                name: "parameters",
-                value: "scenario.json".into(),
-                reason: format!("not the cascade scenario's parameters ({e})"),
-            })?;
-        Ok(Box::new(Cascade::new(config.checked()?)))
-    },
-};
+pub const ENTRY: ScenarioEntry = scenario_entry!(
+    "cascade",
+    "an influence cascade on a directed preferential-attachment follower graph",
+    &FEATURES,
+    Cascade,
+    CascadeConfig
+);
 
 /// Parameters of the `cascade` scenario (every default documented).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -111,49 +103,23 @@ impl Default for CascadeConfig {
     }
 }
 
-impl CascadeConfig {
-    /// These parameters with `overrides` applied, checked.
-    ///
-    /// # Errors
-    /// As [`CascadeConfig::checked`].
-    pub fn with(self, overrides: &Overrides) -> Result<Self> {
-        Self {
-            agents: overrides.agents.unwrap_or(self.agents),
-            steps: overrides.steps.unwrap_or(self.steps),
-            seed: overrides.seed.unwrap_or(self.seed),
-            horizon: overrides.horizon.unwrap_or(self.horizon),
-            temperature: overrides.temperature.unwrap_or(self.temperature),
-            ..self
-        }
-        .checked()
+impl ScenarioConfig for CascadeConfig {
+    fn knobs(&mut self) -> Knobs<'_> {
+        knobs_of!(self)
     }
 
-    /// The parameters if they can simulate.
-    ///
-    /// # Errors
-    /// [`Error::Parameter`] naming the first that cannot.
-    pub fn checked(self) -> Result<Self> {
-        let bad = |name, value: String, reason: &str| {
-            Err(Error::Parameter {
-                name,
-                value,
-                reason: reason.into(),
-            })
-        };
+    fn checked(self) -> Result<Self> {
         if self.follows == 0 || self.agents <= self.follows + 1 {
             let reason = format!("needs more than follows + 1 = {} agents", self.follows + 1);
-            return bad("agents", self.agents.to_string(), &reason);
+            return refuse("agents", self.agents, &reason);
         }
         if self.steps == 0 {
-            return bad("steps", "0".into(), "at least one step");
+            return refuse("steps", 0, "at least one step");
         }
-        if !(self.temperature.is_finite() && self.temperature > 0.0) {
-            let t = self.temperature.to_string();
-            return bad("temperature", t, "must be positive and finite");
-        }
+        positive("temperature", self.temperature)?;
         for (name, v) in [("seeded", self.seeded), ("persuasion", self.persuasion)] {
             if !(0.0..=0.5).contains(&v) {
-                return bad(name, v.to_string(), "must lie in [0, 0.5]");
+                return refuse(name, v, "must lie in [0, 0.5]");
             }
         }
         Ok(self)
@@ -213,12 +179,8 @@ impl Cascade {
 }
 
 impl Scenario for Cascade {
-    fn name(&self) -> &'static str {
-        ENTRY.name
-    }
-
-    fn feature_names(&self) -> &'static [&'static str] {
-        &FEATURES
+    fn entry(&self) -> &'static ScenarioEntry {
+        &ENTRY
     }
 
     fn parameters(&self) -> serde_json::Value {
@@ -236,24 +198,14 @@ impl Scenario for Cascade {
         which: Horizon,
         step: usize,
     ) -> Result<Box<dyn Indicator>> {
-        let steps = simulation.features.steps();
-        if step >= steps {
-            return Err(Error::Parameter {
-                name: "step",
-                value: step.to_string(),
-                reason: format!("the scenario has {steps} steps, numbered from 0"),
-            });
-        }
-        let graph = simulation.graph.clone().ok_or_else(|| Error::Parameter {
-            name: "graph",
-            value: "none".into(),
-            reason: "the cascade scenario needs its follower graph".into(),
-        })?;
-        let horizon = match which {
-            Horizon::Static => 0,
-            Horizon::Rollout => self.config.horizon,
-        };
-        Ok(Box::new(CascadeRisk::new(&self.config, graph, horizon)))
+        check_step(simulation, step)?;
+        let graph = graph_of(simulation, ENTRY.name)?;
+        let horizon = which.steps(self.config.horizon);
+        Ok(Box::new(GraphIndicator(CascadeRisk::new(
+            &self.config,
+            graph,
+            horizon,
+        ))))
     }
 }
 
@@ -357,8 +309,17 @@ impl CascadeRisk {
         let r2 = s2.clone() * gate * 0.4;
         Tensor::cat(vec![s2, e2, p2, r2, w], 1)
     }
+}
 
-    /// `V` of every row, with the edges already on the device.
+impl OnGraph for CascadeRisk {
+    fn horizon(&self) -> usize {
+        self.horizon
+    }
+
+    fn graph(&self) -> &Graph {
+        &self.graph
+    }
+
     fn value(&self, z: Tensor<3>, edges: &Edges) -> Tensor<1> {
         let mut z = z;
         if self.horizon > 0 {
@@ -371,25 +332,5 @@ impl CascadeRisk {
             }
         }
         self.risk(&z)
-    }
-}
-
-impl Indicator for CascadeRisk {
-    fn name(&self) -> &str {
-        if self.horizon == 0 {
-            "static"
-        } else {
-            "rollout"
-        }
-    }
-
-    fn forward(&self, z: Tensor<3>) -> Result<Tensor<1>> {
-        let edges = self.graph.upload(&z.device());
-        Ok(self.value(z, &edges))
-    }
-
-    fn along_path<'a>(&'a self, x: &Tensor<3>, _b: &Tensor<3>) -> Result<PathFn<'a>> {
-        let edges = self.graph.upload(&x.device());
-        Ok(Box::new(move |z| Ok(self.value(z, &edges))))
     }
 }

@@ -42,10 +42,13 @@ use rand::rngs::Xoshiro256PlusPlus;
 use rand::{RngExt, SeedableRng};
 use serde::{Deserialize, Serialize};
 
-use super::{Horizon, Overrides, Scenario, ScenarioEntry, Simulation};
+use super::{
+    Horizon, Knobs, Scenario, ScenarioConfig, ScenarioEntry, Simulation, check_step, positive,
+    refuse,
+};
 use crate::array::Array3;
 use crate::engine::indicators::Indicator;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::ops::softplus;
 
 /// The features, in order.
@@ -72,20 +75,13 @@ const CUTS: [f64; 7] = [
 const RATES: [f64; 7] = [0.10, 0.12, 0.22, 0.24, 0.32, 0.35, 0.37];
 
 /// The registry entry.
-pub const ENTRY: ScenarioEntry = ScenarioEntry {
-    name: "econ",
-    summary: "an EconAgent-like economy: labour, progressive tax, rationed consumption, prices",
-    with: |overrides| Ok(Box::new(Econ::new(EconConfig::default().with(overrides)?))),
-    from_parameters: |parameters| {
-        let config: EconConfig =
-            serde_json::from_value(parameters.clone()).map_err(|e| Error::Parameter {
-                name: "parameters",
-                value: "scenario.json".into(),
-                reason: format!("not the econ scenario's parameters ({e})"),
-            })?;
-        Ok(Box::new(Econ::new(config.checked()?)))
-    },
-};
+pub const ENTRY: ScenarioEntry = scenario_entry!(
+    "econ",
+    "an EconAgent-like economy: labour, progressive tax, rationed consumption, prices",
+    &FEATURES,
+    Econ,
+    EconConfig
+);
 
 /// Parameters of the `econ` scenario (every default documented).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -121,49 +117,20 @@ impl Default for EconConfig {
     }
 }
 
-impl EconConfig {
-    /// These parameters with `overrides` applied, checked.
-    ///
-    /// # Errors
-    /// As [`EconConfig::checked`].
-    pub fn with(self, overrides: &Overrides) -> Result<Self> {
-        Self {
-            agents: overrides.agents.unwrap_or(self.agents),
-            steps: overrides.steps.unwrap_or(self.steps),
-            seed: overrides.seed.unwrap_or(self.seed),
-            horizon: overrides.horizon.unwrap_or(self.horizon),
-            temperature: overrides.temperature.unwrap_or(self.temperature),
-            ..self
-        }
-        .checked()
+impl ScenarioConfig for EconConfig {
+    fn knobs(&mut self) -> Knobs<'_> {
+        knobs_of!(self)
     }
 
-    /// The parameters if they can simulate.
-    ///
-    /// # Errors
-    /// [`Error::Parameter`] naming the first that cannot.
-    pub fn checked(self) -> Result<Self> {
-        let bad = |name, value: String, reason: &str| {
-            Err(Error::Parameter {
-                name,
-                value,
-                reason: reason.into(),
-            })
-        };
+    fn checked(self) -> Result<Self> {
         if self.agents < 2 {
-            return bad("agents", self.agents.to_string(), "at least 2 households");
+            return refuse("agents", self.agents, "at least 2 households");
         }
         if self.steps == 0 {
-            return bad("steps", "0".into(), "at least one month");
+            return refuse("steps", 0, "at least one month");
         }
-        for (name, v) in [
-            ("temperature", self.temperature),
-            ("tax_scale", self.tax_scale),
-        ] {
-            if !(v.is_finite() && v > 0.0) {
-                return bad(name, v.to_string(), "must be positive and finite");
-            }
-        }
+        positive("temperature", self.temperature)?;
+        positive("tax_scale", self.tax_scale)?;
         Ok(self)
     }
 }
@@ -223,12 +190,8 @@ fn tax(y: f64) -> f64 {
 }
 
 impl Scenario for Econ {
-    fn name(&self) -> &'static str {
-        ENTRY.name
-    }
-
-    fn feature_names(&self) -> &'static [&'static str] {
-        &FEATURES
+    fn entry(&self) -> &'static ScenarioEntry {
+        &ENTRY
     }
 
     fn parameters(&self) -> serde_json::Value {
@@ -246,20 +209,10 @@ impl Scenario for Econ {
         which: Horizon,
         step: usize,
     ) -> Result<Box<dyn Indicator>> {
-        let steps = simulation.features.steps();
-        if step >= steps {
-            return Err(Error::Parameter {
-                name: "step",
-                value: step.to_string(),
-                reason: format!("the scenario has {steps} steps, numbered from 0"),
-            });
-        }
+        check_step(simulation, step)?;
         Ok(Box::new(EconRisk {
             config: self.config.clone(),
-            horizon: match which {
-                Horizon::Static => 0,
-                Horizon::Rollout => self.config.horizon,
-            },
+            horizon: which.steps(self.config.horizon),
             price: simulation.series("price")?[step],
             inventory: simulation.series("inventory")?[step],
         }))

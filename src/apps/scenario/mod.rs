@@ -65,9 +65,16 @@
 //!
 //! struct Savers;
 //!
+//! const SAVERS: scenario::ScenarioEntry = scenario::ScenarioEntry {
+//!     name: "savers",
+//!     summary: "households with balances",
+//!     features: &["balance"],
+//!     with: |_| Ok(Box::new(Savers)),
+//!     from_parameters: |_| Ok(Box::new(Savers)),
+//! };
+//!
 //! impl Scenario for Savers {
-//!     fn name(&self) -> &'static str { "savers" }
-//!     fn feature_names(&self) -> &'static [&'static str] { &["balance"] }
+//!     fn entry(&self) -> &'static scenario::ScenarioEntry { &SAVERS }
 //!     fn parameters(&self) -> serde_json::Value { serde_json::json!({ "agents": 3 }) }
 //!     fn simulate(&self) -> aumann::Result<Simulation> {
 //!         Ok(Simulation {
@@ -79,7 +86,7 @@
 //!     }
 //!     fn indicator(&self, _: &Simulation, which: Horizon, _step: usize)
 //!         -> aumann::Result<Box<dyn Indicator>> {
-//!         Ok(Box::new(Debt { h: if which == Horizon::Rollout { 2 } else { 0 } }))
+//!         Ok(Box::new(Debt { h: which.steps(2) }))
 //!     }
 //! }
 //!
@@ -98,6 +105,39 @@
 //! }
 //! ```
 
+/// [`Knobs`] of a configuration whose fields are named `agents`, `steps`, `seed`, `horizon`
+/// and `temperature`.
+macro_rules! knobs_of {
+    ($config:expr) => {
+        $crate::scenario::Knobs {
+            agents: &mut $config.agents,
+            steps: &mut $config.steps,
+            seed: &mut $config.seed,
+            horizon: &mut $config.horizon,
+            temperature: &mut $config.temperature,
+        }
+    };
+}
+
+/// The [`ScenarioEntry`] of a scenario type with `new(config)` and a [`ScenarioConfig`].
+macro_rules! scenario_entry {
+    ($name:literal, $summary:literal, $features:expr, $scenario:ident, $config:ty) => {
+        $crate::scenario::ScenarioEntry {
+            name: $name,
+            summary: $summary,
+            features: $features,
+            with: |overrides| {
+                let config = <$config>::default().with(overrides)?;
+                Ok(Box::new($scenario::new(config)))
+            },
+            from_parameters: |parameters| {
+                let config = <$config>::from_parameters(parameters, $name)?;
+                Ok(Box::new($scenario::new(config)))
+            },
+        }
+    };
+}
+
 pub mod cascade;
 pub mod econ;
 pub mod graph;
@@ -106,12 +146,13 @@ pub mod social;
 use std::path::Path;
 use std::sync::Arc;
 
+use burn::tensor::Tensor;
 use serde::{Deserialize, Serialize};
 
 use self::graph::Graph;
 use crate::array::{Array3, Values};
 use crate::choice::Choice;
-use crate::engine::indicators::Indicator;
+use crate::engine::indicators::{Indicator, PathFn};
 use crate::error::{Error, Result};
 
 /// Which of a scenario's indicators.
@@ -138,6 +179,16 @@ impl Horizon {
 }
 
 crate::named_choice!(Horizon, "scenario indicator");
+
+impl Horizon {
+    /// Rollout steps for a scenario whose horizon is `horizon`: 0 for the static risk.
+    pub fn steps(self, horizon: usize) -> usize {
+        match self {
+            Horizon::Static => 0,
+            Horizon::Rollout => horizon,
+        }
+    }
+}
 
 /// A simulated run.
 #[derive(Clone, Debug)]
@@ -186,13 +237,150 @@ pub struct Overrides {
     pub temperature: Option<f64>,
 }
 
+/// The parameters of a scenario: the knobs every scenario has, and its own checks.
+pub trait ScenarioConfig: Serialize + serde::de::DeserializeOwned + Sized {
+    /// The knobs the command line sets.
+    fn knobs(&mut self) -> Knobs<'_>;
+
+    /// The parameters if they can simulate.
+    ///
+    /// # Errors
+    /// [`Error::Parameter`] naming the first that cannot.
+    fn checked(self) -> Result<Self>;
+
+    /// These parameters with `overrides` applied, checked.
+    ///
+    /// # Errors
+    /// As [`ScenarioConfig::checked`].
+    fn with(mut self, overrides: &Overrides) -> Result<Self> {
+        let k = self.knobs();
+        let set = |knob: &mut usize, v: Option<usize>| *knob = v.unwrap_or(*knob);
+        set(k.agents, overrides.agents);
+        set(k.steps, overrides.steps);
+        set(k.horizon, overrides.horizon);
+        *k.seed = overrides.seed.unwrap_or(*k.seed);
+        *k.temperature = overrides.temperature.unwrap_or(*k.temperature);
+        self.checked()
+    }
+
+    /// The parameters recorded in a `scenario.json`, checked.
+    ///
+    /// # Errors
+    /// [`Error::Parameter`] if they are not this scenario's, or fail the checks.
+    fn from_parameters(parameters: &serde_json::Value, scenario: &str) -> Result<Self> {
+        let config: Self =
+            serde_json::from_value(parameters.clone()).map_err(|e| Error::Parameter {
+                name: "parameters",
+                value: "scenario.json".into(),
+                reason: format!("not the {scenario} scenario's parameters ({e})"),
+            })?;
+        config.checked()
+    }
+}
+
+/// Mutable views of the knobs every scenario has.
+pub struct Knobs<'a> {
+    /// Agents `n`.
+    pub agents: &'a mut usize,
+    /// Steps `T`.
+    pub steps: &'a mut usize,
+    /// Seed.
+    pub seed: &'a mut u64,
+    /// Rollout horizon `H`.
+    pub horizon: &'a mut usize,
+    /// Temperature `τ`.
+    pub temperature: &'a mut f64,
+}
+
+/// `Err(Error::Parameter)` for a parameter that cannot simulate.
+pub(crate) fn refuse<T>(name: &'static str, value: impl ToString, reason: &str) -> Result<T> {
+    Err(Error::Parameter {
+        name,
+        value: value.to_string(),
+        reason: reason.into(),
+    })
+}
+
+/// Refuse a parameter that is not positive and finite.
+pub(crate) fn positive(name: &'static str, value: f64) -> Result<()> {
+    match value.is_finite() && value > 0.0 {
+        true => Ok(()),
+        false => refuse(name, value, "must be positive and finite"),
+    }
+}
+
+/// Refuse a step the simulation does not have.
+pub(crate) fn check_step(simulation: &Simulation, step: usize) -> Result<()> {
+    let steps = simulation.features.steps();
+    match step < steps {
+        true => Ok(()),
+        false => refuse(
+            "step",
+            step,
+            &format!("the scenario has {steps} steps, numbered from 0"),
+        ),
+    }
+}
+
+/// The simulation's interaction graph, which `scenario` needs.
+pub(crate) fn graph_of(simulation: &Simulation, scenario: &str) -> Result<Arc<Graph>> {
+    match &simulation.graph {
+        Some(g) => Ok(g.clone()),
+        None => refuse(
+            "graph",
+            "none",
+            &format!("the {scenario} scenario needs its graph"),
+        ),
+    }
+}
+
+/// A scenario's risk on a graph, looking `horizon` steps ahead: [`OnGraph`] made an
+/// [`Indicator`] that uploads the edges once per path.
+pub trait OnGraph: Send + Sync {
+    /// Rollout steps (0: the static risk).
+    fn horizon(&self) -> usize;
+    /// The graph.
+    fn graph(&self) -> &Graph;
+    /// `V` of every row of `z` (`[rows, d, n]`) with the edges on `z`'s device.
+    fn value(&self, z: Tensor<3>, edges: &graph::Edges) -> Tensor<1>;
+}
+
+/// The [`Indicator`] of an [`OnGraph`] risk.
+pub struct GraphIndicator<R>(pub R);
+
+impl<R: OnGraph> Indicator for GraphIndicator<R> {
+    fn name(&self) -> &str {
+        match self.0.horizon() {
+            0 => "static",
+            _ => "rollout",
+        }
+    }
+
+    fn forward(&self, z: Tensor<3>) -> Result<Tensor<1>> {
+        let edges = self.0.graph().upload(&z.device());
+        Ok(self.0.value(z, &edges))
+    }
+
+    fn along_path<'a>(&'a self, x: &Tensor<3>, _b: &Tensor<3>) -> Result<PathFn<'a>> {
+        let edges = self.0.graph().upload(&x.device());
+        Ok(Box::new(move |z| Ok(self.0.value(z, &edges))))
+    }
+}
+
 /// A simulated society with two smooth indicators.
 pub trait Scenario: Send + Sync {
+    /// Its registry entry (name, feature names).
+    fn entry(&self) -> &'static ScenarioEntry;
+
     /// Stable name (`"social"`).
-    fn name(&self) -> &'static str;
+    fn name(&self) -> &'static str {
+        self.entry().name
+    }
 
     /// The feature names, `d` of them.
-    fn feature_names(&self) -> &'static [&'static str];
+    fn feature_names(&self) -> &'static [&'static str] {
+        self.entry().features
+    }
 
     /// Every parameter, for `scenario.json`.
     fn parameters(&self) -> serde_json::Value;
@@ -222,6 +410,8 @@ pub struct ScenarioEntry {
     pub name: &'static str,
     /// One line for help texts.
     pub summary: &'static str,
+    /// The feature names, in order.
+    pub features: &'static [&'static str],
     /// The scenario with its defaults and `overrides`.
     pub with: fn(&Overrides) -> Result<Box<dyn Scenario>>,
     /// The scenario from the `parameters` of its `scenario.json`.

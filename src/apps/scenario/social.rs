@@ -40,30 +40,22 @@ use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
 use super::graph::{Edges, Graph, barabasi_albert};
-use super::{Horizon, Overrides, Scenario, ScenarioEntry, Simulation};
+use super::{
+    GraphIndicator, Horizon, Knobs, OnGraph, Scenario, ScenarioConfig, ScenarioEntry, Simulation,
+    check_step, graph_of, positive, refuse,
+};
 use crate::array::Array3;
-use crate::engine::indicators::{Indicator, PathFn};
-use crate::error::{Error, Result};
+use crate::engine::indicators::Indicator;
+use crate::error::Result;
 
 /// The registry entry.
-pub const ENTRY: ScenarioEntry = ScenarioEntry {
-    name: "social",
-    summary: "bounded-confidence opinions with posting, likes and dislikes on a Barabási–Albert graph",
-    with: |overrides| {
-        Ok(Box::new(Social::new(
-            SocialConfig::default().with(overrides)?,
-        )))
-    },
-    from_parameters: |parameters| {
-        let config: SocialConfig =
-            serde_json::from_value(parameters.clone()).map_err(|e| Error::Parameter {
-                name: "parameters",
-                value: "scenario.json".into(),
-                reason: format!("not the social scenario's parameters ({e})"),
-            })?;
-        Ok(Box::new(Social::new(config.checked()?)))
-    },
-};
+pub const ENTRY: ScenarioEntry = scenario_entry!(
+    "social",
+    "bounded-confidence opinions with posting, likes and dislikes on a Barabási–Albert graph",
+    &FEATURES,
+    Social,
+    SocialConfig
+);
 
 /// The `social` scenario: its parameters and its agents' policy.
 #[derive(Clone)]
@@ -85,12 +77,8 @@ impl Social {
 }
 
 impl Scenario for Social {
-    fn name(&self) -> &'static str {
-        ENTRY.name
-    }
-
-    fn feature_names(&self) -> &'static [&'static str] {
-        &FEATURES
+    fn entry(&self) -> &'static ScenarioEntry {
+        &ENTRY
     }
 
     fn parameters(&self) -> serde_json::Value {
@@ -123,24 +111,14 @@ impl Scenario for Social {
         which: Horizon,
         step: usize,
     ) -> Result<Box<dyn Indicator>> {
-        let steps = simulation.features.steps();
-        if step >= steps {
-            return Err(Error::Parameter {
-                name: "step",
-                value: step.to_string(),
-                reason: format!("the scenario has {steps} steps, numbered from 0"),
-            });
-        }
-        let graph = simulation.graph.clone().ok_or_else(|| Error::Parameter {
-            name: "graph",
-            value: "none".into(),
-            reason: "the social scenario needs its interaction graph".into(),
-        })?;
-        let horizon = match which {
-            Horizon::Static => 0,
-            Horizon::Rollout => self.config.horizon,
-        };
-        Ok(Box::new(SocialRisk::new(&self.config, graph, horizon)))
+        check_step(simulation, step)?;
+        let graph = graph_of(simulation, ENTRY.name)?;
+        let horizon = which.steps(self.config.horizon);
+        Ok(Box::new(GraphIndicator(SocialRisk::new(
+            &self.config,
+            graph,
+            horizon,
+        ))))
     }
 }
 
@@ -176,51 +154,22 @@ pub struct SocialConfig {
     pub seed: u64,
 }
 
-impl SocialConfig {
-    /// These parameters with `overrides` applied, checked.
-    ///
-    /// # Errors
-    /// As [`SocialConfig::checked`].
-    pub fn with(self, overrides: &Overrides) -> Result<Self> {
-        Self {
-            agents: overrides.agents.unwrap_or(self.agents),
-            steps: overrides.steps.unwrap_or(self.steps),
-            seed: overrides.seed.unwrap_or(self.seed),
-            horizon: overrides.horizon.unwrap_or(self.horizon),
-            temperature: overrides.temperature.unwrap_or(self.temperature),
-            ..self
-        }
-        .checked()
+impl ScenarioConfig for SocialConfig {
+    fn knobs(&mut self) -> Knobs<'_> {
+        knobs_of!(self)
     }
 
-    /// The parameters if they can simulate.
-    ///
-    /// # Errors
-    /// [`Error::Parameter`] naming the first that cannot.
-    pub fn checked(self) -> Result<Self> {
-        let bad = |name, value: String, reason: &str| {
-            Err(Error::Parameter {
-                name,
-                value,
-                reason: reason.into(),
-            })
-        };
+    fn checked(self) -> Result<Self> {
         if self.attach == 0 || self.agents <= self.attach + 1 {
             let reason = format!("needs more than attach + 1 = {} agents", self.attach + 1);
-            return bad("agents", self.agents.to_string(), &reason);
+            return refuse("agents", self.agents, &reason);
         }
         if self.steps == 0 {
-            return bad("steps", "0".into(), "at least one step");
+            return refuse("steps", 0, "at least one step");
         }
-        for (name, v) in [
-            ("temperature", self.temperature),
-            ("confidence", self.confidence),
-            ("abs_smoothing", self.abs_smoothing),
-        ] {
-            if !(v.is_finite() && v > 0.0) {
-                return bad(name, v.to_string(), "must be positive and finite");
-            }
-        }
+        positive("temperature", self.temperature)?;
+        positive("confidence", self.confidence)?;
+        positive("abs_smoothing", self.abs_smoothing)?;
         Ok(self)
     }
 }
@@ -398,8 +347,17 @@ impl SocialRisk {
         let q2 = edges.scatter_src(disliked);
         Tensor::cat(vec![b2, p2, v2, l2, q2], 1)
     }
+}
 
-    /// `V` of every row, with the edges already on the device.
+impl OnGraph for SocialRisk {
+    fn horizon(&self) -> usize {
+        self.horizon
+    }
+
+    fn graph(&self) -> &Graph {
+        &self.graph
+    }
+
     fn value(&self, z: Tensor<3>, edges: &Edges) -> Tensor<1> {
         let mut z = z;
         if self.horizon > 0 {
@@ -415,25 +373,5 @@ impl SocialRisk {
             }
         }
         self.risk(&z)
-    }
-}
-
-impl Indicator for SocialRisk {
-    fn name(&self) -> &str {
-        if self.horizon == 0 {
-            "static"
-        } else {
-            "rollout"
-        }
-    }
-
-    fn forward(&self, z: Tensor<3>) -> Result<Tensor<1>> {
-        let edges = self.graph.upload(&z.device());
-        Ok(self.value(z, &edges))
-    }
-
-    fn along_path<'a>(&'a self, x: &Tensor<3>, _b: &Tensor<3>) -> Result<PathFn<'a>> {
-        let edges = self.graph.upload(&x.device());
-        Ok(Box::new(move |z| Ok(self.value(z, &edges))))
     }
 }
