@@ -223,79 +223,17 @@ impl Scenario for Econ {
 fn simulate(config: &EconConfig, policy: &dyn EconPolicy) -> Simulation {
     let n = config.agents;
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(crate::seed::mix(&[config.seed, 3]));
-    let mut skill: Vec<f64> = (0..n)
-        .map(|_| {
-            let lomax = (1.0 - rng.random::<f64>()).powf(-1.0 / 8.0) - 1.0;
-            (949.0 * lomax + 1.0).min(950.0)
-        })
-        .collect();
-    let mut wealth: Vec<f64> = skill.iter().map(|s| 168.0 * s).collect();
-    let mut price = skill.iter().sum::<f64>() / n as f64;
-    let (mut interest, mut inventory) = (0.03, 0.0);
-    let (mut year_price, mut idle_months) = (price, 0.0);
+    let mut economy = Economy::new(n, &mut rng);
     let (mut x, mut base) = (Vec::new(), Vec::new());
     let mut context = [(); 3].map(|_| Vec::with_capacity(config.steps));
     for t in 0..config.steps {
-        let works: Vec<bool> = (0..n)
-            .map(|i| rng.random::<f64>() < policy.work(skill[i], wealth[i], interest))
-            .collect();
-        let income: Vec<f64> = (0..n)
-            .map(|i| if works[i] { 168.0 * skill[i] } else { 0.0 })
-            .collect();
-        let hours = works.iter().filter(|&&w| w).count() as f64 * 168.0;
-        let paid: Vec<f64> = (0..n)
-            .map(|i| tax(income[i]).min(wealth[i] + income[i]))
-            .collect();
-        let lump = paid.iter().sum::<f64>() / n as f64;
-        for i in 0..n {
-            wealth[i] += income[i] - paid[i] + lump;
-        }
-        let previous = inventory;
-        inventory += hours;
-        let kappa: Vec<f64> = (0..n)
-            .map(|i| policy.consumption_rate(price, wealth[i], income[i]))
-            .collect();
-        let wanted: Vec<f64> = (0..n).map(|i| kappa[i] * wealth[i]).collect();
-        let demand = wanted.iter().sum::<f64>() / price;
-        let served = if demand > 0.0 {
-            (inventory / demand).min(1.0)
-        } else {
-            1.0
-        };
-        inventory -= demand * served;
-        let imbalance = (demand - previous) / demand.max(previous).max(1e-12);
-        for s in &mut skill {
-            *s = (*s * (1.0 + rng.random::<f64>() * 0.05 * imbalance)).max(1.0);
-        }
-        price = (price * (1.0 + rng.random::<f64>() * 0.1 * imbalance)).max(1.0);
-        idle_months += works.iter().filter(|&&w| !w).count() as f64 / n as f64;
-        for i in 0..n {
-            let spent = wanted[i] * served;
-            wealth[i] -= spent;
-            let invest = wealth[i] / (wealth[i] + 6.0 * income[i] + 1.0);
-            let labour = f64::from(u8::from(works[i]));
-            x.extend([
-                spent,
-                income[i],
-                kappa[i],
-                invest,
-                labour,
-                1.0 - kappa[i],
-                wealth[i],
-            ]);
-            base.extend([0.0, 0.0, 0.0, 0.0, 0.0, 1.0, wealth[i]]);
-        }
-        for (series, v) in context.iter_mut().zip([price, inventory, interest]) {
+        economy.month(policy, &mut rng, &mut x, &mut base);
+        let e = &economy;
+        for (series, v) in context.iter_mut().zip([e.price, e.inventory, e.interest]) {
             series.push(v);
         }
         if (t + 1) % 12 == 0 {
-            for w in &mut wealth {
-                *w += interest * *w;
-            }
-            let inflation = price / year_price - 1.0;
-            let unemployment = idle_months / 12.0;
-            interest = (0.03 + 0.5 * (inflation - 0.02) + 0.5 * (0.04 - unemployment)).max(0.0);
-            (year_price, idle_months) = (price, 0.0);
+            economy.year_end();
         }
     }
     let shape = [config.steps, n, FEATURES.len()];
@@ -310,6 +248,122 @@ fn simulate(config: &EconConfig, policy: &dyn EconPolicy) -> Simulation {
             ("inventory".into(), g),
             ("interest".into(), r),
         ],
+    }
+}
+
+/// The simulated economy's state between months.
+struct Economy {
+    skill: Vec<f64>,
+    wealth: Vec<f64>,
+    price: f64,
+    interest: f64,
+    inventory: f64,
+    /// The price at the start of the year, for its inflation.
+    year_price: f64,
+    /// Σ of the monthly idle shares this year, for its unemployment.
+    idle_months: f64,
+}
+
+impl Economy {
+    /// Skills `min(950, 949 Lomax(8) + 1)`, one month's pay as wealth, the mean skill as price.
+    fn new(n: usize, rng: &mut Xoshiro256PlusPlus) -> Self {
+        let skill: Vec<f64> = (0..n)
+            .map(|_| {
+                let lomax = (1.0 - rng.random::<f64>()).powf(-1.0 / 8.0) - 1.0;
+                (949.0 * lomax + 1.0).min(950.0)
+            })
+            .collect();
+        let wealth = skill.iter().map(|s| 168.0 * s).collect();
+        let price = skill.iter().sum::<f64>() / n as f64;
+        Self {
+            skill,
+            wealth,
+            price,
+            interest: 0.03,
+            inventory: 0.0,
+            year_price: price,
+            idle_months: 0.0,
+        }
+    }
+
+    /// One month; the households' features and baseline actions are appended to `x`, `base`.
+    fn month(
+        &mut self,
+        policy: &dyn EconPolicy,
+        rng: &mut Xoshiro256PlusPlus,
+        x: &mut Vec<f64>,
+        base: &mut Vec<f64>,
+    ) {
+        let n = self.skill.len();
+        let works: Vec<bool> = (0..n)
+            .map(|i| {
+                rng.random::<f64>() < policy.work(self.skill[i], self.wealth[i], self.interest)
+            })
+            .collect();
+        let income: Vec<f64> = (0..n)
+            .map(|i| if works[i] { 168.0 * self.skill[i] } else { 0.0 })
+            .collect();
+        let paid: Vec<f64> = (0..n)
+            .map(|i| tax(income[i]).min(self.wealth[i] + income[i]))
+            .collect();
+        let lump = paid.iter().sum::<f64>() / n as f64;
+        for i in 0..n {
+            self.wealth[i] += income[i] - paid[i] + lump;
+        }
+        let previous = self.inventory;
+        self.inventory += works.iter().filter(|&&w| w).count() as f64 * 168.0;
+        let kappa: Vec<f64> = (0..n)
+            .map(|i| policy.consumption_rate(self.price, self.wealth[i], income[i]))
+            .collect();
+        let served = self.consume(&kappa, previous, rng);
+        self.idle_months += works.iter().filter(|&&w| !w).count() as f64 / n as f64;
+        for i in 0..n {
+            let spent = kappa[i] * self.wealth[i] * served;
+            self.wealth[i] -= spent;
+            let w = self.wealth[i];
+            let invest = w / (w + 6.0 * income[i] + 1.0);
+            let labour = f64::from(u8::from(works[i]));
+            x.extend([
+                spent,
+                income[i],
+                kappa[i],
+                invest,
+                labour,
+                1.0 - kappa[i],
+                w,
+            ]);
+            base.extend([0.0, 0.0, 0.0, 0.0, 0.0, 1.0, w]);
+        }
+    }
+
+    /// Demand at the rates `kappa`, rationed by the inventory; skills and the price move with
+    /// the imbalance against last month's inventory. Returns the share of demand served.
+    fn consume(&mut self, kappa: &[f64], previous: f64, rng: &mut Xoshiro256PlusPlus) -> f64 {
+        let wanted: f64 = kappa.iter().zip(&self.wealth).map(|(k, w)| k * w).sum();
+        let demand = wanted / self.price;
+        let served = if demand > 0.0 {
+            (self.inventory / demand).min(1.0)
+        } else {
+            1.0
+        };
+        self.inventory -= demand * served;
+        let imbalance = (demand - previous) / demand.max(previous).max(1e-12);
+        for s in &mut self.skill {
+            *s = (*s * (1.0 + rng.random::<f64>() * 0.05 * imbalance)).max(1.0);
+        }
+        self.price = (self.price * (1.0 + rng.random::<f64>() * 0.1 * imbalance)).max(1.0);
+        served
+    }
+
+    /// Interest on wealth, then the Taylor rule from the year's inflation and unemployment.
+    fn year_end(&mut self) {
+        for w in &mut self.wealth {
+            *w += self.interest * *w;
+        }
+        let inflation = self.price / self.year_price - 1.0;
+        let unemployment = self.idle_months / 12.0;
+        self.interest = (0.03 + 0.5 * (inflation - 0.02) + 0.5 * (0.04 - unemployment)).max(0.0);
+        (self.year_price, self.idle_months) = (self.price, 0.0);
     }
 }
 

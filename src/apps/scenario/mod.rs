@@ -90,14 +90,12 @@
 //!     }
 //! }
 //!
-//! let simulation = Savers.simulate().unwrap();
-//! let features = simulation.features.clone();
-//! let baseline = Baseline::from_array(simulation.baseline.clone());
-//! let loaded = Loaded::new(Box::new(Savers), simulation);
+//! let loaded = Loaded::new(Box::new(Savers), Savers.simulate().unwrap());
 //! let device = Backend::Flex.device().unwrap();
 //! let options = PathOptions { precision: Precision::F64, ..PathOptions::default() };
 //! let target = Target { which: Horizon::Rollout, step: Some(0) };
-//! let phi = scenario::attribute(&loaded, target, &features, &baseline, &options, &device, &mut |_| {})
+//! // The scenario's own features and baseline action (`None`, `None`).
+//! let phi = scenario::attribute(&loaded, target, None, None, &options, &device, &mut |_| {})
 //!     .unwrap();
 //! // V = (mean x / 4)² = 0.25: shared in proportion to the balances, φ_i = 0.25 · x_i / 6.
 //! for (i, x) in [1.0, 2.0, 3.0].iter().enumerate() {
@@ -596,92 +594,111 @@ pub fn save(dir: &Path, scenario: &dyn Scenario, simulation: &Simulation) -> Res
 /// # Errors
 /// [`Error::Scenario`] or [`Error::Shape`] naming the file: a missing or unreadable manifest, an unknown scenario, arrays of the wrong shape, edges naming no agent.
 pub fn load(dir: &Path) -> Result<Loaded> {
-    let bad = |file: &str, reason: String| Error::Scenario {
-        path: dir.join(file),
-        reason,
-    };
-    let text = std::fs::read_to_string(dir.join("scenario.json"))
-        .map_err(|e| bad("scenario.json", format!("cannot be read ({e})")))?;
-    let manifest: Manifest = serde_json::from_str(&text)
-        .map_err(|e| bad("scenario.json", format!("not a scenario manifest ({e})")))?;
-    if manifest.format != FORMAT || manifest.version != VERSION {
-        let reason = format!(
-            "format {} v{}, expected {FORMAT} v{VERSION}",
-            manifest.format, manifest.version
-        );
-        return Err(bad("scenario.json", reason));
-    }
+    let folder = Folder(dir);
+    let manifest = folder.manifest()?;
     let kind = ScenarioKind::from_label(&manifest.scenario)?;
     let scenario = (kind.0.from_parameters)(&manifest.parameters)?;
-    let (steps, n, d) = (manifest.steps, manifest.agents, manifest.features.len());
-    let array = |file: &str| -> Result<Array3> {
-        let a = crate::npy::read(&dir.join(file))?;
+    let shape = [manifest.steps, manifest.agents, manifest.features.len()];
+    let simulation = Simulation {
+        features: folder.steps_array("features.npy", shape)?,
+        baseline: folder.steps_array("baseline.npy", shape)?,
+        graph: folder.graph(&manifest)?,
+        context: (manifest.context.iter())
+            .map(|name| Ok((name.clone(), folder.series(name, manifest.steps)?)))
+            .collect::<Result<_>>()?,
+    };
+    Ok(Loaded {
+        scenario,
+        simulation,
+        manifest,
+    })
+}
+
+/// A scenario folder being read.
+struct Folder<'a>(&'a Path);
+
+impl Folder<'_> {
+    fn bad(&self, file: &str, reason: String) -> Error {
+        Error::Scenario {
+            path: self.0.join(file),
+            reason,
+        }
+    }
+
+    fn shape_error(&self, file: &str, expected: String, got: Vec<usize>) -> Error {
+        Error::Shape {
+            what: self.0.join(file).display().to_string(),
+            expected,
+            got,
+        }
+    }
+
+    /// `scenario.json`, of this format and version.
+    fn manifest(&self) -> Result<Manifest> {
+        let file = "scenario.json";
+        let text = std::fs::read_to_string(self.0.join(file))
+            .map_err(|e| self.bad(file, format!("cannot be read ({e})")))?;
+        let manifest: Manifest = serde_json::from_str(&text)
+            .map_err(|e| self.bad(file, format!("not a scenario manifest ({e})")))?;
+        if manifest.format != FORMAT || manifest.version != VERSION {
+            let (f, v) = (&manifest.format, manifest.version);
+            let reason = format!("format {f} v{v}, expected {FORMAT} v{VERSION}");
+            return Err(self.bad(file, reason));
+        }
+        Ok(manifest)
+    }
+
+    /// A finite `[T, n, d]` array.
+    fn steps_array(&self, file: &str, [steps, n, d]: [usize; 3]) -> Result<Array3> {
+        let a = crate::npy::read(&self.0.join(file))?;
         if a.shape != [steps, n, d] {
-            return Err(Error::Shape {
-                what: dir.join(file).display().to_string(),
-                expected: format!("[{steps}, {n}, {d}] as scenario.json says"),
-                got: a.shape,
-            });
+            let expected = format!("[{steps}, {n}, {d}] as scenario.json says");
+            return Err(self.shape_error(file, expected, a.shape));
         }
         let array = Array3::new([steps, n, d], a.values);
-        array.check_finite(&dir.join(file).display().to_string())?;
+        array.check_finite(&self.0.join(file).display().to_string())?;
         Ok(array)
-    };
-    let features = array("features.npy")?;
-    let baseline = array("baseline.npy")?;
-    let e = crate::npy::read_counts(&dir.join("context/edges.npy"))?;
-    if e.shape != [manifest.edges, 2] {
-        return Err(Error::Shape {
-            what: dir.join("context/edges.npy").display().to_string(),
-            expected: format!("[{}, 2] as scenario.json says", manifest.edges),
-            got: e.shape,
-        });
     }
-    let flat: Vec<i64> = match e.values {
-        Values::F64(v) => v.into_iter().map(|x| x as i64).collect(),
-        Values::F32(v) => v.into_iter().map(|x| x as i64).collect(),
-    };
-    let graph = match manifest.edges {
-        0 => None,
-        _ => Some(Arc::new(Graph::from_i64(n, &flat).map_err(
-            |(edge, v)| {
-                bad(
-                    "context/edges.npy",
-                    format!("edge {edge} names agent {v}, outside 0..{n}"),
-                )
-            },
-        )?)),
-    };
-    let mut context = Vec::with_capacity(manifest.context.len());
-    for name in &manifest.context {
+
+    /// `context/edges.npy` (`None` for a scenario without a graph).
+    fn graph(&self, manifest: &Manifest) -> Result<Option<Arc<Graph>>> {
+        let file = "context/edges.npy";
+        let e = crate::npy::read_counts(&self.0.join(file))?;
+        if e.shape != [manifest.edges, 2] {
+            let expected = format!("[{}, 2] as scenario.json says", manifest.edges);
+            return Err(self.shape_error(file, expected, e.shape));
+        }
+        if manifest.edges == 0 {
+            return Ok(None);
+        }
+        let flat: Vec<i64> = match e.values {
+            Values::F64(v) => v.into_iter().map(|x| x as i64).collect(),
+            Values::F32(v) => v.into_iter().map(|x| x as i64).collect(),
+        };
+        let n = manifest.agents;
+        let graph = Graph::from_i64(n, &flat).map_err(|(edge, v)| {
+            self.bad(file, format!("edge {edge} names agent {v}, outside 0..{n}"))
+        })?;
+        Ok(Some(Arc::new(graph)))
+    }
+
+    /// `context/<name>.npy`: `[T]` finite values.
+    fn series(&self, name: &str, steps: usize) -> Result<Vec<f64>> {
         let file = format!("context/{name}.npy");
-        let a = crate::npy::read(&dir.join(&file))?;
+        let a = crate::npy::read(&self.0.join(&file))?;
         if a.shape != [steps] {
-            return Err(Error::Shape {
-                what: dir.join(&file).display().to_string(),
-                expected: format!("[{steps}], one value per step"),
-                got: a.shape,
-            });
+            let expected = format!("[{steps}], one value per step");
+            return Err(self.shape_error(&file, expected, a.shape));
         }
         let values: Vec<f64> = match a.values {
             Values::F64(v) => v,
             Values::F32(v) => v.into_iter().map(f64::from).collect(),
         };
-        if let Some(t) = values.iter().position(|v| !v.is_finite()) {
-            return Err(bad(&file, format!("{} at step {t}", values[t])));
+        match values.iter().position(|v| !v.is_finite()) {
+            Some(t) => Err(self.bad(&file, format!("{} at step {t}", values[t]))),
+            None => Ok(values),
         }
-        context.push((name.clone(), values));
     }
-    Ok(Loaded {
-        scenario,
-        simulation: Simulation {
-            features,
-            baseline,
-            graph,
-            context,
-        },
-        manifest,
-    })
 }
 
 /// Which indicator of a scenario, at which steps.
@@ -693,9 +710,11 @@ pub struct Target {
     pub step: Option<usize>,
 }
 
-/// Attribute the indicator `target.which` of `loaded` on `features` (`[T, n, d]`, the folder's
-/// or a replacement of the same shape) from `baseline`, step by step (each step has its own
-/// indicator): every step, or only `target.step`. Returns `φ` of those steps.
+/// Attribute the indicator `target.which` of `loaded` on `features` (`[T, n, d]`; `None`: the
+/// scenario's) from `baseline` (`None`: the scenario's baseline action), step by step (each
+/// step has its own indicator): every step, or only `target.step`. Returns `φ` of those
+/// steps. Only the attributed steps are copied, so one step of a large scenario costs one
+/// step's memory beyond the folder.
 ///
 /// # Errors
 /// A step out of range, features of another shape than the scenario's, and whatever the path
@@ -703,13 +722,14 @@ pub struct Target {
 pub fn attribute(
     loaded: &Loaded,
     target: Target,
-    features: &Array3,
-    baseline: &crate::baseline::Baseline,
+    features: Option<&Array3>,
+    baseline: Option<&crate::baseline::Baseline>,
     options: &crate::path::PathOptions,
     device: &burn::tensor::Device,
     progress: &mut dyn FnMut(crate::progress::Progress),
 ) -> Result<crate::attribution::Attribution> {
     let [steps, n, d] = loaded.simulation.features.shape();
+    let features = features.unwrap_or(&loaded.simulation.features);
     if features.shape() != [steps, n, d] {
         return Err(Error::Shape {
             what: "features of the scenario".into(),
@@ -742,7 +762,12 @@ pub fn attribute(
             .scenario
             .indicator(&loaded.simulation, target.which, t)?;
         let x = features.select_steps(&[t]);
-        let b = baseline.select_step(t);
+        let b = match baseline {
+            Some(b) => b.select_step(t),
+            None => {
+                crate::baseline::Baseline::from_array(loaded.simulation.baseline.select_steps(&[t]))
+            }
+        };
         let a = crate::path::attribute(indicator.as_ref(), &x, &b, options, device, &mut |p| {
             progress(crate::progress::Progress {
                 done: k * p.total + p.done,

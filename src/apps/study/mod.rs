@@ -69,7 +69,7 @@ pub struct StudyConfig {
     pub heatmap_bins: usize,
     /// `k` of the top-k recovery.
     pub top_k: Vec<usize>,
-    /// Keep per-agent full-panel attributions (for `--per-agent`).
+    /// Keep per-agent full-panel attributions (for the per-agent output files).
     pub per_agent: bool,
 }
 

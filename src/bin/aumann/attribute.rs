@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
-use aumann::array::{Array3, Values};
+use aumann::array::Values;
 use aumann::backend::Precision;
 use aumann::baseline::{Baseline, BaselineSpec};
 use aumann::choice::Choice;
@@ -142,7 +142,7 @@ pub fn run(args: AttributeArgs) -> Result<ExitCode> {
     let config = args.config(kind)?;
     let out = Staged::new(&args.out)?;
     let summary_file = args.summary.as_deref().map(Staged::new).transpose()?;
-    let (output, features, rank) = match (&args.scenario, which) {
+    let (output, d, rank) = match (&args.scenario, which) {
         (Some(dir), Some(which)) => attribute_scenario(&args, &config, dir, which)?,
         _ => attribute_features(&args, &config)?,
     };
@@ -154,7 +154,6 @@ pub fn run(args: AttributeArgs) -> Result<ExitCode> {
                 .unwrap_or_default()
                 .join("features.npy")
         });
-        let d = features.dims();
         let mut summary = Summary::new(&config, &source, d, &output, start.elapsed().as_secs_f64());
         if let (Some(dir), Some(which)) = (&args.scenario, which) {
             summary = summary.for_scenario(dir, which.label(), args.step);
@@ -174,7 +173,7 @@ pub fn run(args: AttributeArgs) -> Result<ExitCode> {
 fn attribute_features(
     args: &AttributeArgs,
     config: &RunConfig,
-) -> Result<(RunOutput, Array3, usize)> {
+) -> Result<(RunOutput, usize, usize)> {
     let (features, rank, baseline) = match (&args.features, &args.scenario) {
         (Some(path), _) => {
             let (features, rank) = run::read_features(path)?;
@@ -198,7 +197,7 @@ fn attribute_features(
     })
     .map_err(|e| with_flags(e, "--steps"))?;
     bar.finish();
-    Ok((output, features, rank))
+    Ok((output, features.dims(), rank))
 }
 
 /// A scenario's static or rollout indicator, step by step.
@@ -207,7 +206,7 @@ fn attribute_scenario(
     config: &RunConfig,
     dir: &Path,
     which: Horizon,
-) -> Result<(RunOutput, Array3, usize)> {
+) -> Result<(RunOutput, usize, usize)> {
     if config.method == Method::Exact {
         return Err(with_flags(
             aumann::Error::NoExactForm {
@@ -220,12 +219,15 @@ fn attribute_scenario(
     }
     let loaded = scenario::load(dir)?;
     let features = match &args.features {
-        Some(path) => run::read_features(path)?.0,
-        None => loaded.simulation.features.clone(),
+        Some(path) => Some(run::read_features(path)?.0),
+        None => None,
     };
     let baseline = match &args.baseline {
-        Some(spec) => Baseline::resolve(spec, &features)?,
-        None => Baseline::from_array(loaded.simulation.baseline.clone()),
+        Some(spec) => {
+            let x = features.as_ref().unwrap_or(&loaded.simulation.features);
+            Some(Baseline::resolve(spec, x)?)
+        }
+        None => None,
     };
     let flags = |e| with_flags(e, "--steps");
     let device = config.backend.device().map_err(flags)?;
@@ -241,8 +243,8 @@ fn attribute_scenario(
     let attribution = scenario::attribute(
         &loaded,
         target,
-        &features,
-        &baseline,
+        features.as_ref(),
+        baseline.as_ref(),
         &config.path_options(),
         &device,
         &mut |p| bar.update(p.done, p.total),
@@ -251,12 +253,13 @@ fn attribute_scenario(
     bar.finish();
     let rank = if args.step.is_some() { 2 } else { 3 };
     let device = aumann::backend::describe(&device);
+    let d = loaded.manifest.features.len();
     Ok((
         RunOutput {
             attribution,
             device,
         },
-        features,
+        d,
         rank,
     ))
 }
