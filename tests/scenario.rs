@@ -137,17 +137,27 @@ fn efficiency_and_quadrature_convergence() {
 fn efficiency_and_convergence_of(s: &dyn Scenario) {
     let sim = s.simulate().unwrap();
     for which in Horizon::ALL {
-        for t in [2, 5] {
-            let f = Backend::Flex;
-            let gl = phi(
-                s,
-                &sim,
-                which,
-                t,
-                &options(Rule::GaussLegendre, 64, Precision::F64),
-                f,
-            );
-            let gap = gl.relative_efficiency_gap()[0].unwrap();
+        // Two steps with a macro change (a step without one has no relative gap to check).
+        let f = Backend::Flex;
+        let gl64 = options(Rule::GaussLegendre, 64, Precision::F64);
+        let changed: Vec<(usize, Option<f64>)> = (2..sim.features.steps())
+            .map(|t| {
+                (
+                    t,
+                    phi(s, &sim, which, t, &gl64, f).relative_efficiency_gap()[0],
+                )
+            })
+            .filter(|(_, g)| g.is_some())
+            .take(2)
+            .collect();
+        assert_eq!(
+            changed.len(),
+            2,
+            "{} {which:?}: no change to attribute",
+            s.name()
+        );
+        for (t, gap) in changed {
+            let gap = gap.unwrap_or_default();
             assert!(
                 gap <= 1e-10,
                 "{} {which:?} step {t}: f64 gap {gap:e}",
@@ -293,6 +303,7 @@ fn star(rows: [[f64; 5]; 6], baseline: impl Fn(&[f64; 5]) -> [f64; 5]) -> Simula
         baseline: Array3::from_f64([1, 6, 5], b),
         graph: Some(Arc::new(Graph { n: 6, edges })),
         context: Vec::new(),
+        runs: 1,
     }
 }
 
@@ -580,4 +591,67 @@ fn econ_households_with_equal_features_get_equal_attributions() {
             a.phi
         );
     }
+}
+
+/// Several runs: `[R, T, …]` arrays, `--run` and `--step` select rows, out-of-range runs and
+/// runs of a one-run scenario are refused.
+#[test]
+fn cascade_runs_are_folders_of_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let sim = [
+        "simulate", "cascade", "--agents", "60", "--steps", "3", "--runs", "2",
+    ];
+    let run = aumann(d, &[&sim[..], &["--out", "cr", "--quiet"]].concat());
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let shape = |f: &str| aumann::npy::read(&d.join(f)).unwrap().shape;
+    assert_eq!(shape("cr/features.npy"), vec![2, 3, 60, 5]);
+    assert_eq!(shape("cr/baseline.npy"), vec![2, 3, 60, 5]);
+    assert_eq!(shape("cr/macro.npy"), vec![2, 3, 2]);
+    let loaded = scenario::load(&d.join("cr")).unwrap();
+    assert_eq!(
+        (loaded.manifest.runs, loaded.simulation.features.steps()),
+        (2, 6)
+    );
+    for (extra, want) in [
+        (vec!["--run", "1", "--step", "2"], vec![60]),
+        (vec!["--step", "1"], vec![2, 60]),
+        (vec!["--run", "0"], vec![3, 60]),
+        (vec![], vec![2, 3, 60]),
+    ] {
+        let base = [
+            "attribute",
+            "--scenario",
+            "cr",
+            "--out",
+            "phi.npy",
+            "--quiet",
+        ];
+        let run = aumann(d, &[&base[..], &extra].concat());
+        assert_eq!(run.code, 0, "{extra:?}: {}", run.stderr);
+        assert_eq!(shape("phi.npy"), want, "{extra:?}");
+    }
+    let run = aumann(
+        d,
+        &[
+            "attribute",
+            "--scenario",
+            "cr",
+            "--run",
+            "2",
+            "--out",
+            "x.npy",
+        ],
+    );
+    assert!(
+        run.code == 2 && run.stderr.contains("run = 2"),
+        "{}",
+        run.stderr
+    );
+    let run = aumann(d, &["simulate", "econ", "--runs", "2", "--out", "e"]);
+    assert!(
+        run.code == 2 && run.stderr.contains("one run"),
+        "{}",
+        run.stderr
+    );
 }

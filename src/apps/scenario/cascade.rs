@@ -66,8 +66,10 @@ pub const ENTRY: ScenarioEntry = scenario_entry!(
 pub struct CascadeConfig {
     /// Agents `n` (default 10 000).
     pub agents: usize,
-    /// Steps `T` (default 30).
+    /// Steps `T` of every run (default 30).
     pub steps: usize,
+    /// Independent runs on the same graph, each with its own adopters and draws (default 3).
+    pub runs: usize,
     /// Followees of every new agent in the graph (default 5, so `|E| ≈ 5 n`).
     pub follows: usize,
     /// Share of agents adopted at the start (default 0.01).
@@ -91,6 +93,7 @@ impl Default for CascadeConfig {
         Self {
             agents: 10_000,
             steps: 30,
+            runs: 3,
             follows: 5,
             seeded: 0.01,
             persuasion: 0.05,
@@ -108,13 +111,22 @@ impl ScenarioConfig for CascadeConfig {
         knobs_of!(self)
     }
 
+    fn runs(&mut self) -> Option<&mut usize> {
+        Some(&mut self.runs)
+    }
+
     fn checked(self) -> Result<Self> {
         if self.follows == 0 || self.agents <= self.follows + 1 {
             let reason = format!("needs more than follows + 1 = {} agents", self.follows + 1);
             return refuse("agents", self.agents, &reason);
         }
-        if self.steps == 0 {
-            return refuse("steps", 0, "at least one step");
+        if self.steps == 0 || self.runs == 0 {
+            let (name, value) = if self.steps == 0 {
+                ("steps", 0)
+            } else {
+                ("runs", 0)
+            };
+            return refuse(name, value, "at least one");
         }
         positive("temperature", self.temperature)?;
         for (name, v) in [("seeded", self.seeded), ("persuasion", self.persuasion)] {
@@ -213,15 +225,39 @@ impl Scenario for Cascade {
 fn simulate(config: &CascadeConfig, policy: &dyn CascadePolicy) -> Simulation {
     let n = config.agents;
     let graph = preferential_attachment(n, config.follows, config.seed);
+    let (mut x, mut base) = (Vec::new(), Vec::new());
+    for run in 0..config.runs {
+        let seed = crate::seed::mix(&[config.seed, 2, run as u64]);
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
+        simulate_run(config, policy, &graph, &mut rng, &mut x, &mut base);
+    }
+    let shape = [config.runs * config.steps, n, 5];
+    let f32s = |v: Vec<f64>| v.into_iter().map(|a| a as f32).collect();
+    Simulation {
+        features: Array3::from_f32(shape, f32s(x)),
+        baseline: Array3::from_f32(shape, f32s(base)),
+        graph: Some(Arc::new(graph)),
+        context: Vec::new(),
+        runs: config.runs,
+    }
+}
+
+/// One run on `graph`: its steps' features and baseline actions appended to `x` and `base`.
+fn simulate_run(
+    config: &CascadeConfig,
+    policy: &dyn CascadePolicy,
+    graph: &Graph,
+    rng: &mut Xoshiro256PlusPlus,
+    x: &mut Vec<f64>,
+    base: &mut Vec<f64>,
+) {
+    let n = config.agents;
     let followees = graph.in_degrees();
     let weight: Vec<f64> = graph.out_degrees().iter().map(|f| f.ln_1p()).collect();
-    let mut rng = Xoshiro256PlusPlus::seed_from_u64(crate::seed::mix(&[config.seed, 2]));
     let mut stance: Vec<bool> = (0..n)
         .map(|_| rng.random::<f64>() < config.seeded)
         .collect();
     let mut shared = vec![false; n];
-    let (mut x, mut base) = (Vec::with_capacity(config.steps * n * 5), Vec::new());
-    base.reserve(config.steps * n * 5);
     for _ in 0..config.steps {
         let posted: Vec<bool> = (0..n)
             .map(|i| rng.random::<f64>() < policy.post(f64::from(u8::from(stance[i]))))
@@ -243,22 +279,14 @@ fn simulate(config: &CascadeConfig, policy: &dyn CascadePolicy) -> Simulation {
         }
         for i in 0..n {
             let s = f64::from(u8::from(stance[i]));
-            let gate =
-                1.0 / (1.0 + (-(exposure[i] - config.reshare_exposure) / config.temperature).exp());
-            shared[i] = rng.random::<f64>() < 0.4 * s * gate;
-            let p = f64::from(u8::from(posted[i]));
-            let r = f64::from(u8::from(shared[i]));
+            shared[i] = rng.random::<f64>() < policy.reshare(s, exposure[i]);
+            let (p, r) = (
+                f64::from(u8::from(posted[i])),
+                f64::from(u8::from(shared[i])),
+            );
             x.extend([s, exposure[i], p, r, weight[i]]);
             base.extend([0.0, exposure[i], 0.0, 0.0, weight[i]]);
         }
-    }
-    let shape = [config.steps, n, 5];
-    let f32s = |v: Vec<f64>| v.into_iter().map(|a| a as f32).collect();
-    Simulation {
-        features: Array3::from_f32(shape, f32s(x)),
-        baseline: Array3::from_f32(shape, f32s(base)),
-        graph: Some(Arc::new(graph)),
-        context: Vec::new(),
     }
 }
 

@@ -248,6 +248,7 @@ fn simulate(config: &EconConfig, policy: &dyn EconPolicy) -> Simulation {
             ("inventory".into(), g),
             ("interest".into(), r),
         ],
+        runs: 1,
     }
 }
 

@@ -82,6 +82,7 @@
 //!             baseline: Array3::from_f64([1, 3, 1], vec![0.0; 3]), // no balance: no action
 //!             graph: None,
 //!             context: Vec::new(),
+//!             runs: 1,
 //!         })
 //!     }
 //!     fn indicator(&self, _: &Simulation, which: Horizon, _step: usize)
@@ -93,7 +94,7 @@
 //! let loaded = Loaded::new(Box::new(Savers), Savers.simulate().unwrap());
 //! let device = Backend::Flex.device().unwrap();
 //! let options = PathOptions { precision: Precision::F64, ..PathOptions::default() };
-//! let target = Target { which: Horizon::Rollout, step: Some(0) };
+//! let target = Target { which: Horizon::Rollout, step: Some(0), ..Target::default() };
 //! // The scenario's own features and baseline action (`None`, `None`).
 //! let phi = scenario::attribute(&loaded, target, None, None, &options, &device, &mut |_| {})
 //!     .unwrap();
@@ -200,6 +201,9 @@ pub struct Simulation {
     /// Per-step context series the indicators read (prices, inventories …): name and `[T]`
     /// values.
     pub context: Vec<(String, Vec<f64>)>,
+    /// Independent runs `R`: the features hold `R · T` steps, run-major (1 for most
+    /// scenarios).
+    pub runs: usize,
 }
 
 impl Simulation {
@@ -227,6 +231,8 @@ pub struct Overrides {
     pub agents: Option<usize>,
     /// Steps `T`.
     pub steps: Option<usize>,
+    /// Independent runs `R` (for the scenarios that have several).
+    pub runs: Option<usize>,
     /// Seed.
     pub seed: Option<u64>,
     /// Rollout horizon `H`.
@@ -239,6 +245,11 @@ pub struct Overrides {
 pub trait ScenarioConfig: Serialize + serde::de::DeserializeOwned + Sized {
     /// The knobs the command line sets.
     fn knobs(&mut self) -> Knobs<'_>;
+
+    /// The number of independent runs, for a scenario that simulates several.
+    fn runs(&mut self) -> Option<&mut usize> {
+        None
+    }
 
     /// The parameters if they can simulate.
     ///
@@ -258,6 +269,11 @@ pub trait ScenarioConfig: Serialize + serde::de::DeserializeOwned + Sized {
         set(k.horizon, overrides.horizon);
         *k.seed = overrides.seed.unwrap_or(*k.seed);
         *k.temperature = overrides.temperature.unwrap_or(*k.temperature);
+        match (overrides.runs, self.runs()) {
+            (Some(r), Some(runs)) => *runs = r,
+            (Some(r), None) => return refuse("runs", r, "this scenario simulates one run"),
+            (None, _) => {}
+        }
         self.checked()
     }
 
@@ -468,8 +484,11 @@ pub struct Manifest {
     pub features: Vec<String>,
     /// Agents `n`.
     pub agents: usize,
-    /// Steps `T`.
+    /// Steps `T` of every run.
     pub steps: usize,
+    /// Independent runs `R` (the arrays are `[R, T, …]` when R > 1).
+    #[serde(default = "one")]
+    pub runs: usize,
     /// Directed edges of the context graph (0 without one).
     pub edges: usize,
     /// Per-step context series, each `context/<name>.npy` of shape `[T]`.
@@ -482,7 +501,9 @@ pub struct Manifest {
 impl Manifest {
     /// The manifest of `simulation` of `scenario`.
     pub fn of(scenario: &dyn Scenario, simulation: &Simulation) -> Self {
-        let [steps, n, _] = simulation.features.shape();
+        let [rows, n, _] = simulation.features.shape();
+        let runs = simulation.runs.max(1);
+        let steps = rows / runs;
         Manifest {
             format: FORMAT.into(),
             version: VERSION,
@@ -495,11 +516,16 @@ impl Manifest {
                 .collect(),
             agents: n,
             steps,
+            runs,
             edges: simulation.graph.as_deref().map_or(0, |g| g.edges.len()),
             context: simulation.context.iter().map(|c| c.0.clone()).collect(),
             parameters: scenario.parameters(),
         }
     }
+}
+
+fn one() -> usize {
+    1
 }
 
 /// A scenario folder read back: the scenario and its simulation.
@@ -545,6 +571,14 @@ pub fn macro_series(scenario: &dyn Scenario, simulation: &Simulation) -> Result<
     Ok(out)
 }
 
+/// `[R, T]` for several runs of `rows / R` steps, `[T]` for one.
+fn leading_shape(runs: usize, rows: usize) -> Vec<usize> {
+    match runs {
+        0 | 1 => vec![rows],
+        r => vec![r, rows / r],
+    }
+}
+
 /// Write `simulation` of `scenario` into the folder `dir` (created if needed).
 ///
 /// # Errors
@@ -556,17 +590,13 @@ pub fn save(dir: &Path, scenario: &dyn Scenario, simulation: &Simulation) -> Res
         move |source| Error::Io { path, source }
     };
     std::fs::create_dir_all(dir.join("context")).map_err(io(&dir.join("context")))?;
-    let [steps, n, d] = simulation.features.shape();
-    crate::npy::write(
-        &dir.join("features.npy"),
-        &[steps, n, d],
-        simulation.features.values(),
-    )?;
-    crate::npy::write(
-        &dir.join("baseline.npy"),
-        &[steps, n, d],
-        simulation.baseline.values(),
-    )?;
+    let [rows, n, d] = simulation.features.shape();
+    let lead = leading_shape(simulation.runs, rows);
+    let shape = |tail: &[usize]| [&lead[..], tail].concat();
+    let features = (simulation.features.values(), dir.join("features.npy"));
+    crate::npy::write(&features.1, &shape(&[n, d]), features.0)?;
+    let baseline = (simulation.baseline.values(), dir.join("baseline.npy"));
+    crate::npy::write(&baseline.1, &shape(&[n, d]), baseline.0)?;
     let edges = simulation.graph.as_deref().map_or(0, |g| g.edges.len());
     let flat = simulation
         .graph
@@ -575,11 +605,12 @@ pub fn save(dir: &Path, scenario: &dyn Scenario, simulation: &Simulation) -> Res
         .unwrap_or_default();
     crate::npy::write_i64(&dir.join("context/edges.npy"), &[edges, 2], &flat)?;
     for (name, values) in &simulation.context {
+        // Context series are per step of the whole simulation (all runs, run-major).
         let path = dir.join("context").join(format!("{name}.npy"));
         crate::npy::write(&path, &[values.len()], &Values::F64(values.clone()))?;
     }
     let series = macro_series(scenario, simulation)?;
-    crate::npy::write(&dir.join("macro.npy"), &[steps, 2], &Values::F64(series))?;
+    crate::npy::write(&dir.join("macro.npy"), &shape(&[2]), &Values::F64(series))?;
     let manifest = Manifest::of(scenario, simulation);
     let path = dir.join("scenario.json");
     let json = serde_json::to_string_pretty(&manifest).map_err(|e| Error::Render {
@@ -598,14 +629,17 @@ pub fn load(dir: &Path) -> Result<Loaded> {
     let manifest = folder.manifest()?;
     let kind = ScenarioKind::from_label(&manifest.scenario)?;
     let scenario = (kind.0.from_parameters)(&manifest.parameters)?;
-    let shape = [manifest.steps, manifest.agents, manifest.features.len()];
+    let rows = manifest.runs.max(1) * manifest.steps;
+    let lead = leading_shape(manifest.runs, rows);
+    let shape = [rows, manifest.agents, manifest.features.len()];
     let simulation = Simulation {
-        features: folder.steps_array("features.npy", shape)?,
-        baseline: folder.steps_array("baseline.npy", shape)?,
+        features: folder.steps_array("features.npy", &lead, shape)?,
+        baseline: folder.steps_array("baseline.npy", &lead, shape)?,
         graph: folder.graph(&manifest)?,
         context: (manifest.context.iter())
-            .map(|name| Ok((name.clone(), folder.series(name, manifest.steps)?)))
+            .map(|name| Ok((name.clone(), folder.series(name, rows)?)))
             .collect::<Result<_>>()?,
+        runs: manifest.runs.max(1),
     };
     Ok(Loaded {
         scenario,
@@ -648,14 +682,15 @@ impl Folder<'_> {
         Ok(manifest)
     }
 
-    /// A finite `[T, n, d]` array.
-    fn steps_array(&self, file: &str, [steps, n, d]: [usize; 3]) -> Result<Array3> {
+    /// A finite `[T, n, d]` (or `[R, T, n, d]`) array, as `[R · T, n, d]`.
+    fn steps_array(&self, file: &str, lead: &[usize], [rows, n, d]: [usize; 3]) -> Result<Array3> {
         let a = crate::npy::read(&self.0.join(file))?;
-        if a.shape != [steps, n, d] {
-            let expected = format!("[{steps}, {n}, {d}] as scenario.json says");
+        let want = [lead, &[n, d]].concat();
+        if a.shape != want {
+            let expected = format!("{want:?} as scenario.json says");
             return Err(self.shape_error(file, expected, a.shape));
         }
-        let array = Array3::new([steps, n, d], a.values);
+        let array = Array3::new([rows, n, d], a.values);
         array.check_finite(&self.0.join(file).display().to_string())?;
         Ok(array)
     }
@@ -702,12 +737,39 @@ impl Folder<'_> {
 }
 
 /// Which indicator of a scenario, at which steps.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub struct Target {
     /// Static or rollout.
     pub which: Horizon,
-    /// One step, or every step (`None`).
+    /// One run (`None`: every run).
+    pub run: Option<usize>,
+    /// One step of each chosen run (`None`: every step).
     pub step: Option<usize>,
+}
+
+impl Target {
+    /// The simulation rows (run-major steps) this target attributes, for `runs` runs of
+    /// `steps` steps.
+    ///
+    /// # Errors
+    /// [`Error::Parameter`] for a run or step out of range.
+    pub fn rows(&self, runs: usize, steps: usize) -> Result<Vec<usize>> {
+        let range = |name: &'static str, v: Option<usize>, count: usize| match v {
+            Some(v) if v >= count => refuse(
+                name,
+                v,
+                &format!("the scenario has {count} {name}s, numbered from 0"),
+            ),
+            Some(v) => Ok(v..v + 1),
+            None => Ok(0..count),
+        };
+        let (r, t) = (
+            range("run", self.run, runs)?,
+            range("step", self.step, steps)?,
+        );
+        Ok(r.flat_map(|r| t.clone().map(move |t| r * steps + t))
+            .collect())
+    }
 }
 
 /// Attribute the indicator `target.which` of `loaded` on `features` (`[T, n, d]`; `None`: the
@@ -737,17 +799,8 @@ pub fn attribute(
             got: features.shape().to_vec(),
         });
     }
-    let chosen: Vec<usize> = match target.step {
-        Some(t) if t < steps => vec![t],
-        Some(t) => {
-            return Err(Error::Parameter {
-                name: "step",
-                value: t.to_string(),
-                reason: format!("the scenario has {steps} steps, numbered from 0"),
-            });
-        }
-        None => (0..steps).collect(),
-    };
+    let runs = loaded.simulation.runs.max(1);
+    let chosen = target.rows(runs, steps / runs)?;
     if options.precision == crate::backend::Precision::F64
         && !crate::ops::f64_transcendentals_work(device)
     {

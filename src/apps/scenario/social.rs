@@ -102,6 +102,7 @@ impl Scenario for Social {
             baseline: to_f32(&run.baseline),
             graph: Some(Arc::new(run.graph)),
             context: Vec::new(),
+            runs: 1,
         })
     }
 

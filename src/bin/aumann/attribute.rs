@@ -56,9 +56,12 @@ pub struct AttributeArgs {
     /// A scenario folder (`aumann simulate`): its features, baseline action and indicators.
     #[arg(long, value_name = "DIR")]
     pub scenario: Option<PathBuf>,
-    /// With --scenario: attribute only this step (numbered from 0).
+    /// With --scenario: attribute only this step of each run (numbered from 0).
     #[arg(long, value_name = "T", requires = "scenario")]
     pub step: Option<usize>,
+    /// With --scenario: attribute only this run of a scenario with several (from 0).
+    #[arg(long = "run", value_name = "R", requires = "scenario")]
+    pub scenario_run: Option<usize>,
     /// The macro indicator (deepset needs --model; static and rollout need --scenario,
     /// where static is the default).
     #[arg(
@@ -142,11 +145,11 @@ pub fn run(args: AttributeArgs) -> Result<ExitCode> {
     let config = args.config(kind)?;
     let out = Staged::new(&args.out)?;
     let summary_file = args.summary.as_deref().map(Staged::new).transpose()?;
-    let (output, d, rank) = match (&args.scenario, which) {
+    let (output, d, shape) = match (&args.scenario, which) {
         (Some(dir), Some(which)) => attribute_scenario(&args, &config, dir, which)?,
         _ => attribute_features(&args, &config)?,
     };
-    write_phi(&output, &config, rank, &out, &args.out)?;
+    write_phi(&output, &config, &shape, &out, &args.out)?;
     if let (Some(file), Some(name)) = (&summary_file, &args.summary) {
         let source = args.features.clone().unwrap_or_else(|| {
             args.scenario
@@ -173,7 +176,7 @@ pub fn run(args: AttributeArgs) -> Result<ExitCode> {
 fn attribute_features(
     args: &AttributeArgs,
     config: &RunConfig,
-) -> Result<(RunOutput, usize, usize)> {
+) -> Result<(RunOutput, usize, Vec<usize>)> {
     let (features, rank, baseline) = match (&args.features, &args.scenario) {
         (Some(path), _) => {
             let (features, rank) = run::read_features(path)?;
@@ -197,7 +200,11 @@ fn attribute_features(
     })
     .map_err(|e| with_flags(e, "--steps"))?;
     bar.finish();
-    Ok((output, features.dims(), rank))
+    let shape = match rank {
+        2 => vec![features.agents()],
+        _ => vec![features.steps(), features.agents()],
+    };
+    Ok((output, features.dims(), shape))
 }
 
 /// A scenario's static or rollout indicator, step by step.
@@ -206,7 +213,7 @@ fn attribute_scenario(
     config: &RunConfig,
     dir: &Path,
     which: Horizon,
-) -> Result<(RunOutput, usize, usize)> {
+) -> Result<(RunOutput, usize, Vec<usize>)> {
     if config.method == Method::Exact {
         return Err(with_flags(
             aumann::Error::NoExactForm {
@@ -238,6 +245,7 @@ fn attribute_scenario(
     let mut bar = Bar::new(which.label(), !args.run.quiet);
     let target = scenario::Target {
         which,
+        run: args.scenario_run,
         step: args.step,
     };
     let attribution = scenario::attribute(
@@ -251,7 +259,10 @@ fn attribute_scenario(
     )
     .map_err(flags)?;
     bar.finish();
-    let rank = if args.step.is_some() { 2 } else { 3 };
+    let m = &loaded.manifest;
+    let runs = (args.scenario_run.is_none() && m.runs > 1).then_some(m.runs);
+    let steps = args.step.is_none().then_some(m.steps);
+    let shape: Vec<usize> = runs.into_iter().chain(steps).chain([m.agents]).collect();
     let device = aumann::backend::describe(&device);
     let d = loaded.manifest.features.len();
     Ok((
@@ -260,7 +271,7 @@ fn attribute_scenario(
             device,
         },
         d,
-        rank,
+        shape,
     ))
 }
 
@@ -268,22 +279,17 @@ fn attribute_scenario(
 fn write_phi(
     output: &RunOutput,
     config: &RunConfig,
-    rank: usize,
+    shape: &[usize],
     out: &Staged,
     name: &Path,
 ) -> Result<()> {
-    let result = &output.attribution;
     let values = output
         .values(config)
         .map_err(|e| with_flags(e, "--steps"))?;
-    let shape = match rank {
-        2 => vec![result.agents],
-        _ => vec![result.steps, result.agents],
-    };
     let values = match config.precision {
         Precision::F32 => Values::F32(values.iter().map(|&v| v as f32).collect()),
         Precision::F64 => Values::F64(values),
     };
-    aumann::npy::write(out.path(), &shape, &values)
+    aumann::npy::write(out.path(), shape, &values)
         .with_context(|| format!("writing {}", name.display()))
 }

@@ -35,6 +35,9 @@ pub struct EvalArgs {
     /// The scenario's step whose context the indicator reads.
     #[arg(long, value_name = "T", requires = "scenario")]
     pub step: Option<usize>,
+    /// The run of that step, for a scenario with several (default 0).
+    #[arg(long = "run", value_name = "R", requires = "scenario")]
+    pub scenario_run: Option<usize>,
     #[command(flatten)]
     pub compute: ComputeFlags,
     /// Output: V per population, float .npy of shape [R] in the chosen precision.
@@ -98,6 +101,13 @@ fn indicator(
                 anyhow::bail!("--scenario needs --step T: the indicator reads that step's context");
             };
             let loaded = scenario::load(dir)?;
+            let target = scenario::Target {
+                which,
+                run: Some(args.scenario_run.unwrap_or(0)),
+                step: Some(step),
+            };
+            let m = &loaded.manifest;
+            let row = target.rows(m.runs.max(1), m.steps)?[0];
             let (n, expected) = (loaded.manifest.agents, loaded.manifest.features.len());
             anyhow::ensure!(
                 (agents, d) == (n, expected),
@@ -105,7 +115,7 @@ fn indicator(
                  {n} agents (its graph's nodes) with d = {expected}",
                 args.features.display()
             );
-            Ok(loaded.scenario.indicator(&loaded.simulation, which, step)?)
+            Ok(loaded.scenario.indicator(&loaded.simulation, which, row)?)
         }
         (Some(IndicatorName::Scenario(h)), None) => {
             anyhow::bail!("--indicator {} needs --scenario DIR", h.name())

@@ -23,6 +23,9 @@ pub struct SimulateArgs {
     /// Time steps T (default: the scenario's).
     #[arg(long = "steps", value_name = "T")]
     pub steps: Option<usize>,
+    /// Independent runs R, for a scenario that simulates several (cascade; default 3).
+    #[arg(long, value_name = "R")]
+    pub runs: Option<usize>,
     /// Seed (default: the scenario's).
     #[arg(long)]
     pub seed: Option<u64>,
@@ -45,6 +48,7 @@ pub fn run(args: SimulateArgs) -> Result<ExitCode> {
     let overrides = Overrides {
         agents: args.agents,
         steps: args.steps,
+        runs: args.runs,
         seed: args.seed,
         horizon: args.horizon,
         temperature: args.temperature,
