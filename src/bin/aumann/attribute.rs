@@ -15,7 +15,7 @@ use aumann::run::{self, Method, RunConfig, RunOutput, Summary};
 use aumann::scenario::{self, Horizon};
 use clap::Args;
 
-use crate::common::{ComputeFlags, RunFlags, choice, with_flags};
+use crate::common::{ComputeFlags, RunFlags, ScenarioFlags, choice, with_flags};
 use crate::progress::Bar;
 use crate::staged::Staged;
 
@@ -53,15 +53,8 @@ pub struct AttributeArgs {
     /// --scenario: the folder's).
     #[arg(long, value_name = "X.npy", required_unless_present = "scenario")]
     pub features: Option<PathBuf>,
-    /// A scenario folder (`aumann simulate`): its features, baseline action and indicators.
-    #[arg(long, value_name = "DIR")]
-    pub scenario: Option<PathBuf>,
-    /// With --scenario: attribute only this step of each run (numbered from 0).
-    #[arg(long, value_name = "T", requires = "scenario")]
-    pub step: Option<usize>,
-    /// With --scenario: attribute only this run of a scenario with several (from 0).
-    #[arg(long = "run", value_name = "R", requires = "scenario")]
-    pub scenario_run: Option<usize>,
+    #[command(flatten)]
+    pub target: ScenarioFlags,
     /// The macro indicator (deepset needs --model; static and rollout need --scenario,
     /// where static is the default).
     #[arg(
@@ -129,7 +122,7 @@ impl AttributeArgs {
 pub fn run(args: AttributeArgs) -> Result<ExitCode> {
     let start = Instant::now();
     args.run.apply()?;
-    let which = match (&args.indicator, &args.scenario) {
+    let which = match (&args.indicator, &args.target.scenario) {
         (Some(IndicatorName::Scenario(h)), Some(_)) => Some(*h),
         (None, Some(_)) => Some(Horizon::Static),
         (Some(IndicatorName::Scenario(h)), None) => {
@@ -145,23 +138,24 @@ pub fn run(args: AttributeArgs) -> Result<ExitCode> {
     let config = args.config(kind)?;
     let out = Staged::new(&args.out)?;
     let summary_file = args.summary.as_deref().map(Staged::new).transpose()?;
-    let (output, d, shape) = match (&args.scenario, which) {
+    let (output, d, shape) = match (&args.target.scenario, which) {
         (Some(dir), Some(which)) => attribute_scenario(&args, &config, dir, which)?,
         _ => attribute_features(&args, &config)?,
     };
     write_phi(&output, &config, &shape, &out, &args.out)?;
     if let (Some(file), Some(name)) = (&summary_file, &args.summary) {
         let source = args.features.clone().unwrap_or_else(|| {
-            args.scenario
+            args.target
+                .scenario
                 .clone()
                 .unwrap_or_default()
                 .join("features.npy")
         });
         let mut summary = Summary::new(&config, &source, d, &output, start.elapsed().as_secs_f64());
-        if let (Some(dir), Some(which)) = (&args.scenario, which) {
-            summary = summary.for_scenario(dir, which.label(), args.step);
+        if let (Some(dir), Some(which)) = (&args.target.scenario, which) {
+            summary = summary.for_scenario(dir, which.label(), args.target.step);
         }
-        if args.scenario.is_some() && args.baseline.is_none() {
+        if args.target.scenario.is_some() && args.baseline.is_none() {
             summary.baseline = "action".into();
         }
         std::fs::write(file.path(), summary.to_json())
@@ -177,7 +171,7 @@ fn attribute_features(
     args: &AttributeArgs,
     config: &RunConfig,
 ) -> Result<(RunOutput, usize, Vec<usize>)> {
-    let (features, rank, baseline) = match (&args.features, &args.scenario) {
+    let (features, rank, baseline) = match (&args.features, &args.target.scenario) {
         (Some(path), _) => {
             let (features, rank) = run::read_features(path)?;
             let baseline = Baseline::resolve(&config.baseline, &features)?;
@@ -245,8 +239,8 @@ fn attribute_scenario(
     let mut bar = Bar::new(which.label(), !args.run.quiet);
     let target = scenario::Target {
         which,
-        run: args.scenario_run,
-        step: args.step,
+        run: args.target.run,
+        step: args.target.step,
     };
     let attribution = scenario::attribute(
         &loaded,
@@ -260,8 +254,8 @@ fn attribute_scenario(
     .map_err(flags)?;
     bar.finish();
     let m = &loaded.manifest;
-    let runs = (args.scenario_run.is_none() && m.runs > 1).then_some(m.runs);
-    let steps = args.step.is_none().then_some(m.steps);
+    let runs = (args.target.run.is_none() && m.runs > 1).then_some(m.runs);
+    let steps = args.target.step.is_none().then_some(m.steps);
     let shape: Vec<usize> = runs.into_iter().chain(steps).chain([m.agents]).collect();
     let device = aumann::backend::describe(&device);
     let d = loaded.manifest.features.len();

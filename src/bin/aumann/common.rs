@@ -65,6 +65,20 @@ impl RunFlags {
     }
 }
 
+/// `--scenario`, `--step` and `--run`: a scenario folder and which of its steps.
+#[derive(Debug, Args)]
+pub struct ScenarioFlags {
+    /// A scenario folder (`aumann simulate`): its features, baseline action, indicators.
+    #[arg(long, value_name = "DIR")]
+    pub scenario: Option<std::path::PathBuf>,
+    /// With --scenario: one step of each run (numbered from 0).
+    #[arg(long, value_name = "T", requires = "scenario")]
+    pub step: Option<usize>,
+    /// With --scenario: one run of a scenario with several (numbered from 0).
+    #[arg(long = "run", value_name = "R", requires = "scenario")]
+    pub run: Option<usize>,
+}
+
 /// `--backend` and `--precision`.
 #[derive(Debug, Args)]
 pub struct ComputeFlags {

@@ -13,7 +13,7 @@ use aumann::scenario::{self, Horizon};
 use clap::Args;
 
 use crate::attribute::IndicatorName;
-use crate::common::{ComputeFlags, RunFlags, choice, with_flags};
+use crate::common::{ComputeFlags, RunFlags, ScenarioFlags, choice, with_flags};
 use crate::staged::Staged;
 
 /// `aumann eval`.
@@ -29,15 +29,10 @@ pub struct EvalArgs {
     /// A trained DeepSet's folder (implies --indicator deepset).
     #[arg(long, value_name = "DIR")]
     pub model: Option<PathBuf>,
-    /// A scenario folder: its indicator of one step, with that step's context.
-    #[arg(long, value_name = "DIR")]
-    pub scenario: Option<PathBuf>,
-    /// The scenario's step whose context the indicator reads.
-    #[arg(long, value_name = "T", requires = "scenario")]
-    pub step: Option<usize>,
-    /// The run of that step, for a scenario with several (default 0).
-    #[arg(long = "run", value_name = "R", requires = "scenario")]
-    pub scenario_run: Option<usize>,
+    /// The scenario indicator of one step (`--step`, and `--run` with several runs), with that
+    /// step's context.
+    #[command(flatten)]
+    pub target: ScenarioFlags,
     #[command(flatten)]
     pub compute: ComputeFlags,
     /// Output: V per population, float .npy of shape [R] in the chosen precision.
@@ -77,7 +72,7 @@ fn indicator(
     device: &burn::tensor::Device,
 ) -> Result<Box<dyn Indicator>> {
     let precision = args.compute.precision;
-    match (args.indicator, &args.scenario) {
+    match (args.indicator, &args.target.scenario) {
         (Some(IndicatorName::Registry(kind)), _) => {
             let spec = IndicatorSpec {
                 kind,
@@ -97,13 +92,13 @@ fn indicator(
                 Some(IndicatorName::Scenario(h)) => h,
                 _ => Horizon::Static,
             };
-            let Some(step) = args.step else {
+            let Some(step) = args.target.step else {
                 anyhow::bail!("--scenario needs --step T: the indicator reads that step's context");
             };
             let loaded = scenario::load(dir)?;
             let target = scenario::Target {
                 which,
-                run: Some(args.scenario_run.unwrap_or(0)),
+                run: Some(args.target.run.unwrap_or(0)),
                 step: Some(step),
             };
             let m = &loaded.manifest;
