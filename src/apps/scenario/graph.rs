@@ -70,7 +70,7 @@ impl Graph {
         Ok(Self { n, edges })
     }
 
-    /// The edge endpoints on `device`, for [`Edges::gather`] and [`Edges::scatter`].
+    /// The edge endpoints on `device`, for [`Edges`]'s gathers and scatter-adds.
     pub fn upload(&self, device: &Device) -> Edges {
         let column = |k: usize| -> Tensor<1, Int> {
             let v: Vec<i64> = self.edges.iter().map(|e| i64::from(e[k])).collect();
