@@ -68,7 +68,9 @@ pub struct CascadeConfig {
     pub agents: usize,
     /// Steps `T` of every run (default 30).
     pub steps: usize,
-    /// Independent runs on the same graph, each with its own adopters and draws (default 3).
+    /// Independent runs on the same graph, each with its own adopters and draws (default 3;
+    /// a `scenario.json` without it had one).
+    #[serde(default = "one_run")]
     pub runs: usize,
     /// Followees of every new agent in the graph (default 5, so `|E| ≈ 5 n`).
     pub follows: usize,
@@ -86,6 +88,10 @@ pub struct CascadeConfig {
     pub horizon: usize,
     /// Seed.
     pub seed: u64,
+}
+
+fn one_run() -> usize {
+    1
 }
 
 impl Default for CascadeConfig {
@@ -329,9 +335,11 @@ impl CascadeRisk {
         let voice = s.clone() * (p + r); // [rows, 1, n]
         let voice_e = edges.gather_src(voice); // [rows, 1, E]
         let resist = crate::ops::log1p(voice_e.clone() * (-c.persuasion));
-        let stays = edges.scatter_dst(resist).exp(); // Π (1 − m_u)
+        // One scatter: Σ ln(1 − m_u) and Σ voices into every follower together.
+        let into = edges.scatter_dst(Tensor::cat(vec![resist, voice_e], 1)); // [rows, 2, n]
+        let stays = into.clone().narrow(1, 0, 1).exp(); // Π (1 − m_u)
         let s2 = (s.neg() + 1.0) * stays.neg() + 1.0;
-        let e2 = edges.scatter_dst(voice_e) * inv_followees.clone();
+        let e2 = into.narrow(1, 1, 1) * inv_followees.clone();
         let p2 = s2.clone() * 0.6 + 0.1;
         let gate = crate::ops::sigmoid((e2.clone() - c.reshare_exposure) * (1.0 / c.temperature));
         let r2 = s2.clone() * gate * 0.4;

@@ -324,11 +324,10 @@ impl SocialRisk {
         let (b, p, v, l, q) = (f(0), f(1), f(2), f(3), f(4));
         let smooth_abs =
             |b: Tensor<3>| (b.clone() * b + c.abs_smoothing.powi(2)).sqrt() - c.abs_smoothing;
-        let (bu, bw, pu) = (
-            edges.gather_src(b.clone()),
-            edges.gather_dst(b.clone()),
-            edges.gather_src(p.clone()),
-        );
+        // One gather per direction: belief and posting of the source together.
+        let source = edges.gather_src(Tensor::cat(vec![b.clone(), p.clone()], 1)); // [rows, 2, E]
+        let (bu, pu) = (source.clone().narrow(1, 0, 1), source.narrow(1, 1, 1));
+        let bw = edges.gather_dst(b.clone());
         let gap = bu - bw.clone();
         let close = crate::ops::sigmoid(
             (gap.clone() * gap.clone())
@@ -344,8 +343,8 @@ impl SocialRisk {
         let b2 = b1 + b * (l - q) / (v + 1.0) * c.feedback;
         let p2 = smooth_abs(b2.clone()) * 0.5 + 0.5;
         let v2 = p * deg.clone();
-        let l2 = edges.scatter_src(liked);
-        let q2 = edges.scatter_src(disliked);
+        let received = edges.scatter_src(Tensor::cat(vec![liked, disliked], 1)); // [rows, 2, n]
+        let (l2, q2) = (received.clone().narrow(1, 0, 1), received.narrow(1, 1, 1));
         Tensor::cat(vec![b2, p2, v2, l2, q2], 1)
     }
 }
