@@ -11,6 +11,17 @@ use aumann_kernels::sum::pairwise;
 use crate::backend::Precision;
 use crate::error::{Error, Result};
 
+/// `Σ_t φ_{t,i}` per agent of a row-major `[T, n]` array `phi` of `agents` columns (steps in
+/// order for every agent, so the result does not depend on the thread count).
+pub fn agent_totals(phi: &[f64], agents: usize) -> Vec<f64> {
+    use rayon::prelude::*;
+    let steps = phi.len() / agents.max(1);
+    (0..agents)
+        .into_par_iter()
+        .map(|i| (0..steps).map(|t| phi[t * agents + i]).sum())
+        .collect()
+}
+
 /// Per-agent, per-step attributions with their efficiency bookkeeping.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Attribution {
@@ -76,9 +87,7 @@ impl Attribution {
 
     /// `Σ_t φ_{t,i}` per agent: each agent's attribution over the whole run.
     pub fn agent_totals(&self) -> Vec<f64> {
-        (0..self.agents)
-            .map(|i| (0..self.steps).map(|t| self.phi[t * self.agents + i]).sum())
-            .collect()
+        agent_totals(&self.phi, self.agents)
     }
 
     /// The efficiency gap `δ_t = Σ_i φ_{t,i} − (V(x_t) − V(b_t))` per step.

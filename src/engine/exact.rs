@@ -29,22 +29,8 @@ pub fn attribute(
     baseline: &Baseline,
 ) -> Result<Attribution> {
     let [steps, n, d] = features.shape();
-    check_agents(indicator, n)?;
     let start = Instant::now();
-    let mut phi = vec![0.0; steps * n];
-    phi.par_chunks_mut(n)
-        .enumerate()
-        .try_for_each(|(t, out)| -> Result<()> {
-            match features.step(t) {
-                StepSlice::F32(x) => {
-                    closed_form::attribute(indicator, x, d, kernel_baseline(baseline, t), out)
-                }
-                StepSlice::F64(x) => {
-                    closed_form::attribute(indicator, x, d, kernel_baseline(baseline, t), out)
-                }
-            }
-            .map_err(|e| to_error(e, indicator, t))
-        })?;
+    let phi = phi(indicator, features, baseline)?;
     let seconds = start.elapsed().as_secs_f64();
     let values: Vec<(f64, f64)> = (0..steps)
         .into_par_iter()
@@ -74,6 +60,31 @@ pub fn attribute(
         seconds,
         phases: vec![("phi", seconds)],
     })
+}
+
+/// `φ` alone (row-major `[T, n]`, f64) of `indicator` on `features` from `baseline`: what
+/// [`attribute`] computes before it evaluates `V(x)` and `V(b)` for the efficiency check.
+///
+/// # Errors
+/// As [`attribute`].
+pub fn phi(indicator: Analytic, features: &Array3, baseline: &Baseline) -> Result<Vec<f64>> {
+    let [steps, n, d] = features.shape();
+    check_agents(indicator, n)?;
+    let mut phi = vec![0.0; steps * n];
+    phi.par_chunks_mut(n)
+        .enumerate()
+        .try_for_each(|(t, out)| -> Result<()> {
+            match features.step(t) {
+                StepSlice::F32(x) => {
+                    closed_form::attribute(indicator, x, d, kernel_baseline(baseline, t), out)
+                }
+                StepSlice::F64(x) => {
+                    closed_form::attribute(indicator, x, d, kernel_baseline(baseline, t), out)
+                }
+            }
+            .map_err(|e| to_error(e, indicator, t))
+        })?;
+    Ok(phi)
 }
 
 /// Check that `n` agents are enough for `indicator`.

@@ -34,8 +34,9 @@ use std::time::Instant;
 use aumann_kernels::closed_form::Analytic;
 use rayon::prelude::*;
 
+use crate::array::StepSlice;
 use crate::array::{Array3, Values};
-use crate::attribution::Attribution;
+use crate::attribution::agent_totals;
 use crate::baseline::Baseline;
 use crate::error::{Error, Result};
 use crate::panel::Panel;
@@ -362,15 +363,15 @@ fn full_panel(
     let mut heatmap = vec![vec![0.0; panel.days()]; config.heatmap_bins];
     let mut full_shares = Vec::with_capacity(config.indicators.len());
     for &indicator in &config.indicators {
-        let attribution = attribute_topic(indicator, topic)?;
-        let totals = attribution.agent_totals();
+        let phi = attribute_topic(indicator, topic)?;
+        let totals = agent_totals(&phi, n);
         let total = aumann_kernels::sum::pairwise(&totals);
         let shares: Vec<f64> = totals.iter().map(|p| p / total).collect();
         results
             .days
-            .extend(day_rows(&attribution, &tiers.labels[0], k, indicator));
+            .extend(day_rows(&phi, &tiers.labels[0], k, indicator));
         if indicator == config.heatmap_indicator {
-            tiers.add_to_heatmap(&mut heatmap, &attribution.phi);
+            tiers.add_to_heatmap(&mut heatmap, &phi);
         }
         let runs = if total != 0.0 && total.is_finite() {
             vec![full_panel_metrics(&shares, tiers, config, n)]
@@ -391,7 +392,7 @@ fn full_panel(
         full_shares.push(shares);
     }
     if !config.indicators.contains(&config.heatmap_indicator) {
-        let phi = attribute_topic(config.heatmap_indicator, topic)?.phi;
+        let phi = attribute_topic(config.heatmap_indicator, topic)?;
         tiers.add_to_heatmap(&mut heatmap, &phi);
     }
     results.heatmaps.push(heatmap);
@@ -418,12 +419,13 @@ fn full_panel_metrics(shares: &[f64], tiers: &Tiers, config: &StudyConfig, n: us
 }
 
 /// Per day: the total, the tier shares and whether it is the peak day.
-fn day_rows(attribution: &Attribution, labels: &[u8], k: usize, indicator: Analytic) -> Vec<Day> {
-    let per_day: Vec<(f64, [f64; 3])> = (0..attribution.steps)
+fn day_rows(phi: &[f64], labels: &[u8], k: usize, indicator: Analytic) -> Vec<Day> {
+    let n = labels.len();
+    let per_day: Vec<(f64, [f64; 3])> = (0..phi.len() / n)
         .into_par_iter()
         .map(|t| {
             let mut parts: [Vec<f64>; 3] = Default::default();
-            for (p, &g) in attribution.step(t).iter().zip(labels) {
+            for (p, &g) in phi[t * n..(t + 1) * n].iter().zip(labels) {
                 parts[g as usize].push(*p);
             }
             let by_tier = parts.map(|p| aumann_kernels::sum::pairwise(&p));
@@ -517,7 +519,7 @@ impl SmallPanels<'_> {
         let labels = self.tiers.label_refs();
         (config.indicators.iter().zip(self.full_shares))
             .map(|(&indicator, shares)| {
-                let totals = attribute_topic(indicator, &xs)?.agent_totals();
+                let totals = agent_totals(&attribute_topic(indicator, &xs)?, s);
                 Ok(metrics::score(
                     &totals,
                     &subset,
@@ -530,40 +532,31 @@ impl SmallPanels<'_> {
     }
 }
 
-/// Exact attributions (zero baseline) of a topic's `[T, n, d]` features, by the engine's
-/// closed forms. A `mult` day with no activity at all in some coordinate has `V = ln(1 + 0)`
-/// along its whole path and every agent's feature in that coordinate zero: `φ = 0` that day
-/// (the closed form's continuous limit), where the engine would refuse the day as outside the
-/// indicator's domain.
-fn attribute_topic(indicator: Analytic, x: &Array3) -> Result<Attribution> {
+/// Exact `φ_{t,i}` (zero baseline, row-major `[T, n]`) of a topic's `[T, n, d]` features, by
+/// the engine's closed forms. A `mult` day with no activity at all in some coordinate has
+/// `V = ln(1 + 0)` along its whole path and every agent's feature in that coordinate zero:
+/// `φ = 0` that day (the closed form's continuous limit), where the engine would refuse the
+/// day as outside the indicator's domain.
+fn attribute_topic(indicator: Analytic, x: &Array3) -> Result<Vec<f64>> {
     let [days, n, d] = x.shape();
     let zero = Baseline::from_array(Array3::from_f64([1, 1, d], vec![0.0; d]));
-    let idle = |t: usize| {
-        let step = x.step_f64(t);
-        (0..d).any(|k| step.iter().skip(k).step_by(d).all(|&v| v == 0.0))
+    let idle = |t: usize| match x.step(t) {
+        StepSlice::F32(s) => (0..d).any(|k| s.iter().skip(k).step_by(d).all(|&v| v == 0.0)),
+        StepSlice::F64(s) => (0..d).any(|k| s.iter().skip(k).step_by(d).all(|&v| v == 0.0)),
     };
     let active: Vec<usize> = match indicator {
         Analytic::Mult => (0..days).filter(|&t| !idle(t)).collect(),
         _ => (0..days).collect(),
     };
     if active.len() == days {
-        return crate::exact::attribute(indicator, x, &zero);
+        return crate::exact::phi(indicator, x, &zero);
     }
-    let part = crate::exact::attribute(indicator, &x.select_steps(&active), &zero)?;
-    let mut whole = Attribution {
-        steps: days,
-        agents: n,
-        phi: vec![0.0; days * n],
-        v_x: vec![0.0; days],
-        v_b: vec![0.0; days],
-        ..part.clone()
-    };
+    let part = crate::exact::phi(indicator, &x.select_steps(&active), &zero)?;
+    let mut phi = vec![0.0; days * n];
     for (k, &t) in active.iter().enumerate() {
-        whole.phi[t * n..(t + 1) * n].copy_from_slice(part.step(k));
-        whole.v_x[t] = part.v_x[k];
-        whole.v_b[t] = part.v_b[k];
+        phi[t * n..(t + 1) * n].copy_from_slice(&part[k * n..(k + 1) * n]);
     }
-    Ok(whole)
+    Ok(phi)
 }
 
 /// Topic engagement per agent: posts, reposts and replies received over the window,
