@@ -29,7 +29,6 @@
 use std::sync::Arc;
 
 use burn::tensor::Tensor;
-use burn::tensor::TensorData;
 use rand::rngs::Xoshiro256PlusPlus;
 use rand::{RngExt, SeedableRng};
 use serde::{Deserialize, Serialize};
@@ -218,12 +217,10 @@ impl Scenario for Cascade {
     ) -> Result<Box<dyn Indicator>> {
         check_step(simulation, step)?;
         let graph = graph_of(simulation, ENTRY.name)?;
-        let horizon = which.steps(self.config.horizon);
-        Ok(Box::new(GraphIndicator(CascadeRisk::new(
-            &self.config,
-            graph,
-            horizon,
-        ))))
+        Ok(Box::new(GraphIndicator {
+            on: CascadeRisk::new(&self.config, graph),
+            horizon: which.steps(self.config.horizon),
+        }))
     }
 }
 
@@ -296,28 +293,29 @@ fn simulate_run(
     }
 }
 
-/// The static (`horizon = 0`) or rollout indicator of the scenario.
+/// The scenario's risk and smoothed dynamics on its graph ([`GraphIndicator`] makes the
+/// static and rollout indicators of it).
 #[derive(Clone, Debug)]
 pub struct CascadeRisk {
     config: CascadeConfig,
-    horizon: usize,
     graph: Arc<Graph>,
-    followees: Vec<f64>,
 }
 
 impl CascadeRisk {
-    /// The indicator on `graph`, looking `horizon` steps ahead (0: the static risk).
-    pub fn new(config: &CascadeConfig, graph: Arc<Graph>, horizon: usize) -> Self {
-        let followees = graph.in_degrees();
+    /// The risk of `config` on `graph`.
+    pub fn new(config: &CascadeConfig, graph: Arc<Graph>) -> Self {
         Self {
             config: config.clone(),
-            horizon,
             graph,
-            followees,
         }
     }
+}
 
-    /// The static risk of a state (`[rows, 5, n]`).
+impl OnGraph for CascadeRisk {
+    fn graph(&self) -> &Graph {
+        &self.graph
+    }
+
     fn risk(&self, z: &Tensor<3>) -> Tensor<1> {
         let rows = z.dims()[0];
         let f = |k| z.clone().narrow(1, k, 1);
@@ -327,8 +325,7 @@ impl CascadeRisk {
         crate::ops::softplus((pressure.reshape([rows]) - self.config.threshold) * (1.0 / tau)) * tau
     }
 
-    /// One step of the smoothed dynamics.
-    fn step(&self, z: Tensor<3>, edges: &Edges, inv_followees: &Tensor<3>) -> Tensor<3> {
+    fn step(&self, z: Tensor<3>, edges: &Edges) -> Tensor<3> {
         let c = &self.config;
         let f = |k| z.clone().narrow(1, k, 1);
         let (s, p, r, w) = (f(0), f(2), f(3), f(4));
@@ -339,34 +336,10 @@ impl CascadeRisk {
         let into = edges.scatter_dst(Tensor::cat(vec![resist, voice_e], 1)); // [rows, 2, n]
         let stays = into.clone().narrow(1, 0, 1).exp(); // Π (1 − m_u)
         let s2 = (s.neg() + 1.0) * stays.neg() + 1.0;
-        let e2 = into.narrow(1, 1, 1) * inv_followees.clone();
+        let e2 = into.narrow(1, 1, 1) * edges.inv_in_degree(); // per followee
         let p2 = s2.clone() * 0.6 + 0.1;
         let gate = crate::ops::sigmoid((e2.clone() - c.reshare_exposure) * (1.0 / c.temperature));
         let r2 = s2.clone() * gate * 0.4;
         Tensor::cat(vec![s2, e2, p2, r2, w], 1)
-    }
-}
-
-impl OnGraph for CascadeRisk {
-    fn horizon(&self) -> usize {
-        self.horizon
-    }
-
-    fn graph(&self) -> &Graph {
-        &self.graph
-    }
-
-    fn value(&self, z: Tensor<3>, edges: &Edges) -> Tensor<1> {
-        let mut z = z;
-        if self.horizon > 0 {
-            let (device, dtype) = (z.device(), z.dtype());
-            let inv: Vec<f64> = self.followees.iter().map(|&d| 1.0 / d.max(1.0)).collect();
-            let n = inv.len();
-            let inv = Tensor::<3>::from_data(TensorData::new(inv, [1, 1, n]), (&device, dtype));
-            for _ in 0..self.horizon {
-                z = self.step(z, edges, &inv);
-            }
-        }
-        self.risk(&z)
     }
 }

@@ -13,7 +13,7 @@
 //! with probability proportional to their degree (the repeated-endpoint list), starting from
 //! a clique of `m + 1` nodes; it is deterministic for a seed.
 
-use burn::tensor::{Device, IndexingUpdateOp, Int, Tensor, TensorData};
+use burn::tensor::{DType, Device, IndexingUpdateOp, Int, Tensor, TensorData};
 use rand::rngs::Xoshiro256PlusPlus;
 use rand::{RngExt, SeedableRng};
 
@@ -70,30 +70,51 @@ impl Graph {
         Ok(Self { n, edges })
     }
 
-    /// The edge endpoints on `device`, for [`Edges`]'s gathers and scatter-adds.
-    pub fn upload(&self, device: &Device) -> Edges {
+    /// The edge endpoints and in-degrees on `device` (degrees in `dtype`), for [`Edges`]'s
+    /// gathers and scatter-adds: uploaded once per path, used at every point.
+    pub fn upload(&self, device: &Device, dtype: DType) -> Edges {
         let column = |k: usize| -> Tensor<1, Int> {
             let v: Vec<i64> = self.edges.iter().map(|e| i64::from(e[k])).collect();
             let len = v.len();
             Tensor::from_data(TensorData::new(v, [len]), device)
         };
+        let nodes = |v: Vec<f64>| {
+            let n = v.len();
+            Tensor::<3>::from_data(TensorData::new(v, [1, 1, n]), (device, dtype))
+        };
+        let deg = self.in_degrees();
+        let inv: Vec<f64> = deg.iter().map(|&d| 1.0 / d.max(1.0)).collect();
         Edges {
             n: self.n,
             src: column(0),
             dst: column(1),
+            in_degree: nodes(deg),
+            inv_in_degree: nodes(inv),
         }
     }
 }
 
-/// Edge endpoints on a device.
+/// Edge endpoints on a device, with every node's in-degree.
 #[derive(Clone, Debug)]
 pub struct Edges {
     n: usize,
     src: Tensor<1, Int>,
     dst: Tensor<1, Int>,
+    in_degree: Tensor<3>,
+    inv_in_degree: Tensor<3>,
 }
 
 impl Edges {
+    /// Every node's in-degree, `[1, 1, n]`.
+    pub fn in_degree(&self) -> Tensor<3> {
+        self.in_degree.clone()
+    }
+
+    /// `1 / max(in-degree, 1)` of every node, `[1, 1, n]`.
+    pub fn inv_in_degree(&self) -> Tensor<3> {
+        self.inv_in_degree.clone()
+    }
+
     /// `h[src_e]` along the last axis: `[rows, k, n] → [rows, k, E]`.
     pub fn gather_src(&self, h: Tensor<3>) -> Tensor<3> {
         h.select(2, self.src.clone())
@@ -248,7 +269,7 @@ mod tests {
             n: 3,
             edges: vec![[0, 1], [0, 2], [2, 1]],
         };
-        let e = g.upload(&device);
+        let e = g.upload(&device, burn::tensor::DType::F64);
         let h = Tensor::<3>::from_data(
             TensorData::new(vec![1.0f64, 10.0, 100.0], [1, 1, 3]),
             (&device, burn::tensor::DType::F64),

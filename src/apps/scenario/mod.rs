@@ -348,36 +348,50 @@ pub(crate) fn graph_of(simulation: &Simulation, scenario: &str) -> Result<Arc<Gr
     }
 }
 
-/// A scenario's risk on a graph, looking `horizon` steps ahead: [`OnGraph`] made an
-/// [`Indicator`] that uploads the edges once per path.
+/// A scenario's risk on a graph and its smoothed dynamics: with a horizon, made an
+/// [`Indicator`] by [`GraphIndicator`], which uploads the edges once per path.
 pub trait OnGraph: Send + Sync {
-    /// Rollout steps (0: the static risk).
-    fn horizon(&self) -> usize;
     /// The graph.
     fn graph(&self) -> &Graph;
-    /// `V` of every row of `z` (`[rows, d, n]`) with the edges on `z`'s device.
-    fn value(&self, z: Tensor<3>, edges: &graph::Edges) -> Tensor<1>;
+    /// The static risk of every row of a state `z` (`[rows, d, n]`).
+    fn risk(&self, z: &Tensor<3>) -> Tensor<1>;
+    /// One step of the smoothed dynamics, the edges on `z`'s device.
+    fn step(&self, z: Tensor<3>, edges: &graph::Edges) -> Tensor<3>;
 }
 
-/// The [`Indicator`] of an [`OnGraph`] risk.
-pub struct GraphIndicator<R>(pub R);
+/// The risk of an [`OnGraph`] scenario `horizon` smoothed steps ahead (0: the static risk).
+pub struct GraphIndicator<R> {
+    /// The scenario's risk and dynamics.
+    pub on: R,
+    /// Rollout steps.
+    pub horizon: usize,
+}
+
+impl<R: OnGraph> GraphIndicator<R> {
+    fn value(&self, mut z: Tensor<3>, edges: &graph::Edges) -> Tensor<1> {
+        for _ in 0..self.horizon {
+            z = self.on.step(z, edges);
+        }
+        self.on.risk(&z)
+    }
+}
 
 impl<R: OnGraph> Indicator for GraphIndicator<R> {
     fn name(&self) -> &str {
-        match self.0.horizon() {
+        match self.horizon {
             0 => "static",
             _ => "rollout",
         }
     }
 
     fn forward(&self, z: Tensor<3>) -> Result<Tensor<1>> {
-        let edges = self.0.graph().upload(&z.device());
-        Ok(self.0.value(z, &edges))
+        let edges = self.on.graph().upload(&z.device(), z.dtype());
+        Ok(self.value(z, &edges))
     }
 
     fn along_path<'a>(&'a self, x: &Tensor<3>, _b: &Tensor<3>) -> Result<PathFn<'a>> {
-        let edges = self.0.graph().upload(&x.device());
-        Ok(Box::new(move |z| Ok(self.0.value(z, &edges))))
+        let edges = self.on.graph().upload(&x.device(), x.dtype());
+        Ok(Box::new(move |z| Ok(self.value(z, &edges))))
     }
 }
 

@@ -32,7 +32,7 @@
 //! scatter-add over the edge list. The baseline action is a neutral, silent agent: belief 0,
 //! not posting, no likes or dislikes; its views are its neighbours' doing and are kept.
 
-use burn::tensor::{Tensor, TensorData};
+use burn::tensor::Tensor;
 use rand::rngs::Xoshiro256PlusPlus;
 use rand::{RngExt, SeedableRng};
 use serde::{Deserialize, Serialize};
@@ -114,12 +114,10 @@ impl Scenario for Social {
     ) -> Result<Box<dyn Indicator>> {
         check_step(simulation, step)?;
         let graph = graph_of(simulation, ENTRY.name)?;
-        let horizon = which.steps(self.config.horizon);
-        Ok(Box::new(GraphIndicator(SocialRisk::new(
-            &self.config,
-            graph,
-            horizon,
-        ))))
+        Ok(Box::new(GraphIndicator {
+            on: SocialRisk::new(&self.config, graph),
+            horizon: which.steps(self.config.horizon),
+        }))
     }
 }
 
@@ -284,28 +282,29 @@ pub fn simulate(config: &SocialConfig, policy: &dyn SocialPolicy) -> SocialRun {
     }
 }
 
-/// The static (`horizon = 0`) or rollout indicator of the scenario.
+/// The scenario's risk and smoothed dynamics on its graph ([`GraphIndicator`] makes the
+/// static and rollout indicators of it).
 #[derive(Clone, Debug)]
 pub struct SocialRisk {
     config: SocialConfig,
-    horizon: usize,
     graph: std::sync::Arc<Graph>,
-    deg: Vec<f64>,
 }
 
 impl SocialRisk {
-    /// The indicator on `graph`, looking `horizon` steps ahead (0: the static risk).
-    pub fn new(config: &SocialConfig, graph: std::sync::Arc<Graph>, horizon: usize) -> Self {
-        let deg = graph.in_degrees();
+    /// The risk of `config` on `graph`.
+    pub fn new(config: &SocialConfig, graph: std::sync::Arc<Graph>) -> Self {
         Self {
             config: config.clone(),
-            horizon,
             graph,
-            deg,
         }
     }
+}
 
-    /// The static risk of a state (`[rows, 5, n]`).
+impl OnGraph for SocialRisk {
+    fn graph(&self) -> &Graph {
+        &self.graph
+    }
+
     fn risk(&self, z: &Tensor<3>) -> Tensor<1> {
         let rows = z.dims()[0];
         let f = |k| z.clone().narrow(1, k, 1); // [rows, 1, n]
@@ -317,8 +316,7 @@ impl SocialRisk {
         crate::ops::softplus(excess * (1.0 / tau)) * tau
     }
 
-    /// One step of the smoothed dynamics.
-    fn step(&self, z: Tensor<3>, edges: &Edges, deg: &Tensor<3>, inv_deg: &Tensor<3>) -> Tensor<3> {
+    fn step(&self, z: Tensor<3>, edges: &Edges) -> Tensor<3> {
         let c = &self.config;
         let f = |k| z.clone().narrow(1, k, 1);
         let (b, p, v, l, q) = (f(0), f(1), f(2), f(3), f(4));
@@ -339,39 +337,12 @@ impl SocialRisk {
         let liked = react.clone() * close.clone();
         let disliked = react - liked.clone();
         let moved = (liked.clone() * c.pull - disliked.clone() * c.push) * gap;
-        let b1 = b.clone() + edges.scatter_dst(moved) * inv_deg.clone();
+        let b1 = b.clone() + edges.scatter_dst(moved) * edges.inv_in_degree();
         let b2 = b1 + b * (l - q) / (v + 1.0) * c.feedback;
         let p2 = smooth_abs(b2.clone()) * 0.5 + 0.5;
-        let v2 = p * deg.clone();
+        let v2 = p * edges.in_degree();
         let received = edges.scatter_src(Tensor::cat(vec![liked, disliked], 1)); // [rows, 2, n]
         let (l2, q2) = (received.clone().narrow(1, 0, 1), received.narrow(1, 1, 1));
         Tensor::cat(vec![b2, p2, v2, l2, q2], 1)
-    }
-}
-
-impl OnGraph for SocialRisk {
-    fn horizon(&self) -> usize {
-        self.horizon
-    }
-
-    fn graph(&self) -> &Graph {
-        &self.graph
-    }
-
-    fn value(&self, z: Tensor<3>, edges: &Edges) -> Tensor<1> {
-        let mut z = z;
-        if self.horizon > 0 {
-            let (device, dtype) = (z.device(), z.dtype());
-            let column = |v: Vec<f64>| {
-                let n = v.len();
-                Tensor::<3>::from_data(TensorData::new(v, [1, 1, n]), (&device, dtype))
-            };
-            let deg = column(self.deg.clone());
-            let inv_deg = column(self.deg.iter().map(|&d| 1.0 / d.max(1.0)).collect());
-            for _ in 0..self.horizon {
-                z = self.step(z, edges, &deg, &inv_deg);
-            }
-        }
-        self.risk(&z)
     }
 }
