@@ -2,33 +2,12 @@
 //! one-line message naming the problem and where, and no output file left behind.
 
 use std::path::{Path, PathBuf};
+
 use std::process::Command;
 
 use aumann::array::Values;
 
-use crate::common::oracle_dir;
-
-struct Run {
-    code: i32,
-    stderr: String,
-}
-
-fn aumann(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_aumann"));
-    cmd.current_dir(dir).args(args);
-    // Mesa's drivers print a warning on every probe when this is unset.
-    if std::env::var_os("XDG_RUNTIME_DIR").is_none() {
-        cmd.env("XDG_RUNTIME_DIR", std::env::temp_dir());
-    }
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let out = cmd.output().unwrap();
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
-}
+use crate::common::{aumann, oracle_dir};
 
 fn write_npy(dir: &Path, name: &str, shape: &[usize], values: Vec<f64>) -> PathBuf {
     let p = dir.join(name);

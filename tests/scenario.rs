@@ -14,7 +14,7 @@ use aumann::scenario::social::{Social, SocialConfig};
 use aumann::scenario::{self, Horizon, Overrides, SCENARIOS, Scenario, Simulation};
 use burn::tensor::{DType, Tensor, TensorData};
 
-use crate::common::device;
+use crate::common::{aumann, device};
 
 fn small() -> Social {
     Social::new(SocialConfig {
@@ -375,24 +375,6 @@ fn symmetry_and_dummy(backend: Backend) {
 }
 backend_test!(symmetry_and_dummy);
 
-struct Run {
-    code: i32,
-    stderr: String,
-}
-
-fn aumann(dir: &std::path::Path, args: &[&str]) -> Run {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_aumann"))
-        .current_dir(dir)
-        .args(args)
-        .env("XDG_RUNTIME_DIR", std::env::temp_dir())
-        .output()
-        .unwrap();
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
-}
-
 #[test]
 fn simulate_then_attribute_from_the_folder() {
     let dir = tempfile::tempdir().unwrap();
@@ -400,7 +382,7 @@ fn simulate_then_attribute_from_the_folder() {
     let sim = [
         "simulate", "social", "--agents", "60", "--steps", "4", "--quiet",
     ];
-    let run = aumann(d, &[&sim[..], &["--out", "sc"]].concat());
+    let run = aumann(d, &[&sim[..], &["--out", "sc"]].concat(), &[]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     for (file, shape) in [
         ("features.npy", vec![4, 60, 5]),
@@ -424,7 +406,7 @@ fn simulate_then_attribute_from_the_folder() {
             "--summary",
             "s.json",
         ];
-        aumann(d, &[&base[..], extra, &["--quiet"]].concat())
+        aumann(d, &[&base[..], extra, &["--quiet"]].concat(), &[])
     };
     let run = attribute(&["--indicator", "rollout", "--rule", "gauss", "--steps", "16"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
@@ -455,6 +437,7 @@ fn simulate_then_attribute_from_the_folder() {
             "--out",
             "v.npy",
         ],
+        &[],
     );
     assert_eq!(run.code, 0, "{}", run.stderr);
     let v = crate::common::read_vector(&d.join("v.npy"));
@@ -490,10 +473,11 @@ fn bad_scenarios_are_refused_in_one_line_leaving_nothing() {
         &[
             "simulate", "social", "--agents", "30", "--steps", "3", "--out", "sc", "--quiet",
         ],
+        &[],
     );
     assert_eq!(run.code, 0, "{}", run.stderr);
     let refuses = |args: &[&str], needles: &[&str]| {
-        let run = aumann(d, args);
+        let run = aumann(d, args, &[]);
         assert_eq!(run.code, 2, "{args:?} succeeded");
         let msg = run.stderr.trim_end();
         assert_eq!(msg.lines().count(), 1, "{args:?}: not one line:\n{msg}");
@@ -602,7 +586,7 @@ fn cascade_runs_are_folders_of_runs() {
     let sim = [
         "simulate", "cascade", "--agents", "60", "--steps", "3", "--runs", "2",
     ];
-    let run = aumann(d, &[&sim[..], &["--out", "cr", "--quiet"]].concat());
+    let run = aumann(d, &[&sim[..], &["--out", "cr", "--quiet"]].concat(), &[]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     let shape = |f: &str| aumann::npy::read(&d.join(f)).unwrap().shape;
     assert_eq!(shape("cr/features.npy"), vec![2, 3, 60, 5]);
@@ -627,7 +611,7 @@ fn cascade_runs_are_folders_of_runs() {
             "phi.npy",
             "--quiet",
         ];
-        let run = aumann(d, &[&base[..], &extra].concat());
+        let run = aumann(d, &[&base[..], &extra].concat(), &[]);
         assert_eq!(run.code, 0, "{extra:?}: {}", run.stderr);
         assert_eq!(shape("phi.npy"), want, "{extra:?}");
     }
@@ -642,13 +626,14 @@ fn cascade_runs_are_folders_of_runs() {
             "--out",
             "x.npy",
         ],
+        &[],
     );
     assert!(
         run.code == 2 && run.stderr.contains("run = 2"),
         "{}",
         run.stderr
     );
-    let run = aumann(d, &["simulate", "econ", "--runs", "2", "--out", "e"]);
+    let run = aumann(d, &["simulate", "econ", "--runs", "2", "--out", "e"], &[]);
     assert!(
         run.code == 2 && run.stderr.contains("one run"),
         "{}",

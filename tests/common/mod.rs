@@ -90,3 +90,29 @@ pub fn max_rel_err(a: &[f64], b: &[f64]) -> f64 {
         .fold(0.0f64, |m, (a, b)| m.max((a - b).abs()));
     if scale > 0.0 { err / scale } else { err }
 }
+
+/// What a run of the `aumann` binary returned.
+pub struct Run {
+    /// Exit status (−1 if killed by a signal).
+    pub code: i32,
+    /// Standard error.
+    pub stderr: String,
+}
+
+/// Run the `aumann` binary in `dir` with `args` and extra environment `env`.
+pub fn aumann(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_aumann"));
+    cmd.current_dir(dir).args(args);
+    // Mesa's drivers print a warning on every probe when this is unset.
+    if std::env::var_os("XDG_RUNTIME_DIR").is_none() {
+        cmd.env("XDG_RUNTIME_DIR", std::env::temp_dir());
+    }
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().unwrap();
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
