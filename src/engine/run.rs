@@ -362,6 +362,9 @@ pub struct Summary {
     /// The scenario folder the indicator came from.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub scenario: Option<String>,
+    /// The one run attributed, where only one of several was.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub run: Option<usize>,
     /// The one step attributed, where only one was.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub step: Option<usize>,
@@ -409,22 +412,26 @@ impl Summary {
             block_elements: (config.block_elements != PathOptions::default().block_elements)
                 .then_some(config.block_elements),
             scenario: None,
+            run: None,
             step: None,
         }
     }
 
-    /// The record of a scenario's indicator (`indicator`, from the folder `scenario`), of one
-    /// step or of all.
+    /// The record of a scenario's indicator (`indicator`, from the folder `scenario`) at the
+    /// chosen `(run, step)` (`None`: all), from its baseline action unless `baseline` names
+    /// another.
     pub fn for_scenario(
         self,
         scenario: &Path,
         indicator: &'static str,
-        step: Option<usize>,
+        (run, step): (Option<usize>, Option<usize>),
+        baseline: Option<String>,
     ) -> Self {
         Self {
             indicator,
-            model: None,
+            baseline: baseline.unwrap_or_else(|| "action".into()),
             scenario: Some(scenario.display().to_string()),
+            run,
             step,
             ..self
         }

@@ -152,11 +152,11 @@ pub fn run(args: AttributeArgs) -> Result<ExitCode> {
                 .join("features.npy")
         });
         let mut summary = Summary::new(&config, &source, d, &output, start.elapsed().as_secs_f64());
-        if let (Some(dir), Some(which)) = (&args.target.scenario, which) {
-            summary = summary.for_scenario(dir, which.label(), args.target.step);
-        }
-        if args.target.scenario.is_some() && args.baseline.is_none() {
-            summary.baseline = "action".into();
+        if let Some(dir) = &args.target.scenario {
+            let indicator = which.map_or(config.indicator.name(), |w| w.label());
+            let rows = (args.target.run, args.target.step);
+            let baseline = args.baseline.as_ref().map(ToString::to_string);
+            summary = summary.for_scenario(dir, indicator, rows, baseline);
         }
         std::fs::write(file.path(), summary.to_json())
             .with_context(|| format!("writing {}", name.display()))?;
