@@ -113,7 +113,7 @@ impl AttributeArgs {
             threads: self.run.threads,
             ..RunConfig::new(indicator)
         };
-        config.validate().map_err(|e| with_flags(e, "--steps"))?;
+        config.validate().map_err(with_flags)?;
         Ok(config)
     }
 }
@@ -192,7 +192,7 @@ fn attribute_features(
     let output = run::run_from(config, &features, &baseline, &mut |p| {
         bar.update(p.done, p.total)
     })
-    .map_err(|e| with_flags(e, "--steps"))?;
+    .map_err(with_flags)?;
     bar.finish();
     let shape = match rank {
         2 => vec![features.agents()],
@@ -209,14 +209,11 @@ fn attribute_scenario(
     which: Horizon,
 ) -> Result<(RunOutput, usize, Vec<usize>)> {
     if config.method == Method::Exact {
-        return Err(with_flags(
-            aumann::Error::NoExactForm {
-                indicator: which.label().into(),
-                reason: "a scenario's risk has no closed form; attribute it by the path integral"
-                    .into(),
-            },
-            "--steps",
-        ));
+        return Err(with_flags(aumann::Error::NoExactForm {
+            indicator: which.label().into(),
+            reason: "a scenario's risk has no closed form; attribute it by the path integral"
+                .into(),
+        }));
     }
     let loaded = scenario::load(dir)?;
     let features = match &args.features {
@@ -230,12 +227,11 @@ fn attribute_scenario(
         }
         None => None,
     };
-    let flags = |e| with_flags(e, "--steps");
-    let device = config.backend.device().map_err(flags)?;
+    let device = config.backend.device().map_err(with_flags)?;
     config
         .backend
         .check_precision(&device, config.precision)
-        .map_err(flags)?;
+        .map_err(with_flags)?;
     let mut bar = Bar::new(which.label(), !args.run.quiet);
     let target = scenario::Target {
         which,
@@ -251,7 +247,7 @@ fn attribute_scenario(
         &device,
         &mut |p| bar.update(p.done, p.total),
     )
-    .map_err(flags)?;
+    .map_err(with_flags)?;
     bar.finish();
     let m = &loaded.manifest;
     let runs = (args.target.run.is_none() && m.runs > 1).then_some(m.runs);
@@ -277,9 +273,7 @@ fn write_phi(
     out: &Staged,
     name: &Path,
 ) -> Result<()> {
-    let values = output
-        .values(config)
-        .map_err(|e| with_flags(e, "--steps"))?;
+    let values = output.values(config).map_err(with_flags)?;
     let values = match config.precision {
         Precision::F32 => Values::F32(values.iter().map(|&v| v as f32).collect()),
         Precision::F64 => Values::F64(values),

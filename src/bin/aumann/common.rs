@@ -103,10 +103,10 @@ pub fn set_threads(threads: Option<usize>) -> Result<()> {
 }
 
 /// A library error with the command line's context: the flag behind it, and the flag that
-/// fixes it. `points` is the flag that sets the number of quadrature points.
-pub fn with_flags(err: Error, points: &str) -> anyhow::Error {
+/// fixes it.
+pub fn with_flags(err: Error) -> anyhow::Error {
     match &err {
-        Error::TooFewPoints { .. } => anyhow::Error::new(err).context(points.to_string()),
+        Error::TooFewPoints { .. } => anyhow::Error::new(err).context("--steps"),
         Error::Backend { .. } => anyhow::anyhow!("{err}; or run on the CPU with --backend flex"),
         Error::UnsupportedPrecision { .. } => anyhow::anyhow!("{err} (--precision f32)"),
         Error::UndefinedShare { .. } => anyhow::anyhow!("{err} (drop --normalize)"),

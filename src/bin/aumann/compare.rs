@@ -80,7 +80,6 @@ impl From<&CompareArgs> for CompareOptions {
 pub fn run(args: CompareArgs) -> Result<ExitCode> {
     args.run.apply()?;
     let options = CompareOptions::from(&args);
-    let flags = |e| with_flags(e, "--steps");
     let (all, _) = aumann::run::read_features(&args.features)?;
     let baseline = Baseline::resolve(&args.baseline, &all)?;
     let (features, baseline) = compare::one_step(&all, &baseline, args.step)
@@ -110,7 +109,7 @@ pub fn run(args: CompareArgs) -> Result<ExitCode> {
             &options,
             &mut |p| bar.update(p.done, p.total),
         )
-        .map_err(flags)?;
+        .map_err(with_flags)?;
         bar.finish();
         let write = |name: String, v: &[f64]| {
             aumann::npy::write(&staged.path().join(&name), &[n], &Values::F64(v.to_vec()))

@@ -40,10 +40,11 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
         precision,
         ..PathOptions::default()
     };
-    let flags = |e| with_flags(e, "--steps");
-    options.check_points().map_err(flags)?;
-    let device = backend.device().map_err(flags)?;
-    backend.check_precision(&device, precision).map_err(flags)?;
+    options.check_points().map_err(with_flags)?;
+    let device = backend.device().map_err(with_flags)?;
+    backend
+        .check_precision(&device, precision)
+        .map_err(with_flags)?;
     let config = SynthConfig {
         agents: args.agents,
         seed: args.seed,

@@ -48,13 +48,14 @@ pub fn run(args: EvalArgs) -> Result<ExitCode> {
     let out = Staged::new(&args.out)?;
     let (features, _) = run::read_features(&args.features)?;
     let ComputeFlags { backend, precision } = args.compute;
-    let flags = |e| with_flags(e, "--steps");
-    let device = backend.device().map_err(flags)?;
-    backend.check_precision(&device, precision).map_err(flags)?;
+    let device = backend.device().map_err(with_flags)?;
+    backend
+        .check_precision(&device, precision)
+        .map_err(with_flags)?;
     let indicator = indicator(&args, [features.agents(), features.dims()], &device)?;
     let block = PathOptions::default().block_elements;
-    let v =
-        run::evaluate(indicator.as_ref(), &features, precision, &device, block).map_err(flags)?;
+    let v = run::evaluate(indicator.as_ref(), &features, precision, &device, block)
+        .map_err(with_flags)?;
     let values = match precision {
         Precision::F32 => Values::F32(v.iter().map(|&x| x as f32).collect()),
         Precision::F64 => Values::F64(v),
@@ -78,8 +79,7 @@ fn indicator(
                 kind,
                 model: args.model.clone(),
             };
-            spec.build(device, d, precision)
-                .map_err(|e| with_flags(e, "--steps"))
+            spec.build(device, d, precision).map_err(with_flags)
         }
         (None, None) if args.model.is_some() => {
             let spec: IndicatorSpec = "deepset".parse()?;
