@@ -7,11 +7,14 @@ use std::sync::Arc;
 use aumann::array::Array3;
 use aumann::backend::{Backend, Precision};
 use aumann::baseline::Baseline;
+use aumann::indicators::Indicator;
 use aumann::path::{PathOptions, Rule};
-use aumann::scenario::cascade::{Cascade, CascadeConfig};
+use aumann::scenario::cascade::{Cascade, CascadeConfig, CascadeRisk};
 use aumann::scenario::graph::Graph;
-use aumann::scenario::social::{Social, SocialConfig};
-use aumann::scenario::{self, Horizon, Overrides, SCENARIOS, Scenario, Simulation};
+use aumann::scenario::social::{Social, SocialConfig, SocialRisk};
+use aumann::scenario::{
+    self, GraphIndicator, GraphKernel, Horizon, Overrides, SCENARIOS, Scenario, Simulation,
+};
 use burn::tensor::{DType, Tensor, TensorData};
 
 use crate::common::{aumann, device};
@@ -265,25 +268,105 @@ fn gradients_of(s: &dyn Scenario) {
             aumann::array::download(out, "V").unwrap()[0]
         };
         let zt = tensor(z.clone()).autodiff().require_grad();
-        let g = zt
+        let autodiff = zt
             .grad(&indicator.forward(zt.clone()).unwrap().sum().backward())
             .unwrap();
-        let g = aumann::array::download(g, "gradient").unwrap(); // [d, n]
+        // The engine's gradient: the indicator's own (host passes) where it has one.
+        let own = indicator.gradient(&tensor(z.clone()));
+        let name = s.name();
+        let mut gradients = vec![("autodiff", autodiff)];
+        gradients.extend(own.map(|g| ("host", g)));
         let h = 1e-5;
-        let mut worst: f64 = 0.0;
-        let scale = g.iter().fold(0.0f64, |m, v| m.max(v.abs()));
-        for i in (0..n).step_by(7) {
-            for k in 0..d {
+        let fd: Vec<(usize, f64)> = (0..n)
+            .step_by(7)
+            .flat_map(|i| (0..d).map(move |k| (i, k)))
+            .map(|(i, k)| {
                 let (mut up, mut down) = (z.clone(), z.clone());
                 up[i * d + k] += h;
                 down[i * d + k] -= h;
-                let fd = (value(up) - value(down)) / (2.0 * h);
-                worst = worst.max((fd - g[k * n + i]).abs() / scale);
-            }
+                (k * n + i, (value(up) - value(down)) / (2.0 * h))
+            })
+            .collect();
+        for (how, g) in gradients {
+            let g = aumann::array::download(g, "gradient").unwrap(); // [d, n]
+            let scale = g.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+            let worst = fd
+                .iter()
+                .map(|&(at, fd)| (fd - g[at]).abs() / scale)
+                .fold(0.0, f64::max);
+            assert!(
+                worst < 1e-6,
+                "{name} {which:?} ({how}): worst relative gradient error {worst:e}"
+            );
         }
+    }
+}
+
+/// The host passes equal burn's autodiff of the tensor program at a size that runs them on
+/// every thread (f64, two points per call, the rollout's default horizon).
+#[test]
+fn host_gradients_equal_autodiff_on_large_graphs() {
+    let n = 40_000;
+    let social = SocialConfig {
+        agents: n,
+        steps: 3,
+        ..SocialConfig::default()
+    };
+    let cascade = CascadeConfig {
+        agents: n,
+        steps: 3,
+        runs: 1,
+        ..CascadeConfig::default()
+    };
+    let sims: Vec<(Box<dyn Scenario>, usize)> = vec![
+        (Box::new(Social::new(social.clone())), 3),
+        (Box::new(Cascade::new(cascade.clone())), 5),
+    ];
+    let device = Backend::Flex.device().unwrap();
+    for (s, horizon) in sims {
+        let sim = s.simulate().unwrap();
+        let x = sim.features.select_steps(&[2]);
+        let b = sim.baseline.select_steps(&[2]);
+        // Two points of the path, [2, d, n].
+        let z = x.upload(0, 1, &device, DType::F64);
+        let b = b.upload(0, 1, &device, DType::F64);
+        let z = Tensor::cat(
+            vec![z.clone() * 0.3 + b.clone() * 0.7, z * 0.8 + b * 0.2],
+            0,
+        );
+        let host = s.indicator(&sim, Horizon::Rollout, 2).unwrap();
+        let host = aumann::array::download(host.gradient(&z).unwrap(), "host").unwrap();
+        let graph = sim.graph.clone().unwrap();
+        let reference: Box<dyn Indicator> = match s.name() {
+            "social" => Box::new(GraphIndicator::new(
+                SocialRisk::new(&social, graph),
+                horizon,
+                GraphKernel::Autodiff,
+            )),
+            _ => Box::new(GraphIndicator::new(
+                CascadeRisk::new(&cascade, graph),
+                horizon,
+                GraphKernel::Autodiff,
+            )),
+        };
         assert!(
-            worst < 1e-6,
-            "{which:?}: worst relative gradient error {worst:e}"
+            reference.gradient(&z).is_none(),
+            "the reference is autodiff"
+        );
+        let zt = z.autodiff().require_grad();
+        let g = zt.grad(&reference.forward(zt.clone()).unwrap().sum().backward());
+        let autodiff = aumann::array::download(g.unwrap(), "autodiff").unwrap();
+        let scale = autodiff.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+        assert!(scale > 0.0);
+        let worst = host
+            .iter()
+            .zip(&autodiff)
+            .map(|(h, a)| (h - a).abs() / scale)
+            .fold(0.0, f64::max);
+        assert!(
+            worst < 1e-12,
+            "{}: worst relative difference {worst:e}",
+            s.name()
         );
     }
 }

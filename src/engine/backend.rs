@@ -88,6 +88,14 @@ pub fn describe(device: &Device) -> String {
     }
 }
 
+/// Whether `device` (plain or autodiff) computes on the host CPU: flex or ndarray.
+pub fn on_host(device: &Device) -> bool {
+    // Equality ignores autodiff: it compares the compute resource.
+    #[allow(deprecated)]
+    let ndarray = Device::ndarray();
+    *device == Device::flex() || *device == ndarray
+}
+
 /// Run one tiny operation on `device`, turning an initialisation panic into an error.
 ///
 /// wgpu initialises on a thread of its own, so the panic that says what went wrong may not be

@@ -33,10 +33,14 @@ use rand::rngs::Xoshiro256PlusPlus;
 use rand::{RngExt, SeedableRng};
 use serde::{Deserialize, Serialize};
 
+use aumann_kernels::graph::par_nodes;
+use aumann_kernels::sum::sum_by;
+
 use super::graph::{Edges, Graph, preferential_attachment};
+use super::host::{self, AHEAD, HostDynamics, HostGraph, Step, StepOut, pack};
 use super::{
-    GraphIndicator, Horizon, Knobs, OnGraph, Scenario, ScenarioConfig, ScenarioEntry, Simulation,
-    check_step, graph_of, positive, refuse,
+    GraphIndicator, GraphKernel, Horizon, Knobs, OnGraph, Scenario, ScenarioConfig, ScenarioEntry,
+    Simulation, check_step, graph_of, positive, refuse,
 };
 use crate::array::Array3;
 use crate::engine::indicators::Indicator;
@@ -217,10 +221,11 @@ impl Scenario for Cascade {
     ) -> Result<Box<dyn Indicator>> {
         check_step(simulation, step)?;
         let graph = graph_of(simulation, ENTRY.name)?;
-        Ok(Box::new(GraphIndicator {
-            on: CascadeRisk::new(&self.config, graph),
-            horizon: which.steps(self.config.horizon),
-        }))
+        Ok(Box::new(GraphIndicator::new(
+            CascadeRisk::new(&self.config, graph),
+            which.steps(self.config.horizon),
+            GraphKernel::default(),
+        )))
     }
 }
 
@@ -316,6 +321,10 @@ impl OnGraph for CascadeRisk {
         &self.graph
     }
 
+    fn host(&self) -> Option<&dyn HostDynamics> {
+        Some(self)
+    }
+
     fn risk(&self, z: &Tensor<3>) -> Tensor<1> {
         let rows = z.dims()[0];
         let f = |k| z.clone().narrow(1, k, 1);
@@ -341,5 +350,125 @@ impl OnGraph for CascadeRisk {
         let gate = crate::ops::sigmoid((e2.clone() - c.reshare_exposure) * (1.0 / c.temperature));
         let r2 = s2.clone() * gate * 0.4;
         Tensor::cat(vec![s2, e2, p2, r2, w], 1)
+    }
+}
+
+/// Agent `i`'s `[s, e, p, r, ω]`.
+fn agent(z: &[f64], i: usize) -> [f64; 5] {
+    let a = &z[i * 5..i * 5 + 5];
+    [a[0], a[1], a[2], a[3], a[4]]
+}
+
+impl CascadeRisk {
+    /// Every agent's voice `s (p + r)` and resistance `ln(1 − β s (p + r))`, `[n, 2]`, into
+    /// `buffer`.
+    fn voices(&self, z: &[f64], buffer: &mut Vec<f64>) {
+        pack(buffer, z.len() / 5, |i| {
+            let [s, _, p, r, _] = agent(z, i);
+            let voice = s * (p + r);
+            [voice, (-self.config.persuasion * voice).ln_1p()]
+        });
+    }
+}
+
+impl HostDynamics for CascadeRisk {
+    fn features(&self) -> usize {
+        FEATURES.len()
+    }
+
+    fn risk_gradient(&self, z: &[f64], grad: &mut [f64]) {
+        let c = &self.config;
+        let n = z.len() / 5;
+        let total = sum_by(n, |i| z[i * 5 + 4]);
+        let pushed = sum_by(n, |i| {
+            let [s, _, p, r, w] = agent(z, i);
+            w * s * (p + r)
+        });
+        let pressure = pushed / total;
+        let slope = host::softplus_slope(pressure, c.threshold, c.temperature) / total;
+        par_nodes(grad, 5, |i, g| {
+            let [s, _, p, r, w] = agent(z, i);
+            let ws = slope * w * s;
+            g.copy_from_slice(&[
+                slope * w * (p + r),
+                0.0,
+                ws,
+                ws,
+                slope * (s * (p + r) - pressure),
+            ]);
+        });
+    }
+
+    fn step(&self, z: &[f64], graph: &HostGraph, out: StepOut<'_>) {
+        let c = &self.config;
+        self.voices(z, out.scratch);
+        let voices = &out.scratch[..];
+        par_nodes(out.next, 5, |i, out| {
+            graph.sources.prefetch_neighbours(i + AHEAD, voices, 2);
+            let [s, .., w] = agent(z, i);
+            let (mut resist, mut heard) = (0.0, 0.0);
+            for &u in graph.sources.neighbours(i) {
+                heard += voices[u as usize * 2];
+                resist += voices[u as usize * 2 + 1];
+            }
+            let s2 = 1.0 - (1.0 - s) * resist.exp();
+            let e2 = heard * graph.inv_in_degree[i];
+            let gate = host::sigmoid((e2 - c.reshare_exposure) / c.temperature);
+            out.copy_from_slice(&[s2, e2, s2 * 0.6 + 0.1, s2 * gate * 0.4, w]);
+        });
+    }
+
+    fn step_gradient(
+        &self,
+        step: Step<'_>,
+        graph: &HostGraph,
+        g: &[f64],
+        grad: &mut [f64],
+        scratch: &mut Vec<f64>,
+    ) {
+        let c = &self.config;
+        let Step { z, next, .. } = step;
+        let n = graph.nodes();
+        self.voices(z, scratch);
+        scratch.resize(n * 5, 0.0);
+        let (voices, into) = scratch.split_at_mut(n * 2);
+        let voices = &*voices;
+        // Per follower w: the gradient with respect to its Σ ln(1 − m_u) and its Σ voices,
+        // and to its own stance directly.
+        par_nodes(into, 3, |i, o| {
+            graph.sources.prefetch_neighbours(i + AHEAD, voices, 2);
+            let s = z[i * 5];
+            let [s2, e2, ..] = agent(next, i);
+            let [gs2, ge2, gp2, gr2, _] = agent(g, i);
+            let resist: f64 = graph
+                .sources
+                .neighbours(i)
+                .iter()
+                .map(|&u| voices[u as usize * 2 + 1])
+                .sum();
+            let stays = resist.exp();
+            let gate = host::sigmoid((e2 - c.reshare_exposure) / c.temperature);
+            let gs = gs2 + 0.6 * gp2 + 0.4 * gate * gr2;
+            let ge = ge2 + gr2 * 0.4 * s2 * gate * (1.0 - gate) / c.temperature;
+            o.copy_from_slice(&[
+                -gs * (1.0 - s) * stays,
+                ge * graph.inv_in_degree[i],
+                gs * stays,
+            ]);
+        });
+        let into = &*into;
+        par_nodes(grad, 5, |i, out| {
+            graph.destinations.prefetch_neighbours(i + AHEAD, into, 3);
+            let [s, _, p, r, _] = agent(z, i);
+            let (mut g_resist, mut g_voice) = (0.0, 0.0);
+            for &w in graph.destinations.neighbours(i) {
+                g_resist += into[w as usize * 3];
+                g_voice += into[w as usize * 3 + 1];
+            }
+            let voice = voices[i * 2];
+            g_voice -= g_resist * c.persuasion / (1.0 - c.persuasion * voice);
+            let gs = into[i * 3 + 2] + g_voice * (p + r);
+            out.copy_from_slice(&[gs, 0.0, g_voice * s, g_voice * s, g[i * 5 + 4]]);
+        });
     }
 }

@@ -39,10 +39,14 @@ use serde::{Deserialize, Serialize};
 
 use std::sync::Arc;
 
+use aumann_kernels::graph::par_nodes;
+use aumann_kernels::sum::sum_by;
+
 use super::graph::{Edges, Graph, barabasi_albert};
+use super::host::{self, AHEAD, HostDynamics, HostGraph, Step, StepOut, pack};
 use super::{
-    GraphIndicator, Horizon, Knobs, OnGraph, Scenario, ScenarioConfig, ScenarioEntry, Simulation,
-    check_step, graph_of, positive, refuse,
+    GraphIndicator, GraphKernel, Horizon, Knobs, OnGraph, Scenario, ScenarioConfig, ScenarioEntry,
+    Simulation, check_step, graph_of, positive, refuse,
 };
 use crate::array::Array3;
 use crate::engine::indicators::Indicator;
@@ -114,10 +118,11 @@ impl Scenario for Social {
     ) -> Result<Box<dyn Indicator>> {
         check_step(simulation, step)?;
         let graph = graph_of(simulation, ENTRY.name)?;
-        Ok(Box::new(GraphIndicator {
-            on: SocialRisk::new(&self.config, graph),
-            horizon: which.steps(self.config.horizon),
-        }))
+        Ok(Box::new(GraphIndicator::new(
+            SocialRisk::new(&self.config, graph),
+            which.steps(self.config.horizon),
+            GraphKernel::default(),
+        )))
     }
 }
 
@@ -305,6 +310,10 @@ impl OnGraph for SocialRisk {
         &self.graph
     }
 
+    fn host(&self) -> Option<&dyn HostDynamics> {
+        Some(self)
+    }
+
     fn risk(&self, z: &Tensor<3>) -> Tensor<1> {
         let rows = z.dims()[0];
         let f = |k| z.clone().narrow(1, k, 1); // [rows, 1, n]
@@ -345,4 +354,218 @@ impl OnGraph for SocialRisk {
         let (l2, q2) = (received.clone().narrow(1, 0, 1), received.narrow(1, 1, 1));
         Tensor::cat(vec![b2, p2, v2, l2, q2], 1)
     }
+}
+
+/// One edge `u → w` of the smoothed step: what w does with u's post.
+struct Reaction {
+    gap: f64,
+    close: f64,
+    react: f64,
+}
+
+impl Reaction {
+    /// The edge from u's belief and posting to w, whose belief is `bw` and whose reaction
+    /// propensity is `aw = 0.3 a(b_w) + 0.4`, with the closeness `σ((ε² − gap²)/τ)` of the two
+    /// beliefs given (`None`: computed).
+    fn new(c: &SocialConfig, [bu, pu]: [f64; 2], [bw, aw]: [f64; 2], close: Option<f64>) -> Self {
+        let gap = bu - bw;
+        let close = close.unwrap_or_else(|| {
+            host::sigmoid((c.confidence * c.confidence - gap * gap) / c.temperature)
+        });
+        Self {
+            gap,
+            close,
+            react: pu * aw,
+        }
+    }
+
+    fn liked(&self) -> f64 {
+        self.react * self.close
+    }
+
+    fn disliked(&self) -> f64 {
+        self.react - self.liked()
+    }
+
+    /// `w`'s belief change before the `1/deg_w`.
+    fn moved(&self, c: &SocialConfig) -> f64 {
+        (self.liked() * c.pull - self.disliked() * c.push) * self.gap
+    }
+
+    /// The gradients with respect to the gap `b_u − b_w` and to `react = p_u a_w` of
+    /// `g_moved · moved + g_liked · liked + g_disliked · disliked`.
+    fn gradient(&self, c: &SocialConfig, [g_moved, g_liked, g_disliked]: [f64; 3]) -> [f64; 2] {
+        let g_l = g_liked + g_moved * c.pull * self.gap;
+        let g_d = g_disliked - g_moved * c.push * self.gap;
+        let g_react = g_l * self.close + g_d * (1.0 - self.close);
+        let g_close = (g_l - g_d) * self.react;
+        let g_gap = g_moved * (self.liked() * c.pull - self.disliked() * c.push)
+            - g_close * self.close * (1.0 - self.close) * 2.0 * self.gap / c.temperature;
+        [g_gap, g_react]
+    }
+}
+
+/// `√(b² + δ²) − δ`.
+fn smooth_abs(b: f64, delta: f64) -> f64 {
+    (b * b + delta * delta).sqrt() - delta
+}
+
+/// `b / √(b² + δ²)`.
+fn smooth_abs_slope(b: f64, delta: f64) -> f64 {
+    b / (b * b + delta * delta).sqrt()
+}
+
+/// Agent `i`'s `[b, p, v, l, q]`.
+fn agent(z: &[f64], i: usize) -> [f64; 5] {
+    let a = &z[i * 5..i * 5 + 5];
+    [a[0], a[1], a[2], a[3], a[4]]
+}
+
+impl SocialRisk {
+    /// `0.3 a(b) + 0.4`: how readily an agent of belief `b` reacts to a post.
+    fn propensity(&self, b: f64) -> f64 {
+        smooth_abs(b, self.config.abs_smoothing) * 0.3 + 0.4
+    }
+}
+
+impl HostDynamics for SocialRisk {
+    fn features(&self) -> usize {
+        FEATURES.len()
+    }
+
+    fn risk_gradient(&self, z: &[f64], grad: &mut [f64]) {
+        let c = &self.config;
+        let n = z.len() / 5;
+        let expression = |i: usize| {
+            let [b, p, v, l, q] = agent(z, i);
+            p * b * b * (v + 1.0).ln() * (l + 1.0) / (l + q + 2.0)
+        };
+        let mean = sum_by(n, expression) / n as f64;
+        let slope = host::softplus_slope(mean, c.threshold, c.temperature) / n as f64;
+        par_nodes(grad, 5, |i, g| {
+            let [b, p, v, l, q] = agent(z, i);
+            let (ln_v, den) = ((v + 1.0).ln(), l + q + 2.0);
+            let approval = (l + 1.0) / den;
+            let s = p * b * b * ln_v;
+            g[0] = slope * 2.0 * p * b * ln_v * approval;
+            g[1] = slope * b * b * ln_v * approval;
+            g[2] = slope * p * b * b / (v + 1.0) * approval;
+            g[3] = slope * s * (q + 1.0) / (den * den);
+            g[4] = -slope * s * (l + 1.0) / (den * den);
+        });
+    }
+
+    /// One pass over every agent's neighbourhood: the closeness of each neighbour's belief
+    /// (the same both ways, kept on the tape per neighbourhood slot) moves the agent's belief
+    /// along the edges into it and weighs the likes and dislikes along the edges out of it.
+    fn step(&self, z: &[f64], graph: &HostGraph, out: StepOut<'_>) {
+        let c = &self.config;
+        let StepOut {
+            next,
+            tape,
+            scratch,
+        } = out;
+        pack(scratch, graph.nodes(), |i| {
+            [z[i * 5], z[i * 5 + 1], self.propensity(z[i * 5])]
+        });
+        let near = &scratch[..];
+        let hood = &graph.neighbourhood;
+        tape.resize(hood.csr.edges(), 0.0);
+        hood.csr
+            .par_nodes_and_edges(next, 5, tape, |i, out, closes| {
+                hood.csr.prefetch_neighbours(i + AHEAD, near, 3);
+                let [b, p, v, l, q] = agent(z, i);
+                let a = near[i * 3 + 2];
+                let (mut moved, mut liked, mut disliked) = (0.0, 0.0, 0.0);
+                let slots = hood.csr.slots(i);
+                let each = hood.csr.neighbours(i).iter().zip(&hood.counts[slots]);
+                for ((&j, &[into, out_of]), close) in each.zip(closes) {
+                    let j = j as usize * 3;
+                    let (bj, pj, aj) = (near[j], near[j + 1], near[j + 2]);
+                    let seen = Reaction::new(c, [bj, pj], [b, a], None); // j → i
+                    *close = seen.close;
+                    moved += f64::from(into) * seen.moved(c);
+                    if out_of > 0 {
+                        let shown = Reaction::new(c, [b, p], [bj, aj], Some(seen.close)); // i → j
+                        liked += f64::from(out_of) * shown.liked();
+                        disliked += f64::from(out_of) * shown.disliked();
+                    }
+                }
+                let b1 = b + moved * graph.inv_in_degree[i];
+                let b2 = b1 + b * (l - q) / (v + 1.0) * c.feedback;
+                let p2 = smooth_abs(b2, c.abs_smoothing) * 0.5 + 0.5;
+                out.copy_from_slice(&[b2, p2, p * graph.in_degree[i], liked, disliked]);
+            });
+    }
+
+    fn step_gradient(
+        &self,
+        step: Step<'_>,
+        graph: &HostGraph,
+        g: &[f64],
+        grad: &mut [f64],
+        scratch: &mut Vec<f64>,
+    ) {
+        let c = &self.config;
+        let Step { z, next, tape } = step;
+        // The gradient with respect to b'' (through b'' and through p' = ½ a(b'') + ½).
+        let g_belief = |i: usize| {
+            let slope = smooth_abs_slope(next[i * 5], c.abs_smoothing);
+            g[i * 5] + g[i * 5 + 1] * 0.5 * slope
+        };
+        // What an agent's neighbours read of it: [b, p, 0.3 a(b) + 0.4, g_moved, g_likes,
+        // g_dislikes], g_moved what each edge into it receives of g_belief.
+        pack(scratch, graph.nodes(), |i| {
+            let (b, gm) = (z[i * 5], g_belief(i) * graph.inv_in_degree[i]);
+            [
+                b,
+                z[i * 5 + 1],
+                self.propensity(b),
+                gm,
+                g[i * 5 + 3],
+                g[i * 5 + 4],
+            ]
+        });
+        let near = &scratch[..];
+        let hood = &graph.neighbourhood;
+        par_nodes(grad, 5, |i, out| {
+            hood.csr.prefetch_neighbours(i + AHEAD, near, 6);
+            let [b, p, v, l, q] = agent(z, i);
+            let [_, _, a, gm, gl, gq] = six(near, i);
+            let a_slope = 0.3 * smooth_abs_slope(b, c.abs_smoothing);
+            let (mut g_b, mut g_p) = (0.0, g[i * 5 + 2] * graph.in_degree[i]);
+            let slots = hood.csr.slots(i);
+            let each = hood
+                .csr
+                .neighbours(i)
+                .iter()
+                .zip(&hood.counts[slots.clone()]);
+            for ((&j, &[into, out_of]), &close) in each.zip(&tape[slots]) {
+                let [bj, pj, aj, gmj, glj, gqj] = six(near, j as usize);
+                if into > 0 {
+                    let seen = Reaction::new(c, [bj, pj], [b, a], Some(close)); // j → i
+                    let [g_gap, g_react] = seen.gradient(c, [gm, glj, gqj]);
+                    g_b += f64::from(into) * (g_react * pj * a_slope - g_gap);
+                }
+                if out_of > 0 {
+                    let shown = Reaction::new(c, [b, p], [bj, aj], Some(close)); // i → j
+                    let [g_gap, g_react] = shown.gradient(c, [gmj, gl, gq]);
+                    g_b += f64::from(out_of) * g_gap;
+                    g_p += f64::from(out_of) * g_react * aj;
+                }
+            }
+            let gb = g_belief(i);
+            let feedback = c.feedback / (v + 1.0);
+            g_b += gb * (1.0 + feedback * (l - q));
+            let g_v = -gb * feedback * b * (l - q) / (v + 1.0);
+            let g_l = gb * feedback * b;
+            out.copy_from_slice(&[g_b, g_p, g_v, g_l, -g_l]);
+        });
+    }
+}
+
+/// Entry `i` of a pack of six.
+fn six(pack: &[f64], i: usize) -> [f64; 6] {
+    let a = &pack[i * 6..i * 6 + 6];
+    [a[0], a[1], a[2], a[3], a[4], a[5]]
 }
