@@ -458,6 +458,37 @@ fn symmetry_and_dummy(backend: Backend) {
 }
 backend_test!(symmetry_and_dummy);
 
+/// f64 on wgpu: efficient to 1e-10 where the device computes f64 `exp` and `log` correctly,
+/// refused by name where it does not (lavapipe, like every Vulkan driver that follows the
+/// specification's f32-only transcendentals).
+#[test]
+fn f64_on_wgpu_is_efficient_or_refused_by_name() {
+    let device = device(Backend::Wgpu);
+    let exact = aumann::ops::f64_transcendentals_work(&device);
+    for s in every_scenario() {
+        let name = s.name();
+        let simulation = s.simulate().unwrap();
+        let loaded = scenario::Loaded::new(s, simulation);
+        let target = scenario::Target {
+            which: Horizon::Rollout,
+            run: None,
+            step: Some(3),
+        };
+        let o = options(Rule::GaussLegendre, 64, Precision::F64);
+        let out = scenario::attribute(&loaded, target, None, None, &o, &device, &mut |_| {});
+        match out {
+            Ok(a) if exact => {
+                let gap = a.relative_efficiency_gap()[0].unwrap();
+                assert!(gap <= 1e-10, "{name}: gap {gap:e}");
+            }
+            Err(aumann::Error::InexactTranscendentals { what, .. }) if !exact => {
+                assert!(what.contains(name), "{what}");
+            }
+            other => panic!("{name} (exact f64: {exact}): {:?}", other.map(|a| a.v_x)),
+        }
+    }
+}
+
 #[test]
 fn simulate_then_attribute_from_the_folder() {
     let dir = tempfile::tempdir().unwrap();

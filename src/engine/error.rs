@@ -158,6 +158,17 @@ pub enum Error {
         /// The device's name.
         device: String,
     },
+    /// The device computes f64 `exp` and `log` wrongly (Vulkan defines them for f32 only).
+    #[error(
+        "{what} needs f64 exp and log, which device '{device}' computes wrongly (Vulkan defines \
+         them for 32-bit floats only); compute in f32 or on a CPU backend (flex, ndarray)"
+    )]
+    InexactTranscendentals {
+        /// What needs them.
+        what: String,
+        /// The device's name.
+        device: String,
+    },
     /// The exact method does not cover this case.
     #[error("no exact attribution for indicator '{indicator}': {reason}")]
     NoExactForm {

@@ -838,7 +838,8 @@ impl Target {
 /// step's memory beyond the folder.
 ///
 /// # Errors
-/// A step out of range, features of another shape than the scenario's, and whatever the path
+/// A step out of range, features of another shape than the scenario's, f64 on a device whose
+/// f64 `exp` and `log` are wrong ([`Error::InexactTranscendentals`]), and whatever the path
 /// integral reports.
 pub fn attribute(
     loaded: &Loaded,
@@ -863,8 +864,8 @@ pub fn attribute(
     if options.precision == crate::backend::Precision::F64
         && !crate::ops::f64_transcendentals_work(device)
     {
-        return Err(Error::UnsupportedPrecision {
-            backend: format!("{device:?}"),
+        return Err(Error::InexactTranscendentals {
+            what: format!("the {} scenario", loaded.scenario.name()),
             device: crate::backend::describe(device),
         });
     }

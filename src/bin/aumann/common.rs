@@ -108,7 +108,9 @@ pub fn with_flags(err: Error) -> anyhow::Error {
     match &err {
         Error::TooFewPoints { .. } => anyhow::Error::new(err).context("--steps"),
         Error::Backend { .. } => anyhow::anyhow!("{err}; or run on the CPU with --backend flex"),
-        Error::UnsupportedPrecision { .. } => anyhow::anyhow!("{err} (--precision f32)"),
+        Error::UnsupportedPrecision { .. } | Error::InexactTranscendentals { .. } => {
+            anyhow::anyhow!("{err} (--precision f32)")
+        }
         Error::UndefinedShare { .. } => anyhow::anyhow!("{err} (drop --normalize)"),
         Error::Missing { indicator, .. } => anyhow::anyhow!(
             "--indicator {indicator} needs --model DIR, a folder written by `aumann train`"
