@@ -294,6 +294,7 @@ fn gradients_of(s: &dyn Scenario) {
                 .iter()
                 .map(|&(at, fd)| (fd - g[at]).abs() / scale)
                 .fold(0.0, f64::max);
+            eprintln!("{name} {which:?} ({how}): worst relative gradient error {worst:.1e}");
             assert!(
                 worst < 1e-6,
                 "{name} {which:?} ({how}): worst relative gradient error {worst:e}"
@@ -363,6 +364,7 @@ fn host_gradients_equal_autodiff_on_large_graphs() {
             .zip(&autodiff)
             .map(|(h, a)| (h - a).abs() / scale)
             .fold(0.0, f64::max);
+        eprintln!("{}: host against autodiff, worst {worst:.1e}", s.name());
         assert!(
             worst < 1e-12,
             "{}: worst relative difference {worst:e}",
