@@ -47,3 +47,8 @@ pub mod prelude {
     pub use crate::path::{self, PathOptions, Rule};
     pub use crate::run::RunConfig;
 }
+
+/// The README's Rust examples, compiled and run with the doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -44,68 +44,11 @@
 //!
 //! # Adding a scenario
 //!
-//! Implement [`Scenario`] for a type holding its parameters; list a [`ScenarioEntry`] in
-//! [`SCENARIOS`] to reach it from `aumann simulate` and `aumann attribute --scenario`. Here a
-//! society of savers whose risk is the squared mean debt, and whose dynamics halve every
-//! balance each step:
-//!
-//! ```
-//! use aumann::prelude::*;
-//! use aumann::scenario::{self, Horizon, Loaded, Scenario, Simulation, Target};
-//! use burn::tensor::Tensor;
-//!
-//! /// `V = (mean_i x_i)²` after `h` halvings of every balance.
-//! struct Debt { h: usize }
-//!
-//! impl Indicator for Debt {
-//!     fn name(&self) -> &str { "debt" }
-//!     fn forward(&self, z: Tensor<3>) -> aumann::Result<Tensor<1>> {
-//!         let rows = z.dims()[0];
-//!         let z = z.mul_scalar(0.5f64.powi(self.h as i32)); // F^h, the smoothed dynamics
-//!         Ok(z.mean_dim(2).sum_dim(1).powi_scalar(2).reshape([rows]))
-//!     }
-//! }
-//!
-//! struct Savers;
-//!
-//! const SAVERS: scenario::ScenarioEntry = scenario::ScenarioEntry {
-//!     name: "savers",
-//!     summary: "households with balances",
-//!     features: &["balance"],
-//!     with: |_| Ok(Box::new(Savers)),
-//!     from_parameters: |_| Ok(Box::new(Savers)),
-//! };
-//!
-//! impl Scenario for Savers {
-//!     fn entry(&self) -> &'static scenario::ScenarioEntry { &SAVERS }
-//!     fn parameters(&self) -> serde_json::Value { serde_json::json!({ "agents": 3 }) }
-//!     fn simulate(&self) -> aumann::Result<Simulation> {
-//!         Ok(Simulation {
-//!             features: Array3::from_f64([1, 3, 1], vec![1.0, 2.0, 3.0]),
-//!             baseline: Array3::from_f64([1, 3, 1], vec![0.0; 3]), // no balance: no action
-//!             graph: None,
-//!             context: Vec::new(),
-//!             runs: 1,
-//!         })
-//!     }
-//!     fn indicator(&self, _: &Simulation, which: Horizon, _step: usize)
-//!         -> aumann::Result<Box<dyn Indicator>> {
-//!         Ok(Box::new(Debt { h: which.steps(2) }))
-//!     }
-//! }
-//!
-//! let loaded = Loaded::new(Box::new(Savers), Savers.simulate().unwrap());
-//! let device = Backend::Flex.device().unwrap();
-//! let options = PathOptions { precision: Precision::F64, ..PathOptions::default() };
-//! let target = Target { which: Horizon::Rollout, step: Some(0), ..Target::default() };
-//! // The scenario's own features and baseline action (`None`, `None`).
-//! let phi = scenario::attribute(&loaded, target, None, None, &options, &device, &mut |_| {})
-//!     .unwrap();
-//! // V = (mean x / 4)² = 0.25: shared in proportion to the balances, φ_i = 0.25 · x_i / 6.
-//! for (i, x) in [1.0, 2.0, 3.0].iter().enumerate() {
-//!     assert!((phi.phi[i] - 0.25 * x / 6.0).abs() < 1e-12);
-//! }
-//! ```
+//! Implement [`Scenario`] for a type holding its parameters, and give it a [`ScenarioEntry`]:
+//! [`save`] writes its folders, [`load_with`] reads them back, [`attribute`] attributes its
+//! indicators. Listing the entry in [`SCENARIOS`] also makes it reachable from
+//! `aumann simulate` and `aumann attribute --scenario`. The README's *A scenario of your own*
+//! walks through a complete one (a doctest).
 
 /// [`Knobs`] of a configuration whose fields are named `agents`, `steps`, `seed`, `horizon`
 /// and `temperature`.
@@ -684,10 +627,25 @@ pub fn save(dir: &Path, scenario: &dyn Scenario, simulation: &Simulation) -> Res
 /// # Errors
 /// [`Error::Scenario`] or [`Error::Shape`] naming the file: a missing or unreadable manifest, an unknown scenario, arrays of the wrong shape, edges naming no agent.
 pub fn load(dir: &Path) -> Result<Loaded> {
+    load_with(dir, SCENARIOS)
+}
+
+/// Read the scenario folder `dir` of one of the scenarios in `registry`: a program's own
+/// scenarios, which [`SCENARIOS`] does not list ([`load`] reads folders of those).
+///
+/// # Errors
+/// As [`load`]; [`Error::UnknownName`] for a scenario `registry` does not list.
+pub fn load_with(dir: &Path, registry: &[ScenarioEntry]) -> Result<Loaded> {
     let folder = Folder(dir);
     let manifest = folder.manifest()?;
-    let kind = ScenarioKind::from_label(&manifest.scenario)?;
-    let scenario = (kind.0.from_parameters)(&manifest.parameters)?;
+    let entry = (registry.iter())
+        .find(|e| e.name == manifest.scenario)
+        .ok_or_else(|| Error::UnknownName {
+            what: ScenarioKind::WHAT,
+            got: manifest.scenario.clone(),
+            choices: registry.iter().map(|e| e.name).collect(),
+        })?;
+    let scenario = (entry.from_parameters)(&manifest.parameters)?;
     let rows = manifest.runs.max(1) * manifest.steps;
     let lead = leading_shape(manifest.runs, rows);
     let shape = [rows, manifest.agents, manifest.features.len()];
