@@ -1,9 +1,12 @@
 //! Coalition attributions against independent references: brute-force enumeration from the
 //! definitions, the Aumann–Shapley closed forms, and the estimators' own convergence.
 
+use aumann::array::Array3;
+use aumann::backend::Precision;
+use aumann::baseline::Baseline;
 use aumann::coalition::{
-    AnalyticGame, Game, banzhaf_exact, banzhaf_sampled, leave_one_out, shapley_exact,
-    shapley_sampled, shapley_sampled_plain,
+    AnalyticGame, Game, TensorGame, banzhaf_exact, banzhaf_sampled, batch, leave_one_out,
+    shapley_exact, shapley_sampled, shapley_sampled_plain,
 };
 use aumann::kernels::closed_form::{self, Analytic};
 use rand::rngs::Xoshiro256PlusPlus;
@@ -336,4 +339,77 @@ fn compare_command_writes_every_method_and_the_table() {
     assert_eq!(code, 2);
     assert!(err.contains("n = 20"), "{err}");
     assert!(!dir.path().join("no").exists());
+}
+
+/// The tensor route (coalitions as rows of the indicator's tensor program) equals the
+/// closed-form route on the four analytic indicators: same permutations, same coalitions.
+#[test]
+fn tensor_route_equals_the_closed_form_route_on_analytic_indicators() {
+    let device = aumann::backend::Backend::Flex.device().unwrap();
+    let (n, d) = (12, 3);
+    let (x, b) = population(n, d, 11, true);
+    let features = Array3::from_f64([1, n, d], x.clone());
+    let baseline = Baseline::from_array(Array3::from_f64([1, n, d], b.clone()));
+    for kind in Analytic::ALL {
+        let closed = AnalyticGame::new(kind, x.clone(), b.clone(), d);
+        let program = aumann::indicators::analytic(kind);
+        // Blocks of 7 coalitions: batches cut permutations and tables across calls.
+        let tensor = TensorGame::new(
+            program.as_ref(),
+            &features,
+            &baseline,
+            &device,
+            Precision::F64,
+            7 * n * d,
+        )
+        .unwrap();
+        let pairs = [
+            (
+                "loo",
+                leave_one_out(&closed),
+                batch::leave_one_out(&tensor).unwrap(),
+            ),
+            (
+                "shapley-exact",
+                shapley_exact(&closed).unwrap(),
+                batch::shapley_exact(&tensor).unwrap(),
+            ),
+            (
+                "banzhaf-exact",
+                banzhaf_exact(&closed).unwrap(),
+                batch::banzhaf_exact(&tensor).unwrap(),
+            ),
+            (
+                "shapley-sampled",
+                shapley_sampled(&closed, 30, false, 5, &mut |_| {}).unwrap(),
+                batch::shapley_sampled(&tensor, 30, false, 5, &mut |_| {}).unwrap(),
+            ),
+            (
+                "shapley-sampled antithetic",
+                shapley_sampled(&closed, 30, true, 5, &mut |_| {}).unwrap(),
+                batch::shapley_sampled(&tensor, 30, true, 5, &mut |_| {}).unwrap(),
+            ),
+            (
+                "banzhaf-sampled",
+                banzhaf_sampled(&closed, 64, 5, &mut |_| {}).unwrap(),
+                batch::banzhaf_sampled(&tensor, 64, 5, &mut |_| {}).unwrap(),
+            ),
+        ];
+        for (method, a, t) in pairs {
+            let diff = max_rel_diff(&t.phi, &a.phi);
+            assert!(diff < 1e-12, "{kind:?} {method}: {diff:e}");
+            // Standard errors, relative to the values: where they are zero (linear) both are the
+            // square root of rounding, about 1e-8 of the values.
+            if let (Some(sa), Some(st)) = (&a.std_error, &t.std_error) {
+                let scale = a.phi.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+                let diff = (st.iter().zip(sa))
+                    .map(|(x, y)| (x - y).abs())
+                    .fold(0.0, f64::max);
+                assert!(
+                    diff <= 1e-6 * scale,
+                    "{kind:?} {method} standard errors: {diff:e}"
+                );
+            }
+        }
+    }
 }

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use aumann::array::Array3;
 use aumann::backend::{Backend, Precision};
 use aumann::baseline::Baseline;
+use aumann::coalition::{self, TensorGame};
 use aumann::indicators::Indicator;
 use aumann::path::{PathOptions, Rule};
 use aumann::scenario::cascade::{Cascade, CascadeConfig, CascadeRisk};
@@ -755,4 +756,125 @@ fn cascade_runs_are_folders_of_runs() {
         "{}",
         run.stderr
     );
+}
+
+/// Every permutation of `0..n` (Heap's algorithm).
+fn permutations(n: usize) -> Vec<Vec<usize>> {
+    fn heap(k: usize, a: &mut Vec<usize>, out: &mut Vec<Vec<usize>>) {
+        if k <= 1 {
+            out.push(a.clone());
+            return;
+        }
+        for i in 0..k {
+            heap(k - 1, a, out);
+            let j = if k.is_multiple_of(2) { i } else { 0 };
+            a.swap(j, k - 1);
+        }
+    }
+    let mut out = Vec::new();
+    heap(n, &mut (0..n).collect(), &mut out);
+    out
+}
+
+/// Exact Shapley by the tensor route on tiny instances of every scenario equals the
+/// definition: the mean over all `n!` orders of each agent's marginal contribution, every
+/// coalition scored on its own (f64).
+#[test]
+fn exact_shapley_of_tiny_scenarios_equals_the_definition() {
+    let n = 7;
+    let overrides = Overrides {
+        agents: Some(n),
+        steps: Some(5),
+        ..Overrides::default()
+    };
+    let device = Backend::Flex.device().unwrap();
+    let orders = permutations(n);
+    assert_eq!(orders.len(), 5040);
+    // A cascade of 7 agents needs more than 1 % of them adopted at the start.
+    let cascade = Cascade::new(CascadeConfig {
+        agents: n,
+        steps: 5,
+        runs: 1,
+        seeded: 0.5,
+        ..CascadeConfig::default()
+    });
+    let scenarios: Vec<Box<dyn Scenario>> = vec![
+        (SCENARIOS[0].with)(&overrides).unwrap(),
+        (SCENARIOS[1].with)(&overrides).unwrap(),
+        Box::new(cascade),
+    ];
+    for s in scenarios {
+        let sim = s.simulate().unwrap();
+        // The step whose static risk changes most from the baseline action.
+        let change = |t: usize| {
+            let static_risk = s.indicator(&sim, Horizon::Static, t).unwrap();
+            let v = |a: &Array3| {
+                let z = a.select_steps(&[t]).upload(0, 1, &device, DType::F64);
+                aumann::array::download(static_risk.forward(z).unwrap(), "v").unwrap()[0]
+            };
+            (v(&sim.features) - v(&sim.baseline)).abs()
+        };
+        let t = (0..sim.features.steps())
+            .max_by(|&p, &q| change(p).total_cmp(&change(q)))
+            .unwrap();
+        let x = sim.features.select_steps(&[t]);
+        let b = sim.baseline.select_steps(&[t]);
+        let d = x.dims();
+        for which in Horizon::ALL {
+            let indicator = s.indicator(&sim, which, t).unwrap();
+            // v(S) one coalition at a time: agents outside S at their baseline action.
+            let v: Vec<f64> = (0..1usize << n)
+                .map(|mask| {
+                    let z: Vec<f64> = (0..d)
+                        .flat_map(|k| (0..n).map(move |i| (i, k)))
+                        .map(|(i, k)| {
+                            let inside = mask >> i & 1 == 1;
+                            if inside {
+                                x.get(0, i, k)
+                            } else {
+                                b.get(0, i, k)
+                            }
+                        })
+                        .collect();
+                    let z = Tensor::<3>::from_data(
+                        TensorData::new(z, [1, d, n]),
+                        (&device, DType::F64),
+                    );
+                    aumann::array::download(indicator.forward(z).unwrap(), "v").unwrap()[0]
+                })
+                .collect();
+            let mut definition = vec![0.0; n];
+            for order in &orders {
+                let mut mask = 0usize;
+                for &i in order {
+                    definition[i] += v[mask | 1 << i] - v[mask];
+                    mask |= 1 << i;
+                }
+            }
+            definition
+                .iter_mut()
+                .for_each(|p| *p /= orders.len() as f64);
+            let baseline = Baseline::from_array(b.clone());
+            let game = TensorGame::new(
+                indicator.as_ref(),
+                &x,
+                &baseline,
+                &device,
+                Precision::F64,
+                1 << 12,
+            )
+            .unwrap();
+            let exact = coalition::batch::shapley_exact(&game).unwrap().phi;
+            let scale = definition.iter().fold(0.0f64, |m, p| m.max(p.abs()));
+            assert!(scale > 0.0, "{} {which:?}: all zero", s.name());
+            let worst = (exact.iter().zip(&definition))
+                .map(|(a, b)| (a - b).abs() / scale)
+                .fold(0.0, f64::max);
+            eprintln!(
+                "{} {which:?}: exact Shapley against the definition {worst:.1e}",
+                s.name()
+            );
+            assert!(worst <= 1e-12, "{} {which:?}: {worst:e}", s.name());
+        }
+    }
 }

@@ -83,20 +83,20 @@ pub fn leave_one_out<G: Game>(game: &G) -> Estimate {
 
 /// Per-player sums of samples and of their squares.
 #[derive(Clone)]
-struct Moments {
+pub(super) struct Moments {
     sum: Vec<Sum>,
     sq: Vec<Sum>,
 }
 
 impl Moments {
-    fn new(n: usize) -> Self {
+    pub(super) fn new(n: usize) -> Self {
         Self {
             sum: vec![Sum::default(); n],
             sq: vec![Sum::default(); n],
         }
     }
 
-    fn push(&mut self, i: usize, x: f64) {
+    pub(super) fn push(&mut self, i: usize, x: f64) {
         self.sum[i].add(x);
         self.sq[i].add(x * x);
     }
@@ -109,7 +109,7 @@ impl Moments {
     }
 
     /// Means and standard errors of the mean over `k` samples each.
-    fn finish(&self, k: usize) -> (Vec<f64>, Vec<f64>) {
+    pub(super) fn finish(&self, k: usize) -> (Vec<f64>, Vec<f64>) {
         let kf = k as f64;
         self.sum
             .iter()
@@ -159,7 +159,8 @@ fn sample_in_chunks(
     total
 }
 
-fn permutation(n: usize, seed: u64, k: usize) -> Vec<usize> {
+/// Permutation `k` of the sampled Shapley estimators.
+pub(super) fn permutation(n: usize, seed: u64, k: usize) -> Vec<usize> {
     let mut order: Vec<usize> = (0..n).collect();
     order.shuffle(&mut Xoshiro256PlusPlus::seed_from_u64(mix(&[
         seed, k as u64,
@@ -261,6 +262,32 @@ pub fn banzhaf_sampled<G: Game>(
     seed: u64,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<Estimate> {
+    check_banzhaf_samples(samples)?;
+    let n = game.players();
+    let mut values = Vec::with_capacity(samples);
+    let batch = (rayon::current_num_threads() * 8).max(1);
+    for start in (0..samples).step_by(batch) {
+        let part: Vec<(Vec<bool>, f64)> = (start..samples.min(start + batch))
+            .into_par_iter()
+            .map(|k| {
+                let members = banzhaf_coalition(n, seed, k);
+                let mut s = game.empty();
+                for (i, _) in members.iter().enumerate().filter(|m| *m.1) {
+                    game.join(&mut s, i);
+                }
+                (members, game.value(&s))
+            })
+            .collect();
+        values.extend(part);
+        progress(Progress {
+            done: values.len(),
+            total: samples,
+        });
+    }
+    banzhaf_from_samples(n, &values)
+}
+
+pub(super) fn check_banzhaf_samples(samples: usize) -> Result<()> {
     if samples < 2 {
         return Err(Error::Parameter {
             name: "samples",
@@ -268,37 +295,24 @@ pub fn banzhaf_sampled<G: Game>(
             reason: "sampled Banzhaf needs at least 2 samples".into(),
         });
     }
-    let n = game.players();
+    Ok(())
+}
+
+/// Coalition `k` of the sampled Banzhaf estimators: each player in with probability ½.
+pub(super) fn banzhaf_coalition(n: usize, seed: u64, k: usize) -> Vec<bool> {
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(mix(&[seed, k as u64]));
+    (0..n).map(|_| rng.random::<bool>()).collect()
+}
+
+/// The maximum-sample-reuse estimate from sampled coalitions and their values.
+pub(super) fn banzhaf_from_samples(n: usize, values: &[(Vec<bool>, f64)]) -> Result<Estimate> {
+    let samples = values.len();
     // Per player: moments of v over the coalitions containing it; plus moments of all.
     let mut all = Sum::default();
     let mut all_sq = Sum::default();
-    let values: Vec<(Vec<bool>, f64)> = {
-        let mut out = Vec::with_capacity(samples);
-        let batch = (rayon::current_num_threads() * 8).max(1);
-        for start in (0..samples).step_by(batch) {
-            let part: Vec<(Vec<bool>, f64)> = (start..samples.min(start + batch))
-                .into_par_iter()
-                .map(|k| {
-                    let mut rng = Xoshiro256PlusPlus::seed_from_u64(mix(&[seed, k as u64]));
-                    let members: Vec<bool> = (0..n).map(|_| rng.random::<bool>()).collect();
-                    let mut s = game.empty();
-                    for (i, _) in members.iter().enumerate().filter(|m| *m.1) {
-                        game.join(&mut s, i);
-                    }
-                    (members, game.value(&s))
-                })
-                .collect();
-            out.extend(part);
-            progress(Progress {
-                done: out.len(),
-                total: samples,
-            });
-        }
-        out
-    };
     let mut inside = Moments::new(n);
     let mut count = vec![0usize; n];
-    for (members, v) in &values {
+    for (members, v) in values {
         all.add(*v);
         all_sq.add(v * v);
         for i in (0..n).filter(|&i| members[i]) {
@@ -340,11 +354,11 @@ pub fn banzhaf_sampled<G: Game>(
     Ok(Estimate {
         phi,
         std_error: Some(se),
-        evaluations: values.len() as u64 * n as u64 / 2,
+        evaluations: samples as u64 * n as u64 / 2,
     })
 }
 
-fn check_samples(samples: usize, antithetic: bool) -> Result<()> {
+pub(super) fn check_samples(samples: usize, antithetic: bool) -> Result<()> {
     if samples == 0 {
         return Err(Error::Parameter {
             name: "samples",
@@ -364,9 +378,8 @@ fn check_samples(samples: usize, antithetic: bool) -> Result<()> {
     Ok(())
 }
 
-/// `v` of every coalition, indexed by its bit mask (bit `i` = player `i`), by a Gray-code walk.
-fn all_values<G: Game>(game: &G) -> Result<Vec<f64>> {
-    let n = game.players();
+/// Refuse a game too large to enumerate.
+pub(super) fn check_exact(n: usize) -> Result<()> {
     if n > EXACT_MAX_PLAYERS {
         return Err(Error::Parameter {
             name: "players",
@@ -378,6 +391,13 @@ fn all_values<G: Game>(game: &G) -> Result<Vec<f64>> {
             ),
         });
     }
+    Ok(())
+}
+
+/// `v` of every coalition, indexed by its bit mask (bit `i` = player `i`), by a Gray-code walk.
+fn all_values<G: Game>(game: &G) -> Result<Vec<f64>> {
+    let n = game.players();
+    check_exact(n)?;
     let mut values = vec![0.0; 1 << n];
     let mut s = game.empty();
     values[0] = game.value(&s);
@@ -400,8 +420,20 @@ fn all_values<G: Game>(game: &G) -> Result<Vec<f64>> {
 /// # Errors
 /// [`Error::Parameter`] for more than [`EXACT_MAX_PLAYERS`] players.
 pub fn shapley_exact<G: Game>(game: &G) -> Result<Estimate> {
-    let n = game.players();
-    let values = all_values(game)?;
+    Ok(shapley_from_table(&all_values(game)?))
+}
+
+/// Exact Banzhaf values by enumeration.
+///
+/// # Errors
+/// [`Error::Parameter`] for more than [`EXACT_MAX_PLAYERS`] players.
+pub fn banzhaf_exact<G: Game>(game: &G) -> Result<Estimate> {
+    Ok(banzhaf_from_table(&all_values(game)?))
+}
+
+/// Shapley values from `v` of every coalition (indexed by bit mask, `2^n` of them).
+pub(super) fn shapley_from_table(values: &[f64]) -> Estimate {
+    let n = values.len().trailing_zeros() as usize;
     // w(s) = s! (n − s − 1)! / n! = 1 / (n · C(n − 1, s)).
     let mut binom = vec![1.0f64; n];
     for s in 1..n {
@@ -418,20 +450,16 @@ pub fn shapley_exact<G: Game>(game: &G) -> Result<Estimate> {
             acc.get()
         })
         .collect();
-    Ok(Estimate {
+    Estimate {
         phi,
         std_error: None,
         evaluations: values.len() as u64,
-    })
+    }
 }
 
-/// Exact Banzhaf values by enumeration.
-///
-/// # Errors
-/// [`Error::Parameter`] for more than [`EXACT_MAX_PLAYERS`] players.
-pub fn banzhaf_exact<G: Game>(game: &G) -> Result<Estimate> {
-    let n = game.players();
-    let values = all_values(game)?;
+/// Banzhaf values from `v` of every coalition (indexed by bit mask).
+pub(super) fn banzhaf_from_table(values: &[f64]) -> Estimate {
+    let n = values.len().trailing_zeros() as usize;
     let scale = 0.5f64.powi(n as i32 - 1);
     let phi = (0..n)
         .into_par_iter()
@@ -443,9 +471,9 @@ pub fn banzhaf_exact<G: Game>(game: &G) -> Result<Estimate> {
             acc.get() * scale
         })
         .collect();
-    Ok(Estimate {
+    Estimate {
         phi,
         std_error: None,
         evaluations: values.len() as u64,
-    })
+    }
 }
