@@ -11,6 +11,7 @@ mod cli;
 mod coalition;
 mod convergence;
 mod deepset;
+mod faithfulness;
 mod fixtures;
 mod million;
 mod scenario;

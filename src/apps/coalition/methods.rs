@@ -160,7 +160,7 @@ fn sample_in_chunks(
 }
 
 /// Permutation `k` of the sampled Shapley estimators.
-pub(super) fn permutation(n: usize, seed: u64, k: usize) -> Vec<usize> {
+pub(crate) fn permutation(n: usize, seed: u64, k: usize) -> Vec<usize> {
     let mut order: Vec<usize> = (0..n).collect();
     order.shuffle(&mut Xoshiro256PlusPlus::seed_from_u64(mix(&[
         seed, k as u64,
@@ -287,7 +287,7 @@ pub fn banzhaf_sampled<G: Game>(
     banzhaf_from_samples(n, &values)
 }
 
-pub(super) fn check_banzhaf_samples(samples: usize) -> Result<()> {
+pub(crate) fn check_banzhaf_samples(samples: usize) -> Result<()> {
     if samples < 2 {
         return Err(Error::Parameter {
             name: "samples",
@@ -358,7 +358,7 @@ pub(super) fn banzhaf_from_samples(n: usize, values: &[(Vec<bool>, f64)]) -> Res
     })
 }
 
-pub(super) fn check_samples(samples: usize, antithetic: bool) -> Result<()> {
+pub(crate) fn check_samples(samples: usize, antithetic: bool) -> Result<()> {
     if samples == 0 {
         return Err(Error::Parameter {
             name: "samples",
@@ -379,7 +379,7 @@ pub(super) fn check_samples(samples: usize, antithetic: bool) -> Result<()> {
 }
 
 /// Refuse a game too large to enumerate.
-pub(super) fn check_exact(n: usize) -> Result<()> {
+pub(crate) fn check_exact(n: usize) -> Result<()> {
     if n > EXACT_MAX_PLAYERS {
         return Err(Error::Parameter {
             name: "players",

@@ -37,10 +37,7 @@ pub struct HeatmapSpec<'a> {
 /// # Errors
 /// [`Error::Render`] if drawing fails (an empty map).
 pub fn render_png(spec: &HeatmapSpec) -> Result<Vec<u8>> {
-    REGISTER.call_once(|| {
-        plotters::style::register_font("sans-serif", FontStyle::Normal, FONT)
-            .unwrap_or_else(|_| panic!("the embedded font parses"));
-    });
+    register_font();
     let (w, h) = (1100u32, 760u32);
     let mut rgb = vec![255u8; (w * h * 3) as usize];
     draw(spec, &mut rgb, (w, h)).map_err(|e| Error::Render {
@@ -178,7 +175,16 @@ fn short_label(label: &str) -> String {
     }
 }
 
-fn encode_png(rgb: &[u8], w: u32, h: u32) -> Result<Vec<u8>> {
+/// Make the embedded font plotters' `sans-serif` (once per process).
+pub(crate) fn register_font() {
+    REGISTER.call_once(|| {
+        plotters::style::register_font("sans-serif", FontStyle::Normal, FONT)
+            .unwrap_or_else(|_| panic!("the embedded font parses"));
+    });
+}
+
+/// An RGB buffer of `w × h` pixels as PNG bytes.
+pub(crate) fn encode_png(rgb: &[u8], w: u32, h: u32) -> Result<Vec<u8>> {
     let mut out = Vec::new();
     let fail = |e: png::EncodingError| Error::Render {
         what: "heatmap".into(),

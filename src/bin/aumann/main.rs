@@ -8,6 +8,7 @@ mod common;
 mod compare;
 mod demo;
 mod eval;
+mod faithfulness;
 mod panel;
 mod progress;
 mod simulate;
@@ -58,6 +59,9 @@ enum Command {
     Simulate(simulate::SimulateArgs),
     /// The value of an indicator on every population row of a feature array.
     Eval(eval::EvalArgs),
+    /// Faithfulness on simulated societies: deletion curves of each method's ranking and its
+    /// agreement with sampled Shapley. With only --out it simulates econ, social and cascade.
+    Faithfulness(faithfulness::FaithfulnessArgs),
 }
 
 fn main() -> ExitCode {
@@ -76,6 +80,7 @@ fn main() -> ExitCode {
         Command::Study(a) => study::run(a),
         Command::Simulate(a) => simulate::run(a),
         Command::Eval(a) => eval::run(a),
+        Command::Faithfulness(a) => faithfulness::run(a),
     };
     match outcome {
         Ok(code) => code,

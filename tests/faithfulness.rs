@@ -1,0 +1,225 @@
+//! Faithfulness on the simulated societies: agreement of the path integral with sampled
+//! Shapley, deletion curves against a random ranking, infeasibility, the command's files and
+//! its refusals.
+
+use aumann::backend::Backend;
+use aumann::faithfulness::{self, FaithMethod, FaithOptions, Faithfulness, Ranked};
+use aumann::scenario::{Loaded, Overrides, SCENARIOS, Scenario};
+
+use crate::common::aumann;
+
+fn loaded(s: Box<dyn Scenario>) -> Loaded {
+    let simulation = s.simulate().unwrap();
+    Loaded::new(s, simulation)
+}
+
+fn default_scenario(name: &str, overrides: &Overrides) -> Loaded {
+    let entry = SCENARIOS.iter().find(|e| e.name == name).unwrap();
+    loaded((entry.with)(overrides).unwrap())
+}
+
+fn run(l: &Loaded, options: &FaithOptions) -> Faithfulness {
+    let device = Backend::Flex.device().unwrap();
+    faithfulness::run(l, options, &device, &mut |_, _| {}).unwrap()
+}
+
+/// On `econ` (n = 100) and a 300-agent `social`, the path integral ranks agents as sampled
+/// Shapley does (K = 1000 permutations, three seeds): τ_b ≥ 0.8 over all agents and at least
+/// 8 of the top 10 shared, as the paper reports.
+#[test]
+fn as_path_agrees_with_sampled_shapley_on_econ_and_social() {
+    let social = Overrides {
+        agents: Some(300),
+        ..Overrides::default()
+    };
+    for l in [
+        default_scenario("econ", &Overrides::default()),
+        default_scenario("social", &social),
+    ] {
+        let options = FaithOptions {
+            methods: vec![FaithMethod::ShapleySampled, FaithMethod::AsPath],
+            ..FaithOptions::default()
+        };
+        let f = run(&l, &options);
+        let summaries = f.summaries();
+        let as_path = summaries
+            .iter()
+            .find(|s| s.method == FaithMethod::AsPath)
+            .unwrap();
+        let [top10, all, overlap] = as_path.agreement.unwrap();
+        eprintln!(
+            "{} t* = {}: τ_b top 10 {top10:.3}, all {all:.3}, top-10 overlap {overlap:.2}",
+            f.scenario, f.step
+        );
+        assert!(all >= 0.8, "{}: τ_b over all agents {all}", f.scenario);
+        assert!(overlap >= 0.8, "{}: top-10 overlap {overlap}", f.scenario);
+    }
+}
+
+/// On every scenario at its default size, deleting the agents the path integral ranks first
+/// removes more risk than deleting random ones, by more than the random ranking's spread.
+#[test]
+fn as_path_deletes_more_risk_than_random_rankings() {
+    for entry in SCENARIOS {
+        let l = loaded((entry.with)(&Overrides::default()).unwrap());
+        let options = FaithOptions {
+            methods: vec![FaithMethod::AsPath, FaithMethod::Random],
+            seeds: 5,
+            ..FaithOptions::default()
+        };
+        let f = run(&l, &options);
+        let summaries = f.summaries();
+        let auc = |m| {
+            summaries
+                .iter()
+                .find(|s| s.method == m)
+                .unwrap()
+                .auc
+                .unwrap()
+        };
+        let ((path, _), (random, spread)) = (auc(FaithMethod::AsPath), auc(FaithMethod::Random));
+        eprintln!(
+            "{}: deletion AUC as-path {:.3e}, random {:.3e} ± {:.3e} (relative {:.3} vs {:.3})",
+            f.scenario,
+            path,
+            random,
+            spread,
+            path / f.change[0],
+            random / f.change[0]
+        );
+        assert!(
+            path - random > spread,
+            "{}: as-path {path}, random {random} ± {spread}",
+            f.scenario
+        );
+    }
+}
+
+/// A sampled Shapley run beyond its budget is reported with its extrapolated time, not run.
+#[test]
+fn sampled_shapley_beyond_the_budget_is_infeasible() {
+    let l = default_scenario("cascade", &Overrides::default());
+    let options = FaithOptions {
+        methods: vec![FaithMethod::ShapleySampled, FaithMethod::Loo],
+        budget_seconds: 1.0,
+        ..FaithOptions::default()
+    };
+    let f = run(&l, &options);
+    let needed = match &f.outcomes[0].result {
+        Ranked::Infeasible(s) => *s,
+        Ranked::Done(_) => panic!("sampled Shapley ran on 10 000 agents in one second"),
+    };
+    assert!(needed > 1.0, "{needed}");
+    // Without a reference, no agreement is reported.
+    assert!(f.summaries()[1].agreement.is_none());
+    let csv = f.summary_csv();
+    assert!(
+        csv.lines()
+            .next()
+            .unwrap()
+            .ends_with(&format!("{needed:.6e}"))
+    );
+}
+
+#[test]
+fn the_target_step_is_the_latest_peak_after_the_midpoint() {
+    assert_eq!(faithfulness::target_step(&[9.0, 1.0, 2.0, 3.0]), 3);
+    assert_eq!(faithfulness::target_step(&[9.0, 1.0, 5.0, 5.0, 2.0]), 3);
+    assert_eq!(faithfulness::target_step(&[1.0]), 0);
+}
+
+#[test]
+fn the_command_writes_its_tables_report_and_picture() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let sim = [
+        "simulate", "social", "--agents", "60", "--steps", "8", "--out", "sc",
+    ];
+    assert_eq!(aumann(d, &[&sim[..], &["--quiet"]].concat(), &[]).code, 0);
+    let args = [
+        "faithfulness",
+        "--scenario",
+        "sc",
+        "--methods",
+        "as-path,shapley-sampled,loo,random",
+        "--samples",
+        "40",
+        "--seeds",
+        "2",
+        "--out",
+        "f",
+        "--quiet",
+    ];
+    let run = aumann(d, &args, &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let csv = std::fs::read_to_string(d.join("f/faithfulness.csv")).unwrap();
+    let header: Vec<&str> = csv.lines().next().unwrap().split(',').collect();
+    for column in [
+        "scenario",
+        "indicator",
+        "step",
+        "method",
+        "auc",
+        "auc_relative",
+        "kendall_top10",
+        "kendall_all",
+        "top10_overlap",
+        "seconds",
+    ] {
+        assert!(header.contains(&column), "{column} missing from {header:?}");
+    }
+    assert_eq!(csv.lines().count(), 5, "{csv}");
+    let shapley = csv.lines().find(|l| l.contains("shapley-sampled")).unwrap();
+    let cells: Vec<&str> = shapley.split(',').collect();
+    let at = |name| header.iter().position(|h| *h == name).unwrap();
+    assert_eq!(
+        cells[at("kendall_all")],
+        "",
+        "the reference's own agreement is empty"
+    );
+    let overlap: f64 = csv
+        .lines()
+        .nth(1)
+        .unwrap()
+        .split(',')
+        .nth(at("top10_overlap"))
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((0.0..=1.0).contains(&overlap), "a fraction: {overlap}");
+    let deletion = std::fs::read_to_string(d.join("f/deletion.csv")).unwrap();
+    // as-path and loo once, sampled Shapley and random twice; k = 1..10.
+    assert_eq!(deletion.lines().count(), 1 + 6 * 10);
+    let png = std::fs::read(d.join("f/deletion_social.png")).unwrap();
+    assert_eq!(&png[1..4], b"PNG");
+    assert!(
+        std::fs::read_to_string(d.join("f/report.md"))
+            .unwrap()
+            .contains("| social |")
+    );
+}
+
+#[test]
+fn bad_faithfulness_input_is_refused_in_one_line_leaving_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let sim = [
+        "simulate", "social", "--agents", "30", "--steps", "4", "--out", "sc",
+    ];
+    assert_eq!(aumann(d, &[&sim[..], &["--quiet"]].concat(), &[]).code, 0);
+    let base = ["faithfulness", "--scenario", "sc", "--out", "f", "--quiet"];
+    for (extra, needle) in [
+        (&["--methods", "as-path,gradcam"][..], "gradcam"),
+        (&["--step", "4"][..], "step"),
+        (&["--k-max", "31"][..], "31"),
+        (&["--methods", "shapley-exact"][..], "n = 30"),
+        (&["--run", "1"][..], "run"),
+    ] {
+        let run = aumann(d, &[&base[..], extra].concat(), &[]);
+        assert_eq!(run.code, 2, "{extra:?} succeeded");
+        let msg = run.stderr.trim();
+        assert_eq!(msg.lines().count(), 1, "{extra:?}: not one line:\n{msg}");
+        assert!(msg.contains(needle), "{extra:?}: {msg:?} lacks {needle:?}");
+        assert!(!d.join("f").exists(), "{extra:?} left output");
+    }
+}
