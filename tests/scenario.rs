@@ -10,7 +10,7 @@ use aumann::baseline::Baseline;
 use aumann::coalition::{self, TensorGame};
 use aumann::indicators::Indicator;
 use aumann::path::{PathOptions, Rule};
-use aumann::scenario::cascade::{Cascade, CascadeConfig, CascadeRisk};
+use aumann::scenario::cascade::{Aggregate, Cascade, CascadeConfig, CascadeRisk};
 use aumann::scenario::graph::Graph;
 use aumann::scenario::social::{Social, SocialConfig, SocialRisk};
 use aumann::scenario::{
@@ -877,4 +877,34 @@ fn exact_shapley_of_tiny_scenarios_equals_the_definition() {
             assert!(worst <= 1e-12, "{} {which:?}: {worst:e}", s.name());
         }
     }
+}
+
+/// The cascade's other aggregates (log, pairwise) are differentiable (finite differences) and
+/// efficient (f64, Gauss–Legendre m = 64), and they rank agents differently from the weighted
+/// mean.
+#[test]
+fn cascade_aggregates_are_differentiable_and_efficient() {
+    let mut firsts = Vec::new();
+    for aggregate in Aggregate::ALL {
+        let cascade = Cascade::new(CascadeConfig {
+            agents: 40,
+            steps: 6,
+            runs: 1,
+            seeded: 0.2,
+            aggregate,
+            ..CascadeConfig::default()
+        });
+        gradients_of(&cascade);
+        let sim = cascade.simulate().unwrap();
+        for which in Horizon::ALL {
+            let o = options(Rule::GaussLegendre, 64, Precision::F64);
+            let a = phi(&cascade, &sim, which, 4, &o, Backend::Flex);
+            let gap = a.relative_efficiency_gap()[0].unwrap();
+            assert!(gap <= 1e-10, "{aggregate:?} {which:?}: gap {gap:e}");
+            if which == Horizon::Static {
+                firsts.push(a.phi);
+            }
+        }
+    }
+    assert!(firsts[0] != firsts[1] && firsts[0] != firsts[2]);
 }

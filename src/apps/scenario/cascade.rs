@@ -14,7 +14,10 @@
 //! # Indicators (smooth, deterministic; temperature τ)
 //!
 //! ```text
-//! static   V   = τ softplus((Σ_i ω_i s_i (p_i + r_i) / Σ_i ω_i − θ) / τ)   propagation pressure
+//! static   V   = τ softplus((P(π) − θ) / τ),   π_i = ω_i s_i (p_i + r_i)   propagation pressure
+//!          P   = Σ_i π_i / Σ_i ω_i                                  (aggregate "weighted", default)
+//!                ln(1 + Σ_i π_i) / ln(1 + Σ_i ω_i)                  ("log": diminishing returns)
+//!                Σ_{u→w} π_u s_w / Σ_{u→w} ω_u                       ("pairwise": what reaches adopters)
 //! rollout  V^H = static(F^H(x))
 //! F:       m_u   = β s_u (p_u + r_u)                       u's content convinces a follower
 //!          s'_w  = 1 − (1 − s_w) exp(Σ_{u→w} ln(1 − m_u))  mean-field independent cascade
@@ -89,9 +92,43 @@ pub struct CascadeConfig {
     pub temperature: f64,
     /// Rollout horizon `H` (default 5).
     pub horizon: usize,
+    /// How the static risk aggregates the agents' pushes (default weighted; a `scenario.json`
+    /// without it had that).
+    #[serde(default)]
+    pub aggregate: Aggregate,
     /// Seed.
     pub seed: u64,
 }
+
+/// How the `cascade` risk aggregates the agents' pushes `π_i = ω_i s_i (p_i + r_i)` into the
+/// propagation pressure `P` (the module's formulas).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Aggregate {
+    /// The influence-weighted mean.
+    #[default]
+    Weighted,
+    /// A log-aggregate: diminishing returns of total push.
+    Log,
+    /// Pairwise interactions: the push along every follow edge times the follower's stance.
+    Pairwise,
+}
+
+impl Aggregate {
+    /// Every aggregate.
+    pub const ALL: [Aggregate; 3] = [Aggregate::Weighted, Aggregate::Log, Aggregate::Pairwise];
+
+    /// Stable name (as in `scenario.json`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Aggregate::Weighted => "weighted",
+            Aggregate::Log => "log",
+            Aggregate::Pairwise => "pairwise",
+        }
+    }
+}
+
+crate::named_choice!(Aggregate, "cascade aggregate");
 
 fn one_run() -> usize {
     1
@@ -110,6 +147,7 @@ impl Default for CascadeConfig {
             threshold: 0.05,
             temperature: 0.05,
             horizon: 5,
+            aggregate: Aggregate::Weighted,
             seed: 7,
         }
     }
@@ -321,15 +359,24 @@ impl OnGraph for CascadeRisk {
         &self.graph
     }
 
+    /// Host passes for the weighted aggregate; the others are differentiated by autodiff.
     fn host(&self) -> Option<&dyn HostDynamics> {
-        Some(self)
+        (self.config.aggregate == Aggregate::Weighted).then_some(self as &dyn HostDynamics)
     }
 
-    fn risk(&self, z: &Tensor<3>) -> Tensor<1> {
+    fn risk(&self, z: &Tensor<3>, edges: &Edges) -> Tensor<1> {
         let rows = z.dims()[0];
         let f = |k| z.clone().narrow(1, k, 1);
         let (s, p, r, w) = (f(0), f(2), f(3), f(4));
-        let pressure = (w.clone() * s * (p + r)).sum_dim(2) / w.sum_dim(2); // [rows, 1, 1]
+        let push = w.clone() * s.clone() * (p + r); // [rows, 1, n]
+        let pressure = match self.config.aggregate {
+            Aggregate::Weighted => push.sum_dim(2) / w.sum_dim(2), // [rows, 1, 1]
+            Aggregate::Log => crate::ops::log1p(push.sum_dim(2)) / crate::ops::log1p(w.sum_dim(2)),
+            Aggregate::Pairwise => {
+                let reaching = edges.gather_src(push) * edges.gather_dst(s);
+                reaching.sum_dim(2) / edges.gather_src(w).sum_dim(2)
+            }
+        };
         let tau = self.config.temperature;
         crate::ops::softplus((pressure.reshape([rows]) - self.config.threshold) * (1.0 / tau)) * tau
     }

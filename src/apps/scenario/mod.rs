@@ -300,8 +300,8 @@ pub(crate) fn graph_of(simulation: &Simulation, scenario: &str) -> Result<Arc<Gr
 pub trait OnGraph: Send + Sync {
     /// The graph.
     fn graph(&self) -> &Graph;
-    /// The static risk of every row of a state `z` (`[rows, d, n]`).
-    fn risk(&self, z: &Tensor<3>) -> Tensor<1>;
+    /// The static risk of every row of a state `z` (`[rows, d, n]`), the edges on its device.
+    fn risk(&self, z: &Tensor<3>, edges: &graph::Edges) -> Tensor<1>;
     /// One step of the smoothed dynamics, the edges on `z`'s device.
     fn step(&self, z: Tensor<3>, edges: &graph::Edges) -> Tensor<3>;
     /// The same risk and dynamics with hand-written derivatives on the host, if the scenario
@@ -348,7 +348,7 @@ impl<R: OnGraph> GraphIndicator<R> {
         for _ in 0..self.horizon {
             z = self.on.step(z, edges);
         }
-        self.on.risk(&z)
+        self.on.risk(&z, edges)
     }
 }
 

@@ -314,7 +314,7 @@ impl OnGraph for SocialRisk {
         Some(self)
     }
 
-    fn risk(&self, z: &Tensor<3>) -> Tensor<1> {
+    fn risk(&self, z: &Tensor<3>, _edges: &Edges) -> Tensor<1> {
         let rows = z.dims()[0];
         let f = |k| z.clone().narrow(1, k, 1); // [rows, 1, n]
         let (b, p, v, l, q) = (f(0), f(1), f(2), f(3), f(4));
