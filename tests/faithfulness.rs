@@ -190,6 +190,21 @@ fn the_command_writes_its_tables_report_and_picture() {
     let deletion = std::fs::read_to_string(d.join("f/deletion.csv")).unwrap();
     // as-path and loo once, sampled Shapley and random twice; k = 1..10.
     assert_eq!(deletion.lines().count(), 1 + 6 * 10);
+    // Robustness: 5 random orders and 4 temperatures (social has no aggregate to vary).
+    let robustness = std::fs::read_to_string(d.join("f/robustness.csv")).unwrap();
+    let rows: Vec<Vec<&str>> = robustness
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').collect())
+        .collect();
+    assert_eq!(rows.len(), 9, "{robustness}");
+    for row in &rows {
+        let (tau, overlap): (f64, f64) = (row[4].parse().unwrap(), row[5].parse().unwrap());
+        assert!(
+            (-1.0..=1.0).contains(&tau) && (0.0..=1.0).contains(&overlap),
+            "{row:?}"
+        );
+    }
     let png = std::fs::read(d.join("f/deletion_social.png")).unwrap();
     assert_eq!(&png[1..4], b"PNG");
     assert!(

@@ -34,6 +34,7 @@ use crate::progress::Progress;
 use crate::scenario::{Horizon, Loaded};
 
 pub mod report;
+pub mod robustness;
 
 /// A way to rank agents.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use aumann::backend::{Backend, Precision};
-use aumann::faithfulness::{self, FaithMethod, FaithOptions, Faithfulness, report};
+use aumann::faithfulness::{self, FaithMethod, FaithOptions, Faithfulness, report, robustness};
 use aumann::path::{PathOptions, Rule};
 use aumann::scenario::{self, Horizon, Loaded, Overrides, SCENARIOS};
 use clap::Args;
@@ -67,7 +67,14 @@ pub struct FaithfulnessArgs {
     /// Precision of every method.
     #[arg(long, default_value = "f64", value_parser = choice::<Precision>())]
     pub precision: Precision,
-    /// Output folder: faithfulness.csv, deletion.csv, report.md, deletion_<scenario>.png.
+    /// Random orders of the agent-by-agent path in the robustness sweeps.
+    #[arg(long, default_value_t = 5, value_name = "R")]
+    pub orders: usize,
+    /// Skip the robustness sweeps (path order, temperature, the cascade's aggregate).
+    #[arg(long)]
+    pub no_sweeps: bool,
+    /// Output folder: faithfulness.csv, deletion.csv, robustness.csv, report.md,
+    /// deletion_<scenario>.png.
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
     #[command(flatten)]
@@ -123,6 +130,7 @@ pub fn run(args: FaithfulnessArgs) -> Result<ExitCode> {
     let staged = Staged::folder(&args.out, "faithfulness.csv")?;
     let loaded = scenarios(&args)?;
     let mut runs: Vec<Faithfulness> = Vec::new();
+    let mut sweeps = Vec::new();
     for l in &loaded {
         let name = l.scenario.name();
         let mut bar = Bar::new(name, !args.flags.quiet);
@@ -131,22 +139,33 @@ pub fn run(args: FaithfulnessArgs) -> Result<ExitCode> {
             bar.update(p.done, p.total);
         })
         .map_err(|e| with_flags(e).context(format!("scenario {name}")))?;
+        let rows = if args.no_sweeps {
+            Vec::new()
+        } else {
+            bar.set_message("robustness");
+            robustness::sweeps(l, &f, &options, args.orders, &device)
+                .map_err(|e| with_flags(e).context(format!("scenario {name}")))?
+        };
         bar.finish();
         if !args.flags.quiet {
-            eprint!(
-                "{}",
-                report::markdown(std::slice::from_ref(&f), args.samples, args.k_max)
-            );
+            let table = report::markdown(std::slice::from_ref(&f), args.samples, args.k_max);
+            eprint!("{table}");
         }
+        sweeps.push((name.to_string(), rows));
         runs.push(f);
     }
-    write(staged.path(), &runs, &args)?;
+    write(staged.path(), &runs, &sweeps, &args)?;
     staged.commit()?;
     Ok(ExitCode::SUCCESS)
 }
 
 /// Write the tables, the report and the pictures into `dir`.
-fn write(dir: &std::path::Path, runs: &[Faithfulness], args: &FaithfulnessArgs) -> Result<()> {
+fn write(
+    dir: &std::path::Path,
+    runs: &[Faithfulness],
+    sweeps: &[(String, Vec<robustness::Comparison>)],
+    args: &FaithfulnessArgs,
+) -> Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let save = |name: &str, bytes: &[u8]| {
         std::fs::write(dir.join(name), bytes).with_context(|| format!("writing {name}"))
@@ -161,10 +180,16 @@ fn write(dir: &std::path::Path, runs: &[Faithfulness], args: &FaithfulnessArgs) 
         "deletion.csv",
         format!("{}{deletion}", report::DELETION_HEADER).as_bytes(),
     )?;
-    save(
-        "report.md",
-        report::markdown(runs, args.samples, args.k_max).as_bytes(),
-    )?;
+    let mut text = report::markdown(runs, args.samples, args.k_max);
+    if !args.no_sweeps {
+        let rows: String = sweeps.iter().map(|(s, r)| robustness::csv(s, r)).collect();
+        save(
+            "robustness.csv",
+            format!("{}{rows}", robustness::HEADER).as_bytes(),
+        )?;
+        text.push_str(&robustness::markdown(sweeps));
+    }
+    save("report.md", text.as_bytes())?;
     for f in runs {
         save(
             &format!("deletion_{}.png", f.scenario),
