@@ -413,3 +413,67 @@ fn tensor_route_equals_the_closed_form_route_on_analytic_indicators() {
         }
     }
 }
+
+/// `aumann compare` on a scenario's risk and on a learned DeepSet: coalition methods through
+/// the tensor route, scored against the path integral.
+#[test]
+fn compare_takes_a_scenario_or_a_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let sim = [
+        "simulate", "econ", "--agents", "12", "--steps", "8", "--out", "sc",
+    ];
+    let run = crate::common::aumann(d, &[&sim[..], &["--quiet"]].concat(), &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let synth = ["synth", "--agents", "12", "--out", "x.npy"];
+    assert_eq!(crate::common::aumann(d, &synth, &[]).code, 0);
+    let model = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("models/deepset-variance");
+    let model = model.to_str().unwrap();
+    let common = [
+        "--methods",
+        "as-path,shapley-exact,loo",
+        "--precision",
+        "f64",
+        "--steps",
+        "64",
+        "--quiet",
+    ];
+    for (name, args) in [
+        (
+            "scenario",
+            &["--scenario", "sc", "--step", "6", "--indicator", "rollout"][..],
+        ),
+        (
+            "model",
+            &[
+                "--features",
+                "x.npy",
+                "--indicator",
+                "deepset",
+                "--model",
+                model,
+            ][..],
+        ),
+    ] {
+        let out = format!("cmp_{name}");
+        let all = [&["compare"][..], args, &common[..], &["--out", &out]].concat();
+        let run = crate::common::aumann(d, &all, &[]);
+        assert_eq!(run.code, 0, "{name}: {}", run.stderr);
+        let table = std::fs::read_to_string(d.join(&out).join("table.csv")).unwrap();
+        let header: Vec<&str> = table.lines().next().unwrap().split(',').collect();
+        assert!(header.contains(&"spearman_vs_as_path"), "{header:?}");
+        let exact: Vec<&str> = table
+            .lines()
+            .find(|l| l.starts_with("shapley-exact,"))
+            .unwrap()
+            .split(',')
+            .collect();
+        let gap: f64 = exact[3].parse().unwrap();
+        let rho: f64 = exact[5].parse().unwrap();
+        eprintln!("{name}: exact Shapley gap {gap:.1e}, Spearman against as-path {rho:.3}");
+        assert!(gap < 1e-10, "{name}: exact Shapley is efficient: {gap}");
+        assert!(rho > 0.9, "{name}: exact Shapley ranks like as-path: {rho}");
+        let phi = aumann::npy::read(&d.join(&out).join("shapley-exact.npy")).unwrap();
+        assert_eq!(phi.shape, vec![12]);
+    }
+}

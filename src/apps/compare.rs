@@ -10,6 +10,9 @@
 //! | `shapley-sampled-plain` | `K` permutations, `v` re-evaluated from scratch | `O(K n²)` |
 //! | `banzhaf-sampled` | `K` coalitions, maximum sample reuse | `K n / 2` joins |
 //! | `shapley-exact`, `banzhaf-exact` | enumeration of `2^n` coalitions, `n ≤ 20` | `2^n` |
+//!
+//! [`run`] plays the analytic indicators' closed-form games; [`run_any`] any indicator's
+//! tensor program (a DeepSet, a scenario's risk), scored against the path integral.
 
 use std::time::Instant;
 
@@ -223,6 +226,94 @@ pub fn run(
     }
 }
 
+/// Run `method` on any indicator's tensor program (a DeepSet, a scenario's risk) on a
+/// one-step population: the coalition methods score coalitions as rows of the program
+/// ([`coalition::batch`]; the plain sampled estimator is the same there), the path integral
+/// runs on `options.backend`.
+///
+/// # Errors
+/// [`Error::NoExactForm`] for `as-exact`; too few agents, an exact method on more than
+/// [`coalition::EXACT_MAX_PLAYERS`] agents, bad sampling options, an unavailable backend.
+pub fn run_any(
+    method: Method,
+    indicator: &dyn crate::indicators::Indicator,
+    features: &Array3,
+    baseline: &Baseline,
+    options: &CompareOptions,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<MethodRun> {
+    let device = options.backend.device()?;
+    options
+        .backend
+        .check_precision(&device, options.path.precision)?;
+    let start = Instant::now();
+    let game = || {
+        coalition::TensorGame::new(
+            indicator,
+            features,
+            baseline,
+            &device,
+            options.path.precision,
+            options.path.block_elements,
+        )
+    };
+    let (k, seed) = (options.samples, options.seed);
+    let e = match method {
+        Method::AsExact => {
+            return Err(Error::NoExactForm {
+                indicator: indicator.name().into(),
+                reason: "only the four analytic indicators have closed forms; use as-path".into(),
+            });
+        }
+        Method::AsPath => {
+            let a = path::attribute(
+                indicator,
+                features,
+                baseline,
+                &options.path,
+                &device,
+                progress,
+            )?;
+            return Ok(MethodRun {
+                method,
+                seconds: a.seconds,
+                phi: a.phi,
+                std_error: None,
+            });
+        }
+        Method::Loo => coalition::batch::leave_one_out(&game()?)?,
+        Method::ShapleySampled | Method::ShapleySampledPlain => {
+            coalition::batch::shapley_sampled(&game()?, k, options.antithetic, seed, progress)?
+        }
+        Method::BanzhafSampled => coalition::batch::banzhaf_sampled(&game()?, k, seed, progress)?,
+        Method::ShapleyExact => coalition::batch::shapley_exact(&game()?)?,
+        Method::BanzhafExact => coalition::batch::banzhaf_exact(&game()?)?,
+    };
+    Ok(MethodRun {
+        method,
+        phi: e.phi,
+        std_error: e.std_error,
+        seconds: start.elapsed().as_secs_f64(),
+    })
+}
+
+/// `V(x) − V(b)` of any indicator's tensor program on a one-step population, in the options'
+/// precision on their backend.
+///
+/// # Errors
+/// As [`run_any`].
+pub fn change_any(
+    indicator: &dyn crate::indicators::Indicator,
+    features: &Array3,
+    baseline: &Baseline,
+    options: &CompareOptions,
+) -> Result<f64> {
+    let device = options.backend.device()?;
+    let precision = options.path.precision;
+    let block = options.path.block_elements;
+    coalition::TensorGame::new(indicator, features, baseline, &device, precision, block)?.change()
+}
+
 /// One method's line of the comparison table, scored against the closed form.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Score {
@@ -276,11 +367,13 @@ pub fn score(run: &MethodRun, reference: &[f64], change: f64, options: &CompareO
 }
 
 /// The comparison table as CSV (`method,seconds,efficiency_gap,relative_efficiency_gap,
-/// max_error_vs_as_exact,spearman_vs_as_exact,samples`; empty cells where undefined).
-pub fn csv(scores: &[Score]) -> String {
-    let mut out = String::from(
-        "method,seconds,efficiency_gap,relative_efficiency_gap,max_error_vs_as_exact,\
-         spearman_vs_as_exact,samples\n",
+/// max_error_vs_<reference>,spearman_vs_<reference>,samples`; empty cells where undefined),
+/// `reference` the method scored against (`as-exact` for the analytic indicators).
+pub fn csv(scores: &[Score], reference: Method) -> String {
+    let r = reference.name().replace('-', "_");
+    let mut out = format!(
+        "method,seconds,efficiency_gap,relative_efficiency_gap,max_error_vs_{r},\
+         spearman_vs_{r},samples\n"
     );
     for s in scores {
         out.push_str(&format!(

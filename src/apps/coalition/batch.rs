@@ -112,6 +112,19 @@ impl<'a> TensorGame<'a> {
     }
 }
 
+impl TensorGame<'_> {
+    /// `v(N) − v(∅)`: the change the attributions share out.
+    ///
+    /// # Errors
+    /// Whatever scoring fails with.
+    pub fn change(&self) -> Result<f64> {
+        let mut members = vec![true; self.n];
+        members.extend(vec![false; self.n]);
+        let v = self.values(&members)?;
+        Ok(v[0] - v[1])
+    }
+}
+
 impl BatchGame for TensorGame<'_> {
     fn players(&self) -> usize {
         self.n

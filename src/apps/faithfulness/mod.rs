@@ -288,7 +288,7 @@ pub fn run(
         which: options.which,
         step,
         agents: x.agents(),
-        change: [change(&game)?, change(&ahead)?],
+        change: [game.change()?, ahead.change()?],
         outcomes,
     })
 }
@@ -344,15 +344,6 @@ fn values_per_step(loaded: &Loaded, options: &FaithOptions, steps: usize) -> Res
             Ok(crate::array::download(indicator.forward(x)?, "scenario risk")?[0])
         })
         .collect()
-}
-
-/// `v(N) − v(∅)` of a game.
-fn change(game: &TensorGame) -> Result<f64> {
-    let n = game.players();
-    let mut members = vec![true; n];
-    members.extend(vec![false; n]);
-    let v = game.values(&members)?;
-    Ok(v[0] - v[1])
 }
 
 /// What a method attributes.

@@ -15,36 +15,9 @@ use aumann::run::{self, Method, RunConfig, RunOutput, Summary};
 use aumann::scenario::{self, Horizon};
 use clap::Args;
 
-use crate::common::{ComputeFlags, RunFlags, ScenarioFlags, choice, with_flags};
+use crate::common::{ComputeFlags, IndicatorName, RunFlags, ScenarioFlags, choice, with_flags};
 use crate::progress::Bar;
 use crate::staged::Staged;
-
-/// An indicator as `--indicator` names it: one of the registry's, or a scenario's.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub enum IndicatorName {
-    /// A registry indicator (`linear`, …, `deepset`).
-    Registry(IndicatorKind),
-    /// A scenario's `static` or `rollout` risk (with `--scenario`).
-    Scenario(Horizon),
-}
-
-impl Choice for IndicatorName {
-    const WHAT: &'static str = "indicator";
-
-    fn choices() -> Vec<Self> {
-        let registry = IndicatorKind::choices().into_iter().map(Self::Registry);
-        registry
-            .chain(Horizon::choices().into_iter().map(Self::Scenario))
-            .collect()
-    }
-
-    fn label(&self) -> &'static str {
-        match self {
-            Self::Registry(k) => k.label(),
-            Self::Scenario(h) => h.label(),
-        }
-    }
-}
 
 /// `aumann attribute`.
 #[derive(Debug, Args)]

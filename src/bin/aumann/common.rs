@@ -7,6 +7,8 @@ use anyhow::Result;
 use aumann::Error;
 use aumann::backend::{Backend, Precision};
 use aumann::choice::Choice;
+use aumann::indicators::IndicatorKind;
+use aumann::scenario::Horizon;
 use clap::builder::{PossibleValue, TypedValueParser};
 use clap::error::ErrorKind;
 use clap::{Args, Command};
@@ -116,5 +118,32 @@ pub fn with_flags(err: Error) -> anyhow::Error {
             "--indicator {indicator} needs --model DIR, a folder written by `aumann train`"
         ),
         _ => err.into(),
+    }
+}
+
+/// An indicator as `--indicator` names it: one of the registry's, or a scenario's.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum IndicatorName {
+    /// A registry indicator (`linear`, …, `deepset`).
+    Registry(IndicatorKind),
+    /// A scenario's `static` or `rollout` risk (with `--scenario`).
+    Scenario(Horizon),
+}
+
+impl Choice for IndicatorName {
+    const WHAT: &'static str = "indicator";
+
+    fn choices() -> Vec<Self> {
+        let registry = IndicatorKind::choices().into_iter().map(Self::Registry);
+        registry
+            .chain(Horizon::choices().into_iter().map(Self::Scenario))
+            .collect()
+    }
+
+    fn label(&self) -> &'static str {
+        match self {
+            Self::Registry(k) => k.label(),
+            Self::Scenario(h) => h.label(),
+        }
     }
 }

@@ -4,30 +4,49 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
-use aumann::array::Values;
+use aumann::array::{Array3, Values};
 use aumann::baseline::{Baseline, BaselineSpec};
 use aumann::coalition::Game;
-use aumann::compare::{self, CompareOptions, Method};
-use aumann::indicators::Analytic;
+use aumann::compare::{self, CompareOptions, Method, MethodRun};
+use aumann::indicators::{Analytic, Indicator, IndicatorSpec};
 use aumann::path::PathOptions;
+use aumann::scenario::{self, Horizon};
 use clap::Args;
 
-use crate::common::{ComputeFlags, RunFlags, choice, with_flags};
+use crate::common::{ComputeFlags, IndicatorName, RunFlags, choice, with_flags};
 use crate::progress::Bar;
 use crate::staged::Staged;
 
 /// `aumann compare`.
 #[derive(Debug, Args)]
 pub struct CompareArgs {
-    /// Features: a float .npy of shape [n, d] (or [T, n, d] with --step).
-    #[arg(long, value_name = "X.npy")]
-    pub features: PathBuf,
-    /// The step of a [T, n, d] array to attribute.
+    /// Features: a float .npy of shape [n, d] (or [T, n, d] with --step); default with
+    /// --scenario: the folder's.
+    #[arg(long, value_name = "X.npy", required_unless_present = "scenario")]
+    pub features: Option<PathBuf>,
+    /// A scenario folder (`aumann simulate`): its features, baseline action and indicators;
+    /// needs --step.
+    #[arg(long, value_name = "DIR")]
+    pub scenario: Option<PathBuf>,
+    /// With --scenario: the run of a scenario with several (numbered from 0).
+    #[arg(long = "run", value_name = "R", requires = "scenario")]
+    pub scenario_run: Option<usize>,
+    /// The step of a [T, n, d] array (or of the scenario's run) to attribute.
     #[arg(long, value_name = "T")]
     pub step: Option<usize>,
-    /// The macro indicator.
-    #[arg(long, value_name = "NAME", value_parser = choice::<Analytic>())]
-    pub indicator: Analytic,
+    /// The macro indicator: an analytic one (scored against its closed form), deepset (with
+    /// --model), or a scenario's static or rollout risk (with --scenario; static by default),
+    /// the last two scored against the path integral.
+    #[arg(
+        long,
+        value_name = "NAME",
+        value_parser = choice::<IndicatorName>(),
+        required_unless_present = "scenario"
+    )]
+    pub indicator: Option<IndicatorName>,
+    /// A trained DeepSet's folder (for --indicator deepset).
+    #[arg(long, value_name = "DIR")]
+    pub model: Option<PathBuf>,
     /// Methods.
     #[arg(
         long,
@@ -39,9 +58,9 @@ pub struct CompareArgs {
     /// Output folder: <method>.npy ([n], f64), <method>_se.npy for sampled methods, table.csv.
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
-    /// Baseline: zero, mean, first, or a .npy.
-    #[arg(long, default_value = "zero", value_name = "zero|mean|first|B.npy")]
-    pub baseline: BaselineSpec,
+    /// Baseline: zero, mean, first, or a .npy (default: zero, or a scenario's baseline action).
+    #[arg(long, value_name = "zero|mean|first|B.npy")]
+    pub baseline: Option<BaselineSpec>,
     /// K: permutations (Shapley) or coalitions (Banzhaf) of the sampled methods.
     #[arg(long, default_value_t = 100, value_name = "K")]
     pub samples: usize,
@@ -76,39 +95,163 @@ impl From<&CompareArgs> for CompareOptions {
     }
 }
 
+/// What is compared: one step's population, its baseline, and the indicator.
+struct Subject {
+    features: Array3,
+    baseline: Baseline,
+    program: Program,
+}
+
+/// An analytic indicator (closed-form games, scored against as-exact) or any tensor program
+/// (scored against as-path).
+enum Program {
+    Analytic(Analytic),
+    Any(Box<dyn Indicator>),
+}
+
+impl Program {
+    fn reference(&self) -> Method {
+        match self {
+            Program::Analytic(_) => Method::AsExact,
+            Program::Any(_) => Method::AsPath,
+        }
+    }
+}
+
+/// The population, baseline and indicator the flags name.
+fn subject(args: &CompareArgs) -> Result<Subject> {
+    if let Some(dir) = &args.scenario {
+        return scenario_subject(args, dir);
+    }
+    let path = args
+        .features
+        .as_ref()
+        .context("give --features X.npy or --scenario DIR")?;
+    let (all, _) = aumann::run::read_features(path)?;
+    let spec = args.baseline.clone().unwrap_or(BaselineSpec::Zero);
+    let baseline = Baseline::resolve(&spec, &all)?;
+    let (features, baseline) = compare::one_step(&all, &baseline, args.step)
+        .map_err(|e| anyhow::anyhow!("{}: {e} (choose it with --step)", path.display()))?;
+    let program = match args.indicator {
+        Some(IndicatorName::Registry(kind)) => match kind.entry().exact {
+            Some(analytic) => Program::Analytic(analytic),
+            None => {
+                let spec = IndicatorSpec {
+                    kind,
+                    model: args.model.clone(),
+                };
+                let device = args.compute.backend.device()?;
+                let d = features.dims();
+                Program::Any(
+                    spec.build(&device, d, args.compute.precision)
+                        .map_err(with_flags)?,
+                )
+            }
+        },
+        Some(IndicatorName::Scenario(h)) => {
+            anyhow::bail!("--indicator {} needs --scenario DIR", h.name())
+        }
+        None => anyhow::bail!("give --indicator NAME"),
+    };
+    Ok(Subject {
+        features,
+        baseline,
+        program,
+    })
+}
+
+/// Step `--step` of a scenario folder's run, its baseline action and its risk.
+fn scenario_subject(args: &CompareArgs, dir: &std::path::Path) -> Result<Subject> {
+    let which = match args.indicator {
+        None => Horizon::Static,
+        Some(IndicatorName::Scenario(h)) => h,
+        Some(IndicatorName::Registry(k)) => anyhow::bail!(
+            "--scenario compares its own static or rollout risk, not --indicator {}",
+            k.entry().name
+        ),
+    };
+    let Some(step) = args.step else {
+        anyhow::bail!("--scenario needs --step T: coalition methods attribute one step");
+    };
+    let loaded = scenario::load(dir)?;
+    let target = scenario::Target {
+        which,
+        run: Some(args.scenario_run.unwrap_or(0)),
+        step: Some(step),
+    };
+    let m = &loaded.manifest;
+    let row = target.rows(m.runs.max(1), m.steps)?[0];
+    let features = match &args.features {
+        Some(path) => {
+            let (all, _) = aumann::run::read_features(path)?;
+            anyhow::ensure!(
+                all.shape() == loaded.simulation.features.shape(),
+                "{}: shape {:?}, the scenario's features are {:?}",
+                path.display(),
+                all.shape(),
+                loaded.simulation.features.shape()
+            );
+            all.select_steps(&[row])
+        }
+        None => loaded.simulation.features.select_steps(&[row]),
+    };
+    let baseline = match &args.baseline {
+        Some(spec) => Baseline::resolve(spec, &features)?,
+        None => Baseline::from_array(loaded.simulation.baseline.select_steps(&[row])),
+    };
+    let program = Program::Any(loaded.scenario.indicator(&loaded.simulation, which, row)?);
+    Ok(Subject {
+        features,
+        baseline,
+        program,
+    })
+}
+
+/// Run one method on the subject.
+fn run_method(
+    method: Method,
+    s: &Subject,
+    options: &CompareOptions,
+    progress: &mut dyn FnMut(aumann::progress::Progress),
+) -> aumann::Result<MethodRun> {
+    match &s.program {
+        Program::Analytic(a) => {
+            compare::run(method, *a, &s.features, &s.baseline, options, progress)
+        }
+        Program::Any(i) => compare::run_any(
+            method,
+            i.as_ref(),
+            &s.features,
+            &s.baseline,
+            options,
+            progress,
+        ),
+    }
+}
+
 /// Run `aumann compare`.
 pub fn run(args: CompareArgs) -> Result<ExitCode> {
     args.run.apply()?;
     let options = CompareOptions::from(&args);
-    let (all, _) = aumann::run::read_features(&args.features)?;
-    let baseline = Baseline::resolve(&args.baseline, &all)?;
-    let (features, baseline) = compare::one_step(&all, &baseline, args.step)
-        .map_err(|e| anyhow::anyhow!("{}: {e} (choose it with --step)", args.features.display()))?;
-    let n = features.agents();
+    let subject = subject(&args)?;
+    let n = subject.features.agents();
     let staged = Staged::folder(&args.out, "table.csv")?;
     std::fs::create_dir_all(staged.path())
         .with_context(|| format!("creating {}", staged.path().display()))?;
-    let game = compare::game(args.indicator, &features, &baseline)?;
-    let change = game.change();
-    let reference = compare::run(
-        Method::AsExact,
-        args.indicator,
-        &features,
-        &baseline,
-        &options,
-        &mut |_| {},
-    )?;
+    let reference_method = subject.program.reference();
+    let reference = run_method(reference_method, &subject, &options, &mut |_| {})?;
+    let change = match &subject.program {
+        Program::Analytic(a) => compare::game(*a, &subject.features, &subject.baseline)?.change(),
+        Program::Any(i) => {
+            compare::change_any(i.as_ref(), &subject.features, &subject.baseline, &options)?
+        }
+    };
     let mut scores = Vec::new();
     for &method in &args.methods {
         let mut bar = Bar::new(method.name(), !args.run.quiet);
-        let run = compare::run(
-            method,
-            args.indicator,
-            &features,
-            &baseline,
-            &options,
-            &mut |p| bar.update(p.done, p.total),
-        )
+        let run = run_method(method, &subject, &options, &mut |p| {
+            bar.update(p.done, p.total)
+        })
         .map_err(with_flags)?;
         bar.finish();
         let write = |name: String, v: &[f64]| {
@@ -122,17 +265,18 @@ pub fn run(args: CompareArgs) -> Result<ExitCode> {
         let score = compare::score(&run, &reference.phi, change, &options);
         if !args.run.quiet {
             eprintln!(
-                "{:>22}: {:>10.4} s, efficiency gap {:+.2e}, max error vs as-exact {:.2e}",
+                "{:>22}: {:>10.4} s, efficiency gap {:+.2e}, max error vs {} {:.2e}",
                 method.name(),
                 score.seconds,
                 score.gap,
+                reference_method.name(),
                 score.max_error
             );
         }
         scores.push(score);
     }
-    std::fs::write(staged.path().join("table.csv"), compare::csv(&scores))
-        .context("writing table.csv")?;
+    let table = compare::csv(&scores, reference_method);
+    std::fs::write(staged.path().join("table.csv"), table).context("writing table.csv")?;
     staged.commit()?;
     Ok(ExitCode::SUCCESS)
 }

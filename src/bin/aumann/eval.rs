@@ -12,8 +12,7 @@ use aumann::run;
 use aumann::scenario::{self, Horizon};
 use clap::Args;
 
-use crate::attribute::IndicatorName;
-use crate::common::{ComputeFlags, RunFlags, ScenarioFlags, choice, with_flags};
+use crate::common::{ComputeFlags, IndicatorName, RunFlags, ScenarioFlags, choice, with_flags};
 use crate::staged::Staged;
 
 /// `aumann eval`.
