@@ -477,3 +477,34 @@ fn compare_takes_a_scenario_or_a_model() {
         assert_eq!(phi.shape, vec![12]);
     }
 }
+
+/// The tensor route on every backend: exact Shapley of `variance` and `gini` (n = 10) equals
+/// the closed-form route's (f64 on the CPU backends, f32 on wgpu).
+fn tensor_route_on_every_backend(backend: aumann::backend::Backend) {
+    let device = crate::common::device(backend);
+    let (precision, tol) = match backend {
+        aumann::backend::Backend::Wgpu => (Precision::F32, 1e-4),
+        _ => (Precision::F64, 1e-12),
+    };
+    let (n, d) = (10, 3);
+    let (x, b) = population(n, d, 3, true);
+    let features = Array3::from_f64([1, n, d], x.clone());
+    let baseline = Baseline::from_array(Array3::from_f64([1, n, d], b.clone()));
+    for kind in [Analytic::Variance, Analytic::Gini] {
+        let closed = shapley_exact(&AnalyticGame::new(kind, x.clone(), b.clone(), d)).unwrap();
+        let program = aumann::indicators::analytic(kind);
+        let game = TensorGame::new(
+            program.as_ref(),
+            &features,
+            &baseline,
+            &device,
+            precision,
+            1 << 14,
+        )
+        .unwrap();
+        let tensor = batch::shapley_exact(&game).unwrap();
+        let diff = max_rel_diff(&tensor.phi, &closed.phi);
+        assert!(diff < tol, "{backend:?} {kind:?}: {diff:e}");
+    }
+}
+backend_test!(tensor_route_on_every_backend);
