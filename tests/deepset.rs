@@ -1,7 +1,7 @@
 //! The DeepSet indicator: a network built by hand to compute the variance exactly must give
 //! the variance's closed-form attributions; the memory-bounded gradient must equal autodiff's.
 
-use aumann::indicators::deepset::{DeepSet, DeepSetConfig};
+use aumann::indicators::deepset::{Activation, DeepSet, DeepSetConfig, DeepSetKernel};
 use aumann::prelude::*;
 use aumann::synth::{SynthConfig, population};
 use aumann::verify::{Tolerance, compare};
@@ -67,7 +67,8 @@ fn blocked_gradient_equals_autodiff(backend: Backend) {
         Backend::Wgpu => (Precision::F32, 1e-5),
         _ => (Precision::F64, 1e-12),
     };
-    let whole = config.init(&device).with_dtype(precision.dtype());
+    let mut whole = config.init(&device).with_dtype(precision.dtype());
+    whole.kernel = DeepSetKernel::Autodiff;
     let mut blocked = whole.clone();
     blocked.block_elements = 16 * 700; // 700 agents per block: 3 blocks
     let a = path_run(&whole, &x, &b, Rule::Midpoint, 8, precision, &device);
@@ -76,6 +77,49 @@ fn blocked_gradient_equals_autodiff(backend: Backend) {
     assert!(err < tol, "{backend:?}: {err:e}");
 }
 backend_test!(blocked_gradient_equals_autodiff);
+
+/// The structured route (every quadrature point at once from the network's structure) equals
+/// burn's autodiff, one pass per point, on random networks of depth 2 and 3 with every
+/// activation, from a non-zero baseline (f64; wgpu runs autodiff either way, in f32).
+fn structured_route_equals_autodiff(backend: Backend) {
+    let device = device(backend);
+    let x = population(&SynthConfig {
+        agents: 300,
+        steps: 2,
+        seed: 4,
+        ..SynthConfig::default()
+    });
+    let b = Baseline::resolve(&BaselineSpec::Mean, &x).unwrap();
+    let (precision, tol) = match backend {
+        Backend::Wgpu => (Precision::F32, 1e-5),
+        _ => (Precision::F64, 1e-10),
+    };
+    for depth in [2, 3] {
+        for activation in Activation::ALL {
+            if backend == Backend::Wgpu && activation != Activation::Square {
+                continue; // f32 transcendentals on lavapipe: covered by the CPU backends
+            }
+            let config = DeepSetConfig::new(3)
+                .with_hidden(8)
+                .with_depth(depth)
+                .with_activation(activation);
+            let structured = config.init(&device).with_dtype(precision.dtype());
+            let mut reference = structured.clone();
+            reference.kernel = DeepSetKernel::Autodiff;
+            for (rule, m) in [(Rule::Midpoint, 8), (Rule::GaussLegendre, 6)] {
+                let a = path_run(&structured, &x, &b, rule, m, precision, &device);
+                let r = path_run(&reference, &x, &b, rule, m, precision, &device);
+                let err = max_rel_err(&a.phi, &r.phi);
+                eprintln!("{backend:?} depth {depth} {activation:?} {rule:?}: {err:.1e}");
+                assert!(
+                    err < tol,
+                    "{backend:?} depth {depth} {activation:?}: {err:e}"
+                );
+            }
+        }
+    }
+}
+backend_test!(structured_route_equals_autodiff);
 
 /// Save → load gives bit-identical attributions.
 #[test]
@@ -160,6 +204,52 @@ fn shipped_variance_model_fits_and_attributes() {
         assert!(rho >= 0.95, "m = {m}: Spearman {rho}");
         previous = Some(phi.phi);
     }
+}
+
+/// f32 keeps its efficiency gap on `[3, 100 000, 3]`: the pooled sums are f64, so an f32 run's
+/// gap is the quadrature's, as in f64. The shipped model (midpoint m = 32) stays under 1e-4
+/// (the f32 autodiff route does not); a random width-64 tanh network's midpoint gap is its
+/// curvature's, the same in f32 and f64, and with Gauss–Legendre m = 16 it is under 1e-4.
+#[test]
+fn f32_runs_keep_their_efficiency_gap() {
+    let device = device(Backend::Flex);
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("models/deepset-variance");
+    let (shipped, _) = aumann::model::load(&dir, &device, Some(3)).unwrap();
+    let wide = DeepSetConfig::new(3)
+        .with_hidden(64)
+        .with_activation(Activation::Tanh)
+        .init(&device);
+    let x = population(&SynthConfig {
+        agents: 100_000,
+        steps: 3,
+        seed: 77,
+        ..SynthConfig::default()
+    });
+    let b = Baseline::resolve(&BaselineSpec::Zero, &x).unwrap();
+    let gap = |net: &DeepSet, rule, m, precision: Precision| {
+        let net = net.clone().with_dtype(precision.dtype());
+        let a = path_run(&net, &x, &b, rule, m, precision, &device);
+        (a.relative_efficiency_gap().into_iter().flatten()).fold(0.0, f64::max)
+    };
+    let shipped_gap = gap(&shipped, Rule::Midpoint, 32, Precision::F32);
+    let mut autodiff = shipped.clone();
+    autodiff.kernel = DeepSetKernel::Autodiff;
+    let autodiff_gap = gap(&autodiff, Rule::Midpoint, 32, Precision::F32);
+    eprintln!("shipped: f32 gap {shipped_gap:.1e} (f32 autodiff {autodiff_gap:.1e})");
+    assert!(shipped_gap <= 1e-4, "shipped: {shipped_gap:e}");
+    let (f32_mid, f64_mid) = (
+        gap(&wide, Rule::Midpoint, 32, Precision::F32),
+        gap(&wide, Rule::Midpoint, 32, Precision::F64),
+    );
+    let f32_gauss = gap(&wide, Rule::GaussLegendre, 16, Precision::F32);
+    eprintln!(
+        "tanh 64: midpoint f32 {f32_mid:.2e}, f64 {f64_mid:.2e}; Gauss–Legendre f32 {f32_gauss:.1e}"
+    );
+    assert!(
+        (f32_mid - f64_mid).abs() <= 1e-6,
+        "f32 adds rounding: {f32_mid:e} vs {f64_mid:e}"
+    );
+    assert!(f32_gauss <= 1e-4, "tanh 64, Gauss–Legendre: {f32_gauss:e}");
 }
 
 /// Training is deterministic for a seed on the CPU backends, and refuses bad targets first.

@@ -266,6 +266,21 @@ impl<'a> Engine<'a> {
         run.v_b[t0..t1].copy_from_slice(&self.value(b.clone().expand([rows, d, n]), rows)?);
         run.clock.lap(Phase::Values);
 
+        if let Some(acc) = self
+            .indicator
+            .integrated_gradient(&x, &b, &self.nodes, &self.weights)
+        {
+            let chunk_phi = (acc * (x - b)).sum_dim(1); // [rows, 1, n]
+            run.clock.lap(Phase::Backward);
+            run.phi[t0 * n..t1 * n].copy_from_slice(&download(chunk_phi, "attributions")?);
+            run.clock.lap(Phase::Download);
+            run.done += self.plan.passes_per_chunk;
+            progress(Progress {
+                done: run.done,
+                total: self.plan.chunks * self.plan.passes_per_chunk,
+            });
+            return Ok(());
+        }
         let along = self.indicator.along_path(&x, &b)?;
         run.clock.lap(Phase::Prepare);
         let segment = Segment {

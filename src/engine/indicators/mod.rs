@@ -125,6 +125,25 @@ pub trait Indicator: Send + Sync {
         None
     }
 
+    /// `Σ_j w_j ∇V(b + α_j (x − b))` over the quadrature points (nodes `α_j`, weights `w_j`),
+    /// `[rows, d, n]` plain, computed by the indicator from its structure along the path, or
+    /// `None` to let the engine evaluate the points one pass at a time (the default). `x` and
+    /// `b` are shaped as in [`Indicator::check_domain`].
+    ///
+    /// Override it when the indicator can do all the points at once more cheaply than one
+    /// gradient per point (a mean-pooled network shares `∇ρ` across agents and is affine in α
+    /// before its first activation).
+    fn integrated_gradient(
+        &self,
+        x: &Tensor<3>,
+        b: &Tensor<3>,
+        nodes: &[f64],
+        weights: &[f64],
+    ) -> Option<Tensor<3>> {
+        let _ = (x, b, nodes, weights);
+        None
+    }
+
     /// The indicator restricted to the straight path `z(α) = b + α (x − b)`, with `x` and `b`
     /// shaped as in [`Indicator::check_domain`].
     ///

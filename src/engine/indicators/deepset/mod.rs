@@ -38,6 +38,8 @@ use burn::tensor::activation::{gelu, softplus, tanh};
 use burn::tensor::{DType, Device, Tensor, TensorData};
 
 use super::{BuildContext, Entry, Indicator};
+
+pub mod ray;
 use crate::backend::Precision;
 use crate::error::{Error, Result};
 
@@ -168,6 +170,7 @@ impl DeepSetConfig {
             rho,
             activation: self.activation,
             block_elements: DEFAULT_BLOCK_ELEMENTS,
+            kernel: DeepSetKernel::default(),
         }
     }
 }
@@ -188,6 +191,45 @@ pub struct DeepSet {
     /// Bound on `rows × agents × h` activations per block of the memory-bounded gradient.
     #[module(skip)]
     pub block_elements: usize,
+    /// How the path integral differentiates the network on a CPU backend.
+    #[module(skip)]
+    pub kernel: DeepSetKernel,
+}
+
+impl DeepSet {
+    /// `V` of every row of a plain `z` on a CPU backend, pooled in f64 block by block
+    /// ([`ray::RayNet::value`]); `None` where the structured kernel does not serve (a GPU,
+    /// GELU, an autodiff input, [`DeepSetKernel::Autodiff`]).
+    fn host_value(&self, z: &Tensor<3>) -> Result<Option<Tensor<1>>> {
+        let device = z.device();
+        if self.kernel != DeepSetKernel::Structured
+            || z.is_autodiff()
+            || !crate::backend::on_host(&device)
+        {
+            return Ok(None);
+        }
+        let Some(net) = ray::RayNet::new(self) else {
+            return Ok(None);
+        };
+        let [rows, d, n] = z.dims();
+        let values = crate::array::download(z.clone(), "populations")?;
+        let v: Vec<f64> = values
+            .chunks_exact(d * n)
+            .map(|row| net.value(row, n))
+            .collect();
+        let v = Tensor::<1>::from_data(TensorData::new(v, [rows]), (&device, DType::F64));
+        Ok(Some(v.cast(z.dtype())))
+    }
+}
+
+/// How the path integral differentiates a [`DeepSet`] on a CPU backend.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum DeepSetKernel {
+    /// Every quadrature point at once from the network's structure ([`ray`]; the default).
+    #[default]
+    Structured,
+    /// burn's autodiff, one pass per point (the reference).
+    Autodiff,
 }
 
 impl DeepSet {
@@ -281,6 +323,7 @@ impl DeepSet {
             ],
             activation: Activation::Square,
             block_elements: DEFAULT_BLOCK_ELEMENTS,
+            kernel: DeepSetKernel::default(),
         }
     }
 
@@ -296,14 +339,56 @@ impl Indicator for DeepSet {
         "deepset"
     }
 
+    /// An f64 point on a lower-precision network is evaluated by an f64 copy of it (where the
+    /// device computes f64 right): the engine evaluates `V(x)` and `V(b)` so, and the efficiency
+    /// gap of an f32 run should measure the attribution, not the f32 rounding of a pooled mean
+    /// over millions of agents.
     fn forward(&self, z: Tensor<3>) -> Result<Tensor<1>> {
+        if let Some(v) = self.host_value(&z)? {
+            return Ok(v);
+        }
         let out_dtype = z.dtype();
-        let v = self.value(z);
+        let widen = out_dtype == DType::F64
+            && self.dtype() != DType::F64
+            && (!self.activation.is_transcendental()
+                || crate::ops::f64_transcendentals_work(&z.device()));
+        let v = if widen {
+            self.clone().with_dtype(DType::F64).value(z)
+        } else {
+            self.value(z)
+        };
         Ok(if v.dtype() == out_dtype {
             v
         } else {
             v.cast(out_dtype)
         })
+    }
+
+    /// On a CPU backend, every quadrature point at once from the network's structure
+    /// ([`ray`]); `None` (one pass per point) elsewhere, for GELU, or when `kernel` says so.
+    fn integrated_gradient(
+        &self,
+        x: &Tensor<3>,
+        b: &Tensor<3>,
+        nodes: &[f64],
+        weights: &[f64],
+    ) -> Option<Tensor<3>> {
+        if self.kernel != DeepSetKernel::Structured || !crate::backend::on_host(&x.device()) {
+            return None;
+        }
+        let net = ray::RayNet::new(self)?;
+        let [rows, d, n] = x.dims();
+        let xs = crate::array::download(x.clone(), "path ends").ok()?;
+        let bs = crate::array::download(b.clone().expand([rows, d, n]), "baselines").ok()?;
+        let out: Vec<f64> = (0..rows)
+            .flat_map(|r| {
+                let range = r * d * n..(r + 1) * d * n;
+                net.integrated_gradient(&xs[range.clone()], &bs[range], n, nodes, weights)
+            })
+            .collect();
+        let device = x.device();
+        let acc = Tensor::<3>::from_data(TensorData::new(out, [rows, d, n]), (&device, DType::F64));
+        Some(acc.cast(x.dtype()))
     }
 
     /// Pool block by block, then backpropagate ψ block by block with `∇ρ(p̄)` fixed; `None`

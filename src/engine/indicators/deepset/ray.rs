@@ -1,0 +1,356 @@
+//! The DeepSet's integrated gradient along a straight path, from its structure, on the host.
+//!
+//! ```text
+//! ∂V/∂z_i = (1/n) J_ψ(z_i)ᵀ g,        g = ∇ρ(p̄) shared by every agent
+//! p̄ = W_kᵀ ā + c_k,  ā = (1/n) Σ_i a_{k−1}(z_i)     the last layer of ψ commutes with the mean
+//! u₁(α) = W₁ᵀ(b_i + α δ_i) + c₁ = A_i + α B_i          affine in α: W₁ᵀ b_i, W₁ᵀ δ_i once per agent
+//! Σ_j w_j ∂V/∂z_i(α_j) = (1/n) W₁ Σ_j w_j s_ij,      s_ij = J_{σ∘…}(u₁)ᵀ (W_k g_j), an h-vector
+//! ```
+//!
+//! Two passes over the agents for all `m` points at once: the first pools `ā(α_j)` for every
+//! point (agent blocks in parallel, partial sums in f64 combined in a fixed order), then
+//! `g_j = ∇ρ(p̄_j)` is `m` small backward passes through ρ, and the second accumulates each
+//! agent's `Σ_j w_j s_ij` in an `h`-vector and maps it through `W₁` once. Nothing of size
+//! `n × m` is held; every sum is in f64 whatever the run's precision, so an f32 run keeps its
+//! efficiency gap at millions of agents.
+//!
+//! For a depth-2 ψ each agent-point costs one activation and its derivative per hidden unit;
+//! deeper ψ runs its middle layers per agent-point. GELU is left to the engine (its `erf` has
+//! no stable Rust implementation): [`RayNet::new`] returns `None` for it.
+
+use rayon::prelude::*;
+
+use super::{Activation, DeepSet};
+use crate::array::download;
+
+/// Agents per parallel task.
+const AGENTS_PER_TASK: usize = 1024;
+
+/// A dense layer on the host: `y = Wᵀ x + c`, `W` `[inputs, outputs]` row-major.
+#[derive(Clone, Debug)]
+struct Dense {
+    w: Vec<f64>,
+    c: Vec<f64>,
+    inputs: usize,
+    outputs: usize,
+}
+
+impl Dense {
+    fn forward(&self, x: &[f64], y: &mut [f64]) {
+        y.copy_from_slice(&self.c);
+        for (i, &xi) in x.iter().enumerate() {
+            let row = &self.w[i * self.outputs..(i + 1) * self.outputs];
+            for (yo, &w) in y.iter_mut().zip(row) {
+                *yo += xi * w;
+            }
+        }
+    }
+
+    /// `W g`: the gradient with respect to `x` of `gᵀ y`.
+    fn backward(&self, g: &[f64], x_grad: &mut [f64]) {
+        for (i, xg) in x_grad.iter_mut().enumerate() {
+            let row = &self.w[i * self.outputs..(i + 1) * self.outputs];
+            *xg = row.iter().zip(g).map(|(w, g)| w * g).sum();
+        }
+    }
+}
+
+/// `σ(u)` and `σ'(u)`.
+fn activate(activation: Activation, u: f64) -> (f64, f64) {
+    match activation {
+        Activation::Tanh => {
+            let t = u.tanh();
+            (t, 1.0 - t * t)
+        }
+        Activation::Softplus => {
+            let s = if u > 0.0 {
+                u + (-u).exp().ln_1p()
+            } else {
+                u.exp().ln_1p()
+            };
+            let e = (-u.abs()).exp();
+            let slope = if u >= 0.0 {
+                1.0 / (1.0 + e)
+            } else {
+                e / (1.0 + e)
+            };
+            (s, slope)
+        }
+        Activation::Square => (u * u, 2.0 * u),
+        Activation::Gelu => unreachable!("RayNet refuses GELU"),
+    }
+}
+
+/// A DeepSet's weights on the host, in f64.
+#[derive(Clone, Debug)]
+pub struct RayNet {
+    psi: Vec<Dense>,
+    rho: Vec<Dense>,
+    activation: Activation,
+}
+
+impl RayNet {
+    /// The network's weights read back; `None` for GELU or if a weight cannot be read.
+    pub fn new(net: &DeepSet) -> Option<Self> {
+        if net.activation == Activation::Gelu {
+            return None;
+        }
+        let dense = |l: &burn::nn::Linear| -> Option<Dense> {
+            let w = l.weight.val();
+            let [inputs, outputs] = w.dims();
+            let c = match &l.bias {
+                Some(b) => download(b.val(), "DeepSet bias").ok()?,
+                None => vec![0.0; outputs],
+            };
+            Some(Dense {
+                w: download(w, "DeepSet weight").ok()?,
+                c,
+                inputs,
+                outputs,
+            })
+        };
+        Some(Self {
+            psi: net.psi.iter().map(dense).collect::<Option<_>>()?,
+            rho: net.rho.iter().map(dense).collect::<Option<_>>()?,
+            activation: net.activation,
+        })
+    }
+
+    /// `∇ρ(p)`.
+    fn rho_gradient(&self, p: &[f64]) -> Vec<f64> {
+        // Forward, keeping every layer's input and pre-activation.
+        let mut inputs = vec![p.to_vec()];
+        let mut slopes = Vec::new();
+        for (l, layer) in self.rho.iter().enumerate() {
+            let mut u = vec![0.0; layer.outputs];
+            layer.forward(&inputs[l], &mut u);
+            if l + 1 < self.rho.len() {
+                let (a, s): (Vec<f64>, Vec<f64>) =
+                    u.iter().map(|&u| activate(self.activation, u)).unzip();
+                slopes.push(s);
+                inputs.push(a);
+            }
+        }
+        let mut g = vec![1.0];
+        for (l, layer) in self.rho.iter().enumerate().rev() {
+            let mut below = vec![0.0; layer.inputs];
+            layer.backward(&g, &mut below);
+            if l > 0 {
+                for (b, s) in below.iter_mut().zip(&slopes[l - 1]) {
+                    *b *= s;
+                }
+            }
+            g = below;
+        }
+        g
+    }
+
+    /// The hidden activation before ψ's last layer at `u₁`, with every layer's `σ'` kept
+    /// (`slopes[l]` of hidden layer `l`); `u₁` itself for a one-layer ψ.
+    fn hidden(&self, u1: &[f64], slopes: &mut Vec<Vec<f64>>) -> Vec<f64> {
+        slopes.clear();
+        let k = self.psi.len();
+        if k == 1 {
+            return u1.to_vec();
+        }
+        let (mut a, s): (Vec<f64>, Vec<f64>) =
+            u1.iter().map(|&u| activate(self.activation, u)).unzip();
+        slopes.push(s);
+        for layer in &self.psi[1..k - 1] {
+            let mut u = vec![0.0; layer.outputs];
+            layer.forward(&a, &mut u);
+            let (next, s): (Vec<f64>, Vec<f64>) =
+                u.iter().map(|&u| activate(self.activation, u)).unzip();
+            slopes.push(s);
+            a = next;
+        }
+        a
+    }
+
+    /// The gradient with respect to `u₁` of `gᵀ a_{k−1}`, from the slopes [`RayNet::hidden`]
+    /// kept.
+    fn hidden_gradient(&self, g: &[f64], slopes: &[Vec<f64>]) -> Vec<f64> {
+        let k = self.psi.len();
+        if k == 1 {
+            return g.to_vec();
+        }
+        let mut g: Vec<f64> = g.iter().zip(&slopes[k - 2]).map(|(g, s)| g * s).collect();
+        for l in (1..k - 1).rev() {
+            let layer = &self.psi[l];
+            let mut below = vec![0.0; layer.inputs];
+            layer.backward(&g, &mut below);
+            g = below
+                .iter()
+                .zip(&slopes[l - 1])
+                .map(|(g, s)| g * s)
+                .collect();
+        }
+        g
+    }
+
+    /// `V(z)` of one population `z` (`[d, n]`, agents last), pooling in f64 agent block by
+    /// agent block: memory `O(h)` per block whatever `n`.
+    pub fn value(&self, z: &[f64], n: usize) -> f64 {
+        let first = &self.psi[0];
+        let d = first.inputs;
+        let last = &self.psi[self.psi.len() - 1];
+        let h = last.inputs;
+        let blocks: Vec<Vec<f64>> = (0..n.div_ceil(AGENTS_PER_TASK))
+            .into_par_iter()
+            .map(|blk| {
+                let (mut sum, mut u1, mut slopes) =
+                    (vec![0.0; h], vec![0.0; first.outputs], Vec::new());
+                for i in blk * AGENTS_PER_TASK..n.min((blk + 1) * AGENTS_PER_TASK) {
+                    let zi: Vec<f64> = (0..d).map(|k| z[k * n + i]).collect();
+                    first.forward(&zi, &mut u1);
+                    for (s, v) in sum.iter_mut().zip(&self.hidden(&u1, &mut slopes)) {
+                        *s += v;
+                    }
+                }
+                sum
+            })
+            .collect();
+        let mut mean = vec![0.0; h];
+        for blk in &blocks {
+            for (m, s) in mean.iter_mut().zip(blk) {
+                *m += s;
+            }
+        }
+        mean.iter_mut().for_each(|m| *m /= n as f64);
+        let mut p = vec![0.0; last.outputs];
+        last.forward(&mean, &mut p);
+        self.rho_value(&p)
+    }
+
+    /// `ρ(p)`.
+    fn rho_value(&self, p: &[f64]) -> f64 {
+        let mut a = p.to_vec();
+        for (l, layer) in self.rho.iter().enumerate() {
+            let mut u = vec![0.0; layer.outputs];
+            layer.forward(&a, &mut u);
+            a = if l + 1 < self.rho.len() {
+                u.iter().map(|&u| activate(self.activation, u).0).collect()
+            } else {
+                u
+            };
+        }
+        a[0]
+    }
+
+    /// `Σ_j w_j ∇V(b + α_j (x − b))` of one population: `x`, `b` `[d, n]` (agents last),
+    /// returned `[d, n]`.
+    pub fn integrated_gradient(
+        &self,
+        x: &[f64],
+        b: &[f64],
+        n: usize,
+        nodes: &[f64],
+        weights: &[f64],
+    ) -> Vec<f64> {
+        let first = &self.psi[0];
+        let (d, h1) = (first.inputs, first.outputs);
+        let last = &self.psi[self.psi.len() - 1];
+        let h = last.inputs;
+        let m = nodes.len();
+        // u₁(α) = A + α B for agent i.
+        let ray = |i: usize| {
+            let (mut a, mut bvec) = (vec![0.0; h1], vec![0.0; h1]);
+            let bi: Vec<f64> = (0..d).map(|k| b[k * n + i]).collect();
+            let di: Vec<f64> = (0..d).map(|k| x[k * n + i] - b[k * n + i]).collect();
+            first.forward(&bi, &mut a);
+            first.forward(&di, &mut bvec);
+            for (bv, c) in bvec.iter_mut().zip(&first.c) {
+                *bv -= c;
+            }
+            (a, bvec)
+        };
+        // Pass 1: ā(α_j) for every point, block sums combined in block order.
+        let blocks: Vec<Vec<f64>> = (0..n.div_ceil(AGENTS_PER_TASK))
+            .into_par_iter()
+            .map(|blk| {
+                let mut sums = vec![0.0; m * h];
+                let mut slopes = Vec::new();
+                let mut u1 = vec![0.0; h1];
+                for i in blk * AGENTS_PER_TASK..n.min((blk + 1) * AGENTS_PER_TASK) {
+                    let (a, bv) = ray(i);
+                    for (j, &alpha) in nodes.iter().enumerate() {
+                        let sum = &mut sums[j * h..(j + 1) * h];
+                        if self.psi.len() == 2 {
+                            // σ(u₁) is the hidden activation: no allocation per point.
+                            for ((s, a), bv) in sum.iter_mut().zip(&a).zip(&bv) {
+                                *s += activate(self.activation, a + alpha * bv).0;
+                            }
+                            continue;
+                        }
+                        for ((u, a), bv) in u1.iter_mut().zip(&a).zip(&bv) {
+                            *u = a + alpha * bv;
+                        }
+                        let hid = self.hidden(&u1, &mut slopes);
+                        for (s, v) in sum.iter_mut().zip(&hid) {
+                            *s += v;
+                        }
+                    }
+                }
+                sums
+            })
+            .collect();
+        let mut pooled = vec![0.0; m * h];
+        for blk in &blocks {
+            for (p, s) in pooled.iter_mut().zip(blk) {
+                *p += s;
+            }
+        }
+        // g'_j = W_k ∇ρ(p̄_j) / n, the shared vector of point j, weighted.
+        let shared: Vec<Vec<f64>> = (0..m)
+            .map(|j| {
+                let mean: Vec<f64> = pooled[j * h..(j + 1) * h]
+                    .iter()
+                    .map(|s| s / n as f64)
+                    .collect();
+                let mut p = vec![0.0; last.outputs];
+                last.forward(&mean, &mut p);
+                let g = self.rho_gradient(&p);
+                let mut gk = vec![0.0; h];
+                last.backward(&g, &mut gk);
+                gk.iter().map(|v| v * weights[j] / n as f64).collect()
+            })
+            .collect();
+        // Pass 2: each agent's Σ_j w_j s_ij, through W₁ once; agent-major, then transposed.
+        let mut per_agent = vec![0.0; n * d];
+        per_agent
+            .par_chunks_mut(d * AGENTS_PER_TASK)
+            .enumerate()
+            .for_each(|(blk, rows)| {
+                let (mut acc, mut u1, mut slopes) = (vec![0.0; h1], vec![0.0; h1], Vec::new());
+                for (r, grad) in rows.chunks_exact_mut(d).enumerate() {
+                    let (a, bv) = ray(blk * AGENTS_PER_TASK + r);
+                    acc.iter_mut().for_each(|v| *v = 0.0);
+                    for (j, &alpha) in nodes.iter().enumerate() {
+                        if self.psi.len() == 2 {
+                            let g = &shared[j];
+                            for (((ac, a), bv), g) in acc.iter_mut().zip(&a).zip(&bv).zip(g) {
+                                *ac += activate(self.activation, a + alpha * bv).1 * g;
+                            }
+                            continue;
+                        }
+                        for ((u, a), bv) in u1.iter_mut().zip(&a).zip(&bv) {
+                            *u = a + alpha * bv;
+                        }
+                        self.hidden(&u1, &mut slopes);
+                        let s = self.hidden_gradient(&shared[j], &slopes);
+                        for (ac, s) in acc.iter_mut().zip(&s) {
+                            *ac += s;
+                        }
+                    }
+                    first.backward(&acc, grad);
+                }
+            });
+        let mut out = vec![0.0; d * n];
+        for (i, g) in per_agent.chunks_exact(d).enumerate() {
+            for (k, v) in g.iter().enumerate() {
+                out[k * n + i] = *v;
+            }
+        }
+        out
+    }
+}
