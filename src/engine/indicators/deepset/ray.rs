@@ -81,6 +81,47 @@ fn activate(activation: Activation, u: f64) -> (f64, f64) {
     }
 }
 
+/// `(σ, σ')` of one hidden unit at every node, `u_j = a + α_j b`, into `out`. For tanh on
+/// equally spaced nodes (`spacing`; the midpoint rule) `e^{2u_j}` is a geometric progression:
+/// two `exp` and one division per node instead of a `tanh` per node.
+fn along_unit(
+    activation: Activation,
+    [a, b]: [f64; 2],
+    nodes: &[f64],
+    spacing: Option<f64>,
+    out: &mut [(f64, f64)],
+) {
+    if let (Activation::Tanh, Some(dx)) = (activation, spacing) {
+        let (u0, du) = (a + nodes[0] * b, dx * b);
+        let last = u0 + du * (nodes.len() - 1) as f64;
+        // e^{2u} stays finite and positive: no inf · 0 along the progression.
+        if u0.abs().max(last.abs()) < 300.0 {
+            let (mut e, ratio) = ((2.0 * u0).exp(), (2.0 * du).exp());
+            for o in out.iter_mut() {
+                let t = 1.0 - 2.0 / (e + 1.0);
+                *o = (t, 1.0 - t * t);
+                e *= ratio;
+            }
+            return;
+        }
+    }
+    for (o, &alpha) in out.iter_mut().zip(nodes) {
+        *o = activate(activation, a + alpha * b);
+    }
+}
+
+/// The common spacing of `nodes`, if they are equally spaced.
+fn spacing(nodes: &[f64]) -> Option<f64> {
+    let dx = match nodes {
+        [a, b, ..] => b - a,
+        _ => return Some(0.0),
+    };
+    nodes
+        .windows(2)
+        .all(|w| ((w[1] - w[0]) - dx).abs() <= 1e-12)
+        .then_some(dx)
+}
+
 /// A DeepSet's weights on the host, in f64.
 #[derive(Clone, Debug)]
 pub struct RayNet {
@@ -252,6 +293,7 @@ impl RayNet {
         let last = &self.psi[self.psi.len() - 1];
         let h = last.inputs;
         let m = nodes.len();
+        let even = spacing(nodes);
         // u₁(α) = A + α B for agent i.
         let ray = |i: usize| {
             let (mut a, mut bvec) = (vec![0.0; h1], vec![0.0; h1]);
@@ -271,17 +313,21 @@ impl RayNet {
                 let mut sums = vec![0.0; m * h];
                 let mut slopes = Vec::new();
                 let mut u1 = vec![0.0; h1];
+                let mut unit = vec![(0.0, 0.0); m];
                 for i in blk * AGENTS_PER_TASK..n.min((blk + 1) * AGENTS_PER_TASK) {
                     let (a, bv) = ray(i);
+                    if self.psi.len() == 2 {
+                        // σ(u₁) is the hidden activation: unit by unit along the ray.
+                        for (q, (&aq, &bq)) in a.iter().zip(&bv).enumerate() {
+                            along_unit(self.activation, [aq, bq], nodes, even, &mut unit);
+                            for (j, (sigma, _)) in unit.iter().enumerate() {
+                                sums[j * h + q] += sigma;
+                            }
+                        }
+                        continue;
+                    }
                     for (j, &alpha) in nodes.iter().enumerate() {
                         let sum = &mut sums[j * h..(j + 1) * h];
-                        if self.psi.len() == 2 {
-                            // σ(u₁) is the hidden activation: no allocation per point.
-                            for ((s, a), bv) in sum.iter_mut().zip(&a).zip(&bv) {
-                                *s += activate(self.activation, a + alpha * bv).0;
-                            }
-                            continue;
-                        }
                         for ((u, a), bv) in u1.iter_mut().zip(&a).zip(&bv) {
                             *u = a + alpha * bv;
                         }
@@ -315,6 +361,8 @@ impl RayNet {
                 gk.iter().map(|v| v * weights[j] / n as f64).collect()
             })
             .collect();
+        // The same, unit-major: `by_unit[q·m + j]` (a depth-2 ψ reads it unit by unit).
+        let by_unit: Vec<f64> = (0..h * m).map(|k| shared[k % m][k / m]).collect();
         // Pass 2: each agent's Σ_j w_j s_ij, through W₁ once; agent-major, then transposed.
         let mut per_agent = vec![0.0; n * d];
         per_agent
@@ -322,17 +370,20 @@ impl RayNet {
             .enumerate()
             .for_each(|(blk, rows)| {
                 let (mut acc, mut u1, mut slopes) = (vec![0.0; h1], vec![0.0; h1], Vec::new());
+                let mut unit = vec![(0.0, 0.0); m];
                 for (r, grad) in rows.chunks_exact_mut(d).enumerate() {
                     let (a, bv) = ray(blk * AGENTS_PER_TASK + r);
                     acc.iter_mut().for_each(|v| *v = 0.0);
-                    for (j, &alpha) in nodes.iter().enumerate() {
-                        if self.psi.len() == 2 {
-                            let g = &shared[j];
-                            for (((ac, a), bv), g) in acc.iter_mut().zip(&a).zip(&bv).zip(g) {
-                                *ac += activate(self.activation, a + alpha * bv).1 * g;
-                            }
-                            continue;
+                    if self.psi.len() == 2 {
+                        for (q, ac) in acc.iter_mut().enumerate() {
+                            along_unit(self.activation, [a[q], bv[q]], nodes, even, &mut unit);
+                            let g = &by_unit[q * m..(q + 1) * m];
+                            *ac = unit.iter().zip(g).map(|((_, slope), g)| slope * g).sum();
                         }
+                        first.backward(&acc, grad);
+                        continue;
+                    }
+                    for (j, &alpha) in nodes.iter().enumerate() {
                         for ((u, a), bv) in u1.iter_mut().zip(&a).zip(&bv) {
                             *u = a + alpha * bv;
                         }
