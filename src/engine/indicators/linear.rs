@@ -34,4 +34,16 @@ impl Indicator for Linear {
         // Mean over agents first: the sum over coordinates is then on [rows, d, 1].
         Ok(z.mean_dim(2).sum_dim(1).reshape([rows]))
     }
+
+    /// `∇V = 1/n` at every point: the weighted sum is `(Σ_j w_j)/n` everywhere.
+    fn integrated_gradient(
+        &self,
+        x: &Tensor<3>,
+        _b: &Tensor<3>,
+        _nodes: &[f64],
+        weights: &[f64],
+    ) -> Option<Tensor<3>> {
+        let n = x.dims()[2] as f64;
+        Some(x.ones_like().mul_scalar(weights.iter().sum::<f64>() / n))
+    }
 }

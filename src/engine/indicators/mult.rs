@@ -7,7 +7,7 @@
 //! Defined along the whole path when every feature mean is positive and every baseline mean
 //! non-negative (then `u ≥ 0`); [`Indicator::check_domain`] refuses anything else.
 
-use burn::tensor::Tensor;
+use burn::tensor::{DType, Tensor, TensorData};
 
 use super::{Analytic, DomainError, Entry, Indicator};
 use crate::array::download;
@@ -35,6 +35,40 @@ impl Indicator for Mult {
         let rows = z.dims()[0];
         let u = z.mean_dim(2).prod_dim(1); // [rows, d, 1] -> [rows, 1, 1]
         Ok(crate::ops::log1p(u).reshape([rows]))
+    }
+
+    /// `∂V/∂x_ik = (1/n) Π_{l≠k} x̄_l / (1 + Π_l x̄_l)` is the same for every agent and depends
+    /// on the path only through the means `x̄(α) = b̄ + α (x̄ − b̄)`: the weighted sum over the
+    /// points is a `[rows, d]` sum on the host, broadcast over the agents.
+    fn integrated_gradient(
+        &self,
+        x: &Tensor<3>,
+        b: &Tensor<3>,
+        nodes: &[f64],
+        weights: &[f64],
+    ) -> Option<Tensor<3>> {
+        let [rows, d, n] = x.dims();
+        let xm = download(x.clone().mean_dim(2), "coordinate means").ok()?; // [rows, d]
+        let bm = b.clone().mean_dim(2).expand([rows, d, 1]);
+        let bm = download(bm, "baseline means").ok()?;
+        let mut g = vec![0.0; rows * d];
+        for r in 0..rows {
+            let (x, b) = (&xm[r * d..(r + 1) * d], &bm[r * d..(r + 1) * d]);
+            for (&alpha, &w) in nodes.iter().zip(weights) {
+                let mean: Vec<f64> = (0..d).map(|k| b[k] + alpha * (x[k] - b[k])).collect();
+                let u: f64 = mean.iter().product();
+                for k in 0..d {
+                    let others: f64 = (0..d).filter(|&l| l != k).map(|l| mean[l]).product();
+                    g[r * d + k] += w * others / (1.0 + u) / n as f64;
+                }
+            }
+        }
+        let data = match x.dtype() {
+            DType::F32 => TensorData::new(g.iter().map(|&v| v as f32).collect(), [rows, d, 1]),
+            _ => TensorData::new(g, [rows, d, 1]),
+        };
+        let g = Tensor::<3>::from_data(data, (&x.device(), x.dtype()));
+        Some(g.expand([rows, d, n]))
     }
 
     fn check_domain(&self, x: &Tensor<3>, b: &Tensor<3>) -> Result<Option<DomainError>> {

@@ -4,7 +4,8 @@
 //! V = (1/n) Σ_i (c_i − c̄)²             φ_i = (c_i − c̄)(c_i − B) / n    (shared baseline B)
 //! ```
 //!
-//! The integrand is linear in `α`, so the midpoint rule is exact up to rounding.
+//! The integrand is linear in `α`, so the midpoint rule is exact up to rounding; the path
+//! integral sums it in closed form along the path ([`Indicator::integrated_gradient`]).
 //! Below-mean agents get negative attribution. Needs `n ≥ 2`.
 
 use burn::tensor::Tensor;
@@ -39,5 +40,25 @@ impl Indicator for Variance {
         let c = z.sum_dim(1); // [rows, 1, n]
         let centred = c.clone() - c.mean_dim(2); // [rows, 1, n]
         Ok(centred.powi_scalar(2).mean_dim(2).reshape([rows]))
+    }
+
+    /// `∂V/∂x_ik = (2/n)(c_i − c̄)` is affine along the path: with `c(α) = c_b + α c_δ`, the
+    /// weighted sum is `(2/n)[(c_b − c̄_b) Σ_j w_j + (c_δ − c̄_δ) Σ_j w_j α_j]`.
+    fn integrated_gradient(
+        &self,
+        x: &Tensor<3>,
+        b: &Tensor<3>,
+        nodes: &[f64],
+        weights: &[f64],
+    ) -> Option<Tensor<3>> {
+        let [rows, d, n] = x.dims();
+        let w0: f64 = weights.iter().sum();
+        let w1: f64 = nodes.iter().zip(weights).map(|(a, w)| a * w).sum();
+        let centre = |c: Tensor<3>| c.clone() - c.mean_dim(2);
+        let start = centre(b.clone().sum_dim(1)); // [rows or 1, 1, n or 1]
+        let slope = centre((x.clone() - b.clone()).sum_dim(1)); // [rows, 1, n]
+        let scale = 2.0 / n as f64;
+        let g = slope.mul_scalar(w1 * scale) + start.mul_scalar(w0 * scale);
+        Some(g.expand([rows, d, n]))
     }
 }
