@@ -81,6 +81,17 @@ fn activate(activation: Activation, u: f64) -> (f64, f64) {
     }
 }
 
+/// `[n, d]` agent-major to `[d, n]` agents last.
+fn agents_last(per_agent: &[f64], d: usize, n: usize) -> Vec<f64> {
+    let mut out = vec![0.0; d * n];
+    for (i, g) in per_agent.chunks_exact(d).enumerate() {
+        for (k, v) in g.iter().enumerate() {
+            out[k * n + i] = *v;
+        }
+    }
+    out
+}
+
 /// `(σ, σ')` of one hidden unit at every node, `u_j = a + α_j b`, into `out`. For tanh on
 /// equally spaced nodes (`spacing`; the midpoint rule) `e^{2u_j}` is a geometric progression:
 /// two `exp` and one division per node instead of a `tanh` per node.
@@ -107,6 +118,46 @@ fn along_unit(
     }
     for (o, &alpha) in out.iter_mut().zip(nodes) {
         *o = activate(activation, a + alpha * b);
+    }
+}
+
+/// tanh of every hidden unit of one agent along its ray, node by node, on equally spaced
+/// nodes: `e^{2u}` advances by a factor per unit, so a node costs a division per unit, and the
+/// loop over units vectorises. Units whose `e^{2u}` would leave the floating-point range
+/// along the ray are listed in `exact`; they read `t = 0` here and their caller adds the
+/// library's `tanh`.
+#[derive(Default)]
+struct TanhRay {
+    e: Vec<f64>,
+    ratio: Vec<f64>,
+    exact: Vec<usize>,
+}
+
+impl TanhRay {
+    /// Start at the first node: `u_q = a_q + α b_q`.
+    fn start(&mut self, [a, b]: [&[f64]; 2], nodes: &[f64], dx: f64) {
+        let h = a.len();
+        self.e.resize(h, 0.0);
+        self.ratio.resize(h, 0.0);
+        self.exact.clear();
+        let steps = (nodes.len() - 1) as f64;
+        for q in 0..h {
+            let (u0, du) = (a[q] + nodes[0] * b[q], dx * b[q]);
+            if u0.abs().max((u0 + du * steps).abs()) < 300.0 {
+                (self.e[q], self.ratio[q]) = ((2.0 * u0).exp(), (2.0 * du).exp());
+            } else {
+                (self.e[q], self.ratio[q]) = (1.0, 1.0);
+                self.exact.push(q);
+            }
+        }
+    }
+
+    /// `tanh(u_q)` at the current node into `t`, then on to the next node.
+    fn next(&mut self, t: &mut [f64]) {
+        for ((t, e), r) in t.iter_mut().zip(&mut self.e).zip(&self.ratio) {
+            *t = 1.0 - 2.0 / (*e + 1.0);
+            *e *= r;
+        }
     }
 }
 
@@ -278,6 +329,94 @@ impl RayNet {
         a[0]
     }
 
+    /// `g'_j = w_j W_k ∇ρ(p̄_j) / n` of every point `j`, from the pooled sums `Σ_i a_{k−1}`
+    /// (`m × h`): the vector every agent's backward pass at point `j` starts from.
+    fn shared_vectors(&self, pooled: &[f64], n: usize, weights: &[f64]) -> Vec<Vec<f64>> {
+        let last = &self.psi[self.psi.len() - 1];
+        let h = last.inputs;
+        pooled
+            .chunks_exact(h)
+            .zip(weights)
+            .map(|(sums, w)| {
+                let mean: Vec<f64> = sums.iter().map(|s| s / n as f64).collect();
+                let mut p = vec![0.0; last.outputs];
+                last.forward(&mean, &mut p);
+                let g = self.rho_gradient(&p);
+                let mut gk = vec![0.0; h];
+                last.backward(&g, &mut gk);
+                gk.iter().map(|v| v * w / n as f64).collect()
+            })
+            .collect()
+    }
+
+    /// A depth-2 ψ with the square activation: `σ(A + αB) = A² + 2αAB + α²B²` is a quadratic
+    /// in α, so an agent adds three h-vectors to the pool of every point at once, and its
+    /// weighted gradient is `2 W₁ (A ⊙ Σ_j g'_j + B ⊙ Σ_j α_j g'_j)`: `O(h)` per agent,
+    /// whatever `m`.
+    fn square_ray(
+        &self,
+        ray: &(dyn Fn(usize) -> (Vec<f64>, Vec<f64>) + Sync),
+        [d, n]: [usize; 2],
+        nodes: &[f64],
+        weights: &[f64],
+    ) -> Vec<f64> {
+        let first = &self.psi[0];
+        let h = first.outputs;
+        let blocks: Vec<Vec<f64>> = (0..n.div_ceil(AGENTS_PER_TASK))
+            .into_par_iter()
+            .map(|blk| {
+                let mut moments = vec![0.0; 3 * h]; // Σ A², Σ AB, Σ B²
+                for i in blk * AGENTS_PER_TASK..n.min((blk + 1) * AGENTS_PER_TASK) {
+                    let (a, bv) = ray(i);
+                    for q in 0..h {
+                        moments[q] += a[q] * a[q];
+                        moments[h + q] += a[q] * bv[q];
+                        moments[2 * h + q] += bv[q] * bv[q];
+                    }
+                }
+                moments
+            })
+            .collect();
+        let mut moments = vec![0.0; 3 * h];
+        for blk in &blocks {
+            for (m, s) in moments.iter_mut().zip(blk) {
+                *m += s;
+            }
+        }
+        let pooled: Vec<f64> = nodes
+            .iter()
+            .flat_map(|&alpha| {
+                let moments = &moments;
+                (0..h).map(move |q| {
+                    moments[q] + 2.0 * alpha * moments[h + q] + alpha * alpha * moments[2 * h + q]
+                })
+            })
+            .collect();
+        let shared = self.shared_vectors(&pooled, n, weights);
+        let (mut g0, mut g1) = (vec![0.0; h], vec![0.0; h]);
+        for (g, &alpha) in shared.iter().zip(nodes) {
+            for q in 0..h {
+                g0[q] += g[q];
+                g1[q] += alpha * g[q];
+            }
+        }
+        let mut per_agent = vec![0.0; n * d];
+        per_agent
+            .par_chunks_mut(d * AGENTS_PER_TASK)
+            .enumerate()
+            .for_each(|(blk, rows)| {
+                let mut acc = vec![0.0; h];
+                for (r, grad) in rows.chunks_exact_mut(d).enumerate() {
+                    let (a, bv) = ray(blk * AGENTS_PER_TASK + r);
+                    for q in 0..h {
+                        acc[q] = 2.0 * (a[q] * g0[q] + bv[q] * g1[q]);
+                    }
+                    first.backward(&acc, grad);
+                }
+            });
+        agents_last(&per_agent, d, n)
+    }
+
     /// `Σ_j w_j ∇V(b + α_j (x − b))` of one population: `x`, `b` `[d, n]` (agents last),
     /// returned `[d, n]`.
     pub fn integrated_gradient(
@@ -306,6 +445,10 @@ impl RayNet {
             }
             (a, bvec)
         };
+        if self.psi.len() == 2 && self.activation == Activation::Square {
+            return self.square_ray(&ray, [d, n], nodes, weights);
+        }
+        let tanh2 = self.psi.len() == 2 && self.activation == Activation::Tanh;
         // Pass 1: ā(α_j) for every point, block sums combined in block order.
         let blocks: Vec<Vec<f64>> = (0..n.div_ceil(AGENTS_PER_TASK))
             .into_par_iter()
@@ -314,8 +457,23 @@ impl RayNet {
                 let mut slopes = Vec::new();
                 let mut u1 = vec![0.0; h1];
                 let mut unit = vec![(0.0, 0.0); m];
+                let (mut tanh_ray, mut t) = (TanhRay::default(), vec![0.0; h]);
                 for i in blk * AGENTS_PER_TASK..n.min((blk + 1) * AGENTS_PER_TASK) {
                     let (a, bv) = ray(i);
+                    if let (true, Some(dx)) = (tanh2, even) {
+                        tanh_ray.start([&a, &bv], nodes, dx);
+                        for (j, &alpha) in nodes.iter().enumerate() {
+                            tanh_ray.next(&mut t);
+                            let sum = &mut sums[j * h..(j + 1) * h];
+                            for (s, t) in sum.iter_mut().zip(&t) {
+                                *s += t;
+                            }
+                            for &q in &tanh_ray.exact {
+                                sum[q] += (a[q] + alpha * bv[q]).tanh();
+                            }
+                        }
+                        continue;
+                    }
                     if self.psi.len() == 2 {
                         // σ(u₁) is the hidden activation: unit by unit along the ray.
                         for (q, (&aq, &bq)) in a.iter().zip(&bv).enumerate() {
@@ -346,21 +504,7 @@ impl RayNet {
                 *p += s;
             }
         }
-        // g'_j = W_k ∇ρ(p̄_j) / n, the shared vector of point j, weighted.
-        let shared: Vec<Vec<f64>> = (0..m)
-            .map(|j| {
-                let mean: Vec<f64> = pooled[j * h..(j + 1) * h]
-                    .iter()
-                    .map(|s| s / n as f64)
-                    .collect();
-                let mut p = vec![0.0; last.outputs];
-                last.forward(&mean, &mut p);
-                let g = self.rho_gradient(&p);
-                let mut gk = vec![0.0; h];
-                last.backward(&g, &mut gk);
-                gk.iter().map(|v| v * weights[j] / n as f64).collect()
-            })
-            .collect();
+        let shared = self.shared_vectors(&pooled, n, weights);
         // The same, unit-major: `by_unit[q·m + j]` (a depth-2 ψ reads it unit by unit).
         let by_unit: Vec<f64> = (0..h * m).map(|k| shared[k % m][k / m]).collect();
         // Pass 2: each agent's Σ_j w_j s_ij, through W₁ once; agent-major, then transposed.
@@ -371,9 +515,27 @@ impl RayNet {
             .for_each(|(blk, rows)| {
                 let (mut acc, mut u1, mut slopes) = (vec![0.0; h1], vec![0.0; h1], Vec::new());
                 let mut unit = vec![(0.0, 0.0); m];
+                let (mut tanh_ray, mut t) = (TanhRay::default(), vec![0.0; h]);
                 for (r, grad) in rows.chunks_exact_mut(d).enumerate() {
                     let (a, bv) = ray(blk * AGENTS_PER_TASK + r);
                     acc.iter_mut().for_each(|v| *v = 0.0);
+                    if let (true, Some(dx)) = (tanh2, even) {
+                        tanh_ray.start([&a, &bv], nodes, dx);
+                        for (j, &alpha) in nodes.iter().enumerate() {
+                            tanh_ray.next(&mut t);
+                            let g = &shared[j];
+                            for ((ac, t), g) in acc.iter_mut().zip(&t).zip(g) {
+                                *ac += (1.0 - t * t) * g;
+                            }
+                            // Those units read t = 0 (slope 1): replace it by the true slope.
+                            for &q in &tanh_ray.exact {
+                                let tq = (a[q] + alpha * bv[q]).tanh();
+                                acc[q] += (1.0 - tq * tq - 1.0) * g[q];
+                            }
+                        }
+                        first.backward(&acc, grad);
+                        continue;
+                    }
                     if self.psi.len() == 2 {
                         for (q, ac) in acc.iter_mut().enumerate() {
                             along_unit(self.activation, [a[q], bv[q]], nodes, even, &mut unit);
@@ -396,12 +558,37 @@ impl RayNet {
                     first.backward(&acc, grad);
                 }
             });
-        let mut out = vec![0.0; d * n];
-        for (i, g) in per_agent.chunks_exact(d).enumerate() {
-            for (k, v) in g.iter().enumerate() {
-                out[k * n + i] = *v;
+        agents_last(&per_agent, d, n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tanh_along_a_ray_follows_the_library_and_hands_over_out_of_range_units() {
+        let m = 32;
+        let nodes: Vec<f64> = (0..m).map(|j| (j as f64 + 0.5) / m as f64).collect();
+        // Units: ordinary, steep, and one whose e^{2u} would overflow along the ray.
+        let (a, b) = ([0.3, -2.0, -200.0], [-1.1, 9.0, 900.0]);
+        let mut ray = TanhRay::default();
+        ray.start([&a, &b], &nodes, 1.0 / m as f64);
+        assert_eq!(ray.exact, vec![2]);
+        let mut t = vec![0.0; 3];
+        for &alpha in &nodes {
+            ray.next(&mut t);
+            for q in 0..2 {
+                let want = (a[q] + alpha * b[q]).tanh();
+                assert!(
+                    (t[q] - want).abs() < 1e-14,
+                    "unit {q} at {alpha}: {} vs {want}",
+                    t[q]
+                );
             }
+            assert_eq!(t[2], 0.0, "handed over: the caller adds the library's tanh");
         }
-        out
+        assert_eq!(spacing(&nodes), Some(1.0 / m as f64));
+        assert_eq!(spacing(&[0.1, 0.2, 0.5]), None);
     }
 }
