@@ -191,12 +191,93 @@ pub struct DeepSet {
     /// Bound on `rows × agents × h` activations per block of the memory-bounded gradient.
     #[module(skip)]
     pub block_elements: usize,
-    /// How the path integral differentiates the network on a CPU backend.
+    /// How the path integral differentiates the network.
     #[module(skip)]
     pub kernel: DeepSetKernel,
 }
 
 impl DeepSet {
+    /// The structured integrated gradient in tensor ops, for a GPU: a depth-2 ψ only (`None`
+    /// otherwise). With `u_j = A + α_j B`, `A = W₁ᵀb + c₁`, `B = W₁ᵀδ`, agent block by agent
+    /// block: pool `σ(u_j)` for every point, take `g'_j = W₂ ∇ρ(p̄_j)` (a small backward pass
+    /// per point), then accumulate `Σ_j w_j σ'(u_j) ⊙ g'_j` (σ' by autodiff of the activation
+    /// alone) and map it through `W₁` once.
+    fn tensor_integrated_gradient(
+        &self,
+        x: &Tensor<3>,
+        b: &Tensor<3>,
+        nodes: &[f64],
+        weights: &[f64],
+    ) -> Option<Tensor<3>> {
+        let [first, second] = self.psi.as_slice() else {
+            return None;
+        };
+        let [rows, d, n] = x.dims();
+        let out_dtype = x.dtype();
+        let x = self.match_dtype(x.clone());
+        let b = self.match_dtype(b.clone().expand([rows, d, n]));
+        let block = self.block_agents(rows * nodes.len().max(1)).max(1);
+        let starts: Vec<usize> = (0..n).step_by(block).collect();
+        // u₁ at the path's start and its slope along the path, for agents s..s+len.
+        let ray = |s: usize| {
+            let len = block.min(n - s);
+            let a = first.forward(b.clone().narrow(2, s, len).swap_dims(1, 2)); // [rows, len, h]
+            let end = first.forward(x.clone().narrow(2, s, len).swap_dims(1, 2));
+            (a.clone(), end - a)
+        };
+        let pooled: Vec<Tensor<3>> = nodes
+            .iter()
+            .map(|&alpha| {
+                let sums = starts.iter().map(|&s| {
+                    let (a, slope) = ray(s);
+                    self.activation
+                        .apply(a + slope.mul_scalar(alpha))
+                        .sum_dim(1)
+                });
+                let total = sums.reduce(|p, q| p + q).expect("n ≥ 1");
+                second.forward(total.mul_scalar(1.0 / n as f64)) // p̄_j, [rows, 1, h]
+            })
+            .collect();
+        // g'_j = W₂ ∇ρ(p̄_j) · w_j / n.
+        let w2t = second.weight.val().transpose(); // [h_out, h_in]
+        let shared: Vec<Tensor<3>> = pooled
+            .into_iter()
+            .zip(weights)
+            .map(|(p, &w)| {
+                let p = p.autodiff().require_grad();
+                let g = p.grad(&self.readout(p.clone()).sum().backward())?;
+                Some(g.matmul(w2t.clone().unsqueeze()).mul_scalar(w / n as f64))
+            })
+            .collect::<Option<_>>()?;
+        let w1t = first.weight.val().transpose().unsqueeze(); // [1, h, d]
+        let blocks: Vec<Tensor<3>> = starts
+            .iter()
+            .map(|&s| {
+                let (a, slope) = ray(s);
+                let acc = nodes
+                    .iter()
+                    .zip(&shared)
+                    .map(|(&alpha, g)| {
+                        let u = (a.clone() + slope.clone().mul_scalar(alpha))
+                            .autodiff()
+                            .require_grad();
+                        let v = (self.activation.apply(u.clone()) * g.clone()).sum();
+                        u.grad(&v.backward())
+                            .unwrap_or_else(|| u.clone().inner().zeros_like())
+                    })
+                    .reduce(|p, q| p + q)
+                    .expect("a rule has a point"); // [rows, len, h]
+                acc.matmul(w1t.clone()).swap_dims(1, 2) // [rows, d, len]
+            })
+            .collect();
+        let g = Tensor::cat(blocks, 2);
+        Some(if g.dtype() == out_dtype {
+            g
+        } else {
+            g.cast(out_dtype)
+        })
+    }
+
     /// `V` of every row of a plain `z` on a CPU backend, pooled in f64 block by block
     /// ([`ray::RayNet::value`]); `None` where the structured kernel does not serve (a GPU,
     /// GELU, an autodiff input, [`DeepSetKernel::Autodiff`]).
@@ -222,12 +303,15 @@ impl DeepSet {
     }
 }
 
-/// How the path integral differentiates a [`DeepSet`] on a CPU backend.
+/// How the path integral differentiates a [`DeepSet`].
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum DeepSetKernel {
-    /// Every quadrature point at once from the network's structure ([`ray`]; the default).
+    /// Every quadrature point at once from the network's structure: on the host ([`ray`]) on a
+    /// CPU backend, in tensor ops on a GPU (the default).
     #[default]
     Structured,
+    /// The structured route in tensor ops on every backend (what a GPU runs).
+    StructuredTensors,
     /// burn's autodiff, one pass per point (the reference).
     Autodiff,
 }
@@ -373,10 +457,20 @@ impl Indicator for DeepSet {
         nodes: &[f64],
         weights: &[f64],
     ) -> Option<Tensor<3>> {
-        if self.kernel != DeepSetKernel::Structured || !crate::backend::on_host(&x.device()) {
-            return None;
+        match self.kernel {
+            DeepSetKernel::Autodiff => return None,
+            DeepSetKernel::StructuredTensors => {
+                return self.tensor_integrated_gradient(x, b, nodes, weights);
+            }
+            DeepSetKernel::Structured if !crate::backend::on_host(&x.device()) => {
+                return self.tensor_integrated_gradient(x, b, nodes, weights);
+            }
+            DeepSetKernel::Structured => {}
         }
-        let net = ray::RayNet::new(self)?;
+        // GELU has no host kernel (no stable `erf`): its tensor ops serve instead.
+        let Some(net) = ray::RayNet::new(self) else {
+            return self.tensor_integrated_gradient(x, b, nodes, weights);
+        };
         let [rows, d, n] = x.dims();
         let xs = crate::array::download(x.clone(), "path ends").ok()?;
         let bs = crate::array::download(b.clone().expand([rows, d, n]), "baselines").ok()?;
