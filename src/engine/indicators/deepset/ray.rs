@@ -432,7 +432,6 @@ impl RayNet {
         let last = &self.psi[self.psi.len() - 1];
         let h = last.inputs;
         let m = nodes.len();
-        let even = spacing(nodes);
         // u₁(α) = A + α B for agent i.
         let ray = |i: usize| {
             let (mut a, mut bvec) = (vec![0.0; h1], vec![0.0; h1]);
@@ -448,52 +447,17 @@ impl RayNet {
         if self.psi.len() == 2 && self.activation == Activation::Square {
             return self.square_ray(&ray, [d, n], nodes, weights);
         }
-        let tanh2 = self.psi.len() == 2 && self.activation == Activation::Tanh;
+        let path = Nodes {
+            nodes,
+            even: spacing(nodes),
+        };
         // Pass 1: ā(α_j) for every point, block sums combined in block order.
         let blocks: Vec<Vec<f64>> = (0..n.div_ceil(AGENTS_PER_TASK))
             .into_par_iter()
             .map(|blk| {
-                let mut sums = vec![0.0; m * h];
-                let mut slopes = Vec::new();
-                let mut u1 = vec![0.0; h1];
-                let mut unit = vec![(0.0, 0.0); m];
-                let (mut tanh_ray, mut t) = (TanhRay::default(), vec![0.0; h]);
+                let (mut sums, mut scratch) = (vec![0.0; m * h], Scratch::new(h1, m));
                 for i in blk * AGENTS_PER_TASK..n.min((blk + 1) * AGENTS_PER_TASK) {
-                    let (a, bv) = ray(i);
-                    if let (true, Some(dx)) = (tanh2, even) {
-                        tanh_ray.start([&a, &bv], nodes, dx);
-                        for (j, &alpha) in nodes.iter().enumerate() {
-                            tanh_ray.next(&mut t);
-                            let sum = &mut sums[j * h..(j + 1) * h];
-                            for (s, t) in sum.iter_mut().zip(&t) {
-                                *s += t;
-                            }
-                            for &q in &tanh_ray.exact {
-                                sum[q] += (a[q] + alpha * bv[q]).tanh();
-                            }
-                        }
-                        continue;
-                    }
-                    if self.psi.len() == 2 {
-                        // σ(u₁) is the hidden activation: unit by unit along the ray.
-                        for (q, (&aq, &bq)) in a.iter().zip(&bv).enumerate() {
-                            along_unit(self.activation, [aq, bq], nodes, even, &mut unit);
-                            for (j, (sigma, _)) in unit.iter().enumerate() {
-                                sums[j * h + q] += sigma;
-                            }
-                        }
-                        continue;
-                    }
-                    for (j, &alpha) in nodes.iter().enumerate() {
-                        let sum = &mut sums[j * h..(j + 1) * h];
-                        for ((u, a), bv) in u1.iter_mut().zip(&a).zip(&bv) {
-                            *u = a + alpha * bv;
-                        }
-                        let hid = self.hidden(&u1, &mut slopes);
-                        for (s, v) in sum.iter_mut().zip(&hid) {
-                            *s += v;
-                        }
-                    }
+                    self.pool_agent(ray(i), &path, &mut scratch, &mut sums);
                 }
                 sums
             })
@@ -504,61 +468,173 @@ impl RayNet {
                 *p += s;
             }
         }
-        let shared = self.shared_vectors(&pooled, n, weights);
-        // The same, unit-major: `by_unit[q·m + j]` (a depth-2 ψ reads it unit by unit).
-        let by_unit: Vec<f64> = (0..h * m).map(|k| shared[k % m][k / m]).collect();
+        let shared = Shared::new(self.shared_vectors(&pooled, n, weights));
         // Pass 2: each agent's Σ_j w_j s_ij, through W₁ once; agent-major, then transposed.
         let mut per_agent = vec![0.0; n * d];
         per_agent
             .par_chunks_mut(d * AGENTS_PER_TASK)
             .enumerate()
             .for_each(|(blk, rows)| {
-                let (mut acc, mut u1, mut slopes) = (vec![0.0; h1], vec![0.0; h1], Vec::new());
-                let mut unit = vec![(0.0, 0.0); m];
-                let (mut tanh_ray, mut t) = (TanhRay::default(), vec![0.0; h]);
+                let (mut acc, mut scratch) = (vec![0.0; h1], Scratch::new(h1, m));
                 for (r, grad) in rows.chunks_exact_mut(d).enumerate() {
-                    let (a, bv) = ray(blk * AGENTS_PER_TASK + r);
-                    acc.iter_mut().for_each(|v| *v = 0.0);
-                    if let (true, Some(dx)) = (tanh2, even) {
-                        tanh_ray.start([&a, &bv], nodes, dx);
-                        for (j, &alpha) in nodes.iter().enumerate() {
-                            tanh_ray.next(&mut t);
-                            let g = &shared[j];
-                            for ((ac, t), g) in acc.iter_mut().zip(&t).zip(g) {
-                                *ac += (1.0 - t * t) * g;
-                            }
-                            // Those units read t = 0 (slope 1): replace it by the true slope.
-                            for &q in &tanh_ray.exact {
-                                let tq = (a[q] + alpha * bv[q]).tanh();
-                                acc[q] += (1.0 - tq * tq - 1.0) * g[q];
-                            }
-                        }
-                        first.backward(&acc, grad);
-                        continue;
-                    }
-                    if self.psi.len() == 2 {
-                        for (q, ac) in acc.iter_mut().enumerate() {
-                            along_unit(self.activation, [a[q], bv[q]], nodes, even, &mut unit);
-                            let g = &by_unit[q * m..(q + 1) * m];
-                            *ac = unit.iter().zip(g).map(|((_, slope), g)| slope * g).sum();
-                        }
-                        first.backward(&acc, grad);
-                        continue;
-                    }
-                    for (j, &alpha) in nodes.iter().enumerate() {
-                        for ((u, a), bv) in u1.iter_mut().zip(&a).zip(&bv) {
-                            *u = a + alpha * bv;
-                        }
-                        self.hidden(&u1, &mut slopes);
-                        let s = self.hidden_gradient(&shared[j], &slopes);
-                        for (ac, s) in acc.iter_mut().zip(&s) {
-                            *ac += s;
-                        }
-                    }
+                    let agent = ray(blk * AGENTS_PER_TASK + r);
+                    self.agent_gradient(agent, &path, &shared, &mut scratch, &mut acc);
                     first.backward(&acc, grad);
                 }
             });
         agents_last(&per_agent, d, n)
+    }
+}
+
+/// The quadrature nodes, and their spacing if equal.
+struct Nodes<'a> {
+    nodes: &'a [f64],
+    even: Option<f64>,
+}
+
+/// The vectors `g'_j` every agent's backward pass starts from, point-major and unit-major.
+struct Shared {
+    /// `by_point[j][q]`.
+    by_point: Vec<Vec<f64>>,
+    /// `by_unit[q·m + j]`.
+    by_unit: Vec<f64>,
+}
+
+impl Shared {
+    fn new(by_point: Vec<Vec<f64>>) -> Self {
+        let m = by_point.len();
+        let h = by_point.first().map_or(0, Vec::len);
+        let by_unit = (0..h * m).map(|k| by_point[k % m][k / m]).collect();
+        Self { by_point, by_unit }
+    }
+}
+
+/// One task's working memory for the per-agent passes.
+struct Scratch {
+    u1: Vec<f64>,
+    slopes: Vec<Vec<f64>>,
+    unit: Vec<(f64, f64)>,
+    tanh_ray: TanhRay,
+    t: Vec<f64>,
+}
+
+impl Scratch {
+    fn new(h: usize, m: usize) -> Self {
+        Self {
+            u1: vec![0.0; h],
+            slopes: Vec::new(),
+            unit: vec![(0.0, 0.0); m],
+            tanh_ray: TanhRay::default(),
+            t: vec![0.0; h],
+        }
+    }
+}
+
+impl RayNet {
+    /// Whether tanh along the ray can advance node by node for all units at once.
+    fn tanh_progression(&self, path: &Nodes) -> Option<f64> {
+        (self.psi.len() == 2 && self.activation == Activation::Tanh)
+            .then_some(path.even)
+            .flatten()
+    }
+
+    /// Add one agent's `a_{k−1}(u₁(α_j))` to `sums[j·h ..]` for every node `j`.
+    fn pool_agent(
+        &self,
+        (a, bv): (Vec<f64>, Vec<f64>),
+        path: &Nodes,
+        s: &mut Scratch,
+        sums: &mut [f64],
+    ) {
+        let h = self.psi[self.psi.len() - 1].inputs;
+        if let Some(dx) = self.tanh_progression(path) {
+            s.tanh_ray.start([&a, &bv], path.nodes, dx);
+            for (j, &alpha) in path.nodes.iter().enumerate() {
+                s.tanh_ray.next(&mut s.t);
+                let sum = &mut sums[j * h..(j + 1) * h];
+                for (acc, t) in sum.iter_mut().zip(&s.t) {
+                    *acc += t;
+                }
+                for &q in &s.tanh_ray.exact {
+                    sum[q] += (a[q] + alpha * bv[q]).tanh();
+                }
+            }
+        } else if self.psi.len() == 2 {
+            // σ(u₁) is the hidden activation: unit by unit along the ray.
+            for (q, (&aq, &bq)) in a.iter().zip(&bv).enumerate() {
+                along_unit(
+                    self.activation,
+                    [aq, bq],
+                    path.nodes,
+                    path.even,
+                    &mut s.unit,
+                );
+                for (j, (sigma, _)) in s.unit.iter().enumerate() {
+                    sums[j * h + q] += sigma;
+                }
+            }
+        } else {
+            for (j, &alpha) in path.nodes.iter().enumerate() {
+                for ((u, a), bv) in s.u1.iter_mut().zip(&a).zip(&bv) {
+                    *u = a + alpha * bv;
+                }
+                let hid = self.hidden(&s.u1, &mut s.slopes);
+                for (acc, v) in sums[j * h..(j + 1) * h].iter_mut().zip(&hid) {
+                    *acc += v;
+                }
+            }
+        }
+    }
+
+    /// One agent's `Σ_j w_j s_ij` (the gradient with respect to `u₁`, weighted) into `acc`.
+    fn agent_gradient(
+        &self,
+        (a, bv): (Vec<f64>, Vec<f64>),
+        path: &Nodes,
+        shared: &Shared,
+        s: &mut Scratch,
+        acc: &mut [f64],
+    ) {
+        acc.iter_mut().for_each(|v| *v = 0.0);
+        let m = path.nodes.len();
+        if let Some(dx) = self.tanh_progression(path) {
+            s.tanh_ray.start([&a, &bv], path.nodes, dx);
+            for (j, &alpha) in path.nodes.iter().enumerate() {
+                s.tanh_ray.next(&mut s.t);
+                let g = &shared.by_point[j];
+                for ((ac, t), g) in acc.iter_mut().zip(&s.t).zip(g) {
+                    *ac += (1.0 - t * t) * g;
+                }
+                // Those units read t = 0 (slope 1): replace it by the true slope.
+                for &q in &s.tanh_ray.exact {
+                    let tq = (a[q] + alpha * bv[q]).tanh();
+                    acc[q] += (1.0 - tq * tq - 1.0) * g[q];
+                }
+            }
+        } else if self.psi.len() == 2 {
+            for (q, ac) in acc.iter_mut().enumerate() {
+                along_unit(
+                    self.activation,
+                    [a[q], bv[q]],
+                    path.nodes,
+                    path.even,
+                    &mut s.unit,
+                );
+                let g = &shared.by_unit[q * m..(q + 1) * m];
+                *ac = s.unit.iter().zip(g).map(|((_, slope), g)| slope * g).sum();
+            }
+        } else {
+            for (j, &alpha) in path.nodes.iter().enumerate() {
+                for ((u, a), bv) in s.u1.iter_mut().zip(&a).zip(&bv) {
+                    *u = a + alpha * bv;
+                }
+                self.hidden(&s.u1, &mut s.slopes);
+                let sj = self.hidden_gradient(&shared.by_point[j], &s.slopes);
+                for (ac, v) in acc.iter_mut().zip(&sj) {
+                    *ac += v;
+                }
+            }
+        }
     }
 }
 
