@@ -223,19 +223,8 @@ pub fn run(
     let runs = sim.runs.max(1);
     let steps = sim.features.steps() / runs;
     check(options, sim.features.agents(), runs)?;
-    let row = |t: usize| options.run * steps + t;
-    let step = match options.step {
-        Some(t) if t < steps => t,
-        Some(t) => {
-            return Err(Error::Parameter {
-                name: "step",
-                value: t.to_string(),
-                reason: format!("the run has {steps} steps, numbered from 0"),
-            });
-        }
-        None => target_step(&values_per_step(loaded, options, steps)?),
-    };
-    let t = row(step);
+    let step = target_of(loaded, options, steps)?;
+    let t = options.run * steps + step;
     let x = sim.features.select_steps(&[t]);
     let b = Baseline::from_array(sim.baseline.select_steps(&[t]));
     let attributed = scenario.indicator(sim, options.which, t)?;
@@ -244,6 +233,12 @@ pub fn run(
     let block = options.path.block_elements;
     let game = TensorGame::new(attributed.as_ref(), &x, &b, device, precision, block)?;
     let ahead = TensorGame::new(rollout.as_ref(), &x, &b, device, precision, block)?;
+    let target = Target {
+        indicator: attributed.as_ref(),
+        x: &x,
+        b: &b,
+        game: &game,
+    };
     let curves = Deletion {
         game: &game,
         ahead: &ahead,
@@ -260,26 +255,20 @@ pub fn run(
         };
         for seed in seeds {
             let mut report = |p: Progress| progress(method.name(), p);
-            let target = Target {
-                indicator: attributed.as_ref(),
-                x: &x,
-                b: &b,
-                game: &game,
-            };
             let (result, seconds) = attribute(method, seed, &target, options, device, &mut report)?;
-            let result = match result {
-                Some(e) => Ranked::Done(curves.of(e)?),
-                None => Ranked::Infeasible(seconds),
-            };
-            outcomes.push(Outcome {
-                method,
-                seed,
-                seconds: if matches!(result, Ranked::Done(_)) {
-                    seconds
-                } else {
-                    0.0
+            outcomes.push(match result {
+                Some(e) => Outcome {
+                    method,
+                    seed,
+                    result: Ranked::Done(curves.of(e)?),
+                    seconds,
                 },
-                result,
+                None => Outcome {
+                    method,
+                    seed,
+                    result: Ranked::Infeasible(seconds),
+                    seconds: 0.0,
+                },
             });
         }
     }
@@ -291,6 +280,19 @@ pub fn run(
         change: [game.change()?, ahead.change()?],
         outcomes,
     })
+}
+
+/// `t*` within the run: the options' step, checked, or the latest peak after the midpoint.
+fn target_of(loaded: &Loaded, options: &FaithOptions, steps: usize) -> Result<usize> {
+    match options.step {
+        Some(t) if t < steps => Ok(t),
+        Some(t) => Err(Error::Parameter {
+            name: "step",
+            value: t.to_string(),
+            reason: format!("the run has {steps} steps, numbered from 0"),
+        }),
+        None => Ok(target_step(&values_per_step(loaded, options, steps)?)),
+    }
 }
 
 /// Refuse options that cannot run, before any work.
