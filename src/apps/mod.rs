@@ -7,6 +7,7 @@
 //! | [`coalition`] | comparison attributions: leave-one-out, sampled and exact Shapley and Banzhaf |
 //! | [`compare`] | every method side by side on one population |
 //! | [`faithfulness`] | deletion curves and agreement with sampled Shapley on the simulated societies |
+//! | [`ingest`] | real data: Bluesky's Jetstream events, parsed and streamed |
 //! | [`benchmark`] | the ground-truth benchmark, the runtime scaling table, robustness sweeps |
 //! | [`panel`] | panels (agents × days × topics) on disk, and the synthetic panel |
 //! | [`study`] | the cross-scale study: tiers, sampling protocols, shares, the scaling-bias test, reports |
@@ -20,6 +21,7 @@ pub mod coalition;
 pub mod compare;
 pub mod demo;
 pub mod faithfulness;
+pub mod ingest;
 pub mod markdown;
 pub mod panel;
 pub mod scenario;

@@ -1,0 +1,19 @@
+//! Real data: Bluesky's Jetstream event stream read into the study's features.
+//!
+//! Jetstream (v1 `/subscribe` wire) sends one JSON object per event, stored one per line
+//! (JSONL): a commit (one record created, updated or deleted in a user's repository), an
+//! identity change, or an account status change. [`event`] parses a line into the fields the
+//! panel needs; [`reader`] streams a file of lines, counting what it cannot read instead of
+//! stopping at it.
+//!
+//! ```text
+//! {"did": …, "time_us": µs, "kind": "commit",   "commit": {"rev", "operation", "collection", "rkey", "record"?, "cid"?}}
+//! {"did": …, "time_us": µs, "kind": "identity", "identity": {…}}
+//! {"did": …, "time_us": µs, "kind": "account",  "account": {"active", "status"?, …}}
+//! ```
+//!
+//! `time_us` is Jetstream's clock (the resume cursor), not the record's `createdAt`; lines are
+//! not in `time_us` order; delivery is at least once, so the same event may come twice.
+
+pub mod event;
+pub mod reader;

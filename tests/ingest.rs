@@ -1,0 +1,200 @@
+//! Jetstream events: the 162 real sample events parse to what their README and manifest say;
+//! unreadable lines are counted, not fatal.
+
+use std::path::{Path, PathBuf};
+
+use aumann::ingest::event::{Body, Event, Operation, Subject, author_of};
+use aumann::ingest::reader::{Tally, read};
+
+/// The real samples (`shared/data/jetstream-samples`, beside the repository).
+fn samples() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/jetstream-samples")
+}
+
+fn events_of(name: &str) -> (Vec<Event>, aumann::ingest::reader::ReadStats) {
+    let path = samples().join(name);
+    let file = std::fs::File::open(&path)
+        .unwrap_or_else(|e| panic!("{}: {e} (the samples live in shared/)", path.display()));
+    let mut events = Vec::new();
+    let stats = read(std::io::BufReader::new(file), &path, &mut |e| {
+        events.push(e)
+    })
+    .unwrap();
+    (events, stats)
+}
+
+#[test]
+fn the_production_capture_counts_as_its_readme_and_manifest_say() {
+    let (events, stats) = events_of("corpus_expected_v1.jsonl");
+    assert_eq!(
+        (stats.events, stats.malformed, stats.error_frames),
+        (152, 0, 0)
+    );
+    assert!(stats.unknown_kinds.is_empty());
+    let mut tally = Tally::default();
+    events.iter().for_each(|e| tally.add(e));
+    use Operation::{Create, Delete, Update};
+    for (collection, op, n) in [
+        ("app.bsky.feed.like", Create, 105),
+        ("app.bsky.feed.post", Create, 17),
+        ("app.bsky.feed.post", Delete, 1),
+        ("app.bsky.feed.repost", Create, 15),
+        ("app.bsky.graph.follow", Create, 6),
+        ("app.bsky.graph.follow", Delete, 3),
+        ("app.bsky.graph.block", Create, 1),
+        ("app.bsky.actor.status", Update, 1),
+        ("fm.teal.alpha.actor.status", Update, 1),
+    ] {
+        assert_eq!(tally.get(collection, op), n, "{collection} {op:?}");
+    }
+    assert_eq!((tally.identity, tally.account), (1, 1));
+    let manifest: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(samples().join("corpus_manifest.json")).unwrap(),
+    )
+    .unwrap();
+    for (key, op) in [
+        ("creates", Create),
+        ("updates", Update),
+        ("deletes", Delete),
+    ] {
+        assert_eq!(Some(tally.operations(op)), manifest[key].as_u64(), "{key}");
+    }
+    // Posts: 8 replies, hashtags from `#tag` facets; deletes carry no record.
+    let posts: Vec<_> = (events.iter())
+        .filter_map(|e| match &e.body {
+            Body::Commit(c) if c.collection == "app.bsky.feed.post" => Some(c),
+            _ => None,
+        })
+        .collect();
+    let replies = posts
+        .iter()
+        .filter(|c| c.record.as_ref().is_some_and(|r| r.reply.is_some()))
+        .count();
+    assert_eq!(replies, 8);
+    // Four `#tag` facets, on two posts.
+    let tags: Vec<usize> = (posts.iter())
+        .filter_map(|c| c.record.as_ref().map(|r| r.hashtags().count()))
+        .filter(|&n| n > 0)
+        .collect();
+    assert_eq!((tags.len(), tags.iter().sum::<usize>()), (2, 4));
+    assert!(
+        posts
+            .iter()
+            .all(|c| (c.operation == Delete) == c.record.is_none())
+    );
+    // Every like and repost names a post; its author is the URI's authority.
+    for e in &events {
+        if let Body::Commit(c) = &e.body
+            && (c.collection == "app.bsky.feed.like" || c.collection == "app.bsky.feed.repost")
+        {
+            let Some(Subject::Record(r)) = c.record.as_ref().and_then(|r| r.subject.clone()) else {
+                panic!("{} without a record subject", c.collection)
+            };
+            assert!(
+                author_of(&r.uri).is_some_and(|d| d.starts_with("did:")),
+                "{}",
+                r.uri
+            );
+        }
+    }
+}
+
+#[test]
+fn the_golden_events_parse_to_what_they_are() {
+    let (events, stats) = events_of("subscribe_golden_v1.jsonl");
+    assert_eq!((stats.events, stats.malformed), (10, 0));
+    let commit = |collection: &str| {
+        events
+            .iter()
+            .find_map(|e| match &e.body {
+                Body::Commit(c) if c.collection == collection => Some(c.clone()),
+                _ => None,
+            })
+            .unwrap_or_else(|| panic!("no {collection}"))
+    };
+    assert_eq!(commit("app.bsky.feed.like").operation, Operation::Create);
+    let post = commit("app.bsky.feed.post");
+    let reply = post
+        .record
+        .as_ref()
+        .and_then(|r| r.reply.clone())
+        .expect("a reply");
+    assert!(author_of(&reply.parent.uri).is_some());
+    assert_eq!(commit("app.bsky.feed.repost").operation, Operation::Create);
+    let follow = commit("app.bsky.graph.follow");
+    match follow.record.and_then(|r| r.subject) {
+        Some(Subject::Account(did)) => assert!(did.starts_with("did:")),
+        other => panic!("a follow's subject is a DID: {other:?}"),
+    }
+    assert_eq!(commit("app.bsky.graph.block").operation, Operation::Create);
+    assert_eq!(
+        commit("app.bsky.actor.profile").operation,
+        Operation::Update
+    );
+    let delete = commit("org.hypercerts.claim.activity");
+    assert_eq!((delete.operation, delete.record), (Operation::Delete, None));
+    assert_eq!(
+        commit("place.stream.broadcast.origin").operation,
+        Operation::Update
+    );
+    assert!(events.iter().any(|e| e.body == Body::Identity));
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(&e.body, Body::Account(a) if a.active))
+    );
+    assert!(events.iter().all(|e| e.time_us > 1_700_000_000_000_000));
+}
+
+#[test]
+fn unreadable_lines_are_counted_with_their_numbers_and_unknown_kinds_skipped() {
+    let text = [
+        r#"{"did":"did:plc:a","time_us":1,"kind":"commit","commit":{"rev":"r","operation":"delete","collection":"app.bsky.feed.post","rkey":"k"}}"#,
+        "not json",
+        "",
+        r#"{"time_us":2,"kind":"identity","identity":{}}"#,
+        r#"{"did":"did:plc:b","time_us":3,"kind":"sync","sync":{}}"#,
+        r#"{"error":"ConsumerTooSlow","message":"slow down"}"#,
+        r#"{"did":"did:plc:c","time_us":4,"kind":"commit","commit":{"rev":"r","operation":"merge","collection":"x","rkey":"k"}}"#,
+        r#"{"did":"did:plc:d","time_us":5,"kind":"account","account":{"active":false,"status":"takendown"}}"#,
+    ]
+    .join("\n");
+    let mut events = Vec::new();
+    let stats = read(text.as_bytes(), Path::new("t.jsonl"), &mut |e| {
+        events.push(e)
+    })
+    .unwrap();
+    assert_eq!(stats.lines, 8);
+    assert_eq!(
+        stats.events, 3,
+        "the delete, the unknown kind and the account"
+    );
+    assert_eq!(stats.malformed, 3);
+    let lines: Vec<u64> = stats.first_malformed.iter().map(|m| m.0).collect();
+    assert_eq!(lines, vec![2, 4, 7]);
+    assert!(
+        stats.first_malformed[1].1.contains("did"),
+        "{:?}",
+        stats.first_malformed
+    );
+    assert_eq!(stats.unknown_kinds.get("sync"), Some(&1));
+    assert_eq!(stats.error_frames, 1);
+    match &events[2].body {
+        Body::Account(a) => assert_eq!((a.active, a.status.as_deref()), (false, Some("takendown"))),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn authors_come_from_the_uri_authority() {
+    assert_eq!(
+        author_of("at://did:plc:x/app.bsky.feed.post/3k"),
+        Some("did:plc:x")
+    );
+    assert_eq!(
+        author_of("at://did:web:example.com"),
+        Some("did:web:example.com")
+    );
+    assert_eq!(author_of("https://example.com"), None);
+    assert_eq!(author_of("at://"), None);
+}
