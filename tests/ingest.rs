@@ -198,3 +198,54 @@ fn authors_come_from_the_uri_authority() {
     assert_eq!(author_of("https://example.com"), None);
     assert_eq!(author_of("at://"), None);
 }
+
+/// `.zst` files, one zstd stream or Jetstream's per-event frames with its dictionary, read
+/// like the plain lines; a truncated file is reported with its name and offset, the events
+/// before the cut kept; dictionary frames without the dictionary are refused by name.
+#[test]
+fn zstd_files_read_like_their_lines_and_truncation_is_reported() {
+    use aumann::ingest::source::read_file;
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read(samples().join("corpus_expected_v1.jsonl")).unwrap();
+    let dict = std::fs::read(samples().join("zstd/jetstream_v1_dictionary.zdict")).unwrap();
+    let (reference, _) = events_of("corpus_expected_v1.jsonl");
+    let stream = zstd::encode_all(&text[..], 3).unwrap();
+    let mut compressor = zstd::bulk::Compressor::with_dictionary(3, &dict).unwrap();
+    let frames: Vec<u8> = (text.split(|&b| b == b'\n'))
+        .filter(|line| !line.is_empty())
+        .flat_map(|line| compressor.compress(&[line, b"\n"].concat()).unwrap())
+        .collect();
+    let write = |name: &str, bytes: &[u8]| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, bytes).unwrap();
+        path
+    };
+    let (stream, frames_path) = (write("a.jsonl.zst", &stream), write("b.jsonl.zst", &frames));
+    for (path, dictionary) in [(&stream, None), (&frames_path, Some(&dict[..]))] {
+        let mut events = Vec::new();
+        let stats = read_file(path, dictionary, &mut |e| events.push(e)).unwrap();
+        assert_eq!((stats.events, stats.malformed), (152, 0));
+        assert_eq!(events, reference, "{}", path.display());
+    }
+    let cut = write("c.jsonl.zst", &frames[..frames.len() / 2]);
+    let mut kept = 0;
+    match read_file(&cut, Some(&dict), &mut |_| kept += 1) {
+        Err(aumann::Error::Truncated { path, offset, .. }) => {
+            assert_eq!(path, cut);
+            assert!(
+                offset > 0 && (1..152).contains(&kept),
+                "offset {offset}, {kept} events"
+            );
+            let message = aumann::Error::Truncated {
+                path,
+                offset,
+                source: std::io::Error::other("x"),
+            }
+            .to_string();
+            assert!(message.contains("c.jsonl.zst") && message.contains(&offset.to_string()));
+        }
+        other => panic!("a truncated file reads: {other:?}"),
+    }
+    let err = read_file(&frames_path, None, &mut |_| {}).unwrap_err();
+    assert!(err.to_string().contains("b.jsonl.zst"), "{err}");
+}

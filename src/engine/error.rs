@@ -6,6 +6,20 @@ use std::path::PathBuf;
 /// Everything that can go wrong in an attribution run.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    /// A file that stops being readable part way (a truncated compressed file, say).
+    #[error(
+        "{}: unreadable after byte {offset} of its decompressed content ({source}); the events \
+         before it were read",
+        path.display()
+    )]
+    Truncated {
+        /// The file.
+        path: PathBuf,
+        /// Decompressed bytes read before the failure.
+        offset: u64,
+        /// The failure.
+        source: std::io::Error,
+    },
     /// A file could not be opened, read or written.
     #[error("{}: {source}", path.display())]
     Io {

@@ -3,8 +3,8 @@
 //! Jetstream (v1 `/subscribe` wire) sends one JSON object per event, stored one per line
 //! (JSONL): a commit (one record created, updated or deleted in a user's repository), an
 //! identity change, or an account status change. [`event`] parses a line into the fields the
-//! panel needs; [`reader`] streams a file of lines, counting what it cannot read instead of
-//! stopping at it.
+//! panel needs; [`reader`] streams lines, counting what it cannot read instead of stopping at
+//! it; [`source`] opens files as written or zstd-compressed.
 //!
 //! ```text
 //! {"did": …, "time_us": µs, "kind": "commit",   "commit": {"rev", "operation", "collection", "rkey", "record"?, "cid"?}}
@@ -17,3 +17,4 @@
 
 pub mod event;
 pub mod reader;
+pub mod source;

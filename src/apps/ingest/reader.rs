@@ -34,8 +34,8 @@ pub struct ReadStats {
 /// Read every line of `source` (named `file` in messages), handing each event to `on_event`.
 ///
 /// # Errors
-/// [`Error::Io`] naming the file if reading fails (a truncated or unreadable file: every event
-/// before the failure has been handed on).
+/// [`Error::Truncated`] naming the file and the byte where reading failed (a truncated or
+/// corrupt file: every event before the failure has been handed on).
 pub fn read(
     source: impl BufRead,
     file: &Path,
@@ -45,11 +45,14 @@ pub fn read(
         file: file.to_path_buf(),
         ..ReadStats::default()
     };
+    let mut offset = 0u64;
     for line in source.lines() {
-        let line = line.map_err(|source| Error::Io {
+        let line = line.map_err(|source| Error::Truncated {
             path: file.to_path_buf(),
+            offset,
             source,
         })?;
+        offset += line.len() as u64 + 1;
         stats.lines += 1;
         let text = line.trim();
         if text.is_empty() {
