@@ -6,7 +6,7 @@
 //! is read line by line ([`super::reader::read`]).
 
 use std::fs::File;
-use std::io::{BufRead, BufReader};
+use std::io::BufReader;
 use std::path::Path;
 
 use super::event::Event;
