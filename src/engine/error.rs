@@ -6,6 +6,16 @@ use std::path::PathBuf;
 /// Everything that can go wrong in an attribution run.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    /// A topics file that cannot be used.
+    #[error("{}{}: {reason}", path.display(), line.map(|l| format!(":{l}")).unwrap_or_default())]
+    Topics {
+        /// The file.
+        path: PathBuf,
+        /// The line of a syntax error.
+        line: Option<usize>,
+        /// What is wrong.
+        reason: String,
+    },
     /// A file that stops being readable part way (a truncated compressed file, say).
     #[error(
         "{}: unreadable after byte {offset} of its decompressed content ({source}); the events \

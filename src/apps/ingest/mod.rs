@@ -4,7 +4,8 @@
 //! (JSONL): a commit (one record created, updated or deleted in a user's repository), an
 //! identity change, or an account status change. [`event`] parses a line into the fields the
 //! panel needs; [`reader`] streams lines, counting what it cannot read instead of stopping at
-//! it; [`source`] opens files as written or zstd-compressed.
+//! it; [`source`] opens files as written or zstd-compressed; [`topics`] says which posts are
+//! about what.
 //!
 //! ```text
 //! {"did": …, "time_us": µs, "kind": "commit",   "commit": {"rev", "operation", "collection", "rkey", "record"?, "cid"?}}
@@ -18,3 +19,4 @@
 pub mod event;
 pub mod reader;
 pub mod source;
+pub mod topics;
