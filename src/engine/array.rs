@@ -214,7 +214,7 @@ impl Array3 {
 }
 
 /// `[rows, n, d]` → `[rows, d, n]`, converting each element with `f`.
-fn transpose<A: Copy + Sync, B: Copy + Send + Default>(
+pub(crate) fn transpose<A: Copy + Sync, B: Copy + Send + Default>(
     src: &[A],
     rows: usize,
     n: usize,

@@ -81,17 +81,6 @@ fn activate(activation: Activation, u: f64) -> (f64, f64) {
     }
 }
 
-/// `[n, d]` agent-major to `[d, n]` agents last.
-fn agents_last(per_agent: &[f64], d: usize, n: usize) -> Vec<f64> {
-    let mut out = vec![0.0; d * n];
-    for (i, g) in per_agent.chunks_exact(d).enumerate() {
-        for (k, v) in g.iter().enumerate() {
-            out[k * n + i] = *v;
-        }
-    }
-    out
-}
-
 /// `(σ, σ')` of one hidden unit at every node, `u_j = a + α_j b`, into `out`. For tanh on
 /// equally spaced nodes (`spacing`; the midpoint rule) `e^{2u_j}` is a geometric progression:
 /// two `exp` and one division per node instead of a `tanh` per node.
@@ -353,21 +342,16 @@ impl RayNet {
     /// in α, so an agent adds three h-vectors to the pool of every point at once, and its
     /// weighted gradient is `2 W₁ (A ⊙ Σ_j g'_j + B ⊙ Σ_j α_j g'_j)`: `O(h)` per agent,
     /// whatever `m`.
-    fn square_ray(
-        &self,
-        ray: &(dyn Fn(usize) -> (Vec<f64>, Vec<f64>) + Sync),
-        [d, n]: [usize; 2],
-        nodes: &[f64],
-        weights: &[f64],
-    ) -> Vec<f64> {
+    fn square_ray(&self, rays: &Rays, nodes: &[f64], weights: &[f64]) -> Vec<f64> {
         let first = &self.psi[0];
-        let h = first.outputs;
+        let (d, h, n) = (first.inputs, first.outputs, rays.n);
         let blocks: Vec<Vec<f64>> = (0..n.div_ceil(AGENTS_PER_TASK))
             .into_par_iter()
             .map(|blk| {
                 let mut moments = vec![0.0; 3 * h]; // Σ A², Σ AB, Σ B²
+                let (mut a, mut bv) = (vec![0.0; h], vec![0.0; h]);
                 for i in blk * AGENTS_PER_TASK..n.min((blk + 1) * AGENTS_PER_TASK) {
-                    let (a, bv) = ray(i);
+                    rays.at(i, &mut a, &mut bv);
                     for q in 0..h {
                         moments[q] += a[q] * a[q];
                         moments[h + q] += a[q] * bv[q];
@@ -405,16 +389,16 @@ impl RayNet {
             .par_chunks_mut(d * AGENTS_PER_TASK)
             .enumerate()
             .for_each(|(blk, rows)| {
-                let mut acc = vec![0.0; h];
+                let (mut acc, mut a, mut bv) = (vec![0.0; h], vec![0.0; h], vec![0.0; h]);
                 for (r, grad) in rows.chunks_exact_mut(d).enumerate() {
-                    let (a, bv) = ray(blk * AGENTS_PER_TASK + r);
+                    rays.at(blk * AGENTS_PER_TASK + r, &mut a, &mut bv);
                     for q in 0..h {
                         acc[q] = 2.0 * (a[q] * g0[q] + bv[q] * g1[q]);
                     }
                     first.backward(&acc, grad);
                 }
             });
-        agents_last(&per_agent, d, n)
+        crate::array::transpose(&per_agent, 1, n, d, |v| v)
     }
 
     /// `Σ_j w_j ∇V(b + α_j (x − b))` of one population: `x`, `b` `[d, n]` (agents last),
@@ -432,20 +416,9 @@ impl RayNet {
         let last = &self.psi[self.psi.len() - 1];
         let h = last.inputs;
         let m = nodes.len();
-        // u₁(α) = A + α B for agent i.
-        let ray = |i: usize| {
-            let (mut a, mut bvec) = (vec![0.0; h1], vec![0.0; h1]);
-            let bi: Vec<f64> = (0..d).map(|k| b[k * n + i]).collect();
-            let di: Vec<f64> = (0..d).map(|k| x[k * n + i] - b[k * n + i]).collect();
-            first.forward(&bi, &mut a);
-            first.forward(&di, &mut bvec);
-            for (bv, c) in bvec.iter_mut().zip(&first.c) {
-                *bv -= c;
-            }
-            (a, bvec)
-        };
+        let rays = Rays { first, x, b, n };
         if self.psi.len() == 2 && self.activation == Activation::Square {
-            return self.square_ray(&ray, [d, n], nodes, weights);
+            return self.square_ray(&rays, nodes, weights);
         }
         let path = Nodes {
             nodes,
@@ -456,8 +429,10 @@ impl RayNet {
             .into_par_iter()
             .map(|blk| {
                 let (mut sums, mut scratch) = (vec![0.0; m * h], Scratch::new(h1, m));
+                let (mut a, mut bv) = (vec![0.0; h1], vec![0.0; h1]);
                 for i in blk * AGENTS_PER_TASK..n.min((blk + 1) * AGENTS_PER_TASK) {
-                    self.pool_agent(ray(i), &path, &mut scratch, &mut sums);
+                    rays.at(i, &mut a, &mut bv);
+                    self.pool_agent([&a, &bv], &path, &mut scratch, &mut sums);
                 }
                 sums
             })
@@ -476,13 +451,40 @@ impl RayNet {
             .enumerate()
             .for_each(|(blk, rows)| {
                 let (mut acc, mut scratch) = (vec![0.0; h1], Scratch::new(h1, m));
+                let (mut a, mut bv) = (vec![0.0; h1], vec![0.0; h1]);
                 for (r, grad) in rows.chunks_exact_mut(d).enumerate() {
-                    let agent = ray(blk * AGENTS_PER_TASK + r);
-                    self.agent_gradient(agent, &path, &shared, &mut scratch, &mut acc);
+                    rays.at(blk * AGENTS_PER_TASK + r, &mut a, &mut bv);
+                    self.agent_gradient([&a, &bv], &path, &shared, &mut scratch, &mut acc);
                     first.backward(&acc, grad);
                 }
             });
-        agents_last(&per_agent, d, n)
+        crate::array::transpose(&per_agent, 1, n, d, |v| v)
+    }
+}
+
+/// Every agent's first pre-activation along its ray, `u₁(α) = A + α B`, from `x` and `b`
+/// (`[d, n]`, agents last).
+struct Rays<'a> {
+    first: &'a Dense,
+    x: &'a [f64],
+    b: &'a [f64],
+    n: usize,
+}
+
+impl Rays<'_> {
+    /// Agent `i`'s `A = W₁ᵀ b_i + c₁` and `B = W₁ᵀ (x_i − b_i)`, into `a` and `slope`.
+    fn at(&self, i: usize, a: &mut [f64], slope: &mut [f64]) {
+        let outputs = self.first.outputs;
+        a.copy_from_slice(&self.first.c);
+        slope.fill(0.0);
+        for k in 0..self.first.inputs {
+            let (bk, xk) = (self.b[k * self.n + i], self.x[k * self.n + i]);
+            let row = &self.first.w[k * outputs..(k + 1) * outputs];
+            for ((a, s), w) in a.iter_mut().zip(slope.iter_mut()).zip(row) {
+                *a += bk * w;
+                *s += (xk - bk) * w;
+            }
+        }
     }
 }
 
@@ -539,16 +541,10 @@ impl RayNet {
     }
 
     /// Add one agent's `a_{k−1}(u₁(α_j))` to `sums[j·h ..]` for every node `j`.
-    fn pool_agent(
-        &self,
-        (a, bv): (Vec<f64>, Vec<f64>),
-        path: &Nodes,
-        s: &mut Scratch,
-        sums: &mut [f64],
-    ) {
+    fn pool_agent(&self, [a, bv]: [&[f64]; 2], path: &Nodes, s: &mut Scratch, sums: &mut [f64]) {
         let h = self.psi[self.psi.len() - 1].inputs;
         if let Some(dx) = self.tanh_progression(path) {
-            s.tanh_ray.start([&a, &bv], path.nodes, dx);
+            s.tanh_ray.start([a, bv], path.nodes, dx);
             for (j, &alpha) in path.nodes.iter().enumerate() {
                 s.tanh_ray.next(&mut s.t);
                 let sum = &mut sums[j * h..(j + 1) * h];
@@ -561,7 +557,7 @@ impl RayNet {
             }
         } else if self.psi.len() == 2 {
             // σ(u₁) is the hidden activation: unit by unit along the ray.
-            for (q, (&aq, &bq)) in a.iter().zip(&bv).enumerate() {
+            for (q, (&aq, &bq)) in a.iter().zip(bv).enumerate() {
                 along_unit(
                     self.activation,
                     [aq, bq],
@@ -575,7 +571,7 @@ impl RayNet {
             }
         } else {
             for (j, &alpha) in path.nodes.iter().enumerate() {
-                for ((u, a), bv) in s.u1.iter_mut().zip(&a).zip(&bv) {
+                for ((u, a), bv) in s.u1.iter_mut().zip(a).zip(bv) {
                     *u = a + alpha * bv;
                 }
                 let hid = self.hidden(&s.u1, &mut s.slopes);
@@ -589,7 +585,7 @@ impl RayNet {
     /// One agent's `Σ_j w_j s_ij` (the gradient with respect to `u₁`, weighted) into `acc`.
     fn agent_gradient(
         &self,
-        (a, bv): (Vec<f64>, Vec<f64>),
+        [a, bv]: [&[f64]; 2],
         path: &Nodes,
         shared: &Shared,
         s: &mut Scratch,
@@ -598,7 +594,7 @@ impl RayNet {
         acc.iter_mut().for_each(|v| *v = 0.0);
         let m = path.nodes.len();
         if let Some(dx) = self.tanh_progression(path) {
-            s.tanh_ray.start([&a, &bv], path.nodes, dx);
+            s.tanh_ray.start([a, bv], path.nodes, dx);
             for (j, &alpha) in path.nodes.iter().enumerate() {
                 s.tanh_ray.next(&mut s.t);
                 let g = &shared.by_point[j];
@@ -625,7 +621,7 @@ impl RayNet {
             }
         } else {
             for (j, &alpha) in path.nodes.iter().enumerate() {
-                for ((u, a), bv) in s.u1.iter_mut().zip(&a).zip(&bv) {
+                for ((u, a), bv) in s.u1.iter_mut().zip(a).zip(bv) {
                     *u = a + alpha * bv;
                 }
                 self.hidden(&s.u1, &mut s.slopes);
