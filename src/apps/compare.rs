@@ -180,24 +180,15 @@ pub fn run(
             })
         }
         Method::AsPath => {
-            let device = options.backend.device()?;
-            options
-                .backend
-                .check_precision(&device, options.path.precision)?;
-            let a = path::attribute(
-                crate::indicators::analytic(indicator).as_ref(),
+            let program = crate::indicators::analytic(indicator);
+            run_any(
+                method,
+                program.as_ref(),
                 features,
                 baseline,
-                &options.path,
-                &device,
+                options,
                 progress,
-            )?;
-            Ok(MethodRun {
-                method,
-                seconds: a.seconds,
-                phi: a.phi,
-                std_error: None,
-            })
+            )
         }
         _ => {
             let g = game(indicator, features, baseline)?;

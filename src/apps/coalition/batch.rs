@@ -156,6 +156,20 @@ fn push_mask(out: &mut Vec<bool>, mask: usize, n: usize) {
     out.extend((0..n).map(|i| mask & (1 << i) != 0));
 }
 
+/// The coalitions along `order` as flags (`(order.len() + 1) × n`): row 0 has every player
+/// `from` (all out, or all in), and each later row switches the next player of `order`.
+/// With `from = false` over a whole permutation these are its prefixes.
+pub fn switched(n: usize, order: &[usize], from: bool) -> Vec<bool> {
+    let mut members = Vec::with_capacity((order.len() + 1) * n);
+    let mut row = vec![from; n];
+    members.extend_from_slice(&row);
+    for &i in order {
+        row[i] = !from;
+        members.extend_from_slice(&row);
+    }
+    members
+}
+
 /// Leave-one-out: `v([n]) − v([n] \ {i})`.
 ///
 /// # Errors
@@ -209,15 +223,9 @@ pub fn shapley_sampled(
             }
             orders.push(order);
         }
-        let mut members = Vec::with_capacity(orders.len() * (n + 1) * n);
-        for order in &orders {
-            let mut row = vec![false; n];
-            members.extend_from_slice(&row);
-            for &i in order {
-                row[i] = true;
-                members.extend_from_slice(&row);
-            }
-        }
+        let members: Vec<bool> = (orders.iter())
+            .flat_map(|order| switched(n, order, false))
+            .collect();
         let v = game.values(&members)?;
         let contributions = |o: usize| {
             let mut c = vec![0.0; n];

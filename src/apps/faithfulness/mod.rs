@@ -413,13 +413,7 @@ fn shapley_seconds(game: &TensorGame, k: usize, seed: u64) -> Result<f64> {
     let n = game.players();
     let rows = (n + 1).min(game.batch().max(1));
     let order = crate::coalition::methods::permutation(n, seed, 0);
-    let mut members = Vec::with_capacity(rows * n);
-    let mut row = vec![false; n];
-    members.extend_from_slice(&row);
-    for &i in order.iter().take(rows - 1) {
-        row[i] = true;
-        members.extend_from_slice(&row);
-    }
+    let members = batch::switched(n, &order[..rows - 1], false);
     let start = Instant::now();
     game.values(&members)?;
     let per_row = start.elapsed().as_secs_f64() / rows as f64;
@@ -439,13 +433,7 @@ impl Deletion<'_> {
         let n = self.game.players();
         let order = ranking(&e.phi);
         // Row k: everyone but the top k (row 0: everyone).
-        let mut members = Vec::with_capacity((self.k_max + 1) * n);
-        let mut row = vec![true; n];
-        members.extend_from_slice(&row);
-        for &i in order.iter().take(self.k_max) {
-            row[i] = false;
-            members.extend_from_slice(&row);
-        }
+        let members = batch::switched(n, &order[..self.k_max], true);
         let drops = |game: &TensorGame| -> Result<Vec<f64>> {
             let v = game.values(&members)?;
             Ok(v[1..].iter().map(|vk| v[0] - vk).collect())

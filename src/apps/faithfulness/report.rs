@@ -13,7 +13,7 @@
 use aumann_kernels::rank::{kendall_tau_b, top_k};
 use plotters::prelude::*;
 
-use super::{Curves, FaithMethod, Faithfulness, Ranked, ranking};
+use super::{Curves, FaithMethod, Faithfulness, Ranked};
 use crate::error::{Error, Result};
 use crate::markdown::{Align, Table};
 
@@ -38,11 +38,9 @@ pub struct Summary {
 
 /// `τ_b` over the reference's top 10, `τ_b` over all agents, and the top-10 overlap.
 pub fn agreement(phi: &[f64], reference: &[f64]) -> [f64; 3] {
-    let top: Vec<usize> = ranking(reference).into_iter().take(10).collect();
-    let pick = |v: &[f64]| top.iter().map(|&i| v[i]).collect::<Vec<_>>();
-    let (mut a, mut b) = (top_k(phi, 10), top_k(reference, 10));
-    a.sort_unstable();
-    b.sort_unstable();
+    // `top_k` returns positions ascending, ties broken by position, as `ranking` orders them.
+    let (a, b) = (top_k(phi, 10), top_k(reference, 10));
+    let pick = |v: &[f64]| b.iter().map(|&i| v[i]).collect::<Vec<_>>();
     let common = a.iter().filter(|i| b.binary_search(i).is_ok()).count();
     [
         kendall_tau_b(&pick(phi), &pick(reference)),
