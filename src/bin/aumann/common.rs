@@ -147,3 +147,26 @@ impl Choice for IndicatorName {
         }
     }
 }
+
+/// The scenario folder `dir` and the row (run-major step) of `step` in run `run` (default
+/// 0), for a command that works on one step; `why` says why the step is needed.
+pub fn scenario_step(
+    dir: &std::path::Path,
+    which: Horizon,
+    run: Option<usize>,
+    step: Option<usize>,
+    why: &str,
+) -> Result<(aumann::scenario::Loaded, usize)> {
+    let Some(step) = step else {
+        anyhow::bail!("--scenario needs --step T: {why}");
+    };
+    let loaded = aumann::scenario::load(dir)?;
+    let target = aumann::scenario::Target {
+        which,
+        run: Some(run.unwrap_or(0)),
+        step: Some(step),
+    };
+    let m = &loaded.manifest;
+    let row = target.rows(m.runs.max(1), m.steps)?[0];
+    Ok((loaded, row))
+}

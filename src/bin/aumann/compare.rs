@@ -10,10 +10,10 @@ use aumann::coalition::Game;
 use aumann::compare::{self, CompareOptions, Method, MethodRun};
 use aumann::indicators::{Analytic, Indicator, IndicatorSpec};
 use aumann::path::PathOptions;
-use aumann::scenario::{self, Horizon};
+use aumann::scenario::Horizon;
 use clap::Args;
 
-use crate::common::{ComputeFlags, IndicatorName, RunFlags, choice, with_flags};
+use crate::common::{ComputeFlags, IndicatorName, RunFlags, choice, scenario_step, with_flags};
 use crate::progress::Bar;
 use crate::staged::Staged;
 
@@ -170,17 +170,8 @@ fn scenario_subject(args: &CompareArgs, dir: &std::path::Path) -> Result<Subject
             k.entry().name
         ),
     };
-    let Some(step) = args.step else {
-        anyhow::bail!("--scenario needs --step T: coalition methods attribute one step");
-    };
-    let loaded = scenario::load(dir)?;
-    let target = scenario::Target {
-        which,
-        run: Some(args.scenario_run.unwrap_or(0)),
-        step: Some(step),
-    };
-    let m = &loaded.manifest;
-    let row = target.rows(m.runs.max(1), m.steps)?[0];
+    let why = "coalition methods attribute one step";
+    let (loaded, row) = scenario_step(dir, which, args.scenario_run, args.step, why)?;
     let features = match &args.features {
         Some(path) => {
             let (all, _) = aumann::run::read_features(path)?;

@@ -9,10 +9,12 @@ use aumann::backend::Precision;
 use aumann::indicators::{Indicator, IndicatorSpec};
 use aumann::path::PathOptions;
 use aumann::run;
-use aumann::scenario::{self, Horizon};
+use aumann::scenario::Horizon;
 use clap::Args;
 
-use crate::common::{ComputeFlags, IndicatorName, RunFlags, ScenarioFlags, choice, with_flags};
+use crate::common::{
+    ComputeFlags, IndicatorName, RunFlags, ScenarioFlags, choice, scenario_step, with_flags,
+};
 use crate::staged::Staged;
 
 /// `aumann eval`.
@@ -91,17 +93,8 @@ fn indicator(
                 Some(IndicatorName::Scenario(h)) => h,
                 _ => Horizon::Static,
             };
-            let Some(step) = args.target.step else {
-                anyhow::bail!("--scenario needs --step T: the indicator reads that step's context");
-            };
-            let loaded = scenario::load(dir)?;
-            let target = scenario::Target {
-                which,
-                run: Some(args.target.run.unwrap_or(0)),
-                step: Some(step),
-            };
-            let m = &loaded.manifest;
-            let row = target.rows(m.runs.max(1), m.steps)?[0];
+            let why = "the indicator reads that step's context";
+            let (loaded, row) = scenario_step(dir, which, args.target.run, args.target.step, why)?;
             let (n, expected) = (loaded.manifest.agents, loaded.manifest.features.len());
             anyhow::ensure!(
                 (agents, d) == (n, expected),
