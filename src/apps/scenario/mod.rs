@@ -92,7 +92,7 @@ pub mod social;
 use std::path::Path;
 use std::sync::{Arc, Mutex, OnceLock};
 
-use burn::tensor::Tensor;
+use burn::tensor::{DType, Device, Tensor};
 use serde::{Deserialize, Serialize};
 
 use self::graph::Graph;
@@ -320,6 +320,8 @@ pub struct GraphIndicator<R> {
     grouped: OnceLock<host::HostGraph>,
     /// The host gradients' memory, one workspace per row in flight.
     workspaces: Mutex<Vec<host::Workspace>>,
+    /// The edges as uploaded, per device and dtype.
+    uploaded: Mutex<Vec<(Device, DType, graph::Edges)>>,
 }
 
 /// How a [`GraphIndicator`] is differentiated on a CPU backend.
@@ -341,6 +343,7 @@ impl<R: OnGraph> GraphIndicator<R> {
             kernel,
             grouped: OnceLock::new(),
             workspaces: Mutex::new(Vec::new()),
+            uploaded: Mutex::new(Vec::new()),
         }
     }
 
@@ -349,6 +352,21 @@ impl<R: OnGraph> GraphIndicator<R> {
             z = self.on.step(z, edges);
         }
         self.on.risk(&z, edges)
+    }
+}
+
+impl<R: OnGraph> GraphIndicator<R> {
+    /// The edges on `device` in `dtype`, uploaded on first use and kept: an indicator scored
+    /// batch after batch (coalitions, deletion curves) would otherwise upload them every call.
+    fn edges(&self, device: &Device, dtype: DType) -> graph::Edges {
+        let mut cache = self.uploaded.lock().unwrap_or_else(|p| p.into_inner());
+        let same = |d: &Device| d == device && d.is_autodiff() == device.is_autodiff();
+        if let Some((_, _, e)) = cache.iter().find(|(d, t, _)| same(d) && *t == dtype) {
+            return e.clone();
+        }
+        let edges = self.on.graph().upload(device, dtype);
+        cache.push((device.clone(), dtype, edges.clone()));
+        edges
     }
 }
 
@@ -361,12 +379,12 @@ impl<R: OnGraph> Indicator for GraphIndicator<R> {
     }
 
     fn forward(&self, z: Tensor<3>) -> Result<Tensor<1>> {
-        let edges = self.on.graph().upload(&z.device(), z.dtype());
+        let edges = self.edges(&z.device(), z.dtype());
         Ok(self.value(z, &edges))
     }
 
     fn along_path<'a>(&'a self, x: &Tensor<3>, _b: &Tensor<3>) -> Result<PathFn<'a>> {
-        let edges = self.on.graph().upload(&x.device(), x.dtype());
+        let edges = self.edges(&x.device(), x.dtype());
         Ok(Box::new(move |z| Ok(self.value(z, &edges))))
     }
 
