@@ -448,13 +448,14 @@ impl HostDynamics for CascadeRisk {
 
     fn step(&self, z: &[f64], graph: &HostGraph, out: StepOut<'_>) {
         let c = &self.config;
+        let sources = graph.sources();
         self.voices(z, out.scratch);
         let voices = &out.scratch[..];
         par_nodes(out.next, 5, |i, out| {
-            graph.sources.prefetch_neighbours(i + AHEAD, voices, 2);
+            sources.prefetch_neighbours(i + AHEAD, voices, 2);
             let [s, .., w] = agent(z, i);
             let (mut resist, mut heard) = (0.0, 0.0);
-            for &u in graph.sources.neighbours(i) {
+            for &u in sources.neighbours(i) {
                 heard += voices[u as usize * 2];
                 resist += voices[u as usize * 2 + 1];
             }
@@ -475,6 +476,7 @@ impl HostDynamics for CascadeRisk {
     ) {
         let c = &self.config;
         let Step { z, next, .. } = step;
+        let (sources, destinations) = (graph.sources(), graph.destinations());
         let n = graph.nodes();
         self.voices(z, scratch);
         scratch.resize(n * 5, 0.0);
@@ -483,12 +485,11 @@ impl HostDynamics for CascadeRisk {
         // Per follower w: the gradient with respect to its Σ ln(1 − m_u) and its Σ voices,
         // and to its own stance directly.
         par_nodes(into, 3, |i, o| {
-            graph.sources.prefetch_neighbours(i + AHEAD, voices, 2);
+            sources.prefetch_neighbours(i + AHEAD, voices, 2);
             let s = z[i * 5];
             let [s2, e2, ..] = agent(next, i);
             let [gs2, ge2, gp2, gr2, _] = agent(g, i);
-            let resist: f64 = graph
-                .sources
+            let resist: f64 = sources
                 .neighbours(i)
                 .iter()
                 .map(|&u| voices[u as usize * 2 + 1])
@@ -505,10 +506,10 @@ impl HostDynamics for CascadeRisk {
         });
         let into = &*into;
         par_nodes(grad, 5, |i, out| {
-            graph.destinations.prefetch_neighbours(i + AHEAD, into, 3);
+            destinations.prefetch_neighbours(i + AHEAD, into, 3);
             let [s, _, p, r, _] = agent(z, i);
             let (mut g_resist, mut g_voice) = (0.0, 0.0);
-            for &w in graph.destinations.neighbours(i) {
+            for &w in destinations.neighbours(i) {
                 g_resist += into[w as usize * 3];
                 g_voice += into[w as usize * 3 + 1];
             }

@@ -27,7 +27,7 @@
 //!
 //! States are agent-major `[n, d]` slices (agent `i`, feature `k` at `i·d + k`).
 
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 
 use aumann_kernels::Real;
 use aumann_kernels::graph::{Csr, Neighbourhood, par_nodes};
@@ -36,15 +36,16 @@ use rayon::prelude::*;
 
 use super::graph::Graph;
 
-/// A graph grouped by node for the host passes.
-#[derive(Clone, Debug)]
+/// A graph grouped by node for the host passes, each grouping built on first use (a scenario
+/// reads only the ones its dynamics need).
+#[derive(Debug)]
 pub struct HostGraph {
-    /// For every node `w`, the sources `u` of its in-edges `u → w`.
-    pub sources: Csr,
-    /// For every node `u`, the destinations `w` of its out-edges `u → w`.
-    pub destinations: Csr,
-    /// Every node's neighbours either way, each once, with the edge counts per direction.
-    pub neighbourhood: Neighbourhood,
+    n: usize,
+    src: Vec<u32>,
+    dst: Vec<u32>,
+    sources: OnceLock<Csr>,
+    destinations: OnceLock<Csr>,
+    neighbourhood: OnceLock<Neighbourhood>,
     /// In-degree of every node.
     pub in_degree: Vec<f64>,
     /// `1 / max(in-degree, 1)` of every node.
@@ -52,19 +53,38 @@ pub struct HostGraph {
 }
 
 impl HostGraph {
-    /// Group `graph`'s edges both ways.
+    /// The edges of `graph`, to be grouped.
     pub fn new(graph: &Graph) -> Self {
-        let src: Vec<u32> = graph.edges.iter().map(|e| e[0]).collect();
-        let dst: Vec<u32> = graph.edges.iter().map(|e| e[1]).collect();
         let in_degree = graph.in_degrees();
         let inv_in_degree = in_degree.iter().map(|&d| 1.0 / d.max(1.0)).collect();
         Self {
-            sources: Csr::group(graph.n, &dst, &src),
-            destinations: Csr::group(graph.n, &src, &dst),
-            neighbourhood: Neighbourhood::new(graph.n, &src, &dst),
+            n: graph.n,
+            src: graph.edges.iter().map(|e| e[0]).collect(),
+            dst: graph.edges.iter().map(|e| e[1]).collect(),
+            sources: OnceLock::new(),
+            destinations: OnceLock::new(),
+            neighbourhood: OnceLock::new(),
             in_degree,
             inv_in_degree,
         }
+    }
+
+    /// For every node `w`, the sources `u` of its in-edges `u → w`.
+    pub fn sources(&self) -> &Csr {
+        self.sources
+            .get_or_init(|| Csr::group(self.n, &self.dst, &self.src))
+    }
+
+    /// For every node `u`, the destinations `w` of its out-edges `u → w`.
+    pub fn destinations(&self) -> &Csr {
+        self.destinations
+            .get_or_init(|| Csr::group(self.n, &self.src, &self.dst))
+    }
+
+    /// Every node's neighbours either way, each once, with the edge counts per direction.
+    pub fn neighbourhood(&self) -> &Neighbourhood {
+        self.neighbourhood
+            .get_or_init(|| Neighbourhood::new(self.n, &self.src, &self.dst))
     }
 
     /// Number of nodes.

@@ -469,7 +469,7 @@ impl HostDynamics for SocialRisk {
             [z[i * 5], z[i * 5 + 1], self.propensity(z[i * 5])]
         });
         let near = &scratch[..];
-        let hood = &graph.neighbourhood;
+        let hood = graph.neighbourhood();
         tape.resize(hood.csr.edges(), 0.0);
         hood.csr
             .par_nodes_and_edges(next, 5, tape, |i, out, closes| {
@@ -527,7 +527,7 @@ impl HostDynamics for SocialRisk {
             ]
         });
         let near = &scratch[..];
-        let hood = &graph.neighbourhood;
+        let hood = graph.neighbourhood();
         par_nodes(grad, 5, |i, out| {
             hood.csr.prefetch_neighbours(i + AHEAD, near, 6);
             let [b, p, v, l, q] = agent(z, i);
