@@ -334,18 +334,13 @@ fn check(options: &FaithOptions, n: usize, runs: usize) -> Result<()> {
 
 /// `V` of the attributed indicator at every step of the chosen run.
 fn values_per_step(loaded: &Loaded, options: &FaithOptions, steps: usize) -> Result<Vec<f64>> {
-    let sim = &loaded.simulation;
-    let device = crate::backend::Backend::Flex.device()?;
-    (0..steps)
-        .map(|t| {
-            let r = options.run * steps + t;
-            let indicator = loaded.scenario.indicator(sim, options.which, r)?;
-            let x = sim
-                .features
-                .upload(r, r + 1, &device, burn::tensor::DType::F64);
-            Ok(crate::array::download(indicator.forward(x)?, "scenario risk")?[0])
-        })
-        .collect()
+    let rows: Vec<usize> = (options.run * steps..(options.run + 1) * steps).collect();
+    crate::scenario::risk_of_rows(
+        loaded.scenario.as_ref(),
+        &loaded.simulation,
+        options.which,
+        &rows,
+    )
 }
 
 /// What a method attributes.

@@ -575,20 +575,36 @@ impl Loaded {
 /// # Errors
 /// Whatever building or evaluating the indicators reports.
 pub fn macro_series(scenario: &dyn Scenario, simulation: &Simulation) -> Result<Vec<f64>> {
+    let rows: Vec<usize> = (0..simulation.features.steps()).collect();
+    let [risk, ahead] = Horizon::ALL.map(|which| risk_of_rows(scenario, simulation, which, &rows));
+    Ok(risk?
+        .into_iter()
+        .zip(ahead?)
+        .flat_map(|(a, b)| [a, b])
+        .collect())
+}
+
+/// The indicator `which` of each of `rows` (run-major steps) on that row's own features, in
+/// f64 on flex.
+///
+/// # Errors
+/// Whatever building or evaluating the indicators reports.
+pub fn risk_of_rows(
+    scenario: &dyn Scenario,
+    simulation: &Simulation,
+    which: Horizon,
+    rows: &[usize],
+) -> Result<Vec<f64>> {
     let device = crate::backend::Backend::Flex.device()?;
-    let dtype = burn::tensor::DType::F64;
-    let steps = simulation.features.steps();
-    let mut out = Vec::with_capacity(2 * steps);
-    for t in 0..steps {
-        let x = simulation.features.upload(t, t + 1, &device, dtype);
-        for which in Horizon::ALL {
-            let v = scenario
-                .indicator(simulation, which, t)?
-                .forward(x.clone())?;
-            out.push(crate::array::download(v, "scenario risk")?[0]);
-        }
-    }
-    Ok(out)
+    rows.iter()
+        .map(|&t| {
+            let x = simulation
+                .features
+                .upload(t, t + 1, &device, burn::tensor::DType::F64);
+            let v = scenario.indicator(simulation, which, t)?.forward(x)?;
+            Ok(crate::array::download(v, "scenario risk")?[0])
+        })
+        .collect()
 }
 
 /// `[R, T]` for several runs of `rows / R` steps, `[T]` for one.
