@@ -52,8 +52,17 @@ pub fn agreement(phi: &[f64], reference: &[f64]) -> [f64; 3] {
 impl Faithfulness {
     /// Sampled Shapley's first attribution: the reference of the agreement columns.
     pub fn reference(&self) -> Option<&Curves> {
+        self.first(FaithMethod::ShapleySampled)
+    }
+
+    /// The first attribution `method` made (its first seed), if it ran.
+    pub fn attribution(&self, method: FaithMethod) -> Option<&[f64]> {
+        self.first(method).map(|c| c.phi.as_slice())
+    }
+
+    fn first(&self, method: FaithMethod) -> Option<&Curves> {
         self.outcomes.iter().find_map(|o| match &o.result {
-            Ranked::Done(c) if o.method == FaithMethod::ShapleySampled => Some(c),
+            Ranked::Done(c) if o.method == method => Some(c),
             _ => None,
         })
     }

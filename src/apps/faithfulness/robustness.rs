@@ -14,7 +14,7 @@
 use burn::tensor::Device;
 
 use super::report::agreement;
-use super::{FaithOptions, Faithfulness};
+use super::{FaithMethod, FaithOptions, Faithfulness};
 use crate::baseline::Baseline;
 use crate::coalition::{TensorGame, batch};
 use crate::error::Result;
@@ -70,7 +70,11 @@ pub fn sweeps(
         Ok((a.phi, change))
     };
     let base = loaded.scenario.as_ref();
-    let (phi, change) = attribute(base)?;
+    // The run's own as-path attribution, where it made one.
+    let (phi, change) = match f.attribution(FaithMethod::AsPath) {
+        Some(phi) => (phi.to_vec(), f.change[0]),
+        None => attribute(base)?,
+    };
     let compare = |sweep, variant: String, against: &str, other: &[f64], reference, change| {
         let [_, all, overlap] = agreement(other, reference);
         Comparison {
@@ -121,12 +125,16 @@ pub fn sweeps(
             ));
         }
     }
-    if base.parameters().get("aggregate").is_some() {
+    if let Some(own) = base.parameters().get("aggregate").cloned() {
         let forms = crate::scenario::cascade::Aggregate::ALL;
         let mut attributions = Vec::new();
         for form in forms {
-            let s = variant(base, "aggregate", serde_json::json!(form.name()))?;
-            attributions.push((form.name(), attribute(s.as_ref())?));
+            let attribution = if own == form.name() {
+                (phi.clone(), change)
+            } else {
+                attribute(variant(base, "aggregate", serde_json::json!(form.name()))?.as_ref())?
+            };
+            attributions.push((form.name(), attribution));
         }
         for i in 0..attributions.len() {
             for j in i + 1..attributions.len() {
