@@ -16,16 +16,35 @@ pub enum Error {
         /// What is wrong.
         reason: String,
     },
+    /// A followers snapshot (`did,followers` CSV) that cannot be used.
+    #[error("{}:{line}: {reason}", path.display())]
+    Followers {
+        /// The file.
+        path: PathBuf,
+        /// The line (1-based).
+        line: u64,
+        /// What is wrong.
+        reason: String,
+    },
+    /// Event input that cannot be used as a whole (no event files, say).
+    #[error("{}: {reason}", path.display())]
+    Events {
+        /// The file or folder.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
     /// A file that stops being readable part way (a truncated compressed file, say).
     #[error(
-        "{}: unreadable after byte {offset} of its decompressed content ({source}); the events \
-         before it were read",
+        "{}: unreadable from byte {offset} of the file on ({source}); the events before it were \
+         read",
         path.display()
     )]
     Truncated {
         /// The file.
         path: PathBuf,
-        /// Decompressed bytes read before the failure.
+        /// Bytes of the file read when the failure came (for a compressed file, at most one
+        /// read buffer past the last complete event).
         offset: u64,
         /// The failure.
         source: std::io::Error,

@@ -16,7 +16,11 @@
 //! `time_us` is Jetstream's clock (the resume cursor), not the record's `createdAt`; lines are
 //! not in `time_us` order; delivery is at least once, so the same event may come twice.
 
+pub mod build;
 pub mod event;
+pub mod files;
+pub mod followers;
 pub mod reader;
+pub mod records;
 pub mod source;
 pub mod topics;

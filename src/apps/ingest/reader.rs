@@ -46,27 +46,38 @@ pub fn read(
         ..ReadStats::default()
     };
     let mut offset = 0u64;
-    for line in source.lines() {
-        let line = line.map_err(|source| Error::Truncated {
-            path: file.to_path_buf(),
-            offset,
-            source,
-        })?;
-        offset += line.len() as u64 + 1;
-        stats.lines += 1;
-        let text = line.trim();
-        if text.is_empty() {
-            continue;
+    let mut source = source;
+    let mut buffer = Vec::with_capacity(4096);
+    loop {
+        buffer.clear();
+        let n = source
+            .read_until(b'\n', &mut buffer)
+            .map_err(|source| Error::Truncated {
+                path: file.to_path_buf(),
+                offset,
+                source,
+            })?;
+        if n == 0 {
+            break;
         }
-        match Line::parse(text) {
-            Ok(Line::Event(event)) => {
+        offset += n as u64;
+        stats.lines += 1;
+        let parsed = std::str::from_utf8(&buffer)
+            .map_err(|e| format!("not UTF-8 ({e})"))
+            .and_then(|text| match text.trim() {
+                "" => Ok(None),
+                text => Line::parse(text).map(Some),
+            });
+        match parsed {
+            Ok(None) => {}
+            Ok(Some(Line::Event(event))) => {
                 if let Body::Unknown(kind) = &event.body {
                     *stats.unknown_kinds.entry(kind.clone()).or_default() += 1;
                 }
                 stats.events += 1;
                 on_event(event);
             }
-            Ok(Line::Error(_)) => stats.error_frames += 1,
+            Ok(Some(Line::Error(_))) => stats.error_frames += 1,
             Err(reason) => {
                 stats.malformed += 1;
                 if stats.first_malformed.len() < FIRST_LINES {

@@ -5,9 +5,11 @@
 //! dictionary when one is given (a frame compressed without it reads the same). What comes out
 //! is read line by line ([`super::reader::read`]).
 
+use std::cell::Cell;
 use std::fs::File;
-use std::io::BufReader;
+use std::io::{BufReader, Read};
 use std::path::Path;
+use std::rc::Rc;
 
 use super::event::Event;
 use super::reader::{ReadStats, read};
@@ -35,12 +37,38 @@ pub fn read_file(
     };
     let file = File::open(path).map_err(io)?;
     if !is_zstd(path) {
-        return read(BufReader::new(file), path, on_event);
+        return read(BufReader::with_capacity(1 << 16, file), path, on_event);
     }
+    let consumed = Rc::new(Cell::new(0));
+    let file = BufReader::new(Counting {
+        inner: file,
+        count: Rc::clone(&consumed),
+    });
     let decoder = match dictionary {
-        Some(dict) => zstd::stream::read::Decoder::with_dictionary(BufReader::new(file), dict),
-        None => zstd::stream::read::Decoder::with_buffer(BufReader::new(file)),
+        Some(dict) => zstd::stream::read::Decoder::with_dictionary(file, dict),
+        None => zstd::stream::read::Decoder::with_buffer(file),
     }
     .map_err(io)?;
-    read(BufReader::new(decoder), path, on_event)
+    read(BufReader::with_capacity(1 << 16, decoder), path, on_event).map_err(|e| match e {
+        Error::Truncated { path, source, .. } => Error::Truncated {
+            path,
+            offset: consumed.get(),
+            source,
+        },
+        other => other,
+    })
+}
+
+/// A reader that counts the bytes read through it.
+struct Counting<R> {
+    inner: R,
+    count: Rc<Cell<u64>>,
+}
+
+impl<R: Read> Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.count.set(self.count.get() + n as u64);
+        Ok(n)
+    }
 }

@@ -6,7 +6,8 @@
 //!
 //! ```text
 //! manifest.json        format, agents n, days T, topic names, day labels, feature names,
-//!                      source, seed
+//!                      source, seed, and for a panel built from events what its ingest
+//!                      read, dropped, resolved and filtered
 //! followers.npy        [n]        follower count per agent (integer or float, ≥ 0)
 //! topics/<topic>.npy   [T, n, 3]  per day: reach = ln(1 + followers),
 //!                                 activity = ln(1 + topic posts and reposts that day),
@@ -20,6 +21,8 @@
 //! name (and the day, agent and coordinate where one applies). Agent identifiers never appear
 //! in a panel: agents are rows.
 
+pub mod calendar;
+pub mod events;
 pub mod synth;
 
 use std::fs;
@@ -59,6 +62,9 @@ pub struct Manifest {
     /// The generator's seed, for synthetic panels.
     #[serde(default)]
     pub seed: Option<u64>,
+    /// For a panel built from events: what was read, dropped, resolved and filtered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ingest: Option<crate::ingest::build::IngestReport>,
 }
 
 /// A panel in memory.

@@ -247,6 +247,7 @@ pub fn generate(config: &PanelConfig) -> Panel {
             features: FEATURES.iter().map(|s| s.to_string()).collect(),
             source: "synthetic (aumann panel synth)".into(),
             seed: Some(config.seed),
+            ingest: None,
         },
         followers,
         posts_7d: Some(posts_7d),
@@ -287,25 +288,8 @@ fn poisson(rng: &mut Xoshiro256PlusPlus, mean: f64) -> f64 {
 
 /// `"YYYY-MM-DD"`, `days` after `start`.
 fn date_label(start: (i32, u32, u32), days: usize) -> String {
-    let (mut y, mut m, mut d) = start;
-    for _ in 0..days {
-        let month_len = match m {
-            2 if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 => 29,
-            2 => 28,
-            4 | 6 | 9 | 11 => 30,
-            _ => 31,
-        };
-        d += 1;
-        if d > month_len {
-            d = 1;
-            m += 1;
-            if m > 12 {
-                m = 1;
-                y += 1;
-            }
-        }
-    }
-    format!("{y:04}-{m:02}-{d:02}")
+    let (y, m, d) = start;
+    super::calendar::label(super::calendar::days_from_civil(i64::from(y), m, d) + days as i64)
 }
 
 #[cfg(test)]

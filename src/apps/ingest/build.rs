@@ -1,0 +1,650 @@
+//! From events to a panel: every event handed to [`PanelBuilder::add`], then
+//! [`PanelBuilder::finish`] counts the study's features per account, topic and UTC day.
+//!
+//! ```text
+//! day(event)        = ⌊time_us / 86 400 s⌋                     Jetstream's clock, not createdAt
+//! activity_{i,k,t}  = ln(1 + posts and reposts by i on topic k on day t)
+//! resonance_{i,k,t} = ln(1 + replies on day t by others to i's posts on topic k)
+//! reach_i           = ln(1 + followers_i)                       snapshot, or follows seen
+//! posts_7d_i        = posts (replies excluded) and reposts by i, last 7 days of the window
+//! replies_7d_i      = replies by others to any post of i, last 7 days of the window
+//! ```
+//!
+//! A post is on topic `k` when its text, facet tags or `tags` match ([`Topics`]); a repost
+//! is when the post it reposts, read anywhere in the input, is. A deleted record counts for
+//! nothing, whichever of its create and delete is read first; a post's update replaces its
+//! topics (the latest revision wins) and keeps its day. Self-replies are not resonance.
+//!
+//! The agents are the accounts that committed at least one record in the window, less those
+//! the [`Filters`] remove, in the order of their DIDs (so the panel does not depend on the
+//! order of the input). DIDs leave only through [`Ingested::dids`].
+
+use std::collections::HashMap;
+
+use super::event::{Body, Commit, Event, Operation, Subject};
+use super::records::{self, Entry, Post, Records, Target};
+use super::topics::Topics;
+use crate::array::Array3;
+use crate::panel::{FEATURES, FORMAT, Manifest, Panel, calendar};
+
+/// `app.bsky.feed.post`.
+pub const POST: &str = "app.bsky.feed.post";
+/// `app.bsky.feed.repost`.
+pub const REPOST: &str = "app.bsky.feed.repost";
+/// `app.bsky.feed.like`.
+pub const LIKE: &str = "app.bsky.feed.like";
+/// `app.bsky.graph.follow`.
+pub const FOLLOW: &str = "app.bsky.graph.follow";
+
+/// Account statuses that remove an account from the panel.
+pub const INACTIVE: [&str; 4] = ["takendown", "suspended", "deleted", "deactivated"];
+
+/// The days of a panel.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Window {
+    /// From the first to the last UTC day of any event read.
+    Seen,
+    /// `days` UTC days from `first` (days since 1970-01-01); events outside are skipped.
+    Days {
+        /// The first day.
+        first: i64,
+        /// How many days.
+        days: usize,
+    },
+}
+
+/// Which accounts a panel leaves out; each filter runs on what the previous ones kept.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Filters {
+    /// Accounts taken down, suspended, deleted or deactivated in the window.
+    pub inactive: bool,
+    /// Accounts posting and reposting more than this many times a day on average over the
+    /// window (an automated-account heuristic).
+    pub max_daily_posts: Option<f64>,
+    /// Accounts with no engagement with another account (a like, repost, reply or follow,
+    /// made or received).
+    pub engagement: bool,
+}
+
+impl Default for Filters {
+    fn default() -> Self {
+        Self {
+            inactive: true,
+            max_daily_posts: Some(100.0),
+            engagement: true,
+        }
+    }
+}
+
+/// Followers per DID, from a snapshot taken outside the stream.
+pub type FollowerCounts = HashMap<String, u64>;
+
+/// How a panel is built.
+#[derive(Clone, Debug)]
+pub struct IngestConfig {
+    /// The days.
+    pub window: Window,
+    /// Followers per DID; `None` counts the follows seen in the window instead.
+    pub followers: Option<FollowerCounts>,
+    /// The filters.
+    pub filters: Filters,
+}
+
+/// What an ingest read, dropped and resolved: the manifest's `ingest` record.
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct IngestReport {
+    /// Events handed to the builder.
+    pub events: u64,
+    /// Events outside the window (skipped).
+    pub outside_window: u64,
+    /// Second copies of an event already read (dropped).
+    pub duplicates: u64,
+    /// Deletes matched with their record's create (the record counts for nothing).
+    pub deletes_resolved: u64,
+    /// Deletes of records whose create was not read (made before the input begins).
+    pub deletes_unmatched: u64,
+    /// Reposts whose post was not read (their topic cannot be known; not counted).
+    pub reposts_unclassified: u64,
+    /// How reach was obtained.
+    pub reach: String,
+    /// Whether reach is the follows-seen approximation rather than a snapshot.
+    pub reach_approximate: bool,
+    /// Agents given 0 followers because the snapshot has no row for them.
+    pub agents_without_snapshot_row: usize,
+    /// Accounts that committed a record in the window, before filtering.
+    pub accounts_seen: usize,
+    /// Each filter and how many accounts it removed, in the order they ran.
+    pub filters: Vec<FilterCount>,
+    /// What read the files added (files, lines, malformed lines, unknown kinds, …).
+    #[serde(default)]
+    pub reading: ReadingReport,
+}
+
+/// What reading the files found, summed over files.
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ReadingReport {
+    /// Files read.
+    pub files: usize,
+    /// Bytes read (as stored).
+    pub bytes: u64,
+    /// Lines read.
+    pub lines: u64,
+    /// Lines that were not events.
+    pub malformed: u64,
+    /// Events of kinds this reader does not know.
+    pub unknown_kinds: u64,
+    /// Error frames.
+    pub error_frames: u64,
+    /// Files that stopped being readable part way (their events up to there were read).
+    pub truncated_files: usize,
+}
+
+/// One filter's effect.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct FilterCount {
+    /// The filter.
+    pub filter: String,
+    /// Accounts it removed.
+    pub removed: usize,
+}
+
+/// A built panel, its agents' DIDs (row order) and what the ingest did.
+#[derive(Clone, Debug)]
+pub struct Ingested {
+    /// The panel.
+    pub panel: Panel,
+    /// The DID of each agent (row `i` is `dids[i]`): write it only when asked to.
+    pub dids: Vec<String>,
+}
+
+/// Why no panel can be built.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum BuildError {
+    /// No event fell in the window, or every account was filtered out.
+    #[error("no agents: {0}")]
+    NoAgents(String),
+    /// More topics than a post's topic set holds.
+    #[error("{0} topics; at most 64 are supported")]
+    TooManyTopics(usize),
+}
+
+/// Per account, what is known before counting.
+#[derive(Clone, Copy, Debug, Default)]
+struct AccountFlags {
+    committed: bool,
+    inactive: bool,
+    engaged: bool,
+}
+
+/// Events in, a panel out.
+pub struct PanelBuilder {
+    topics: Topics,
+    config: IngestConfig,
+    index: HashMap<Box<str>, u32>,
+    dids: Vec<Box<str>>,
+    flags: Vec<AccountFlags>,
+    records: Records,
+    seen: Option<(i64, i64)>,
+    report: IngestReport,
+}
+
+impl PanelBuilder {
+    /// A builder for `topics`.
+    ///
+    /// # Errors
+    /// [`BuildError::TooManyTopics`] past 64 topics.
+    pub fn new(topics: Topics, config: IngestConfig) -> Result<Self, BuildError> {
+        if topics.len() > 64 {
+            return Err(BuildError::TooManyTopics(topics.len()));
+        }
+        Ok(Self {
+            topics,
+            config,
+            index: HashMap::new(),
+            dids: Vec::new(),
+            flags: Vec::new(),
+            records: Records::default(),
+            seen: None,
+            report: IngestReport::default(),
+        })
+    }
+
+    /// Account index of `did`, new or not.
+    fn account(&mut self, did: &str) -> u32 {
+        if let Some(&i) = self.index.get(did) {
+            return i;
+        }
+        let i = self.dids.len() as u32;
+        self.index.insert(did.into(), i);
+        self.dids.push(did.into());
+        self.flags.push(AccountFlags::default());
+        i
+    }
+
+    /// Take one event.
+    pub fn add(&mut self, event: Event) {
+        self.report.events += 1;
+        let day = calendar::day_of_micros(event.time_us);
+        if let Window::Days { first, days } = self.config.window
+            && !(first..first + days as i64).contains(&day)
+        {
+            self.report.outside_window += 1;
+            return;
+        }
+        let seen = self.seen.get_or_insert((day, day));
+        *seen = (seen.0.min(day), seen.1.max(day));
+        match event.body {
+            Body::Commit(commit) => self.commit(&event.did, day as i32, commit),
+            Body::Account(a) => {
+                let inactive = !a.active && a.status.is_some_and(|s| INACTIVE.contains(&&*s));
+                let i = self.account(&event.did) as usize;
+                self.flags[i].inactive |= inactive;
+            }
+            Body::Identity | Body::Unknown(_) => {}
+        }
+    }
+
+    fn commit(&mut self, did: &str, day: i32, commit: Commit) {
+        let author = self.account(did);
+        self.flags[author as usize].committed = true;
+        let collection = commit.collection.as_str();
+        if collection == LIKE {
+            self.like(author, commit);
+            return;
+        }
+        if ![POST, REPOST, FOLLOW].contains(&collection) {
+            return;
+        }
+        let key = records::key(did, collection, &commit.rkey);
+        match commit.operation {
+            Operation::Delete => self.delete(key),
+            Operation::Create | Operation::Update => {
+                if let Some(entry) = self.entry(author, day, &commit) {
+                    self.put(key, entry, commit.operation);
+                }
+            }
+        }
+    }
+
+    /// A like is engagement, made and received; nothing of it is kept.
+    fn like(&mut self, author: u32, commit: Commit) {
+        let subject = commit.record.and_then(|r| r.subject);
+        if let Some(Subject::Record(r)) = subject
+            && let Some((_, did, _)) = records::key_of_uri(&r.uri)
+        {
+            let liked = self.account(did);
+            if liked != author {
+                self.flags[author as usize].engaged = true;
+                self.flags[liked as usize].engaged = true;
+            }
+        }
+    }
+
+    /// The entry a create or update makes, if its record says what the panel needs.
+    fn entry(&mut self, author: u32, day: i32, commit: &Commit) -> Option<Entry> {
+        let record = commit.record.as_ref()?;
+        let target = |this: &mut Self, uri: &str| {
+            let (key, did, collection) = records::key_of_uri(uri)?;
+            (collection == POST).then(|| Target {
+                key,
+                author: this.account(did),
+            })
+        };
+        Some(match commit.collection.as_str() {
+            POST => Entry::Post(Post {
+                author,
+                day,
+                rev: records::tid_order(&commit.rev),
+                topics: self.topics.of(record).iter().fold(0, |m, &k| m | 1 << k),
+                parent: record
+                    .reply
+                    .as_ref()
+                    .and_then(|r| target(self, &r.parent.uri)),
+                created: commit.operation == Operation::Create,
+            }),
+            REPOST => Entry::Repost {
+                author,
+                day,
+                subject: match &record.subject {
+                    Some(Subject::Record(r)) => target(self, &r.uri),
+                    _ => None,
+                },
+            },
+            _ => match &record.subject {
+                Some(Subject::Account(did)) => Entry::Follow {
+                    author,
+                    day,
+                    subject: self.account(did),
+                },
+                _ => return None,
+            },
+        })
+    }
+
+    /// Keep `entry` at `key`, resolving it against what is there already.
+    fn put(&mut self, key: u64, entry: Entry, operation: Operation) {
+        use std::collections::hash_map::Entry as Slot;
+        let report = &mut self.report;
+        match self.records.entry(key) {
+            Slot::Vacant(slot) => {
+                slot.insert(entry);
+            }
+            Slot::Occupied(mut slot) => match (slot.get_mut(), entry) {
+                (Entry::Tombstone { created }, _) => {
+                    if operation == Operation::Create && !*created {
+                        *created = true;
+                        report.deletes_resolved += 1;
+                    } else {
+                        report.duplicates += 1;
+                    }
+                }
+                (Entry::Post(old), Entry::Post(new)) => {
+                    let fresh = (new.created && !old.created) || new.rev > old.rev;
+                    if !fresh {
+                        report.duplicates += 1;
+                    }
+                    if new.rev > old.rev {
+                        old.rev = new.rev;
+                        old.topics = new.topics;
+                        old.parent = new.parent;
+                    }
+                    if new.created && !old.created {
+                        old.created = true;
+                        old.day = new.day;
+                    }
+                }
+                _ => report.duplicates += 1,
+            },
+        }
+    }
+
+    fn delete(&mut self, key: u64) {
+        let previous = self.records.insert(key, Entry::Tombstone { created: false });
+        match previous {
+            None => {}
+            Some(Entry::Tombstone { created }) => {
+                self.records.insert(key, Entry::Tombstone { created });
+                self.report.duplicates += 1;
+            }
+            Some(Entry::Post(Post { created: false, .. })) => {}
+            Some(_) => {
+                self.records.insert(key, Entry::Tombstone { created: true });
+                self.report.deletes_resolved += 1;
+            }
+        }
+    }
+
+    /// Count everything and build the panel.
+    ///
+    /// # Errors
+    /// [`BuildError::NoAgents`] when no account committed a record in the window or the
+    /// filters removed them all.
+    pub fn finish(self, source: &str, reading: ReadingReport) -> Result<Ingested, BuildError> {
+        let Some((seen_first, seen_last)) = self.seen else {
+            return Err(BuildError::NoAgents("no event in the window".into()));
+        };
+        let (first, days) = match self.config.window {
+            Window::Seen => (seen_first, (seen_last - seen_first + 1) as usize),
+            Window::Days { first, days } => (first, days),
+        };
+        let mut counts = Counts::new(self.dids.len(), first, days);
+        let mut flags = self.flags;
+        let mut report = self.report;
+        report.reading = reading;
+        counts.count(&self.records, &mut flags, &mut report);
+        let (kept, filters) = filter(&flags, &counts, &self.config.filters, days);
+        report.accounts_seen = flags.iter().filter(|f| f.committed).count();
+        report.filters = filters;
+        if kept.is_empty() {
+            return Err(BuildError::NoAgents(format!(
+                "{} accounts committed records in the window and the filters removed all of them",
+                report.accounts_seen
+            )));
+        }
+        let mut kept = kept;
+        kept.sort_by(|&a, &b| self.dids[a].cmp(&self.dids[b]));
+        let followers = reach(&kept, &self.dids, &counts, &self.config, &mut report);
+        let panel = counts.panel(&kept, followers, &self.topics, source, report);
+        let dids = kept.iter().map(|&i| self.dids[i].to_string()).collect();
+        Ok(Ingested { panel, dids })
+    }
+}
+
+/// Followers per kept agent: from the snapshot, or the follows seen.
+fn reach(
+    kept: &[usize],
+    dids: &[Box<str>],
+    counts: &Counts,
+    config: &IngestConfig,
+    report: &mut IngestReport,
+) -> Vec<f64> {
+    match &config.followers {
+        Some(snapshot) => {
+            report.reach = "followers snapshot".into();
+            kept.iter()
+                .map(|&i| match snapshot.get(&*dids[i]) {
+                    Some(&f) => f as f64,
+                    None => {
+                        report.agents_without_snapshot_row += 1;
+                        0.0
+                    }
+                })
+                .collect()
+        }
+        None => {
+            report.reach = "follows seen in the window, less unfollows (an approximation: \
+                            followers gained before the window are missing)"
+                .into();
+            report.reach_approximate = true;
+            kept.iter().map(|&i| f64::from(counts.followers[i])).collect()
+        }
+    }
+}
+
+/// Accounts kept (indices) and what each filter removed.
+fn filter(
+    flags: &[AccountFlags],
+    counts: &Counts,
+    filters: &Filters,
+    days: usize,
+) -> (Vec<usize>, Vec<FilterCount>) {
+    let mut kept: Vec<usize> = (0..flags.len()).filter(|&i| flags[i].committed).collect();
+    let mut applied = Vec::new();
+    let mut run = |name: &str, on: bool, keep: &dyn Fn(usize) -> bool| {
+        if on {
+            let before = kept.len();
+            kept.retain(|&i| keep(i));
+            applied.push(FilterCount {
+                filter: name.into(),
+                removed: before - kept.len(),
+            });
+        }
+    };
+    run(
+        "taken down, suspended, deleted or deactivated in the window",
+        filters.inactive,
+        &|i| !flags[i].inactive,
+    );
+    let limit = filters.max_daily_posts.unwrap_or(f64::INFINITY);
+    run(
+        &format!("more than {limit} posts and reposts a day on average"),
+        filters.max_daily_posts.is_some(),
+        &|i| f64::from(counts.posts[i]) <= limit * days as f64,
+    );
+    run(
+        "no engagement with another account",
+        filters.engagement,
+        &|i| flags[i].engaged,
+    );
+    (kept, applied)
+}
+
+/// Counts per account (indexed as the builder's accounts) and per (account, topic, day).
+struct Counts {
+    first: i64,
+    days: usize,
+    /// `(account, topic, day) → [posts and reposts, replies received]`.
+    cells: HashMap<(u32, u8, u16), [u32; 2]>,
+    posts: Vec<u32>,
+    posts_7d: Vec<u32>,
+    replies_7d: Vec<u32>,
+    followers: Vec<u32>,
+}
+
+impl Counts {
+    fn new(accounts: usize, first: i64, days: usize) -> Self {
+        Self {
+            first,
+            days,
+            cells: HashMap::new(),
+            posts: vec![0; accounts],
+            posts_7d: vec![0; accounts],
+            replies_7d: vec![0; accounts],
+            followers: vec![0; accounts],
+        }
+    }
+
+    /// The window's day index of `day`, if it is in the window.
+    fn day(&self, day: i32) -> Option<usize> {
+        let t = i64::from(day) - self.first;
+        (0..self.days as i64).contains(&t).then_some(t as usize)
+    }
+
+    fn recent(&self, t: usize) -> bool {
+        t >= self.days.saturating_sub(7)
+    }
+
+    fn add_topics(&mut self, account: u32, topics: u64, t: usize, what: usize) {
+        let mut m = topics;
+        while m != 0 {
+            let k = m.trailing_zeros() as u8;
+            self.cells.entry((account, k, t as u16)).or_default()[what] += 1;
+            m &= m - 1;
+        }
+    }
+
+    fn count(&mut self, records: &Records, flags: &mut [AccountFlags], report: &mut IngestReport) {
+        let topics_of = |target: &Target| match records.get(&target.key) {
+            Some(Entry::Post(p)) => Some(p.topics),
+            _ => None,
+        };
+        for entry in records.values() {
+            match *entry {
+                Entry::Post(p) if p.created => {
+                    let Some(t) = self.day(p.day) else { continue };
+                    self.add_topics(p.author, p.topics, t, 0);
+                    self.posts[p.author as usize] += 1;
+                    match p.parent {
+                        Some(parent) if parent.author != p.author => {
+                            engage(flags, p.author, parent.author);
+                            if self.recent(t) {
+                                self.replies_7d[parent.author as usize] += 1;
+                            }
+                            let on = topics_of(&parent).unwrap_or(0);
+                            self.add_topics(parent.author, on, t, 1);
+                        }
+                        Some(_) => {}
+                        None if self.recent(t) => self.posts_7d[p.author as usize] += 1,
+                        None => {}
+                    }
+                }
+                Entry::Repost {
+                    author,
+                    day,
+                    subject,
+                } => {
+                    let Some(t) = self.day(day) else { continue };
+                    self.posts[author as usize] += 1;
+                    if self.recent(t) {
+                        self.posts_7d[author as usize] += 1;
+                    }
+                    let Some(subject) = subject else { continue };
+                    if subject.author != author {
+                        engage(flags, author, subject.author);
+                    }
+                    match topics_of(&subject) {
+                        Some(on) => self.add_topics(author, on, t, 0),
+                        None => report.reposts_unclassified += 1,
+                    }
+                }
+                Entry::Follow {
+                    author,
+                    day,
+                    subject,
+                } => {
+                    if self.day(day).is_some() && subject != author {
+                        engage(flags, author, subject);
+                        self.followers[subject as usize] += 1;
+                    }
+                }
+                Entry::Tombstone { created: false } => report.deletes_unmatched += 1,
+                Entry::Post(_) | Entry::Tombstone { .. } => {}
+            }
+        }
+    }
+
+    /// The panel of the `kept` accounts, in that order.
+    fn panel(
+        &self,
+        kept: &[usize],
+        followers: Vec<f64>,
+        topics: &Topics,
+        source: &str,
+        report: IngestReport,
+    ) -> Panel {
+        let (n, days) = (kept.len(), self.days);
+        let mut row = vec![u32::MAX; self.posts.len()];
+        for (r, &i) in kept.iter().enumerate() {
+            row[i] = r as u32;
+        }
+        let mut x: Vec<Vec<f32>> = (0..topics.len())
+            .map(|_| {
+                let mut v = vec![0f32; days * n * 3];
+                for t in 0..days {
+                    for (r, f) in followers.iter().enumerate() {
+                        v[(t * n + r) * 3] = f.ln_1p() as f32;
+                    }
+                }
+                v
+            })
+            .collect();
+        for (&(account, k, t), &[posts, replies]) in &self.cells {
+            let r = row[account as usize];
+            if r == u32::MAX {
+                continue;
+            }
+            let o = (usize::from(t) * n + r as usize) * 3;
+            x[usize::from(k)][o + 1] = f64::from(posts).ln_1p() as f32;
+            x[usize::from(k)][o + 2] = f64::from(replies).ln_1p() as f32;
+        }
+        let per_agent = |v: &[u32]| kept.iter().map(|&i| f64::from(v[i])).collect();
+        Panel {
+            manifest: Manifest {
+                format: FORMAT.into(),
+                version: 1,
+                agents: n,
+                days,
+                topics: topics.names().iter().map(|s| s.to_string()).collect(),
+                day_labels: (0..days)
+                    .map(|t| calendar::label(self.first + t as i64))
+                    .collect(),
+                features: FEATURES.iter().map(|s| s.to_string()).collect(),
+                source: source.into(),
+                seed: None,
+                ingest: Some(report),
+            },
+            followers,
+            posts_7d: Some(per_agent(&self.posts_7d)),
+            replies_7d: Some(per_agent(&self.replies_7d)),
+            topics: x
+                .into_iter()
+                .map(|v| Array3::from_f32([days, n, 3], v))
+                .collect(),
+        }
+    }
+}
+
+fn engage(flags: &mut [AccountFlags], a: u32, b: u32) {
+    flags[a as usize].engaged = true;
+    flags[b as usize].engaged = true;
+}

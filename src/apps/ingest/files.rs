@@ -1,0 +1,172 @@
+//! Many event files at once: files and folders in any order, each file read to its end or to
+//! where it stops being readable, and what went wrong said per file without stopping.
+
+use std::path::{Path, PathBuf};
+
+use super::build::{PanelBuilder, ReadingReport};
+use super::reader::ReadStats;
+use super::source::read_file;
+use crate::error::{Error, Result};
+
+/// Whether `path` names an event file: `.jsonl`, `.json`, or either compressed (`.zst`).
+pub fn is_event_file(path: &Path) -> bool {
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    let name = name.strip_suffix(".zst").unwrap_or(name);
+    name.ends_with(".jsonl") || name.ends_with(".json")
+}
+
+/// The event files of `paths`: each file as given, each folder's event files (searched
+/// recursively), sorted and without repeats.
+///
+/// # Errors
+/// [`Error::Io`] for a path that does not exist or a folder that cannot be listed;
+/// [`Error::Events`] when a folder holds no event file.
+pub fn event_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    for path in paths {
+        let meta = std::fs::metadata(path).map_err(|source| Error::Io {
+            path: path.clone(),
+            source,
+        })?;
+        if meta.is_dir() {
+            let before = files.len();
+            walk(path, &mut files)?;
+            if files.len() == before {
+                return Err(Error::Events {
+                    path: path.clone(),
+                    reason: "no event files (.jsonl, .jsonl.zst) in this folder".into(),
+                });
+            }
+        } else {
+            files.push(path.clone());
+        }
+    }
+    files.sort();
+    files.dedup();
+    Ok(files)
+}
+
+fn walk(dir: &Path, files: &mut Vec<PathBuf>) -> Result<()> {
+    let io = |source| Error::Io {
+        path: dir.to_path_buf(),
+        source,
+    };
+    for entry in std::fs::read_dir(dir).map_err(io)? {
+        let path = entry.map_err(io)?.path();
+        if path.is_dir() {
+            walk(&path, files)?;
+        } else if is_event_file(&path) {
+            files.push(path);
+        }
+    }
+    Ok(())
+}
+
+/// What reading found, summed, and each file's problems in words.
+#[derive(Clone, Debug, Default)]
+pub struct Reading {
+    /// The sums.
+    pub report: ReadingReport,
+    /// One line per file with malformed lines, unknown kinds or a truncation.
+    pub problems: Vec<String>,
+}
+
+/// Read every file into `builder`, calling `progress(bytes done, bytes in all)` after each.
+///
+/// # Errors
+/// [`Error::Io`] if a file cannot be opened. A file that stops being readable part way is
+/// not an error: its events up to there are kept and the problem is reported.
+pub fn read_all(
+    files: &[PathBuf],
+    dictionary: Option<&[u8]>,
+    builder: &mut PanelBuilder,
+    progress: &mut dyn FnMut(u64, u64),
+) -> Result<Reading> {
+    let sizes: Vec<u64> = files
+        .iter()
+        .map(|f| std::fs::metadata(f).map(|m| m.len()).unwrap_or(0))
+        .collect();
+    let total = sizes.iter().sum();
+    let mut reading = Reading::default();
+    let mut done = 0;
+    for (file, size) in files.iter().zip(sizes) {
+        match read_file(file, dictionary, &mut |event| builder.add(event)) {
+            Ok(stats) => add(&mut reading, &stats),
+            Err(e @ Error::Truncated { .. }) => {
+                reading.report.truncated_files += 1;
+                reading.problems.push(e.to_string());
+            }
+            Err(e) => return Err(e),
+        }
+        reading.report.files += 1;
+        reading.report.bytes += size;
+        done += size;
+        progress(done, total);
+    }
+    Ok(reading)
+}
+
+fn add(reading: &mut Reading, stats: &ReadStats) {
+    let r = &mut reading.report;
+    r.lines += stats.lines;
+    r.malformed += stats.malformed;
+    r.error_frames += stats.error_frames;
+    let unknown: u64 = stats.unknown_kinds.values().sum();
+    r.unknown_kinds += unknown;
+    let file = stats.file.display();
+    if stats.malformed > 0 {
+        let first: Vec<String> = (stats.first_malformed.iter())
+            .map(|(line, reason)| format!("line {line}: {reason}"))
+            .collect();
+        reading.problems.push(format!(
+            "{file}: {} malformed lines skipped (first: {})",
+            stats.malformed,
+            first.join("; ")
+        ));
+    }
+    if unknown > 0 {
+        let kinds: Vec<String> = (stats.unknown_kinds.iter())
+            .map(|(k, n)| format!("{k} ×{n}"))
+            .collect();
+        reading.problems.push(format!(
+            "{file}: {unknown} events of unknown kinds skipped ({})",
+            kinds.join(", ")
+        ));
+    }
+}
+
+/// Everything an ingest needs besides the events.
+pub struct IngestInput<'a> {
+    /// The event files ([`event_files`]).
+    pub files: &'a [PathBuf],
+    /// Jetstream's zstd dictionary, for files of its dictionary-compressed frames.
+    pub dictionary: Option<&'a [u8]>,
+    /// The topics.
+    pub topics: super::topics::Topics,
+    /// Window, reach and filters.
+    pub config: super::build::IngestConfig,
+    /// The manifest's `source`.
+    pub source: &'a str,
+}
+
+/// Read `input`'s files and build the panel.
+///
+/// # Errors
+/// As [`read_all`], and [`Error::Events`] naming the first file when no panel can be built
+/// (no event in the window, every account filtered out, too many topics).
+pub fn ingest(
+    input: IngestInput<'_>,
+    progress: &mut dyn FnMut(u64, u64),
+) -> Result<(super::build::Ingested, Reading)> {
+    let first = input.files.first().cloned().unwrap_or_default();
+    let refuse = |e: super::build::BuildError| Error::Events {
+        path: first.clone(),
+        reason: e.to_string(),
+    };
+    let mut builder = PanelBuilder::new(input.topics, input.config).map_err(refuse)?;
+    let reading = read_all(input.files, input.dictionary, &mut builder, progress)?;
+    let ingested = builder
+        .finish(input.source, reading.report.clone())
+        .map_err(refuse)?;
+    Ok((ingested, reading))
+}
