@@ -295,7 +295,11 @@ fn a_synthetic_panel_comes_back_from_its_events() {
         let report = built.panel.manifest.ingest.clone().unwrap();
         let expected_duplicates = if compress { written.events } else { 0 };
         assert_eq!(report.duplicates, expected_duplicates);
-        assert!(report.filters.iter().all(|f| f.removed == 0), "{:?}", report.filters);
+        assert!(
+            report.filters.iter().all(|f| f.removed == 0),
+            "{:?}",
+            report.filters
+        );
         let got = &built.panel;
         assert_eq!(got.manifest.day_labels, panel.manifest.day_labels);
         assert_eq!(got.manifest.topics, panel.manifest.topics);
@@ -305,10 +309,297 @@ fn a_synthetic_panel_comes_back_from_its_events() {
         for (k, (a, b)) in got.topics.iter().zip(&panel.topics).enumerate() {
             assert_eq!(a.shape(), b.shape(), "topic {k}");
             let [days, n, _] = a.shape();
-            for (t, i, f) in (0..days).flat_map(|t| (0..n).flat_map(move |i| (0..3).map(move |f| (t, i, f)))) {
-                assert_eq!(a.get(t, i, f), b.get(t, i, f), "topic {k}, day {t}, agent {i}, feature {f}");
+            for (t, i, f) in
+                (0..days).flat_map(|t| (0..n).flat_map(move |i| (0..3).map(move |f| (t, i, f))))
+            {
+                assert_eq!(
+                    a.get(t, i, f),
+                    b.get(t, i, f),
+                    "topic {k}, day {t}, agent {i}, feature {f}"
+                );
             }
         }
         assert_eq!(built.dids[9_999], synthetic_did(9_999));
     }
+}
+
+const REAL_TOPICS: &str = r#"
+[[topic]]
+name = "politics"
+keywords = ["government", "election", "maga"]
+
+[[topic]]
+name = "ai"
+keywords = ["ai"]
+hashtags = ["HowToTellAiToShutUp"]
+"#;
+
+/// Every file under `dir`, as bytes, by path.
+fn files_under(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.extend(files_under(&path));
+        } else {
+            out.push((path.clone(), std::fs::read(&path).unwrap()));
+        }
+    }
+    out
+}
+
+/// The 162 real events through the command line: a panel the study reads, whose files hold
+/// no DID, handle or post text of the input; the id map, only when asked for, holds the DIDs.
+#[test]
+fn real_events_ingest_to_a_panel_that_names_no_account() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("topics.toml"), REAL_TOPICS).unwrap();
+    let inputs = [
+        samples().join("corpus_expected_v1.jsonl"),
+        samples().join("subscribe_golden_v1.jsonl"),
+    ];
+    let ingest = |out: &str, extra: &[&str]| {
+        let mut args = vec!["panel", "ingest", "--events"];
+        args.extend(inputs.iter().map(|p| p.to_str().unwrap()));
+        args.extend([
+            "--topics",
+            "topics.toml",
+            "--out",
+            out,
+            "--keep-unengaged",
+            "--quiet",
+        ]);
+        args.extend(extra);
+        let run = crate::common::aumann(dir.path(), &args, &[]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        dir.path().join(out)
+    };
+    let plain = ingest("panel", &[]);
+    let panel = aumann::panel::Panel::load(&plain).unwrap();
+    let report = panel.manifest.ingest.clone().unwrap();
+    assert_eq!(report.events, 162);
+    assert!(report.reach_approximate);
+    assert!(panel.agents() > 100, "{} agents", panel.agents());
+    // The input's identifiers and texts: every DID anywhere in a line, every post text.
+    let mut secrets = std::collections::BTreeSet::new();
+    for input in &inputs {
+        let text = std::fs::read_to_string(input).unwrap();
+        for (at, _) in text.match_indices("did:") {
+            let did: String = text[at..]
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || ":._-".contains(*c))
+                .collect();
+            if did.len() > 12 {
+                secrets.insert(did);
+            }
+        }
+        for line in text.lines() {
+            let v: serde_json::Value = serde_json::from_str(line).unwrap();
+            if let Some(t) = v["commit"]["record"]["text"].as_str()
+                && t.len() >= 8
+            {
+                secrets.insert(t.to_string());
+            }
+        }
+    }
+    assert!(secrets.len() > 150, "{} secrets", secrets.len());
+    let scan = |dir: &Path, allowed: &str| {
+        for (path, bytes) in files_under(dir) {
+            if path.file_name().unwrap() == allowed {
+                continue;
+            }
+            for s in &secrets {
+                let found = bytes.windows(s.len()).any(|w| w == s.as_bytes());
+                assert!(!found, "{} holds {s:?}", path.display());
+            }
+        }
+    };
+    scan(&plain, "");
+    let mapped = ingest("mapped", &["--write-id-map"]);
+    scan(&mapped, "id_map.csv");
+    let map = std::fs::read_to_string(mapped.join("id_map.csv")).unwrap();
+    assert_eq!(map.lines().count(), panel.agents() + 1);
+    assert!(map.lines().nth(1).unwrap().starts_with("0,did:"));
+    // The study reads the ingested panel unchanged.
+    let run = crate::common::aumann(
+        dir.path(),
+        &[
+            "study",
+            "--panel",
+            "panel",
+            "--out",
+            "study",
+            "--sizes",
+            "20",
+            "--seeds",
+            "2",
+            "--indicators",
+            "linear",
+            "--protocols",
+            "random",
+            "--quiet",
+        ],
+        &[],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    scan(&dir.path().join("study"), "");
+}
+
+/// Bad input: malformed lines and unknown kinds are counted and named (file and line) without
+/// stopping; a truncated zstd file is named with its byte offset and its complete events
+/// kept; a topics file with a syntax error or a bad followers snapshot is refused naming the
+/// line, and no output folder is left.
+#[test]
+fn bad_input_is_reported_by_file_line_and_offset_and_nothing_half_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("topics.toml"), REAL_TOPICS).unwrap();
+    let events = d.join("events");
+    std::fs::create_dir(&events).unwrap();
+    let text = std::fs::read_to_string(samples().join("corpus_expected_v1.jsonl")).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let mut bad = lines[..20].join("\n");
+    bad += "\n{\"did\": \"did:plc:x\", \"time_us\": 1\n";
+    bad += "not json at all\n";
+    bad += "{\"did\":\"did:plc:x\",\"time_us\":1783175888172335,\"kind\":\"sync\",\"sync\":{}}\n";
+    std::fs::write(events.join("a.jsonl"), bad).unwrap();
+    // One zstd frame per line (as Jetstream sends them), cut two thirds of the way in.
+    let compressed: Vec<u8> = (lines[20..].iter())
+        .flat_map(|l| zstd::encode_all(format!("{l}\n").as_bytes(), 3).unwrap())
+        .collect();
+    std::fs::write(
+        events.join("b.jsonl.zst"),
+        &compressed[..compressed.len() * 2 / 3],
+    )
+    .unwrap();
+    let run = crate::common::aumann(
+        d,
+        &[
+            "panel",
+            "ingest",
+            "--events",
+            "events",
+            "--topics",
+            "topics.toml",
+            "--out",
+            "p",
+            "--keep-unengaged",
+            "--quiet",
+        ],
+        &[],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let err = &run.stderr;
+    assert!(
+        err.contains("a.jsonl: 2 malformed lines")
+            && err.contains("line 21")
+            && err.contains("line 22"),
+        "{err}"
+    );
+    assert!(
+        err.contains("1 events of unknown kinds") && err.contains("sync"),
+        "{err}"
+    );
+    assert!(err.contains("b.jsonl.zst: unreadable from byte"), "{err}");
+    let manifest = aumann::panel::Panel::load(&d.join("p")).unwrap().manifest;
+    let report = manifest.ingest.unwrap();
+    assert_eq!(
+        (
+            report.reading.malformed,
+            report.reading.unknown_kinds,
+            report.reading.truncated_files
+        ),
+        (2, 1, 1)
+    );
+    // The events before the cut were kept: more than the first file's 20 (+1 unknown).
+    assert!(
+        report.events > 60 && report.events < 152,
+        "{} events",
+        report.events
+    );
+
+    let refused = |args: &[&str], needles: &[&str]| {
+        let run = crate::common::aumann(d, args, &[]);
+        assert_ne!(run.code, 0, "{args:?} succeeded");
+        for n in needles {
+            assert!(
+                run.stderr.contains(n),
+                "{args:?}: {} lacks {n:?}",
+                run.stderr
+            );
+        }
+        assert!(!d.join("q").exists(), "{args:?} left an output");
+        let temp = std::fs::read_dir(d)
+            .unwrap()
+            .any(|e| e.unwrap().file_name().to_string_lossy().contains(".q."));
+        assert!(!temp, "{args:?} left a temporary folder");
+    };
+    std::fs::write(
+        d.join("broken.toml"),
+        "[[topic]]\nname = \"a\"\nkeywords = [\"x\"\n",
+    )
+    .unwrap();
+    refused(
+        &[
+            "panel",
+            "ingest",
+            "--events",
+            "events",
+            "--topics",
+            "broken.toml",
+            "--out",
+            "q",
+        ],
+        &["broken.toml:3"],
+    );
+    std::fs::write(
+        d.join("f.csv"),
+        "did,followers\ndid:plc:a,12\ndid:plc:b,many\n",
+    )
+    .unwrap();
+    refused(
+        &[
+            "panel",
+            "ingest",
+            "--events",
+            "events",
+            "--topics",
+            "topics.toml",
+            "--out",
+            "q",
+            "--followers",
+            "f.csv",
+        ],
+        &["f.csv:3", "many"],
+    );
+    refused(
+        &[
+            "panel",
+            "ingest",
+            "--events",
+            "events",
+            "--topics",
+            "topics.toml",
+            "--out",
+            "q",
+            "--from",
+            "2020-01-01",
+            "--days",
+            "3",
+        ],
+        &["no event in the window"],
+    );
+    refused(
+        &[
+            "panel",
+            "ingest",
+            "--events",
+            "nowhere",
+            "--topics",
+            "topics.toml",
+            "--out",
+            "q",
+        ],
+        &["nowhere"],
+    );
 }

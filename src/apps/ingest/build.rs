@@ -359,7 +359,9 @@ impl PanelBuilder {
     }
 
     fn delete(&mut self, key: u64) {
-        let previous = self.records.insert(key, Entry::Tombstone { created: false });
+        let previous = self
+            .records
+            .insert(key, Entry::Tombstone { created: false });
         match previous {
             None => {}
             Some(Entry::Tombstone { created }) => {
@@ -436,7 +438,9 @@ fn reach(
                             followers gained before the window are missing)"
                 .into();
             report.reach_approximate = true;
-            kept.iter().map(|&i| f64::from(counts.followers[i])).collect()
+            kept.iter()
+                .map(|&i| f64::from(counts.followers[i]))
+                .collect()
         }
     }
 }

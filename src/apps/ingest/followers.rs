@@ -46,7 +46,10 @@ pub fn parse(source: impl BufRead, path: &Path) -> Result<FollowerCounts> {
         let line = line.trim();
         if n == 1 {
             if line.replace(' ', "") != "did,followers" {
-                return Err(bad(1, format!("header is '{line}', expected 'did,followers'")));
+                return Err(bad(
+                    1,
+                    format!("header is '{line}', expected 'did,followers'"),
+                ));
             }
             continue;
         }

@@ -63,7 +63,11 @@ pub fn write_events(
     let mut written = EventsWritten::default();
     let days = panel.days();
     for t in 0..days {
-        let name = format!("{}.jsonl{}", calendar::label(first + t as i64), if compress { ".zst" } else { "" });
+        let name = format!(
+            "{}.jsonl{}",
+            calendar::label(first + t as i64),
+            if compress { ".zst" } else { "" }
+        );
         let path = events_dir.join(name);
         let mut day = Day::new(first + t as i64);
         write_day(panel, t, &general, &mut day);
@@ -80,7 +84,9 @@ pub fn write_events(
 fn write_side_files(panel: &Panel, dir: &Path) -> Result<()> {
     let mut toml = String::new();
     for name in &panel.manifest.topics {
-        toml += &format!("[[topic]]\nname = \"{name}\"\nkeywords = [\"{name}\"]\nhashtags = [\"{name}\"]\n\n");
+        toml += &format!(
+            "[[topic]]\nname = \"{name}\"\nkeywords = [\"{name}\"]\nhashtags = [\"{name}\"]\n\n"
+        );
     }
     let mut csv = String::from("did,followers\n");
     for (i, f) in panel.followers.iter().enumerate() {
@@ -201,13 +207,14 @@ fn post_uri(i: usize, rkey: &str) -> String {
 fn write_day(panel: &Panel, t: usize, general: &[(u64, u64)], day: &mut Day) {
     let (n, days) = (panel.agents(), panel.days());
     const POST: &str = "app.bsky.feed.post";
-    let subject = |uri: &str| format!(r#""subject":{{"cid":"bafyreisyntheticsubject","uri":"{uri}"}}"#);
+    let subject =
+        |uri: &str| format!(r#""subject":{{"cid":"bafyreisyntheticsubject","uri":"{uri}"}}"#);
     let reply = |uri: &str| {
         format!(
             r#""text":"synthetic reply","langs":["en"],"reply":{{"parent":{{"cid":"bafyreisyntheticparent","uri":"{uri}"}},"root":{{"cid":"bafyreisyntheticparent","uri":"{uri}"}}}}"#
         )
     };
-    for i in 0..n {
+    for (i, &(posts, replies)) in general.iter().enumerate() {
         if t == 0 {
             let follow = format!(r#""subject":"{}""#, synthetic_did((i + 1) % n));
             day.commit(i, "app.bsky.graph.follow", &follow);
@@ -240,7 +247,6 @@ fn write_day(panel: &Panel, t: usize, general: &[(u64, u64)], day: &mut Day) {
                 day.commit((i + 1 + m % (n - 1)) % n, POST, &reply(&first));
             }
         }
-        let (posts, replies) = general[i];
         if t + 1 == days && posts > 0 {
             let mut first = String::new();
             for j in 0..posts {

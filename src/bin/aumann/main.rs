@@ -9,6 +9,7 @@ mod compare;
 mod demo;
 mod eval;
 mod faithfulness;
+mod ingest;
 mod panel;
 mod progress;
 mod simulate;

@@ -1,4 +1,5 @@
-//! `aumann panel synth`: the synthetic panel (the study's default input) as a folder.
+//! `aumann panel synth`: the synthetic panel (the study's default input) as a folder, or as
+//! the Jetstream events that make it; `aumann panel ingest`: a panel from Jetstream events.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -6,10 +7,12 @@ use std::time::Instant;
 
 use anyhow::Result;
 use aumann::panel::Panel;
+use aumann::panel::events::write_events;
 use aumann::panel::synth::PanelConfig;
 use clap::{Args, Subcommand};
 
 use crate::common::set_threads;
+use crate::progress::Bar;
 use crate::staged::Staged;
 
 /// `aumann panel ...`.
@@ -18,6 +21,11 @@ pub enum PanelCommand {
     /// Write a synthetic panel: heavy-tailed followers calibrated to public Bluesky figures,
     /// five topics with distinct temporal shapes.
     Synth(PanelSynthArgs),
+    /// Build a panel from Jetstream event files (.jsonl, .jsonl.zst; files and folders in any
+    /// order): per account, topic and UTC day of `time_us`, activity = ln(1 + topic posts and
+    /// reposts), resonance = ln(1 + replies received on topic posts), reach = ln(1 + followers).
+    /// DIDs become row numbers; they are written only with --write-id-map.
+    Ingest(crate::ingest::PanelIngestArgs),
 }
 
 /// `aumann panel synth`.
@@ -36,27 +44,58 @@ pub struct PanelSynthArgs {
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
     /// Output panel folder.
+    #[arg(long, value_name = "DIR", required_unless_present = "events")]
+    pub out: Option<PathBuf>,
+    /// Also (or instead) write the panel as Jetstream events, with the topics file and the
+    /// followers snapshot that `panel ingest` needs to rebuild it exactly.
     #[arg(long, value_name = "DIR")]
-    pub out: PathBuf,
+    pub events: Option<PathBuf>,
+    /// Compress the event files with zstd (.jsonl.zst).
+    #[arg(long, requires = "events")]
+    pub compress: bool,
 }
 
 /// Run `aumann panel ...`.
 pub fn run(command: PanelCommand) -> Result<ExitCode> {
-    let PanelCommand::Synth(args) = command;
+    let args = match command {
+        PanelCommand::Synth(args) => args,
+        PanelCommand::Ingest(args) => return crate::ingest::run(args),
+    };
     set_threads(args.threads)?;
-    let staged = Staged::folder(&args.out, "manifest.json")?;
     let start = Instant::now();
     let panel = generate(args.agents, args.days, args.seed)?;
-    panel.save(staged.path())?;
-    staged.commit()?;
-    eprintln!(
-        "wrote {}: {} agents, {} days, topics {} ({:.1} s)",
-        args.out.display(),
-        args.agents,
-        args.days,
-        panel.manifest.topics.join(", "),
-        start.elapsed().as_secs_f64()
-    );
+    if let Some(out) = &args.out {
+        let staged = Staged::folder(out, "manifest.json")?;
+        panel.save(staged.path())?;
+        staged.commit()?;
+        eprintln!(
+            "wrote {}: {} agents, {} days, topics {} ({:.1} s)",
+            out.display(),
+            args.agents,
+            args.days,
+            panel.manifest.topics.join(", "),
+            start.elapsed().as_secs_f64()
+        );
+    }
+    if let Some(dir) = &args.events {
+        let staged = Staged::folder(dir, "topics.toml")?;
+        let mut bar = Bar::new("days", true);
+        let written = write_events(&panel, staged.path(), args.compress, &mut |d, n| {
+            bar.update(d, n)
+        })?;
+        bar.finish();
+        staged.commit()?;
+        eprintln!(
+            "wrote {}: {} events, {:.1} MB of JSON lines in {} day files{}, topics.toml, \
+             followers.csv ({:.1} s)",
+            dir.display(),
+            written.events,
+            written.bytes as f64 / 1e6,
+            written.files.len(),
+            if args.compress { " (zstd)" } else { "" },
+            start.elapsed().as_secs_f64()
+        );
+    }
     Ok(ExitCode::SUCCESS)
 }
 
