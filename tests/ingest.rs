@@ -603,3 +603,184 @@ fn bad_input_is_reported_by_file_line_and_offset_and_nothing_half_written() {
         &["nowhere"],
     );
 }
+
+/// A replay server on the loopback interface: serves the sample events in `time_us` order
+/// from each connection's cursor, dropping the first connection after `drop_after` events.
+struct Replay {
+    port: u16,
+    /// Each connection's cursor, and how many events it was sent.
+    log: std::sync::Arc<std::sync::Mutex<Vec<(Option<i64>, usize)>>>,
+}
+
+fn time_of(line: &str) -> i64 {
+    serde_json::from_str::<serde_json::Value>(line).unwrap()["time_us"]
+        .as_i64()
+        .unwrap()
+}
+
+impl Replay {
+    fn start(events: Vec<String>, drop_after: usize) -> Self {
+        use std::sync::{Arc, Mutex};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let shared = Arc::clone(&log);
+        std::thread::spawn(move || {
+            for (k, stream) in listener.incoming().take(4).enumerate() {
+                let stream = stream.unwrap();
+                let mut cursor = None;
+                let callback =
+                    |req: &tungstenite::handshake::server::Request,
+                     resp: tungstenite::handshake::server::Response| {
+                        let query = req.uri().query().unwrap_or("");
+                        cursor = (query.split('&'))
+                            .find_map(|kv| kv.strip_prefix("cursor="))
+                            .map(|c| c.parse::<i64>().unwrap());
+                        Ok(resp)
+                    };
+                let mut socket = tungstenite::accept_hdr(stream, callback).unwrap();
+                let from: Vec<&String> = (events.iter())
+                    .filter(|e| cursor.is_none_or(|c| time_of(e) >= c))
+                    .collect();
+                let n = if k == 0 { drop_after } else { from.len() };
+                for e in &from[..n] {
+                    socket.send(tungstenite::Message::text(e.as_str())).unwrap();
+                }
+                shared.lock().unwrap().push((cursor, n));
+                if k == 0 {
+                    continue; // dropped: no close frame
+                }
+                // Stay open until the client goes.
+                while socket.read().is_ok() {}
+            }
+        });
+        Self { port, log }
+    }
+
+    fn connections(&self) -> Vec<(Option<i64>, usize)> {
+        self.log.lock().unwrap().clone()
+    }
+
+    fn wait_for(&self, connections: usize) {
+        let start = std::time::Instant::now();
+        while self.connections().len() < connections {
+            assert!(start.elapsed().as_secs() < 30, "{:?}", self.connections());
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+}
+
+/// Capture against a local replay server that drops the connection mid-stream, then a second
+/// capture (the command line, stopped with Ctrl-C) resuming from the first one's cursor: every
+/// event is on disk, the rewound overlap is written twice and ingest drops it, so the panel is
+/// the samples' own.
+#[test]
+fn capture_survives_a_dropped_connection_and_a_restart_losing_and_duplicating_nothing() {
+    use aumann::ingest::capture::{CaptureConfig, Rotation, capture};
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::time::Duration;
+    let mut events: Vec<String> = ["corpus_expected_v1.jsonl", "subscribe_golden_v1.jsonl"]
+        .iter()
+        .flat_map(|f| {
+            let text = std::fs::read_to_string(samples().join(f)).unwrap();
+            text.lines().map(String::from).collect::<Vec<_>>()
+        })
+        .collect();
+    events.sort_by_key(|e| time_of(e));
+    let server = Replay::start(events.clone(), 60);
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("capture");
+    let config = CaptureConfig {
+        endpoint: format!("ws://127.0.0.1:{}/subscribe", server.port),
+        collections: vec!["app.bsky.feed.post".into()],
+        out: out.clone(),
+        rotation: Rotation::Hour,
+        compress: true,
+        rewind: Duration::from_secs(5),
+        backoff: Duration::from_millis(20),
+        max_backoff: Duration::from_millis(200),
+    };
+    let stop = AtomicBool::new(false);
+    let stats = std::thread::scope(|s| {
+        let run = s.spawn(|| capture(&config, &stop, &mut |_| {}));
+        server.wait_for(2);
+        std::thread::sleep(Duration::from_millis(300));
+        stop.store(true, Ordering::Relaxed);
+        run.join().unwrap().unwrap()
+    });
+    let log = server.connections();
+    let rewind = 5_000_000;
+    assert_eq!(log[0], (None, 60));
+    assert_eq!(
+        log[1].0,
+        Some(time_of(&events[59]) - rewind),
+        "resumed where the drop left"
+    );
+    assert_eq!(stats.connections, 2);
+    assert_eq!(stats.events as usize, 60 + log[1].1);
+
+    // A restart from the command line, stopped with Ctrl-C.
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_aumann"))
+        .args(["capture", "--endpoint", &config.endpoint, "--out"])
+        .arg(&out)
+        .args(["--compress", "--collections", "app.bsky.feed.post"])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    server.wait_for(3);
+    std::thread::sleep(Duration::from_millis(500));
+    // SAFETY: sending SIGINT to our own child process.
+    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGINT) }, 0);
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(stderr.contains("stopped:"), "{stderr}");
+    let last = time_of(events.last().unwrap());
+    assert_eq!(server.connections()[2].0, Some(last - rewind));
+
+    // Every event is on disk; some twice; ingest gives the samples' own panel.
+    let files = aumann::ingest::files::event_files(std::slice::from_ref(&out)).unwrap();
+    let mut written = Vec::new();
+    for f in &files {
+        let bytes = zstd::decode_all(std::fs::File::open(f).unwrap()).unwrap();
+        written.extend(String::from_utf8(bytes).unwrap().lines().map(String::from));
+    }
+    let distinct: std::collections::BTreeSet<&String> = written.iter().collect();
+    let expected: std::collections::BTreeSet<&String> = events.iter().collect();
+    assert_eq!(distinct, expected, "no event lost");
+    assert!(
+        written.len() > events.len(),
+        "the rewound overlap was written again"
+    );
+    let topics = aumann::ingest::topics::Topics::parse(REAL_TOPICS, Path::new("t")).unwrap();
+    let build = |files: &[PathBuf]| {
+        use aumann::ingest::build::{Filters, IngestConfig, Window};
+        let input = aumann::ingest::files::IngestInput {
+            files,
+            dictionary: None,
+            topics: topics.clone(),
+            config: IngestConfig {
+                window: Window::Seen,
+                followers: None,
+                filters: Filters::default(),
+            },
+            source: "test",
+        };
+        aumann::ingest::files::ingest(input, &mut |_, _| {})
+            .unwrap()
+            .0
+    };
+    let captured = build(&files);
+    let direct = build(&[
+        samples().join("corpus_expected_v1.jsonl"),
+        samples().join("subscribe_golden_v1.jsonl"),
+    ]);
+    assert!(captured.panel.manifest.ingest.as_ref().unwrap().duplicates > 0);
+    assert_eq!(captured.dids, direct.dids);
+    assert_eq!(captured.panel.followers, direct.panel.followers);
+    assert_eq!(
+        captured.panel.topics, direct.panel.topics,
+        "nothing duplicated"
+    );
+    assert_eq!(captured.panel.posts_7d, direct.panel.posts_7d);
+}

@@ -17,6 +17,7 @@
 //! not in `time_us` order; delivery is at least once, so the same event may come twice.
 
 pub mod build;
+pub mod capture;
 pub mod event;
 pub mod files;
 pub mod followers;

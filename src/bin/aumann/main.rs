@@ -4,6 +4,7 @@
 
 mod attribute;
 mod bench;
+mod capture;
 mod common;
 mod compare;
 mod demo;
@@ -60,6 +61,9 @@ enum Command {
     Simulate(simulate::SimulateArgs),
     /// The value of an indicator on every population row of a feature array.
     Eval(eval::EvalArgs),
+    /// Record Jetstream's live event stream into hourly files until Ctrl-C, resuming where
+    /// an earlier capture into the same folder stopped.
+    Capture(capture::CaptureArgs),
     /// Faithfulness on simulated societies: deletion curves of each method's ranking and its
     /// agreement with sampled Shapley. With only --out it simulates econ, social and cascade.
     Faithfulness(faithfulness::FaithfulnessArgs),
@@ -82,6 +86,7 @@ fn main() -> ExitCode {
         Command::Simulate(a) => simulate::run(a),
         Command::Eval(a) => eval::run(a),
         Command::Faithfulness(a) => faithfulness::run(a),
+        Command::Capture(a) => capture::run(a),
     };
     match outcome {
         Ok(code) => code,
