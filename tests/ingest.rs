@@ -604,12 +604,15 @@ fn bad_input_is_reported_by_file_line_and_offset_and_nothing_half_written() {
     );
 }
 
+/// Per connection to the replay server: its cursor and how many events it was sent.
+type ConnectionLog = std::sync::Arc<std::sync::Mutex<Vec<(Option<i64>, usize)>>>;
+
 /// A replay server on the loopback interface: serves the sample events in `time_us` order
 /// from each connection's cursor, dropping the first connection after `drop_after` events.
 struct Replay {
     port: u16,
     /// Each connection's cursor, and how many events it was sent.
-    log: std::sync::Arc<std::sync::Mutex<Vec<(Option<i64>, usize)>>>,
+    log: ConnectionLog,
 }
 
 fn time_of(line: &str) -> i64 {
@@ -626,6 +629,7 @@ impl Replay {
         let log = Arc::new(Mutex::new(Vec::new()));
         let shared = Arc::clone(&log);
         std::thread::spawn(move || {
+            #[allow(clippy::result_large_err)] // tungstenite's handshake callback type
             for (k, stream) in listener.incoming().take(4).enumerate() {
                 let stream = stream.unwrap();
                 let mut cursor = None;
@@ -720,7 +724,7 @@ fn capture_survives_a_dropped_connection_and_a_restart_losing_and_duplicating_no
     assert_eq!(stats.events as usize, 60 + log[1].1);
 
     // A restart from the command line, stopped with Ctrl-C.
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_aumann"))
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_aumann"))
         .args(["capture", "--endpoint", &config.endpoint, "--out"])
         .arg(&out)
         .args(["--compress", "--collections", "app.bsky.feed.post"])
