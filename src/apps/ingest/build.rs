@@ -21,6 +21,8 @@
 
 use std::collections::HashMap;
 
+use foldhash::fast::FixedState;
+
 use super::event::{Body, Commit, Event, Operation, Subject};
 use super::records::{self, Entry, Post, Records, Target};
 use super::topics::Topics;
@@ -180,7 +182,7 @@ struct AccountFlags {
 pub struct PanelBuilder {
     topics: Topics,
     config: IngestConfig,
-    index: HashMap<Box<str>, u32>,
+    index: HashMap<Box<str>, u32, FixedState>,
     dids: Vec<Box<str>>,
     flags: Vec<AccountFlags>,
     records: Records,
@@ -200,7 +202,7 @@ impl PanelBuilder {
         Ok(Self {
             topics,
             config,
-            index: HashMap::new(),
+            index: HashMap::with_hasher(FixedState::with_seed(0x6a65_7473)),
             dids: Vec::new(),
             flags: Vec::new(),
             records: Records::default(),
@@ -488,7 +490,7 @@ struct Counts {
     first: i64,
     days: usize,
     /// `(account, topic, day) → [posts and reposts, replies received]`.
-    cells: HashMap<(u32, u8, u16), [u32; 2]>,
+    cells: HashMap<(u32, u8, u16), [u32; 2], FixedState>,
     posts: Vec<u32>,
     posts_7d: Vec<u32>,
     replies_7d: Vec<u32>,
@@ -500,7 +502,7 @@ impl Counts {
         Self {
             first,
             days,
-            cells: HashMap::new(),
+            cells: HashMap::with_hasher(FixedState::with_seed(0x6365_6c6c)),
             posts: vec![0; accounts],
             posts_7d: vec![0; accounts],
             replies_7d: vec![0; accounts],
@@ -601,12 +603,13 @@ impl Counts {
         for (r, &i) in kept.iter().enumerate() {
             row[i] = r as u32;
         }
+        let reach: Vec<f32> = followers.iter().map(|f| f.ln_1p() as f32).collect();
         let mut x: Vec<Vec<f32>> = (0..topics.len())
             .map(|_| {
                 let mut v = vec![0f32; days * n * 3];
                 for t in 0..days {
-                    for (r, f) in followers.iter().enumerate() {
-                        v[(t * n + r) * 3] = f.ln_1p() as f32;
+                    for (r, &f) in reach.iter().enumerate() {
+                        v[(t * n + r) * 3] = f;
                     }
                 }
                 v

@@ -184,7 +184,16 @@ impl Line {
     /// Why the line is not an event: not JSON, or a field missing or of the wrong type
     /// (serde's message, with its column).
     pub fn parse(line: &str) -> Result<Self, String> {
-        let w: Wire = serde_json::from_str(line).map_err(|e| e.to_string())?;
+        Self::parse_bytes(line.as_bytes())
+    }
+
+    /// Parse one line of JSONL given as bytes (strings are checked to be UTF-8 as they are
+    /// read).
+    ///
+    /// # Errors
+    /// As [`Line::parse`], and for a string that is not UTF-8.
+    pub fn parse_bytes(line: &[u8]) -> Result<Self, String> {
+        let w: Wire = serde_json::from_slice(line).map_err(|e| e.to_string())?;
         if let Some(error) = w.error {
             let message = w.message.unwrap_or_default();
             return Ok(Line::Error(format!("{error}: {message}")));

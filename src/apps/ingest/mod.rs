@@ -4,8 +4,10 @@
 //! (JSONL): a commit (one record created, updated or deleted in a user's repository), an
 //! identity change, or an account status change. [`event`] parses a line into the fields the
 //! panel needs; [`reader`] streams lines, counting what it cannot read instead of stopping at
-//! it; [`source`] opens files as written or zstd-compressed; [`topics`] says which posts are
-//! about what.
+//! it; [`source`] opens files as written or zstd-compressed; [`files`] reads many of them;
+//! [`topics`] says which posts are about what; [`records`] keeps what counting needs and
+//! [`build`] counts it into a panel; [`followers`] reads a followers snapshot; [`capture`]
+//! records the live stream.
 //!
 //! ```text
 //! {"did": …, "time_us": µs, "kind": "commit",   "commit": {"rev", "operation", "collection", "rkey", "record"?, "cid"?}}

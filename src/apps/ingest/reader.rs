@@ -62,12 +62,10 @@ pub fn read(
         }
         offset += n as u64;
         stats.lines += 1;
-        let parsed = std::str::from_utf8(&buffer)
-            .map_err(|e| format!("not UTF-8 ({e})"))
-            .and_then(|text| match text.trim() {
-                "" => Ok(None),
-                text => Line::parse(text).map(Some),
-            });
+        let parsed = match buffer.trim_ascii() {
+            [] => Ok(None),
+            text => Line::parse_bytes(text).map(Some),
+        };
         match parsed {
             Ok(None) => {}
             Ok(Some(Line::Event(event))) => {
