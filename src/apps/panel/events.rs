@@ -15,6 +15,8 @@
 //! `i + 1, i + 2, …` (mod n), in words of no topic. The 7-day counts beyond the topics become
 //! plain posts on the last day with their replies. Every agent follows the next one on the
 //! first day, so each has an engagement with another account; reach comes from the snapshot.
+//! Optionally every post gets likes from the agents after its author: they change nothing in
+//! the panel, and make the stream's mix closer to the real one (mostly likes).
 
 use std::fs::{self, File};
 use std::io::{BufWriter, Write};
@@ -28,6 +30,8 @@ use crate::error::{Error, Result};
 pub struct EventsWritten {
     /// Event lines.
     pub events: u64,
+    /// Of which likes.
+    pub likes: u64,
     /// Bytes of JSON lines (before any compression).
     pub bytes: u64,
     /// The day files.
@@ -39,8 +43,18 @@ pub fn synthetic_did(i: usize) -> String {
     format!("did:plc:{i:024}")
 }
 
-/// Write `panel` as events under `dir` (created if needed), compressing the day files with
-/// zstd if `compress`; `progress(day done, days)` after each day.
+/// How the events are written.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct EventsOptions {
+    /// Compress the day files with zstd.
+    pub compress: bool,
+    /// Likes on every post, from the agents after its author (they change no feature: real
+    /// streams are mostly likes, and an ingest keeps nothing of them).
+    pub likes_per_post: usize,
+}
+
+/// Write `panel` as events under `dir` (created if needed); `progress(day done, days)` after
+/// each day.
 ///
 /// # Errors
 /// [`Error::Io`] naming a file that cannot be written; [`Error::Panel`] if the panel's
@@ -49,9 +63,10 @@ pub fn synthetic_did(i: usize) -> String {
 pub fn write_events(
     panel: &Panel,
     dir: &Path,
-    compress: bool,
+    options: EventsOptions,
     progress: &mut dyn FnMut(usize, usize),
 ) -> Result<EventsWritten> {
+    let compress = options.compress;
     let events_dir = dir.join("events");
     fs::create_dir_all(&events_dir).map_err(|source| Error::Io {
         path: events_dir.clone(),
@@ -69,11 +84,12 @@ pub fn write_events(
             if compress { ".zst" } else { "" }
         );
         let path = events_dir.join(name);
-        let mut day = Day::new(first + t as i64);
+        let mut day = Day::new(first + t as i64, options.likes_per_post);
         write_day(panel, t, &general, &mut day);
         let bytes = day.out.len() as u64;
         crate::panel::write_atomic(&path, |p| save(p, &day.out, compress))?;
         written.events += day.events;
+        written.likes += day.liked;
         written.bytes += bytes;
         written.files.push(path);
         progress(t + 1, days);
@@ -159,15 +175,19 @@ fn save(path: &Path, bytes: &[u8], compress: bool) -> Result<()> {
 /// One day's lines being written.
 struct Day {
     day: i64,
+    likes: usize,
+    liked: u64,
     clock: i64,
     events: u64,
     out: Vec<u8>,
 }
 
 impl Day {
-    fn new(day: i64) -> Self {
+    fn new(day: i64, likes: usize) -> Self {
         Self {
             day,
+            likes,
+            liked: 0,
             clock: day * calendar::MICROS_PER_DAY,
             events: 0,
             out: Vec::new(),
@@ -188,6 +208,17 @@ impl Day {
         );
         tid
     }
+
+    /// A post by agent `i` of `n`, and its likes; returns its URI.
+    fn post(&mut self, i: usize, n: usize, record: &str) -> String {
+        let uri = post_uri(i, &self.commit(i, "app.bsky.feed.post", record));
+        for m in 0..self.likes {
+            let like = format!(r#""subject":{{"cid":"bafyreisyntheticsubject","uri":"{uri}"}}"#);
+            self.commit((i + 1 + m % (n - 1)) % n, "app.bsky.feed.like", &like);
+            self.liked += 1;
+        }
+        uri
+    }
 }
 
 /// A 13-character TID for a clock value.
@@ -206,7 +237,6 @@ fn post_uri(i: usize, rkey: &str) -> String {
 
 fn write_day(panel: &Panel, t: usize, general: &[(u64, u64)], day: &mut Day) {
     let (n, days) = (panel.agents(), panel.days());
-    const POST: &str = "app.bsky.feed.post";
     let subject =
         |uri: &str| format!(r#""subject":{{"cid":"bafyreisyntheticsubject","uri":"{uri}"}}"#);
     let reply = |uri: &str| {
@@ -235,28 +265,28 @@ fn write_day(panel: &Panel, t: usize, general: &[(u64, u64)], day: &mut Day) {
                         16 + tag.len()
                     )
                 };
-                let rkey = day.commit(i, POST, &record);
+                let uri = day.post(i, n, &record);
                 if j == 0 {
-                    first = post_uri(i, &rkey);
+                    first = uri;
                 }
             }
             for _ in 0..c / 2 {
                 day.commit(i, "app.bsky.feed.repost", &subject(&first));
             }
             for m in 0..r as usize {
-                day.commit((i + 1 + m % (n - 1)) % n, POST, &reply(&first));
+                day.post((i + 1 + m % (n - 1)) % n, n, &reply(&first));
             }
         }
         if t + 1 == days && posts > 0 {
             let mut first = String::new();
             for j in 0..posts {
-                let rkey = day.commit(i, POST, r#""text":"synthetic post","langs":["en"]"#);
+                let uri = day.post(i, n, r#""text":"synthetic post","langs":["en"]"#);
                 if j == 0 {
-                    first = post_uri(i, &rkey);
+                    first = uri;
                 }
             }
             for m in 0..replies as usize {
-                day.commit((i + 1 + m % (n - 1)) % n, POST, &reply(&first));
+                day.post((i + 1 + m % (n - 1)) % n, n, &reply(&first));
             }
         }
     }

@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use anyhow::Result;
 use aumann::panel::Panel;
-use aumann::panel::events::write_events;
+use aumann::panel::events::{EventsOptions, write_events};
 use aumann::panel::synth::PanelConfig;
 use clap::{Args, Subcommand};
 
@@ -53,6 +53,9 @@ pub struct PanelSynthArgs {
     /// Compress the event files with zstd (.jsonl.zst).
     #[arg(long, requires = "events")]
     pub compress: bool,
+    /// Likes on every post in the events (they change no feature of the panel).
+    #[arg(long, value_name = "N", default_value_t = 0, requires = "events")]
+    pub likes_per_post: usize,
 }
 
 /// Run `aumann panel ...`.
@@ -80,9 +83,11 @@ pub fn run(command: PanelCommand) -> Result<ExitCode> {
     if let Some(dir) = &args.events {
         let staged = Staged::folder(dir, "topics.toml")?;
         let mut bar = Bar::new("days", true);
-        let written = write_events(&panel, staged.path(), args.compress, &mut |d, n| {
-            bar.update(d, n)
-        })?;
+        let options = EventsOptions {
+            compress: args.compress,
+            likes_per_post: args.likes_per_post,
+        };
+        let written = write_events(&panel, staged.path(), options, &mut |d, n| bar.update(d, n))?;
         bar.finish();
         staged.commit()?;
         eprintln!(
