@@ -260,19 +260,26 @@ fn study_command_writes_every_output() {
             "indicator",
             "protocol",
             "size",
-            "seeds",
+            "draws",
+            "kept",
             "top_mean",
             "top_std",
+            "top_ci_lo",
+            "top_ci_hi",
             "mid_mean",
             "mid_std",
+            "mid_ci_lo",
+            "mid_ci_hi",
             "tail_mean",
             "tail_std",
+            "tail_ci_lo",
+            "tail_ci_hi",
         ],
     );
     // 5 topics × 4 indicators × (full + 4 protocols × 2 sizes).
     assert_eq!(shares.len(), 5 * 4 * 9);
     for row in &shares {
-        let seeds = number(row, "seeds");
+        let seeds = number(row, "kept");
         if row["protocol"] == "full" {
             assert_eq!(row["size"], "20000");
             assert_eq!(seeds, 1.0);
@@ -292,7 +299,8 @@ fn study_command_writes_every_output() {
             "indicator",
             "protocol",
             "size",
-            "seeds",
+            "draws",
+            "kept",
             "c_star_mean",
             "residual_mean",
             "residual_std",
@@ -304,7 +312,15 @@ fn study_command_writes_every_output() {
     }
     csv(
         &out.join("anchors.csv"),
-        &["topic", "indicator", "protocol", "size", "anchor", "seeds"],
+        &[
+            "topic",
+            "indicator",
+            "protocol",
+            "size",
+            "anchor",
+            "draws",
+            "kept",
+        ],
     );
     csv(
         &out.join("jaccard.csv"),
@@ -314,7 +330,8 @@ fn study_command_writes_every_output() {
             "protocol",
             "size",
             "k",
-            "seeds",
+            "draws",
+            "kept",
             "jaccard_mean",
         ],
     );
@@ -330,6 +347,7 @@ fn study_command_writes_every_output() {
             "mid",
             "tail",
             "peak",
+            "reason",
         ],
     );
     assert_eq!(daily.len(), 5 * 4 * 14);
@@ -501,4 +519,91 @@ fn study_of_a_saved_panel_with_per_agent_output() {
     ]);
     assert_eq!(code, 0, "{err}");
     assert!(!out.join("per_agent").exists());
+}
+
+/// Every output file of a study, as text, checked for `NaN` and infinities as fields: an
+/// undefined value is an empty field with a reason.
+fn assert_no_nan(dir: &Path) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
+        if !["csv", "json", "md"].contains(&ext) {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).unwrap();
+        for (i, line) in text.lines().enumerate() {
+            for field in line.split([',', '|', ' ', ':', '[', ']']) {
+                let f = field.trim().trim_matches('"').to_ascii_lowercase();
+                assert!(
+                    !["nan", "inf", "-inf", "+inf", "infinity", "null"].contains(&f.as_str()),
+                    "{}:{}: {line}",
+                    path.display(),
+                    i + 1
+                );
+            }
+        }
+    }
+}
+
+/// Intervals and kept counts in every table; no NaN anywhere, even on a panel with a topic
+/// nobody posts about.
+#[test]
+fn study_outputs_have_intervals_and_no_nan() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("study");
+    let (code, err) = aumann(&[
+        "study",
+        "--out",
+        out.to_str().unwrap(),
+        "--agents",
+        "20000",
+        "--sizes",
+        "100,1000",
+        "--seeds",
+        "6",
+        "--quiet",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert_no_nan(&out);
+    let shares = csv(
+        &out.join("shares.csv"),
+        &["topic", "indicator", "protocol", "size", "draws", "kept"],
+    );
+    for row in shares.iter().filter(|r| r["protocol"] != "full") {
+        let kept = number(row, "kept");
+        assert!(kept <= number(row, "draws"));
+        if kept >= 2.0 {
+            let (lo, mean, hi) = (
+                number(row, "top_ci_lo"),
+                number(row, "top_mean"),
+                number(row, "top_ci_hi"),
+            );
+            assert!(lo <= mean && mean <= hi, "{row:?}");
+            let (dlo, d, dhi) = (
+                number(row, "delta_top_ci_lo"),
+                number(row, "delta_top"),
+                number(row, "delta_top_ci_hi"),
+            );
+            assert!(dlo <= d && d <= dhi, "{row:?}");
+        } else {
+            assert!(!row["reason"].is_empty(), "{row:?}");
+        }
+    }
+    csv(
+        &out.join("positive_mass.csv"),
+        &[
+            "topic",
+            "indicator",
+            "protocol",
+            "size",
+            "draws",
+            "kept",
+            "top_mean",
+        ],
+    );
+    let report = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(
+        report.contains("kept") && report.contains("95 %"),
+        "{report}"
+    );
 }

@@ -25,14 +25,17 @@ use super::tiers::TOP;
 pub struct RunMetrics {
     /// Tier shares `[top, mid, tail]`, one triple per anchor.
     pub shares: Vec<[f64; 3]>,
+    /// Tier shares of the positive attribution mass alone (first anchor):
+    /// `Σ_{i∈S∩G} max(φ_i, 0) / Σ_{i∈S} max(φ_i, 0)`; `None` if no agent's `φ` is positive.
+    pub positive_shares: Option<[f64; 3]>,
     /// Agents of `S` in the top tier of the first anchor.
     pub top_agents: usize,
     /// Optimal rescaling `c*`.
     pub c_star: f64,
     /// Relative residual `r`.
     pub residual: f64,
-    /// Spearman correlation of `a` and `f`.
-    pub spearman: f64,
+    /// Spearman correlation of `a` and `f` (`None` where either is constant on `S`).
+    pub spearman: Option<f64>,
     /// Top-k Jaccard, one per requested `k` (`None` where `k ≥ |S|`).
     pub jaccard: Vec<Option<f64>>,
 }
@@ -68,15 +71,23 @@ pub fn score(
     let norm = neumaier(a.iter().map(|x| x * x)).sqrt();
     Some(RunMetrics {
         shares,
+        positive_shares: positive_shares(phi, subset, anchors[0]),
         top_agents,
         c_star,
         residual: res / norm,
-        spearman: spearman(&a, &f),
+        spearman: Some(spearman(&a, &f)).filter(|r| r.is_finite()),
         jaccard: top_k
             .iter()
             .map(|&k| (k < a.len()).then(|| jaccard(&rank::top_k(&a, k), &rank::top_k(&f, k))))
             .collect(),
     })
+}
+
+/// Tier shares of the positive part of `phi` over the agents `subset`.
+pub fn positive_shares(phi: &[f64], subset: &[u32], labels: &[u8]) -> Option<[f64; 3]> {
+    let positive: Vec<f64> = phi.iter().map(|&p| p.max(0.0)).collect();
+    let total = pairwise(&positive);
+    (total > 0.0).then(|| tier_shares(&positive, subset, labels).map(|p| p / total))
 }
 
 /// Tier shares `[top, mid, tail]` of shares `a` over the agents `subset`.
@@ -100,7 +111,8 @@ mod tests {
         let labels = [0u8, 1, 1, 2, 2, 2];
         let m = score(&phi, &subset, &full, &[&labels], &[2, 10]).unwrap();
         assert!(m.residual < 1e-15);
-        assert!((m.spearman - 1.0).abs() < 1e-15);
+        assert!((m.spearman.unwrap() - 1.0).abs() < 1e-15);
+        assert_eq!(m.positive_shares, Some(m.shares[0]));
         assert_eq!(m.jaccard, vec![Some(1.0), None]);
         let s = m.shares[0];
         assert!((s.iter().sum::<f64>() - 1.0).abs() < 1e-15);
@@ -115,6 +127,12 @@ mod tests {
                 .residual
                 > 0.1
         );
+        // A constant ranking has no Spearman correlation; negative φ are left out of the
+        // positive mass.
+        let flat = score(&[1.0; 4], &subset, &full, &[&labels], &[]).unwrap();
+        assert_eq!(flat.spearman, None);
+        let mixed = score(&[2.0, -1.0, 1.0, 1.0], &subset, &full, &[&labels], &[]).unwrap();
+        assert_eq!(mixed.positive_shares, Some([0.5, 0.0, 0.5]));
         // No macro change: undefined.
         assert!(score(&[1.0, -1.0, 0.0, 0.0], &subset, &full, &[&labels], &[]).is_none());
     }

@@ -92,17 +92,23 @@ impl Default for StudyConfig {
     }
 }
 
-/// Mean and standard deviation over a cell's draws.
+/// Mean, standard deviation and bootstrap interval over a cell's draws.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct Stat {
     /// Mean.
     pub mean: f64,
     /// Sample standard deviation (0 for one draw).
     pub std: f64,
+    /// 95 % percentile-bootstrap interval of the mean ([`BOOTSTRAP`] resamples of the draws);
+    /// `None` for fewer than two draws.
+    pub ci: Option<[f64; 2]>,
 }
 
+/// Bootstrap resamples behind every interval.
+pub const BOOTSTRAP: usize = 2000;
+
 impl Stat {
-    /// Mean and sample standard deviation of `v` (`None` if empty).
+    /// Mean, sample standard deviation and bootstrap interval of `v` (`None` if empty).
     pub fn of(v: &[f64]) -> Option<Stat> {
         if v.is_empty() {
             return None;
@@ -114,8 +120,43 @@ impl Stat {
         } else {
             0.0
         };
-        Some(Stat { mean, std })
+        Some(Stat {
+            mean,
+            std,
+            ci: bootstrap_interval(v),
+        })
     }
+
+    /// The statistic of `v − c` for every value.
+    pub fn shifted(self, c: f64) -> Stat {
+        Stat {
+            mean: self.mean - c,
+            std: self.std,
+            ci: self.ci.map(|[lo, hi]| [lo - c, hi - c]),
+        }
+    }
+}
+
+/// The 2.5 % and 97.5 % quantiles of the means of [`BOOTSTRAP`] resamples (with replacement)
+/// of `v`, from a fixed random stream: the same values give the same interval.
+fn bootstrap_interval(v: &[f64]) -> Option<[f64; 2]> {
+    use rand::{RngExt, SeedableRng};
+    if v.len() < 2 {
+        return None;
+    }
+    let mut rng =
+        rand::rngs::Xoshiro256PlusPlus::seed_from_u64(crate::seed::mix(&[0xB007, v.len() as u64]));
+    let mut means: Vec<f64> = (0..BOOTSTRAP)
+        .map(|_| {
+            (0..v.len())
+                .map(|_| v[rng.random_range(0..v.len())])
+                .sum::<f64>()
+                / v.len() as f64
+        })
+        .collect();
+    means.sort_by(f64::total_cmp);
+    let at = |q: f64| means[((q * (BOOTSTRAP - 1) as f64).round() as usize).min(BOOTSTRAP - 1)];
+    Some([at(0.025), at(0.975)])
 }
 
 /// One topic × indicator × protocol × size: its draws' scores.
@@ -144,6 +185,11 @@ impl Cell {
     /// Tier share `tier` under anchor `anchor`.
     pub fn share(&self, anchor: usize, tier: usize) -> Option<Stat> {
         self.stat(|r| r.shares[anchor][tier])
+    }
+
+    /// A statistic over the runs where `f` is defined.
+    pub fn stat_defined(&self, f: impl Fn(&RunMetrics) -> Option<f64>) -> Option<Stat> {
+        Stat::of(&self.runs.iter().filter_map(f).collect::<Vec<_>>())
     }
 
     /// Top-k Jaccard for the `j`-th `k`, over the runs where it is defined.
@@ -403,13 +449,14 @@ fn full_panel(
 fn full_panel_metrics(shares: &[f64], tiers: &Tiers, config: &StudyConfig, n: usize) -> RunMetrics {
     let all: Vec<u32> = (0..n as u32).collect();
     RunMetrics {
+        positive_shares: metrics::positive_shares(shares, &all, &tiers.labels[0]),
         shares: (tiers.labels.iter())
             .map(|l| metrics::tier_shares(shares, &all, l))
             .collect(),
         top_agents: tiers.labels[0].iter().filter(|&&g| g == tiers::TOP).count(),
         c_star: 1.0,
         residual: 0.0,
-        spearman: 1.0,
+        spearman: Some(1.0),
         jaccard: config
             .top_k
             .iter()

@@ -2,20 +2,26 @@
 //! markdown report and `run.json`.
 //!
 //! ```text
-//! shares.csv     topic,indicator,protocol,size,seeds,top_mean,top_std,mid_mean,mid_std,
-//!                tail_mean,tail_std,top_agents_mean,delta_top
-//! anchors.csv    topic,indicator,protocol,size,anchor,seeds,top_mean,top_std,mid_mean,
-//!                mid_std,tail_mean,tail_std
-//! residuals.csv  topic,indicator,protocol,size,seeds,c_star_mean,residual_mean,residual_std,
-//!                spearman_mean,c_star_std,residual_max,spearman_std
-//! jaccard.csv    topic,indicator,protocol,size,k,seeds,jaccard_mean,jaccard_std
-//! daily.csv      topic,indicator,day,label,total,top,mid,tail,peak
+//! shares.csv     topic,indicator,protocol,size,draws,kept,top_mean,top_std,top_ci_lo,
+//!                top_ci_hi,mid_…,tail_…(the same four),top_agents_mean,delta_top,
+//!                delta_top_ci_lo,delta_top_ci_hi,reason
+//! anchors.csv    topic,indicator,protocol,size,anchor,draws,kept,top_…,mid_…,tail_… (four each)
+//! residuals.csv  topic,indicator,protocol,size,draws,kept,c_star_mean,residual_mean,
+//!                residual_std,spearman_mean,c_star_std,residual_max,spearman_std
+//! jaccard.csv    topic,indicator,protocol,size,k,draws,kept,jaccard_mean,jaccard_std,
+//!                jaccard_ci_lo,jaccard_ci_hi
+//! daily.csv      topic,indicator,day,label,total,top,mid,tail,peak,reason
+//! positive_mass.csv  topic,indicator,protocol,size,draws,kept,top_…,mid_…,tail_… (four each),
+//!                reason: tier shares of the positive attribution mass alone
 //! heatmap_<topic>.png / .csv   bin,top_percent_from,top_percent_to,<one column per day>
 //! report.md, run.json, per_agent/ (only when asked for)
 //! ```
 //!
-//! The full panel is protocol `full` with `size` = n. `seeds` counts the draws whose shares
-//! are defined; a cell with none has empty statistics. Every file is written under a
+//! The full panel is protocol `full` with `size` = n. `draws` counts the draws made, `kept`
+//! those whose shares are defined (a drawn panel with no macro change has none), and every
+//! statistic is over the kept draws: `_mean`, `_std`, and a 95 % bootstrap interval `_ci_lo`,
+//! `_ci_hi` of the mean. A value that does not exist is an empty field, never `NaN`, and
+//! `reason` says why. Every file is written under a
 //! temporary name and renamed into place. Nothing per agent is written unless asked for.
 
 use std::fmt::Write as _;
@@ -68,6 +74,7 @@ pub fn write(dir: &Path, panel: &Panel, results: &StudyResults, info: &RunInfo) 
     text("residuals.csv", residuals_csv(results, topics))?;
     text("jaccard.csv", jaccard_csv(results, topics))?;
     text("daily.csv", daily_csv(results, panel))?;
+    text("positive_mass.csv", positive_mass_csv(results, topics))?;
     let ind = results.config.heatmap_indicator.name();
     for (k, topic) in topics.iter().enumerate() {
         let mass = &results.heatmaps[k];
@@ -107,9 +114,12 @@ pub fn write(dir: &Path, panel: &Panel, results: &StudyResults, info: &RunInfo) 
     )
 }
 
-/// A number for a CSV: plain decimals in the usual range, exponent form otherwise.
+/// A number for a CSV: plain decimals in the usual range, exponent form otherwise; empty for
+/// a value that is not finite (a row's `reason` says why).
 fn num(v: f64) -> String {
-    if v == 0.0 {
+    if !v.is_finite() {
+        String::new()
+    } else if v == 0.0 {
         "0".into()
     } else if (1e-4..1e7).contains(&v.abs()) {
         let s = format!("{v:.8}");
@@ -120,10 +130,32 @@ fn num(v: f64) -> String {
     }
 }
 
+/// `mean,std,ci_lo,ci_hi`, empty where undefined.
 fn stat_cols(s: Option<Stat>) -> String {
-    match s {
-        Some(s) => format!("{},{}", num(s.mean), num(s.std)),
+    let ci = |s: &Stat| match s.ci {
+        Some([lo, hi]) => format!("{},{}", num(lo), num(hi)),
         None => ",".into(),
+    };
+    match s {
+        Some(s) => format!("{},{},{}", num(s.mean), num(s.std), ci(&s)),
+        None => ",,,".into(),
+    }
+}
+
+/// The header of [`stat_cols`] for `name`.
+fn stat_header(names: &[&str]) -> String {
+    (names.iter())
+        .map(|n| format!("{n}_mean,{n}_std,{n}_ci_lo,{n}_ci_hi"))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// Why a cell's statistics are empty or have no interval (empty when they are complete).
+fn cell_reason(c: &Cell) -> &'static str {
+    match c.runs.len() {
+        0 => "no kept draw: every drawn panel has V(x) = V(0) on every day, so no share exists",
+        1 if c.draws > 1 => "one kept draw: no interval",
+        _ => "",
     }
 }
 
@@ -157,16 +189,22 @@ fn find(
 }
 
 fn shares_csv(results: &StudyResults, topics: &[String]) -> String {
-    let mut out = String::from(
-        "topic,indicator,protocol,size,seeds,top_mean,top_std,mid_mean,mid_std,tail_mean,\
-         tail_std,top_agents_mean,delta_top\n",
+    let mut out = format!(
+        "topic,indicator,protocol,size,draws,kept,{},top_agents_mean,delta_top,delta_top_ci_lo,\
+         delta_top_ci_hi,reason\n",
+        stat_header(&["top", "mid", "tail"])
     );
     for c in &results.cells {
         let full_top = full_cell(results, c.topic, c.indicator).and_then(|f| f.share(0, 0));
         let top = c.share(0, 0);
         let delta = match (top, full_top) {
-            (Some(t), Some(f)) => num(t.mean - f.mean),
-            _ => String::new(),
+            (Some(t), Some(f)) if c.protocol != Protocol::Full => {
+                let d = t.shifted(f.mean);
+                let ci =
+                    d.ci.map_or(",".into(), |[lo, hi]| format!("{},{}", num(lo), num(hi)));
+                format!("{},{ci}", num(d.mean))
+            }
+            _ => ",,".into(),
         };
         let agents = c
             .stat(|r| r.top_agents as f64)
@@ -174,28 +212,31 @@ fn shares_csv(results: &StudyResults, topics: &[String]) -> String {
             .unwrap_or_default();
         let _ = writeln!(
             out,
-            "{},{},{},{},{},{agents},{delta}",
+            "{},{},{},{},{},{},{agents},{delta},{}",
             key(c, topics),
+            c.draws,
             c.runs.len(),
             stat_cols(top),
             stat_cols(c.share(0, 1)),
             stat_cols(c.share(0, 2)),
+            cell_reason(c),
         );
     }
     out
 }
 
 fn anchors_csv(results: &StudyResults, topics: &[String]) -> String {
-    let mut out = String::from(
-        "topic,indicator,protocol,size,anchor,seeds,top_mean,top_std,mid_mean,mid_std,\
-         tail_mean,tail_std\n",
+    let mut out = format!(
+        "topic,indicator,protocol,size,anchor,draws,kept,{}\n",
+        stat_header(&["top", "mid", "tail"])
     );
     for c in &results.cells {
         for (a, anchor) in results.anchors.iter().enumerate() {
             let _ = writeln!(
                 out,
-                "{},{anchor},{},{},{},{}",
+                "{},{anchor},{},{},{},{},{}",
                 key(c, topics),
+                c.draws,
                 c.runs.len(),
                 stat_cols(c.share(a, 0)),
                 stat_cols(c.share(a, 1)),
@@ -206,21 +247,52 @@ fn anchors_csv(results: &StudyResults, topics: &[String]) -> String {
     out
 }
 
+/// Tier shares of the positive attribution mass (followers anchor).
+fn positive_mass_csv(results: &StudyResults, topics: &[String]) -> String {
+    let mut out = format!(
+        "topic,indicator,protocol,size,draws,kept,{},reason\n",
+        stat_header(&["top", "mid", "tail"])
+    );
+    for c in &results.cells {
+        let tier = |t: usize| c.stat_defined(|r| r.positive_shares.map(|s| s[t]));
+        let kept = c
+            .runs
+            .iter()
+            .filter(|r| r.positive_shares.is_some())
+            .count();
+        let reason = match kept {
+            0 if !c.runs.is_empty() => "no agent has a positive attribution",
+            _ => cell_reason(c),
+        };
+        let _ = writeln!(
+            out,
+            "{},{},{kept},{},{},{},{reason}",
+            key(c, topics),
+            c.draws,
+            stat_cols(tier(0)),
+            stat_cols(tier(1)),
+            stat_cols(tier(2)),
+        );
+    }
+    out
+}
+
 fn residuals_csv(results: &StudyResults, topics: &[String]) -> String {
     let mut out = String::from(
-        "topic,indicator,protocol,size,seeds,c_star_mean,residual_mean,residual_std,\
+        "topic,indicator,protocol,size,draws,kept,c_star_mean,residual_mean,residual_std,\
          spearman_mean,c_star_std,residual_max,spearman_std\n",
     );
     for c in &results.cells {
         let c_star = c.stat(|r| r.c_star);
         let res = c.stat(|r| r.residual);
-        let sp = c.stat(|r| r.spearman);
+        let sp = c.stat_defined(|r| r.spearman);
         let max = c.runs.iter().map(|r| r.residual).reduce(f64::max);
         let opt = |s: Option<f64>| s.map(num).unwrap_or_default();
         let _ = writeln!(
             out,
-            "{},{},{},{},{},{},{},{},{}",
+            "{},{},{},{},{},{},{},{},{},{}",
             key(c, topics),
+            c.draws,
             c.runs.len(),
             opt(c_star.map(|s| s.mean)),
             opt(res.map(|s| s.mean)),
@@ -235,7 +307,10 @@ fn residuals_csv(results: &StudyResults, topics: &[String]) -> String {
 }
 
 fn jaccard_csv(results: &StudyResults, topics: &[String]) -> String {
-    let mut out = String::from("topic,indicator,protocol,size,k,seeds,jaccard_mean,jaccard_std\n");
+    let mut out = format!(
+        "topic,indicator,protocol,size,k,draws,kept,{}\n",
+        stat_header(&["jaccard"])
+    );
     for c in &results.cells {
         for (j, k) in results.config.top_k.iter().enumerate() {
             if *k >= c.size {
@@ -244,8 +319,9 @@ fn jaccard_csv(results: &StudyResults, topics: &[String]) -> String {
             let defined = c.runs.iter().filter(|r| r.jaccard[j].is_some()).count();
             let _ = writeln!(
                 out,
-                "{},{k},{defined},{}",
+                "{},{k},{},{defined},{}",
                 key(c, topics),
+                c.draws,
                 stat_cols(c.jaccard(j))
             );
         }
@@ -254,15 +330,15 @@ fn jaccard_csv(results: &StudyResults, topics: &[String]) -> String {
 }
 
 fn daily_csv(results: &StudyResults, panel: &Panel) -> String {
-    let mut out = String::from("topic,indicator,day,label,total,top,mid,tail,peak\n");
+    let mut out = String::from("topic,indicator,day,label,total,top,mid,tail,peak,reason\n");
     for d in &results.days {
-        let shares = match d.shares {
-            Some(s) => format!("{},{},{}", num(s[0]), num(s[1]), num(s[2])),
-            None => ",,".into(),
+        let (shares, reason) = match d.shares {
+            Some(s) => (format!("{},{},{}", num(s[0]), num(s[1]), num(s[2])), ""),
+            None => (",,".into(), "V(x_t) = V(0): no change that day to share"),
         };
         let _ = writeln!(
             out,
-            "{},{},{},{},{},{shares},{}",
+            "{},{},{},{},{},{shares},{},{reason}",
             panel.manifest.topics[d.topic],
             d.indicator.name(),
             d.day,
@@ -424,14 +500,19 @@ impl Report<'_> {
             "## 1. The flip: who drove it depends on the panel\n\nTier shares of the attribution \
              in %, mean ± std over draws: the full panel, a visibility-biased small panel and a \
              random small panel of s = {}. Δ_top is the biased panel's top-tier share minus the \
-             full panel's, in percentage points.\n\n",
-            self.s0
+             full panel's, in percentage points, with its 95 % bootstrap interval over draws. \
+             Means are over the kept draws (`kept`, of {} made): a drawn panel with no macro \
+             change at all has no shares and is left out, so a mean with fewer kept draws is \
+             conditional on the panel showing a change.\n\n",
+            self.s0, cfg.seeds
         );
         let mut columns = vec!["topic".to_string()];
         for panel in ["full", "biased", "random"] {
             columns.extend(TIER_NAMES.map(|t| format!("{panel} {t}")));
         }
-        columns.push("Δ_top (pp)".into());
+        columns.push("Δ_top (pp) [95 % CI]".into());
+        columns.push("kept (biased, random)".into());
+        let mut negative = false;
         for &ind in &cfg.indicators {
             let mut t = table(&columns);
             for (k, topic) in self.topics().iter().enumerate() {
@@ -439,16 +520,44 @@ impl Report<'_> {
                 let biased = self.find(k, ind, Protocol::BiasVisibility, self.s0);
                 let random = self.find(k, ind, Protocol::Random, self.s0);
                 let col = |c: Option<&Cell>, t: usize, sd| pct(c.and_then(|c| c.share(0, t)), sd);
-                let top = |c: Option<&Cell>| c.and_then(|c| c.share(0, 0)).map(|s| s.mean);
-                let delta = top(biased).zip(top(full)).map(|(b, f)| b - f);
+                let full_top = full.and_then(|c| c.share(0, 0)).map(|s| s.mean);
+                let delta = (biased.and_then(|c| c.share(0, 0)))
+                    .zip(full_top)
+                    .map(|(b, f)| b.shifted(f));
                 let mut row = vec![topic.clone()];
                 row.extend((0..3).map(|t| col(full, t, false)));
                 row.extend((0..3).map(|t| col(biased, t, true)));
                 row.extend((0..3).map(|t| col(random, t, true)));
-                row.push(pp(delta));
+                row.push(match delta {
+                    Some(d) => match d.ci {
+                        Some([lo, hi]) => {
+                            format!(
+                                "{:+.1} [{:+.1}, {:+.1}]",
+                                100.0 * d.mean,
+                                100.0 * lo,
+                                100.0 * hi
+                            )
+                        }
+                        None => pp(Some(d.mean)),
+                    },
+                    None => "–".into(),
+                });
+                let kept = |c: Option<&Cell>| c.map_or("–".into(), |c| c.runs.len().to_string());
+                row.push(format!("{}, {}", kept(biased), kept(random)));
+                negative |= [full, biased, random]
+                    .iter()
+                    .flatten()
+                    .any(|c| (0..3).any(|t| c.share(0, t).is_some_and(|s| s.mean < 0.0)));
                 t.row(row);
             }
             let _ = writeln!(out, "**{}**\n\n{t}", ind.name());
+        }
+        if negative {
+            out += "Negative shares: for `variance` and `gini` an agent below the population's \
+                    typical composite lowers the dispersion it is part of, so its attribution is \
+                    negative, and a tier made mostly of such agents has a negative share (the \
+                    tier shares still sum to 100 %). `positive_mass.csv` gives the second view: \
+                    each tier's share of the positive attribution mass alone.\n\n";
         }
         let has = |p: Protocol| cfg.protocols.contains(&p);
         if !(has(Protocol::BiasVisibility) && has(Protocol::Random)) {
@@ -484,7 +593,7 @@ impl Report<'_> {
             for &ind in &cfg.indicators {
                 let c = self.find(k, ind, Protocol::BiasVisibility, self.s0);
                 let r = c.and_then(|c| c.stat(|r| r.residual));
-                let sp = c.and_then(|c| c.stat(|r| r.spearman));
+                let sp = c.and_then(|c| c.stat_defined(|r| r.spearman));
                 let max = (self.results.cells.iter())
                     .filter(|c| c.topic == k && c.indicator == ind && c.protocol != Protocol::Full)
                     .flat_map(|c| c.runs.iter().map(|r| r.residual))
