@@ -241,6 +241,8 @@ pub struct StudyResults {
     /// Per topic, the top-tier agents in each protocol's pool, `(protocol, pool size, top
     /// agents in it)`.
     pub pools: Vec<Vec<(Protocol, usize, usize)>>,
+    /// Jaccard overlap of the top tiers of every pair of anchors: `(a, b, overlap)`.
+    pub anchor_overlap: Vec<(&'static str, &'static str, f64)>,
     /// What in the input makes some result other than it would be on a well-formed panel:
     /// `(topic, what)` (topic `None` for the whole panel), in the report and `run.json`.
     pub degenerate: Vec<(Option<usize>, String)>,
@@ -326,6 +328,7 @@ pub fn run(
         heatmaps: Vec::new(),
         per_agent: Vec::new(),
         pools: Vec::new(),
+        anchor_overlap: tiers.overlap(),
         degenerate: Vec::new(),
         timings: Vec::new(),
     };
@@ -388,6 +391,20 @@ impl Tiers {
             labels,
             bins,
         }
+    }
+
+    /// Jaccard overlap of the top tiers of every pair of anchors.
+    fn overlap(&self) -> Vec<(&'static str, &'static str, f64)> {
+        let top =
+            |l: &[u8]| -> Vec<usize> { (0..l.len()).filter(|&i| l[i] == tiers::TOP).collect() };
+        let mut out = Vec::new();
+        for a in 0..self.anchors.len() {
+            for b in a + 1..self.anchors.len() {
+                let j = aumann_kernels::rank::jaccard(&top(&self.labels[a]), &top(&self.labels[b]));
+                out.push((self.anchors[a], self.anchors[b], j));
+            }
+        }
+        out
     }
 
     fn label_refs(&self) -> Vec<&[u8]> {

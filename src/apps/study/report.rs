@@ -5,7 +5,8 @@
 //! shares.csv     topic,indicator,protocol,size,draws,kept,top_mean,top_std,top_ci_lo,
 //!                top_ci_hi,mid_…,tail_…(the same four),top_agents_mean,delta_top,
 //!                delta_top_ci_lo,delta_top_ci_hi,reason
-//! anchors.csv    topic,indicator,protocol,size,anchor,draws,kept,top_…,mid_…,tail_… (four each)
+//! anchors.csv    topic,indicator,protocol,size,anchor,draws,kept,top_…,mid_…,tail_… (four each),
+//!                delta_top,delta_top_ci_lo,delta_top_ci_hi
 //! residuals.csv  topic,indicator,protocol,size,draws,kept,c_star_mean,residual_mean,
 //!                residual_std,spearman_mean,c_star_std,residual_max,spearman_std
 //! jaccard.csv    topic,indicator,protocol,size,k,draws,kept,jaccard_mean,jaccard_std,
@@ -230,14 +231,25 @@ fn shares_csv(results: &StudyResults, topics: &[String]) -> String {
 
 fn anchors_csv(results: &StudyResults, topics: &[String]) -> String {
     let mut out = format!(
-        "topic,indicator,protocol,size,anchor,draws,kept,{}\n",
+        "topic,indicator,protocol,size,anchor,draws,kept,{},delta_top,delta_top_ci_lo,\
+         delta_top_ci_hi\n",
         stat_header(&["top", "mid", "tail"])
     );
     for c in &results.cells {
+        let full = full_cell(results, c.topic, c.indicator);
         for (a, anchor) in results.anchors.iter().enumerate() {
+            let delta = match (c.share(a, 0), full.and_then(|f| f.share(a, 0))) {
+                (Some(t), Some(f)) if c.protocol != Protocol::Full => {
+                    let d = t.shifted(f.mean);
+                    let ci =
+                        d.ci.map_or(",".into(), |[lo, hi]| format!("{},{}", num(lo), num(hi)));
+                    format!("{},{ci}", num(d.mean))
+                }
+                _ => ",,".into(),
+            };
             let _ = writeln!(
                 out,
-                "{},{anchor},{},{},{},{},{}",
+                "{},{anchor},{},{},{},{},{},{delta}",
                 key(c, topics),
                 c.draws,
                 c.runs.len(),
@@ -406,6 +418,7 @@ fn report_md(results: &StudyResults, panel: &Panel, info: &RunInfo) -> String {
     out += &r.scale_curve();
     out += &r.peak_days();
     out += &r.top_k_recovery();
+    out += &r.anchors();
     let _ = writeln!(
         out,
         "\n## Files\n\n`shares.csv` (tier shares per topic × indicator × protocol × size), \
@@ -807,6 +820,62 @@ impl Report<'_> {
     }
 
     /// 5. The peak day of every topic at full scale.
+    /// 7. The flip under each elite anchor, and how far the anchors' top tiers overlap.
+    fn anchors(&self) -> String {
+        let (cfg, res) = (&self.results.config, self.results);
+        if res.anchors.len() < 2 {
+            return String::new();
+        }
+        let mut out = format!(
+            "## 7. Who the elite is: the flip under each anchor\n\nΔ_top (pp, 95 % CI) of the \
+             visibility-biased panels at s = {} when the top tier is the top {:.0} % by each \
+             anchor.\n\n",
+            self.s0,
+            100.0 * cfg.tiers.0
+        );
+        let mut columns = vec!["topic".to_string(), "indicator".to_string()];
+        columns.extend(res.anchors.iter().map(|a| format!("Δ_top by {a}")));
+        let mut t = table(&columns);
+        for (k, topic) in self.topics().iter().enumerate() {
+            for &ind in &cfg.indicators {
+                let mut row = vec![topic.clone(), ind.name().to_string()];
+                for a in 0..res.anchors.len() {
+                    let small = self.find(k, ind, Protocol::BiasVisibility, self.s0);
+                    let full = full_cell(res, k, ind).and_then(|f| f.share(a, 0));
+                    let d = small
+                        .and_then(|c| c.share(a, 0))
+                        .zip(full)
+                        .map(|(s, f)| s.shifted(f.mean));
+                    row.push(match d {
+                        Some(Stat {
+                            mean,
+                            ci: Some([lo, hi]),
+                            ..
+                        }) => format!(
+                            "{:+.1} [{:+.1}, {:+.1}]",
+                            100.0 * mean,
+                            100.0 * lo,
+                            100.0 * hi
+                        ),
+                        Some(d) => pp(Some(d.mean)),
+                        None => "–".into(),
+                    });
+                }
+                t.row(row);
+            }
+        }
+        let _ = writeln!(out, "{t}");
+        let overlap: Vec<String> = (res.anchor_overlap.iter())
+            .map(|(a, b, j)| format!("{a} and {b} {:.1} %", 100.0 * j))
+            .collect();
+        let _ = writeln!(
+            out,
+            "Overlap of the anchors' top tiers (Jaccard): {}.\n",
+            overlap.join("; ")
+        );
+        out
+    }
+
     fn peak_days(&self) -> String {
         let ind = self.results.config.heatmap_indicator;
         let mut out = format!(
@@ -905,6 +974,9 @@ fn run_json(results: &StudyResults, panel: &Panel, info: &RunInfo) -> serde_json
             })).collect::<Vec<_>>(),
         })).collect::<Vec<_>>(),
         "calibration": super::calibration::of(panel),
+        "anchor_overlap": results.anchor_overlap.iter().map(|(a, b, j)| json!({
+            "anchors": [a, b], "top_tier_jaccard": j
+        })).collect::<Vec<_>>(),
         "degenerate": results.degenerate.iter().map(|(k, what)| json!({
             "topic": k.map(|k| panel.manifest.topics[k].clone()),
             "what": what,
