@@ -32,6 +32,14 @@
 //!
 //! Agents are generated in fixed blocks, each block and topic from its own random stream,
 //! so the panel is the same for a seed whatever the number of threads.
+//!
+//! [`Coupling`] turns each dependence on followers up or down, for measuring what the
+//! generator builds into a study: a term `g(reach_i)` becomes `λ g(reach_i) + (1 − λ) E[g]`,
+//! with `E[g]` over a fixed reference population of 2¹⁷ follower draws, so `λ = 1` is the
+//! generator above (bit for bit) and `λ = 0` keeps each term's mean but makes it independent
+//! of followers. The null generator ([`Coupling::NULL`]) sets every `λ` to 0. The follower
+//! spread (2.3 above) and the event days' strength (how far an event day's shape rises above
+//! its base of 0.6; 1 above) are parameters too.
 
 use rand::rngs::Xoshiro256PlusPlus;
 use rand::{RngExt, SeedableRng};
@@ -96,6 +104,88 @@ pub struct TopicSpec {
     pub crowd_reach: f64,
 }
 
+/// How strongly engagement depends on followers, and the spreads (see the module docs).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Coupling {
+    /// σ of the log-normal follower body (2.3).
+    pub follower_sigma: f64,
+    /// `λ` of participation's `0.6 + 0.3 reach`.
+    pub participation: f64,
+    /// `λ` of the posting rate's `1 + 0.1 reach`.
+    pub posting: f64,
+    /// `λ` of the replies' `(1 + followers)^0.6`.
+    pub replies: f64,
+    /// `λ` of the event crowd's `(1 + reach)^{b_k}`.
+    pub crowd: f64,
+    /// Event days' rise above the base, as a multiple of the default (1).
+    pub event_strength: f64,
+}
+
+impl Coupling {
+    /// The generator as documented.
+    pub const DEFAULT: Coupling = Coupling {
+        follower_sigma: 2.3,
+        participation: 1.0,
+        posting: 1.0,
+        replies: 1.0,
+        crowd: 1.0,
+        event_strength: 1.0,
+    };
+
+    /// Engagement independent of followers (same means).
+    pub const NULL: Coupling = Coupling {
+        participation: 0.0,
+        posting: 0.0,
+        replies: 0.0,
+        crowd: 0.0,
+        ..Coupling::DEFAULT
+    };
+}
+
+impl Default for Coupling {
+    fn default() -> Self {
+        Coupling::DEFAULT
+    }
+}
+
+/// `λ g + (1 − λ) mean`.
+fn mix(lambda: f64, g: f64, mean: f64) -> f64 {
+    if lambda == 1.0 {
+        g
+    } else {
+        lambda * g + (1.0 - lambda) * mean
+    }
+}
+
+/// Means of the follower-dependent terms over a fixed reference population.
+#[derive(Clone, Copy, Debug)]
+struct Means {
+    reach: f64,
+    reply_factor: f64,
+}
+
+impl Means {
+    fn of(sigma: f64) -> Means {
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(crate::seed::mix(&[0x5EF, 17]));
+        let f: Vec<f64> = (0..1 << 17).map(|_| followers(&mut rng, sigma)).collect();
+        let mean = |g: &dyn Fn(f64) -> f64| f.iter().map(|&x| g(x)).sum::<f64>() / f.len() as f64;
+        Means {
+            reach: mean(&|x| x.ln_1p()),
+            reply_factor: mean(&|x| (1.0 + x).powf(0.6)),
+        }
+    }
+
+    /// `E[(1 + reach)^b]`, over the same reference population.
+    fn crowd(sigma: f64, b: f64) -> f64 {
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(crate::seed::mix(&[0x5EF, 17]));
+        let n = 1 << 17;
+        (0..n)
+            .map(|_| (1.0 + followers(&mut rng, sigma).ln_1p()).powf(b))
+            .sum::<f64>()
+            / n as f64
+    }
+}
+
 /// Parameters of a synthetic panel.
 #[derive(Clone, Debug, PartialEq)]
 pub struct PanelConfig {
@@ -107,6 +197,8 @@ pub struct PanelConfig {
     pub seed: u64,
     /// The topics.
     pub topics: Vec<TopicSpec>,
+    /// Dependence on followers.
+    pub coupling: Coupling,
 }
 
 impl Default for PanelConfig {
@@ -129,6 +221,7 @@ impl Default for PanelConfig {
                 topic("earthday", Shape::Rise, 0.025, 0.002, 0.0),
                 topic("wrestlemania", Shape::Event(11.0 / 13.0), 0.02, 0.01, 0.0),
             ],
+            coupling: Coupling::DEFAULT,
         }
     }
 }
@@ -148,6 +241,8 @@ pub fn generate(config: &PanelConfig) -> Panel {
     );
     let (n, days) = (config.agents, config.days);
     let blocks = n.div_ceil(BLOCK);
+    let c = config.coupling;
+    let means = Means::of(c.follower_sigma);
     // Agent pass: followers and general posting.
     let agent_blocks: Vec<Vec<(f64, f64, f64)>> = (0..blocks)
         .into_par_iter()
@@ -155,11 +250,12 @@ pub fn generate(config: &PanelConfig) -> Panel {
             let mut rng = stream(config.seed, 0, blk);
             (blk * BLOCK..n.min((blk + 1) * BLOCK))
                 .map(|_| {
-                    let f = followers(&mut rng);
+                    let f = followers(&mut rng, c.follower_sigma);
                     let reach = f.ln_1p();
                     let z: f64 = rng.sample(StandardNormal);
-                    let general = poisson(&mut rng, 7.0 * 0.3 * z.exp() * (1.0 + 0.1 * reach));
-                    let replies = poisson(&mut rng, reply_rate(general, f));
+                    let posting = 1.0 + 0.1 * mix(c.posting, reach, means.reach);
+                    let general = poisson(&mut rng, 7.0 * 0.3 * z.exp() * posting);
+                    let replies = poisson(&mut rng, reply_rate(general, f, c, &means));
                     (f, general, replies)
                 })
                 .collect()
@@ -172,7 +268,18 @@ pub fn generate(config: &PanelConfig) -> Panel {
     let recent = days.saturating_sub(7);
     let mut topics = Vec::with_capacity(config.topics.len());
     for (k, spec) in config.topics.iter().enumerate() {
-        let shape: Vec<f64> = (0..days).map(|t| spec.shape.at(t, days)).collect();
+        let strength = |v: f64| match spec.shape {
+            Shape::Event(_) if c.event_strength != 1.0 => 0.6 + (v - 0.6) * c.event_strength,
+            _ => v,
+        };
+        let shape: Vec<f64> = (0..days)
+            .map(|t| strength(spec.shape.at(t, days)))
+            .collect();
+        let crowd_mean = if c.crowd == 1.0 {
+            0.0
+        } else {
+            Means::crowd(c.follower_sigma, spec.crowd_reach)
+        };
         // Per block: its [T, m, 3] features and its agents' (posts, replies) of the last 7 days.
         type Block = (Vec<f32>, Vec<(f64, f64)>);
         let parts: Vec<Block> = (0..blocks)
@@ -186,11 +293,15 @@ pub fn generate(config: &PanelConfig) -> Panel {
                 for (j, recent_count) in recent_counts.iter_mut().enumerate() {
                     let f = followers[lo + j];
                     let reach = f.ln_1p();
-                    let active =
-                        rng.random::<f64>() < (spec.participation * (0.6 + 0.3 * reach)).min(0.95);
+                    let active = rng.random::<f64>()
+                        < (spec.participation
+                            * (0.6 + 0.3 * mix(c.participation, reach, means.reach)))
+                        .min(0.95);
                     let z: f64 = rng.sample(StandardNormal);
-                    let rate = 0.4 * (0.9 * z).exp() * (1.0 + 0.1 * reach);
-                    let crowd_weight = (1.0 + reach).powf(spec.crowd_reach);
+                    let rate =
+                        0.4 * (0.9 * z).exp() * (1.0 + 0.1 * mix(c.posting, reach, means.reach));
+                    let crowd_weight =
+                        mix(c.crowd, (1.0 + reach).powf(spec.crowd_reach), crowd_mean);
                     for (t, &s) in shape.iter().enumerate() {
                         let mut posts = if active {
                             poisson(&mut rng, rate * s)
@@ -204,7 +315,7 @@ pub fn generate(config: &PanelConfig) -> Panel {
                             posts += 1.0 + poisson(&mut rng, 0.5);
                         }
                         let replies = if posts > 0.0 {
-                            poisson(&mut rng, reply_rate(posts, f))
+                            poisson(&mut rng, reply_rate(posts, f, c, &means))
                         } else {
                             0.0
                         };
@@ -261,9 +372,9 @@ fn stream(seed: u64, stream: u64, block: usize) -> Xoshiro256PlusPlus {
     Xoshiro256PlusPlus::seed_from_u64(crate::seed::mix(&[seed, stream, block as u64]))
 }
 
-fn followers(rng: &mut Xoshiro256PlusPlus) -> f64 {
+fn followers(rng: &mut Xoshiro256PlusPlus, sigma: f64) -> f64 {
     let z: f64 = rng.sample(StandardNormal);
-    let f = ((2.2f64.ln() + 2.3 * z).exp() - 1.0).floor().max(0.0);
+    let f = ((2.2f64.ln() + sigma * z).exp() - 1.0).floor().max(0.0);
     if f > 1000.0 {
         let u = 1.0 - rng.random::<f64>(); // (0, 1]
         (1000.0 * u.powf(-1.0 / 1.2)).floor().min(5e6)
@@ -273,8 +384,8 @@ fn followers(rng: &mut Xoshiro256PlusPlus) -> f64 {
 }
 
 /// Mean replies received on `posts` posts by an account with `followers` followers.
-fn reply_rate(posts: f64, followers: f64) -> f64 {
-    0.03 * posts * (1.0 + followers).powf(0.6)
+fn reply_rate(posts: f64, followers: f64, c: Coupling, means: &Means) -> f64 {
+    0.03 * posts * mix(c.replies, (1.0 + followers).powf(0.6), means.reply_factor)
 }
 
 fn poisson(rng: &mut Xoshiro256PlusPlus, mean: f64) -> f64 {

@@ -28,6 +28,7 @@ pub mod heatmap;
 pub mod metrics;
 pub mod report;
 pub mod sampling;
+pub mod sweep;
 pub mod tiers;
 
 use std::time::Instant;

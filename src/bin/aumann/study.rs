@@ -17,10 +17,14 @@ use crate::staged::Staged;
 
 /// `aumann study`.
 #[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
 pub struct StudyArgs {
+    /// What else to run instead of the study itself.
+    #[command(subcommand)]
+    pub command: Option<StudyCommand>,
     /// Output folder: CSVs, heatmaps, report.md, run.json.
-    #[arg(long, value_name = "DIR")]
-    pub out: PathBuf,
+    #[arg(long, value_name = "DIR", required = true)]
+    pub out: Option<PathBuf>,
     /// A panel folder (as written by `aumann panel synth`); default: generate the synthetic
     /// panel.
     #[arg(long, value_name = "DIR")]
@@ -114,9 +118,16 @@ impl TryFrom<&StudyArgs> for StudyConfig {
 
 /// Run `aumann study`.
 pub fn run(args: StudyArgs) -> Result<ExitCode> {
+    if let Some(StudyCommand::Sweep(sweep)) = args.command {
+        return run_sweep(sweep);
+    }
+    let out = args
+        .out
+        .clone()
+        .expect("clap requires --out without a subcommand");
     args.run.apply()?;
     let config = StudyConfig::try_from(&args)?;
-    let staged = Staged::folder(&args.out, "run.json")?;
+    let staged = Staged::folder(&out, "run.json")?;
     let start = Instant::now();
     let (panel, origin) = load_or_generate(&args)?;
     let panel_seconds = start.elapsed().as_secs_f64();
@@ -134,7 +145,7 @@ pub fn run(args: StudyArgs) -> Result<ExitCode> {
     if !args.run.quiet {
         eprintln!(
             "wrote {} ({} cells; panel {:.1} s, study {:.1} s, files {:.1} s)",
-            args.out.display(),
+            out.display(),
             results.cells.len(),
             panel_seconds,
             results.timings.iter().map(|t| t.1).sum::<f64>(),
@@ -161,4 +172,73 @@ fn load_or_generate(args: &StudyArgs) -> Result<(Panel, String)> {
         args.agents, args.days, args.panel_seed
     );
     Ok((panel, origin))
+}
+
+/// `aumann study ...` subcommands.
+#[derive(Debug, clap::Subcommand)]
+pub enum StudyCommand {
+    /// What the synthetic panel builds in: rerun the study on panels from a grid of generator
+    /// settings (each dependence on followers off in turn, a null generator with engagement
+    /// independent of followers, follower spreads, event strengths) and report which findings
+    /// survive, in DIR/sweep.csv and DIR/sweep.md.
+    Sweep(SweepArgs),
+}
+
+/// `aumann study sweep`.
+#[derive(Debug, Args)]
+pub struct SweepArgs {
+    /// Output folder.
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Agents of each generated panel.
+    #[arg(long, default_value_t = 100_000)]
+    pub agents: usize,
+    /// Seed of the generated panels.
+    #[arg(long, default_value_t = 7)]
+    pub panel_seed: u64,
+    /// Seed of the draws.
+    #[arg(long, default_value_t = 7)]
+    pub seed: u64,
+    /// Draws per protocol and size.
+    #[arg(long, default_value_t = 10)]
+    pub seeds: usize,
+    /// Small-panel sizes (the findings are read at the smallest).
+    #[arg(long, value_delimiter = ',', default_value = "100,1000,10000")]
+    pub sizes: Vec<usize>,
+    /// No progress bar.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+fn run_sweep(args: SweepArgs) -> Result<ExitCode> {
+    use aumann::study::sweep;
+    let start = Instant::now();
+    let staged = Staged::folder(&args.out, "sweep.csv")?;
+    let config = StudyConfig {
+        sizes: args.sizes.clone(),
+        seeds: args.seeds,
+        seed: args.seed,
+        ..StudyConfig::default()
+    };
+    let grid = sweep::default_grid();
+    let mut bar = Bar::new("settings", !args.quiet);
+    let findings = sweep::run(args.agents, args.panel_seed, &config, &grid, &mut |d, n| {
+        bar.update(d, n)
+    })?;
+    bar.finish();
+    std::fs::create_dir_all(staged.path())?;
+    std::fs::write(staged.path().join("sweep.csv"), sweep::csv(&findings))?;
+    std::fs::write(
+        staged.path().join("sweep.md"),
+        sweep::markdown(&findings, &grid),
+    )?;
+    staged.commit()?;
+    eprintln!(
+        "wrote {}: {} settings x {} findings ({:.1} s)",
+        args.out.display(),
+        grid.len(),
+        findings.len() / grid.len().max(1),
+        start.elapsed().as_secs_f64()
+    );
+    Ok(ExitCode::SUCCESS)
 }
