@@ -29,6 +29,7 @@
 //! action is an agent with no stance that neither posts nor reshares; its exposure and
 //! influence weight are the graph's doing and are kept.
 
+use crate::ops::sum_dim;
 use std::sync::Arc;
 
 use burn::tensor::Tensor;
@@ -370,11 +371,13 @@ impl OnGraph for CascadeRisk {
         let (s, p, r, w) = (f(0), f(2), f(3), f(4));
         let push = w.clone() * s.clone() * (p + r); // [rows, 1, n]
         let pressure = match self.config.aggregate {
-            Aggregate::Weighted => push.sum_dim(2) / w.sum_dim(2), // [rows, 1, 1]
-            Aggregate::Log => crate::ops::log1p(push.sum_dim(2)) / crate::ops::log1p(w.sum_dim(2)),
+            Aggregate::Weighted => sum_dim(push, 2) / sum_dim(w, 2), // [rows, 1, 1]
+            Aggregate::Log => {
+                crate::ops::log1p(sum_dim(push, 2)) / crate::ops::log1p(sum_dim(w, 2))
+            }
             Aggregate::Pairwise => {
                 let reaching = edges.gather_src(push) * edges.gather_dst(s);
-                reaching.sum_dim(2) / edges.gather_src(w).sum_dim(2)
+                sum_dim(reaching, 2) / sum_dim(edges.gather_src(w), 2)
             }
         };
         let tau = self.config.temperature;

@@ -37,6 +37,7 @@
 //! The baseline action: no work (labour and income 0), no consumption (consumption and its rate
 //! 0, saving rate 1), no investment (rate 0), wealth kept.
 
+use crate::ops::{mean_dim, sum_dim};
 use burn::tensor::Tensor;
 use rand::rngs::Xoshiro256PlusPlus;
 use rand::{RngExt, SeedableRng};
@@ -394,22 +395,22 @@ impl EconRisk {
         let f = |k| z.clone().narrow(1, k, 1);
         let (c, y, l, w) = (f(0), f(1), f(4), f(6));
         let (p, g) = (self.price, self.inventory);
-        let demand = c.clone().sum_dim(2) * (1.0 / p); // [rows, 1, 1]
+        let demand = sum_dim(c.clone(), 2) * (1.0 / p); // [rows, 1, 1]
         // D₀ = one month of full-time supply keeps the ratio smooth where the inventory is 0.
         let d0 = 168.0 * n as f64;
         let excess = (demand.clone() - g) / (demand + g + d0);
         // Spending beyond income, relative to the household's wealth and the price (which the
         // baseline action keeps): linear in α along the path inside the sigmoid.
         let scale = w.clone() + p;
-        let stress = crate::ops::sigmoid((c.clone() - y) / scale).mean_dim(2);
-        let total = w.clone().sum_dim(2);
+        let stress = mean_dim(crate::ops::sigmoid((c.clone() - y) / scale), 2);
+        let total = sum_dim(w.clone(), 2);
         let concentration =
-            w.clone().powi_scalar(2).sum_dim(2) * n as f64 / (total.clone() * total.clone()) - 1.0;
-        let idle = (l.neg() + 1.0).mean_dim(2);
+            sum_dim(w.clone().powi_scalar(2), 2) * n as f64 / (total.clone() * total.clone()) - 1.0;
+        let idle = mean_dim(l.neg() + 1.0, 2);
         let pressure = excess + stress + concentration * 0.1 + idle * 0.5;
         let tau = self.config.temperature;
         let risk = softplus((pressure - self.config.threshold) * (1.0 / tau)) * tau;
-        let amplify = softplus(w.mean_dim(2) * (1.0 / p) - 1.0) + 1.0;
+        let amplify = softplus(mean_dim(w, 2) * (1.0 / p) - 1.0) + 1.0;
         (risk * amplify).reshape([rows])
     }
 
@@ -418,9 +419,9 @@ impl EconRisk {
         let f = |k| z.clone().narrow(1, k, 1);
         let (c, y, kappa, l, s, w) = (f(0), f(1), f(2), f(4), f(5), f(6));
         let tax = self.tax(&y);
-        let lump = tax.clone().mean_dim(2);
+        let lump = mean_dim(tax.clone(), 2);
         let (p, g) = (self.price, self.inventory);
-        let demand = c.clone().sum_dim(2) * (1.0 / p); // [rows, 1, 1]
+        let demand = sum_dim(c.clone(), 2) * (1.0 / p); // [rows, 1, 1]
         // smax(D, G) = (D + G + √((D − G)² + D₀²)) / 2, D₀ = one month of full-time supply.
         let d0 = 168.0 * z.dims()[2] as f64;
         let gap = demand.clone() - g;

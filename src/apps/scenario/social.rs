@@ -321,7 +321,7 @@ impl OnGraph for SocialRisk {
         let approval = (l.clone() + 1.0) / (l + q + 2.0);
         let s = p * b.clone() * b * (v + 1.0).log() * approval;
         let tau = self.config.temperature;
-        let excess = s.mean_dim(2).reshape([rows]) - self.config.threshold;
+        let excess = crate::ops::mean_dim(s, 2).reshape([rows]) - self.config.threshold;
         crate::ops::softplus(excess * (1.0 / tau)) * tau
     }
 

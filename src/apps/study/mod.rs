@@ -25,6 +25,7 @@
 
 pub mod calibration;
 pub mod heatmap;
+pub mod lines;
 pub mod metrics;
 pub mod report;
 pub mod sampling;

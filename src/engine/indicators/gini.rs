@@ -82,7 +82,7 @@ impl Indicator for Gini {
     fn forward(&self, z: Tensor<3>) -> Result<Tensor<1>> {
         let rows = z.dims()[0];
         let w = rank_weights(ranking_composites(&z), &z.device(), z.dtype())?;
-        Ok((z.sum_dim(1) * w).sum_dim(2).reshape([rows])) // [rows, 1, n] -> [rows]
+        Ok(crate::ops::sum_dim(z.sum_dim(1) * w, 2).reshape([rows])) // [rows, 1, n] -> [rows]
     }
 
     fn along_path<'a>(&'a self, x: &Tensor<3>, b: &Tensor<3>) -> Result<PathFn<'a>> {
@@ -101,7 +101,7 @@ impl Indicator for Gini {
         Ok(Box::new(move |z: Tensor<3>| {
             let points = z.dims()[0] / rows;
             let c = z.sum_dim(1).reshape([points, rows, n]);
-            Ok((c * w.clone()).sum_dim(2).reshape([points * rows]))
+            Ok(crate::ops::sum_dim(c * w.clone(), 2).reshape([points * rows]))
         }))
     }
 }

@@ -32,7 +32,7 @@ impl Indicator for Linear {
     fn forward(&self, z: Tensor<3>) -> Result<Tensor<1>> {
         let rows = z.dims()[0];
         // Mean over agents first: the sum over coordinates is then on [rows, d, 1].
-        Ok(z.mean_dim(2).sum_dim(1).reshape([rows]))
+        Ok(crate::ops::mean_dim(z, 2).sum_dim(1).reshape([rows]))
     }
 
     /// `∇V = 1/n` at every point: the weighted sum is `(Σ_j w_j)/n` everywhere.

@@ -33,7 +33,7 @@ impl Indicator for Mult {
 
     fn forward(&self, z: Tensor<3>) -> Result<Tensor<1>> {
         let rows = z.dims()[0];
-        let u = z.mean_dim(2).prod_dim(1); // [rows, d, 1] -> [rows, 1, 1]
+        let u = crate::ops::mean_dim(z, 2).prod_dim(1); // [rows, d, 1] -> [rows, 1, 1]
         Ok(crate::ops::log1p(u).reshape([rows]))
     }
 
@@ -48,8 +48,8 @@ impl Indicator for Mult {
         weights: &[f64],
     ) -> Option<Tensor<3>> {
         let [rows, d, n] = x.dims();
-        let xm = download(x.clone().mean_dim(2), "coordinate means").ok()?; // [rows, d]
-        let bm = b.clone().mean_dim(2).expand([rows, d, 1]);
+        let xm = download(crate::ops::mean_dim(x.clone(), 2), "coordinate means").ok()?; // [rows, d]
+        let bm = crate::ops::mean_dim(b.clone(), 2).expand([rows, d, 1]);
         let bm = download(bm, "baseline means").ok()?;
         let mut g = vec![0.0; rows * d];
         for r in 0..rows {
@@ -74,7 +74,7 @@ impl Indicator for Mult {
     fn check_domain(&self, x: &Tensor<3>, b: &Tensor<3>) -> Result<Option<DomainError>> {
         let d = x.dims()[1];
         for (of, t, positive) in [("features", x, true), ("baseline", b, false)] {
-            let means = download(t.clone().mean_dim(2), "coordinate means")?;
+            let means = download(crate::ops::mean_dim(t.clone(), 2), "coordinate means")?;
             for (j, &m) in means.iter().enumerate() {
                 let ok = if positive { m > 0.0 } else { m >= 0.0 };
                 if !ok {

@@ -38,8 +38,8 @@ impl Indicator for Variance {
     fn forward(&self, z: Tensor<3>) -> Result<Tensor<1>> {
         let rows = z.dims()[0];
         let c = z.sum_dim(1); // [rows, 1, n]
-        let centred = c.clone() - c.mean_dim(2); // [rows, 1, n]
-        Ok(centred.powi_scalar(2).mean_dim(2).reshape([rows]))
+        let centred = c.clone() - crate::ops::mean_dim(c, 2); // [rows, 1, n]
+        Ok(crate::ops::mean_dim(centred.powi_scalar(2), 2).reshape([rows]))
     }
 
     /// `∂V/∂x_ik = (2/n)(c_i − c̄)` is affine along the path: with `c(α) = c_b + α c_δ`, the
@@ -54,7 +54,7 @@ impl Indicator for Variance {
         let [rows, d, n] = x.dims();
         let w0: f64 = weights.iter().sum();
         let w1: f64 = nodes.iter().zip(weights).map(|(a, w)| a * w).sum();
-        let centre = |c: Tensor<3>| c.clone() - c.mean_dim(2);
+        let centre = |c: Tensor<3>| c.clone() - crate::ops::mean_dim(c, 2);
         let start = centre(b.clone().sum_dim(1)); // [rows or 1, 1, n or 1]
         let slope = centre((x.clone() - b.clone()).sum_dim(1)); // [rows, 1, n]
         let scale = 2.0 / n as f64;

@@ -230,9 +230,7 @@ impl DeepSet {
             .map(|&alpha| {
                 let sums = starts.iter().map(|&s| {
                     let (a, slope) = ray(s);
-                    self.activation
-                        .apply(a + slope.mul_scalar(alpha))
-                        .sum_dim(1)
+                    crate::ops::sum_dim(self.activation.apply(a + slope.mul_scalar(alpha)), 1)
                 });
                 let total = sums.reduce(|p, q| p + q).expect("n ≥ 1");
                 second.forward(total.mul_scalar(1.0 / n as f64)) // p̄_j, [rows, 1, h]
@@ -345,7 +343,7 @@ impl DeepSet {
     /// `V` of every row (the model's dtype is used; see [`DeepSet::with_dtype`]).
     pub fn value(&self, z: Tensor<3>) -> Tensor<1> {
         let z = self.match_dtype(z);
-        self.readout(self.embed(z).mean_dim(1))
+        self.readout(crate::ops::mean_dim(self.embed(z), 1))
     }
 
     /// The dtype of the weights.
@@ -499,10 +497,7 @@ impl Indicator for DeepSet {
         // p̄ = (1/n) Σ_i ψ(x_i), without a graph.
         let pooled = starts
             .iter()
-            .map(|&s| {
-                self.embed(z.clone().narrow(2, s, block.min(n - s)))
-                    .sum_dim(1)
-            })
+            .map(|&s| crate::ops::sum_dim(self.embed(z.clone().narrow(2, s, block.min(n - s))), 1))
             .reduce(|a, b| a + b)
             .expect("n ≥ 1")
             .div_scalar(n as f64); // [rows, 1, h]
