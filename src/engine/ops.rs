@@ -107,6 +107,39 @@ pub fn f64_transcendentals_work(device: &Device) -> bool {
     ok
 }
 
+/// Longest reduction handed to a GPU backend in one operation. burn 0.22's CubeCL reduce
+/// drops elements past about 2¹⁶ of a reduced dimension on devices whose dispatch is limited
+/// to 65 535 workgroups a dimension (lavapipe): a sum over 10⁵ agents came back as the sum of
+/// the first 65 535.
+pub const GPU_REDUCE_CHUNK: usize = 1 << 15;
+
+/// `Σ` over dimension `dim`, kept as size 1. On a GPU backend a dimension longer than
+/// [`GPU_REDUCE_CHUNK`] is summed in chunks of that length and the partial sums added.
+pub fn sum_dim<const D: usize>(t: Tensor<D>, dim: usize) -> Tensor<D> {
+    let n = t.dims()[dim];
+    if n <= GPU_REDUCE_CHUNK || crate::backend::on_host(&t.device()) {
+        return t.sum_dim(dim);
+    }
+    (0..n)
+        .step_by(GPU_REDUCE_CHUNK)
+        .map(|s| {
+            t.clone()
+                .narrow(dim, s, GPU_REDUCE_CHUNK.min(n - s))
+                .sum_dim(dim)
+        })
+        .reduce(|a, b| a + b)
+        .expect("n > 0")
+}
+
+/// The mean over dimension `dim`, kept as size 1, as [`sum_dim`] divided by its length.
+pub fn mean_dim<const D: usize>(t: Tensor<D>, dim: usize) -> Tensor<D> {
+    let n = t.dims()[dim];
+    if n <= GPU_REDUCE_CHUNK || crate::backend::on_host(&t.device()) {
+        return t.mean_dim(dim);
+    }
+    sum_dim(t, dim).div_scalar(n as f64)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -182,37 +215,4 @@ mod tests {
             .unwrap();
         assert_eq!(g, vec![1.0 / 1.5, 1.0 / 5.0]);
     }
-}
-
-/// Longest reduction handed to a GPU backend in one operation. burn 0.22's CubeCL reduce
-/// drops elements past about 2¹⁶ of a reduced dimension on devices whose dispatch is limited
-/// to 65 535 workgroups a dimension (lavapipe): a sum over 10⁵ agents came back as the sum of
-/// the first 65 535.
-pub const GPU_REDUCE_CHUNK: usize = 1 << 15;
-
-/// `Σ` over dimension `dim`, kept as size 1. On a GPU backend a dimension longer than
-/// [`GPU_REDUCE_CHUNK`] is summed in chunks of that length and the partial sums added.
-pub fn sum_dim<const D: usize>(t: Tensor<D>, dim: usize) -> Tensor<D> {
-    let n = t.dims()[dim];
-    if n <= GPU_REDUCE_CHUNK || crate::backend::on_host(&t.device()) {
-        return t.sum_dim(dim);
-    }
-    (0..n)
-        .step_by(GPU_REDUCE_CHUNK)
-        .map(|s| {
-            t.clone()
-                .narrow(dim, s, GPU_REDUCE_CHUNK.min(n - s))
-                .sum_dim(dim)
-        })
-        .reduce(|a, b| a + b)
-        .expect("n > 0")
-}
-
-/// The mean over dimension `dim`, kept as size 1, as [`sum_dim`] divided by its length.
-pub fn mean_dim<const D: usize>(t: Tensor<D>, dim: usize) -> Tensor<D> {
-    let n = t.dims()[dim];
-    if n <= GPU_REDUCE_CHUNK || crate::backend::on_host(&t.device()) {
-        return t.mean_dim(dim);
-    }
-    sum_dim(t, dim).div_scalar(n as f64)
 }
