@@ -78,6 +78,7 @@ fn draw(
         let mut chart = builder.build_cartesian_2d((x0..x1 * 1.05).log_scale(), y0..y1)?;
         chart
             .configure_mesh()
+            .x_label_formatter(&|x| format!("{x:.0}"))
             .x_desc(c.x_desc)
             .y_desc(c.y_desc)
             .axis_desc_style(("sans-serif", 15))

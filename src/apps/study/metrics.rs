@@ -38,6 +38,9 @@ pub struct RunMetrics {
     pub spearman: Option<f64>,
     /// Top-k Jaccard, one per requested `k` (`None` where `k ≥ |S|`).
     pub jaccard: Vec<Option<f64>>,
+    /// Per day, the tier shares of that day's attribution on `S` (first anchor); `None` on a
+    /// day with no macro change. Empty for the full panel (its days are kept apart).
+    pub daily: Vec<Option<[f64; 3]>>,
 }
 
 /// Score one run: `phi` are the within-S totals `φ^{(S)}` of the agents `subset`,
@@ -80,7 +83,19 @@ pub fn score(
             .iter()
             .map(|&k| (k < a.len()).then(|| jaccard(&rank::top_k(&a, k), &rank::top_k(&f, k))))
             .collect(),
+        daily: Vec::new(),
     })
+}
+
+/// Per day, the tier shares of `phi` (`[T, |S|]`, row-major) over the agents `subset`.
+pub fn daily_shares(phi: &[f64], subset: &[u32], labels: &[u8]) -> Vec<Option<[f64; 3]>> {
+    phi.chunks(subset.len())
+        .map(|day| {
+            let total = pairwise(day);
+            (total != 0.0 && total.is_finite())
+                .then(|| tier_shares(day, subset, labels).map(|p| p / total))
+        })
+        .collect()
 }
 
 /// Tier shares of the positive part of `phi` over the agents `subset`.

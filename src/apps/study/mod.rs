@@ -24,6 +24,7 @@
 //! and a draw whose total change is zero is left out of its cell (the seed count shows it).
 
 pub mod calibration;
+pub mod figures;
 pub mod heatmap;
 pub mod lines;
 pub mod metrics;
@@ -491,6 +492,7 @@ fn full_panel_metrics(shares: &[f64], tiers: &Tiers, config: &StudyConfig, n: us
             .iter()
             .map(|&k| (k < n).then_some(1.0))
             .collect(),
+        daily: Vec::new(),
     }
 }
 
@@ -626,14 +628,13 @@ impl SmallPanels<'_> {
         let labels = self.tiers.label_refs();
         (config.indicators.iter().zip(self.full_shares))
             .map(|(&indicator, shares)| {
-                let totals = agent_totals(&attribute_topic(indicator, &xs)?, s);
-                Ok(metrics::score(
-                    &totals,
-                    &subset,
-                    shares,
-                    &labels,
-                    &config.top_k,
-                ))
+                let phi = attribute_topic(indicator, &xs)?;
+                let totals = agent_totals(&phi, s);
+                let scored = metrics::score(&totals, &subset, shares, &labels, &config.top_k);
+                Ok(scored.map(|m| RunMetrics {
+                    daily: metrics::daily_shares(&phi, &subset, labels[0]),
+                    ..m
+                }))
             })
             .collect()
     }

@@ -14,6 +14,10 @@
 //! daily.csv      topic,indicator,day,label,total,top,mid,tail,peak,reason
 //! positive_mass.csv  topic,indicator,protocol,size,draws,kept,top_…,mid_…,tail_… (four each),
 //!                reason: tier shares of the positive attribution mass alone
+//! daily_small.csv    topic,indicator,protocol,size,day,label,draws,kept,top_…,mid_…,tail_…
+//!                (four each),reason: per-day tier shares of the small panels
+//! daily_<topic>.png  top-tier share per day: the full panel and each protocol's smallest
+//!                panels (95 % bands); scale_<topic>.png: Δ_top against s per protocol
 //! heatmap_<topic>.png / .csv   bin,top_percent_from,top_percent_to,<one column per day>
 //! report.md, run.json, per_agent/ (only when asked for)
 //! ```
@@ -76,7 +80,24 @@ pub fn write(dir: &Path, panel: &Panel, results: &StudyResults, info: &RunInfo) 
     text("jaccard.csv", jaccard_csv(results, topics))?;
     text("daily.csv", daily_csv(results, panel))?;
     text("positive_mass.csv", positive_mass_csv(results, topics))?;
+    text("daily_small.csv", daily_small_csv(results, panel))?;
     let ind = results.config.heatmap_indicator.name();
+    let png_file = |name: String, png: Vec<u8>| {
+        write_atomic(&dir.join(name), |p| {
+            fs::write(p, &png).map_err(|source| Error::Io {
+                path: p.to_path_buf(),
+                source,
+            })
+        })
+    };
+    for k in 0..topics.len() {
+        if let Some(png) = super::figures::daily_png(results, panel, k)? {
+            png_file(format!("daily_{}.png", topics[k]), png)?;
+        }
+        if let Some(png) = super::figures::scale_png(results, panel, k)? {
+            png_file(format!("scale_{}.png", topics[k]), png)?;
+        }
+    }
     for (k, topic) in topics.iter().enumerate() {
         let mass = &results.heatmaps[k];
         text(&format!("heatmap_{topic}.csv"), heatmap_csv(mass, panel))?;
@@ -256,6 +277,45 @@ fn anchors_csv(results: &StudyResults, topics: &[String]) -> String {
                 stat_cols(c.share(a, 0)),
                 stat_cols(c.share(a, 1)),
                 stat_cols(c.share(a, 2)),
+            );
+        }
+    }
+    out
+}
+
+/// Per-day tier shares of the small panels (followers anchor), over the draws where the day
+/// has a macro change.
+fn daily_small_csv(results: &StudyResults, panel: &Panel) -> String {
+    let topics = &panel.manifest.topics;
+    let mut out = format!(
+        "topic,indicator,protocol,size,day,label,draws,kept,{},reason\n",
+        stat_header(&["top", "mid", "tail"])
+    );
+    for c in results
+        .cells
+        .iter()
+        .filter(|c| c.protocol != Protocol::Full)
+    {
+        for (t, label) in panel.manifest.day_labels.iter().enumerate() {
+            let tier =
+                |g: usize| c.stat_defined(|r| r.daily.get(t).copied().flatten().map(|s| s[g]));
+            let kept = c
+                .runs
+                .iter()
+                .filter(|r| r.daily.get(t).is_some_and(Option::is_some))
+                .count();
+            let reason = match kept {
+                0 if c.draws > 0 => "no kept draw has a macro change that day",
+                _ => cell_reason(c),
+            };
+            let _ = writeln!(
+                out,
+                "{},{t},{label},{},{kept},{},{},{},{reason}",
+                key(c, topics),
+                c.draws,
+                stat_cols(tier(0)),
+                stat_cols(tier(1)),
+                stat_cols(tier(2)),
             );
         }
     }
