@@ -90,12 +90,12 @@ pub fn write(dir: &Path, panel: &Panel, results: &StudyResults, info: &RunInfo) 
             })
         })
     };
-    for k in 0..topics.len() {
+    for (k, topic) in topics.iter().enumerate() {
         if let Some(png) = super::figures::daily_png(results, panel, k)? {
-            png_file(format!("daily_{}.png", topics[k]), png)?;
+            png_file(format!("daily_{topic}.png"), png)?;
         }
         if let Some(png) = super::figures::scale_png(results, panel, k)? {
-            png_file(format!("scale_{}.png", topics[k]), png)?;
+            png_file(format!("scale_{topic}.png"), png)?;
         }
     }
     for (k, topic) in topics.iter().enumerate() {
