@@ -751,3 +751,91 @@ fn study_sweep_reports_every_setting_and_finding() {
     assert_eq!(residual["holds"], "yes", "{residual:?}");
     assert_no_nan(&out);
 }
+
+/// Degenerate input is reported, not patched: a topic nobody is active on is named in the
+/// report and run.json, its topic pools are empty and not drawn (with a reason), nothing is
+/// NaN; a panel whose agents all have the same follower count is refused.
+#[test]
+fn degenerate_input_is_named_not_patched() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut panel = generate(&PanelConfig {
+        agents: 5_000,
+        days: 4,
+        ..PanelConfig::default()
+    });
+    // Topic 0: nobody posts, reposts or receives a reply.
+    let [days, n, d] = panel.topics[0].shape();
+    let mut x: Vec<f32> = (0..days * n * d)
+        .map(|j| panel.topics[0].get(j / (n * d), j / d % n, j % d) as f32)
+        .collect();
+    for (j, v) in x.iter_mut().enumerate() {
+        if j % d != 0 {
+            *v = 0.0;
+        }
+    }
+    panel.topics[0] = Array3::from_f32([days, n, d], x);
+    let quiet = dir.path().join("quiet");
+    panel.save(&quiet).unwrap();
+    let out = dir.path().join("study");
+    let (code, err) = aumann(&[
+        "study",
+        "--panel",
+        quiet.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--sizes",
+        "100",
+        "--seeds",
+        "3",
+        "--quiet",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let topic = &panel.manifest.topics[0];
+    let report = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(
+        report.contains(&format!(
+            "- {topic}: no agent posts, reposts or receives a reply"
+        )),
+        "{report}"
+    );
+    assert!(
+        report.contains(&format!("- {topic}: bias-topic-top: no agent is active")),
+        "{report}"
+    );
+    let run: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("run.json")).unwrap()).unwrap();
+    assert!(
+        run["degenerate"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|d| d["topic"] == topic.as_str())
+    );
+    let shares = csv(
+        &out.join("shares.csv"),
+        &["topic", "indicator", "protocol", "size", "draws"],
+    );
+    let empty = shares
+        .iter()
+        .find(|r| r["topic"] == *topic && r["protocol"] == "bias-topic-top")
+        .unwrap();
+    assert_eq!(empty["draws"], "0");
+    assert!(empty["reason"].contains("pool is empty"), "{empty:?}");
+    assert_no_nan(&out);
+
+    // Everyone with the same follower count: no tiers, refused.
+    panel.followers = vec![5.0; n];
+    let flat = dir.path().join("flat");
+    panel.save(&flat).unwrap();
+    let (code, err) = aumann(&[
+        "study",
+        "--panel",
+        flat.to_str().unwrap(),
+        "--out",
+        dir.path().join("never").to_str().unwrap(),
+        "--quiet",
+    ]);
+    assert_ne!(code, 0);
+    assert!(err.contains("same follower count"), "{err}");
+    assert!(!dir.path().join("never").exists());
+}

@@ -510,8 +510,10 @@ fn day_rows(phi: &[f64], labels: &[u8], k: usize, indicator: Analytic) -> Vec<Da
             (by_tier.iter().sum(), by_tier)
         })
         .collect();
-    let peak =
-        (0..per_day.len()).max_by(|&a, &b| per_day[a].0.total_cmp(&per_day[b].0).then(b.cmp(&a)));
+    // No peak day where no day has a macro change (a topic nobody is active on, for mult).
+    let peak = (0..per_day.len())
+        .filter(|&t| per_day[t].0 != 0.0)
+        .max_by(|&a, &b| per_day[a].0.total_cmp(&per_day[b].0).then(b.cmp(&a)));
     (per_day.into_iter().enumerate())
         .map(|(t, (day_total, by_tier))| Day {
             topic: k,
@@ -578,7 +580,7 @@ impl SmallPanels<'_> {
                 notes.push((
                     Some(k),
                     format!(
-                        "{}: the pool has {} agents, so s = {} take all of it and a uniform draw \
+                        "{}: the pool has {} agents, so panels of s = {} take all of it and a uniform draw \
                          from the rest",
                         protocol.name(),
                         pool.members.len(),

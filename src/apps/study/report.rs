@@ -178,7 +178,10 @@ fn cell_reason(c: &Cell) -> &'static str {
         return "not drawn: the protocol's pool is empty (no agent active on the topic)";
     }
     match c.runs.len() {
-        0 => "no kept draw: every drawn panel has V(x) = V(0) on every day, so no share exists",
+        0 if c.protocol == Protocol::Full => {
+            "V(x) = V(0) on every day of the full panel: no share exists"
+        }
+        0 => "no kept draw: V(x) = V(0) on every day of every drawn panel so no share exists",
         1 if c.draws > 1 => "one kept draw: no interval",
         _ => "",
     }
@@ -952,18 +955,35 @@ impl Report<'_> {
                 .filter(|d| d.topic == k && d.indicator == ind)
                 .collect();
             let window: f64 = days.iter().map(|d| d.total).sum();
-            if let Some(p) = days.iter().find(|d| d.peak) {
-                let share = |t: usize| {
-                    (p.shares.map(|s| format!("{:.1}", 100.0 * s[t]))).unwrap_or("–".into())
-                };
-                t.row([
-                    topic.clone(),
-                    self.panel.manifest.day_labels[p.day].clone(),
-                    share(0),
-                    share(1),
-                    share(2),
-                    format!("{:.1} %", 100.0 * p.total / window),
-                ]);
+            match days.iter().find(|d| d.peak) {
+                Some(p) => {
+                    let share = |t: usize| {
+                        (p.shares.map(|s| format!("{:.1}", 100.0 * s[t]))).unwrap_or("–".into())
+                    };
+                    let part = if window != 0.0 {
+                        format!("{:.1} %", 100.0 * p.total / window)
+                    } else {
+                        "–".into()
+                    };
+                    t.row([
+                        topic.clone(),
+                        self.panel.manifest.day_labels[p.day].clone(),
+                        share(0),
+                        share(1),
+                        share(2),
+                        part,
+                    ]);
+                }
+                None => {
+                    t.row([
+                        topic.clone(),
+                        "none: no day has a macro change".into(),
+                        "–".into(),
+                        "–".into(),
+                        "–".into(),
+                        "–".into(),
+                    ]);
+                }
             }
         }
         out += &format!("{t}\n");
