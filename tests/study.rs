@@ -839,3 +839,24 @@ fn degenerate_input_is_named_not_patched() {
     assert!(err.contains("same follower count"), "{err}");
     assert!(!dir.path().join("never").exists());
 }
+
+/// The default study (the 10⁶-agent synthetic panel, every default) and the default sweep
+/// write no NaN or infinity in any file.
+#[test]
+fn default_study_and_sweep_write_no_nan() {
+    let dir = tempfile::tempdir().unwrap();
+    let study = dir.path().join("study");
+    let (code, err) = aumann(&["study", "--out", study.to_str().unwrap(), "--quiet"]);
+    assert_eq!(code, 0, "{err}");
+    assert_no_nan(&study);
+    let sweep = dir.path().join("sweep");
+    let (code, err) = aumann(&[
+        "study",
+        "sweep",
+        "--out",
+        sweep.to_str().unwrap(),
+        "--quiet",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert_no_nan(&sweep);
+}
