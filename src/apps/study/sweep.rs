@@ -302,7 +302,12 @@ pub fn markdown(findings: &[Finding], grid: &[Setting]) -> String {
                 Some(f) => format!(
                     "{} ({})",
                     if f.holds { "yes" } else { "no" },
-                    f.value.map_or("–".into(), |v| format!("{v:.3}"))
+                    f.value
+                        .map_or("–".into(), |v| if v != 0.0 && v.abs() < 1e-3 {
+                            format!("{v:.1e}")
+                        } else {
+                            format!("{v:.3}")
+                        })
                 ),
                 None => "–".into(),
             });
