@@ -425,7 +425,17 @@ fn real_events_ingest_to_a_panel_that_names_no_account() {
         }
     };
     scan(&plain, "");
-    let mapped = ingest("mapped", &["--write-id-map"]);
+    // A followers snapshot for every DID of the input (counts made up, spread out), so the
+    // study below has tiers.
+    let mut csv = String::from("did,followers\n");
+    for (j, s) in secrets.iter().filter(|s| s.starts_with("did:")).enumerate() {
+        csv += &format!("{s},{}\n", (j * 37) % 1000);
+    }
+    std::fs::write(dir.path().join("followers.csv"), csv).unwrap();
+    let mapped = ingest(
+        "mapped",
+        &["--write-id-map", "--followers", "followers.csv"],
+    );
     scan(&mapped, "id_map.csv");
     let map = std::fs::read_to_string(mapped.join("id_map.csv")).unwrap();
     assert_eq!(map.lines().count(), panel.agents() + 1);
@@ -436,7 +446,7 @@ fn real_events_ingest_to_a_panel_that_names_no_account() {
         &[
             "study",
             "--panel",
-            "panel",
+            "mapped",
             "--out",
             "study",
             "--sizes",
