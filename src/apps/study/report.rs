@@ -6,11 +6,11 @@
 //!                top_ci_hi,mid_…,tail_…(the same four),top_agents_mean,delta_top,
 //!                delta_top_ci_lo,delta_top_ci_hi,reason
 //! anchors.csv    topic,indicator,protocol,size,anchor,draws,kept,top_…,mid_…,tail_… (four each),
-//!                delta_top,delta_top_ci_lo,delta_top_ci_hi
+//!                delta_top,delta_top_ci_lo,delta_top_ci_hi,reason
 //! residuals.csv  topic,indicator,protocol,size,draws,kept,c_star_mean,residual_mean,
-//!                residual_std,spearman_mean,c_star_std,residual_max,spearman_std
+//!                residual_std,spearman_mean,c_star_std,residual_max,spearman_std,reason
 //! jaccard.csv    topic,indicator,protocol,size,k,draws,kept,jaccard_mean,jaccard_std,
-//!                jaccard_ci_lo,jaccard_ci_hi
+//!                jaccard_ci_lo,jaccard_ci_hi,reason
 //! daily.csv      topic,indicator,day,label,total,top,mid,tail,peak,reason
 //! positive_mass.csv  topic,indicator,protocol,size,draws,kept,top_…,mid_…,tail_… (four each),
 //!                reason: tier shares of the positive attribution mass alone
@@ -256,7 +256,7 @@ fn shares_csv(results: &StudyResults, topics: &[String]) -> String {
 fn anchors_csv(results: &StudyResults, topics: &[String]) -> String {
     let mut out = format!(
         "topic,indicator,protocol,size,anchor,draws,kept,{},delta_top,delta_top_ci_lo,\
-         delta_top_ci_hi\n",
+         delta_top_ci_hi,reason\n",
         stat_header(&["top", "mid", "tail"])
     );
     for c in &results.cells {
@@ -273,13 +273,14 @@ fn anchors_csv(results: &StudyResults, topics: &[String]) -> String {
             };
             let _ = writeln!(
                 out,
-                "{},{anchor},{},{},{},{},{},{delta}",
+                "{},{anchor},{},{},{},{},{},{delta},{}",
                 key(c, topics),
                 c.draws,
                 c.runs.len(),
                 stat_cols(c.share(a, 0)),
                 stat_cols(c.share(a, 1)),
                 stat_cols(c.share(a, 2)),
+                cell_reason(c),
             );
         }
     }
@@ -358,7 +359,7 @@ fn positive_mass_csv(results: &StudyResults, topics: &[String]) -> String {
 fn residuals_csv(results: &StudyResults, topics: &[String]) -> String {
     let mut out = String::from(
         "topic,indicator,protocol,size,draws,kept,c_star_mean,residual_mean,residual_std,\
-         spearman_mean,c_star_std,residual_max,spearman_std\n",
+         spearman_mean,c_star_std,residual_max,spearman_std,reason\n",
     );
     for c in &results.cells {
         let c_star = c.stat(|r| r.c_star);
@@ -366,9 +367,13 @@ fn residuals_csv(results: &StudyResults, topics: &[String]) -> String {
         let sp = c.stat_defined(|r| r.spearman);
         let max = c.runs.iter().map(|r| r.residual).reduce(f64::max);
         let opt = |s: Option<f64>| s.map(num).unwrap_or_default();
+        let reason = match cell_reason(c) {
+            "" if sp.is_none() => "Spearman undefined: a ranking is constant on every kept draw",
+            r => r,
+        };
         let _ = writeln!(
             out,
-            "{},{},{},{},{},{},{},{},{},{}",
+            "{},{},{},{},{},{},{},{},{},{},{reason}",
             key(c, topics),
             c.draws,
             c.runs.len(),
@@ -386,7 +391,7 @@ fn residuals_csv(results: &StudyResults, topics: &[String]) -> String {
 
 fn jaccard_csv(results: &StudyResults, topics: &[String]) -> String {
     let mut out = format!(
-        "topic,indicator,protocol,size,k,draws,kept,{}\n",
+        "topic,indicator,protocol,size,k,draws,kept,{},reason\n",
         stat_header(&["jaccard"])
     );
     for c in &results.cells {
@@ -395,9 +400,14 @@ fn jaccard_csv(results: &StudyResults, topics: &[String]) -> String {
                 continue;
             }
             let defined = c.runs.iter().filter(|r| r.jaccard[j].is_some()).count();
+            let reason = match defined {
+                0 if c.draws > 0 => "no kept draw",
+                1 => "one kept draw: no interval",
+                _ => cell_reason(c),
+            };
             let _ = writeln!(
                 out,
-                "{},{k},{},{defined},{}",
+                "{},{k},{},{defined},{},{reason}",
                 key(c, topics),
                 c.draws,
                 stat_cols(c.jaccard(j))
