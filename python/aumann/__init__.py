@@ -1,0 +1,146 @@
+"""aumann: Aumann–Shapley path-integral attribution of macro indicators to millions of agents.
+
+NumPy arrays in, NumPy arrays out; the Rust engine runs in-process with the GIL released.
+
+>>> import numpy as np, aumann
+>>> X = np.random.default_rng(7).lognormal(size=(100_000, 3)).astype(np.float32)
+>>> phi = aumann.attribute(X, "variance")          # φ per agent, shape [n]
+>>> phi.sum()                                       # ≈ V(X) − V(0) (efficiency)
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import numpy as np
+
+from . import _rust
+
+__version__: str = _rust.__version__
+
+__all__ = [
+    "AumannError",
+    "InputError",
+    "BackendError",
+    "Attribution",
+    "attribute",
+    "explain",
+]
+
+
+class AumannError(Exception):
+    """Every error the engine reports."""
+
+
+class InputError(AumannError, ValueError):
+    """Input that cannot be attributed: its message names the file, step, agent and coordinate
+    where they apply."""
+
+
+class BackendError(AumannError, RuntimeError):
+    """A compute backend or precision that is not available, or a device that failed."""
+
+
+_KINDS = {"input": InputError, "backend": BackendError, "io": InputError}
+
+# Captum's names for the quadrature rules, and aumann's own.
+_RULES = {
+    "riemann_middle": "midpoint",
+    "riemann_trapezoid": "trapezoid",
+    "gausslegendre": "gauss",
+    "gauss_legendre": "gauss",
+}
+
+
+def _call(function, *args):
+    try:
+        return function(*args)
+    except _rust.EngineError as e:
+        kind, message = e.args[0] if len(e.args) == 1 else e.args
+        raise _KINDS.get(kind, AumannError)(message) from None
+
+
+class Attribution:
+    """One attribution: ``values`` (φ, shape of X without its last axis), ``output`` (V(x) per
+    step), ``base_values`` (V(b) per step), ``efficiency_gap`` and the run's ``summary``."""
+
+    def __init__(self, values: np.ndarray, summary: dict[str, Any]):
+        self.values = values
+        self.summary = summary
+        self.output = np.asarray(summary["v_x"], dtype=np.float64)
+        self.base_values = np.asarray(summary["v_b"], dtype=np.float64)
+        self.efficiency_gap = np.asarray(summary["efficiency_gap"], dtype=np.float64)
+
+    def shares(self) -> np.ndarray:
+        """φ divided by each step's macro change V(x) − V(b)."""
+        change = self.output - self.base_values
+        if np.any(change == 0):
+            raise InputError("a step has V(x) = V(b): its shares do not exist")
+        if self.values.ndim == 1:
+            return self.values / change[0]
+        return self.values / change[:, None]
+
+    def to_shap(self):
+        """A ``shap.Explanation`` (needs shap): ``base_values + values.sum() == output``."""
+        import shap  # noqa: PLC0415 (optional dependency)
+
+        if self.values.ndim == 1:
+            return shap.Explanation(values=self.values, base_values=float(self.base_values[0]))
+        return shap.Explanation(values=self.values, base_values=self.base_values)
+
+    def __repr__(self) -> str:
+        return (
+            f"Attribution(shape={self.values.shape}, indicator={self.summary['indicator']!r}, "
+            f"V(x)={self.output.tolist()}, V(b)={self.base_values.tolist()})"
+        )
+
+
+def explain(
+    X: np.ndarray,
+    indicator: str = "variance",
+    *,
+    model: str | None = None,
+    baseline: str = "zero",
+    method: str = "path",
+    rule: str = "midpoint",
+    steps: int = 32,
+    backend: str = "flex",
+    precision: str | None = None,
+    threads: int | None = None,
+    normalize: bool = False,
+) -> Attribution:
+    """Attribute ``V`` of ``X`` (float32/float64, ``[n, d]`` or ``[T, n, d]``) to its agents.
+
+    ``indicator``: ``linear``, ``mult``, ``variance``, ``gini`` or ``deepset`` (with ``model``,
+    a model folder of ``aumann train``); ``baseline``: ``zero``, ``mean``, ``first`` or a
+    ``.npy`` path; ``method``: ``path`` (the path integral) or ``exact`` (closed form);
+    ``rule``: ``midpoint``, ``trapezoid``, ``gauss`` (Captum's ``riemann_middle``,
+    ``riemann_trapezoid``, ``gausslegendre`` too); ``precision`` defaults to X's dtype.
+    """
+    X = np.ascontiguousarray(X)
+    if X.dtype not in (np.float32, np.float64):
+        raise InputError(f"X has dtype {X.dtype}; expected float32 or float64")
+    rule = _RULES.get(rule, rule)
+    if model is not None and indicator == "variance":
+        indicator = "deepset"
+    values, summary = _call(
+        _rust.attribute,
+        X,
+        indicator,
+        None if model is None else str(model),
+        str(baseline),
+        method,
+        rule,
+        int(steps),
+        backend,
+        precision,
+        threads,
+        bool(normalize),
+    )
+    return Attribution(values, json.loads(summary))
+
+
+def attribute(X: np.ndarray, indicator: str = "variance", **options: Any) -> np.ndarray:
+    """φ for every agent (and step): :func:`explain`'s ``values``."""
+    return explain(X, indicator, **options).values

@@ -1,0 +1,22 @@
+"""The compiled engine (see the `aumann` package for the documented API)."""
+
+import numpy as np
+
+__version__: str
+
+class EngineError(Exception):
+    """`(kind, message)`: kind is "input", "backend" or "io"."""
+
+def attribute(
+    x: np.ndarray,
+    indicator: str,
+    model: str | None,
+    baseline: str,
+    method: str,
+    rule: str,
+    steps: int,
+    backend: str,
+    precision: str | None,
+    threads: int | None,
+    normalize: bool,
+) -> tuple[np.ndarray, str]: ...

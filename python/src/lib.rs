@@ -1,0 +1,136 @@
+//! `aumann._rust`: the engine for the `aumann` Python package. NumPy arrays in (float32 or
+//! float64, `[n, d]` or `[T, n, d]`, copied once into the engine's layout), NumPy arrays out
+//! (moved, not copied); the GIL is released while the engine runs; every engine error reaches
+//! Python as `EngineError(kind, message)`, which the package turns into its own exceptions.
+
+use numpy::{IntoPyArray, PyArrayDyn, PyArrayMethods, PyReadonlyArrayDyn, PyUntypedArrayMethods};
+use pyo3::exceptions::PyException;
+use pyo3::prelude::*;
+
+use aumann::array::Array3;
+use aumann::backend::{Backend, Precision};
+use aumann::baseline::BaselineSpec;
+use aumann::indicators::IndicatorSpec;
+use aumann::run::{Method, RunConfig, Summary};
+
+pyo3::create_exception!(_rust, EngineError, PyException);
+
+/// The kind of an engine error, for the package's exception classes.
+fn kind(e: &aumann::Error) -> &'static str {
+    use aumann::Error as E;
+    match e {
+        E::Backend { .. }
+        | E::UnsupportedPrecision { .. }
+        | E::InexactTranscendentals { .. }
+        | E::Readback { .. }
+        | E::Render { .. } => "backend",
+        E::Io { .. } => "io",
+        _ => "input",
+    }
+}
+
+fn engine(e: aumann::Error) -> PyErr {
+    EngineError::new_err((kind(&e), e.to_string()))
+}
+
+fn input(message: String) -> PyErr {
+    EngineError::new_err(("input", message))
+}
+
+/// A NumPy array as `[T, n, d]` features, with the rank it came in.
+fn features(x: &Bound<'_, PyAny>) -> PyResult<(Array3, usize)> {
+    let shape_of = |shape: &[usize]| -> PyResult<[usize; 3]> {
+        match *shape {
+            [n, d] => Ok([1, n, d]),
+            [t, n, d] => Ok([t, n, d]),
+            _ => Err(input(format!(
+                "X has shape {shape:?}; expected [n, d] or [T, n, d] (agents × features, optionally per step)"
+            ))),
+        }
+    };
+    let (array, rank) = if let Ok(a) = x.extract::<PyReadonlyArrayDyn<'_, f32>>() {
+        let shape = shape_of(a.shape())?;
+        let values = a.as_array().iter().copied().collect();
+        (Array3::from_f32(shape, values), a.ndim())
+    } else if let Ok(a) = x.extract::<PyReadonlyArrayDyn<'_, f64>>() {
+        let shape = shape_of(a.shape())?;
+        let values = a.as_array().iter().copied().collect();
+        (Array3::from_f64(shape, values), a.ndim())
+    } else {
+        return Err(input("X must be a float32 or float64 NumPy array".into()));
+    };
+    if array.shape().contains(&0) {
+        return Err(input(format!(
+            "X has shape {:?}; at least one step, one agent and one feature are needed",
+            array.shape()
+        )));
+    }
+    array.check_finite("X").map_err(engine)?;
+    Ok((array, rank))
+}
+
+/// `attribute(X, indicator, model, baseline, method, rule, steps, backend, precision, threads,
+/// normalize) -> (φ, summary JSON)`: φ has X's shape without its last axis.
+#[pyfunction]
+#[pyo3(signature = (x, indicator, model, baseline, method, rule, steps, backend, precision, threads, normalize))]
+#[allow(clippy::too_many_arguments)]
+fn attribute<'py>(
+    py: Python<'py>,
+    x: &Bound<'py, PyAny>,
+    indicator: &str,
+    model: Option<String>,
+    baseline: &str,
+    method: &str,
+    rule: &str,
+    steps: usize,
+    backend: &str,
+    precision: Option<&str>,
+    threads: Option<usize>,
+    normalize: bool,
+) -> PyResult<(Bound<'py, PyArrayDyn<f64>>, String)> {
+    let (features, rank) = features(x)?;
+    let parse = |what: &str, e: String| input(format!("{what}: {e}"));
+    let mut spec: IndicatorSpec = indicator.parse().map_err(|e: aumann::Error| engine(e))?;
+    spec.model = model.map(Into::into);
+    let mut config = RunConfig::new(spec);
+    config.method = method
+        .parse::<Method>()
+        .map_err(|e| parse("method", e.to_string()))?;
+    config.rule = <aumann::path::Rule as aumann::choice::Choice>::from_label(rule)
+        .map_err(|e| parse("rule", e.to_string()))?;
+    config.points = steps;
+    config.backend = backend
+        .parse::<Backend>()
+        .map_err(|e| parse("backend", e.to_string()))?;
+    config.precision = match precision {
+        Some(p) => p
+            .parse::<Precision>()
+            .map_err(|e| parse("precision", e.to_string()))?,
+        None if features.is_f64() => Precision::F64,
+        None => Precision::F32,
+    };
+    config.baseline = baseline.parse::<BaselineSpec>().expect("infallible");
+    config.threads = threads;
+    config.normalize = normalize;
+    let [t, n, d] = features.shape();
+    let (values, summary) = py
+        .detach(|| -> aumann::Result<(Vec<f64>, String)> {
+            let out = aumann::run::run(&config, &features, &mut |_| {})?;
+            let values = out.values(&config)?;
+            let summary =
+                Summary::new(&config, std::path::Path::new("<numpy>"), d, &out, 0.0).to_json();
+            Ok((values, summary))
+        })
+        .map_err(engine)?;
+    let shape: Vec<usize> = if rank == 2 { vec![n] } else { vec![t, n] };
+    let phi = values.into_pyarray(py).reshape(shape)?;
+    Ok((phi, summary))
+}
+
+#[pymodule]
+fn _rust(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("EngineError", m.py().get_type::<EngineError>())?;
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add_function(wrap_pyfunction!(attribute, m)?)?;
+    Ok(())
+}
