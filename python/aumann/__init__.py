@@ -26,6 +26,8 @@ __all__ = [
     "Attribution",
     "attribute",
     "explain",
+    "exact",
+    "evaluate",
 ]
 
 
@@ -42,7 +44,7 @@ class BackendError(AumannError, RuntimeError):
     """A compute backend or precision that is not available, or a device that failed."""
 
 
-_KINDS = {"input": InputError, "backend": BackendError, "io": InputError}
+_KINDS = {"input": InputError, "backend": BackendError, "io": InputError, "internal": AumannError}
 
 # Captum's names for the quadrature rules, and aumann's own.
 _RULES = {
@@ -59,6 +61,13 @@ def _call(function, *args):
     except _rust.EngineError as e:
         kind, message = e.args[0] if len(e.args) == 1 else e.args
         raise _KINDS.get(kind, AumannError)(message) from None
+
+
+def _features(X: Any) -> np.ndarray:
+    X = np.ascontiguousarray(X)
+    if X.dtype not in (np.float32, np.float64):
+        raise InputError(f"X has dtype {X.dtype}; expected float32 or float64")
+    return X
 
 
 class Attribution:
@@ -118,9 +127,7 @@ def explain(
     ``rule``: ``midpoint``, ``trapezoid``, ``gauss`` (Captum's ``riemann_middle``,
     ``riemann_trapezoid``, ``gausslegendre`` too); ``precision`` defaults to X's dtype.
     """
-    X = np.ascontiguousarray(X)
-    if X.dtype not in (np.float32, np.float64):
-        raise InputError(f"X has dtype {X.dtype}; expected float32 or float64")
+    X = _features(X)
     rule = _RULES.get(rule, rule)
     if model is not None and indicator == "variance":
         indicator = "deepset"
@@ -144,3 +151,25 @@ def explain(
 def attribute(X: np.ndarray, indicator: str = "variance", **options: Any) -> np.ndarray:
     """φ for every agent (and step): :func:`explain`'s ``values``."""
     return explain(X, indicator, **options).values
+
+
+def exact(X: np.ndarray, indicator: str = "variance", *, baseline: str = "zero") -> np.ndarray:
+    """φ by the closed form (the four analytic indicators), in f64."""
+    return explain(X, indicator, baseline=baseline, method="exact", precision="f64").values
+
+
+def evaluate(
+    X: np.ndarray,
+    indicator: str = "variance",
+    *,
+    model: str | None = None,
+    backend: str = "flex",
+    precision: str | None = None,
+) -> np.ndarray:
+    """``V`` of every step (row) of ``X`` (``[n, d]`` gives one value)."""
+    X = _features(X)
+    if model is not None and indicator == "variance":
+        indicator = "deepset"
+    return _call(
+        _rust.evaluate, X, indicator, None if model is None else str(model), backend, precision
+    )

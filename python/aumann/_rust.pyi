@@ -20,3 +20,7 @@ def attribute(
     threads: int | None,
     normalize: bool,
 ) -> tuple[np.ndarray, str]: ...
+
+def evaluate(
+    x: np.ndarray, indicator: str, model: str | None, backend: str, precision: str | None
+) -> np.ndarray: ...

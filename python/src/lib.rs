@@ -2,9 +2,19 @@
 //! float64, `[n, d]` or `[T, n, d]`, copied once into the engine's layout), NumPy arrays out
 //! (moved, not copied); the GIL is released while the engine runs; every engine error reaches
 //! Python as `EngineError(kind, message)`, which the package turns into its own exceptions.
+//!
+//! While the engine runs, its progress callback takes the GIL for a moment after every chunk
+//! to look for a pending signal: Ctrl-C stops the run there (by unwinding out of the engine,
+//! caught at this boundary) and raises `KeyboardInterrupt`. Any other panic is caught too and
+//! raised as an engine error, never as pyo3's `PanicException`. A process forked after this
+//! module was imported refuses to run the engine: rayon's and the GPU runtime's threads do
+//! not survive a fork, so the child would hang.
+
+use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use numpy::{IntoPyArray, PyArrayDyn, PyArrayMethods, PyReadonlyArrayDyn, PyUntypedArrayMethods};
-use pyo3::exceptions::PyException;
+use pyo3::exceptions::{PyException, PyKeyboardInterrupt};
 use pyo3::prelude::*;
 
 use aumann::array::Array3;
@@ -14,6 +24,58 @@ use aumann::indicators::IndicatorSpec;
 use aumann::run::{Method, RunConfig, Summary};
 
 pyo3::create_exception!(_rust, EngineError, PyException);
+
+/// Set in the child of a `fork`.
+static FORKED: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn in_child() {
+    FORKED.store(true, Ordering::SeqCst);
+}
+
+/// The panic payload that carries a Ctrl-C out of the engine.
+struct Interrupted;
+
+/// Run `work` on the engine without the GIL: signals checked after every chunk of progress,
+/// panics and Ctrl-C turned into Python exceptions.
+fn run_engine<T: Send>(
+    py: Python<'_>,
+    work: impl FnOnce(&mut (dyn FnMut() + Send)) -> aumann::Result<T> + Send,
+) -> PyResult<T> {
+    if FORKED.load(Ordering::SeqCst) {
+        return Err(EngineError::new_err((
+            "backend",
+            "aumann cannot run in a process forked after it was imported: its worker threads \
+             do not survive fork(); use multiprocessing with the 'spawn' or 'forkserver' start \
+             method"
+                .to_string(),
+        )));
+    }
+    let outcome = py.detach(|| {
+        let mut check = || {
+            if Python::attach(|py| py.check_signals()).is_err() {
+                std::panic::panic_any(Interrupted);
+            }
+        };
+        catch_unwind(AssertUnwindSafe(|| work(&mut check)))
+    });
+    match outcome {
+        Ok(result) => result.map_err(engine),
+        Err(payload) if payload.is::<Interrupted>() => Err(PyKeyboardInterrupt::new_err(())),
+        Err(payload) => {
+            let what = payload
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()));
+            match what {
+                Some(message) => Err(EngineError::new_err((
+                    "internal",
+                    format!("internal error in the engine: {message}"),
+                ))),
+                None => resume_unwind(payload),
+            }
+        }
+    }
+}
 
 /// The kind of an engine error, for the package's exception classes.
 fn kind(e: &aumann::Error) -> &'static str {
@@ -113,22 +175,56 @@ fn attribute<'py>(
     config.threads = threads;
     config.normalize = normalize;
     let [t, n, d] = features.shape();
-    let (values, summary) = py
-        .detach(|| -> aumann::Result<(Vec<f64>, String)> {
-            let out = aumann::run::run(&config, &features, &mut |_| {})?;
-            let values = out.values(&config)?;
-            let summary =
-                Summary::new(&config, std::path::Path::new("<numpy>"), d, &out, 0.0).to_json();
-            Ok((values, summary))
-        })
-        .map_err(engine)?;
+    let (values, summary) = run_engine(py, |check| {
+        let out = aumann::run::run(&config, &features, &mut |_| check())?;
+        let values = out.values(&config)?;
+        let summary =
+            Summary::new(&config, std::path::Path::new("<numpy>"), d, &out, 0.0).to_json();
+        Ok((values, summary))
+    })?;
     let shape: Vec<usize> = if rank == 2 { vec![n] } else { vec![t, n] };
     let phi = values.into_pyarray(py).reshape(shape)?;
     Ok((phi, summary))
 }
 
+/// `evaluate(X, indicator, model, backend, precision) -> V per step`.
+#[pyfunction]
+#[pyo3(signature = (x, indicator, model, backend, precision))]
+fn evaluate<'py>(
+    py: Python<'py>,
+    x: &Bound<'py, PyAny>,
+    indicator: &str,
+    model: Option<String>,
+    backend: &str,
+    precision: Option<&str>,
+) -> PyResult<Bound<'py, numpy::PyArray1<f64>>> {
+    let (features, _) = features(x)?;
+    let mut spec: IndicatorSpec = indicator.parse().map_err(engine)?;
+    spec.model = model.map(Into::into);
+    let backend = backend.parse::<Backend>().map_err(engine)?;
+    let precision = match precision {
+        Some(p) => p.parse::<Precision>().map_err(engine)?,
+        None if features.is_f64() => Precision::F64,
+        None => Precision::F32,
+    };
+    let values = run_engine(py, |_| {
+        let device = backend.device()?;
+        backend.check_precision(&device, precision)?;
+        let built = spec.build(&device, features.dims(), precision)?;
+        let block = aumann::path::PathOptions::default().block_elements;
+        aumann::run::evaluate(built.as_ref(), &features, precision, &device, block)
+    })?;
+    Ok(values.into_pyarray(py))
+}
+
 #[pymodule]
 fn _rust(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    // SAFETY: `in_child` only stores to an atomic, which is async-signal-safe after fork.
+    let registered = unsafe { libc::pthread_atfork(None, None, Some(in_child)) };
+    if registered != 0 {
+        return Err(PyException::new_err("cannot register the fork handler"));
+    }
+    m.add_function(wrap_pyfunction!(evaluate, m)?)?;
     m.add("EngineError", m.py().get_type::<EngineError>())?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_function(wrap_pyfunction!(attribute, m)?)?;

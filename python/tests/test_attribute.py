@@ -96,3 +96,71 @@ def test_bad_input_raises_the_documented_exception(x, kwargs, error, needle):
         aumann.attribute(x, indicator, **kwargs)
     assert needle in str(info.value)
     assert isinstance(info.value, aumann.AumannError)
+
+
+def test_exact_and_evaluate_agree_with_the_path():
+    x = np.random.default_rng(5).lognormal(size=(3, 4000, 3))
+    path = aumann.explain(x, "variance", precision="f64")
+    np.testing.assert_allclose(aumann.exact(x, "variance"), path.values, rtol=1e-9, atol=1e-15)
+    np.testing.assert_allclose(aumann.evaluate(x, "variance"), path.output, rtol=1e-12)
+    model = ROOT / "models" / "deepset-variance"
+    v = aumann.evaluate(x.astype(np.float32), model=str(model))
+    assert v.shape == (3,) and np.all(np.isfinite(v))
+
+
+def test_threads_per_call():
+    x = np.random.default_rng(6).lognormal(size=(20000, 3)).astype(np.float32)
+    one = aumann.explain(x, "gini", threads=1)
+    two = aumann.explain(x, "gini", threads=2)
+    np.testing.assert_array_equal(one.values, two.values)
+    assert one.summary["threads"] == 1 and two.summary["threads"] == 2
+
+
+CHILD = """
+import signal, sys, threading, time, os
+import numpy as np, aumann
+x = np.random.default_rng(0).lognormal(size=(40, 200000, 3)).astype(np.float32)
+threading.Timer(1.0, lambda: os.kill(os.getpid(), signal.SIGINT)).start()
+start = time.time()
+try:
+    aumann.attribute(x, "gini", steps=512)
+except KeyboardInterrupt:
+    print(f"interrupted after {time.time() - start:.1f} s")
+    sys.exit(0)
+print("finished without an interrupt")
+sys.exit(1)
+"""
+
+
+def test_ctrl_c_raises_keyboard_interrupt_within_a_chunk():
+    """A SIGINT one second into a run of about 17 s stops it within a chunk (about 0.1 s on)."""
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-c", CHILD], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    seconds = float(done.stdout.split()[2])
+    assert seconds < 5, done.stdout  # uninterrupted: about 17 s
+
+
+def _attribute_in_child(queue):
+    try:
+        aumann.attribute(np.ones((10, 3)), "linear")
+        queue.put("ran")
+    except aumann.AumannError as e:
+        queue.put(f"raised: {e}")
+
+
+def test_a_forked_child_raises_instead_of_hanging():
+    import multiprocessing
+
+    aumann.attribute(np.ones((10, 3)), "linear")  # the parent's threads exist now
+    ctx = multiprocessing.get_context("fork")
+    queue = ctx.Queue()
+    child = ctx.Process(target=_attribute_in_child, args=(queue,))
+    child.start()
+    child.join(60)
+    assert child.exitcode == 0
+    message = queue.get(timeout=5)
+    assert message.startswith("raised:") and "spawn" in message, message
