@@ -110,13 +110,21 @@ fn features(x: &Bound<'_, PyAny>) -> PyResult<(Array3, usize)> {
             ))),
         }
     };
+    // One copy: a memcpy of a C-contiguous array (the package makes it so), element by element
+    // otherwise.
     let (array, rank) = if let Ok(a) = x.extract::<PyReadonlyArrayDyn<'_, f32>>() {
         let shape = shape_of(a.shape())?;
-        let values = a.as_array().iter().copied().collect();
+        let values = match a.as_slice() {
+            Ok(s) => s.to_vec(),
+            Err(_) => a.as_array().iter().copied().collect(),
+        };
         (Array3::from_f32(shape, values), a.ndim())
     } else if let Ok(a) = x.extract::<PyReadonlyArrayDyn<'_, f64>>() {
         let shape = shape_of(a.shape())?;
-        let values = a.as_array().iter().copied().collect();
+        let values = match a.as_slice() {
+            Ok(s) => s.to_vec(),
+            Err(_) => a.as_array().iter().copied().collect(),
+        };
         (Array3::from_f64(shape, values), a.ndim())
     } else {
         return Err(input("X must be a float32 or float64 NumPy array".into()));
@@ -177,9 +185,14 @@ fn attribute<'py>(
     let [t, n, d] = features.shape();
     let (values, summary) = run_engine(py, |check| {
         let out = aumann::run::run(&config, &features, &mut |_| check())?;
-        let values = out.values(&config)?;
         let summary =
             Summary::new(&config, std::path::Path::new("<numpy>"), d, &out, 0.0).to_json();
+        // φ moves out to NumPy; shares are a new array only when asked for.
+        let values = if config.normalize {
+            out.attribution.shares()?
+        } else {
+            out.attribution.phi
+        };
         Ok((values, summary))
     })?;
     let shape: Vec<usize> = if rank == 2 { vec![n] } else { vec![t, n] };
