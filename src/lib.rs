@@ -27,8 +27,8 @@ pub mod apps;
 pub mod engine;
 
 pub use apps::{
-    benchmark, coalition, compare, demo, faithfulness, ingest, markdown, panel, scenario, seed,
-    study, synth, train,
+    benchmark, coalition, compare, demo, faithfulness, ingest, longtable, markdown, panel,
+    scenario, seed, study, synth, train,
 };
 pub use engine::{
     array, attribution, backend, baseline, choice, error, exact, indicators, model, npy, ops, path,

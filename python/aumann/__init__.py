@@ -28,6 +28,7 @@ __all__ = [
     "explain",
     "exact",
     "evaluate",
+    "from_long",
 ]
 
 
@@ -173,3 +174,68 @@ def evaluate(
     return _call(
         _rust.evaluate, X, indicator, None if model is None else str(model), backend, precision
     )
+
+
+def _label(v: Any) -> str:
+    """A step or agent id as a person would write it (`30`, `'a7'`)."""
+    v = v.item() if isinstance(v, np.generic) else v
+    return repr(v) if isinstance(v, str) else str(v)
+
+
+def from_long(
+    table: Any,
+    *,
+    step: str,
+    agent: str,
+    features: list[str],
+    fill: float | str = 0.0,
+    dtype: Any = np.float32,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Pivot a long per-agent table to ``X[T, n, d]``.
+
+    ``table``: anything whose ``table[column]`` gives a column (a pandas or polars DataFrame,
+    Mesa's ``DataCollector.get_agent_vars_dataframe().reset_index()``, a dict of arrays).
+    Steps and agents are sorted; ``X[t, i, k]`` is ``features[k]`` of agent ``agents[i]`` at
+    ``steps[t]``. An agent missing at a step gets ``fill`` (a number: the baseline value, 0 by
+    default) or, with ``fill="raise"``, raises :class:`InputError` naming the step and agent.
+    A repeated (step, agent) pair raises. Returns ``(X, steps, agents)``.
+    """
+    if not features:
+        raise InputError("from_long needs at least one feature column")
+    column = lambda name: np.asarray(table[name])  # noqa: E731
+    steps_col, agents_col = column(step), column(agent)
+    steps, t_index = np.unique(steps_col, return_inverse=True)
+    agents, a_index = np.unique(agents_col, return_inverse=True)
+    T, n, d = len(steps), len(agents), len(features)
+    flat = t_index * n + a_index
+    counts = np.bincount(flat, minlength=T * n)
+    if np.any(counts > 1):
+        j = int(np.argmax(counts > 1))
+        raise InputError(
+            f"step {_label(steps[j // n])}, agent {_label(agents[j % n])} appears "
+            f"{int(counts[j])} times"
+        )
+    missing = counts == 0
+    if fill == "raise":
+        if np.any(missing):
+            j = int(np.argmax(missing))
+            raise InputError(
+                f"agent {_label(agents[j % n])} has no row at step {_label(steps[j // n])}"
+            )
+        fill_value = 0.0
+    elif isinstance(fill, str):
+        raise InputError(f"fill is {fill!r}; expected a number or 'raise'")
+    else:
+        fill_value = float(fill)
+    X = np.full((T * n, d), fill_value, dtype=dtype)
+    for k, name in enumerate(features):
+        values = column(name).astype(np.float64)
+        bad = ~np.isfinite(values)
+        if np.any(bad):
+            r = int(np.argmax(bad))
+            raise InputError(
+                f"{name} is {values[r]} at step {_label(steps_col[r])}, agent "
+                f"{_label(agents_col[r])}"
+            )
+        X[flat, k] = values
+    return X.reshape(T, n, d), steps, agents

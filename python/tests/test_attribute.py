@@ -164,3 +164,54 @@ def test_a_forked_child_raises_instead_of_hanging():
     assert child.exitcode == 0
     message = queue.get(timeout=5)
     assert message.startswith("raised:") and "spawn" in message, message
+
+
+def test_from_long_pivots_a_mesa_style_table():
+    # Steps 1..3, agents 10, 20, 30; agent 30 is missing at step 2.
+    rows = [(s, a) for s in (1, 2, 3) for a in (30, 10, 20) if (s, a) != (2, 30)]
+    table = {
+        "Step": np.array([r[0] for r in rows]),
+        "AgentID": np.array([r[1] for r in rows]),
+        "wealth": np.array([float(s * 100 + a) for s, a in rows]),
+        "opinion": np.array([float(-a) for s, a in rows]),
+    }
+    X, steps, agents = aumann.from_long(table, step="Step", agent="AgentID", features=["wealth", "opinion"])
+    assert X.shape == (3, 3, 2) and list(steps) == [1, 2, 3] and list(agents) == [10, 20, 30]
+    assert X[0, 2].tolist() == [130.0, -30.0]
+    assert X[1, 2].tolist() == [0.0, 0.0]  # missing: the fill (the zero baseline)
+    with pytest.raises(aumann.InputError, match="agent 30 has no row at step 2"):
+        aumann.from_long(table, step="Step", agent="AgentID", features=["wealth"], fill="raise")
+    twice = {k: np.concatenate([v, v[:1]]) for k, v in table.items()}
+    with pytest.raises(aumann.InputError, match="appears 2 times"):
+        aumann.from_long(twice, step="Step", agent="AgentID", features=["wealth"])
+    assert aumann.attribute(X, "linear").shape == (3, 3)
+
+
+@pytest.mark.skipif(not CLI.exists(), reason="the aumann binary is not built")
+def test_the_command_line_import_pivots_as_from_long(tmp_path):
+    rng = np.random.default_rng(9)
+    rows = [(s, a) for s in range(1, 13) for a in rng.permutation(50) if rng.random() > 0.1]
+    table = {
+        "Step": np.array([r[0] for r in rows]),
+        "AgentID": np.array([r[1] for r in rows]),
+        "wealth": rng.lognormal(size=len(rows)),
+        "opinion": rng.normal(size=len(rows)),
+    }
+    lines = ["Step,AgentID,wealth,opinion"] + [
+        f"{s},{a},{float(w)!r},{float(o)!r}" for s, a, w, o in zip(*table.values())
+    ]
+    (tmp_path / "t.csv").write_text("\n".join(lines) + "\n")
+    subprocess.run(
+        [str(CLI), "import", "--csv", "t.csv", "--step", "Step", "--agent", "AgentID",
+         "--features", "wealth,opinion", "--out", "x.npy"],
+        cwd=tmp_path, check=True, capture_output=True,
+    )
+    X, _, _ = aumann.from_long(table, step="Step", agent="AgentID", features=["wealth", "opinion"])
+    np.testing.assert_array_equal(np.load(tmp_path / "x.npy"), X)
+    refused = subprocess.run(
+        [str(CLI), "import", "--csv", "t.csv", "--step", "Step", "--agent", "AgentID",
+         "--features", "wealth", "--fill", "raise", "--out", "y.npy"],
+        cwd=tmp_path, capture_output=True, text=True,
+    )
+    assert refused.returncode != 0 and "has no row at step" in refused.stderr
+    assert not (tmp_path / "y.npy").exists()

@@ -22,6 +22,7 @@ pub mod compare;
 pub mod demo;
 pub mod faithfulness;
 pub mod ingest;
+pub mod longtable;
 pub mod markdown;
 pub mod panel;
 pub mod scenario;

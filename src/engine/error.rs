@@ -26,6 +26,14 @@ pub enum Error {
         /// What is wrong.
         reason: String,
     },
+    /// A long table (one row per step and agent) that cannot be pivoted.
+    #[error("{}: {reason}", path.display())]
+    Table {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong, with the line, step, agent or column.
+        reason: String,
+    },
     /// Event input that cannot be used as a whole (no event files, say).
     #[error("{}: {reason}", path.display())]
     Events {

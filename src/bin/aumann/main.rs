@@ -10,6 +10,7 @@ mod compare;
 mod demo;
 mod eval;
 mod faithfulness;
+mod import;
 mod ingest;
 mod panel;
 mod progress;
@@ -61,6 +62,9 @@ enum Command {
     Simulate(simulate::SimulateArgs),
     /// The value of an indicator on every population row of a feature array.
     Eval(eval::EvalArgs),
+    /// Pivot a long per-agent CSV (one row per step and agent, as agent-based models record)
+    /// to a [T, n, d] feature array.
+    Import(import::ImportArgs),
     /// Record Jetstream's live event stream into hourly files until Ctrl-C, resuming where
     /// an earlier capture into the same folder stopped.
     Capture(capture::CaptureArgs),
@@ -87,6 +91,7 @@ fn main() -> ExitCode {
         Command::Eval(a) => eval::run(a),
         Command::Faithfulness(a) => faithfulness::run(a),
         Command::Capture(a) => capture::run(a),
+        Command::Import(a) => import::run(a),
     };
     match outcome {
         Ok(code) => code,
