@@ -119,6 +119,7 @@ def explain(
     precision: str | None = None,
     threads: int | None = None,
     normalize: bool = False,
+    progress: Any = None,
 ) -> Attribution:
     """Attribute ``V`` of ``X`` (float32/float64, ``[n, d]`` or ``[T, n, d]``) to its agents.
 
@@ -127,25 +128,46 @@ def explain(
     ``.npy`` path; ``method``: ``path`` (the path integral) or ``exact`` (closed form);
     ``rule``: ``midpoint``, ``trapezoid``, ``gauss`` (Captum's ``riemann_middle``,
     ``riemann_trapezoid``, ``gausslegendre`` too); ``precision`` defaults to X's dtype.
+    ``progress``: ``True`` for a tqdm bar (when tqdm is installed), or a callable
+    ``f(done, total)`` called after every chunk of the path integral.
     """
     X = _features(X)
     rule = _RULES.get(rule, rule)
     if model is not None and indicator == "variance":
         indicator = "deepset"
-    values, summary = _call(
-        _rust.attribute,
-        X,
-        indicator,
-        None if model is None else str(model),
-        str(baseline),
-        method,
-        rule,
-        int(steps),
-        backend,
-        precision,
-        threads,
-        bool(normalize),
-    )
+    bar = None
+    if progress is True:
+        try:
+            from tqdm.auto import tqdm  # noqa: PLC0415 (optional dependency)
+        except ImportError:
+            progress = None
+        else:
+            bar = tqdm(desc="aumann", unit="chunk")
+
+            def progress(done: int, total: int) -> None:
+                bar.total = total
+                bar.n = done
+                bar.refresh()
+
+    try:
+        values, summary = _call(
+            _rust.attribute,
+            X,
+            indicator,
+            None if model is None else str(model),
+            str(baseline),
+            method,
+            rule,
+            int(steps),
+            backend,
+            precision,
+            threads,
+            bool(normalize),
+            progress,
+        )
+    finally:
+        if bar is not None:
+            bar.close()
     return Attribution(values, json.loads(summary))
 
 

@@ -19,6 +19,7 @@ def attribute(
     precision: str | None,
     threads: int | None,
     normalize: bool,
+    progress: object = None,
 ) -> tuple[np.ndarray, str]: ...
 
 def evaluate(

@@ -39,7 +39,8 @@ struct Interrupted;
 /// panics and Ctrl-C turned into Python exceptions.
 fn run_engine<T: Send>(
     py: Python<'_>,
-    work: impl FnOnce(&mut (dyn FnMut() + Send)) -> aumann::Result<T> + Send,
+    progress: Option<&Py<PyAny>>,
+    work: impl FnOnce(&mut (dyn FnMut(usize, usize) + Send)) -> aumann::Result<T> + Send,
 ) -> PyResult<T> {
     if FORKED.load(Ordering::SeqCst) {
         return Err(EngineError::new_err((
@@ -51,8 +52,17 @@ fn run_engine<T: Send>(
         )));
     }
     let outcome = py.detach(|| {
-        let mut check = || {
-            if Python::attach(|py| py.check_signals()).is_err() {
+        let mut check = |done: usize, total: usize| {
+            let interrupted = Python::attach(|py| {
+                if let Some(callback) = progress {
+                    // A failing callback does not stop the run; its error is printed.
+                    if let Err(e) = callback.call1(py, (done, total)) {
+                        e.print(py);
+                    }
+                }
+                py.check_signals().is_err()
+            });
+            if interrupted {
                 std::panic::panic_any(Interrupted);
             }
         };
@@ -142,7 +152,7 @@ fn features(x: &Bound<'_, PyAny>) -> PyResult<(Array3, usize)> {
 /// `attribute(X, indicator, model, baseline, method, rule, steps, backend, precision, threads,
 /// normalize) -> (φ, summary JSON)`: φ has X's shape without its last axis.
 #[pyfunction]
-#[pyo3(signature = (x, indicator, model, baseline, method, rule, steps, backend, precision, threads, normalize))]
+#[pyo3(signature = (x, indicator, model, baseline, method, rule, steps, backend, precision, threads, normalize, progress=None))]
 #[allow(clippy::too_many_arguments)]
 fn attribute<'py>(
     py: Python<'py>,
@@ -157,6 +167,7 @@ fn attribute<'py>(
     precision: Option<&str>,
     threads: Option<usize>,
     normalize: bool,
+    progress: Option<Py<PyAny>>,
 ) -> PyResult<(Bound<'py, PyArrayDyn<f64>>, String)> {
     let (features, rank) = features(x)?;
     let parse = |what: &str, e: String| input(format!("{what}: {e}"));
@@ -183,8 +194,8 @@ fn attribute<'py>(
     config.threads = threads;
     config.normalize = normalize;
     let [t, n, d] = features.shape();
-    let (values, summary) = run_engine(py, |check| {
-        let out = aumann::run::run(&config, &features, &mut |_| check())?;
+    let (values, summary) = run_engine(py, progress.as_ref(), |check| {
+        let out = aumann::run::run(&config, &features, &mut |p| check(p.done, p.total))?;
         let summary =
             Summary::new(&config, std::path::Path::new("<numpy>"), d, &out, 0.0).to_json();
         // φ moves out to NumPy; shares are a new array only when asked for.
@@ -220,7 +231,7 @@ fn evaluate<'py>(
         None if features.is_f64() => Precision::F64,
         None => Precision::F32,
     };
-    let values = run_engine(py, |_| {
+    let values = run_engine(py, None, |_| {
         let device = backend.device()?;
         backend.check_precision(&device, precision)?;
         let built = spec.build(&device, features.dims(), precision)?;

@@ -215,3 +215,11 @@ def test_the_command_line_import_pivots_as_from_long(tmp_path):
     )
     assert refused.returncode != 0 and "has no row at step" in refused.stderr
     assert not (tmp_path / "y.npy").exists()
+
+
+def test_progress_reaches_the_total():
+    seen = []
+    x = np.random.default_rng(4).lognormal(size=(6, 3000, 3)).astype(np.float32)
+    aumann.attribute(x, "gini", progress=lambda done, total: seen.append((done, total)))
+    assert seen and seen[-1][0] == seen[-1][1]
+    assert all(b[0] >= a[0] for a, b in zip(seen, seen[1:]))
