@@ -11,6 +11,7 @@ NumPy arrays in, NumPy arrays out; the Rust engine runs in-process with the GIL 
 from __future__ import annotations
 
 import json
+import os
 from typing import Any
 
 import numpy as np
@@ -111,7 +112,7 @@ def explain(
     indicator: str = "variance",
     *,
     model: str | None = None,
-    baseline: str = "zero",
+    baseline: Any = "zero",
     method: str = "path",
     rule: str = "midpoint",
     steps: int = 32,
@@ -133,6 +134,10 @@ def explain(
     """
     X = _features(X)
     rule = _RULES.get(rule, rule)
+    baseline_array = None
+    if not isinstance(baseline, (str, os.PathLike)):
+        baseline_array = np.ascontiguousarray(baseline, dtype=np.float64)
+        baseline = "array"
     if model is not None and indicator == "variance":
         indicator = "deepset"
     bar = None
@@ -164,6 +169,7 @@ def explain(
             threads,
             bool(normalize),
             progress,
+            baseline_array,
         )
     finally:
         if bar is not None:
@@ -171,9 +177,20 @@ def explain(
     return Attribution(values, json.loads(summary))
 
 
-def attribute(X: np.ndarray, indicator: str = "variance", **options: Any) -> np.ndarray:
-    """φ for every agent (and step): :func:`explain`'s ``values``."""
-    return explain(X, indicator, **options).values
+def attribute(
+    X: np.ndarray,
+    indicator: str = "variance",
+    *,
+    return_convergence_delta: bool = False,
+    **options: Any,
+):
+    """φ for every agent (and step): :func:`explain`'s ``values``. With
+    ``return_convergence_delta`` (Captum's spelling), ``(φ, δ)`` with
+    ``δ = Σφ − (V(x) − V(b))`` per step."""
+    a = explain(X, indicator, **options)
+    if return_convergence_delta:
+        return a.values, a.efficiency_gap
+    return a.values
 
 
 def exact(X: np.ndarray, indicator: str = "variance", *, baseline: str = "zero") -> np.ndarray:

@@ -20,6 +20,7 @@ def attribute(
     threads: int | None,
     normalize: bool,
     progress: object = None,
+    baseline_array: np.ndarray | None = None,
 ) -> tuple[np.ndarray, str]: ...
 
 def evaluate(

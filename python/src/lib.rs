@@ -149,10 +149,33 @@ fn features(x: &Bound<'_, PyAny>) -> PyResult<(Array3, usize)> {
     Ok((array, rank))
 }
 
+/// A baseline array: `[d]`, `[n, d]` or `[T, n, d]` against features `[T, n, d]`.
+fn baseline_of(
+    b: &Bound<'_, PyAny>,
+    [t, n, d]: [usize; 3],
+) -> PyResult<aumann::baseline::Baseline> {
+    let a: PyReadonlyArrayDyn<'_, f64> = b.extract().map_err(|_| {
+        input("baseline must be a float64 NumPy array (the package converts)".into())
+    })?;
+    let shape = match *a.shape() {
+        [k] if k == d => [1, 1, d],
+        [m, k] if m == n && k == d => [1, n, d],
+        [s, m, k] if s == t && m == n && k == d => [t, n, d],
+        ref other => {
+            return Err(input(format!(
+                "baseline has shape {other:?}; expected [{d}], [{n}, {d}] or [{t}, {n}, {d}] to match the features"
+            )));
+        }
+    };
+    let array = Array3::from_f64(shape, a.as_array().iter().copied().collect());
+    array.check_finite("baseline").map_err(engine)?;
+    Ok(aumann::baseline::Baseline::from_array(array))
+}
+
 /// `attribute(X, indicator, model, baseline, method, rule, steps, backend, precision, threads,
 /// normalize) -> (φ, summary JSON)`: φ has X's shape without its last axis.
 #[pyfunction]
-#[pyo3(signature = (x, indicator, model, baseline, method, rule, steps, backend, precision, threads, normalize, progress=None))]
+#[pyo3(signature = (x, indicator, model, baseline, method, rule, steps, backend, precision, threads, normalize, progress=None, baseline_array=None))]
 #[allow(clippy::too_many_arguments)]
 fn attribute<'py>(
     py: Python<'py>,
@@ -168,8 +191,12 @@ fn attribute<'py>(
     threads: Option<usize>,
     normalize: bool,
     progress: Option<Py<PyAny>>,
+    baseline_array: Option<Bound<'py, PyAny>>,
 ) -> PyResult<(Bound<'py, PyArrayDyn<f64>>, String)> {
     let (features, rank) = features(x)?;
+    let explicit = baseline_array
+        .map(|b| baseline_of(&b, features.shape()))
+        .transpose()?;
     let parse = |what: &str, e: String| input(format!("{what}: {e}"));
     let mut spec: IndicatorSpec = indicator.parse().map_err(|e: aumann::Error| engine(e))?;
     spec.model = model.map(Into::into);
@@ -190,12 +217,19 @@ fn attribute<'py>(
         None if features.is_f64() => Precision::F64,
         None => Precision::F32,
     };
-    config.baseline = baseline.parse::<BaselineSpec>().expect("infallible");
+    config.baseline = match explicit {
+        Some(_) => BaselineSpec::File("<numpy array>".into()),
+        None => baseline.parse::<BaselineSpec>().expect("infallible"),
+    };
     config.threads = threads;
     config.normalize = normalize;
     let [t, n, d] = features.shape();
     let (values, summary) = run_engine(py, progress.as_ref(), |check| {
-        let out = aumann::run::run(&config, &features, &mut |p| check(p.done, p.total))?;
+        let mut report = |p: aumann::progress::Progress| check(p.done, p.total);
+        let out = match &explicit {
+            Some(b) => aumann::run::run_from(&config, &features, b, &mut report)?,
+            None => aumann::run::run(&config, &features, &mut report)?,
+        };
         let summary =
             Summary::new(&config, std::path::Path::new("<numpy>"), d, &out, 0.0).to_json();
         // φ moves out to NumPy; shares are a new array only when asked for.

@@ -223,3 +223,15 @@ def test_progress_reaches_the_total():
     aumann.attribute(x, "gini", progress=lambda done, total: seen.append((done, total)))
     assert seen and seen[-1][0] == seen[-1][1]
     assert all(b[0] >= a[0] for a, b in zip(seen, seen[1:]))
+
+
+def test_baseline_arrays_and_the_convergence_delta():
+    x = np.random.default_rng(8).lognormal(size=(2, 500, 3))
+    b = np.full(3, 0.5)
+    as_array = aumann.explain(x, "variance", baseline=b, precision="f64")
+    np.testing.assert_allclose(as_array.base_values, aumann.evaluate(np.broadcast_to(b, x.shape).copy(), "variance"))
+    phi, delta = aumann.attribute(x, "variance", baseline=x[0], return_convergence_delta=True)
+    assert phi.shape == (2, 500) and delta.shape == (2,)
+    assert np.all(np.abs(delta) <= 1e-6 * np.abs(phi).sum())
+    with pytest.raises(aumann.InputError, match=r"expected \[3\], \[500, 3\] or \[2, 500, 3\]"):
+        aumann.attribute(x, baseline=np.zeros(4))
