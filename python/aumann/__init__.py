@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -30,6 +31,7 @@ __all__ = [
     "exact",
     "evaluate",
     "from_long",
+    "DeepSet",
 ]
 
 
@@ -133,6 +135,8 @@ def explain(
     ``f(done, total)`` called after every chunk of the path integral.
     """
     X = _features(X)
+    if isinstance(indicator, DeepSet):
+        indicator, model = "deepset", indicator._folder()
     rule = _RULES.get(rule, rule)
     baseline_array = None
     if not isinstance(baseline, (str, os.PathLike)):
@@ -208,6 +212,8 @@ def evaluate(
 ) -> np.ndarray:
     """``V`` of every step (row) of ``X`` (``[n, d]`` gives one value)."""
     X = _features(X)
+    if isinstance(indicator, DeepSet):
+        indicator, model = "deepset", indicator._folder()
     if model is not None and indicator == "variance":
         indicator = "deepset"
     return _call(
@@ -278,3 +284,72 @@ def from_long(
             )
         X[flat, k] = values
     return X.reshape(T, n, d), steps, agents
+
+
+class DeepSet:
+    """A learned indicator ``V = ρ(mean_i ψ(x_i))``, trained and stored as the model folders of
+    ``aumann train``.
+
+    >>> ds = aumann.DeepSet(hidden=32, depth=2, activation="tanh").fit(X, target_indicator="variance")
+    >>> ds.predict(X)                       # V per population
+    >>> aumann.attribute(X[0], ds)          # attribute it like any indicator
+    >>> ds.save("my-model"); aumann.DeepSet.load("my-model")
+    """
+
+    def __init__(self, hidden: int = 32, depth: int = 2, activation: str = "tanh", seed: int = 7):
+        self.hidden, self.depth, self.activation, self.seed = hidden, depth, activation, seed
+        self.path: str | None = None
+        self.report: dict[str, Any] | None = None
+        self._tmp = None
+
+    def fit(
+        self,
+        X: np.ndarray,
+        y: np.ndarray | None = None,
+        *,
+        target_indicator: str | None = None,
+        epochs: int = 300,
+        lr: float = 3e-3,
+        batch: int = 32,
+        val_fraction: float = 0.2,
+        patience: int = 30,
+    ) -> DeepSet:
+        """Train on populations ``X`` (``[R, n, d]``) for ``y`` (one value per population) or
+        an analytic ``target_indicator`` evaluated exactly on each."""
+        import tempfile  # noqa: PLC0415
+
+        X = _features(X)
+        if y is not None:
+            y = np.ascontiguousarray(y, dtype=np.float64).reshape(-1)
+        self._tmp = tempfile.TemporaryDirectory(prefix="aumann-deepset-")
+        path = os.path.join(self._tmp.name, "model")
+        report = _call(
+            _rust.train_deepset, X, y, target_indicator, path, self.hidden, self.depth,
+            self.activation, epochs, lr, batch, self.seed, val_fraction, patience,
+        )
+        self.path, self.report = path, json.loads(report)
+        return self
+
+    def _folder(self) -> str:
+        if self.path is None:
+            raise InputError("this DeepSet has no weights yet: fit() or DeepSet.load() it first")
+        return self.path
+
+    def predict(self, X: np.ndarray, *, backend: str = "flex") -> np.ndarray:
+        """``V`` of every population (row) of ``X``."""
+        return evaluate(X, "deepset", model=self._folder(), backend=backend)
+
+    def save(self, directory: str | os.PathLike) -> None:
+        """Write the model folder (config.json, weights, card) to ``directory``."""
+        import shutil  # noqa: PLC0415
+
+        shutil.copytree(self._folder(), directory, dirs_exist_ok=True)
+
+    @classmethod
+    def load(cls, directory: str | os.PathLike) -> DeepSet:
+        """A DeepSet from a model folder (``aumann train``'s or :meth:`save`'s)."""
+        config = json.loads((Path(directory) / "config.json").read_text())
+        ds = cls(hidden=config.get("hidden", 32), depth=config.get("depth", 2))
+        ds.activation = str(config.get("activation", "tanh")).lower()
+        ds.path = str(directory)
+        return ds

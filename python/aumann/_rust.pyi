@@ -26,3 +26,19 @@ def attribute(
 def evaluate(
     x: np.ndarray, indicator: str, model: str | None, backend: str, precision: str | None
 ) -> np.ndarray: ...
+
+def train_deepset(
+    x: np.ndarray,
+    y: np.ndarray | None,
+    target_indicator: str | None,
+    dir: str,
+    hidden: int,
+    depth: int,
+    activation: str,
+    epochs: int,
+    lr: float,
+    batch: int,
+    seed: int,
+    val_fraction: float,
+    patience: int,
+) -> str: ...

@@ -275,8 +275,83 @@ fn evaluate<'py>(
     Ok(values.into_pyarray(py))
 }
 
+/// `train_deepset(X, y, target_indicator, dir, hidden, depth, activation, epochs, lr, batch,
+/// seed, val_fraction, patience) -> report JSON`: a DeepSet trained on the populations `X`
+/// (`[R, n, d]`) for the targets `y` (one per population) or an analytic indicator, saved as
+/// a model folder at `dir` (what `aumann train` writes).
+#[pyfunction]
+#[pyo3(signature = (x, y, target_indicator, dir, hidden, depth, activation, epochs, lr, batch, seed, val_fraction, patience))]
+#[allow(clippy::too_many_arguments)]
+fn train_deepset(
+    py: Python<'_>,
+    x: &Bound<'_, PyAny>,
+    y: Option<PyReadonlyArrayDyn<'_, f64>>,
+    target_indicator: Option<&str>,
+    dir: std::path::PathBuf,
+    hidden: usize,
+    depth: usize,
+    activation: &str,
+    epochs: usize,
+    lr: f64,
+    batch: usize,
+    seed: u64,
+    val_fraction: f64,
+    patience: usize,
+) -> PyResult<String> {
+    use aumann::train::{Target, TrainConfig};
+    let (features, _) = features(x)?;
+    let target = match (y, target_indicator) {
+        (Some(y), _) => Target::Values(y.as_array().iter().copied().collect()),
+        (None, Some(name)) => Target::Indicator(
+            <aumann::indicators::Analytic as aumann::choice::Choice>::from_label(name)
+                .map_err(engine)?,
+        ),
+        (None, None) => {
+            return Err(input(
+                "give y (one value per population) or target_indicator".into(),
+            ));
+        }
+    };
+    if hidden == 0 || depth == 0 {
+        return Err(input("hidden and depth must be at least 1".into()));
+    }
+    let activation = activation.parse().map_err(engine)?;
+    let config = TrainConfig {
+        hidden,
+        depth,
+        activation,
+        epochs,
+        lr,
+        batch,
+        seed,
+        val_fraction,
+        patience,
+        path_copies: 0,
+    };
+    run_engine(py, None, |_| {
+        let device = Backend::Flex.device()?;
+        let (model, net, report) =
+            aumann::train::train(&features, &target, &config, &device, &mut |_| {})?;
+        let card = aumann::train::card(
+            &report,
+            &target.describe(None),
+            &config,
+            "aumann.DeepSet.fit (Python)",
+        );
+        aumann::model::save(&dir, &model, &net, &card)?;
+        Ok(serde_json::json!({
+            "epochs_run": report.epochs_run,
+            "best_epoch": report.best_epoch,
+            "seconds": report.seconds,
+            "history": report.history.iter().map(|e| (e.train_loss, e.val_loss)).collect::<Vec<_>>(),
+        })
+        .to_string())
+    })
+}
+
 #[pymodule]
 fn _rust(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(train_deepset, m)?)?;
     // SAFETY: `in_child` only stores to an atomic, which is async-signal-safe after fork.
     let registered = unsafe { libc::pthread_atfork(None, None, Some(in_child)) };
     if registered != 0 {

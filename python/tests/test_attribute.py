@@ -235,3 +235,25 @@ def test_baseline_arrays_and_the_convergence_delta():
     assert np.all(np.abs(delta) <= 1e-6 * np.abs(phi).sum())
     with pytest.raises(aumann.InputError, match=r"expected \[3\], \[500, 3\] or \[2, 500, 3\]"):
         aumann.attribute(x, baseline=np.zeros(4))
+
+
+def test_a_deepset_fits_saves_loads_and_attributes(tmp_path):
+    rng = np.random.default_rng(11)
+    X = rng.lognormal(sigma=rng.uniform(0.2, 1.0, size=(48, 1, 1)), size=(48, 64, 3)).astype(np.float32)
+    ds = aumann.DeepSet(hidden=8, depth=2, activation="square", seed=3).fit(
+        X, target_indicator="variance", epochs=40
+    )
+    assert ds.report["epochs_run"] >= 1
+    pred = ds.predict(X)
+    truth = aumann.evaluate(X, "variance")
+    assert pred.shape == (48,)
+    assert np.corrcoef(pred, truth)[0, 1] > 0.5
+    ds.save(tmp_path / "model")
+    again = aumann.DeepSet.load(tmp_path / "model")
+    np.testing.assert_allclose(again.predict(X), pred, rtol=1e-6)
+    a = aumann.explain(X[0], again)
+    assert a.values.shape == (64,) and abs(a.efficiency_gap[0]) <= 1e-4 * abs(a.output[0] - a.base_values[0]) + 1e-6
+    with pytest.raises(aumann.InputError, match="fit"):
+        aumann.DeepSet().predict(X)
+    shipped = aumann.DeepSet.load(ROOT / "models" / "deepset-variance")
+    assert shipped.hidden == 8 and shipped.activation == "square"
