@@ -32,6 +32,7 @@ __all__ = [
     "evaluate",
     "from_long",
     "DeepSet",
+    "study",
 ]
 
 
@@ -353,3 +354,45 @@ class DeepSet:
         ds.activation = str(config.get("activation", "tanh")).lower()
         ds.path = str(directory)
         return ds
+
+
+def _read_csv(path: Path) -> dict[str, np.ndarray]:
+    """A study CSV as a dict of columns: numbers as float64 (empty fields NaN), text as str."""
+    lines = path.read_text().splitlines()
+    header = lines[0].split(",")
+    columns = list(zip(*(line.split(",") for line in lines[1:]))) or [()] * len(header)
+    out = {}
+    for name, values in zip(header, columns):
+        try:
+            out[name] = np.array([float(v) if v != "" else np.nan for v in values])
+        except ValueError:
+            out[name] = np.array(values, dtype=str)
+    return out
+
+
+def study(
+    out: str | os.PathLike,
+    panel: str | os.PathLike | None = None,
+    *,
+    agents: int = 1_000_000,
+    days: int = 14,
+    panel_seed: int = 7,
+    seed: int = 7,
+    seeds: int = 10,
+    sizes: tuple[int, ...] = (100, 300, 1_000, 3_000, 10_000, 100_000),
+    indicators: tuple[str, ...] = ("linear", "mult", "variance", "gini"),
+    protocols: tuple[str, ...] = (
+        "bias-visibility", "bias-topic-x-follow", "bias-topic-top", "random", "bias-followers",
+    ),
+    progress: Any = None,
+) -> dict[str, dict[str, np.ndarray]]:
+    """The cross-scale study (``aumann study``): its files written to ``out``, and its tables
+    returned as ``{"shares": {column: array}, "residuals": …, "anchors": …, "daily": …}``
+    (numbers as float64 with NaN where a field is empty, text as str arrays)."""
+    _call(
+        _rust.run_study, str(out), None if panel is None else str(panel), agents, days,
+        panel_seed, seed, seeds, list(sizes), list(indicators), list(protocols), progress,
+    )
+    folder = Path(out)
+    names = ["shares", "residuals", "anchors", "jaccard", "daily", "daily_small", "positive_mass"]
+    return {name: _read_csv(folder / f"{name}.csv") for name in names}

@@ -42,3 +42,17 @@ def train_deepset(
     val_fraction: float,
     patience: int,
 ) -> str: ...
+
+def run_study(
+    out: str,
+    panel: str | None,
+    agents: int,
+    days: int,
+    panel_seed: int,
+    seed: int,
+    seeds: int,
+    sizes: list[int],
+    indicators: list[str],
+    protocols: list[str],
+    progress: object = None,
+) -> None: ...

@@ -349,8 +349,104 @@ fn train_deepset(
     })
 }
 
+/// `run_study(out, panel, agents, days, panel_seed, seed, seeds, sizes, indicators,
+/// protocols, progress)`: the cross-scale study written to `out` (as `aumann study` writes it,
+/// under a temporary name first).
+#[pyfunction]
+#[pyo3(signature = (out, panel, agents, days, panel_seed, seed, seeds, sizes, indicators, protocols, progress=None))]
+#[allow(clippy::too_many_arguments)]
+fn run_study(
+    py: Python<'_>,
+    out: std::path::PathBuf,
+    panel: Option<std::path::PathBuf>,
+    agents: usize,
+    days: usize,
+    panel_seed: u64,
+    seed: u64,
+    seeds: usize,
+    sizes: Vec<usize>,
+    indicators: Vec<String>,
+    protocols: Vec<String>,
+    progress: Option<Py<PyAny>>,
+) -> PyResult<()> {
+    use aumann::choice::Choice;
+    use aumann::study::{Protocol, StudyConfig};
+    let config = StudyConfig {
+        sizes,
+        seeds,
+        seed,
+        indicators: (indicators.iter())
+            .map(|i| aumann::indicators::Analytic::from_label(i))
+            .collect::<aumann::Result<_>>()
+            .map_err(engine)?,
+        protocols: (protocols.iter())
+            .map(|p| Protocol::from_label(p))
+            .collect::<aumann::Result<_>>()
+            .map_err(engine)?,
+        ..StudyConfig::default()
+    };
+    let occupied = out.read_dir().is_ok_and(|mut d| d.next().is_some());
+    if occupied && !out.join("run.json").exists() {
+        return Err(input(format!(
+            "{} exists and is not an earlier study output (no run.json); choose a new folder",
+            out.display()
+        )));
+    }
+    run_engine(py, progress.as_ref(), |report| {
+        let start = std::time::Instant::now();
+        let (panel, origin) = match &panel {
+            Some(dir) => (
+                aumann::panel::Panel::load(dir)?,
+                format!("panel folder {}", dir.display()),
+            ),
+            None => {
+                if agents < 2 || days < 1 {
+                    return Err(aumann::Error::Parameter {
+                        name: "agents",
+                        value: agents.to_string(),
+                        reason: "the synthetic panel needs at least 2 agents and 1 day".into(),
+                    });
+                }
+                let config = aumann::panel::synth::PanelConfig {
+                    agents,
+                    days,
+                    seed: panel_seed,
+                    ..Default::default()
+                };
+                let origin = format!(
+                    "generated: aumann panel synth --agents {agents} --days {days} --seed {panel_seed}"
+                );
+                (aumann::panel::synth::generate(&config), origin)
+            }
+        };
+        let panel_seconds = start.elapsed().as_secs_f64();
+        let results = aumann::study::run(&panel, &config, |p| report(p.done, p.total))?;
+        let info = aumann::study::report::RunInfo {
+            command: "aumann.study (Python)".into(),
+            panel_seconds,
+            panel_origin: origin,
+        };
+        let mut staged = out.as_os_str().to_owned();
+        staged.push(".partial");
+        let staged = std::path::PathBuf::from(staged);
+        let io = |path: &std::path::Path| {
+            let path = path.to_path_buf();
+            move |source| aumann::Error::Io { path, source }
+        };
+        if staged.exists() {
+            std::fs::remove_dir_all(&staged).map_err(io(&staged))?;
+        }
+        aumann::study::report::write(&staged, &panel, &results, &info)?;
+        if out.exists() {
+            std::fs::remove_dir_all(&out).map_err(io(&out))?;
+        }
+        std::fs::rename(&staged, &out).map_err(io(&out))
+    })
+}
+
 #[pymodule]
 fn _rust(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(run_study, m)?)?;
     m.add_function(wrap_pyfunction!(train_deepset, m)?)?;
     // SAFETY: `in_child` only stores to an atomic, which is async-signal-safe after fork.
     let registered = unsafe { libc::pthread_atfork(None, None, Some(in_child)) };

@@ -257,3 +257,23 @@ def test_a_deepset_fits_saves_loads_and_attributes(tmp_path):
         aumann.DeepSet().predict(X)
     shipped = aumann.DeepSet.load(ROOT / "models" / "deepset-variance")
     assert shipped.hidden == 8 and shipped.activation == "square"
+
+
+@pytest.mark.skipif(not CLI.exists(), reason="the aumann binary is not built")
+def test_study_from_python_writes_what_the_command_line_writes(tmp_path):
+    tables = aumann.study(tmp_path / "py", agents=5000, days=5, seeds=3, sizes=(100,))
+    subprocess.run(
+        [str(CLI), "study", "--out", "cli", "--agents", "5000", "--days", "5", "--seeds", "3",
+         "--sizes", "100", "--quiet"],
+        cwd=tmp_path, check=True,
+    )
+    for name in ["shares.csv", "residuals.csv", "anchors.csv", "daily_small.csv"]:
+        assert (tmp_path / "py" / name).read_text() == (tmp_path / "cli" / name).read_text(), name
+    shares = tables["shares"]
+    assert len(shares["topic"]) == 5 * 4 * (1 + 5)
+    full = shares["protocol"] == "full"
+    np.testing.assert_allclose(
+        shares["top_mean"][full] + shares["mid_mean"][full] + shares["tail_mean"][full],
+        1.0,
+        atol=3e-8,  # the CSV's eight decimals
+    )
