@@ -56,3 +56,13 @@ def run_study(
     protocols: list[str],
     progress: object = None,
 ) -> None: ...
+
+def compare(
+    x: np.ndarray,
+    indicator: str,
+    methods: list[str],
+    samples: int,
+    seed: int,
+    antithetic: bool,
+    baseline: str,
+) -> list[tuple[str, np.ndarray, np.ndarray | None, float]]: ...

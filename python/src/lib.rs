@@ -444,8 +444,72 @@ fn run_study(
     })
 }
 
+/// `compare(X, indicator, methods, samples, seed, antithetic, baseline) -> [(method, φ,
+/// std_error, seconds)]`: attribution methods side by side on one step `[n, d]` of an
+/// analytic indicator (`aumann compare`).
+#[pyfunction]
+#[pyo3(signature = (x, indicator, methods, samples, seed, antithetic, baseline))]
+#[allow(clippy::too_many_arguments, clippy::type_complexity)]
+fn compare<'py>(
+    py: Python<'py>,
+    x: &Bound<'py, PyAny>,
+    indicator: &str,
+    methods: Vec<String>,
+    samples: usize,
+    seed: u64,
+    antithetic: bool,
+    baseline: &str,
+) -> PyResult<
+    Vec<(
+        String,
+        Bound<'py, numpy::PyArray1<f64>>,
+        Option<Bound<'py, numpy::PyArray1<f64>>>,
+        f64,
+    )>,
+> {
+    use aumann::choice::Choice;
+    use aumann::compare::{CompareOptions, Method as CompareMethod};
+    let (features, _) = features(x)?;
+    if features.steps() != 1 {
+        return Err(input(format!(
+            "compare attributes one step: X has {} steps; pass X[t]",
+            features.steps()
+        )));
+    }
+    let kind = aumann::indicators::Analytic::from_label(indicator).map_err(engine)?;
+    let methods = (methods.iter())
+        .map(|m| CompareMethod::from_label(m))
+        .collect::<aumann::Result<Vec<_>>>()
+        .map_err(engine)?;
+    let options = CompareOptions {
+        samples,
+        seed,
+        antithetic,
+        ..CompareOptions::default()
+    };
+    let spec = baseline.parse::<BaselineSpec>().expect("infallible");
+    let runs = run_engine(py, None, |_| {
+        let b = aumann::baseline::Baseline::resolve(&spec, &features)?;
+        (methods.iter())
+            .map(|&m| aumann::compare::run(m, kind, &features, &b, &options, &mut |_| {}))
+            .collect::<aumann::Result<Vec<_>>>()
+    })?;
+    Ok(runs
+        .into_iter()
+        .map(|r| {
+            (
+                r.method.name().to_string(),
+                r.phi.into_pyarray(py),
+                r.std_error.map(|e| e.into_pyarray(py)),
+                r.seconds,
+            )
+        })
+        .collect())
+}
+
 #[pymodule]
 fn _rust(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(compare, m)?)?;
     m.add_function(wrap_pyfunction!(run_study, m)?)?;
     m.add_function(wrap_pyfunction!(train_deepset, m)?)?;
     // SAFETY: `in_child` only stores to an atomic, which is async-signal-safe after fork.

@@ -277,3 +277,15 @@ def test_study_from_python_writes_what_the_command_line_writes(tmp_path):
         1.0,
         atol=3e-8,  # the CSV's eight decimals
     )
+
+
+def test_compare_agrees_with_exact_shapley_on_a_small_population():
+    x = np.random.default_rng(12).lognormal(size=(10, 3))
+    out = aumann.compare(x, "variance", methods=("as-exact", "shapley-exact", "loo"))
+    # The Aumann–Shapley value of V_var is not the Shapley value in general, but both are
+    # efficient: they sum to V(x) − V(b).
+    total = out["as-exact"]["values"].sum()
+    assert out["shapley-exact"]["values"].sum() == pytest.approx(total, rel=1e-9)
+    assert out["loo"]["std_error"] is None
+    with pytest.raises(aumann.InputError, match="one step"):
+        aumann.compare(np.ones((2, 10, 3)), "linear")
