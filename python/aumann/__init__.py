@@ -160,27 +160,68 @@ def explain(
                 bar.n = done
                 bar.refresh()
 
+    args = (indicator, None if model is None else str(model), method, rule, int(steps),
+            backend, precision, threads, bool(normalize))
     try:
-        values, summary = _call(
-            _rust.attribute,
-            X,
-            indicator,
-            None if model is None else str(model),
-            str(baseline),
-            method,
-            rule,
-            int(steps),
-            backend,
-            precision,
-            threads,
-            bool(normalize),
-            progress,
-            baseline_array,
-        )
+        if X.ndim == 3 and X.nbytes > _CHUNK_BYTES and X.shape[0] > 1:
+            return _explain_by_steps(X, args, baseline, baseline_array, progress)
+        values, summary = _run(X, args, baseline, baseline_array, progress)
     finally:
         if bar is not None:
             bar.close()
     return Attribution(values, json.loads(summary))
+
+
+# Above this many bytes of X, steps are handed to the engine a group at a time, so its one
+# copy of the input is a group's, not the whole array's (steps are attributed independently).
+_CHUNK_BYTES = 64 << 20
+
+
+def _run(X, args, baseline, baseline_array, progress):
+    indicator, model, method, rule, steps, backend, precision, threads, normalize = args
+    return _call(
+        _rust.attribute, X, indicator, model, str(baseline), method, rule, steps, backend,
+        precision, threads, normalize, progress, baseline_array,
+    )
+
+
+def _explain_by_steps(X, args, baseline, baseline_array, progress) -> Attribution:
+    T = X.shape[0]
+    if isinstance(baseline, os.PathLike) or (
+        isinstance(baseline, str) and baseline not in ("zero", "mean", "first", "array")
+    ):
+        baseline_array, baseline = np.load(baseline).astype(np.float64), "array"
+    if baseline == "first":
+        baseline_array, baseline = X[0].astype(np.float64), "array"
+    per_group = max(1, _CHUNK_BYTES // X[0].nbytes)
+    groups = [(t, min(T, t + per_group)) for t in range(0, T, per_group)]
+    values = None
+    merged: dict[str, Any] = {}
+    for g, (t0, t1) in enumerate(groups):
+        b = baseline_array
+        if b is not None and b.ndim == 3:
+            if b.shape[0] != T:
+                raise InputError(
+                    f"baseline has shape {list(b.shape)}; expected [{X.shape[2]}], "
+                    f"[{X.shape[1]}, {X.shape[2]}] or {list(X.shape)} to match the features"
+                )
+            b = np.ascontiguousarray(b[t0:t1])
+        report = None if progress is None else (
+            lambda d, t, g=g: progress(g * t + d, len(groups) * t)
+        )
+        part, summary = _run(X[t0:t1], args, baseline, b, report)
+        summary = json.loads(summary)
+        if values is None:
+            values = np.empty((T,) + part.shape[1:], dtype=part.dtype)
+            merged = summary
+        else:
+            for key in ("v_x", "v_b", "efficiency_gap", "relative_efficiency_gap"):
+                merged[key] = merged[key] + summary[key]
+            merged["seconds_attribution"] += summary["seconds_attribution"]
+        values[t0:t1] = part
+        del part
+    merged["time_steps"] = T
+    return Attribution(values, merged)
 
 
 def attribute(

@@ -289,3 +289,17 @@ def test_compare_agrees_with_exact_shapley_on_a_small_population():
     assert out["loo"]["std_error"] is None
     with pytest.raises(aumann.InputError, match="one step"):
         aumann.compare(np.ones((2, 10, 3)), "linear")
+
+
+def test_large_arrays_go_to_the_engine_a_group_of_steps_at_a_time(monkeypatch):
+    x = np.random.default_rng(13).lognormal(size=(5, 3000, 3)).astype(np.float32)
+    whole = {b if isinstance(b, str) else "array": aumann.explain(x, "gini", baseline=b)
+             for b in ("zero", "mean", "first", x[2])}
+    monkeypatch.setattr(aumann, "_CHUNK_BYTES", x[0].nbytes * 2)  # groups of two steps
+    for b in ("zero", "mean", "first", x[2]):
+        grouped = aumann.explain(x, "gini", baseline=b)
+        ref = whole[b if isinstance(b, str) else "array"]
+        np.testing.assert_array_equal(grouped.values, ref.values)
+        np.testing.assert_array_equal(grouped.output, ref.output)
+        np.testing.assert_array_equal(grouped.base_values, ref.base_values)
+        assert grouped.summary["time_steps"] == 5
