@@ -463,3 +463,8 @@ def compare(
         name: {"values": phi, "std_error": err, "seconds": seconds}
         for name, phi, err, seconds in runs
     }
+
+
+# `aumann.eval`, as the command line spells it (`aumann eval`); `evaluate` does not shadow the
+# builtin inside user code that does `from aumann import *`.
+eval = evaluate  # noqa: A001

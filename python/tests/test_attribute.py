@@ -303,3 +303,8 @@ def test_large_arrays_go_to_the_engine_a_group_of_steps_at_a_time(monkeypatch):
         np.testing.assert_array_equal(grouped.output, ref.output)
         np.testing.assert_array_equal(grouped.base_values, ref.base_values)
         assert grouped.summary["time_steps"] == 5
+
+
+def test_eval_is_evaluate():
+    x = np.random.default_rng(14).lognormal(size=(2, 100, 3))
+    np.testing.assert_array_equal(aumann.eval(x, "gini"), aumann.evaluate(x, "gini"))
