@@ -34,6 +34,7 @@ __all__ = [
     "DeepSet",
     "study",
     "compare",
+    "explain_scenario",
 ]
 
 
@@ -468,3 +469,26 @@ def compare(
 # `aumann.eval`, as the command line spells it (`aumann eval`); `evaluate` does not shadow the
 # builtin inside user code that does `from aumann import *`.
 eval = evaluate  # noqa: A001
+
+
+def explain_scenario(
+    folder: str | os.PathLike,
+    indicator: str = "static",
+    *,
+    run: int | None = None,
+    step: int | None = None,
+    rule: str = "midpoint",
+    steps: int = 32,
+    backend: str = "flex",
+    precision: str = "f64",
+    progress: Any = None,
+) -> dict[str, np.ndarray]:
+    """A simulated society's risk (``aumann simulate``'s folder) attributed to its agents: the
+    ``static`` risk of a step's features or the ``rollout`` risk after the scenario's horizon,
+    by the path integral from the scenario's baseline action (``aumann attribute --scenario``).
+    Returns ``{"values": φ [runs?, steps?, n], "output": V(x), "base_values": V(b)}``."""
+    phi, v_x, v_b = _call(
+        _rust.attribute_scenario, str(folder), indicator, run, step, _RULES.get(rule, rule),
+        int(steps), backend, precision, progress,
+    )
+    return {"values": phi, "output": np.asarray(v_x), "base_values": np.asarray(v_b)}

@@ -66,3 +66,15 @@ def compare(
     antithetic: bool,
     baseline: str,
 ) -> list[tuple[str, np.ndarray, np.ndarray | None, float]]: ...
+
+def attribute_scenario(
+    dir: str,
+    which: str,
+    run: int | None,
+    step: int | None,
+    rule: str,
+    steps: int,
+    backend: str,
+    precision: str,
+    progress: object = None,
+) -> tuple[np.ndarray, list[float], list[float]]: ...

@@ -507,8 +507,59 @@ fn compare<'py>(
         .collect())
 }
 
+/// `attribute_scenario(dir, which, run, step, rule, steps, backend, precision, progress) ->
+/// (φ, V(x), V(b))`: a scenario folder's static or rollout risk attributed by the path
+/// integral, φ of shape `[runs?, steps?, n]` as `aumann attribute --scenario` writes it.
+#[pyfunction]
+#[pyo3(signature = (dir, which, run, step, rule, steps, backend, precision, progress=None))]
+#[allow(clippy::too_many_arguments, clippy::type_complexity)]
+fn attribute_scenario<'py>(
+    py: Python<'py>,
+    dir: std::path::PathBuf,
+    which: &str,
+    run: Option<usize>,
+    step: Option<usize>,
+    rule: &str,
+    steps: usize,
+    backend: &str,
+    precision: &str,
+    progress: Option<Py<PyAny>>,
+) -> PyResult<(Bound<'py, PyArrayDyn<f64>>, Vec<f64>, Vec<f64>)> {
+    use aumann::choice::Choice;
+    use aumann::scenario::{Horizon, Target};
+    let which = Horizon::from_label(which).map_err(engine)?;
+    let mut options = aumann::path::PathOptions::default();
+    options.rule = <aumann::path::Rule as Choice>::from_label(rule).map_err(engine)?;
+    options.points = steps;
+    options.precision = precision.parse::<Precision>().map_err(engine)?;
+    let backend = backend.parse::<Backend>().map_err(engine)?;
+    let (phi, shape, v_x, v_b) = run_engine(py, progress.as_ref(), |report| {
+        options.check_points()?;
+        let loaded = aumann::scenario::load(&dir)?;
+        let device = backend.device()?;
+        backend.check_precision(&device, options.precision)?;
+        let target = Target { which, run, step };
+        let a = aumann::scenario::attribute(
+            &loaded,
+            target,
+            None,
+            None,
+            &options,
+            &device,
+            &mut |p| report(p.done, p.total),
+        )?;
+        let m = &loaded.manifest;
+        let runs = (run.is_none() && m.runs > 1).then_some(m.runs);
+        let steps = step.is_none().then_some(m.steps);
+        let shape: Vec<usize> = runs.into_iter().chain(steps).chain([m.agents]).collect();
+        Ok((a.phi, shape, a.v_x, a.v_b))
+    })?;
+    Ok((phi.into_pyarray(py).reshape(shape)?, v_x, v_b))
+}
+
 #[pymodule]
 fn _rust(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(attribute_scenario, m)?)?;
     m.add_function(wrap_pyfunction!(compare, m)?)?;
     m.add_function(wrap_pyfunction!(run_study, m)?)?;
     m.add_function(wrap_pyfunction!(train_deepset, m)?)?;
