@@ -528,10 +528,12 @@ fn attribute_scenario<'py>(
     use aumann::choice::Choice;
     use aumann::scenario::{Horizon, Target};
     let which = Horizon::from_label(which).map_err(engine)?;
-    let mut options = aumann::path::PathOptions::default();
-    options.rule = <aumann::path::Rule as Choice>::from_label(rule).map_err(engine)?;
-    options.points = steps;
-    options.precision = precision.parse::<Precision>().map_err(engine)?;
+    let options = aumann::path::PathOptions {
+        rule: <aumann::path::Rule as Choice>::from_label(rule).map_err(engine)?,
+        points: steps,
+        precision: precision.parse::<Precision>().map_err(engine)?,
+        ..Default::default()
+    };
     let backend = backend.parse::<Backend>().map_err(engine)?;
     let (phi, shape, v_x, v_b) = run_engine(py, progress.as_ref(), |report| {
         options.check_points()?;
