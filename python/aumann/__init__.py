@@ -113,7 +113,7 @@ class Attribution:
 
 
 def explain(
-    X: np.ndarray,
+    X: np.ndarray | None,
     indicator: str = "variance",
     *,
     model: str | None = None,
@@ -129,14 +129,25 @@ def explain(
 ) -> Attribution:
     """Attribute ``V`` of ``X`` (float32/float64, ``[n, d]`` or ``[T, n, d]``) to its agents.
 
-    ``indicator``: ``linear``, ``mult``, ``variance``, ``gini`` or ``deepset`` (with ``model``,
-    a model folder of ``aumann train``); ``baseline``: ``zero``, ``mean``, ``first`` or a
+    ``indicator``: ``linear``, ``mult``, ``variance``, ``gini``, ``deepset`` (with ``model``,
+    a model folder of ``aumann train``), a :class:`DeepSet`, a model folder, or a scenario
+    folder of ``aumann simulate`` (with ``X=None``: its static risk at every step, see
+    :func:`explain_scenario` for the rollout risk and one run or step); ``baseline``: ``zero``, ``mean``, ``first`` or a
     ``.npy`` path; ``method``: ``path`` (the path integral) or ``exact`` (closed form);
     ``rule``: ``midpoint``, ``trapezoid``, ``gauss`` (Captum's ``riemann_middle``,
     ``riemann_trapezoid``, ``gausslegendre`` too); ``precision`` defaults to X's dtype.
     ``progress``: ``True`` for a tqdm bar (when tqdm is installed), or a callable
     ``f(done, total)`` called after every chunk of the path integral.
     """
+    if isinstance(indicator, (str, os.PathLike)) and os.path.isdir(indicator):
+        folder = Path(indicator)
+        if (folder / "scenario.json").is_file():
+            if X is not None:
+                raise InputError(
+                    f"{folder} is a scenario folder: its features are attributed; pass X=None"
+                )
+            return _scenario_attribution(folder, rule, steps, backend, precision, progress)
+        indicator, model = "deepset", str(folder)
     X = _features(X)
     if isinstance(indicator, DeepSet):
         indicator, model = "deepset", indicator._folder()
@@ -492,3 +503,21 @@ def explain_scenario(
         int(steps), backend, precision, progress,
     )
     return {"values": phi, "output": np.asarray(v_x), "base_values": np.asarray(v_b)}
+
+
+def _scenario_attribution(folder, rule, steps, backend, precision, progress) -> Attribution:
+    out = explain_scenario(
+        folder, "static", rule=rule, steps=steps, backend=backend,
+        precision=precision or "f64", progress=progress,
+    )
+    summary = {
+        "indicator": "static",
+        "scenario": str(folder),
+        "v_x": out["output"].tolist(),
+        "v_b": out["base_values"].tolist(),
+        "efficiency_gap": (
+            out["values"].reshape(len(out["output"]), -1).sum(axis=1)
+            - (out["output"] - out["base_values"])
+        ).tolist(),
+    }
+    return Attribution(out["values"], summary)

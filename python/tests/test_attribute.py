@@ -328,3 +328,24 @@ def test_a_scenario_folder_attributes_as_the_command_line_does(tmp_path):
     assert ours["values"].sum() == pytest.approx(change.sum(), rel=1e-2)
     with pytest.raises(aumann.InputError):
         aumann.explain_scenario(tmp_path / "nowhere")
+
+
+def test_folders_as_the_indicator():
+    model = ROOT / "models" / "deepset-variance"
+    x = np.random.default_rng(15).lognormal(size=(300, 3)).astype(np.float32)
+    np.testing.assert_array_equal(
+        aumann.attribute(x, str(model)), aumann.attribute(x, "deepset", model=str(model))
+    )
+
+
+@pytest.mark.skipif(not CLI.exists(), reason="the aumann binary is not built")
+def test_a_scenario_folder_as_the_indicator(tmp_path):
+    subprocess.run(
+        [str(CLI), "simulate", "econ", "--agents", "100", "--steps", "4", "--out", "econ"],
+        cwd=tmp_path, check=True, capture_output=True,
+    )
+    a = aumann.explain(None, tmp_path / "econ")
+    assert a.values.shape == (4, 100) and a.output.shape == (4,)
+    np.testing.assert_array_equal(a.values, aumann.explain_scenario(tmp_path / "econ")["values"])
+    with pytest.raises(aumann.InputError, match="X=None"):
+        aumann.explain(np.ones((100, 3)), tmp_path / "econ")
