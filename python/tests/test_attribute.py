@@ -349,3 +349,36 @@ def test_a_scenario_folder_as_the_indicator(tmp_path):
     np.testing.assert_array_equal(a.values, aumann.explain_scenario(tmp_path / "econ")["values"])
     with pytest.raises(aumann.InputError, match="X=None"):
         aumann.explain(np.ones((100, 3)), tmp_path / "econ")
+
+
+@pytest.mark.skipif(not CLI.exists(), reason="the aumann binary is not built")
+@pytest.mark.parametrize(
+    "x,indicator,method,extra",
+    [
+        (np.array([[1.0, 2.0, 3.0]]), "variance", "path", {}),
+        (np.array([[1.0, 2.0, 3.0]]), "gini", "exact", {}),
+        (np.array([[1.0, -1.0], [2.0, -2.0], [1.0, 0.5]]), "mult", "path", {}),
+        (np.array([[1.0, -1.0], [2.0, -2.0], [1.0, 0.5]]), "mult", "exact", {}),
+        (np.array([[[1.0, 2.0], [3.0, 4.0]], [[1.0, 2.0], [3.0, np.inf]]]), "linear", "path", {}),
+        (np.ones((5, 3)), "linear", "path", {"normalize": True, "baseline": "mean"}),
+        (np.ones((5, 3)), "variance", "path", {"steps": 0}),
+    ],
+)
+def test_bad_input_gives_the_command_lines_message(tmp_path, x, indicator, method, extra):
+    np.save(tmp_path / "x.npy", x)
+    args = [str(CLI), "attribute", "--features", "x.npy", "--indicator", indicator, "--method",
+            method, "--precision", "f64", "--out", "phi.npy", "--quiet"]
+    if extra.get("normalize"):
+        args.append("--normalize")
+    if "baseline" in extra:
+        args += ["--baseline", extra["baseline"]]
+    if "steps" in extra:
+        args += ["--steps", str(extra["steps"])]
+    cli = subprocess.run(args, cwd=tmp_path, capture_output=True, text=True)
+    assert cli.returncode != 0
+    with pytest.raises(aumann.InputError) as info:
+        aumann.attribute(x, indicator, method=method, precision="f64", **extra)
+    ours = str(info.value)
+    # The CLI's line is "error: <message>" (with the file named where the library names X).
+    message = cli.stderr.strip().removeprefix("error: ")
+    assert ours.replace("X", "x.npy") in message or ours in message, (ours, message)
