@@ -60,16 +60,19 @@ pub fn of(panel: &Panel) -> Calibration {
             let Values::F32(v) = x.values() else {
                 unreachable!("panels hold float32 features")
             };
-            let per_agent = |i: usize, f: usize| -> f64 {
-                (0..panel.days())
-                    .map(|t| f64::from(v[(t * n + i) * 3 + f]).exp_m1().round())
-                    .sum()
-            };
-            let active = (0..n)
-                .filter(|&i| per_agent(i, 1) + per_agent(i, 2) > 0.0)
-                .count();
-            let replies: f64 = (0..n).map(|i| per_agent(i, 2)).sum();
-            let top_replies: f64 = top.iter().map(|&i| per_agent(i as usize, 2)).sum();
+            // Per agent, topic items (posts and reposts) and replies over the window.
+            let counts: Vec<[f64; 2]> = (0..n)
+                .map(|i| {
+                    (0..panel.days()).fold([0.0; 2], |[items, replies], t| {
+                        let o = (t * n + i) * 3;
+                        let count = |f: usize| f64::from(v[o + f]).exp_m1().round();
+                        [items + count(1), replies + count(2)]
+                    })
+                })
+                .collect();
+            let active = counts.iter().filter(|c| c[0] + c[1] > 0.0).count();
+            let replies: f64 = counts.iter().map(|c| c[1]).sum();
+            let top_replies: f64 = top.iter().map(|&i| counts[i as usize][1]).sum();
             TopicCalibration {
                 topic: name.clone(),
                 active,

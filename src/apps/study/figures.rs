@@ -45,11 +45,7 @@ pub fn daily_png(r: &StudyResults, panel: &Panel, k: usize) -> Result<Option<Vec
         band: Vec::new(),
     }];
     for &p in &r.config.protocols {
-        let Some(c) = r
-            .cells
-            .iter()
-            .find(|c| c.topic == k && c.indicator == ind && c.protocol == p && c.size == s0)
-        else {
+        let Some(c) = r.cell(k, ind, p, Some(s0)) else {
             continue;
         };
         let mut points = Vec::new();
@@ -88,25 +84,18 @@ pub fn daily_png(r: &StudyResults, panel: &Panel, k: usize) -> Result<Option<Vec
 pub fn scale_png(r: &StudyResults, panel: &Panel, k: usize) -> Result<Option<Vec<u8>>> {
     let ind = indicator(r);
     let sizes = r.config.small_sizes(panel.agents());
-    let full = (r.cells.iter())
-        .find(|c| c.topic == k && c.indicator == ind && c.protocol == Protocol::Full)
+    let full = r
+        .cell(k, ind, Protocol::Full, None)
         .and_then(|c| c.share(0, 0));
-    let (Some(full), false) = (full, sizes.is_empty()) else {
+    if full.is_none() || sizes.is_empty() {
         return Ok(None);
-    };
+    }
     let series: Vec<Series> = (r.config.protocols.iter())
         .map(|&p| {
             let mut points = Vec::new();
             let mut band = Vec::new();
             for &s in &sizes {
-                let cell = r
-                    .cells
-                    .iter()
-                    .find(|c| c.topic == k && c.indicator == ind && c.protocol == p && c.size == s);
-                if let Some(d) = cell
-                    .and_then(|c| c.share(0, 0))
-                    .map(|x| x.shifted(full.mean))
-                {
+                if let Some(d) = r.cell(k, ind, p, Some(s)).and_then(|c| r.delta_top(c, 0)) {
                     points.push((s as f64, 100.0 * d.mean));
                     if let Some([lo, hi]) = d.ci {
                         band.push((s as f64, 100.0 * lo, 100.0 * hi));

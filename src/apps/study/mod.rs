@@ -253,6 +253,35 @@ pub struct StudyResults {
     pub timings: Vec<(String, f64)>,
 }
 
+impl StudyResults {
+    /// The cell of `topic`, `indicator` and `protocol` at `size` (`None`: any size, as for the
+    /// full panel).
+    pub fn cell(
+        &self,
+        topic: usize,
+        indicator: Analytic,
+        protocol: Protocol,
+        size: Option<usize>,
+    ) -> Option<&Cell> {
+        self.cells.iter().find(|c| {
+            c.topic == topic
+                && c.indicator == indicator
+                && c.protocol == protocol
+                && size.is_none_or(|s| c.size == s)
+        })
+    }
+
+    /// Δ_top of a small-panel cell under `anchor`: its top-tier share minus the full panel's
+    /// (interval shifted with it); `None` for the full panel or where either share is undefined.
+    pub fn delta_top(&self, c: &Cell, anchor: usize) -> Option<Stat> {
+        if c.protocol == Protocol::Full {
+            return None;
+        }
+        let full = self.cell(c.topic, c.indicator, Protocol::Full, None)?;
+        Some(c.share(anchor, 0)?.shifted(full.share(anchor, 0)?.mean))
+    }
+}
+
 impl StudyConfig {
     fn check(&self, panel: &Panel) -> Result<()> {
         let bad = |name: &'static str, value: String, reason: &str| {

@@ -129,10 +129,12 @@ pub fn write(dir: &Path, panel: &Panel, results: &StudyResults, info: &RunInfo) 
             }
         }
     }
-    text("report.md", report_md(results, panel, info))?;
+    let calibration = super::calibration::of(panel);
+    text("report.md", report_md(results, panel, info, &calibration))?;
     text(
         "run.json",
-        serde_json::to_string_pretty(&run_json(results, panel, info)).expect("json") + "\n",
+        serde_json::to_string_pretty(&run_json(results, panel, info, &calibration)).expect("json")
+            + "\n",
     )
 }
 
@@ -198,22 +200,19 @@ fn key(c: &Cell, topics: &[String]) -> String {
 }
 
 fn full_cell(results: &StudyResults, topic: usize, indicator: Analytic) -> Option<&Cell> {
-    find(results, topic, indicator, Protocol::Full, None)
+    results.cell(topic, indicator, Protocol::Full, None)
 }
 
-fn find(
-    results: &StudyResults,
-    topic: usize,
-    indicator: Analytic,
-    protocol: Protocol,
-    size: Option<usize>,
-) -> Option<&Cell> {
-    results.cells.iter().find(|c| {
-        c.topic == topic
-            && c.indicator == indicator
-            && c.protocol == protocol
-            && size.is_none_or(|s| c.size == s)
-    })
+/// `delta_top,delta_top_ci_lo,delta_top_ci_hi`, empty where undefined.
+fn delta_cols(d: Option<Stat>) -> String {
+    match d {
+        Some(d) => {
+            let ci =
+                d.ci.map_or(",".into(), |[lo, hi]| format!("{},{}", num(lo), num(hi)));
+            format!("{},{ci}", num(d.mean))
+        }
+        None => ",,".into(),
+    }
 }
 
 fn shares_csv(results: &StudyResults, topics: &[String]) -> String {
@@ -223,17 +222,8 @@ fn shares_csv(results: &StudyResults, topics: &[String]) -> String {
         stat_header(&["top", "mid", "tail"])
     );
     for c in &results.cells {
-        let full_top = full_cell(results, c.topic, c.indicator).and_then(|f| f.share(0, 0));
         let top = c.share(0, 0);
-        let delta = match (top, full_top) {
-            (Some(t), Some(f)) if c.protocol != Protocol::Full => {
-                let d = t.shifted(f.mean);
-                let ci =
-                    d.ci.map_or(",".into(), |[lo, hi]| format!("{},{}", num(lo), num(hi)));
-                format!("{},{ci}", num(d.mean))
-            }
-            _ => ",,".into(),
-        };
+        let delta = delta_cols(results.delta_top(c, 0));
         let agents = c
             .stat(|r| r.top_agents as f64)
             .map(|s| num(s.mean))
@@ -260,17 +250,8 @@ fn anchors_csv(results: &StudyResults, topics: &[String]) -> String {
         stat_header(&["top", "mid", "tail"])
     );
     for c in &results.cells {
-        let full = full_cell(results, c.topic, c.indicator);
         for (a, anchor) in results.anchors.iter().enumerate() {
-            let delta = match (c.share(a, 0), full.and_then(|f| f.share(a, 0))) {
-                (Some(t), Some(f)) if c.protocol != Protocol::Full => {
-                    let d = t.shifted(f.mean);
-                    let ci =
-                        d.ci.map_or(",".into(), |[lo, hi]| format!("{},{}", num(lo), num(hi)));
-                    format!("{},{ci}", num(d.mean))
-                }
-                _ => ",,".into(),
-            };
+            let delta = delta_cols(results.delta_top(c, a));
             let _ = writeln!(
                 out,
                 "{},{anchor},{},{},{},{},{},{delta},{}",
@@ -470,10 +451,15 @@ fn pct(s: Option<Stat>, with_std: bool) -> String {
 }
 
 /// `report.md`: the header, then one section per finding.
-fn report_md(results: &StudyResults, panel: &Panel, info: &RunInfo) -> String {
+fn report_md(
+    results: &StudyResults,
+    panel: &Panel,
+    info: &RunInfo,
+    calibration: &super::calibration::Calibration,
+) -> String {
     let sizes = results.config.small_sizes(panel.agents());
     let mut out = header(results, panel, &sizes);
-    out += &calibration_md(&super::calibration::of(panel));
+    out += &calibration_md(calibration);
     out += &degenerate_md(results, panel);
     let Some(&s0) = sizes.first() else {
         out += "No size is smaller than the panel: only the full panel was run.\n";
@@ -630,7 +616,7 @@ impl Report<'_> {
     }
 
     fn find(&self, k: usize, ind: Analytic, p: Protocol, s: usize) -> Option<&Cell> {
-        find(self.results, k, ind, p, Some(s))
+        self.results.cell(k, ind, p, Some(s))
     }
 
     /// The mean over topics of what `f` gives (`None` if it gives nothing).
@@ -666,10 +652,7 @@ impl Report<'_> {
                 let biased = self.find(k, ind, Protocol::BiasVisibility, self.s0);
                 let random = self.find(k, ind, Protocol::Random, self.s0);
                 let col = |c: Option<&Cell>, t: usize, sd| pct(c.and_then(|c| c.share(0, t)), sd);
-                let full_top = full.and_then(|c| c.share(0, 0)).map(|s| s.mean);
-                let delta = (biased.and_then(|c| c.share(0, 0)))
-                    .zip(full_top)
-                    .map(|(b, f)| b.shifted(f));
+                let delta = biased.and_then(|c| self.results.delta_top(c, 0));
                 let mut row = vec![topic.clone()];
                 row.extend((0..3).map(|t| col(full, t, false)));
                 row.extend((0..3).map(|t| col(biased, t, true)));
@@ -786,9 +769,9 @@ impl Report<'_> {
             ];
             for &ind in &cfg.indicators {
                 row.push(pp(self.mean_over_topics(&|k| {
-                    let small = self.find(k, ind, p, s0)?.share(0, 0)?;
-                    let full = full_cell(self.results, k, ind)?.share(0, 0)?;
-                    Some(small.mean - full.mean)
+                    self.results
+                        .delta_top(self.find(k, ind, p, s0)?, 0)
+                        .map(|d| d.mean)
                 })));
             }
             t.row(row);
@@ -824,11 +807,7 @@ impl Report<'_> {
             order.sort_by(|a, b| b.1.total_cmp(&a.1));
             for &ind in &cfg.indicators {
                 let deltas: Vec<Option<f64>> = (cfg.protocols.iter())
-                    .map(|&p| {
-                        let small = self.find(k, ind, p, s0)?.share(0, 0)?;
-                        let full = full_cell(self.results, k, ind)?.share(0, 0)?;
-                        Some(small.mean - full.mean)
-                    })
+                    .map(|&p| Some(self.results.delta_top(self.find(k, ind, p, s0)?, 0)?.mean))
                     .collect();
                 let along: Vec<f64> = order.iter().filter_map(|&(j, _)| deltas[j]).collect();
                 let holds = along.windows(2).all(|w| w[1] <= w[0] + 1e-12);
@@ -914,11 +893,7 @@ impl Report<'_> {
                 let mut row = vec![topic.clone(), ind.name().to_string()];
                 for a in 0..res.anchors.len() {
                     let small = self.find(k, ind, Protocol::BiasVisibility, self.s0);
-                    let full = full_cell(res, k, ind).and_then(|f| f.share(a, 0));
-                    let d = small
-                        .and_then(|c| c.share(a, 0))
-                        .zip(full)
-                        .map(|(s, f)| s.shifted(f.mean));
+                    let d = small.and_then(|c| res.delta_top(c, a));
                     row.push(match d {
                         Some(Stat {
                             mean,
@@ -1030,7 +1005,12 @@ impl Report<'_> {
     }
 }
 
-fn run_json(results: &StudyResults, panel: &Panel, info: &RunInfo) -> serde_json::Value {
+fn run_json(
+    results: &StudyResults,
+    panel: &Panel,
+    info: &RunInfo,
+    calibration: &super::calibration::Calibration,
+) -> serde_json::Value {
     let cfg = &results.config;
     json!({
         "software": {"name": "aumann", "version": env!("CARGO_PKG_VERSION")},
@@ -1063,7 +1043,7 @@ fn run_json(results: &StudyResults, panel: &Panel, info: &RunInfo) -> serde_json
                 "protocol": p.name(), "pool_size": size, "top_tier_agents": top
             })).collect::<Vec<_>>(),
         })).collect::<Vec<_>>(),
-        "calibration": super::calibration::of(panel),
+        "calibration": calibration,
         "anchor_overlap": results.anchor_overlap.iter().map(|(a, b, j)| json!({
             "anchors": [a, b], "top_tier_jaccard": j
         })).collect::<Vec<_>>(),

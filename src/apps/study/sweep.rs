@@ -17,7 +17,7 @@
 
 use aumann_kernels::closed_form::Analytic;
 
-use super::{Cell, Protocol, StudyConfig, StudyResults};
+use super::{Protocol, StudyConfig, StudyResults};
 use crate::error::Result;
 use crate::panel::synth::{Coupling, PanelConfig, generate};
 
@@ -137,16 +137,9 @@ pub fn findings(setting: &str, r: &StudyResults, topics: usize) -> Vec<Finding> 
     let Some(s0) = s0 else {
         return Vec::new();
     };
-    let find = |k: usize, ind: Analytic, p: Protocol, s: Option<usize>| -> Option<&Cell> {
-        (r.cells.iter()).find(|c| {
-            c.topic == k && c.indicator == ind && c.protocol == p && s.is_none_or(|s| c.size == s)
-        })
-    };
+    let find = |k, ind, p, s| r.cell(k, ind, p, s);
     // Δ_top of a cell against its full panel, with its interval.
-    let delta = |k, ind, p| {
-        let full = find(k, ind, Protocol::Full, None)?.share(0, 0)?;
-        Some(find(k, ind, p, Some(s0))?.share(0, 0)?.shifted(full.mean))
-    };
+    let delta = |k, ind, p| r.delta_top(find(k, ind, p, Some(s0))?, 0);
     let row = |finding: String, value: Option<f64>, holds: bool, detail: &str| Finding {
         setting: setting.into(),
         finding,
