@@ -149,6 +149,17 @@ fn features(x: &Bound<'_, PyAny>) -> PyResult<(Array3, usize)> {
     Ok((array, rank))
 }
 
+/// The precision asked for, or the features' own.
+fn precision_for(precision: Option<&str>, features: &Array3) -> PyResult<Precision> {
+    match precision {
+        Some(p) => p
+            .parse::<Precision>()
+            .map_err(|e| input(format!("precision: {e}"))),
+        None if features.is_f64() => Ok(Precision::F64),
+        None => Ok(Precision::F32),
+    }
+}
+
 /// A baseline array: `[d]`, `[n, d]` or `[T, n, d]` against features `[T, n, d]`.
 fn baseline_of(
     b: &Bound<'_, PyAny>,
@@ -210,13 +221,7 @@ fn attribute<'py>(
     config.backend = backend
         .parse::<Backend>()
         .map_err(|e| parse("backend", e.to_string()))?;
-    config.precision = match precision {
-        Some(p) => p
-            .parse::<Precision>()
-            .map_err(|e| parse("precision", e.to_string()))?,
-        None if features.is_f64() => Precision::F64,
-        None => Precision::F32,
-    };
+    config.precision = precision_for(precision, &features)?;
     config.baseline = match explicit {
         Some(_) => BaselineSpec::File("<numpy array>".into()),
         None => baseline.parse::<BaselineSpec>().expect("infallible"),
@@ -260,11 +265,7 @@ fn evaluate<'py>(
     let mut spec: IndicatorSpec = indicator.parse().map_err(engine)?;
     spec.model = model.map(Into::into);
     let backend = backend.parse::<Backend>().map_err(engine)?;
-    let precision = match precision {
-        Some(p) => p.parse::<Precision>().map_err(engine)?,
-        None if features.is_f64() => Precision::F64,
-        None => Precision::F32,
-    };
+    let precision = precision_for(precision, &features)?;
     let values = run_engine(py, None, |_| {
         let device = backend.device()?;
         backend.check_precision(&device, precision)?;

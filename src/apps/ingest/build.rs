@@ -27,7 +27,7 @@ use super::event::{Body, Commit, Event, Operation, Subject};
 use super::records::{self, Entry, Post, Records, Target};
 use super::topics::Topics;
 use crate::array::Array3;
-use crate::panel::{FEATURES, FORMAT, Manifest, Panel, calendar};
+use crate::panel::{Manifest, Panel, calendar};
 
 /// `app.bsky.feed.post`.
 pub const POST: &str = "app.bsky.feed.post";
@@ -627,18 +627,15 @@ impl Counts {
         let per_agent = |v: &[u32]| kept.iter().map(|&i| f64::from(v[i])).collect();
         Panel {
             manifest: Manifest {
-                format: FORMAT.into(),
-                version: 1,
-                agents: n,
-                days,
-                topics: topics.names().iter().map(|s| s.to_string()).collect(),
-                day_labels: (0..days)
-                    .map(|t| calendar::label(self.first + t as i64))
-                    .collect(),
-                features: FEATURES.iter().map(|s| s.to_string()).collect(),
-                source: source.into(),
-                seed: None,
                 ingest: Some(report),
+                ..Manifest::new(
+                    n,
+                    topics.names().iter().map(|s| s.to_string()).collect(),
+                    (0..days)
+                        .map(|t| calendar::label(self.first + t as i64))
+                        .collect(),
+                    source,
+                )
             },
             followers,
             posts_7d: Some(per_agent(&self.posts_7d)),

@@ -87,10 +87,21 @@ pub fn key_of_uri(uri: &str) -> Option<(u64, &str, &str)> {
     (!did.is_empty() && !rkey.is_empty()).then(|| (key(did, collection, rkey), did, collection))
 }
 
+/// The base32-sortable digits of a TID, in order.
+const TID_ALPHABET: &[u8] = b"234567abcdefghijklmnopqrstuvwxyz";
+
+/// The 13-character TID of a 64-bit value (the inverse of [`tid_order`]).
+pub fn tid(value: u64) -> String {
+    (0..13)
+        .rev()
+        .map(|k| TID_ALPHABET[((u128::from(value) >> (5 * k)) & 31) as usize] as char)
+        .collect()
+}
+
 /// The order of a TID (a repository revision or record key): its 13 base32-sortable
 /// characters read as a 64-bit number; anything else orders first.
 pub fn tid_order(tid: &str) -> u64 {
-    const ALPHABET: &[u8] = b"234567abcdefghijklmnopqrstuvwxyz";
+    const ALPHABET: &[u8] = TID_ALPHABET;
     if tid.len() != 13 {
         return 0;
     }
@@ -138,5 +149,9 @@ mod tests {
         assert!(tid_order("3mptbypoove2w") > tid_order("3mmoojpaqkn2z"));
         assert!(tid_order("3mptbypoove2x") > tid_order("3mptbypoove2w"));
         assert_eq!(tid_order("not-a-tid"), 0);
+        assert_eq!(
+            tid_order(&tid(1_783_175_888_172_335 << 10)),
+            1_783_175_888_172_335 << 10
+        );
     }
 }

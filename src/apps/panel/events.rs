@@ -221,14 +221,9 @@ impl Day {
     }
 }
 
-/// A 13-character TID for a clock value.
+/// A 13-character TID for a clock value (clock identifier 0).
 fn tid(clock: i64) -> String {
-    const ALPHABET: &[u8] = b"234567abcdefghijklmnopqrstuvwxyz";
-    let v = (clock as u64) << 10;
-    (0..13)
-        .rev()
-        .map(|k| ALPHABET[((v >> (5 * k)) & 31) as usize] as char)
-        .collect()
+    crate::ingest::records::tid((clock as u64) << 10)
 }
 
 fn post_uri(i: usize, rkey: &str) -> String {

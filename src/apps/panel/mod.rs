@@ -180,6 +180,23 @@ impl Panel {
 }
 
 impl Manifest {
+    /// The manifest of a panel of `agents` agents over the days `day_labels`, on `topics`,
+    /// from `source` (no seed, no ingest record: set them where they apply).
+    pub fn new(agents: usize, topics: Vec<String>, day_labels: Vec<String>, source: &str) -> Self {
+        Self {
+            format: FORMAT.into(),
+            version: 1,
+            agents,
+            days: day_labels.len(),
+            topics,
+            day_labels,
+            features: FEATURES.iter().map(|s| s.to_string()).collect(),
+            source: source.into(),
+            seed: None,
+            ingest: None,
+        }
+    }
+
     fn check(&self, path: &Path) -> Result<()> {
         let bad = |reason: String| {
             Err(Error::Panel {

@@ -46,7 +46,7 @@ use rand::{RngExt, SeedableRng};
 use rand_distr::{Distribution, Poisson, StandardNormal};
 use rayon::prelude::*;
 
-use super::{FEATURES, FORMAT, Manifest, Panel};
+use super::{Manifest, Panel};
 use crate::array::Array3;
 
 /// The temporal shape of a topic's activity.
@@ -349,16 +349,13 @@ pub fn generate(config: &PanelConfig) -> Panel {
     }
     Panel {
         manifest: Manifest {
-            format: FORMAT.into(),
-            version: 1,
-            agents: n,
-            days,
-            topics: config.topics.iter().map(|t| t.name.clone()).collect(),
-            day_labels: (0..days).map(|t| date_label(START, t)).collect(),
-            features: FEATURES.iter().map(|s| s.to_string()).collect(),
-            source: "synthetic (aumann panel synth)".into(),
             seed: Some(config.seed),
-            ingest: None,
+            ..Manifest::new(
+                n,
+                config.topics.iter().map(|t| t.name.clone()).collect(),
+                (0..days).map(|t| date_label(START, t)).collect(),
+                "synthetic (aumann panel synth)",
+            )
         },
         followers,
         posts_7d: Some(posts_7d),
