@@ -386,13 +386,8 @@ fn run_study(
             .map_err(engine)?,
         ..StudyConfig::default()
     };
-    let occupied = out.read_dir().is_ok_and(|mut d| d.next().is_some());
-    if occupied && !out.join("run.json").exists() {
-        return Err(input(format!(
-            "{} exists and is not an earlier study output (no run.json); choose a new folder",
-            out.display()
-        )));
-    }
+    let inputs: Vec<&std::path::Path> = panel.iter().map(|p| p.as_path()).collect();
+    let staged = aumann::output::Staged::folder(&out, "run.json", &inputs).map_err(engine)?;
     run_engine(py, progress.as_ref(), |report| {
         let start = std::time::Instant::now();
         let (panel, origin) = match &panel {
@@ -401,13 +396,6 @@ fn run_study(
                 format!("panel folder {}", dir.display()),
             ),
             None => {
-                if agents < 2 || days < 1 {
-                    return Err(aumann::Error::Parameter {
-                        name: "agents",
-                        value: agents.to_string(),
-                        reason: "the synthetic panel needs at least 2 agents and 1 day".into(),
-                    });
-                }
                 let config = aumann::panel::synth::PanelConfig {
                     agents,
                     days,
@@ -417,6 +405,7 @@ fn run_study(
                 let origin = format!(
                     "generated: aumann panel synth --agents {agents} --days {days} --seed {panel_seed}"
                 );
+                config.check()?;
                 (aumann::panel::synth::generate(&config), origin)
             }
         };
@@ -427,21 +416,8 @@ fn run_study(
             panel_seconds,
             panel_origin: origin,
         };
-        let mut staged = out.as_os_str().to_owned();
-        staged.push(".partial");
-        let staged = std::path::PathBuf::from(staged);
-        let io = |path: &std::path::Path| {
-            let path = path.to_path_buf();
-            move |source| aumann::Error::Io { path, source }
-        };
-        if staged.exists() {
-            std::fs::remove_dir_all(&staged).map_err(io(&staged))?;
-        }
-        aumann::study::report::write(&staged, &panel, &results, &info)?;
-        if out.exists() {
-            std::fs::remove_dir_all(&out).map_err(io(&out))?;
-        }
-        std::fs::rename(&staged, &out).map_err(io(&out))
+        aumann::study::report::write(staged.path(), &panel, &results, &info)?;
+        staged.commit()
     })
 }
 

@@ -30,6 +30,16 @@ pub enum BaselineSpec {
     File(PathBuf),
 }
 
+impl BaselineSpec {
+    /// The file of a baseline read from one.
+    pub fn file(&self) -> Option<&std::path::Path> {
+        match self {
+            BaselineSpec::File(p) => Some(p),
+            _ => None,
+        }
+    }
+}
+
 impl std::str::FromStr for BaselineSpec {
     type Err = std::convert::Infallible;
 

@@ -6,7 +6,6 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 use aumann::array::Values;
-use aumann::backend::Precision;
 use aumann::baseline::{Baseline, BaselineSpec};
 use aumann::choice::Choice;
 use aumann::indicators::{IndicatorKind, IndicatorSpec};
@@ -15,9 +14,11 @@ use aumann::run::{self, Method, RunConfig, RunOutput, Summary};
 use aumann::scenario::{self, Horizon};
 use clap::Args;
 
-use crate::common::{ComputeFlags, IndicatorName, RunFlags, ScenarioFlags, choice, with_flags};
+use crate::common::{
+    ComputeFlags, IndicatorName, RunFlags, ScenarioFlags, choice, inputs, with_flags,
+};
 use crate::progress::Bar;
-use crate::staged::Staged;
+use aumann::output::Staged;
 
 /// `aumann attribute`.
 #[derive(Debug, Args)]
@@ -109,8 +110,16 @@ pub fn run(args: AttributeArgs) -> Result<ExitCode> {
         _ => IndicatorKind::choices()[0],
     };
     let config = args.config(kind)?;
-    let out = Staged::new(&args.out)?;
-    let summary_file = args.summary.as_deref().map(Staged::new).transpose()?;
+    let inputs = inputs([
+        args.features.as_deref(),
+        args.model.as_deref(),
+        args.target.scenario.as_deref(),
+        args.baseline.as_ref().and_then(BaselineSpec::file),
+    ]);
+    let out = Staged::file(&args.out, &inputs)?;
+    let summary_file = (args.summary.as_deref())
+        .map(|s| Staged::file(s, &inputs))
+        .transpose()?;
     let (output, d, shape) = match (&args.target.scenario, which) {
         (Some(dir), Some(which)) => attribute_scenario(&args, &config, dir, which)?,
         _ => attribute_features(&args, &config)?,
@@ -247,10 +256,8 @@ fn write_phi(
     name: &Path,
 ) -> Result<()> {
     let values = output.values(config).map_err(with_flags)?;
-    let values = match config.precision {
-        Precision::F32 => Values::F32(values.iter().map(|&v| v as f32).collect()),
-        Precision::F64 => Values::F64(values),
-    };
+    let what = if config.normalize { "share" } else { "φ" };
+    let values = Values::narrowed(values, config.precision, what).map_err(with_flags)?;
     aumann::npy::write(out.path(), shape, &values)
         .with_context(|| format!("writing {}", name.display()))
 }

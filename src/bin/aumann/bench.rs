@@ -12,7 +12,7 @@ use clap::{Args, Subcommand};
 
 use crate::common::{RunFlags, choice};
 use crate::progress::Bar;
-use crate::staged::Staged;
+use aumann::output::Staged;
 
 /// `aumann bench ...`.
 #[derive(Debug, Subcommand)]
@@ -166,12 +166,12 @@ fn scaling(args: BenchScalingArgs) -> Result<ExitCode> {
 
 /// Write `files` (name, contents) into the folder `out`, all or nothing.
 fn write_folder(out: &Path, marker: &str, files: &[(&str, String)]) -> Result<()> {
-    let staged = Staged::folder(out, marker)?;
+    let staged = Staged::folder(out, marker, &[])?;
     std::fs::create_dir_all(staged.path())
         .with_context(|| format!("creating {}", staged.path().display()))?;
     for (name, text) in files {
         std::fs::write(staged.path().join(name), text)
             .with_context(|| format!("writing {name}"))?;
     }
-    staged.commit()
+    Ok(staged.commit()?)
 }

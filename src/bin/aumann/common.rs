@@ -2,6 +2,7 @@
 //! and the command-line context added to library errors.
 
 use std::marker::PhantomData;
+use std::path::Path;
 
 use anyhow::Result;
 use aumann::Error;
@@ -92,6 +93,11 @@ pub struct ComputeFlags {
     pub precision: Precision,
 }
 
+/// The input paths given (for the outputs to be checked against).
+pub fn inputs<'a, const N: usize>(paths: [Option<&'a Path>; N]) -> Vec<&'a Path> {
+    paths.into_iter().flatten().collect()
+}
+
 /// Size the global thread pool (`None`: all cores).
 pub fn set_threads(threads: Option<usize>) -> Result<()> {
     if let Some(n) = threads {
@@ -114,6 +120,10 @@ pub fn with_flags(err: Error) -> anyhow::Error {
             anyhow::anyhow!("{err} (--precision f32)")
         }
         Error::UndefinedShare { .. } => anyhow::anyhow!("{err} (drop --normalize)"),
+        Error::Overflow {
+            precision: Precision::F32,
+            ..
+        } => anyhow::anyhow!("{err} (--precision f64)"),
         Error::Missing { indicator, .. } => anyhow::anyhow!(
             "--indicator {indicator} needs --model DIR, a folder written by `aumann train`"
         ),

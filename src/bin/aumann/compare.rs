@@ -13,9 +13,11 @@ use aumann::path::PathOptions;
 use aumann::scenario::Horizon;
 use clap::Args;
 
-use crate::common::{ComputeFlags, IndicatorName, RunFlags, choice, scenario_step, with_flags};
+use crate::common::{
+    ComputeFlags, IndicatorName, RunFlags, choice, inputs, scenario_step, with_flags,
+};
 use crate::progress::Bar;
-use crate::staged::Staged;
+use aumann::output::Staged;
 
 /// `aumann compare`.
 #[derive(Debug, Args)]
@@ -226,7 +228,16 @@ pub fn run(args: CompareArgs) -> Result<ExitCode> {
     let options = CompareOptions::from(&args);
     let subject = subject(&args)?;
     let n = subject.features.agents();
-    let staged = Staged::folder(&args.out, "table.csv")?;
+    let staged = Staged::folder(
+        &args.out,
+        "table.csv",
+        &inputs([
+            args.features.as_deref(),
+            args.scenario.as_deref(),
+            args.model.as_deref(),
+            args.baseline.as_ref().and_then(BaselineSpec::file),
+        ]),
+    )?;
     std::fs::create_dir_all(staged.path())
         .with_context(|| format!("creating {}", staged.path().display()))?;
     let reference_method = subject.program.reference();

@@ -5,7 +5,6 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use aumann::array::Values;
-use aumann::backend::Precision;
 use aumann::indicators::{Indicator, IndicatorSpec};
 use aumann::path::PathOptions;
 use aumann::run;
@@ -13,9 +12,9 @@ use aumann::scenario::Horizon;
 use clap::Args;
 
 use crate::common::{
-    ComputeFlags, IndicatorName, RunFlags, ScenarioFlags, choice, scenario_step, with_flags,
+    ComputeFlags, IndicatorName, RunFlags, ScenarioFlags, choice, inputs, scenario_step, with_flags,
 };
-use crate::staged::Staged;
+use aumann::output::Staged;
 
 /// `aumann eval`.
 #[derive(Debug, Args)]
@@ -46,7 +45,12 @@ pub struct EvalArgs {
 /// Run `aumann eval`.
 pub fn run(args: EvalArgs) -> Result<ExitCode> {
     args.run.apply()?;
-    let out = Staged::new(&args.out)?;
+    let inputs = inputs([
+        Some(args.features.as_path()),
+        args.model.as_deref(),
+        args.target.scenario.as_deref(),
+    ]);
+    let out = Staged::file(&args.out, &inputs)?;
     let (features, _) = run::read_features(&args.features)?;
     let ComputeFlags { backend, precision } = args.compute;
     let device = backend.device().map_err(with_flags)?;
@@ -57,10 +61,7 @@ pub fn run(args: EvalArgs) -> Result<ExitCode> {
     let block = PathOptions::default().block_elements;
     let v = run::evaluate(indicator.as_ref(), &features, precision, &device, block)
         .map_err(with_flags)?;
-    let values = match precision {
-        Precision::F32 => Values::F32(v.iter().map(|&x| x as f32).collect()),
-        Precision::F64 => Values::F64(v),
-    };
+    let values = Values::narrowed(v, precision, "V").map_err(with_flags)?;
     aumann::npy::write(out.path(), &[features.steps()], &values)
         .with_context(|| format!("writing {}", args.out.display()))?;
     out.commit()?;

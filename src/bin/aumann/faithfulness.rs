@@ -13,7 +13,7 @@ use clap::Args;
 
 use crate::common::{RunFlags, choice, with_flags};
 use crate::progress::Bar;
-use crate::staged::Staged;
+use aumann::output::Staged;
 
 /// `aumann faithfulness`.
 #[derive(Debug, Args)]
@@ -127,7 +127,13 @@ pub fn run(args: FaithfulnessArgs) -> Result<ExitCode> {
     let options = FaithOptions::from(&args);
     let device = args.backend.device()?;
     args.backend.check_precision(&device, args.precision)?;
-    let staged = Staged::folder(&args.out, "faithfulness.csv")?;
+    let staged = Staged::folder(
+        &args.out,
+        "faithfulness.csv",
+        &(args.scenario.iter())
+            .map(PathBuf::as_path)
+            .collect::<Vec<_>>(),
+    )?;
     let loaded = scenarios(&args)?;
     let mut runs: Vec<Faithfulness> = Vec::new();
     let mut sweeps = Vec::new();

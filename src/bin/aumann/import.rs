@@ -7,7 +7,7 @@ use anyhow::{Context, Result};
 use aumann::longtable::{Fill, pivot_csv};
 use clap::Args;
 
-use crate::staged::Staged;
+use aumann::output::Staged;
 
 /// `aumann import`.
 #[derive(Debug, Args)]
@@ -53,7 +53,7 @@ pub fn run(args: ImportArgs) -> Result<ExitCode> {
         &args.features,
         fill,
     )?;
-    let staged = Staged::new(&args.out)?;
+    let staged = Staged::file(&args.out, &[&args.csv])?;
     let x = &pivot.features;
     aumann::npy::write(staged.path(), &x.shape(), x.values())?;
     staged.commit()?;

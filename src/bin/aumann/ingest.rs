@@ -2,7 +2,7 @@
 //! reads.
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
@@ -14,7 +14,7 @@ use aumann::panel::calendar;
 use clap::Args;
 
 use crate::progress::Bar;
-use crate::staged::Staged;
+use aumann::output::Staged;
 
 /// `aumann panel ingest`.
 #[derive(Debug, Args)]
@@ -82,7 +82,15 @@ pub fn run(args: PanelIngestArgs) -> Result<ExitCode> {
         .map(|p| std::fs::read(p).with_context(|| format!("{}", p.display())))
         .transpose()?;
     let files = event_files(&args.events)?;
-    let staged = Staged::folder(&args.out, "manifest.json")?;
+    let mut inputs: Vec<&Path> = files.iter().map(PathBuf::as_path).collect();
+    inputs.extend(args.events.iter().map(PathBuf::as_path));
+    inputs.extend(
+        [Some(args.topics.as_path()), args.followers.as_deref()]
+            .into_iter()
+            .flatten(),
+    );
+    inputs.extend(args.zstd_dictionary.as_deref());
+    let staged = Staged::folder(&args.out, "manifest.json", &inputs)?;
     let mut bar = Bar::new("MB", !args.quiet);
     let (built, reading) = ingest(
         IngestInput {

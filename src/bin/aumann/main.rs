@@ -14,8 +14,8 @@ mod import;
 mod ingest;
 mod panel;
 mod progress;
+mod signals;
 mod simulate;
-mod staged;
 mod study;
 mod synth;
 mod train;
@@ -78,6 +78,14 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => return usage_error(e),
     };
+    // Capture stops on a signal by itself, saving what it received; every other command
+    // removes its unfinished outputs and exits.
+    if !matches!(cli.command, Command::Capture(_))
+        && let Err(err) = signals::discard_outputs_on_signal()
+    {
+        eprintln!("error: {err:#}");
+        return ExitCode::from(2);
+    }
     let outcome = match cli.command {
         Command::Attribute(a) => attribute::run(a),
         Command::Demo(a) => demo::run(a),

@@ -13,7 +13,7 @@ use clap::{Args, Subcommand};
 
 use crate::common::set_threads;
 use crate::progress::Bar;
-use crate::staged::Staged;
+use aumann::output::Staged;
 
 /// `aumann panel ...`.
 #[derive(Debug, Subcommand)]
@@ -68,7 +68,7 @@ pub fn run(command: PanelCommand) -> Result<ExitCode> {
     let start = Instant::now();
     let panel = generate(args.agents, args.days, args.seed)?;
     if let Some(out) = &args.out {
-        let staged = Staged::folder(out, "manifest.json")?;
+        let staged = Staged::folder(out, "manifest.json", &[])?;
         panel.save(staged.path())?;
         staged.commit()?;
         eprintln!(
@@ -81,7 +81,7 @@ pub fn run(command: PanelCommand) -> Result<ExitCode> {
         );
     }
     if let Some(dir) = &args.events {
-        let staged = Staged::folder(dir, "topics.toml")?;
+        let staged = Staged::folder(dir, "topics.toml", &[])?;
         let mut bar = Bar::new("days", true);
         let options = EventsOptions {
             compress: args.compress,
@@ -110,10 +110,12 @@ pub fn generate(agents: usize, days: usize, seed: u64) -> Result<Panel> {
         agents >= 2 && days >= 1,
         "--agents must be at least 2 and --days at least 1"
     );
-    Ok(aumann::panel::synth::generate(&PanelConfig {
+    let config = PanelConfig {
         agents,
         days,
         seed,
         ..PanelConfig::default()
-    }))
+    };
+    config.check()?;
+    Ok(aumann::panel::synth::generate(&config))
 }

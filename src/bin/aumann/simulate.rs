@@ -9,7 +9,7 @@ use aumann::scenario::{self, Overrides, ScenarioKind};
 use clap::Args;
 
 use crate::common::{RunFlags, choice};
-use crate::staged::Staged;
+use aumann::output::Staged;
 
 /// `aumann simulate`.
 #[derive(Debug, Args)]
@@ -54,7 +54,7 @@ pub fn run(args: SimulateArgs) -> Result<ExitCode> {
         temperature: args.temperature,
     };
     let scenario = (args.scenario.entry().with)(&overrides)?;
-    let staged = Staged::folder(&args.out, "scenario.json")?;
+    let staged = Staged::folder(&args.out, "scenario.json", &[])?;
     let start = Instant::now();
     let simulation = scenario.simulate()?;
     scenario::save(staged.path(), scenario.as_ref(), &simulation)?;

@@ -11,9 +11,9 @@ use aumann::study::report::RunInfo;
 use aumann::study::{Protocol, StudyConfig};
 use clap::Args;
 
-use crate::common::{RunFlags, choice};
+use crate::common::{RunFlags, choice, inputs};
 use crate::progress::Bar;
-use crate::staged::Staged;
+use aumann::output::Staged;
 
 /// `aumann study`.
 #[derive(Debug, Args)]
@@ -127,7 +127,7 @@ pub fn run(args: StudyArgs) -> Result<ExitCode> {
         .expect("clap requires --out without a subcommand");
     args.run.apply()?;
     let config = StudyConfig::try_from(&args)?;
-    let staged = Staged::folder(&out, "run.json")?;
+    let staged = Staged::folder(&out, "run.json", &inputs([args.panel.as_deref()]))?;
     let start = Instant::now();
     let (panel, origin) = load_or_generate(&args)?;
     let panel_seconds = start.elapsed().as_secs_f64();
@@ -213,7 +213,7 @@ pub struct SweepArgs {
 fn run_sweep(args: SweepArgs) -> Result<ExitCode> {
     use aumann::study::sweep;
     let start = Instant::now();
-    let staged = Staged::folder(&args.out, "sweep.csv")?;
+    let staged = Staged::folder(&args.out, "sweep.csv", &[])?;
     let config = StudyConfig {
         sizes: args.sizes.clone(),
         seeds: args.seeds,

@@ -7,7 +7,7 @@ use anyhow::{Context, Result};
 use aumann::synth::SynthConfig;
 use clap::Args;
 
-use crate::staged::Staged;
+use aumann::output::Staged;
 
 /// `aumann synth`.
 #[derive(Debug, Args)]
@@ -36,16 +36,18 @@ pub fn run(args: SynthArgs) -> Result<ExitCode> {
         args.agents > 0 && args.time_steps > 0,
         "--agents and --time-steps must be at least 1"
     );
-    let out = Staged::new(&args.out)?;
+    let config = SynthConfig {
+        agents: args.agents,
+        steps: args.time_steps,
+        seed: args.seed,
+        ..SynthConfig::default()
+    };
+    config.check()?;
+    let out = Staged::file(&args.out, &[])?;
     let x = if args.independent {
         aumann::synth::independent_populations(args.time_steps, args.agents, args.seed)
     } else {
-        aumann::synth::population(&SynthConfig {
-            agents: args.agents,
-            steps: args.time_steps,
-            seed: args.seed,
-            ..SynthConfig::default()
-        })
+        aumann::synth::population(&config)
     };
     let shape = match args.time_steps {
         1 => vec![args.agents, 3],

@@ -10,9 +10,9 @@ use aumann::indicators::deepset::Activation;
 use aumann::train::{Target, TrainConfig};
 use clap::Args;
 
-use crate::common::{RunFlags, choice};
+use crate::common::{RunFlags, choice, inputs};
 use crate::progress::Bar;
-use crate::staged::Staged;
+use aumann::output::Staged;
 
 /// `aumann train`.
 #[derive(Debug, Args)]
@@ -102,7 +102,11 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
         (None, None) => anyhow::bail!("give --target Y.npy or --target-indicator NAME"),
     };
     let config = TrainConfig::from(&args);
-    let staged = Staged::folder(&args.out, "config.json")?;
+    let staged = Staged::folder(
+        &args.out,
+        "config.json",
+        &inputs([Some(args.features.as_path()), args.target.as_deref()]),
+    )?;
     let device = args.backend.device()?;
     let mut bar = Bar::new("train", !args.run.quiet);
     let (model, net_config, report) =
