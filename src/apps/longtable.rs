@@ -91,9 +91,10 @@ pub fn pivot_csv(
         }
         let values = (f_cols.iter().zip(features))
             .map(|(&c, name)| match fields[c].parse::<f64>() {
-                Ok(v) if v.is_finite() => Ok(v),
+                Ok(v) if v.abs() <= F32_MAX => Ok(v),
                 _ => Err(bad(format!(
-                    "line {}: {name} is '{}' at step {}, agent {}; expected a finite number",
+                    "line {}: {name} is '{}' at step {}, agent {}; expected a finite number \
+                     within float32's range (±3.4e38)",
                     i + 1,
                     fields[c],
                     fields[s_col],
@@ -102,6 +103,9 @@ pub fn pivot_csv(
             })
             .collect::<Result<Vec<_>>>()?;
         rows.push((fields[s_col].to_string(), fields[a_col].to_string(), values));
+    }
+    if rows.is_empty() {
+        return Err(bad("the table has a header and no rows".into()));
     }
     let steps = sorted_ids(rows.iter().map(|r| r.0.as_str()));
     let agents = sorted_ids(rows.iter().map(|r| r.1.as_str()));
@@ -113,9 +117,20 @@ pub fn pivot_csv(
     };
     let (si, ai) = (index(&steps), index(&agents));
     let (t, n, d) = (steps.len(), agents.len(), features.len());
+    let what = format!("{}: the [{t}, {n}, {d}] array", path.display());
+    crate::limits::allocation(&what, &[t, n, d + 1], 4)?;
     let mut seen = vec![false; t * n];
     let fill_value = match fill {
-        Fill::Value(v) => v,
+        Fill::Value(v) if v.abs() <= F32_MAX => v,
+        Fill::Value(v) => {
+            return Err(Error::Parameter {
+                name: "fill",
+                value: v.to_string(),
+                reason: "the features are float32: a fill value must be finite and within \
+                         ±3.4e38"
+                    .into(),
+            });
+        }
         Fill::Refuse => 0.0,
     };
     let mut x = vec![fill_value as f32; t * n * d];
@@ -143,6 +158,9 @@ pub fn pivot_csv(
         agents,
     })
 }
+
+/// The largest float32, as f64: larger values cannot be stored.
+const F32_MAX: f64 = f32::MAX as f64;
 
 /// Distinct ids, sorted as numbers if all are numbers, as text otherwise.
 fn sorted_ids<'a>(ids: impl Iterator<Item = &'a str>) -> Vec<String> {

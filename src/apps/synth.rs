@@ -19,6 +19,8 @@ use rand_distr::{Distribution, Exp1};
 use rayon::prelude::*;
 
 use crate::array::Array3;
+use crate::error::{Error, Result};
+use crate::limits;
 
 /// Parameters of a synthetic population.
 #[derive(Clone, Debug, PartialEq)]
@@ -31,6 +33,26 @@ pub struct SynthConfig {
     pub tail: f64,
     /// Seed.
     pub seed: u64,
+}
+
+impl SynthConfig {
+    /// Check the population can be drawn on this machine: at least one agent and step, and its
+    /// `[T, n, 3]` float32 array (and as much again while it is drawn) within available memory.
+    ///
+    /// # Errors
+    /// [`Error::Parameter`] for no agents or steps; [`Error::TooLarge`] naming the size and
+    /// the bound.
+    pub fn check(&self) -> Result<()> {
+        if self.agents == 0 || self.steps == 0 {
+            return Err(Error::Parameter {
+                name: "population",
+                value: format!("{} agents, {} steps", self.agents, self.steps),
+                reason: "a population needs at least one agent and one step".into(),
+            });
+        }
+        limits::allocation("the population", &[2, self.steps, self.agents, 3], 4)?;
+        Ok(())
+    }
 }
 
 impl Default for SynthConfig {

@@ -229,14 +229,10 @@ fn check(config: &TrainConfig, r: usize) -> Result<()> {
         let reason = "training needs at least 2 populations (one to validate on)";
         return bad("populations", r.to_string(), reason);
     }
-    if config.hidden == 0 || config.depth == 0 {
-        let value = format!("hidden {}, depth {}", config.hidden, config.depth);
-        return bad(
-            "network",
-            value,
-            "a DeepSet needs width and depth of at least 1",
-        );
-    }
+    let shape = DeepSetConfig::new(1)
+        .with_hidden(config.hidden)
+        .with_depth(config.depth);
+    shape.check()?;
     if config.batch == 0 {
         return bad("batch", "0".into(), "at least one population per batch");
     }

@@ -7,6 +7,7 @@
 use burn::tensor::{DType, Device, Tensor, TensorData};
 use rayon::prelude::*;
 
+use crate::backend::Precision;
 use crate::error::{Error, Result};
 
 /// The values of an array in the precision they were stored in.
@@ -16,6 +17,32 @@ pub enum Values {
     F32(Vec<f32>),
     /// Double precision.
     F64(Vec<f64>),
+}
+
+impl Values {
+    /// `values` in `precision`, for writing: every value must be finite and, in f32, within
+    /// its range. `what` names the array in the error.
+    ///
+    /// # Errors
+    /// [`Error::Overflow`] naming the index of the first value that is not.
+    pub fn narrowed(values: Vec<f64>, precision: Precision, what: &str) -> Result<Values> {
+        let bad = |v: f64| match precision {
+            Precision::F32 => !v.is_finite() || v.abs() > f64::from(f32::MAX),
+            Precision::F64 => !v.is_finite(),
+        };
+        if let Some(at) = values.iter().position(|&v| bad(v)) {
+            return Err(Error::Overflow {
+                what: what.to_string(),
+                place: format!("index {at}"),
+                value: values[at],
+                precision,
+            });
+        }
+        Ok(match precision {
+            Precision::F32 => Values::F32(values.iter().map(|&v| v as f32).collect()),
+            Precision::F64 => Values::F64(values),
+        })
+    }
 }
 
 /// One step's `[n, d]` slice in its stored precision.

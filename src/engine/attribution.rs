@@ -22,6 +22,20 @@ pub fn agent_totals(phi: &[f64], agents: usize) -> Vec<f64> {
         .collect()
 }
 
+/// The index of the first value of `v` that is NaN or infinite.
+pub fn first_non_finite(v: &[f64]) -> Option<usize> {
+    use rayon::prelude::*;
+    const CHUNK: usize = 1 << 16;
+    let c = v
+        .par_chunks(CHUNK)
+        .position_first(|c| c.iter().any(|x| !x.is_finite()))?;
+    let start = c * CHUNK;
+    v[start..]
+        .iter()
+        .position(|x| !x.is_finite())
+        .map(|i| start + i)
+}
+
 /// Per-agent, per-step attributions with their efficiency bookkeeping.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Attribution {
@@ -73,6 +87,29 @@ impl Attribution {
             }
         }
         all
+    }
+
+    /// Check that every `φ`, `V(x)` and `V(b)` of `indicator`'s attribution is finite.
+    ///
+    /// # Errors
+    /// [`Error::Overflow`] naming the first value that is not, its step and agent.
+    pub fn check_finite(&self, indicator: &str) -> Result<()> {
+        let overflow = |what: &str, place: String, value: f64| Error::Overflow {
+            what: format!("indicator '{indicator}': {what}"),
+            place,
+            value,
+            precision: self.precision,
+        };
+        for (what, values) in [("V(x)", &self.v_x), ("V(b)", &self.v_b)] {
+            if let Some(t) = values.iter().position(|v| !v.is_finite()) {
+                return Err(overflow(what, format!("step {t}"), values[t]));
+            }
+        }
+        if let Some(at) = first_non_finite(&self.phi) {
+            let (t, i) = (at / self.agents.max(1), at % self.agents.max(1));
+            return Err(overflow("φ", format!("step {t}, agent {i}"), self.phi[at]));
+        }
+        Ok(())
     }
 
     /// `φ_{t,·}`.

@@ -165,6 +165,15 @@ impl Precision {
         }
     }
 
+    /// The precision of tensors of `dtype` (f64 for f64, f32 for every narrower float).
+    pub fn of(dtype: DType) -> Self {
+        if dtype == DType::F64 {
+            Precision::F64
+        } else {
+            Precision::F32
+        }
+    }
+
     /// Machine epsilon.
     pub fn epsilon(self) -> f64 {
         match self {

@@ -65,6 +65,38 @@ pub enum Error {
         /// The operating system's error.
         source: std::io::Error,
     },
+    /// A result the computation could not represent: it overflowed the working precision.
+    #[error("{what} at {place} is {value}: {}", overflow_fix(*precision))]
+    Overflow {
+        /// What overflowed (`"φ"`, `"V(x)"` …), with the indicator.
+        what: String,
+        /// Where: the step and agent, or the row.
+        place: String,
+        /// The value (infinite or NaN).
+        value: f64,
+        /// The precision it was computed or is to be written in.
+        precision: crate::backend::Precision,
+    },
+    /// A size or count beyond what the machine can hold or a run can meaningfully use.
+    #[error("{what}: {value} exceeds {bound}; {reason}")]
+    TooLarge {
+        /// What is too large (a file, a parameter).
+        what: String,
+        /// The value asked for.
+        value: String,
+        /// The bound.
+        bound: String,
+        /// Why the bound is there.
+        reason: String,
+    },
+    /// An output path that cannot be written safely.
+    #[error("{}: {reason}", path.display())]
+    Output {
+        /// The output path asked for.
+        path: PathBuf,
+        /// Why it is refused, and what to do.
+        reason: String,
+    },
     /// The file is not a readable `.npy` array.
     #[error("{}: not a valid .npy file ({reason})", path.display())]
     NotNpy {
@@ -260,6 +292,18 @@ pub enum Error {
         /// burn's error.
         source: burn::tensor::DataError,
     },
+}
+
+/// How to avoid an overflow of `precision`.
+fn overflow_fix(precision: crate::backend::Precision) -> &'static str {
+    match precision {
+        crate::backend::Precision::F32 => {
+            "the values overflow f32 (beyond ±3.4e38); compute in f64, or rescale the features"
+        }
+        crate::backend::Precision::F64 => {
+            "the values overflow f64; rescale the features (divide them by a constant)"
+        }
+    }
 }
 
 /// `Result` with the library's [`Error`].

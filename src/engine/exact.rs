@@ -50,7 +50,7 @@ pub fn attribute(
             Ok((v_x, v_b))
         })
         .collect::<Result<_>>()?;
-    Ok(Attribution {
+    let attribution = Attribution {
         steps,
         agents: n,
         phi,
@@ -59,7 +59,9 @@ pub fn attribute(
         precision: Precision::F64,
         seconds,
         phases: vec![("phi", seconds)],
-    })
+    };
+    attribution.check_finite(indicator.name())?;
+    Ok(attribution)
 }
 
 /// `φ` alone (row-major `[T, n]`, f64) of `indicator` on `features` from `baseline`: what

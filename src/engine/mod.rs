@@ -13,6 +13,8 @@
 //! | [`verify`] | the verification contract between engine and closed forms |
 //! | [`model`] | DeepSet model folders |
 //! | [`array`](mod@array), [`npy`] | host arrays and `.npy` I/O |
+//! | [`limits`] | sizes checked before they are allocated: overflow, available memory, maxima |
+//! | [`output`] | outputs written under a temporary name and moved into place, only where asked |
 //! | [`backend`], [`ops`] | flex, ndarray and wgpu devices; f32/f64; functions accurate on every device |
 //! | [`choice`] | named choices: one list of names per choice, parsed once |
 //! | [`progress`], [`error`] | progress reports and the error type |
@@ -25,9 +27,11 @@ pub mod choice;
 pub mod error;
 pub mod exact;
 pub mod indicators;
+pub mod limits;
 pub mod model;
 pub mod npy;
 pub mod ops;
+pub mod output;
 pub mod path;
 pub mod progress;
 pub mod run;

@@ -48,8 +48,8 @@ pub fn save(dir: &Path, model: &DeepSet, config: &DeepSetConfig, card: &str) -> 
 ///
 /// # Errors
 /// [`Error::Model`] naming the file and what was expected: a missing folder or file, a
-/// config that does not parse, weights that do not fit the config, or another feature
-/// dimension.
+/// config that does not parse or is too large to hold, weights that do not fit the config
+/// or are not finite, or another feature dimension.
 pub fn load(
     dir: &Path,
     device: &Device,
@@ -90,12 +90,9 @@ pub fn load(
             ),
         ));
     }
-    if config.depth == 0 || config.hidden == 0 {
-        return Err(model_err(
-            config_path,
-            "depth and hidden must be at least 1".into(),
-        ));
-    }
+    config
+        .check()
+        .map_err(|e| model_err(config_path.clone(), e.to_string()))?;
     let weights = dir.join(WEIGHTS_FILE);
     if !weights.is_file() {
         return Err(model_err(
@@ -112,5 +109,11 @@ pub fn load(
             ),
         )
     })?;
+    if let Some((layer, value)) = model.first_non_finite()? {
+        return Err(model_err(
+            weights,
+            format!("weight {layer} is {value}; a model with non-finite weights gives NaN"),
+        ));
+    }
     Ok((model, config))
 }

@@ -4,7 +4,7 @@
 //! 1 MiB chunks, so a file is never held twice in memory.
 
 use std::fs::File;
-use std::io::{BufReader, BufWriter, Read, Write};
+use std::io::{BufReader, BufWriter, Read, Seek, Write};
 use std::path::Path;
 
 use npyz::{DType, Order, TypeChar};
@@ -68,12 +68,23 @@ fn read_numbers(path: &Path, integers: bool) -> Result<NpyArray> {
         });
     }
     let big_endian = type_str.to_string().starts_with('>');
-    let shape: Vec<usize> = header.shape().iter().map(|&s| s as usize).collect();
+    let shape: Vec<usize> = (header.shape().iter())
+        .map(|&s| usize::try_from(s))
+        .collect::<std::result::Result<_, _>>()
+        .map_err(|_| {
+            not_npy(format!(
+                "shape {:?} does not fit this machine",
+                header.shape()
+            ))
+        })?;
+    let what = path.display().to_string();
+    let data_bytes = crate::limits::bytes(&what, &shape, size)?;
+    check_data_size(&mut reader, data_bytes, &shape, not_npy)?;
+    crate::limits::fits(&what, data_bytes)?;
     let len: usize = shape.iter().product();
     let truncated = |got: usize| {
         not_npy(format!(
-            "truncated: shape {shape:?} needs {} bytes of data, the file holds {got}",
-            len * size
+            "truncated: shape {shape:?} needs {data_bytes} bytes of data, the file holds {got}"
         ))
     };
     let mut values = if is_int {
@@ -123,6 +134,38 @@ fn read_numbers(path: &Path, integers: bool) -> Result<NpyArray> {
         };
     }
     Ok(NpyArray { shape, values })
+}
+
+/// The data a header promises against what a regular file holds after it, before anything
+/// is allocated: a header that lies about its shape is refused, not believed.
+fn check_data_size(
+    reader: &mut BufReader<File>,
+    data_bytes: u64,
+    shape: &[usize],
+    not_npy: impl Fn(String) -> Error,
+) -> Result<()> {
+    let Ok(meta) = reader.get_ref().metadata() else {
+        return Ok(());
+    };
+    let Ok(at) = reader.stream_position() else {
+        return Ok(());
+    };
+    if !meta.is_file() {
+        return Ok(());
+    }
+    let holds = meta.len().saturating_sub(at);
+    if holds < data_bytes {
+        return Err(not_npy(format!(
+            "truncated: shape {shape:?} needs {data_bytes} bytes of data, the file holds {holds}"
+        )));
+    }
+    if holds > data_bytes {
+        return Err(not_npy(format!(
+            "trailing data after the {shape:?} array ({} bytes more than it needs)",
+            holds - data_bytes
+        )));
+    }
+    Ok(())
 }
 
 /// A little-endian integer of 1 to 8 bytes, as `f64`.
@@ -197,15 +240,29 @@ fn fortran_to_c<T: Copy + Default>(v: &[T], shape: &[usize]) -> Vec<T> {
 /// Write `values` with `shape` to `path` as a little-endian, C-order `.npy` file (format 1.0).
 ///
 /// The file is written in place; callers that must never leave a half-written file write to
-/// a temporary name and rename it.
+/// a temporary name and rename it ([`crate::output::Staged`]).
 ///
 /// # Errors
-/// [`Error::Io`] if the file cannot be written.
+/// [`Error::Output`] if a value is NaN or infinite (nothing is written: a file of results
+/// never holds one); [`Error::Io`] if the file cannot be written.
 pub fn write(path: &Path, shape: &[usize], values: &Values) -> Result<()> {
     let io_err = |source| Error::Io {
         path: path.to_path_buf(),
         source,
     };
+    let first_bad = match values {
+        Values::F32(v) => v
+            .iter()
+            .position(|x| !x.is_finite())
+            .map(|i| (i, v[i] as f64)),
+        Values::F64(v) => crate::attribution::first_non_finite(v).map(|i| (i, v[i])),
+    };
+    if let Some((at, value)) = first_bad {
+        return Err(Error::Output {
+            path: path.to_path_buf(),
+            reason: format!("value {at} of the {shape:?} array is {value}; nothing was written"),
+        });
+    }
     let mut file = BufWriter::with_capacity(CHUNK_BYTES, File::create(path).map_err(io_err)?);
     let descr = match values {
         Values::F32(_) => "<f4",

@@ -34,6 +34,7 @@ use crate::backend::Precision;
 use crate::baseline::Baseline;
 use crate::error::{Error, Result};
 use crate::indicators::{Indicator, PathFn};
+use crate::limits;
 pub use crate::progress::Progress;
 
 pub use aumann_kernels::quadrature::Rule;
@@ -63,10 +64,11 @@ impl Default for PathOptions {
 }
 
 impl PathOptions {
-    /// Check that the rule has the points it needs.
+    /// Check that the rule has the points it needs, and no more than it can use.
     ///
     /// # Errors
-    /// [`Error::TooFewPoints`].
+    /// [`Error::TooFewPoints`]; [`Error::TooLarge`] above [`limits::MAX_POINTS`] (or
+    /// [`limits::MAX_GAUSS_POINTS`] for Gauss–Legendre, whose nodes cost `O(m²)`).
     pub fn check_points(&self) -> Result<()> {
         let need = self.rule.min_points();
         if self.points < need {
@@ -76,7 +78,18 @@ impl PathOptions {
                 got: self.points,
             });
         }
-        Ok(())
+        let (max, why) = match self.rule {
+            Rule::GaussLegendre => (
+                limits::MAX_GAUSS_POINTS,
+                "Gauss–Legendre converges exponentially: a few dozen nodes are enough",
+            ),
+            _ => (
+                limits::MAX_POINTS,
+                "the rule's error is below f64 rounding long before that",
+            ),
+        };
+        let what = format!("the {} rule's quadrature points", self.rule.name());
+        limits::at_most(&what, self.points, max, why)
     }
 }
 
@@ -149,7 +162,7 @@ pub fn attribute(
         let t1 = (t0 + engine.plan.steps_per_chunk).min(steps);
         engine.chunk(features, baseline, t0..t1, &mut run, progress)?;
     }
-    Ok(Attribution {
+    let attribution = Attribution {
         steps,
         agents: n,
         phi: run.phi,
@@ -158,7 +171,9 @@ pub fn attribute(
         precision: options.precision,
         seconds: start.elapsed().as_secs_f64() - run.clock.seconds[Phase::Values as usize],
         phases: run.clock.report(),
-    })
+    };
+    attribution.check_finite(indicator.name())?;
+    Ok(attribution)
 }
 
 /// Refuse a run that cannot work before any tensor is made.

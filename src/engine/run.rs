@@ -267,8 +267,25 @@ pub fn evaluate(
     for r0 in (0..rows).step_by(per_block) {
         let r1 = (r0 + per_block).min(rows);
         let x = features.upload(r0, r1, device, precision.dtype());
+        // The domain the attribution enforces holds for a value too (the row is its own
+        // baseline: the path is the one point).
+        if let Some(e) = indicator.check_domain(&x, &x)? {
+            return Err(Error::Domain {
+                indicator: indicator.name().into(),
+                step: r0 + e.row,
+                reason: e.reason,
+            });
+        }
         let v = indicator.forward(x)?;
         out.extend(crate::array::download(v, "indicator values")?);
+    }
+    if let Some(r) = crate::attribution::first_non_finite(&out) {
+        return Err(Error::Overflow {
+            what: format!("indicator '{}': V", indicator.name()),
+            place: format!("row {r}"),
+            value: out[r],
+            precision,
+        });
     }
     Ok(out)
 }

@@ -144,8 +144,11 @@ impl Panel {
     /// folder that loads as a panel with half its data.
     ///
     /// # Errors
-    /// [`Error::Io`] naming the file that could not be written.
+    /// [`Error::Panel`] for a manifest that does not describe a panel (a topic name that is
+    /// not a plain file name, say); [`Error::Io`] naming the file that could not be written.
     pub fn save(&self, dir: &Path) -> Result<()> {
+        // Topic names become file names: a manifest that would not load is not written.
+        self.manifest.check(dir)?;
         let topics_dir = dir.join("topics");
         fs::create_dir_all(&topics_dir).map_err(|source| Error::Io {
             path: topics_dir.clone(),

@@ -48,6 +48,8 @@ use rayon::prelude::*;
 
 use super::{Manifest, Panel};
 use crate::array::Array3;
+use crate::error::{Error, Result};
+use crate::limits;
 
 /// The temporal shape of a topic's activity.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -230,10 +232,43 @@ const BLOCK: usize = 1 << 14;
 /// Day labels start here (a synthetic calendar: a 14-day window in April 2026).
 const START: (i32, u32, u32) = (2026, 4, 8);
 
+impl PanelConfig {
+    /// Check the panel can be generated on this machine: at least 2 agents, 1 to
+    /// [`limits::MAX_DAYS`] days, a topic, and its `[days, agents, 3]` float32 arrays (one per
+    /// topic, and as much again while they are drawn) within available memory.
+    ///
+    /// # Errors
+    /// [`Error::Parameter`] for too few agents, days or topics; [`Error::TooLarge`] naming the
+    /// size and the bound.
+    pub fn check(&self) -> Result<()> {
+        if self.agents < 2 || self.days == 0 || self.topics.is_empty() {
+            return Err(Error::Parameter {
+                name: "panel",
+                value: format!(
+                    "{} agents, {} days, {} topics",
+                    self.agents,
+                    self.days,
+                    self.topics.len()
+                ),
+                reason: "a panel needs at least 2 agents, 1 day and 1 topic".into(),
+            });
+        }
+        limits::at_most(
+            "panel days",
+            self.days,
+            limits::MAX_DAYS,
+            "a century of days",
+        )?;
+        let shape = [2 * self.topics.len(), self.days, self.agents, 3];
+        limits::allocation("the synthetic panel", &shape, 4)?;
+        Ok(())
+    }
+}
+
 /// Generate the panel described by `config`.
 ///
 /// # Panics
-/// If `config` has no agents, no days or no topics.
+/// If `config` has no agents, no days or no topics ([`PanelConfig::check`] says so first).
 pub fn generate(config: &PanelConfig) -> Panel {
     assert!(
         config.agents > 0 && config.days > 0 && !config.topics.is_empty(),

@@ -100,6 +100,7 @@ use crate::array::{Array3, Values};
 use crate::choice::Choice;
 use crate::engine::indicators::{Indicator, PathFn};
 use crate::error::{Error, Result};
+use crate::limits;
 
 /// Which of a scenario's indicators.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -221,7 +222,23 @@ pub trait ScenarioConfig: Serialize + serde::de::DeserializeOwned + Sized {
             (Some(r), None) => return refuse("runs", r, "this scenario simulates one run"),
             (None, _) => {}
         }
-        self.checked()
+        self.sized()?.checked()
+    }
+
+    /// These parameters if their sizes are within bounds: the horizon at most
+    /// [`limits::MAX_HORIZON`], and the simulation's arrays (features and baseline action,
+    /// at most [`BYTES_PER_AGENT_STEP`] per agent and step) within available memory.
+    ///
+    /// # Errors
+    /// [`Error::TooLarge`] naming the value and the bound.
+    fn sized(mut self) -> Result<Self> {
+        let runs = self.runs().map_or(1, |r| *r);
+        let k = self.knobs();
+        let why = "the smoothed dynamics forget their start long before that";
+        limits::at_most("rollout horizon", *k.horizon, limits::MAX_HORIZON, why)?;
+        let shape = [runs, *k.steps, *k.agents];
+        limits::allocation("the simulation", &shape, BYTES_PER_AGENT_STEP)?;
+        Ok(self)
     }
 
     /// The parameters recorded in a `scenario.json`, checked.
@@ -235,9 +252,13 @@ pub trait ScenarioConfig: Serialize + serde::de::DeserializeOwned + Sized {
                 value: "scenario.json".into(),
                 reason: format!("not the {scenario} scenario's parameters ({e})"),
             })?;
-        config.checked()
+        config.sized()?.checked()
     }
 }
+
+/// Memory a simulation holds per agent and step, for the size check: features and baseline
+/// action of up to 8 coordinates in f64.
+pub const BYTES_PER_AGENT_STEP: usize = 2 * 8 * 8;
 
 /// Mutable views of the knobs every scenario has.
 pub struct Knobs<'a> {

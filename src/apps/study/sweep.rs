@@ -111,12 +111,14 @@ pub fn run(
 ) -> Result<Vec<Finding>> {
     let mut out = Vec::new();
     for (j, setting) in grid.iter().enumerate() {
-        let panel = generate(&PanelConfig {
+        let panel_config = PanelConfig {
             agents,
             seed: panel_seed,
             coupling: setting.coupling,
             ..PanelConfig::default()
-        });
+        };
+        panel_config.check()?;
+        let panel = generate(&panel_config);
         let results = super::run(&panel, config, |_| {})?;
         out.extend(findings(&setting.name, &results, panel.topics.len()));
         progress(j + 1, grid.len());

@@ -23,7 +23,8 @@ use rayon::prelude::*;
 
 use super::{Analytic, Entry, Indicator, PathFn};
 use crate::array::download;
-use crate::error::Result;
+use crate::backend::Precision;
+use crate::error::{Error, Result};
 
 /// The registry entry.
 pub const ENTRY: Entry = Entry {
@@ -54,6 +55,15 @@ fn ranking_composites(z: &Tensor<3>) -> Tensor<3> {
 fn rank_weights(c: Tensor<3>, device: &Device, dtype: DType) -> Result<Tensor<3>> {
     let [rows, _, n] = c.dims();
     let host = download(c, "composites")?;
+    if let Some(at) = host.iter().position(|v| v.is_nan()) {
+        // inf − inf in a composite: no order to rank by.
+        return Err(Error::Overflow {
+            what: "indicator 'gini': the composite".into(),
+            place: format!("row {}, agent {}", at / n, at % n),
+            value: host[at],
+            precision: Precision::of(dtype),
+        });
+    }
     let nf = n as f64;
     let scale = 2.0 / (nf * (nf - 1.0));
     let mut w = vec![0.0f64; rows * n];

@@ -42,6 +42,7 @@ use super::{BuildContext, Entry, Indicator};
 pub mod ray;
 use crate::backend::Precision;
 use crate::error::{Error, Result};
+use crate::limits;
 
 /// The registry entry: a trained network loaded from its model folder.
 pub const ENTRY: Entry = Entry {
@@ -146,6 +147,32 @@ pub struct DeepSetConfig {
 }
 
 impl DeepSetConfig {
+    /// Check the shape is one a DeepSet can have and this machine can hold.
+    ///
+    /// # Errors
+    /// [`Error::Parameter`] for a zero width, depth or feature count; [`Error::TooLarge`]
+    /// above [`limits::MAX_DEPTH`] or [`limits::MAX_HIDDEN`], or for weights that do not
+    /// fit in memory.
+    pub fn check(&self) -> Result<()> {
+        if self.depth == 0 || self.hidden == 0 || self.features == 0 {
+            return Err(Error::Parameter {
+                name: "network",
+                value: format!(
+                    "features {}, hidden {}, depth {}",
+                    self.features, self.hidden, self.depth
+                ),
+                reason: "a DeepSet needs at least one feature, width and depth of at least 1"
+                    .into(),
+            });
+        }
+        let why = "no DeepSet of a macro indicator needs more";
+        limits::at_most("DeepSet depth", self.depth, limits::MAX_DEPTH, why)?;
+        limits::at_most("DeepSet width", self.hidden, limits::MAX_HIDDEN, why)?;
+        let widest = self.hidden.max(self.features);
+        limits::allocation("DeepSet weights", &[2 * self.depth, widest, self.hidden], 8)?;
+        Ok(())
+    }
+
     /// A DeepSet with freshly initialised weights on `device`.
     ///
     /// # Panics
@@ -344,6 +371,46 @@ impl DeepSet {
     pub fn value(&self, z: Tensor<3>) -> Tensor<1> {
         let z = self.match_dtype(z);
         self.readout(crate::ops::mean_dim(self.embed(z), 1))
+    }
+
+    /// The first weight or bias that is NaN or infinite: `(layer, value)`, the layer named
+    /// as `psi.0.weight`, `rho.1.bias` and so on.
+    ///
+    /// # Errors
+    /// [`Error::Readback`] if a weight cannot be read back from the device.
+    pub fn first_non_finite(&self) -> Result<Option<(String, f64)>> {
+        let layers = (self
+            .psi
+            .iter()
+            .enumerate()
+            .map(|(l, x)| (format!("psi.{l}"), x)))
+        .chain(
+            self.rho
+                .iter()
+                .enumerate()
+                .map(|(l, x)| (format!("rho.{l}"), x)),
+        );
+        for (name, layer) in layers {
+            let bias = layer.bias.as_ref().map(|b| b.val().into_data());
+            let tensors = [
+                ("weight", Some(layer.weight.val().into_data())),
+                ("bias", bias),
+            ];
+            for (part, data) in tensors {
+                let Some(data) = data else { continue };
+                let values = data
+                    .convert::<f64>()
+                    .try_into_vec::<f64>()
+                    .map_err(|source| Error::Readback {
+                        what: "the DeepSet's weights",
+                        source,
+                    })?;
+                if let Some(v) = values.into_iter().find(|v| !v.is_finite()) {
+                    return Ok(Some((format!("{name}.{part}"), v)));
+                }
+            }
+        }
+        Ok(None)
     }
 
     /// The dtype of the weights.
