@@ -125,7 +125,7 @@ pub fn pivot_csv(
         Fill::Value(v) => {
             return Err(Error::Parameter {
                 name: "fill",
-                value: v.to_string(),
+                value: format!("{v:e}"),
                 reason: "the features are float32: a fill value must be finite and within \
                          ±3.4e38"
                     .into(),
