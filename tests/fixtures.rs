@@ -133,8 +133,16 @@ fn undefined_shares_are_an_error_not_a_nan() {
         got.shares(),
         Err(aumann::Error::UndefinedShare { step: 0, .. })
     ));
-    // Variance shares are defined and sum to one.
+    // Variance shares are defined: the independent implementation's φ over its own
+    // V(x) − V(b).
     let var = aumann::exact::attribute(Analytic::Variance, &case.x, &case.baseline).unwrap();
-    let s: f64 = var.shares().unwrap().iter().sum();
-    assert!((s - 1.0).abs() < 1e-12);
+    let golden = read_vector(&oracle_dir().join("normal7_meanbase/phi_variance.npy"));
+    let manifest: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(oracle_dir().join("manifest.json")).unwrap(),
+    )
+    .unwrap();
+    let entry = &manifest["normal7_meanbase"]["variance"];
+    let change = entry["V_x"].as_f64().unwrap() - entry["V_b"].as_f64().unwrap();
+    let expected: Vec<f64> = golden.iter().map(|p| p / change).collect();
+    assert!(max_rel_err(&var.shares().unwrap(), &expected) < 1e-12);
 }

@@ -116,3 +116,32 @@ pub fn aumann(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
     }
 }
+
+/// A property-test runner with a pinned seed (the same cases on every run and machine) and
+/// failures recorded in `tests/proptest-regressions/<file>` (replayed first on later runs).
+/// `AUMANN_PROPTEST_CASES` raises the case count (a long run); `AUMANN_PROPTEST_SEED` (a
+/// number) draws another fixed sequence.
+pub fn prop_runner(file: &'static str, cases: u32) -> proptest::test_runner::TestRunner {
+    use proptest::test_runner::{
+        Config, FileFailurePersistence, RngAlgorithm, TestRng, TestRunner,
+    };
+    let cases = std::env::var("AUMANN_PROPTEST_CASES")
+        .ok()
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(cases);
+    let seed: u64 = std::env::var("AUMANN_PROPTEST_SEED")
+        .ok()
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0x5eed);
+    let mut bytes = [0u8; 32];
+    bytes[..8].copy_from_slice(&seed.to_le_bytes());
+    for (i, b) in file.bytes().enumerate() {
+        bytes[8 + i % 24] ^= b;
+    }
+    let config = Config {
+        cases,
+        failure_persistence: Some(Box::new(FileFailurePersistence::Direct(file))),
+        ..Config::default()
+    };
+    TestRunner::new_with_rng(config, TestRng::from_seed(RngAlgorithm::ChaCha, &bytes))
+}
