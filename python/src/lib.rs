@@ -35,6 +35,21 @@ extern "C" fn in_child() {
 /// The panic payload that carries a Ctrl-C out of the engine.
 struct Interrupted;
 
+/// Keep the panic hook from printing the unwinding that carries a Ctrl-C out of the engine:
+/// it is not an error, and Python reports it as a `KeyboardInterrupt`. Every other panic is
+/// printed as before.
+fn quiet_interrupts() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if !info.payload().is::<Interrupted>() {
+                previous(info);
+            }
+        }));
+    });
+}
+
 /// Run `work` on the engine without the GIL: signals checked after every chunk of progress,
 /// panics and Ctrl-C turned into Python exceptions.
 fn run_engine<T: Send>(
@@ -55,8 +70,12 @@ fn run_engine<T: Send>(
         let mut check = |done: usize, total: usize| {
             let interrupted = Python::attach(|py| {
                 if let Some(callback) = progress {
-                    // A failing callback does not stop the run; its error is printed.
+                    // A failing callback does not stop the run (its error is printed), but a
+                    // Ctrl-C that Python delivered while the callback ran does.
                     if let Err(e) = callback.call1(py, (done, total)) {
+                        if e.is_instance_of::<PyKeyboardInterrupt>(py) {
+                            return true;
+                        }
                         e.print(py);
                     }
                 }
@@ -538,6 +557,7 @@ fn attribute_scenario<'py>(
 
 #[pymodule]
 fn _rust(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    quiet_interrupts();
     m.add_function(wrap_pyfunction!(attribute_scenario, m)?)?;
     m.add_function(wrap_pyfunction!(compare, m)?)?;
     m.add_function(wrap_pyfunction!(run_study, m)?)?;

@@ -28,8 +28,9 @@ def cases():
 @pytest.mark.parametrize("method", ["exact", "path"])
 def test_fixtures_reproduce(name, indicator, expected, method):
     """SPEC §3.5: the closed form to 1e-9 of the largest |φ|; the path integral (midpoint,
-    m = 32) to 1e-4 of it for linear, variance and Gini, 1e-3 for mult (its integrand is not
-    polynomial along the path: O(1/m²))."""
+    m = 32) in f64 to 1e-10 of it for linear, variance and Gini (their integrands are
+    polynomial of degree ≤ 1 along the path, so the midpoint rule is exact up to rounding, as
+    the Rust suite holds it), 1e-3 for mult (its integrand is not: O(1/m²))."""
     case = ORACLE / name
     x = np.load(case / "x.npy").astype(np.float64)
     golden = np.load(case / f"phi_{indicator}.npy")
@@ -37,7 +38,7 @@ def test_fixtures_reproduce(name, indicator, expected, method):
         x, indicator, baseline=str(case / "baseline.npy"), method=method, precision="f64"
     )
     scale = np.abs(golden).max()
-    tol = 1e-9 if method == "exact" else (1e-3 if indicator == "mult" else 1e-4)
+    tol = 1e-9 if method == "exact" else (1e-3 if indicator == "mult" else 1e-10)
     assert np.abs(result.values - golden).max() <= tol * scale + 1e-12
     assert result.output[0] == pytest.approx(expected["V_x"], rel=1e-9)
     assert result.base_values[0] == pytest.approx(expected["V_b"], rel=1e-9, abs=1e-12)
@@ -73,8 +74,12 @@ def test_to_shap_is_additive():
     shap = pytest.importorskip("shap", reason="shap is not installed: to_shap() not checked")
     a = aumann.explain(np.random.default_rng(2).lognormal(size=(300, 3)), "variance")
     e = a.to_shap()
-    assert e.base_values + e.values.sum() == pytest.approx(a.output[0], rel=1e-6)
-    assert shap is not None
+    assert isinstance(e, shap.Explanation)
+    np.testing.assert_array_equal(e.values, a.values)
+    # Additive to the indicator's value, computed here independently: the population variance
+    # of the composite, from the zero baseline (V = 0).
+    x = np.random.default_rng(2).lognormal(size=(300, 3))
+    assert e.base_values + e.values.sum() == pytest.approx(np.var(x.sum(axis=1)), rel=1e-4)
 
 
 @pytest.mark.parametrize(
@@ -117,15 +122,19 @@ def test_threads_per_call():
 
 
 CHILD = """
-import signal, sys, threading, time, os
+import os, signal, sys
 import numpy as np, aumann
 x = np.random.default_rng(0).lognormal(size=(40, 200000, 3)).astype(np.float32)
-threading.Timer(1.0, lambda: os.kill(os.getpid(), signal.SIGINT)).start()
-start = time.time()
+seen = []
+def progress(done, total):
+    seen.append((done, total))
+    if len(seen) == 1:
+        os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C once the run is under way
 try:
-    aumann.attribute(x, "gini", steps=512)
+    aumann.attribute(x, "gini", steps=64, progress=progress)
 except KeyboardInterrupt:
-    print(f"interrupted after {time.time() - start:.1f} s")
+    done, total = seen[-1]
+    print(f"interrupted at {done} of {total} after {len(seen)} reports")
     sys.exit(0)
 print("finished without an interrupt")
 sys.exit(1)
@@ -133,15 +142,19 @@ sys.exit(1)
 
 
 def test_ctrl_c_raises_keyboard_interrupt_within_a_chunk():
-    """A SIGINT one second into a run of about 17 s stops it within a chunk (about 0.1 s on)."""
+    """A SIGINT during a run stops it at the next progress report, as a KeyboardInterrupt and
+    nothing else: no panic message. The signal is sent from the first progress report (a
+    state of the run), so the outcome does not depend on how loaded the machine is."""
     import sys
 
     done = subprocess.run(
-        [sys.executable, "-c", CHILD], capture_output=True, text=True, timeout=120
+        [sys.executable, "-c", CHILD], capture_output=True, text=True, timeout=600
     )
     assert done.returncode == 0, done.stdout + done.stderr
-    seconds = float(done.stdout.split()[2])
-    assert seconds < 5, done.stdout  # uninterrupted: about 17 s
+    words = done.stdout.split()
+    at, total, reports = int(words[2]), int(words[4]), int(words[6])
+    assert at < total and reports == 1, done.stdout
+    assert "panicked" not in done.stderr and "RUST_BACKTRACE" not in done.stderr, done.stderr
 
 
 def _attribute_in_child(queue):
@@ -239,20 +252,27 @@ def test_baseline_arrays_and_the_convergence_delta():
 
 def test_a_deepset_fits_saves_loads_and_attributes(tmp_path):
     rng = np.random.default_rng(11)
-    X = rng.lognormal(sigma=rng.uniform(0.2, 1.0, size=(48, 1, 1)), size=(48, 64, 3)).astype(np.float32)
+    X = rng.lognormal(sigma=rng.uniform(0.2, 1.0, size=(160, 1, 1)), size=(160, 64, 3)).astype(np.float32)
     ds = aumann.DeepSet(hidden=8, depth=2, activation="square", seed=3).fit(
-        X, target_indicator="variance", epochs=40
+        X, target_indicator="variance", epochs=300
     )
     assert ds.report["epochs_run"] >= 1
-    pred = ds.predict(X)
-    truth = aumann.evaluate(X, "variance")
+    # A width-8 square DeepSet can represent the variance exactly (models/deepset-variance
+    # is one): on populations it never saw, it must explain most of the variance's spread.
+    held_out = rng.lognormal(sigma=rng.uniform(0.2, 1.0, size=(48, 1, 1)), size=(48, 64, 3))
+    held_out = held_out.astype(np.float32)
+    pred, truth = ds.predict(held_out), aumann.evaluate(held_out, "variance")
     assert pred.shape == (48,)
-    assert np.corrcoef(pred, truth)[0, 1] > 0.5
+    r2 = 1 - ((pred - truth) ** 2).sum() / ((truth - truth.mean()) ** 2).sum()
+    assert r2 >= 0.9, r2
+    pred = ds.predict(X)
     ds.save(tmp_path / "model")
     again = aumann.DeepSet.load(tmp_path / "model")
     np.testing.assert_allclose(again.predict(X), pred, rtol=1e-6)
-    a = aumann.explain(X[0], again)
-    assert a.values.shape == (64,) and abs(a.efficiency_gap[0]) <= 1e-4 * abs(a.output[0] - a.base_values[0]) + 1e-6
+    # V is a polynomial in α along the path (square activations): Gauss–Legendre with 32
+    # nodes integrates it exactly, so the gap is f32 rounding, under the contract's 1e-4.
+    a = aumann.explain(X[0], again, rule="gauss")
+    assert a.values.shape == (64,) and abs(a.efficiency_gap[0]) <= 1e-4 * abs(a.output[0] - a.base_values[0])
     with pytest.raises(aumann.InputError, match="fit"):
         aumann.DeepSet().predict(X)
     shipped = aumann.DeepSet.load(ROOT / "models" / "deepset-variance")
@@ -317,15 +337,17 @@ def test_a_scenario_folder_attributes_as_the_command_line_does(tmp_path):
         cwd=tmp_path, check=True, capture_output=True,
     )
     ours = aumann.explain_scenario(tmp_path / "econ", "static", step=3)
+    gauss = aumann.explain_scenario(tmp_path / "econ", "static", step=3, rule="gauss", steps=32)
     subprocess.run(
         [str(CLI), "attribute", "--scenario", "econ", "--indicator", "static", "--step", "3",
          "--precision", "f64", "--out", "phi.npy", "--summary", "s.json", "--quiet"],
         cwd=tmp_path, check=True, capture_output=True,
     )
     np.testing.assert_allclose(ours["values"], np.load(tmp_path / "phi.npy"), rtol=1e-12, atol=1e-15)
-    change = ours["output"] - ours["base_values"]
-    # Efficiency up to the midpoint rule's error at m = 32 on this nonlinear risk (7e-4 here).
-    assert ours["values"].sum() == pytest.approx(change.sum(), rel=1e-2)
+    # Efficiency to the contract's f64 bound (SPEC §3.5: 1e-10 relative) with a rule whose
+    # quadrature error on this smooth risk is below rounding.
+    change = gauss["output"] - gauss["base_values"]
+    assert gauss["values"].sum() == pytest.approx(change.sum(), rel=1e-10)
     with pytest.raises(aumann.InputError):
         aumann.explain_scenario(tmp_path / "nowhere")
 
