@@ -13,6 +13,7 @@ mod convergence;
 mod deepset;
 mod faithfulness;
 mod fixtures;
+mod fuzz;
 mod hostile;
 mod ingest;
 mod million;
