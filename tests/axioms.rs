@@ -132,32 +132,35 @@ impl Indicator for IgnoresLastCoordinate {
 fn dummy(backend: Backend) {
     let device = device(backend);
     runner(backend)
-        .run(&(population(), 0usize..100, 0.5f64..3.0), |(x, pick, moved)| {
-            let [_, n, d] = x.shape();
-            let phi = run(&IgnoresLast, &x, &zero(&x), &device);
-            prop_assert_eq!(phi.phi[n - 1], 0.0);
-            // An agent that differs from the baseline only in a coordinate V ignores: its
-            // x − b is not zero, so φ = 0 says the engine found ∂V/∂x = 0 there.
-            prop_assume!(d >= 2);
-            let i = pick % n;
-            let b: Vec<f64> = (0..n * d).map(|idx| 0.5 + 0.1 * (idx % d) as f64).collect();
-            let mut v: Vec<f64> = (0..n * d).map(|idx| x.get(0, idx / d, idx % d)).collect();
-            v[i * d..(i + 1) * d].copy_from_slice(&b[i * d..(i + 1) * d]);
-            v[i * d + d - 1] += moved;
-            let x = Array3::from_f64([1, n, d], v);
-            let base = Baseline::from_array(Array3::from_f64([1, n, d], b));
-            for kind in Analytic::ALL {
-                let ind = IgnoresLastCoordinate(analytic(kind));
-                let phi = run(&ind, &x, &base, &device);
-                let scale = phi.phi.iter().fold(1e-300f64, |m, p| m.max(p.abs()));
-                prop_assert!(
-                    phi.phi[i].abs() <= 1e-14 * scale,
-                    "{kind:?}: φ_{i} = {} (max |φ| {scale})",
-                    phi.phi[i]
-                );
-            }
-            Ok(())
-        })
+        .run(
+            &(population(), 0usize..100, 0.5f64..3.0),
+            |(x, pick, moved)| {
+                let [_, n, d] = x.shape();
+                let phi = run(&IgnoresLast, &x, &zero(&x), &device);
+                prop_assert_eq!(phi.phi[n - 1], 0.0);
+                // An agent that differs from the baseline only in a coordinate V ignores: its
+                // x − b is not zero, so φ = 0 says the engine found ∂V/∂x = 0 there.
+                prop_assume!(d >= 2);
+                let i = pick % n;
+                let b: Vec<f64> = (0..n * d).map(|idx| 0.5 + 0.1 * (idx % d) as f64).collect();
+                let mut v: Vec<f64> = (0..n * d).map(|idx| x.get(0, idx / d, idx % d)).collect();
+                v[i * d..(i + 1) * d].copy_from_slice(&b[i * d..(i + 1) * d]);
+                v[i * d + d - 1] += moved;
+                let x = Array3::from_f64([1, n, d], v);
+                let base = Baseline::from_array(Array3::from_f64([1, n, d], b));
+                for kind in Analytic::ALL {
+                    let ind = IgnoresLastCoordinate(analytic(kind));
+                    let phi = run(&ind, &x, &base, &device);
+                    let scale = phi.phi.iter().fold(1e-300f64, |m, p| m.max(p.abs()));
+                    prop_assert!(
+                        phi.phi[i].abs() <= 1e-14 * scale,
+                        "{kind:?}: φ_{i} = {} (max |φ| {scale})",
+                        phi.phi[i]
+                    );
+                }
+                Ok(())
+            },
+        )
         .unwrap();
 }
 backend_test!(dummy);

@@ -137,10 +137,9 @@ fn undefined_shares_are_an_error_not_a_nan() {
     // V(x) − V(b).
     let var = aumann::exact::attribute(Analytic::Variance, &case.x, &case.baseline).unwrap();
     let golden = read_vector(&oracle_dir().join("normal7_meanbase/phi_variance.npy"));
-    let manifest: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(oracle_dir().join("manifest.json")).unwrap(),
-    )
-    .unwrap();
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(oracle_dir().join("manifest.json")).unwrap())
+            .unwrap();
     let entry = &manifest["normal7_meanbase"]["variance"];
     let change = entry["V_x"].as_f64().unwrap() - entry["V_b"].as_f64().unwrap();
     let expected: Vec<f64> = golden.iter().map(|p| p / change).collect();

@@ -43,7 +43,10 @@ fn mutation() -> impl Strategy<Value = Mutation> {
         (any::<usize>(), 0u8..8).prop_map(|(p, b)| Mutation::FlipBit(p, b)),
         (any::<usize>(), interesting).prop_map(|(p, b)| Mutation::SetByte(p, b)),
         any::<usize>().prop_map(Mutation::Truncate),
-        (any::<usize>(), proptest::collection::vec(any::<u8>(), 1..12))
+        (
+            any::<usize>(),
+            proptest::collection::vec(any::<u8>(), 1..12)
+        )
             .prop_map(|(p, v)| Mutation::Insert(p, v)),
         (any::<usize>(), 1usize..16).prop_map(|(p, n)| Mutation::Delete(p, n)),
         (any::<usize>(), 1usize..64).prop_map(|(p, n)| Mutation::Duplicate(p, n)),
@@ -133,8 +136,15 @@ fn hostile_npy() -> impl Strategy<Value = Vec<u8>> {
     ];
     let shape = proptest::collection::vec(dim, 0..5);
     let version = prop_oneof![Just([1u8, 0]), Just([2, 0]), Just([3, 0]), any::<[u8; 2]>()];
-    (descr, any::<bool>(), shape, version, 0usize..200, any::<bool>()).prop_map(
-        |(descr, fortran, shape, version, data, negative)| {
+    (
+        descr,
+        any::<bool>(),
+        shape,
+        version,
+        0usize..200,
+        any::<bool>(),
+    )
+        .prop_map(|(descr, fortran, shape, version, data, negative)| {
             let dims: Vec<String> = shape.iter().map(u64::to_string).collect();
             let mut dims = match dims.len() {
                 1 => format!("({},)", dims[0]),
@@ -144,7 +154,8 @@ fn hostile_npy() -> impl Strategy<Value = Vec<u8>> {
                 dims = dims.replacen('(', "(-", 1);
             }
             let fortran = if fortran { "True" } else { "False" };
-            let mut h = format!("{{'descr': '{descr}', 'fortran_order': {fortran}, 'shape': {dims}, }}");
+            let mut h =
+                format!("{{'descr': '{descr}', 'fortran_order': {fortran}, 'shape': {dims}, }}");
             while (10 + h.len() + 1) % 64 != 0 {
                 h.push(' ');
             }
@@ -159,8 +170,7 @@ fn hostile_npy() -> impl Strategy<Value = Vec<u8>> {
             out.extend(h.as_bytes());
             out.extend((0..data).map(|i| (i * 31) as u8));
             out
-        },
-    )
+        })
 }
 
 /// Read `bytes` as an `.npy` file every way the program does.
@@ -180,7 +190,10 @@ fn read_every_way(dir: &Path, bytes: &[u8]) -> Result<(), TestCaseError> {
     let f = aumann::run::read_features(&p);
     clear(&f)?;
     if let Ok((x, _)) = &f {
-        prop_assert!(x.check_finite("x").is_ok(), "features read with a non-finite value");
+        prop_assert!(
+            x.check_finite("x").is_ok(),
+            "features read with a non-finite value"
+        );
     }
     clear(&aumann::train::read_populations(&p))?;
     Ok(())
@@ -192,7 +205,9 @@ fn npy_files_mutated_or_built_from_hostile_headers() {
     let seed = valid_npy(dir.path());
     let mut runner = prop_runner("tests/proptest-regressions/fuzz_npy.txt", 768);
     runner
-        .run(&mutations(), |edits| read_every_way(dir.path(), &mutate(seed.clone(), &edits)))
+        .run(&mutations(), |edits| {
+            read_every_way(dir.path(), &mutate(seed.clone(), &edits))
+        })
         .unwrap();
     let mut runner = prop_runner("tests/proptest-regressions/fuzz_npy_headers.txt", 512);
     runner

@@ -610,3 +610,90 @@ fn import_refuses_a_table_without_rows_and_values_beyond_f32() {
     );
     assert_eq!(fine.code, Some(0), "{}", fine.stderr);
 }
+
+/// Every file under `dir` but `skip`, by relative path, with its bytes.
+fn outputs(dir: &Path, skip: &[&str]) -> Vec<(PathBuf, Vec<u8>)> {
+    (snapshot(dir).into_iter())
+        .map(|(p, b)| (p.strip_prefix(dir).unwrap().to_path_buf(), b))
+        .filter(|(p, _)| !skip.iter().any(|s| p.ends_with(s)))
+        .collect()
+}
+
+#[test]
+fn the_path_engine_in_f64_and_the_study_give_the_same_bytes_on_one_and_two_threads() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let synth = [
+        "synth",
+        "--agents",
+        "30000",
+        "--time-steps",
+        "3",
+        "--out",
+        "x.npy",
+    ];
+    assert_eq!(run(d, &synth, Duration::from_secs(120)).code, Some(0));
+    for threads in ["1", "2"] {
+        for indicator in ["linear", "mult", "variance", "gini"] {
+            let out = format!("t{threads}/{indicator}.npy");
+            std::fs::create_dir_all(d.join(format!("t{threads}"))).unwrap();
+            let args = [
+                "attribute",
+                "--features",
+                "x.npy",
+                "--indicator",
+                indicator,
+                "--precision",
+                "f64",
+                "--threads",
+                threads,
+                "--quiet",
+                "--out",
+                &out,
+            ];
+            let r = run(d, &args, Duration::from_secs(300));
+            assert_eq!(r.code, Some(0), "{}", r.stderr);
+        }
+        let study = [
+            "study",
+            "--agents",
+            "3000",
+            "--days",
+            "3",
+            "--sizes",
+            "100,1000",
+            "--seeds",
+            "3",
+            "--threads",
+            threads,
+            "--quiet",
+            "--out",
+        ];
+        let out = format!("study{threads}");
+        let r = run(d, &[&study[..], &[&out]].concat(), Duration::from_secs(600));
+        assert_eq!(r.code, Some(0), "{}", r.stderr);
+    }
+    let (one, two) = (outputs(&d.join("t1"), &[]), outputs(&d.join("t2"), &[]));
+    assert_eq!(one.len(), 4);
+    assert!(one == two, "φ differs between 1 and 2 threads");
+    // run.json records timings and the thread count; everything else must match byte for byte.
+    let (one, two) = (
+        outputs(&d.join("study1"), &["run.json"]),
+        outputs(&d.join("study2"), &["run.json"]),
+    );
+    assert!(one.len() > 10, "{} study outputs", one.len());
+    // The report ends with the command that made it, which names the thread count.
+    let made_by = |bytes: &[u8]| {
+        let text = String::from_utf8_lossy(bytes);
+        text.split("Made by").next().unwrap().to_string()
+    };
+    for ((p, a), (q, b)) in one.iter().zip(&two) {
+        assert_eq!(p, q);
+        let same = match p.ends_with("report.md") {
+            true => made_by(a) == made_by(b),
+            false => a == b,
+        };
+        assert!(same, "{} differs between 1 and 2 threads", p.display());
+    }
+    assert_eq!(one.len(), two.len());
+}
