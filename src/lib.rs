@@ -31,8 +31,8 @@ pub use apps::{
     scenario, seed, study, synth, train,
 };
 pub use engine::{
-    array, attribution, backend, baseline, choice, error, exact, indicators, limits, model, npy,
-    ops, output, path, progress, run, verify,
+    array, attribution, backend, baseline, choice, error, exact, indicators, input, limits, model,
+    npy, ops, output, path, progress, run, verify,
 };
 
 pub use aumann_kernels as kernels;

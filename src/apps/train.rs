@@ -307,6 +307,8 @@ fn path_copies(
     if config.path_copies == 0 {
         return Ok(None);
     }
+    let [_, n, d] = x.shape();
+    crate::limits::allocation("the path copies", &[idx.len(), config.path_copies, n, d], 8)?;
     let rows: Vec<usize> = idx
         .iter()
         .flat_map(|&i| std::iter::repeat_n(i, config.path_copies))

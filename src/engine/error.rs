@@ -66,7 +66,7 @@ pub enum Error {
         source: std::io::Error,
     },
     /// A result the computation could not represent: it overflowed the working precision.
-    #[error("{what} at {place} is {value}: {}", overflow_fix(*precision))]
+    #[error("{what} at {place} is {value}: {}", overflow_fix(*precision, *value))]
     Overflow {
         /// What overflowed (`"φ"`, `"V(x)"` …), with the indicator.
         what: String,
@@ -87,6 +87,14 @@ pub enum Error {
         /// The bound.
         bound: String,
         /// Why the bound is there.
+        reason: String,
+    },
+    /// An input path that is not a file of data.
+    #[error("{}: {reason}", path.display())]
+    Input {
+        /// The path given.
+        path: PathBuf,
+        /// What it is, and what was expected.
         reason: String,
     },
     /// An output path that cannot be written safely.
@@ -294,14 +302,21 @@ pub enum Error {
     },
 }
 
-/// How to avoid an overflow of `precision`.
-fn overflow_fix(precision: crate::backend::Precision) -> &'static str {
-    match precision {
-        crate::backend::Precision::F32 => {
+/// Why a value came out infinite or NaN in `precision`, and what to do.
+fn overflow_fix(precision: crate::backend::Precision, value: f64) -> &'static str {
+    use crate::backend::Precision::{F32, F64};
+    match (precision, value.is_nan()) {
+        (F32, false) => {
             "the values overflow f32 (beyond ±3.4e38); compute in f64, or rescale the features"
         }
-        crate::backend::Precision::F64 => {
-            "the values overflow f64; rescale the features (divide them by a constant)"
+        (F64, false) => "the values overflow f64; rescale the features (divide them by a constant)",
+        (F32, true) => {
+            "an undefined operation (0/0, ∞ − ∞) in f32: the input is outside the indicator's \
+             domain, or its values overflow f32; check the input, or compute in f64"
+        }
+        (F64, true) => {
+            "an undefined operation (0/0, ∞ − ∞): the input is outside the indicator's domain \
+             or too large; check the input, or rescale it"
         }
     }
 }

@@ -27,8 +27,42 @@ pub const MAX_HIDDEN: usize = 1 << 14;
 /// Most smoothed steps of a scenario's rollout.
 pub const MAX_HORIZON: usize = 10_000;
 
+/// Most samples (permutations, coalitions) of a sampled Shapley or Banzhaf estimate: their
+/// standard error is below 1/4000 of the spread long before.
+pub const MAX_SAMPLES: usize = 1 << 24;
+
+/// Most seeds (independent repetitions) of one comparison or benchmark.
+pub const MAX_SEEDS: usize = 10_000;
+
 /// Most days of a panel (a century).
 pub const MAX_DAYS: usize = 36_525;
+
+/// Most worker threads a run may ask for: four per core, and at least 256 (more only adds
+/// stacks and switching; a mistyped count would hang starting them).
+pub fn max_threads() -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, |c| c.get());
+    (4 * cores).max(256)
+}
+
+/// Check a worker-thread count: at least 1, at most [`max_threads`].
+///
+/// # Errors
+/// [`Error::Parameter`] for 0; [`Error::TooLarge`] above the maximum.
+pub fn threads(n: usize) -> Result<()> {
+    if n == 0 {
+        return Err(Error::Parameter {
+            name: "threads",
+            value: "0".into(),
+            reason: "at least one worker thread is needed".into(),
+        });
+    }
+    at_most(
+        "worker threads",
+        n,
+        max_threads(),
+        "more threads than that only add overhead",
+    )
+}
 
 /// `Π shape · width` bytes, or an error naming `what` when the product overflows.
 ///
@@ -89,15 +123,32 @@ pub fn at_most(what: &str, value: usize, max: usize, reason: &str) -> Result<()>
 }
 
 /// Memory available to a new allocation: physical memory available plus free swap (Linux's
-/// `/proc/meminfo`); `None` where that cannot be read.
+/// `/proc/meminfo`), and no more than the process's address-space limit (`ulimit -v`) leaves
+/// it; `None` where that cannot be read.
 pub fn available_memory() -> Option<u64> {
-    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
-    let field = |name: &str| -> Option<u64> {
+    let kib = |text: &str, name: &str| -> Option<u64> {
         let line = text.lines().find(|l| l.starts_with(name))?;
         let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
         kib.checked_mul(1024)
     };
-    Some(field("MemAvailable:")?.saturating_add(field("SwapFree:").unwrap_or(0)))
+    let meminfo = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let machine =
+        kib(&meminfo, "MemAvailable:")?.saturating_add(kib(&meminfo, "SwapFree:").unwrap_or(0));
+    Some(match address_space_left(&kib) {
+        Some(left) => machine.min(left),
+        None => machine,
+    })
+}
+
+/// What the address-space limit leaves: the limit less the process's virtual size.
+fn address_space_left(kib: &dyn Fn(&str, &str) -> Option<u64>) -> Option<u64> {
+    let limits = std::fs::read_to_string("/proc/self/limits").ok()?;
+    let line = limits
+        .lines()
+        .find(|l| l.starts_with("Max address space"))?;
+    let soft: u64 = line.split_whitespace().nth(3)?.parse().ok()?; // "unlimited" → None
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    Some(soft.saturating_sub(kib(&status, "VmSize:")?))
 }
 
 /// Bytes in the largest binary unit that keeps a number ≥ 1.

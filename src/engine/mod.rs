@@ -13,6 +13,7 @@
 //! | [`verify`] | the verification contract between engine and closed forms |
 //! | [`model`] | DeepSet model folders |
 //! | [`array`](mod@array), [`npy`] | host arrays and `.npy` I/O |
+//! | [`input`] | input files opened only when they are regular files |
 //! | [`limits`] | sizes checked before they are allocated: overflow, available memory, maxima |
 //! | [`output`] | outputs written under a temporary name and moved into place, only where asked |
 //! | [`backend`], [`ops`] | flex, ndarray and wgpu devices; f32/f64; functions accurate on every device |
@@ -27,6 +28,7 @@ pub mod choice;
 pub mod error;
 pub mod exact;
 pub mod indicators;
+pub mod input;
 pub mod limits;
 pub mod model;
 pub mod npy;

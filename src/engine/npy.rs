@@ -49,7 +49,7 @@ fn read_numbers(path: &Path, integers: bool) -> Result<NpyArray> {
         path: path.to_path_buf(),
         reason,
     };
-    let mut reader = BufReader::new(File::open(path).map_err(io_err)?);
+    let mut reader = BufReader::new(crate::input::open(path)?);
     let header = npyz::NpyHeader::from_reader(&mut reader).map_err(|e| not_npy(e.to_string()))?;
     let DType::Plain(type_str) = header.dtype() else {
         return Err(Error::UnsupportedDtype {
@@ -80,7 +80,8 @@ fn read_numbers(path: &Path, integers: bool) -> Result<NpyArray> {
     let what = path.display().to_string();
     let data_bytes = crate::limits::bytes(&what, &shape, size)?;
     check_data_size(&mut reader, data_bytes, &shape, not_npy)?;
-    crate::limits::fits(&what, data_bytes)?;
+    // The values read, and one working copy of them (a transposition, an upload).
+    crate::limits::fits(&what, data_bytes.saturating_mul(2))?;
     let len: usize = shape.iter().product();
     let truncated = |got: usize| {
         not_npy(format!(

@@ -130,12 +130,8 @@ impl RunConfig {
                     .into(),
             });
         }
-        if self.threads == Some(0) {
-            return Err(Error::Parameter {
-                name: "threads",
-                value: "0".into(),
-                reason: "at least one worker thread is needed".into(),
-            });
+        if let Some(n) = self.threads {
+            crate::limits::threads(n)?;
         }
         Ok(())
     }

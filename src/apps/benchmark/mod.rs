@@ -137,6 +137,15 @@ pub fn synthetic_methods(n: usize) -> Vec<Method> {
     m
 }
 
+/// Check every population size fits in memory: its features and a few working copies of them
+/// in f64 (the methods' inputs, baselines and gradients).
+fn check_sizes(sizes: &[usize], d: usize) -> Result<()> {
+    for &n in sizes {
+        crate::limits::allocation(&format!("a population of {n} agents"), &[8, n, d], 8)?;
+    }
+    Ok(())
+}
+
 /// Run the ground-truth benchmark.
 ///
 /// # Errors
@@ -145,6 +154,9 @@ pub fn synthetic_table(
     options: &SyntheticOptions,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<Vec<SyntheticRow>> {
+    check_sizes(&options.sizes, options.d)?;
+    let why = "repetitions beyond that do not change a mean";
+    crate::limits::at_most("seeds", options.seeds, crate::limits::MAX_SEEDS, why)?;
     let device = Backend::NdArray.device()?;
     let cells: Vec<(Kind, usize)> = Kind::ALL
         .iter()
@@ -314,6 +326,7 @@ pub fn scaling_table(
     options: &ScalingOptions,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<Vec<ScalingRow>> {
+    check_sizes(&options.sizes, 3)?;
     let mut rows = Vec::new();
     let total = options.sizes.len() * options.methods.len();
     let mut measured: Vec<Vec<(f64, f64)>> = vec![Vec::new(); options.methods.len()];

@@ -295,7 +295,12 @@ pub(crate) fn check_banzhaf_samples(samples: usize) -> Result<()> {
             reason: "sampled Banzhaf needs at least 2 samples".into(),
         });
     }
-    Ok(())
+    at_most_samples(samples)
+}
+
+fn at_most_samples(samples: usize) -> Result<()> {
+    let why = "the estimate's standard error is negligible long before that";
+    crate::limits::at_most("samples", samples, crate::limits::MAX_SAMPLES, why)
 }
 
 /// Coalition `k` of the sampled Banzhaf estimators: each player in with probability ½.
@@ -375,7 +380,7 @@ pub(crate) fn check_samples(samples: usize, antithetic: bool) -> Result<()> {
                 .into(),
         });
     }
-    Ok(())
+    at_most_samples(samples)
 }
 
 /// Refuse a game too large to enumerate.

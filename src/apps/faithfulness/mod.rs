@@ -319,6 +319,8 @@ fn check(options: &FaithOptions, n: usize, runs: usize) -> Result<()> {
     if options.seeds == 0 {
         return refuse("seeds", "0".into(), "at least one seed".into());
     }
+    let why = "repetitions beyond that do not change a mean";
+    crate::limits::at_most("seeds", options.seeds, crate::limits::MAX_SEEDS, why)?;
     let uses = |m| options.methods.contains(&m);
     if uses(FaithMethod::ShapleyExact) {
         crate::coalition::methods::check_exact(n)?;

@@ -5,10 +5,12 @@
 //! auc_dynamic,auc_dynamic_relative,kendall_top10,kendall_all,top10_overlap,seconds,
 //! infeasible_seconds` — means over seeds; `auc_sd` their standard deviation; agreement
 //! against sampled Shapley's first seed, empty on its own row and where it did not run;
-//! `infeasible_seconds` the extrapolated time of a method not run.
+//! `infeasible_seconds` the extrapolated time of a method not run. A field is empty where its
+//! value is undefined: a relative value where the macro change is zero, Kendall's τ_b where a
+//! ranking is all ties.
 //!
 //! `deletion.csv`: `scenario,indicator,step,method,seed,k,drop,drop_relative,drop_dynamic,
-//! drop_dynamic_relative`.
+//! drop_dynamic_relative` (relative drops empty where the change is zero).
 
 use aumann_kernels::rank::{kendall_tau_b, top_k};
 use plotters::prelude::*;
@@ -121,7 +123,6 @@ impl Faithfulness {
 
     /// `faithfulness.csv` rows (no header).
     pub fn summary_csv(&self) -> String {
-        let cell = |v: Option<f64>| v.map(|v| format!("{v:.6e}")).unwrap_or_default();
         let mut out = String::new();
         for s in self.summaries() {
             let auc = s.auc.map(|a| a.0);
@@ -149,29 +150,39 @@ impl Faithfulness {
         out
     }
 
-    /// `deletion.csv` rows (no header).
+    /// `deletion.csv` rows (no header); a relative drop is empty where the macro change is
+    /// zero.
     pub fn deletion_csv(&self) -> String {
+        let rel = |d: f64, c: f64| cell(Some(d / c).filter(|_| c != 0.0));
         let mut out = String::new();
         for o in &self.outcomes {
             let Ranked::Done(c) = &o.result else { continue };
             for (k, (d, y)) in c.deletion.iter().zip(&c.dynamic).enumerate() {
                 out.push_str(&format!(
-                    "{},{},{},{},{},{},{:.6e},{:.6e},{:.6e},{:.6e}\n",
+                    "{},{},{},{},{},{},{},{},{},{}\n",
                     self.scenario,
                     self.which.name(),
                     self.step,
                     o.method.name(),
                     o.seed.map(|s| s.to_string()).unwrap_or_default(),
                     k + 1,
-                    d,
-                    d / self.change[0],
-                    y,
-                    y / self.change[1],
+                    cell(Some(*d)),
+                    rel(*d, self.change[0]),
+                    cell(Some(*y)),
+                    rel(*y, self.change[1]),
                 ));
             }
         }
         out
     }
+}
+
+/// A number in a CSV field, or an empty field where it is undefined (a relative value of a
+/// zero change, Kendall's τ_b of a ranking that is all ties) or not finite.
+fn cell(v: Option<f64>) -> String {
+    v.filter(|v| v.is_finite())
+        .map(|v| format!("{v:.6e}"))
+        .unwrap_or_default()
 }
 
 /// The header of `faithfulness.csv`.
@@ -198,7 +209,10 @@ pub fn markdown(runs: &[Faithfulness], samples: usize, k_max: usize) -> String {
     ]);
     for f in runs {
         for s in f.summaries() {
-            let rel = |a: f64, c: f64| format!("{:.3}", a / c);
+            let rel = |a: f64, c: f64| match c != 0.0 && (a / c).is_finite() {
+                true => format!("{:.3}", a / c),
+                false => "– (no change)".into(),
+            };
             let auc = match (s.auc, s.infeasible) {
                 (Some((a, sd)), _) if s.seeds > 1 => {
                     format!("{} ± {:.3}", rel(a, f.change[0]), sd / f.change[0].abs())
@@ -207,7 +221,10 @@ pub fn markdown(runs: &[Faithfulness], samples: usize, k_max: usize) -> String {
                 (None, Some(secs)) => format!("infeasible (≈ {secs:.0} s)"),
                 (None, None) => "–".into(),
             };
-            let agree = |j: usize| s.agreement.map_or("–".into(), |a| format!("{:.2}", a[j]));
+            let agree = |j: usize| match s.agreement.map(|a| a[j]) {
+                Some(v) if v.is_finite() => format!("{v:.2}"),
+                _ => "–".into(),
+            };
             t.row([
                 f.scenario.clone(),
                 f.step.to_string(),

@@ -101,7 +101,7 @@ impl Panel {
     /// [`Error::Shape`] and [`Error::NonFinite`] naming the array otherwise.
     pub fn load(dir: &Path) -> Result<Panel> {
         let manifest_path = dir.join("manifest.json");
-        let text = fs::read_to_string(&manifest_path).map_err(|e| Error::Panel {
+        let text = crate::input::read_to_string(&manifest_path).map_err(|e| Error::Panel {
             path: manifest_path.clone(),
             reason: format!(
                 "cannot read the manifest ({e}); is {} a panel folder?",

@@ -742,6 +742,8 @@ impl Folder<'_> {
     /// `scenario.json`, of this format and version.
     fn manifest(&self) -> Result<Manifest> {
         let file = "scenario.json";
+        crate::input::check_regular(&self.0.join(file))
+            .map_err(|e| self.bad(file, format!("cannot be read ({e})")))?;
         let text = std::fs::read_to_string(self.0.join(file))
             .map_err(|e| self.bad(file, format!("cannot be read ({e})")))?;
         let manifest: Manifest = serde_json::from_str(&text)
@@ -778,10 +780,19 @@ impl Folder<'_> {
         if manifest.edges == 0 {
             return Ok(None);
         }
-        let flat: Vec<i64> = match e.values {
-            Values::F64(v) => v.into_iter().map(|x| x as i64).collect(),
-            Values::F32(v) => v.into_iter().map(|x| x as i64).collect(),
+        let values: Vec<f64> = match e.values {
+            Values::F64(v) => v,
+            Values::F32(v) => v.into_iter().map(f64::from).collect(),
         };
+        // Agent ids are whole numbers: a NaN, an infinity or a fraction names no agent.
+        if let Some(at) = values
+            .iter()
+            .position(|x| x.fract() != 0.0 || !x.is_finite())
+        {
+            let reason = format!("edge {} holds {}, not an agent number", at / 2, values[at]);
+            return Err(self.bad(file, reason));
+        }
+        let flat: Vec<i64> = values.into_iter().map(|x| x as i64).collect();
         let n = manifest.agents;
         let graph = Graph::from_i64(n, &flat).map_err(|(edge, v)| {
             self.bad(file, format!("edge {edge} names agent {v}, outside 0..{n}"))

@@ -101,7 +101,7 @@ pub fn inputs<'a, const N: usize>(paths: [Option<&'a Path>; N]) -> Vec<&'a Path>
 /// Size the global thread pool (`None`: all cores).
 pub fn set_threads(threads: Option<usize>) -> Result<()> {
     if let Some(n) = threads {
-        anyhow::ensure!(n >= 1, "--threads must be at least 1");
+        aumann::limits::threads(n).map_err(|e| anyhow::anyhow!("--threads: {e}"))?;
         rayon::ThreadPoolBuilder::new()
             .num_threads(n)
             .build_global()

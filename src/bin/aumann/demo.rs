@@ -50,6 +50,7 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
         seed: args.seed,
         ..SynthConfig::default()
     };
+    config.check()?;
     println!(
         "aumann demo: {} synthetic heavy-tailed agents, d = 3, zero baseline; path = midpoint m = {}, {} on {} ({}); exact = closed form in f64",
         args.agents,

@@ -43,8 +43,7 @@ pub fn run(args: ImportArgs) -> Result<ExitCode> {
                 .with_context(|| format!("--fill is '{v}'; expected a number or 'raise'"))?,
         ),
     };
-    let text =
-        std::fs::read_to_string(&args.csv).with_context(|| format!("{}", args.csv.display()))?;
+    let text = aumann::input::read_to_string(&args.csv)?;
     let pivot = pivot_csv(
         &text,
         &args.csv,

@@ -105,7 +105,9 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("error: {}", message(&err));
+            let message = message(&err);
+            let message: Vec<&str> = message.lines().map(str::trim).collect();
+            eprintln!("error: {}", message.join(" "));
             ExitCode::from(2)
         }
     }
@@ -119,10 +121,27 @@ fn usage_error(e: clap::Error) -> ExitCode {
         let _ = e.print();
         return ExitCode::SUCCESS;
     }
-    let text = e.to_string();
-    let line = text.lines().next().unwrap_or("error: invalid arguments");
-    eprintln!("{line}");
+    if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+        // `aumann` or `aumann panel` alone: what there is to run.
+        let _ = e.print();
+        return ExitCode::from(2);
+    }
+    eprintln!("{}", one_line(&e.to_string()));
     ExitCode::from(2)
+}
+
+/// clap's message on one line: its lines up to the usage, joined (so "the following required
+/// arguments were not provided:" is followed by the arguments it means).
+fn one_line(text: &str) -> String {
+    let parts: Vec<&str> = (text.lines())
+        .take_while(|l| !l.starts_with("Usage:") && !l.starts_with("For more information"))
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    match parts.is_empty() {
+        true => "error: invalid arguments".into(),
+        false => parts.join(" "),
+    }
 }
 
 /// The error and its causes on one line, each cause once (a library error that already
