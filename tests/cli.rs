@@ -11,7 +11,7 @@ use crate::common::{aumann, oracle_dir};
 
 fn write_npy(dir: &Path, name: &str, shape: &[usize], values: Vec<f64>) -> PathBuf {
     let p = dir.join(name);
-    aumann::npy::write(&p, shape, &Values::F64(values)).unwrap();
+    crate::common::write_raw_npy(&p, shape, &Values::F64(values));
     p
 }
 

@@ -145,3 +145,33 @@ pub fn prop_runner(file: &'static str, cases: u32) -> proptest::test_runner::Tes
     };
     TestRunner::new_with_rng(config, TestRng::from_seed(RngAlgorithm::ChaCha, &bytes))
 }
+
+/// Write any values, NaN and infinities included, as an `.npy` file (through npyz, not the
+/// library's writer, which refuses non-finite values): the hostile inputs of the tests.
+pub fn write_raw_npy(path: &Path, shape: &[usize], values: &aumann::array::Values) {
+    use npyz::WriterBuilder;
+    let file = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
+    let shape: Vec<u64> = shape.iter().map(|&s| s as u64).collect();
+    match values {
+        aumann::array::Values::F32(v) => {
+            let mut w = npyz::WriteOptions::new()
+                .default_dtype()
+                .shape(&shape)
+                .writer(file)
+                .begin_nd()
+                .unwrap();
+            w.extend(v.iter().copied()).unwrap();
+            w.finish().unwrap();
+        }
+        aumann::array::Values::F64(v) => {
+            let mut w = npyz::WriteOptions::new()
+                .default_dtype()
+                .shape(&shape)
+                .writer(file)
+                .begin_nd()
+                .unwrap();
+            w.extend(v.iter().copied()).unwrap();
+            w.finish().unwrap();
+        }
+    }
+}
