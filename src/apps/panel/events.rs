@@ -60,12 +60,17 @@ pub struct EventsOptions {
 /// [`Error::Io`] naming a file that cannot be written; [`Error::Panel`] if the panel's
 /// 7-day counts are smaller than its topic counts of the last 7 days, or it has replies
 /// beyond its topics on an agent with no post to reply to (no event stream gives that).
+/// [`Error::TooLarge`] for more likes per post than there are other agents.
 pub fn write_events(
     panel: &Panel,
     dir: &Path,
     options: EventsOptions,
     progress: &mut dyn FnMut(usize, usize),
 ) -> Result<EventsWritten> {
+    // Each like comes from a distinct agent after the post's author.
+    let others = panel.agents().saturating_sub(1);
+    let why = "each like comes from a different agent";
+    crate::limits::at_most("likes per post", options.likes_per_post, others, why)?;
     let compress = options.compress;
     let events_dir = dir.join("events");
     fs::create_dir_all(&events_dir).map_err(|source| Error::Io {

@@ -315,6 +315,8 @@ impl StudyConfig {
         if self.seeds == 0 {
             return bad("seeds", "0".into(), "at least one draw per cell is needed");
         }
+        let why = "repetitions beyond that do not change a mean";
+        crate::limits::at_most("seeds", self.seeds, crate::limits::MAX_SEEDS, why)?;
         if self.indicators.is_empty() {
             return bad("indicators", "[]".into(), "no indicators to study");
         }

@@ -105,9 +105,7 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
         Err(err) => {
-            let message = message(&err);
-            let message: Vec<&str> = message.lines().map(str::trim).collect();
-            eprintln!("error: {}", message.join(" "));
+            eprintln!("error: {}", printable(&message(&err)));
             ExitCode::from(2)
         }
     }
@@ -142,6 +140,24 @@ fn one_line(text: &str) -> String {
         true => "error: invalid arguments".into(),
         false => parts.join(" "),
     }
+}
+
+/// A message as one printable line of bounded length: line breaks (`\n`, `\r`) and other
+/// control characters become spaces, and a message longer than 2 000 characters (a value
+/// quoted from a hostile file) is cut with an ellipsis.
+fn printable(message: &str) -> String {
+    const MAX: usize = 2000;
+    let mut out: String = (message.chars())
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect::<String>()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    if let Some((cut, _)) = out.char_indices().nth(MAX) {
+        out.truncate(cut);
+        out.push_str(" …");
+    }
+    out
 }
 
 /// The error and its causes on one line, each cause once (a library error that already

@@ -67,8 +67,15 @@ pub fn run(command: PanelCommand) -> Result<ExitCode> {
     set_threads(args.threads)?;
     let start = Instant::now();
     let panel = generate(args.agents, args.days, args.seed)?;
-    if let Some(out) = &args.out {
-        let staged = Staged::folder(out, "manifest.json", &[])?;
+    // Both outputs staged before either is written: the same folder given twice is refused
+    // before any work.
+    let panel_out = (args.out.as_deref())
+        .map(|out| Staged::folder(out, "manifest.json", &[]))
+        .transpose()?;
+    let events_out = (args.events.as_deref())
+        .map(|dir| Staged::folder(dir, "topics.toml", &[]))
+        .transpose()?;
+    if let (Some(out), Some(staged)) = (&args.out, panel_out) {
         panel.save(staged.path())?;
         staged.commit()?;
         eprintln!(
@@ -80,8 +87,7 @@ pub fn run(command: PanelCommand) -> Result<ExitCode> {
             start.elapsed().as_secs_f64()
         );
     }
-    if let Some(dir) = &args.events {
-        let staged = Staged::folder(dir, "topics.toml", &[])?;
+    if let (Some(dir), Some(staged)) = (&args.events, events_out) {
         let mut bar = Bar::new("days", true);
         let options = EventsOptions {
             compress: args.compress,
