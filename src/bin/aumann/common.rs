@@ -94,7 +94,7 @@ pub struct ComputeFlags {
 }
 
 /// The input paths given (for the outputs to be checked against).
-pub fn inputs<'a, const N: usize>(paths: [Option<&'a Path>; N]) -> Vec<&'a Path> {
+pub fn inputs<const N: usize>(paths: [Option<&Path>; N]) -> Vec<&Path> {
     paths.into_iter().flatten().collect()
 }
 
