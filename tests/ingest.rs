@@ -627,8 +627,10 @@ fn bad_input_is_reported_by_file_line_and_offset_and_nothing_half_written() {
 /// Per connection to the replay server: its cursor and how many events it was sent.
 type ConnectionLog = std::sync::Arc<std::sync::Mutex<Vec<(Option<i64>, usize)>>>;
 
-/// A replay server on the loopback interface: serves the sample events in `time_us` order
-/// from each connection's cursor, dropping the first connection after `drop_after` events.
+/// A replay server on the loopback interface: serves its events in the order given from each
+/// connection's cursor (those with `time_us` at or after it), dropping the first connection
+/// after `drop_after` events; later connections get every event and stay open until the
+/// client goes. It ignores `maxMessageSizeBytes`, and lets a client that leaves early go.
 struct Replay {
     port: u16,
     /// Each connection's cursor, and how many events it was sent.
@@ -636,9 +638,11 @@ struct Replay {
 }
 
 fn time_of(line: &str) -> i64 {
-    serde_json::from_str::<serde_json::Value>(line).unwrap()["time_us"]
-        .as_i64()
-        .unwrap()
+    #[derive(serde::Deserialize)]
+    struct Stamp {
+        time_us: i64,
+    }
+    serde_json::from_str::<Stamp>(line).unwrap().time_us
 }
 
 impl Replay {
@@ -648,34 +652,12 @@ impl Replay {
         let port = listener.local_addr().unwrap().port();
         let log = Arc::new(Mutex::new(Vec::new()));
         let shared = Arc::clone(&log);
+        let events: Vec<(i64, String)> = events.into_iter().map(|e| (time_of(&e), e)).collect();
         std::thread::spawn(move || {
-            #[allow(clippy::result_large_err)] // tungstenite's handshake callback type
-            for (k, stream) in listener.incoming().take(4).enumerate() {
-                let stream = stream.unwrap();
-                let mut cursor = None;
-                let callback =
-                    |req: &tungstenite::handshake::server::Request,
-                     resp: tungstenite::handshake::server::Response| {
-                        let query = req.uri().query().unwrap_or("");
-                        cursor = (query.split('&'))
-                            .find_map(|kv| kv.strip_prefix("cursor="))
-                            .map(|c| c.parse::<i64>().unwrap());
-                        Ok(resp)
-                    };
-                let mut socket = tungstenite::accept_hdr(stream, callback).unwrap();
-                let from: Vec<&String> = (events.iter())
-                    .filter(|e| cursor.is_none_or(|c| time_of(e) >= c))
-                    .collect();
-                let n = if k == 0 { drop_after } else { from.len() };
-                for e in &from[..n] {
-                    socket.send(tungstenite::Message::text(e.as_str())).unwrap();
-                }
-                shared.lock().unwrap().push((cursor, n));
-                if k == 0 {
-                    continue; // dropped: no close frame
-                }
-                // Stay open until the client goes.
-                while socket.read().is_ok() {}
+            for (k, stream) in listener.incoming().enumerate() {
+                let Ok(stream) = stream else { continue };
+                let limit = if k == 0 { drop_after } else { usize::MAX };
+                serve(stream, &events, limit, &shared);
             }
         });
         Self { port, log }
@@ -694,6 +676,50 @@ impl Replay {
     }
 }
 
+/// One connection: the events from its cursor, at most `limit` of them (then dropped, no close
+/// frame), else kept open until the client goes.
+fn serve(stream: std::net::TcpStream, events: &[(i64, String)], limit: usize, log: &ConnectionLog) {
+    let mut cursor = None;
+    #[allow(clippy::result_large_err)] // tungstenite's handshake callback type
+    let callback = |req: &tungstenite::handshake::server::Request,
+                    resp: tungstenite::handshake::server::Response| {
+        let query = req.uri().query().unwrap_or("");
+        cursor = (query.split('&'))
+            .find_map(|kv| kv.strip_prefix("cursor="))
+            .and_then(|c| c.parse::<i64>().ok());
+        Ok(resp)
+    };
+    let Ok(mut socket) = tungstenite::accept_hdr(stream, callback) else {
+        return;
+    };
+    let from = (events.iter()).filter(|(t, _)| cursor.is_none_or(|c| *t >= c));
+    let mut sent = 0;
+    for (_, e) in from.take(limit) {
+        if socket.send(tungstenite::Message::text(e.as_str())).is_err() {
+            break; // the client left
+        }
+        sent += 1;
+    }
+    log.lock().unwrap().push((cursor, sent));
+    if sent == limit {
+        return; // dropped: no close frame
+    }
+    while socket.read().is_ok() {}
+}
+
+/// The 162 sample events, in `time_us` order.
+fn sample_events() -> Vec<String> {
+    let mut events: Vec<String> = ["corpus_expected_v1.jsonl", "subscribe_golden_v1.jsonl"]
+        .iter()
+        .flat_map(|f| {
+            let text = std::fs::read_to_string(samples().join(f)).unwrap();
+            text.lines().map(String::from).collect::<Vec<_>>()
+        })
+        .collect();
+    events.sort_by_key(|e| time_of(e));
+    events
+}
+
 /// Capture against a local replay server that drops the connection mid-stream, then a second
 /// capture (the command line, stopped with Ctrl-C) resuming from the first one's cursor: every
 /// event is on disk, the rewound overlap is written twice and ingest drops it, so the panel is
@@ -703,14 +729,7 @@ fn capture_survives_a_dropped_connection_and_a_restart_losing_and_duplicating_no
     use aumann::ingest::capture::{CaptureConfig, Rotation, capture};
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::time::Duration;
-    let mut events: Vec<String> = ["corpus_expected_v1.jsonl", "subscribe_golden_v1.jsonl"]
-        .iter()
-        .flat_map(|f| {
-            let text = std::fs::read_to_string(samples().join(f)).unwrap();
-            text.lines().map(String::from).collect::<Vec<_>>()
-        })
-        .collect();
-    events.sort_by_key(|e| time_of(e));
+    let events = sample_events();
     let server = Replay::start(events.clone(), 60);
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("capture");
@@ -807,4 +826,225 @@ fn capture_survives_a_dropped_connection_and_a_restart_losing_and_duplicating_no
         "nothing duplicated"
     );
     assert_eq!(captured.panel.posts_7d, direct.panel.posts_7d);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Hostile input: each test below is one way an adversarial user broke ingest or capture.
+
+/// `aumann panel ingest` in `dir` with `args`.
+fn ingest_cli(dir: &Path, args: &[&str]) -> crate::common::Run {
+    let mut all = vec!["panel", "ingest"];
+    all.extend(args);
+    crate::common::aumann(dir, &all, &[])
+}
+
+/// Every path under `dir`, folders included.
+fn tree(dir: &Path) -> std::collections::BTreeSet<PathBuf> {
+    let mut out = std::collections::BTreeSet::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() && !path.is_symlink() {
+            out.extend(tree(&path));
+        }
+        out.insert(path);
+    }
+    out
+}
+
+/// A topic named like a path would make ingest write outside `--out`: such names are refused
+/// naming the file, the line and the name, and nothing is written anywhere.
+#[test]
+fn topic_names_that_are_not_plain_file_names_are_refused_and_nothing_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::create_dir_all(d.join("work/victim")).unwrap();
+    let events = samples().join("corpus_expected_v1.jsonl");
+    let absolute = d.join("abs/data");
+    for name in [
+        "../../victim/data",
+        absolute.to_str().unwrap(),
+        "..",
+        ".",
+        "sub/dir",
+        "a.b",
+        "",
+    ] {
+        let toml = format!("\n[[topic]]\nname = {name:?}\nkeywords = [\"ai\"]\n");
+        std::fs::write(d.join("work/topics.toml"), toml).unwrap();
+        let before = tree(d);
+        let run = ingest_cli(
+            &d.join("work"),
+            &[
+                "--events",
+                events.to_str().unwrap(),
+                "--topics",
+                "topics.toml",
+                "--out",
+                "out",
+                "--keep-unengaged",
+                "--quiet",
+            ],
+        );
+        assert_ne!(run.code, 0, "{name:?} was accepted");
+        assert!(
+            run.stderr.contains("topics.toml:3"),
+            "{name:?}: {}",
+            run.stderr
+        );
+        assert!(
+            run.stderr.contains(&format!("{name:?}")),
+            "{name:?}: {}",
+            run.stderr
+        );
+        assert_eq!(tree(d), before, "{name:?} wrote something");
+    }
+}
+
+/// A post commit by `did` at `time_us`, on the `ai` topic.
+fn post_at(did: &str, time_us: i64) -> String {
+    format!(
+        r#"{{"did":"{did}","time_us":{time_us},"kind":"commit","commit":{{"rev":"3mptbypoove2w","operation":"create","collection":"app.bsky.feed.post","rkey":"3mptbypfywk2v","record":{{"text":"ai news"}},"cid":"bafy"}}}}"#
+    )
+}
+
+/// The same input gives byte-identical outputs on one thread and on two.
+#[test]
+fn ingest_outputs_do_not_depend_on_the_number_of_threads() {
+    use aumann::panel::events::{EventsOptions, write_events};
+    use aumann::panel::synth::{PanelConfig, generate};
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let panel = generate(&PanelConfig {
+        agents: 3_000,
+        seed: 5,
+        ..PanelConfig::default()
+    });
+    let options = EventsOptions {
+        compress: true,
+        likes_per_post: 1,
+    };
+    write_events(&panel, &d.join("synth"), options, &mut |_, _| {}).unwrap();
+    let run = |threads: &str| {
+        let out = format!("p{threads}");
+        let args = [
+            "panel",
+            "ingest",
+            "--events",
+            "synth/events",
+            "--topics",
+            "synth/topics.toml",
+            "--followers",
+            "synth/followers.csv",
+            "--out",
+            &out,
+            "--write-id-map",
+            "--quiet",
+        ];
+        let run = crate::common::aumann(d, &args, &[("RAYON_NUM_THREADS", threads)]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        let mut files = files_under(&d.join(&out));
+        for (path, _) in &mut files {
+            *path = path.strip_prefix(d.join(&out)).unwrap().to_path_buf();
+        }
+        files.sort();
+        files
+    };
+    let (one, two) = (run("1"), run("2"));
+    assert_eq!(one.len(), two.len());
+    for ((p, a), (q, b)) in one.iter().zip(&two) {
+        assert_eq!(p, q);
+        assert!(a == b, "{} differs between 1 and 2 threads", p.display());
+    }
+}
+
+/// The lines of every event file under `out`, or why one cannot be read whole (a broken
+/// zstd frame, a line that is not JSON).
+fn lines_on_disk(out: &Path) -> Result<Vec<String>, String> {
+    let mut lines = Vec::new();
+    for f in aumann::ingest::files::event_files(&[out.to_path_buf()]).map_err(|e| e.to_string())? {
+        let bytes = std::fs::read(&f).unwrap();
+        let bytes = if f.extension().is_some_and(|e| e == "zst") {
+            zstd::decode_all(&bytes[..]).map_err(|e| format!("{}: {e}", f.display()))?
+        } else {
+            bytes
+        };
+        for line in String::from_utf8(bytes).unwrap().lines() {
+            serde_json::from_str::<serde_json::Value>(line)
+                .map_err(|e| format!("{}: {e}: {line}", f.display()))?;
+            lines.push(line.to_string());
+        }
+    }
+    Ok(lines)
+}
+
+/// The capture's cursor file, if it holds a number.
+fn cursor_file(out: &Path) -> Option<i64> {
+    std::fs::read_to_string(out.join("cursor"))
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
+
+fn capture_config(port: u16, out: &Path, compress: bool) -> aumann::ingest::capture::CaptureConfig {
+    aumann::ingest::capture::CaptureConfig {
+        endpoint: format!("ws://127.0.0.1:{port}/subscribe"),
+        collections: vec![],
+        out: out.to_path_buf(),
+        rotation: aumann::ingest::capture::Rotation::Hour,
+        compress,
+        rewind: std::time::Duration::from_secs(5),
+        backoff: std::time::Duration::from_millis(20),
+        max_backoff: std::time::Duration::from_millis(200),
+    }
+}
+
+/// Capture until the cursor file says `cursor` (or the capture ends, or a minute passes: a
+/// capture that never gets there), then stop it; whether it got there, and its statistics.
+fn capture_until(
+    config: &aumann::ingest::capture::CaptureConfig,
+    cursor: i64,
+) -> (bool, aumann::ingest::capture::CaptureStats) {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let stop = AtomicBool::new(false);
+    std::thread::scope(|s| {
+        let run = s.spawn(|| aumann::ingest::capture::capture(config, &stop, &mut |_| {}));
+        let start = std::time::Instant::now();
+        let reached = loop {
+            if cursor_file(&config.out) == Some(cursor) {
+                break true;
+            }
+            if run.is_finished() || start.elapsed().as_secs() > 60 {
+                break false;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        };
+        stop.store(true, Ordering::Relaxed);
+        (reached, run.join().unwrap().unwrap())
+    })
+}
+
+/// Run `aumann capture` in `dir` until it exits, or kill it after `limit` seconds (a capture
+/// that should have refused to start); its exit code (None if killed) and standard error.
+fn capture_cli(dir: &Path, args: &[&str], limit: u64) -> (Option<i32>, String) {
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_aumann"))
+        .current_dir(dir)
+        .arg("capture")
+        .args(args)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    let code = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status.code();
+        }
+        if start.elapsed().as_secs() > limit {
+            child.kill().unwrap();
+            break None;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    let output = child.wait_with_output().unwrap();
+    (code, String::from_utf8_lossy(&output.stderr).into_owned())
 }
