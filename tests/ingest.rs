@@ -255,7 +255,7 @@ fn zstd_files_read_like_their_lines_and_truncation_is_reported() {
 /// order and compressed changes nothing.
 #[test]
 fn a_synthetic_panel_comes_back_from_its_events() {
-    use aumann::ingest::build::{Filters, IngestConfig, Window};
+    use aumann::ingest::build::IngestConfig;
     use aumann::ingest::files::{IngestInput, event_files, ingest};
     use aumann::panel::events::{EventsOptions, synthetic_did, write_events};
     use aumann::panel::synth::{PanelConfig, generate};
@@ -286,9 +286,8 @@ fn a_synthetic_panel_comes_back_from_its_events() {
                 dictionary: None,
                 topics,
                 config: IngestConfig {
-                    window: Window::Seen,
                     followers: Some(followers),
-                    filters: Filters::default(),
+                    ..IngestConfig::default()
                 },
                 source: "test",
             },
@@ -797,16 +796,12 @@ fn capture_survives_a_dropped_connection_and_a_restart_losing_and_duplicating_no
     );
     let topics = aumann::ingest::topics::Topics::parse(REAL_TOPICS, Path::new("t")).unwrap();
     let build = |files: &[PathBuf]| {
-        use aumann::ingest::build::{Filters, IngestConfig, Window};
+        use aumann::ingest::build::IngestConfig;
         let input = aumann::ingest::files::IngestInput {
             files,
             dictionary: None,
             topics: topics.clone(),
-            config: IngestConfig {
-                window: Window::Seen,
-                followers: None,
-                filters: Filters::default(),
-            },
+            config: IngestConfig::default(),
             source: "test",
         };
         aumann::ingest::files::ingest(input, &mut |_, _| {})
@@ -905,6 +900,92 @@ fn post_at(did: &str, time_us: i64) -> String {
     format!(
         r#"{{"did":"{did}","time_us":{time_us},"kind":"commit","commit":{{"rev":"3mptbypoove2w","operation":"create","collection":"app.bsky.feed.post","rkey":"3mptbypfywk2v","record":{{"text":"ai news"}},"cid":"bafy"}}}}"#
     )
+}
+
+/// One event dated i64::MAX, before 1970, in 2022 or in the year 3000 must not set the
+/// window: they are counted and set aside, and the panel has the samples' days; a window of
+/// a billion days, or starting in an unwritable year, is refused naming the value and the
+/// bound.
+#[test]
+fn implausible_times_are_set_aside_and_never_widen_the_window() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("topics.toml"), REAL_TOPICS).unwrap();
+    std::fs::create_dir(d.join("events")).unwrap();
+    for f in ["corpus_expected_v1.jsonl", "subscribe_golden_v1.jsonl"] {
+        std::fs::copy(samples().join(f), d.join("events").join(f)).unwrap();
+    }
+    let base = &[
+        "--events",
+        "events",
+        "--topics",
+        "topics.toml",
+        "--keep-unengaged",
+        "--quiet",
+    ];
+    let with = |out: &str, extra: &[&str]| {
+        let mut args = base.to_vec();
+        args.extend(["--out", out]);
+        args.extend(extra);
+        ingest_cli(d, &args)
+    };
+    let run = with("clean", &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let clean = aumann::panel::Panel::load(&d.join("clean")).unwrap();
+    let odd = [
+        i64::MAX,
+        i64::MIN,
+        -1_000_000,
+        1_654_041_600_000_000,
+        32_503_680_000_000_000,
+    ];
+    let lines: Vec<String> = (odd.iter().enumerate())
+        .map(|(k, &t)| post_at(&format!("did:plc:odd{k:022}"), t))
+        .collect();
+    std::fs::write(d.join("events/odd.jsonl"), lines.join("\n") + "\n").unwrap();
+    let run = with("odd", &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let panel = aumann::panel::Panel::load(&d.join("odd")).unwrap();
+    assert_eq!(panel.manifest.day_labels, clean.manifest.day_labels);
+    assert_eq!(panel.agents(), clean.agents());
+    let report = panel.manifest.ingest.unwrap();
+    assert_eq!(report.events, 162 + odd.len() as u64);
+    assert_eq!((report.implausible_time, report.outside_window), (5, 0));
+    assert!(
+        run.stderr.contains("5 with a time before 2023"),
+        "{}",
+        run.stderr
+    );
+    // A window of the user's own counts what it holds, and sets the rest aside as outside it.
+    let run = with("window", &["--from", "2026-07-04", "--days", "2"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let report = aumann::panel::Panel::load(&d.join("window"))
+        .unwrap()
+        .manifest
+        .ingest
+        .unwrap();
+    assert_eq!(
+        (report.implausible_time, report.outside_window),
+        (0, 10 + 5)
+    );
+
+    for (extra, needles) in [
+        (
+            &["--from", "2026-07-04", "--days", "1000000000"][..],
+            &["1000000000", "36525"][..],
+        ),
+        (
+            &["--from", "99999999999999999-01-01", "--days", "3"][..],
+            &["99999999999999999"][..],
+        ),
+    ] {
+        let run = with("q", extra);
+        assert_ne!(run.code, 0, "{extra:?}");
+        for n in needles {
+            assert!(run.stderr.contains(n), "{extra:?}: {}", run.stderr);
+        }
+        assert!(!d.join("q").exists());
+    }
 }
 
 /// The same input gives byte-identical outputs on one thread and on two.

@@ -152,12 +152,14 @@ pub struct IngestInput<'a> {
 /// Read `input`'s files and build the panel.
 ///
 /// # Errors
-/// As [`read_all`], and [`Error::Events`] naming the first file when no panel can be built
-/// (no event in the window, every account filtered out, too many topics).
+/// [`Error::Parameter`] for a window that [`super::build::Window::check`] refuses; as
+/// [`read_all`]; [`Error::Events`] naming the first file when no panel can be built (no event
+/// in the window, every account filtered out, too many topics).
 pub fn ingest(
     input: IngestInput<'_>,
     progress: &mut dyn FnMut(u64, u64),
 ) -> Result<(super::build::Ingested, Reading)> {
+    input.config.window.check()?;
     let first = input.files.first().cloned().unwrap_or_default();
     let refuse = |e: super::build::BuildError| Error::Events {
         path: first.clone(),

@@ -8,9 +8,9 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 use aumann::ingest::build::{Filters, IngestConfig, Window};
+use aumann::ingest::clock;
 use aumann::ingest::files::{IngestInput, event_files, ingest};
 use aumann::ingest::{followers, topics::Topics};
-use aumann::panel::calendar;
 use clap::Args;
 
 use crate::progress::Bar;
@@ -65,11 +65,10 @@ pub fn run(args: PanelIngestArgs) -> Result<ExitCode> {
     let topics = Topics::load(&args.topics)?;
     let snapshot = args.followers.as_deref().map(followers::load).transpose()?;
     let window = match (&args.from, args.days) {
-        (Some(from), Some(days)) => {
-            anyhow::ensure!(days > 0, "--days must be at least 1");
-            let first = calendar::parse(from).map_err(|e| anyhow::anyhow!("--from: {e}"))?;
-            Window::Days { first, days }
-        }
+        (Some(from), Some(days)) => Window::starting(from, days).map_err(|e| match &e {
+            aumann::Error::Parameter { name: "days", .. } => anyhow::anyhow!("--days: {e}"),
+            _ => anyhow::anyhow!("--from: {e}"),
+        })?,
         _ => Window::Seen,
     };
     anyhow::ensure!(
@@ -97,6 +96,7 @@ pub fn run(args: PanelIngestArgs) -> Result<ExitCode> {
                     max_daily_posts: (args.max_daily_posts > 0.0).then_some(args.max_daily_posts),
                     engagement: !args.keep_unengaged,
                 },
+                plausible: clock::plausible(clock::now_us(), clock::INGEST_AHEAD),
             },
             source: "Bluesky Jetstream events (aumann panel ingest)",
         },
@@ -138,6 +138,13 @@ pub fn run(args: PanelIngestArgs) -> Result<ExitCode> {
         report.reach,
         seconds,
     );
+    if report.outside_window + report.implausible_time > 0 {
+        eprintln!(
+            "  set aside: {} events outside the window, {} with a time before 2023 or after \
+             tomorrow",
+            report.outside_window, report.implausible_time
+        );
+    }
     for f in &report.filters {
         eprintln!("  filter '{}': {} accounts removed", f.filter, f.removed);
     }
