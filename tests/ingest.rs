@@ -230,7 +230,13 @@ fn zstd_files_read_like_their_lines_and_truncation_is_reported() {
     let cut = write("c.jsonl.zst", &frames[..frames.len() / 2]);
     let mut kept = 0;
     match read_file(&cut, Some(&dict), &mut |_| kept += 1) {
-        Err(aumann::Error::Truncated { path, offset, .. }) => {
+        Err(aumann::Error::Truncated {
+            path,
+            offset,
+            events,
+            ..
+        }) => {
+            assert_eq!(events, kept);
             assert_eq!(path, cut);
             assert!(
                 offset > 0 && offset <= (frames.len() / 2) as u64 && (1..152).contains(&kept),
@@ -239,10 +245,15 @@ fn zstd_files_read_like_their_lines_and_truncation_is_reported() {
             let message = aumann::Error::Truncated {
                 path,
                 offset,
+                events: kept,
                 source: std::io::Error::other("x"),
             }
             .to_string();
             assert!(message.contains("c.jsonl.zst") && message.contains(&offset.to_string()));
+            assert!(
+                message.contains(&format!("the {kept} events before it")),
+                "{message}"
+            );
         }
         other => panic!("a truncated file reads: {other:?}"),
     }
@@ -283,7 +294,7 @@ fn a_synthetic_panel_comes_back_from_its_events() {
         let (built, reading) = ingest(
             IngestInput {
                 files: &files,
-                dictionary: None,
+                read: Default::default(),
                 topics,
                 config: IngestConfig {
                     followers: Some(followers),
@@ -799,7 +810,7 @@ fn capture_survives_a_dropped_connection_and_a_restart_losing_and_duplicating_no
         use aumann::ingest::build::IngestConfig;
         let input = aumann::ingest::files::IngestInput {
             files,
-            dictionary: None,
+            read: Default::default(),
             topics: topics.clone(),
             config: IngestConfig::default(),
             source: "test",
@@ -986,6 +997,95 @@ fn implausible_times_are_set_aside_and_never_widen_the_window() {
         }
         assert!(!d.join("q").exists());
     }
+}
+
+/// `.zst` files that cannot be decoded (frames of Jetstream's dictionary read without it,
+/// plain JSON named `.zst`) are errors naming the file and the likely cause, unless skipping
+/// them is asked for, and then the manifest counts them; a file cut before its first event
+/// does not claim that the events before the cut were read.
+#[test]
+fn undecodable_zst_files_are_errors_naming_the_file_and_the_cause_unless_skipped() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("topics.toml"), REAL_TOPICS).unwrap();
+    let events = d.join("events");
+    std::fs::create_dir(&events).unwrap();
+    std::fs::copy(
+        samples().join("corpus_expected_v1.jsonl"),
+        events.join("good.jsonl"),
+    )
+    .unwrap();
+    let dict = std::fs::read(samples().join("zstd/jetstream_v1_dictionary.zdict")).unwrap();
+    let golden = std::fs::read_to_string(samples().join("subscribe_golden_v1.jsonl")).unwrap();
+    let mut compressor = zstd::bulk::Compressor::with_dictionary(3, &dict).unwrap();
+    let frames: Vec<u8> = (golden.lines())
+        .flat_map(|l| compressor.compress(format!("{l}\n").as_bytes()).unwrap())
+        .collect();
+    let run_on = |paths: &[&str], extra: &[&str]| {
+        let mut args = vec!["--events"];
+        args.extend(paths);
+        args.extend([
+            "--topics",
+            "topics.toml",
+            "--out",
+            "p",
+            "--keep-unengaged",
+            "--quiet",
+        ]);
+        args.extend(extra);
+        let _ = std::fs::remove_dir_all(d.join("p"));
+        ingest_cli(d, &args)
+    };
+    std::fs::write(events.join("frames.jsonl.zst"), &frames).unwrap();
+    for paths in [&["events"][..], &["events/frames.jsonl.zst"][..]] {
+        let run = run_on(paths, &[]);
+        assert_ne!(run.code, 0, "{paths:?}: {}", run.stderr);
+        for n in [
+            "frames.jsonl.zst",
+            "dictionary",
+            "--zstd-dictionary",
+            "--skip-unreadable",
+        ] {
+            assert!(run.stderr.contains(n), "{paths:?}: {}", run.stderr);
+        }
+        assert!(!run.stderr.contains("were read"), "{}", run.stderr);
+    }
+    std::fs::write(events.join("plain.jsonl.zst"), &golden).unwrap();
+    std::fs::remove_file(events.join("frames.jsonl.zst")).unwrap();
+    let run = run_on(&["events"], &[]);
+    assert_ne!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("plain.jsonl.zst") && run.stderr.contains("not zstd"),
+        "{}",
+        run.stderr
+    );
+    std::fs::write(events.join("frames.jsonl.zst"), &frames).unwrap();
+    let run = run_on(&["events"], &["--skip-unreadable"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("frames.jsonl.zst") && run.stderr.contains("plain.jsonl.zst"),
+        "{}",
+        run.stderr
+    );
+    let report = aumann::panel::Panel::load(&d.join("p"))
+        .unwrap()
+        .manifest
+        .ingest
+        .unwrap();
+    assert_eq!((report.events, report.reading.unreadable_files), (152, 2));
+    // Cut inside its first frame: a warning that says no event of it was read.
+    std::fs::remove_file(events.join("frames.jsonl.zst")).unwrap();
+    std::fs::remove_file(events.join("plain.jsonl.zst")).unwrap();
+    let one = zstd::encode_all(golden.as_bytes(), 3).unwrap();
+    std::fs::write(events.join("cut.jsonl.zst"), &one[..one.len() / 2]).unwrap();
+    let run = run_on(&["events"], &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stderr.contains("cut.jsonl.zst"), "{}", run.stderr);
+    assert!(
+        !run.stderr.contains("the events before it were read"),
+        "{}",
+        run.stderr
+    );
 }
 
 /// The same input gives byte-identical outputs on one thread and on two.

@@ -44,9 +44,9 @@ pub enum Error {
     },
     /// A file that stops being readable part way (a truncated compressed file, say).
     #[error(
-        "{}: unreadable from byte {offset} of the file on ({source}); the events before it were \
-         read",
-        path.display()
+        "{}: unreadable from byte {offset} of the file on ({source}); {}",
+        path.display(),
+        read_before(*events)
     )]
     Truncated {
         /// The file.
@@ -54,8 +54,18 @@ pub enum Error {
         /// Bytes of the file read when the failure came (for a compressed file, at most one
         /// read buffer past the last complete event).
         offset: u64,
+        /// Events read from it before the failure.
+        events: u64,
         /// The failure.
         source: std::io::Error,
+    },
+    /// A file none of which can be decoded (compressed with a dictionary not given, say).
+    #[error("{}: cannot be decoded: {reason}", path.display())]
+    Undecodable {
+        /// The file.
+        path: PathBuf,
+        /// Why, with the likely cause.
+        reason: String,
     },
     /// A file could not be opened, read or written.
     #[error("{}: {source}", path.display())]
@@ -260,6 +270,15 @@ pub enum Error {
         /// burn's error.
         source: burn::tensor::DataError,
     },
+}
+
+/// What a truncated file gave: its events before the failure, if any.
+fn read_before(events: u64) -> String {
+    match events {
+        0 => "no event of it was read".into(),
+        1 => "the event before it was read".into(),
+        n => format!("the {n} events before it were read"),
+    }
 }
 
 /// `Result` with the library's [`Error`].

@@ -232,6 +232,9 @@ pub struct ReadingReport {
     pub error_frames: u64,
     /// Files that stopped being readable part way (their events up to there were read).
     pub truncated_files: usize,
+    /// Files that could not be decoded at all, skipped as asked.
+    #[serde(default)]
+    pub unreadable_files: usize,
 }
 
 /// One filter's effect.

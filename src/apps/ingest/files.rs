@@ -71,14 +71,24 @@ pub struct Reading {
     pub problems: Vec<String>,
 }
 
+/// How to read the files.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ReadOptions<'a> {
+    /// Jetstream's zstd dictionary, for files of its dictionary-compressed frames.
+    pub dictionary: Option<&'a [u8]>,
+    /// Skip (and count) files that cannot be decoded instead of stopping at the first.
+    pub skip_unreadable: bool,
+}
+
 /// Read every file into `builder`, calling `progress(bytes done, bytes in all)` after each.
 ///
 /// # Errors
-/// [`Error::Io`] if a file cannot be opened. A file that stops being readable part way is
+/// [`Error::Io`] if a file cannot be opened; [`Error::Undecodable`] for a file that cannot be
+/// decoded at all, unless `options` skips those. A file that stops being readable part way is
 /// not an error: its events up to there are kept and the problem is reported.
 pub fn read_all(
     files: &[PathBuf],
-    dictionary: Option<&[u8]>,
+    options: ReadOptions<'_>,
     builder: &mut PanelBuilder,
     progress: &mut dyn FnMut(u64, u64),
 ) -> Result<Reading> {
@@ -90,11 +100,15 @@ pub fn read_all(
     let mut reading = Reading::default();
     let mut done = 0;
     for (file, size) in files.iter().zip(sizes) {
-        match read_file(file, dictionary, &mut |event| builder.add(event)) {
+        match read_file(file, options.dictionary, &mut |event| builder.add(event)) {
             Ok(stats) => add(&mut reading, &stats),
             Err(e @ Error::Truncated { .. }) => {
                 reading.report.truncated_files += 1;
                 reading.problems.push(e.to_string());
+            }
+            Err(e @ Error::Undecodable { .. }) if options.skip_unreadable => {
+                reading.report.unreadable_files += 1;
+                reading.problems.push(format!("{e}; skipped"));
             }
             Err(e) => return Err(e),
         }
@@ -139,8 +153,8 @@ fn add(reading: &mut Reading, stats: &ReadStats) {
 pub struct IngestInput<'a> {
     /// The event files ([`event_files`]).
     pub files: &'a [PathBuf],
-    /// Jetstream's zstd dictionary, for files of its dictionary-compressed frames.
-    pub dictionary: Option<&'a [u8]>,
+    /// The dictionary, and whether to skip files that cannot be decoded.
+    pub read: ReadOptions<'a>,
     /// The topics.
     pub topics: super::topics::Topics,
     /// Window, reach and filters.
@@ -166,7 +180,7 @@ pub fn ingest(
         reason: e.to_string(),
     };
     let mut builder = PanelBuilder::new(input.topics, input.config).map_err(refuse)?;
-    let reading = read_all(input.files, input.dictionary, &mut builder, progress)?;
+    let reading = read_all(input.files, input.read, &mut builder, progress)?;
     let ingested = builder
         .finish(input.source, reading.report.clone())
         .map_err(refuse)?;

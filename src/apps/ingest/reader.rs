@@ -55,6 +55,7 @@ pub fn read(
             .map_err(|source| Error::Truncated {
                 path: file.to_path_buf(),
                 offset,
+                events: stats.events,
                 source,
             })?;
         if n == 0 {

@@ -9,7 +9,7 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use aumann::ingest::build::{Filters, IngestConfig, Window};
 use aumann::ingest::clock;
-use aumann::ingest::files::{IngestInput, event_files, ingest};
+use aumann::ingest::files::{IngestInput, ReadOptions, event_files, ingest};
 use aumann::ingest::{followers, topics::Topics};
 use clap::Args;
 
@@ -44,6 +44,10 @@ pub struct PanelIngestArgs {
     /// Jetstream's zstd dictionary, for files of its dictionary-compressed frames.
     #[arg(long, value_name = "FILE")]
     pub zstd_dictionary: Option<PathBuf>,
+    /// Skip event files that cannot be decoded at all (a .zst of another dictionary, or not
+    /// zstd), counting them in the manifest, instead of stopping at the first.
+    #[arg(long)]
+    pub skip_unreadable: bool,
     /// Remove accounts posting and reposting more than this many times a day on average
     /// (0 keeps them all).
     #[arg(long, value_name = "N", default_value_t = 100.0)]
@@ -86,7 +90,10 @@ pub fn run(args: PanelIngestArgs) -> Result<ExitCode> {
     let (built, reading) = ingest(
         IngestInput {
             files: &files,
-            dictionary: dictionary.as_deref(),
+            read: ReadOptions {
+                dictionary: dictionary.as_deref(),
+                skip_unreadable: args.skip_unreadable,
+            },
             topics,
             config: IngestConfig {
                 window,
@@ -101,7 +108,14 @@ pub fn run(args: PanelIngestArgs) -> Result<ExitCode> {
             source: "Bluesky Jetstream events (aumann panel ingest)",
         },
         &mut |done, total| bar.update((done >> 20) as usize, (total >> 20) as usize),
-    )?;
+    )
+    .map_err(|e| match e {
+        aumann::Error::Undecodable { .. } => anyhow::anyhow!(
+            "{e}; give Jetstream's dictionary with --zstd-dictionary if the file holds its \
+             frames, or pass --skip-unreadable to go on without such files"
+        ),
+        e => e.into(),
+    })?;
     bar.finish();
     for problem in &reading.problems {
         eprintln!("warning: {problem}");
