@@ -1088,6 +1088,32 @@ fn undecodable_zst_files_are_errors_naming_the_file_and_the_cause_unless_skipped
     );
 }
 
+/// Symlinks that loop (a folder linking to itself and to its parent) neither hang the search
+/// nor make a file count twice; a file reached through two names is read once.
+#[cfg(unix)]
+#[test]
+fn symlink_loops_in_an_events_folder_are_followed_once() {
+    use std::os::unix::fs::symlink;
+    let dir = tempfile::tempdir().unwrap();
+    let events = dir.path().join("events");
+    std::fs::create_dir_all(events.join("sub")).unwrap();
+    std::fs::write(events.join("a.jsonl"), post_at("did:plc:a", 1) + "\n").unwrap();
+    std::fs::write(events.join("sub/b.jsonl"), post_at("did:plc:b", 2) + "\n").unwrap();
+    symlink(".", events.join("loop")).unwrap();
+    symlink("..", events.join("sub/up")).unwrap();
+    symlink("../a.jsonl", events.join("sub/also-a.jsonl")).unwrap();
+    let (send, receive) = std::sync::mpsc::channel();
+    let root = events.clone();
+    std::thread::spawn(move || {
+        let _ = send.send(aumann::ingest::files::event_files(&[root]).map_err(|e| e.to_string()));
+    });
+    let files = receive
+        .recv_timeout(std::time::Duration::from_secs(60))
+        .expect("the folder search did not end")
+        .unwrap();
+    assert_eq!(files, [events.join("a.jsonl"), events.join("sub/b.jsonl")]);
+}
+
 /// The same input gives byte-identical outputs on one thread and on two.
 #[test]
 fn ingest_outputs_do_not_depend_on_the_number_of_threads() {

@@ -1,6 +1,7 @@
 //! Many event files at once: files and folders in any order, each file read to its end or to
 //! where it stops being readable, and what went wrong said per file without stopping.
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use super::build::{PanelBuilder, ReadingReport};
@@ -16,13 +17,15 @@ pub fn is_event_file(path: &Path) -> bool {
 }
 
 /// The event files of `paths`: each file as given, each folder's event files (searched
-/// recursively), sorted and without repeats.
+/// recursively, following symbolic links), sorted, each file once however many names reach
+/// it (a link to it, a folder linked into another, a link looping back up).
 ///
 /// # Errors
 /// [`Error::Io`] for a path that does not exist or a folder that cannot be listed;
 /// [`Error::Events`] when a folder holds no event file.
 pub fn event_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
     let mut files = Vec::new();
+    let mut visited = HashSet::new();
     for path in paths {
         let meta = std::fs::metadata(path).map_err(|source| Error::Io {
             path: path.clone(),
@@ -30,7 +33,7 @@ pub fn event_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
         })?;
         if meta.is_dir() {
             let before = files.len();
-            walk(path, &mut files)?;
+            walk(path, &mut files, &mut visited)?;
             if files.len() == before {
                 return Err(Error::Events {
                     path: path.clone(),
@@ -42,19 +45,25 @@ pub fn event_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
         }
     }
     files.sort();
-    files.dedup();
+    let mut seen = HashSet::new();
+    files.retain(|f| seen.insert(std::fs::canonicalize(f).unwrap_or_else(|_| f.clone())));
     Ok(files)
 }
 
-fn walk(dir: &Path, files: &mut Vec<PathBuf>) -> Result<()> {
+/// The event files under `dir`, unless `visited` holds it already (by its canonical path: a
+/// folder reached again through a link is not listed twice, and a loop ends).
+fn walk(dir: &Path, files: &mut Vec<PathBuf>, visited: &mut HashSet<PathBuf>) -> Result<()> {
     let io = |source| Error::Io {
         path: dir.to_path_buf(),
         source,
     };
+    if !visited.insert(std::fs::canonicalize(dir).map_err(io)?) {
+        return Ok(());
+    }
     for entry in std::fs::read_dir(dir).map_err(io)? {
         let path = entry.map_err(io)?.path();
         if path.is_dir() {
-            walk(&path, files)?;
+            walk(&path, files, visited)?;
         } else if is_event_file(&path) {
             files.push(path);
         }
