@@ -752,6 +752,8 @@ fn capture_survives_a_dropped_connection_and_a_restart_losing_and_duplicating_no
         rewind: Duration::from_secs(5),
         backoff: Duration::from_millis(20),
         max_backoff: Duration::from_millis(200),
+        max_message_bytes: aumann::ingest::capture::MAX_MESSAGE_BYTES,
+        ignore_cursor: false,
     };
     let stop = AtomicBool::new(false);
     let stats = std::thread::scope(|s| {
@@ -1203,6 +1205,8 @@ fn capture_config(port: u16, out: &Path, compress: bool) -> aumann::ingest::capt
         rewind: std::time::Duration::from_secs(5),
         backoff: std::time::Duration::from_millis(20),
         max_backoff: std::time::Duration::from_millis(200),
+        max_message_bytes: aumann::ingest::capture::MAX_MESSAGE_BYTES,
+        ignore_cursor: false,
     }
 }
 
@@ -1231,6 +1235,82 @@ fn capture_until(
     })
 }
 
+/// A capture that crashed while writing leaves a cut zstd frame (or half a line) at the end
+/// of its file; resuming cuts it off before appending, so every event reads back.
+#[test]
+fn capture_resumes_after_a_crash_cut_its_last_frame_or_line() {
+    let events = sample_events();
+    let last = time_of(events.last().unwrap());
+    for compress in [true, false] {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("capture");
+        std::fs::create_dir(&out).unwrap();
+        // events[10..] fall in the hour 2026-07-04T14; a crash while events[40..70] went out.
+        let (ext, head, tail) = if compress {
+            let frame = |lines: &[String]| {
+                zstd::encode_all((lines.join("\n") + "\n").as_bytes(), 3).unwrap()
+            };
+            let cut = frame(&events[40..70]);
+            (
+                "jsonl.zst",
+                frame(&events[10..40]),
+                cut[..cut.len() / 2].to_vec(),
+            )
+        } else {
+            let text = |lines: &[String]| (lines.join("\n") + "\n").into_bytes();
+            let cut = events[40].as_bytes();
+            (
+                "jsonl",
+                text(&events[10..40]),
+                cut[..cut.len() / 2].to_vec(),
+            )
+        };
+        std::fs::write(
+            out.join(format!("2026-07-04T14.{ext}")),
+            [head, tail].concat(),
+        )
+        .unwrap();
+        std::fs::write(out.join("cursor"), format!("{}\n", time_of(&events[39]))).unwrap();
+        let server = Replay::start(events.clone(), usize::MAX);
+        let (reached, stats) = capture_until(&capture_config(server.port, &out, compress), last);
+        assert!(reached, "compress {compress}: the capture never caught up");
+        assert_eq!(stats.mended, 1, "compress {compress}");
+        let lines = lines_on_disk(&out).unwrap_or_else(|e| panic!("compress {compress}: {e}"));
+        let distinct: std::collections::BTreeSet<&String> = lines.iter().collect();
+        let expected: std::collections::BTreeSet<&String> = events[10..].iter().collect();
+        assert_eq!(distinct, expected, "compress {compress}");
+    }
+}
+
+/// An event dated 2100 among real ones: written aside, counted, and the cursor does not
+/// follow it, so the reconnection after a drop resumes where the real events stopped.
+#[test]
+fn capture_cursor_does_not_follow_an_event_dated_2100() {
+    let mut events = sample_events();
+    let last = time_of(events.last().unwrap());
+    let future = post_at("did:plc:future000000000000000001", 4_102_444_800_000_000);
+    events.insert(30, future.clone());
+    let server = Replay::start(events.clone(), 60);
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("capture");
+    let (reached, stats) = capture_until(&capture_config(server.port, &out, false), last);
+    assert!(reached, "cursor {:?}, wanted {last}", cursor_file(&out));
+    assert!(stats.implausible >= 1, "{stats:?}");
+    let aside = std::fs::read_to_string(out.join("implausible.jsonl")).unwrap();
+    assert!(aside.lines().all(|l| l == future), "{aside}");
+    let lines = lines_on_disk(&out).unwrap();
+    let distinct: std::collections::BTreeSet<&String> = lines.iter().collect();
+    let expected: std::collections::BTreeSet<&String> = events.iter().collect();
+    assert_eq!(
+        distinct, expected,
+        "every event on disk, the future one aside"
+    );
+    let names: Vec<String> = (std::fs::read_dir(&out).unwrap())
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(!names.iter().any(|n| n.starts_with("2100")), "{names:?}");
+}
+
 /// Run `aumann capture` in `dir` until it exits, or kill it after `limit` seconds (a capture
 /// that should have refused to start); its exit code (None if killed) and standard error.
 fn capture_cli(dir: &Path, args: &[&str], limit: u64) -> (Option<i32>, String) {
@@ -1254,4 +1334,108 @@ fn capture_cli(dir: &Path, args: &[&str], limit: u64) -> (Option<i32>, String) {
     };
     let output = child.wait_with_output().unwrap();
     (code, String::from_utf8_lossy(&output.stderr).into_owned())
+}
+
+/// A cursor file holding i64::MIN, a date in 2100 or no number at all, and a rewind of
+/// 10^13 µs, are refused naming the file and the value (the last two naming the bound or the
+/// flag that replays anyway) instead of wrapping around or replaying silently.
+#[test]
+fn capture_refuses_cursors_it_cannot_trust_and_rewinds_past_the_bound() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let out = d.join("capture");
+    std::fs::create_dir(&out).unwrap();
+    let nowhere = "ws://127.0.0.1:1/subscribe";
+    for (cursor, extra, needles) in [
+        (
+            "-9223372036854775808\n",
+            &[][..],
+            &["cursor", "-9223372036854775808"][..],
+        ),
+        ("4102444800000000\n", &[], &["cursor", "4102444800000000"]),
+        ("garbage\n", &[], &["cursor", "garbage", "--ignore-cursor"]),
+        ("", &["--rewind", "10000000"], &["10000000", "86400"]),
+    ] {
+        let _ = std::fs::remove_file(out.join("cursor"));
+        if !cursor.is_empty() {
+            std::fs::write(out.join("cursor"), cursor).unwrap();
+        }
+        let mut args = vec!["--endpoint", nowhere, "--out", "capture"];
+        args.extend(extra);
+        let (code, stderr) = capture_cli(d, &args, 20);
+        assert!(
+            code.is_some_and(|c| c != 0),
+            "{cursor:?} {extra:?}: {code:?} {stderr}"
+        );
+        for n in needles {
+            assert!(stderr.contains(n), "{cursor:?} {extra:?}: {stderr}");
+        }
+    }
+    // Asked to, a capture starts over from the live stream.
+    std::fs::write(out.join("cursor"), "garbage\n").unwrap();
+    let server = Replay::start(sample_events(), usize::MAX);
+    let endpoint = format!("ws://127.0.0.1:{}/subscribe", server.port);
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_aumann"))
+        .current_dir(d)
+        .args([
+            "capture",
+            "--endpoint",
+            &endpoint,
+            "--out",
+            "capture",
+            "--ignore-cursor",
+        ])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    server.wait_for(1);
+    while cursor_file(&out).is_none() {
+        assert!(child.try_wait().unwrap().is_none(), "the capture ended");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    // SAFETY: sending SIGINT to our own child process.
+    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGINT) }, 0);
+    let output = child.wait_with_output().unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(server.connections()[0].0, None, "no cursor sent");
+}
+
+/// One message over the size limit among normal ones: counted and skipped, every other event
+/// captured, and a bounded number of reconnections (not one forever at the same cursor).
+#[test]
+fn capture_skips_a_message_over_the_size_limit_and_reconnects_past_it() {
+    let mut events = sample_events();
+    let last = time_of(events.last().unwrap());
+    // Between two events far enough apart that the skip has to search for its time.
+    let k = (60..events.len())
+        .find(|&k| time_of(&events[k]) - time_of(&events[k - 1]) > 1_000)
+        .unwrap();
+    let t = (time_of(&events[k - 1]) + time_of(&events[k])) / 2;
+    let big = format!(
+        r#"{{"did":"did:plc:big","time_us":{t},"kind":"commit","commit":{{"rev":"r","operation":"create","collection":"app.bsky.feed.post","rkey":"k","record":{{"text":"{}"}}}}}}"#,
+        "x".repeat(17 << 20)
+    );
+    let normal = events.clone();
+    events.insert(k, big);
+    let server = Replay::start(events, usize::MAX);
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("capture");
+    let (reached, stats) = capture_until(&capture_config(server.port, &out, true), last);
+    assert!(
+        reached,
+        "cursor {:?}, wanted {last}; {stats:?}",
+        cursor_file(&out)
+    );
+    let lines = lines_on_disk(&out).unwrap();
+    let distinct: std::collections::BTreeSet<&String> = lines.iter().collect();
+    let expected: std::collections::BTreeSet<&String> = normal.iter().collect();
+    assert_eq!(distinct, expected);
+    assert_eq!(stats.oversized, 1, "{stats:?}");
+    assert!(stats.connections < 80, "{stats:?}");
+    // Skipped exactly: no event lost, and none written twice (no rewind past the skip).
+    assert_eq!(lines.len(), normal.len());
 }

@@ -67,6 +67,16 @@ pub enum Error {
         /// Why, with the likely cause.
         reason: String,
     },
+    /// A capture's resume cursor file that cannot be trusted.
+    #[error("{}: resume cursor {}{reason}", path.display(), value.as_ref().map(|v| format!("'{v}' ")).unwrap_or_default())]
+    Cursor {
+        /// The file.
+        path: PathBuf,
+        /// What it holds (its first 40 characters), if it could be read.
+        value: Option<String>,
+        /// What is wrong.
+        reason: String,
+    },
     /// A file could not be opened, read or written.
     #[error("{}: {source}", path.display())]
     Io {
