@@ -13,6 +13,7 @@ mod convergence;
 mod deepset;
 mod faithfulness;
 mod fixtures;
+mod fuzz_ingest;
 mod ingest;
 mod million;
 mod scenario;
