@@ -32,10 +32,12 @@ pub struct PanelIngestArgs {
     /// the window (an approximation, flagged in the manifest).
     #[arg(long, value_name = "CSV")]
     pub followers: Option<PathBuf>,
-    /// First UTC day of the window (YYYY-MM-DD); by default the first day of any event.
+    /// First UTC day of the window (YYYY-MM-DD). By default the window runs from the first to
+    /// the last day of the events with a plausible time (from 2023 to tomorrow); events with
+    /// another time are set aside and counted in the manifest.
     #[arg(long, value_name = "DATE", requires = "days")]
     pub from: Option<String>,
-    /// Days in the window (with --from).
+    /// Days in the window (with --from), 1 to 36525 (100 years).
     #[arg(long, value_name = "N", requires = "from")]
     pub days: Option<usize>,
     /// Also write id_map.csv (row,did): the only output that names accounts.
