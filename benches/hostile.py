@@ -87,8 +87,8 @@ IS_ROOT = os.geteuid() == 0
 MAGIC = b"\x93NUMPY"
 I64_MAX = 2**63 - 1
 I64_MIN = -(2**63)
-JETSTREAM_DICT = "/work/shared/data/jetstream-samples/zstd/jetstream_v1_dictionary.zdict"
-GOLDEN_EVENTS = "/work/shared/data/jetstream-samples/subscribe_golden_v1.jsonl"
+JETSTREAM_DICT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "data", "jetstream-samples", "zstd", "jetstream_v1_dictionary.zdict")
+GOLDEN_EVENTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "data", "jetstream-samples", "subscribe_golden_v1.jsonl")
 
 HARD = ("crash", "timeout", "outside-write", "tempfile", "nonfinite", "corrupt-output",
         "silent-loss", "partial-output")

@@ -6,9 +6,9 @@ use std::path::{Path, PathBuf};
 use aumann::ingest::event::{Body, Event, Operation, Subject, author_of};
 use aumann::ingest::reader::{Tally, read};
 
-/// The real samples (`shared/data/jetstream-samples`, beside the repository).
+/// The real samples (`data/jetstream-samples`).
 fn samples() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/jetstream-samples")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("data/jetstream-samples")
 }
 
 fn events_of(name: &str) -> (Vec<Event>, aumann::ingest::reader::ReadStats) {
@@ -230,7 +230,13 @@ fn zstd_files_read_like_their_lines_and_truncation_is_reported() {
     let cut = write("c.jsonl.zst", &frames[..frames.len() / 2]);
     let mut kept = 0;
     match read_file(&cut, Some(&dict), &mut |_| kept += 1) {
-        Err(aumann::Error::Truncated { path, offset, .. }) => {
+        Err(aumann::Error::Truncated {
+            path,
+            offset,
+            events,
+            ..
+        }) => {
+            assert_eq!(events, kept);
             assert_eq!(path, cut);
             assert!(
                 offset > 0 && offset <= (frames.len() / 2) as u64 && (1..152).contains(&kept),
@@ -239,10 +245,15 @@ fn zstd_files_read_like_their_lines_and_truncation_is_reported() {
             let message = aumann::Error::Truncated {
                 path,
                 offset,
+                events: kept,
                 source: std::io::Error::other("x"),
             }
             .to_string();
             assert!(message.contains("c.jsonl.zst") && message.contains(&offset.to_string()));
+            assert!(
+                message.contains(&format!("the {kept} events before it")),
+                "{message}"
+            );
         }
         other => panic!("a truncated file reads: {other:?}"),
     }
@@ -255,7 +266,7 @@ fn zstd_files_read_like_their_lines_and_truncation_is_reported() {
 /// order and compressed changes nothing.
 #[test]
 fn a_synthetic_panel_comes_back_from_its_events() {
-    use aumann::ingest::build::{Filters, IngestConfig, Window};
+    use aumann::ingest::build::IngestConfig;
     use aumann::ingest::files::{IngestInput, event_files, ingest};
     use aumann::panel::events::{EventsOptions, synthetic_did, write_events};
     use aumann::panel::synth::{PanelConfig, generate};
@@ -283,12 +294,11 @@ fn a_synthetic_panel_comes_back_from_its_events() {
         let (built, reading) = ingest(
             IngestInput {
                 files: &files,
-                dictionary: None,
+                read: Default::default(),
                 topics,
                 config: IngestConfig {
-                    window: Window::Seen,
                     followers: Some(followers),
-                    filters: Filters::default(),
+                    ..IngestConfig::default()
                 },
                 source: "test",
             },
@@ -627,8 +637,10 @@ fn bad_input_is_reported_by_file_line_and_offset_and_nothing_half_written() {
 /// Per connection to the replay server: its cursor and how many events it was sent.
 type ConnectionLog = std::sync::Arc<std::sync::Mutex<Vec<(Option<i64>, usize)>>>;
 
-/// A replay server on the loopback interface: serves the sample events in `time_us` order
-/// from each connection's cursor, dropping the first connection after `drop_after` events.
+/// A replay server on the loopback interface: serves its events in the order given from each
+/// connection's cursor (those with `time_us` at or after it), dropping the first connection
+/// after `drop_after` events; later connections get every event and stay open until the
+/// client goes. It ignores `maxMessageSizeBytes`, and lets a client that leaves early go.
 struct Replay {
     port: u16,
     /// Each connection's cursor, and how many events it was sent.
@@ -636,9 +648,11 @@ struct Replay {
 }
 
 fn time_of(line: &str) -> i64 {
-    serde_json::from_str::<serde_json::Value>(line).unwrap()["time_us"]
-        .as_i64()
-        .unwrap()
+    #[derive(serde::Deserialize)]
+    struct Stamp {
+        time_us: i64,
+    }
+    serde_json::from_str::<Stamp>(line).unwrap().time_us
 }
 
 impl Replay {
@@ -648,34 +662,12 @@ impl Replay {
         let port = listener.local_addr().unwrap().port();
         let log = Arc::new(Mutex::new(Vec::new()));
         let shared = Arc::clone(&log);
+        let events: Vec<(i64, String)> = events.into_iter().map(|e| (time_of(&e), e)).collect();
         std::thread::spawn(move || {
-            #[allow(clippy::result_large_err)] // tungstenite's handshake callback type
-            for (k, stream) in listener.incoming().take(4).enumerate() {
-                let stream = stream.unwrap();
-                let mut cursor = None;
-                let callback =
-                    |req: &tungstenite::handshake::server::Request,
-                     resp: tungstenite::handshake::server::Response| {
-                        let query = req.uri().query().unwrap_or("");
-                        cursor = (query.split('&'))
-                            .find_map(|kv| kv.strip_prefix("cursor="))
-                            .map(|c| c.parse::<i64>().unwrap());
-                        Ok(resp)
-                    };
-                let mut socket = tungstenite::accept_hdr(stream, callback).unwrap();
-                let from: Vec<&String> = (events.iter())
-                    .filter(|e| cursor.is_none_or(|c| time_of(e) >= c))
-                    .collect();
-                let n = if k == 0 { drop_after } else { from.len() };
-                for e in &from[..n] {
-                    socket.send(tungstenite::Message::text(e.as_str())).unwrap();
-                }
-                shared.lock().unwrap().push((cursor, n));
-                if k == 0 {
-                    continue; // dropped: no close frame
-                }
-                // Stay open until the client goes.
-                while socket.read().is_ok() {}
+            for (k, stream) in listener.incoming().enumerate() {
+                let Ok(stream) = stream else { continue };
+                let limit = if k == 0 { drop_after } else { usize::MAX };
+                serve(stream, &events, limit, &shared);
             }
         });
         Self { port, log }
@@ -694,6 +686,50 @@ impl Replay {
     }
 }
 
+/// One connection: the events from its cursor, at most `limit` of them (then dropped, no close
+/// frame), else kept open until the client goes.
+fn serve(stream: std::net::TcpStream, events: &[(i64, String)], limit: usize, log: &ConnectionLog) {
+    let mut cursor = None;
+    #[allow(clippy::result_large_err)] // tungstenite's handshake callback type
+    let callback = |req: &tungstenite::handshake::server::Request,
+                    resp: tungstenite::handshake::server::Response| {
+        let query = req.uri().query().unwrap_or("");
+        cursor = (query.split('&'))
+            .find_map(|kv| kv.strip_prefix("cursor="))
+            .and_then(|c| c.parse::<i64>().ok());
+        Ok(resp)
+    };
+    let Ok(mut socket) = tungstenite::accept_hdr(stream, callback) else {
+        return;
+    };
+    let from = (events.iter()).filter(|(t, _)| cursor.is_none_or(|c| *t >= c));
+    let mut sent = 0;
+    for (_, e) in from.take(limit) {
+        if socket.send(tungstenite::Message::text(e.as_str())).is_err() {
+            break; // the client left
+        }
+        sent += 1;
+    }
+    log.lock().unwrap().push((cursor, sent));
+    if sent == limit {
+        return; // dropped: no close frame
+    }
+    while socket.read().is_ok() {}
+}
+
+/// The 162 sample events, in `time_us` order.
+fn sample_events() -> Vec<String> {
+    let mut events: Vec<String> = ["corpus_expected_v1.jsonl", "subscribe_golden_v1.jsonl"]
+        .iter()
+        .flat_map(|f| {
+            let text = std::fs::read_to_string(samples().join(f)).unwrap();
+            text.lines().map(String::from).collect::<Vec<_>>()
+        })
+        .collect();
+    events.sort_by_key(|e| time_of(e));
+    events
+}
+
 /// Capture against a local replay server that drops the connection mid-stream, then a second
 /// capture (the command line, stopped with Ctrl-C) resuming from the first one's cursor: every
 /// event is on disk, the rewound overlap is written twice and ingest drops it, so the panel is
@@ -703,14 +739,7 @@ fn capture_survives_a_dropped_connection_and_a_restart_losing_and_duplicating_no
     use aumann::ingest::capture::{CaptureConfig, Rotation, capture};
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::time::Duration;
-    let mut events: Vec<String> = ["corpus_expected_v1.jsonl", "subscribe_golden_v1.jsonl"]
-        .iter()
-        .flat_map(|f| {
-            let text = std::fs::read_to_string(samples().join(f)).unwrap();
-            text.lines().map(String::from).collect::<Vec<_>>()
-        })
-        .collect();
-    events.sort_by_key(|e| time_of(e));
+    let events = sample_events();
     let server = Replay::start(events.clone(), 60);
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("capture");
@@ -723,6 +752,8 @@ fn capture_survives_a_dropped_connection_and_a_restart_losing_and_duplicating_no
         rewind: Duration::from_secs(5),
         backoff: Duration::from_millis(20),
         max_backoff: Duration::from_millis(200),
+        max_message_bytes: aumann::ingest::capture::MAX_MESSAGE_BYTES,
+        ignore_cursor: false,
     };
     let stop = AtomicBool::new(false);
     let stats = std::thread::scope(|s| {
@@ -778,16 +809,12 @@ fn capture_survives_a_dropped_connection_and_a_restart_losing_and_duplicating_no
     );
     let topics = aumann::ingest::topics::Topics::parse(REAL_TOPICS, Path::new("t")).unwrap();
     let build = |files: &[PathBuf]| {
-        use aumann::ingest::build::{Filters, IngestConfig, Window};
+        use aumann::ingest::build::IngestConfig;
         let input = aumann::ingest::files::IngestInput {
             files,
-            dictionary: None,
+            read: Default::default(),
             topics: topics.clone(),
-            config: IngestConfig {
-                window: Window::Seen,
-                followers: None,
-                filters: Filters::default(),
-            },
+            config: IngestConfig::default(),
             source: "test",
         };
         aumann::ingest::files::ingest(input, &mut |_, _| {})
@@ -807,4 +834,608 @@ fn capture_survives_a_dropped_connection_and_a_restart_losing_and_duplicating_no
         "nothing duplicated"
     );
     assert_eq!(captured.panel.posts_7d, direct.panel.posts_7d);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Hostile input: each test below is one way an adversarial user broke ingest or capture.
+
+/// `aumann panel ingest` in `dir` with `args`.
+fn ingest_cli(dir: &Path, args: &[&str]) -> crate::common::Run {
+    let mut all = vec!["panel", "ingest"];
+    all.extend(args);
+    crate::common::aumann(dir, &all, &[])
+}
+
+/// Every path under `dir`, folders included.
+fn tree(dir: &Path) -> std::collections::BTreeSet<PathBuf> {
+    let mut out = std::collections::BTreeSet::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() && !path.is_symlink() {
+            out.extend(tree(&path));
+        }
+        out.insert(path);
+    }
+    out
+}
+
+/// A topic named like a path would make ingest write outside `--out`: such names are refused
+/// naming the file, the line and the name, and nothing is written anywhere.
+#[test]
+fn topic_names_that_are_not_plain_file_names_are_refused_and_nothing_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::create_dir_all(d.join("work/victim")).unwrap();
+    let events = samples().join("corpus_expected_v1.jsonl");
+    let absolute = d.join("abs/data");
+    for name in [
+        "../../victim/data",
+        absolute.to_str().unwrap(),
+        "..",
+        ".",
+        "sub/dir",
+        "a.b",
+        "",
+    ] {
+        let toml = format!("\n[[topic]]\nname = {name:?}\nkeywords = [\"ai\"]\n");
+        std::fs::write(d.join("work/topics.toml"), toml).unwrap();
+        let before = tree(d);
+        let run = ingest_cli(
+            &d.join("work"),
+            &[
+                "--events",
+                events.to_str().unwrap(),
+                "--topics",
+                "topics.toml",
+                "--out",
+                "out",
+                "--keep-unengaged",
+                "--quiet",
+            ],
+        );
+        assert_ne!(run.code, 0, "{name:?} was accepted");
+        assert!(
+            run.stderr.contains("topics.toml:3"),
+            "{name:?}: {}",
+            run.stderr
+        );
+        assert!(
+            run.stderr.contains(&format!("{name:?}")),
+            "{name:?}: {}",
+            run.stderr
+        );
+        assert_eq!(tree(d), before, "{name:?} wrote something");
+    }
+}
+
+/// A post commit by `did` at `time_us`, on the `ai` topic.
+fn post_at(did: &str, time_us: i64) -> String {
+    format!(
+        r#"{{"did":"{did}","time_us":{time_us},"kind":"commit","commit":{{"rev":"3mptbypoove2w","operation":"create","collection":"app.bsky.feed.post","rkey":"3mptbypfywk2v","record":{{"text":"ai news"}},"cid":"bafy"}}}}"#
+    )
+}
+
+/// One event dated i64::MAX, before 1970, in 2022 or in the year 3000 must not set the
+/// window: they are counted and set aside, and the panel has the samples' days; a window of
+/// a billion days, or starting in an unwritable year, is refused naming the value and the
+/// bound.
+#[test]
+fn implausible_times_are_set_aside_and_never_widen_the_window() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("topics.toml"), REAL_TOPICS).unwrap();
+    std::fs::create_dir(d.join("events")).unwrap();
+    for f in ["corpus_expected_v1.jsonl", "subscribe_golden_v1.jsonl"] {
+        std::fs::copy(samples().join(f), d.join("events").join(f)).unwrap();
+    }
+    let base = &[
+        "--events",
+        "events",
+        "--topics",
+        "topics.toml",
+        "--keep-unengaged",
+        "--quiet",
+    ];
+    let with = |out: &str, extra: &[&str]| {
+        let mut args = base.to_vec();
+        args.extend(["--out", out]);
+        args.extend(extra);
+        ingest_cli(d, &args)
+    };
+    let run = with("clean", &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let clean = aumann::panel::Panel::load(&d.join("clean")).unwrap();
+    let odd = [
+        i64::MAX,
+        i64::MIN,
+        -1_000_000,
+        1_654_041_600_000_000,
+        32_503_680_000_000_000,
+    ];
+    let lines: Vec<String> = (odd.iter().enumerate())
+        .map(|(k, &t)| post_at(&format!("did:plc:odd{k:022}"), t))
+        .collect();
+    std::fs::write(d.join("events/odd.jsonl"), lines.join("\n") + "\n").unwrap();
+    let run = with("odd", &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let panel = aumann::panel::Panel::load(&d.join("odd")).unwrap();
+    assert_eq!(panel.manifest.day_labels, clean.manifest.day_labels);
+    assert_eq!(panel.agents(), clean.agents());
+    let report = panel.manifest.ingest.unwrap();
+    assert_eq!(report.events, 162 + odd.len() as u64);
+    assert_eq!((report.implausible_time, report.outside_window), (5, 0));
+    assert!(
+        run.stderr.contains("5 with a time before 2023"),
+        "{}",
+        run.stderr
+    );
+    // A window of the user's own counts what it holds, and sets the rest aside as outside it.
+    let run = with("window", &["--from", "2026-07-04", "--days", "2"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let report = aumann::panel::Panel::load(&d.join("window"))
+        .unwrap()
+        .manifest
+        .ingest
+        .unwrap();
+    assert_eq!(
+        (report.implausible_time, report.outside_window),
+        (0, 10 + 5)
+    );
+
+    for (extra, needles) in [
+        (
+            &["--from", "2026-07-04", "--days", "1000000000"][..],
+            &["1000000000", "36525"][..],
+        ),
+        (
+            &["--from", "99999999999999999-01-01", "--days", "3"][..],
+            &["99999999999999999"][..],
+        ),
+    ] {
+        let run = with("q", extra);
+        assert_ne!(run.code, 0, "{extra:?}");
+        for n in needles {
+            assert!(run.stderr.contains(n), "{extra:?}: {}", run.stderr);
+        }
+        assert!(!d.join("q").exists());
+    }
+}
+
+/// `.zst` files that cannot be decoded (frames of Jetstream's dictionary read without it,
+/// plain JSON named `.zst`) are errors naming the file and the likely cause, unless skipping
+/// them is asked for, and then the manifest counts them; a file cut before its first event
+/// does not claim that the events before the cut were read.
+#[test]
+fn undecodable_zst_files_are_errors_naming_the_file_and_the_cause_unless_skipped() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("topics.toml"), REAL_TOPICS).unwrap();
+    let events = d.join("events");
+    std::fs::create_dir(&events).unwrap();
+    std::fs::copy(
+        samples().join("corpus_expected_v1.jsonl"),
+        events.join("good.jsonl"),
+    )
+    .unwrap();
+    let dict = std::fs::read(samples().join("zstd/jetstream_v1_dictionary.zdict")).unwrap();
+    let golden = std::fs::read_to_string(samples().join("subscribe_golden_v1.jsonl")).unwrap();
+    let mut compressor = zstd::bulk::Compressor::with_dictionary(3, &dict).unwrap();
+    let frames: Vec<u8> = (golden.lines())
+        .flat_map(|l| compressor.compress(format!("{l}\n").as_bytes()).unwrap())
+        .collect();
+    let run_on = |paths: &[&str], extra: &[&str]| {
+        let mut args = vec!["--events"];
+        args.extend(paths);
+        args.extend([
+            "--topics",
+            "topics.toml",
+            "--out",
+            "p",
+            "--keep-unengaged",
+            "--quiet",
+        ]);
+        args.extend(extra);
+        let _ = std::fs::remove_dir_all(d.join("p"));
+        ingest_cli(d, &args)
+    };
+    std::fs::write(events.join("frames.jsonl.zst"), &frames).unwrap();
+    for paths in [&["events"][..], &["events/frames.jsonl.zst"][..]] {
+        let run = run_on(paths, &[]);
+        assert_ne!(run.code, 0, "{paths:?}: {}", run.stderr);
+        for n in [
+            "frames.jsonl.zst",
+            "dictionary",
+            "--zstd-dictionary",
+            "--skip-unreadable",
+        ] {
+            assert!(run.stderr.contains(n), "{paths:?}: {}", run.stderr);
+        }
+        assert!(!run.stderr.contains("were read"), "{}", run.stderr);
+    }
+    std::fs::write(events.join("plain.jsonl.zst"), &golden).unwrap();
+    std::fs::remove_file(events.join("frames.jsonl.zst")).unwrap();
+    let run = run_on(&["events"], &[]);
+    assert_ne!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("plain.jsonl.zst") && run.stderr.contains("not zstd"),
+        "{}",
+        run.stderr
+    );
+    std::fs::write(events.join("frames.jsonl.zst"), &frames).unwrap();
+    let run = run_on(&["events"], &["--skip-unreadable"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("frames.jsonl.zst") && run.stderr.contains("plain.jsonl.zst"),
+        "{}",
+        run.stderr
+    );
+    let report = aumann::panel::Panel::load(&d.join("p"))
+        .unwrap()
+        .manifest
+        .ingest
+        .unwrap();
+    assert_eq!((report.events, report.reading.unreadable_files), (152, 2));
+    // Cut inside its first frame: a warning that says no event of it was read.
+    std::fs::remove_file(events.join("frames.jsonl.zst")).unwrap();
+    std::fs::remove_file(events.join("plain.jsonl.zst")).unwrap();
+    let one = zstd::encode_all(golden.as_bytes(), 3).unwrap();
+    std::fs::write(events.join("cut.jsonl.zst"), &one[..one.len() / 2]).unwrap();
+    let run = run_on(&["events"], &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stderr.contains("cut.jsonl.zst"), "{}", run.stderr);
+    assert!(
+        !run.stderr.contains("the events before it were read"),
+        "{}",
+        run.stderr
+    );
+}
+
+/// Symlinks that loop (a folder linking to itself and to its parent) neither hang the search
+/// nor make a file count twice; a file reached through two names is read once.
+#[cfg(unix)]
+#[test]
+fn symlink_loops_in_an_events_folder_are_followed_once() {
+    use std::os::unix::fs::symlink;
+    let dir = tempfile::tempdir().unwrap();
+    let events = dir.path().join("events");
+    std::fs::create_dir_all(events.join("sub")).unwrap();
+    std::fs::write(events.join("a.jsonl"), post_at("did:plc:a", 1) + "\n").unwrap();
+    std::fs::write(events.join("sub/b.jsonl"), post_at("did:plc:b", 2) + "\n").unwrap();
+    symlink(".", events.join("loop")).unwrap();
+    symlink("..", events.join("sub/up")).unwrap();
+    symlink("../a.jsonl", events.join("sub/also-a.jsonl")).unwrap();
+    let (send, receive) = std::sync::mpsc::channel();
+    let root = events.clone();
+    std::thread::spawn(move || {
+        let _ = send.send(aumann::ingest::files::event_files(&[root]).map_err(|e| e.to_string()));
+    });
+    let files = receive
+        .recv_timeout(std::time::Duration::from_secs(60))
+        .expect("the folder search did not end")
+        .unwrap();
+    assert_eq!(files, [events.join("a.jsonl"), events.join("sub/b.jsonl")]);
+}
+
+/// The same input gives byte-identical outputs on one thread and on two.
+#[test]
+fn ingest_outputs_do_not_depend_on_the_number_of_threads() {
+    use aumann::panel::events::{EventsOptions, write_events};
+    use aumann::panel::synth::{PanelConfig, generate};
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let panel = generate(&PanelConfig {
+        agents: 3_000,
+        seed: 5,
+        ..PanelConfig::default()
+    });
+    let options = EventsOptions {
+        compress: true,
+        likes_per_post: 1,
+    };
+    write_events(&panel, &d.join("synth"), options, &mut |_, _| {}).unwrap();
+    let run = |threads: &str| {
+        let out = format!("p{threads}");
+        let args = [
+            "panel",
+            "ingest",
+            "--events",
+            "synth/events",
+            "--topics",
+            "synth/topics.toml",
+            "--followers",
+            "synth/followers.csv",
+            "--out",
+            &out,
+            "--write-id-map",
+            "--quiet",
+        ];
+        let run = crate::common::aumann(d, &args, &[("RAYON_NUM_THREADS", threads)]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        let mut files = files_under(&d.join(&out));
+        for (path, _) in &mut files {
+            *path = path.strip_prefix(d.join(&out)).unwrap().to_path_buf();
+        }
+        files.sort();
+        files
+    };
+    let (one, two) = (run("1"), run("2"));
+    assert_eq!(one.len(), two.len());
+    for ((p, a), (q, b)) in one.iter().zip(&two) {
+        assert_eq!(p, q);
+        assert!(a == b, "{} differs between 1 and 2 threads", p.display());
+    }
+}
+
+/// The lines of every event file under `out`, or why one cannot be read whole (a broken
+/// zstd frame, a line that is not JSON).
+fn lines_on_disk(out: &Path) -> Result<Vec<String>, String> {
+    let mut lines = Vec::new();
+    for f in aumann::ingest::files::event_files(&[out.to_path_buf()]).map_err(|e| e.to_string())? {
+        let bytes = std::fs::read(&f).unwrap();
+        let bytes = if f.extension().is_some_and(|e| e == "zst") {
+            zstd::decode_all(&bytes[..]).map_err(|e| format!("{}: {e}", f.display()))?
+        } else {
+            bytes
+        };
+        for line in String::from_utf8(bytes).unwrap().lines() {
+            serde_json::from_str::<serde_json::Value>(line)
+                .map_err(|e| format!("{}: {e}: {line}", f.display()))?;
+            lines.push(line.to_string());
+        }
+    }
+    Ok(lines)
+}
+
+/// The capture's cursor file, if it holds a number.
+fn cursor_file(out: &Path) -> Option<i64> {
+    std::fs::read_to_string(out.join("cursor"))
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
+
+fn capture_config(port: u16, out: &Path, compress: bool) -> aumann::ingest::capture::CaptureConfig {
+    aumann::ingest::capture::CaptureConfig {
+        endpoint: format!("ws://127.0.0.1:{port}/subscribe"),
+        collections: vec![],
+        out: out.to_path_buf(),
+        rotation: aumann::ingest::capture::Rotation::Hour,
+        compress,
+        rewind: std::time::Duration::from_secs(5),
+        backoff: std::time::Duration::from_millis(20),
+        max_backoff: std::time::Duration::from_millis(200),
+        max_message_bytes: aumann::ingest::capture::MAX_MESSAGE_BYTES,
+        ignore_cursor: false,
+    }
+}
+
+/// Capture until the cursor file says `cursor` (or the capture ends, or a minute passes: a
+/// capture that never gets there), then stop it; whether it got there, and its statistics.
+fn capture_until(
+    config: &aumann::ingest::capture::CaptureConfig,
+    cursor: i64,
+) -> (bool, aumann::ingest::capture::CaptureStats) {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let stop = AtomicBool::new(false);
+    std::thread::scope(|s| {
+        let run = s.spawn(|| aumann::ingest::capture::capture(config, &stop, &mut |_| {}));
+        let start = std::time::Instant::now();
+        let reached = loop {
+            if cursor_file(&config.out) == Some(cursor) {
+                break true;
+            }
+            if run.is_finished() || start.elapsed().as_secs() > 60 {
+                break false;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        };
+        stop.store(true, Ordering::Relaxed);
+        (reached, run.join().unwrap().unwrap())
+    })
+}
+
+/// A capture that crashed while writing leaves a cut zstd frame (or half a line) at the end
+/// of its file; resuming cuts it off before appending, so every event reads back.
+#[test]
+fn capture_resumes_after_a_crash_cut_its_last_frame_or_line() {
+    let events = sample_events();
+    let last = time_of(events.last().unwrap());
+    for compress in [true, false] {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("capture");
+        std::fs::create_dir(&out).unwrap();
+        // events[10..] fall in the hour 2026-07-04T14; a crash while events[40..70] went out.
+        let (ext, head, tail) = if compress {
+            let frame = |lines: &[String]| {
+                zstd::encode_all((lines.join("\n") + "\n").as_bytes(), 3).unwrap()
+            };
+            let cut = frame(&events[40..70]);
+            (
+                "jsonl.zst",
+                frame(&events[10..40]),
+                cut[..cut.len() / 2].to_vec(),
+            )
+        } else {
+            let text = |lines: &[String]| (lines.join("\n") + "\n").into_bytes();
+            let cut = events[40].as_bytes();
+            (
+                "jsonl",
+                text(&events[10..40]),
+                cut[..cut.len() / 2].to_vec(),
+            )
+        };
+        std::fs::write(
+            out.join(format!("2026-07-04T14.{ext}")),
+            [head, tail].concat(),
+        )
+        .unwrap();
+        std::fs::write(out.join("cursor"), format!("{}\n", time_of(&events[39]))).unwrap();
+        let server = Replay::start(events.clone(), usize::MAX);
+        let (reached, stats) = capture_until(&capture_config(server.port, &out, compress), last);
+        assert!(reached, "compress {compress}: the capture never caught up");
+        assert_eq!(stats.mended, 1, "compress {compress}");
+        let lines = lines_on_disk(&out).unwrap_or_else(|e| panic!("compress {compress}: {e}"));
+        let distinct: std::collections::BTreeSet<&String> = lines.iter().collect();
+        let expected: std::collections::BTreeSet<&String> = events[10..].iter().collect();
+        assert_eq!(distinct, expected, "compress {compress}");
+    }
+}
+
+/// An event dated 2100 among real ones: written aside, counted, and the cursor does not
+/// follow it, so the reconnection after a drop resumes where the real events stopped.
+#[test]
+fn capture_cursor_does_not_follow_an_event_dated_2100() {
+    let mut events = sample_events();
+    let last = time_of(events.last().unwrap());
+    let future = post_at("did:plc:future000000000000000001", 4_102_444_800_000_000);
+    events.insert(30, future.clone());
+    let server = Replay::start(events.clone(), 60);
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("capture");
+    let (reached, stats) = capture_until(&capture_config(server.port, &out, false), last);
+    assert!(reached, "cursor {:?}, wanted {last}", cursor_file(&out));
+    assert!(stats.implausible >= 1, "{stats:?}");
+    let aside = std::fs::read_to_string(out.join("implausible.jsonl")).unwrap();
+    assert!(aside.lines().all(|l| l == future), "{aside}");
+    let lines = lines_on_disk(&out).unwrap();
+    let distinct: std::collections::BTreeSet<&String> = lines.iter().collect();
+    let expected: std::collections::BTreeSet<&String> = events.iter().collect();
+    assert_eq!(
+        distinct, expected,
+        "every event on disk, the future one aside"
+    );
+    let names: Vec<String> = (std::fs::read_dir(&out).unwrap())
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(!names.iter().any(|n| n.starts_with("2100")), "{names:?}");
+}
+
+/// Run `aumann capture` in `dir` until it exits, or kill it after `limit` seconds (a capture
+/// that should have refused to start); its exit code (None if killed) and standard error.
+fn capture_cli(dir: &Path, args: &[&str], limit: u64) -> (Option<i32>, String) {
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_aumann"))
+        .current_dir(dir)
+        .arg("capture")
+        .args(args)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    let code = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status.code();
+        }
+        if start.elapsed().as_secs() > limit {
+            child.kill().unwrap();
+            break None;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    let output = child.wait_with_output().unwrap();
+    (code, String::from_utf8_lossy(&output.stderr).into_owned())
+}
+
+/// A cursor file holding i64::MIN, a date in 2100 or no number at all, and a rewind of
+/// 10^13 µs, are refused naming the file and the value (the last two naming the bound or the
+/// flag that replays anyway) instead of wrapping around or replaying silently.
+#[test]
+fn capture_refuses_cursors_it_cannot_trust_and_rewinds_past_the_bound() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let out = d.join("capture");
+    std::fs::create_dir(&out).unwrap();
+    let nowhere = "ws://127.0.0.1:1/subscribe";
+    for (cursor, extra, needles) in [
+        (
+            "-9223372036854775808\n",
+            &[][..],
+            &["cursor", "-9223372036854775808"][..],
+        ),
+        ("4102444800000000\n", &[], &["cursor", "4102444800000000"]),
+        ("garbage\n", &[], &["cursor", "garbage", "--ignore-cursor"]),
+        ("", &["--rewind", "10000000"], &["10000000", "86400"]),
+    ] {
+        let _ = std::fs::remove_file(out.join("cursor"));
+        if !cursor.is_empty() {
+            std::fs::write(out.join("cursor"), cursor).unwrap();
+        }
+        let mut args = vec!["--endpoint", nowhere, "--out", "capture"];
+        args.extend(extra);
+        let (code, stderr) = capture_cli(d, &args, 20);
+        assert!(
+            code.is_some_and(|c| c != 0),
+            "{cursor:?} {extra:?}: {code:?} {stderr}"
+        );
+        for n in needles {
+            assert!(stderr.contains(n), "{cursor:?} {extra:?}: {stderr}");
+        }
+    }
+    // Asked to, a capture starts over from the live stream.
+    std::fs::write(out.join("cursor"), "garbage\n").unwrap();
+    let server = Replay::start(sample_events(), usize::MAX);
+    let endpoint = format!("ws://127.0.0.1:{}/subscribe", server.port);
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_aumann"))
+        .current_dir(d)
+        .args([
+            "capture",
+            "--endpoint",
+            &endpoint,
+            "--out",
+            "capture",
+            "--ignore-cursor",
+        ])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    server.wait_for(1);
+    while cursor_file(&out).is_none() {
+        assert!(child.try_wait().unwrap().is_none(), "the capture ended");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    // SAFETY: sending SIGINT to our own child process.
+    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGINT) }, 0);
+    let output = child.wait_with_output().unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(server.connections()[0].0, None, "no cursor sent");
+}
+
+/// One message over the size limit among normal ones: counted and skipped, every other event
+/// captured, and a bounded number of reconnections (not one forever at the same cursor).
+#[test]
+fn capture_skips_a_message_over_the_size_limit_and_reconnects_past_it() {
+    let mut events = sample_events();
+    let last = time_of(events.last().unwrap());
+    // Between two events far enough apart that the skip has to search for its time.
+    let k = (60..events.len())
+        .find(|&k| time_of(&events[k]) - time_of(&events[k - 1]) > 1_000)
+        .unwrap();
+    let t = (time_of(&events[k - 1]) + time_of(&events[k])) / 2;
+    let big = format!(
+        r#"{{"did":"did:plc:big","time_us":{t},"kind":"commit","commit":{{"rev":"r","operation":"create","collection":"app.bsky.feed.post","rkey":"k","record":{{"text":"{}"}}}}}}"#,
+        "x".repeat(17 << 20)
+    );
+    let normal = events.clone();
+    events.insert(k, big);
+    let server = Replay::start(events, usize::MAX);
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("capture");
+    let (reached, stats) = capture_until(&capture_config(server.port, &out, true), last);
+    assert!(
+        reached,
+        "cursor {:?}, wanted {last}; {stats:?}",
+        cursor_file(&out)
+    );
+    let lines = lines_on_disk(&out).unwrap();
+    let distinct: std::collections::BTreeSet<&String> = lines.iter().collect();
+    let expected: std::collections::BTreeSet<&String> = normal.iter().collect();
+    assert_eq!(distinct, expected);
+    assert_eq!(stats.oversized, 1, "{stats:?}");
+    assert!(stats.connections < 80, "{stats:?}");
+    // Skipped exactly: no event lost, and none written twice (no rewind past the skip).
+    assert_eq!(lines.len(), normal.len());
 }

@@ -14,6 +14,7 @@ mod deepset;
 mod faithfulness;
 mod fixtures;
 mod fuzz;
+mod fuzz_ingest;
 mod hostile;
 mod ingest;
 mod million;

@@ -44,9 +44,9 @@ pub enum Error {
     },
     /// A file that stops being readable part way (a truncated compressed file, say).
     #[error(
-        "{}: unreadable from byte {offset} of the file on ({source}); the events before it were \
-         read",
-        path.display()
+        "{}: unreadable from byte {offset} of the file on ({source}); {}",
+        path.display(),
+        read_before(*events)
     )]
     Truncated {
         /// The file.
@@ -54,8 +54,28 @@ pub enum Error {
         /// Bytes of the file read when the failure came (for a compressed file, at most one
         /// read buffer past the last complete event).
         offset: u64,
+        /// Events read from it before the failure.
+        events: u64,
         /// The failure.
         source: std::io::Error,
+    },
+    /// A file none of which can be decoded (compressed with a dictionary not given, say).
+    #[error("{}: cannot be decoded: {reason}", path.display())]
+    Undecodable {
+        /// The file.
+        path: PathBuf,
+        /// Why, with the likely cause.
+        reason: String,
+    },
+    /// A capture's resume cursor file that cannot be trusted.
+    #[error("{}: resume cursor {}{reason}", path.display(), value.as_ref().map(|v| format!("'{v}' ")).unwrap_or_default())]
+    Cursor {
+        /// The file.
+        path: PathBuf,
+        /// What it holds (its first 40 characters), if it could be read.
+        value: Option<String>,
+        /// What is wrong.
+        reason: String,
     },
     /// A file could not be opened, read or written.
     #[error("{}: {source}", path.display())]
@@ -318,6 +338,15 @@ fn overflow_fix(precision: crate::backend::Precision, value: f64) -> &'static st
             "an undefined operation (0/0, ∞ − ∞): the input is outside the indicator's domain \
              or too large; check the input, or rescale it"
         }
+    }
+}
+
+/// What a truncated file gave: its events before the failure, if any.
+fn read_before(events: u64) -> String {
+    match events {
+        0 => "no event of it was read".into(),
+        1 => "the event before it was read".into(),
+        n => format!("the {n} events before it were read"),
     }
 }
 

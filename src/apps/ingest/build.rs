@@ -18,8 +18,15 @@
 //! The agents are the accounts that committed at least one record in the window, less those
 //! the [`Filters`] remove, in the order of their DIDs (so the panel does not depend on the
 //! order of the input). DIDs leave only through [`Ingested::dids`].
+//!
+//! The window is the user's ([`Window::Days`]), or the days of the events read
+//! ([`Window::Seen`]); then only events with a plausible timestamp ([`IngestConfig::plausible`],
+//! see [`super::clock`]) count, so that one corrupt `time_us` cannot stretch the panel over
+//! centuries. Events outside either are counted and set aside. A panel has at most
+//! [`MAX_DAYS`] days.
 
 use std::collections::HashMap;
+use std::ops::Range;
 
 use foldhash::fast::FixedState;
 
@@ -27,7 +34,10 @@ use super::event::{Body, Commit, Event, Operation, Subject};
 use super::records::{self, Entry, Post, Records, Target};
 use super::topics::Topics;
 use crate::array::Array3;
+use crate::error::{Error, Result};
 use crate::panel::{Manifest, Panel, calendar};
+
+pub use super::clock::MAX_DAYS;
 
 /// `app.bsky.feed.post`.
 pub const POST: &str = "app.bsky.feed.post";
@@ -53,6 +63,69 @@ pub enum Window {
         /// How many days.
         days: usize,
     },
+}
+
+/// The first day a window may start on: 0000-01-01.
+const FIRST_DAY: i64 = -719_528;
+/// The last day a window may end on: 9999-12-31.
+const LAST_DAY: i64 = 2_932_896;
+
+impl Window {
+    /// `days` days from the date `from` (`YYYY-MM-DD`).
+    ///
+    /// # Errors
+    /// [`Error::Parameter`] for a `from` that is not a date of years 0 to 9999, or `days`
+    /// outside `1..=`[`MAX_DAYS`] or running past 9999.
+    pub fn starting(from: &str, days: usize) -> Result<Self> {
+        let bad = |reason: String| Error::Parameter {
+            name: "from",
+            value: from.to_string(),
+            reason,
+        };
+        let year = from.trim().split('-').next().unwrap_or_default();
+        if year.len() > 4 {
+            return Err(bad("years have at most 4 digits (YYYY-MM-DD)".into()));
+        }
+        let first = calendar::parse(from).map_err(bad)?;
+        Window::Days { first, days }.check()
+    }
+
+    /// The window, if it can be a panel's.
+    ///
+    /// # Errors
+    /// [`Error::Parameter`] for a window of no day or of more than [`MAX_DAYS`], or one not
+    /// within years 0 to 9999.
+    pub fn check(self) -> Result<Self> {
+        let Window::Days { first, days } = self else {
+            return Ok(self);
+        };
+        if !(1..=MAX_DAYS).contains(&days) {
+            return Err(Error::Parameter {
+                name: "days",
+                value: days.to_string(),
+                reason: format!("a window has 1 to {MAX_DAYS} days (100 years)"),
+            });
+        }
+        let last = first.saturating_add(days as i64 - 1);
+        if first < FIRST_DAY || last > LAST_DAY {
+            return Err(Error::Parameter {
+                name: "from",
+                value: calendar::label(first.clamp(FIRST_DAY * 2, LAST_DAY * 2)),
+                reason: format!("a window of {days} days from it is not within years 0 to 9999"),
+            });
+        }
+        Ok(self)
+    }
+
+    /// Whether the UTC day `day` is in the window (every day is in [`Window::Seen`]).
+    pub fn contains(self, day: i64) -> bool {
+        match self {
+            Window::Seen => true,
+            Window::Days { first, days } => day
+                .checked_sub(first)
+                .is_some_and(|t| (0..days as i64).contains(&t)),
+        }
+    }
 }
 
 /// Which accounts a panel leaves out; each filter runs on what the previous ones kept.
@@ -90,6 +163,22 @@ pub struct IngestConfig {
     pub followers: Option<FollowerCounts>,
     /// The filters.
     pub filters: Filters,
+    /// Timestamps (Unix µs) of the events a [`Window::Seen`] counts; the others are set
+    /// aside. A [`Window::Days`] counts the events of its days whatever this says.
+    pub plausible: Range<i64>,
+}
+
+impl Default for IngestConfig {
+    /// The days seen, reach from the follows seen, the default filters, and timestamps from
+    /// 2023 to a day past the wall clock.
+    fn default() -> Self {
+        Self {
+            window: Window::Seen,
+            followers: None,
+            filters: Filters::default(),
+            plausible: super::clock::plausible(super::clock::now_us(), super::clock::INGEST_AHEAD),
+        }
+    }
 }
 
 /// What an ingest read, dropped and resolved: the manifest's `ingest` record.
@@ -99,6 +188,10 @@ pub struct IngestReport {
     pub events: u64,
     /// Events outside the window (skipped).
     pub outside_window: u64,
+    /// Events whose timestamp is not plausible (before 2023, after the wall clock plus a
+    /// day; skipped, and never part of a window of the days seen).
+    #[serde(default)]
+    pub implausible_time: u64,
     /// Second copies of an event already read (dropped).
     pub duplicates: u64,
     /// Deletes matched with their record's create (the record counts for nothing).
@@ -139,6 +232,9 @@ pub struct ReadingReport {
     pub error_frames: u64,
     /// Files that stopped being readable part way (their events up to there were read).
     pub truncated_files: usize,
+    /// Files that could not be decoded at all, skipped as asked.
+    #[serde(default)]
+    pub unreadable_files: usize,
 }
 
 /// One filter's effect.
@@ -168,6 +264,12 @@ pub enum BuildError {
     /// More topics than a post's topic set holds.
     #[error("{0} topics; at most 64 are supported")]
     TooManyTopics(usize),
+    /// A window that cannot be a panel's ([`Window::check`]).
+    #[error("{0}")]
+    Window(String),
+    /// A window longer than a panel holds.
+    #[error("{0} days in the window; a panel holds at most {MAX_DAYS} (100 years)")]
+    TooManyDays(u64),
 }
 
 /// Per account, what is known before counting.
@@ -186,7 +288,7 @@ pub struct PanelBuilder {
     dids: Vec<Box<str>>,
     flags: Vec<AccountFlags>,
     records: Records,
-    seen: Option<(i64, i64)>,
+    seen: Option<(i32, i32)>,
     report: IngestReport,
 }
 
@@ -194,11 +296,13 @@ impl PanelBuilder {
     /// A builder for `topics`.
     ///
     /// # Errors
-    /// [`BuildError::TooManyTopics`] past 64 topics.
+    /// [`BuildError::TooManyTopics`] past 64 topics; [`BuildError::Window`] for a window
+    /// that [`Window::check`] refuses.
     pub fn new(topics: Topics, config: IngestConfig) -> Result<Self, BuildError> {
         if topics.len() > 64 {
             return Err(BuildError::TooManyTopics(topics.len()));
         }
+        (config.window.check()).map_err(|e| BuildError::Window(e.to_string()))?;
         Ok(Self {
             topics,
             config,
@@ -226,23 +330,36 @@ impl PanelBuilder {
     /// Take one event.
     pub fn add(&mut self, event: Event) {
         self.report.events += 1;
-        let day = calendar::day_of_micros(event.time_us);
-        if let Window::Days { first, days } = self.config.window
-            && !(first..first + days as i64).contains(&day)
-        {
-            self.report.outside_window += 1;
+        let Some(day) = self.day_of(event.time_us) else {
             return;
-        }
+        };
         let seen = self.seen.get_or_insert((day, day));
         *seen = (seen.0.min(day), seen.1.max(day));
         match event.body {
-            Body::Commit(commit) => self.commit(&event.did, day as i32, commit),
+            Body::Commit(commit) => self.commit(&event.did, day, commit),
             Body::Account(a) => {
                 let inactive = !a.active && a.status.is_some_and(|s| INACTIVE.contains(&&*s));
                 let i = self.account(&event.did) as usize;
                 self.flags[i].inactive |= inactive;
             }
             Body::Identity | Body::Unknown(_) => {}
+        }
+    }
+
+    /// The day of an event at `time_us` if it counts; else counted as set aside.
+    fn day_of(&mut self, time_us: i64) -> Option<i32> {
+        let day = calendar::day_of_micros(time_us);
+        let window = self.config.window;
+        if window == Window::Seen && !self.config.plausible.contains(&time_us) {
+            self.report.implausible_time += 1;
+            return None;
+        }
+        match i32::try_from(day) {
+            Ok(day) if window.contains(i64::from(day)) => Some(day),
+            _ => {
+                self.report.outside_window += 1;
+                None
+            }
         }
     }
 
@@ -382,15 +499,22 @@ impl PanelBuilder {
     ///
     /// # Errors
     /// [`BuildError::NoAgents`] when no account committed a record in the window or the
-    /// filters removed them all.
+    /// filters removed them all; [`BuildError::TooManyDays`] past [`MAX_DAYS`].
     pub fn finish(self, source: &str, reading: ReadingReport) -> Result<Ingested, BuildError> {
         let Some((seen_first, seen_last)) = self.seen else {
             return Err(BuildError::NoAgents("no event in the window".into()));
         };
         let (first, days) = match self.config.window {
-            Window::Seen => (seen_first, (seen_last - seen_first + 1) as usize),
-            Window::Days { first, days } => (first, days),
+            Window::Seen => {
+                let span = i64::from(seen_last) - i64::from(seen_first) + 1;
+                (i64::from(seen_first), span as u64)
+            }
+            Window::Days { first, days } => (first, days as u64),
         };
+        if days > MAX_DAYS as u64 {
+            return Err(BuildError::TooManyDays(days));
+        }
+        let days = days as usize;
         let mut counts = Counts::new(self.dids.len(), first, days);
         let mut flags = self.flags;
         let mut report = self.report;
@@ -512,7 +636,7 @@ impl Counts {
 
     /// The window's day index of `day`, if it is in the window.
     fn day(&self, day: i32) -> Option<usize> {
-        let t = i64::from(day) - self.first;
+        let t = i64::from(day).checked_sub(self.first)?;
         (0..self.days as i64).contains(&t).then_some(t as usize)
     }
 
@@ -651,4 +775,105 @@ impl Counts {
 fn engage(flags: &mut [AccountFlags], a: u32, b: u32) {
     flags[a as usize].engaged = true;
     flags[b as usize].engaged = true;
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::ingest::event::Line;
+
+    fn post(did: &str, time_us: i64) -> Event {
+        let line = format!(
+            r#"{{"did":"{did}","time_us":{time_us},"kind":"commit","commit":{{"rev":"3k","operation":"create","collection":"{POST}","rkey":"3k","record":{{"text":"ai"}}}}}}"#
+        );
+        match Line::parse(&line) {
+            Ok(Line::Event(e)) => e,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    fn builder(window: Window) -> Result<PanelBuilder, BuildError> {
+        let topics = Topics::parse("[[topic]]\nname='ai'\nkeywords=['ai']\n", Path::new("t"));
+        let config = IngestConfig {
+            window,
+            filters: Filters {
+                inactive: false,
+                max_daily_posts: None,
+                engagement: false,
+            },
+            plausible: clock_2026(),
+            ..IngestConfig::default()
+        };
+        PanelBuilder::new(topics.unwrap(), config)
+    }
+
+    /// The plausible range on 2026-07-05.
+    fn clock_2026() -> Range<i64> {
+        let day = calendar::days_from_civil(2026, 7, 5);
+        super::super::clock::plausible(day * calendar::MICROS_PER_DAY, Default::default())
+    }
+
+    #[test]
+    fn extreme_times_are_set_aside_and_the_window_is_the_plausible_days() {
+        let mut b = builder(Window::Seen).unwrap();
+        let day = calendar::days_from_civil(2026, 7, 1) * calendar::MICROS_PER_DAY;
+        for (k, t) in [
+            i64::MIN,
+            -1,
+            0,
+            1_600_000_000_000_000,
+            day,
+            day + 86_400_000_000,
+            i64::MAX,
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            b.add(post(&format!("did:plc:{k}"), t));
+        }
+        let built = b.finish("t", ReadingReport::default()).unwrap();
+        let report = built.panel.manifest.ingest.as_ref().unwrap();
+        assert_eq!((report.events, report.implausible_time), (7, 5));
+        assert_eq!(
+            built.panel.manifest.day_labels,
+            ["2026-07-01", "2026-07-02"]
+        );
+    }
+
+    #[test]
+    fn windows_are_bounded_and_their_arithmetic_does_not_wrap() {
+        let err = Window::starting("2026-07-01", 1_000_000_000)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("1000000000") && err.contains("36525"), "{err}");
+        assert!(Window::starting("2026-07-01", 0).is_err());
+        assert!(Window::starting("2026-07-01", MAX_DAYS).is_ok());
+        let err = Window::starting("99999999999999999-01-01", 3)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("99999999999999999"), "{err}");
+        assert!(Window::starting("9999-12-30", 3).is_err());
+        for first in [i64::MIN, i64::MAX, i64::MAX - 2] {
+            let window = Window::Days { first, days: 5 };
+            assert!(window.check().is_err(), "{first}");
+            assert!(window.contains(first) && !window.contains(0));
+            assert!(matches!(builder(window), Err(BuildError::Window(_))));
+        }
+        let window = Window::Days {
+            first: calendar::days_from_civil(2026, 7, 1),
+            days: 2,
+        };
+        let mut b = builder(window).unwrap();
+        for (k, t) in [i64::MIN, -1, 0, i64::MAX].into_iter().enumerate() {
+            b.add(post(&format!("did:plc:{k}"), t));
+        }
+        let report = b.report.clone();
+        assert_eq!((report.outside_window, report.implausible_time), (4, 0));
+        assert!(matches!(
+            b.finish("t", ReadingReport::default()),
+            Err(BuildError::NoAgents(_))
+        ));
+    }
 }

@@ -1,6 +1,7 @@
 //! Many event files at once: files and folders in any order, each file read to its end or to
 //! where it stops being readable, and what went wrong said per file without stopping.
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use super::build::{PanelBuilder, ReadingReport};
@@ -16,13 +17,15 @@ pub fn is_event_file(path: &Path) -> bool {
 }
 
 /// The event files of `paths`: each file as given, each folder's event files (searched
-/// recursively), sorted and without repeats.
+/// recursively, following symbolic links), sorted, each file once however many names reach
+/// it (a link to it, a folder linked into another, a link looping back up).
 ///
 /// # Errors
 /// [`Error::Io`] for a path that does not exist or a folder that cannot be listed;
 /// [`Error::Events`] when a folder holds no event file.
 pub fn event_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
     let mut files = Vec::new();
+    let mut visited = HashSet::new();
     for path in paths {
         let meta = std::fs::metadata(path).map_err(|source| Error::Io {
             path: path.clone(),
@@ -30,7 +33,7 @@ pub fn event_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
         })?;
         if meta.is_dir() {
             let before = files.len();
-            walk(path, &mut files)?;
+            walk(path, &mut files, &mut visited)?;
             if files.len() == before {
                 return Err(Error::Events {
                     path: path.clone(),
@@ -42,19 +45,25 @@ pub fn event_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
         }
     }
     files.sort();
-    files.dedup();
+    let mut seen = HashSet::new();
+    files.retain(|f| seen.insert(std::fs::canonicalize(f).unwrap_or_else(|_| f.clone())));
     Ok(files)
 }
 
-fn walk(dir: &Path, files: &mut Vec<PathBuf>) -> Result<()> {
+/// The event files under `dir`, unless `visited` holds it already (by its canonical path: a
+/// folder reached again through a link is not listed twice, and a loop ends).
+fn walk(dir: &Path, files: &mut Vec<PathBuf>, visited: &mut HashSet<PathBuf>) -> Result<()> {
     let io = |source| Error::Io {
         path: dir.to_path_buf(),
         source,
     };
+    if !visited.insert(std::fs::canonicalize(dir).map_err(io)?) {
+        return Ok(());
+    }
     for entry in std::fs::read_dir(dir).map_err(io)? {
         let path = entry.map_err(io)?.path();
         if path.is_dir() {
-            walk(&path, files)?;
+            walk(&path, files, visited)?;
         } else if is_event_file(&path) {
             files.push(path);
         }
@@ -71,14 +80,24 @@ pub struct Reading {
     pub problems: Vec<String>,
 }
 
+/// How to read the files.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ReadOptions<'a> {
+    /// Jetstream's zstd dictionary, for files of its dictionary-compressed frames.
+    pub dictionary: Option<&'a [u8]>,
+    /// Skip (and count) files that cannot be decoded instead of stopping at the first.
+    pub skip_unreadable: bool,
+}
+
 /// Read every file into `builder`, calling `progress(bytes done, bytes in all)` after each.
 ///
 /// # Errors
-/// [`Error::Io`] if a file cannot be opened. A file that stops being readable part way is
+/// [`Error::Io`] if a file cannot be opened; [`Error::Undecodable`] for a file that cannot be
+/// decoded at all, unless `options` skips those. A file that stops being readable part way is
 /// not an error: its events up to there are kept and the problem is reported.
 pub fn read_all(
     files: &[PathBuf],
-    dictionary: Option<&[u8]>,
+    options: ReadOptions<'_>,
     builder: &mut PanelBuilder,
     progress: &mut dyn FnMut(u64, u64),
 ) -> Result<Reading> {
@@ -90,11 +109,15 @@ pub fn read_all(
     let mut reading = Reading::default();
     let mut done = 0;
     for (file, size) in files.iter().zip(sizes) {
-        match read_file(file, dictionary, &mut |event| builder.add(event)) {
+        match read_file(file, options.dictionary, &mut |event| builder.add(event)) {
             Ok(stats) => add(&mut reading, &stats),
             Err(e @ Error::Truncated { .. }) => {
                 reading.report.truncated_files += 1;
                 reading.problems.push(e.to_string());
+            }
+            Err(e @ Error::Undecodable { .. }) if options.skip_unreadable => {
+                reading.report.unreadable_files += 1;
+                reading.problems.push(format!("{e}; skipped"));
             }
             Err(e) => return Err(e),
         }
@@ -139,8 +162,8 @@ fn add(reading: &mut Reading, stats: &ReadStats) {
 pub struct IngestInput<'a> {
     /// The event files ([`event_files`]).
     pub files: &'a [PathBuf],
-    /// Jetstream's zstd dictionary, for files of its dictionary-compressed frames.
-    pub dictionary: Option<&'a [u8]>,
+    /// The dictionary, and whether to skip files that cannot be decoded.
+    pub read: ReadOptions<'a>,
     /// The topics.
     pub topics: super::topics::Topics,
     /// Window, reach and filters.
@@ -152,19 +175,21 @@ pub struct IngestInput<'a> {
 /// Read `input`'s files and build the panel.
 ///
 /// # Errors
-/// As [`read_all`], and [`Error::Events`] naming the first file when no panel can be built
-/// (no event in the window, every account filtered out, too many topics).
+/// [`Error::Parameter`] for a window that [`super::build::Window::check`] refuses; as
+/// [`read_all`]; [`Error::Events`] naming the first file when no panel can be built (no event
+/// in the window, every account filtered out, too many topics).
 pub fn ingest(
     input: IngestInput<'_>,
     progress: &mut dyn FnMut(u64, u64),
 ) -> Result<(super::build::Ingested, Reading)> {
+    input.config.window.check()?;
     let first = input.files.first().cloned().unwrap_or_default();
     let refuse = |e: super::build::BuildError| Error::Events {
         path: first.clone(),
         reason: e.to_string(),
     };
     let mut builder = PanelBuilder::new(input.topics, input.config).map_err(refuse)?;
-    let reading = read_all(input.files, input.dictionary, &mut builder, progress)?;
+    let reading = read_all(input.files, input.read, &mut builder, progress)?;
     let ingested = builder
         .finish(input.source, reading.report.clone())
         .map_err(refuse)?;

@@ -39,9 +39,12 @@ pub fn parse(source: impl BufRead, path: &Path) -> Result<FollowerCounts> {
     let mut counts = FollowerCounts::new();
     for (i, line) in source.lines().enumerate() {
         let n = i as u64 + 1;
-        let line = line.map_err(|source| Error::Io {
-            path: path.to_path_buf(),
-            source,
+        let line = line.map_err(|source| match source.kind() {
+            std::io::ErrorKind::InvalidData => bad(n, "not UTF-8 text".into()),
+            _ => Error::Io {
+                path: path.to_path_buf(),
+                source,
+            },
         })?;
         let line = line.trim();
         if n == 1 {
@@ -97,5 +100,7 @@ mod tests {
             let err = parse(text.as_bytes(), p).unwrap_err().to_string();
             assert!(err.starts_with(&format!("f.csv:{line}:")), "{err}");
         }
+        let err = parse(&b"did,followers\ndid:plc:a,3\ndid:plc:\xff,4\n"[..], p).unwrap_err();
+        assert_eq!(err.to_string(), "f.csv:3: not UTF-8 text");
     }
 }

@@ -6,8 +6,9 @@
 //! panel needs; [`reader`] streams lines, counting what it cannot read instead of stopping at
 //! it; [`source`] opens files as written or zstd-compressed; [`files`] reads many of them;
 //! [`topics`] says which posts are about what; [`records`] keeps what counting needs and
-//! [`build`] counts it into a panel; [`followers`] reads a followers snapshot; [`capture`]
-//! records the live stream.
+//! [`build`] counts it into a panel; [`clock`] says which timestamps are plausible;
+//! [`followers`] reads a followers snapshot; [`capture`] records the live stream, [`tail`]
+//! mending the end a crash left on its files.
 //!
 //! ```text
 //! {"did": …, "time_us": µs, "kind": "commit",   "commit": {"rev", "operation", "collection", "rkey", "record"?, "cid"?}}
@@ -20,10 +21,12 @@
 
 pub mod build;
 pub mod capture;
+pub mod clock;
 pub mod event;
 pub mod files;
 pub mod followers;
 pub mod reader;
 pub mod records;
 pub mod source;
+pub mod tail;
 pub mod topics;

@@ -11,10 +11,15 @@
 //! or it carries one of the topic's hashtags (a `#tag` facet or a `tags` entry); both
 //! case-insensitively. "heat" matches "a heat wave" but not "theatre"; a hashtag may be written
 //! with or without its `#`.
+//!
+//! A topic's name becomes a file name in the panel (`topics/<name>.npy`), so it must be a plain
+//! one: ASCII letters, digits, `-` and `_`, at most [`MAX_NAME`] bytes, unique whatever the
+//! case (`Climate` and `climate` would be one file on some file systems).
 
 use std::path::Path;
 
 use serde::Deserialize;
+use toml::Spanned;
 
 use super::event::Record;
 use crate::error::{Error, Result};
@@ -30,11 +35,27 @@ struct TopicsFile {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct TopicSpec {
-    name: String,
+    name: Spanned<String>,
     #[serde(default)]
     keywords: Vec<String>,
     #[serde(default)]
     hashtags: Vec<String>,
+}
+
+/// The longest topic name, in bytes.
+pub const MAX_NAME: usize = 64;
+
+/// Why `name` cannot name a topic's file, if it cannot.
+pub fn bad_name(name: &str) -> Option<String> {
+    if name.is_empty() {
+        return Some("needs a name".into());
+    }
+    if name.len() > MAX_NAME {
+        return Some(format!("{} bytes long; at most {MAX_NAME}", name.len()));
+    }
+    let plain = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_';
+    (!name.chars().all(plain))
+        .then(|| "must be ASCII letters, digits, '-' or '_' (it names a file of the panel)".into())
 }
 
 /// One topic, lower-cased for matching.
@@ -57,7 +78,8 @@ impl Topics {
     ///
     /// # Errors
     /// [`Error::Io`] if it cannot be read; [`Error::Topics`] naming the line of a syntax error,
-    /// or the topic that is unnamed, repeated, or matches nothing.
+    /// or the line and the topic whose name is not a plain file name ([`bad_name`]), that is
+    /// repeated, or that matches nothing.
     pub fn load(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
             path: path.to_path_buf(),
@@ -77,32 +99,20 @@ impl Topics {
             reason,
         };
         let file: TopicsFile = toml::from_str(text).map_err(|e| {
-            let line = e.span().map(|s| 1 + text[..s.start].matches('\n').count());
+            let line = e.span().map(|s| line_of(text, s.start));
             bad(line, e.message().to_string())
         })?;
         let mut topics: Vec<Topic> = Vec::with_capacity(file.topic.len());
         for spec in file.topic {
-            let name = spec.name.trim().to_string();
-            let refuse = |reason: &str| Err(bad(None, format!("topic {name:?}: {reason}")));
-            if name.is_empty() {
-                return refuse("needs a name");
+            let line = line_of(text, spec.name.span().start);
+            let name = spec.name.into_inner().trim().to_string();
+            let refuse = |reason: &str| Err(bad(Some(line), format!("topic {name:?}: {reason}")));
+            if let Some(reason) = bad_name(&name) {
+                return refuse(&reason);
             }
-            if topics.iter().any(|t| t.name == name) {
-                return refuse("named twice");
+            if let Some(t) = topics.iter().find(|t| t.name.eq_ignore_ascii_case(&name)) {
+                return refuse(&format!("named twice (as {:?} before)", t.name));
             }
-            let lower = |v: Vec<String>, strip: bool| -> Vec<String> {
-                v.into_iter()
-                    .map(|s| {
-                        let s = s.trim().to_lowercase();
-                        if strip {
-                            s.trim_start_matches('#').to_string()
-                        } else {
-                            s
-                        }
-                    })
-                    .filter(|s| !s.is_empty())
-                    .collect()
-            };
             let (keywords, hashtags) = (lower(spec.keywords, false), lower(spec.hashtags, true));
             if keywords.is_empty() && hashtags.is_empty() {
                 return refuse("has no keywords and no hashtags: it would match nothing");
@@ -146,6 +156,30 @@ impl Topics {
             .map(|(i, _)| i)
             .collect()
     }
+}
+
+/// The line (1-based) of byte `at` of `text`.
+fn line_of(text: &str, at: usize) -> usize {
+    1 + text.as_bytes()[..at.min(text.len())]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count()
+}
+
+/// Each of `words` trimmed and lower-cased, without a leading `#` when `strip`; empty ones
+/// dropped.
+fn lower(words: Vec<String>, strip: bool) -> Vec<String> {
+    (words.into_iter())
+        .map(|s| {
+            let s = s.trim().to_lowercase();
+            if strip {
+                s.trim_start_matches('#').to_string()
+            } else {
+                s
+            }
+        })
+        .filter(|s| !s.is_empty())
+        .collect()
 }
 
 /// Whether `text` contains `phrase` with a word boundary on both sides.
@@ -214,5 +248,34 @@ hashtags = ["football"]
         assert!(err.to_string().contains("named twice"), "{err}");
         let err = Topics::parse("[[topic]]\nname='a'\ncolour='red'\n", Path::new("t.toml"));
         assert!(err.unwrap_err().to_string().contains("colour"));
+    }
+
+    #[test]
+    fn names_must_be_plain_file_names_and_errors_give_the_line() {
+        for good in ["climate", "Climate_Crisis-2", "a", &"x".repeat(MAX_NAME)] {
+            assert_eq!(bad_name(good), None, "{good}");
+        }
+        let long = "x".repeat(MAX_NAME + 1);
+        for bad in [
+            "", ".", "..", "../x", "/etc/x", "a/b", "a\\b", "a.b", ".hidden", "a b", "ü", "a\0b",
+            "C:x", &long,
+        ] {
+            assert!(bad_name(bad).is_some(), "{bad:?}");
+            let quoted = toml::Value::String(bad.to_string());
+            let text = format!("# topics\n\n[[topic]]\nname = {quoted}\nhashtags = ['x']\n");
+            let err = Topics::parse(&text, Path::new("t.toml"))
+                .unwrap_err()
+                .to_string();
+            assert!(err.starts_with("t.toml:4: topic "), "{err}");
+            assert!(err.contains(&format!("{bad:?}")), "{err}");
+        }
+        let twice = "[[topic]]\nname='ai'\nhashtags=['x']\n[[topic]]\nname='AI'\nhashtags=['y']\n";
+        let err = Topics::parse(twice, Path::new("t.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("t.toml:5:") && err.contains("named twice"),
+            "{err}"
+        );
     }
 }

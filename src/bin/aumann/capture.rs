@@ -7,7 +7,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use anyhow::Result;
-use aumann::ingest::capture::{CaptureConfig, CaptureStatus, Rotation, capture, last_cursor};
+use aumann::ingest::capture::{
+    CaptureConfig, CaptureStatus, MAX_MESSAGE_BYTES, Rotation, capture, last_cursor,
+};
 use clap::{Args, ValueEnum};
 
 /// The collections the panel reads.
@@ -43,9 +45,13 @@ pub struct CaptureArgs {
     #[arg(long, value_enum, default_value_t = Per::Hour)]
     pub per: Per,
     /// Seconds before the last event written that a resumed stream starts (the overlap is
-    /// dropped on ingest).
+    /// dropped on ingest); at most 86400.
     #[arg(long, value_name = "S", default_value_t = 5)]
     pub rewind: u64,
+    /// Start from the live stream, ignoring DIR/cursor: without it, a cursor file that
+    /// cannot be read or holds no plausible time stops the capture.
+    #[arg(long)]
+    pub ignore_cursor: bool,
 }
 
 /// Run `aumann capture`.
@@ -67,27 +73,56 @@ pub fn run(args: CaptureArgs) -> Result<ExitCode> {
         rewind: Duration::from_secs(args.rewind),
         backoff: Duration::from_secs(1),
         max_backoff: Duration::from_secs(60),
+        max_message_bytes: MAX_MESSAGE_BYTES,
+        ignore_cursor: args.ignore_cursor,
     };
-    if let Some(c) = last_cursor(&config.out) {
+    let flagged = |e: aumann::Error| match e {
+        aumann::Error::Cursor { .. } => {
+            anyhow::anyhow!("{e}; pass --ignore-cursor to start from the live stream without it")
+        }
+        aumann::Error::Parameter { name: "rewind", .. } => anyhow::anyhow!("--rewind: {e}"),
+        e => e.into(),
+    };
+    if !config.ignore_cursor
+        && let Some(c) = last_cursor(&config.out).map_err(flagged)?
+    {
         eprintln!("resuming {} from time_us {c}", config.out.display());
     }
-    let stats = capture(&config, &STOP, &mut |s| match s {
-        CaptureStatus::Connected(_) => eprintln!("connected to {}", config.endpoint),
-        CaptureStatus::Reconnecting(why, wait) => {
-            eprintln!("connection lost ({why}); reconnecting in {:.0?}", wait)
-        }
-        CaptureStatus::Written(_) => {}
-    })?;
+    let stats = capture(&config, &STOP, &mut |s| report(&config, s)).map_err(flagged)?;
     eprintln!(
-        "stopped: {} events written to {} over {} connections ({} messages skipped); resume \
-         cursor {}",
+        "stopped: {} events written to {} over {} connections ({} messages skipped, {} with \
+         an implausible time written to implausible.jsonl, {} over the size limit skipped, {} \
+         broken file ends cut off); resume cursor {}",
         stats.events,
         config.out.display(),
         stats.connections,
         stats.skipped,
+        stats.implausible,
+        stats.oversized,
+        stats.mended,
         stats.cursor.map_or("none".into(), |c| c.to_string()),
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// One status line.
+fn report(config: &CaptureConfig, status: CaptureStatus) {
+    match status {
+        CaptureStatus::Connected(_) => eprintln!("connected to {}", config.endpoint),
+        CaptureStatus::Reconnecting(why, wait) => {
+            eprintln!("connection lost ({why}); reconnecting in {wait:.0?}")
+        }
+        CaptureStatus::Oversized(after) => eprintln!(
+            "a message over {} bytes after time_us {}: skipping it",
+            config.max_message_bytes,
+            after.map_or("?".into(), |t| t.to_string())
+        ),
+        CaptureStatus::Mended(path, bytes) => eprintln!(
+            "{}: cut {bytes} bytes of an interrupted write off its end",
+            path.display()
+        ),
+        CaptureStatus::Written(_) => {}
+    }
 }
 
 /// Set by Ctrl-C (SIGINT) or SIGTERM: the capture finishes what it received and returns.

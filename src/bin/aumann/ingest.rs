@@ -8,9 +8,9 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 use aumann::ingest::build::{Filters, IngestConfig, Window};
-use aumann::ingest::files::{IngestInput, event_files, ingest};
+use aumann::ingest::clock;
+use aumann::ingest::files::{IngestInput, ReadOptions, event_files, ingest};
 use aumann::ingest::{followers, topics::Topics};
-use aumann::panel::calendar;
 use clap::Args;
 
 use crate::progress::Bar;
@@ -32,10 +32,12 @@ pub struct PanelIngestArgs {
     /// the window (an approximation, flagged in the manifest).
     #[arg(long, value_name = "CSV")]
     pub followers: Option<PathBuf>,
-    /// First UTC day of the window (YYYY-MM-DD); by default the first day of any event.
+    /// First UTC day of the window (YYYY-MM-DD). By default the window runs from the first to
+    /// the last day of the events with a plausible time (from 2023 to tomorrow); events with
+    /// another time are set aside and counted in the manifest.
     #[arg(long, value_name = "DATE", requires = "days")]
     pub from: Option<String>,
-    /// Days in the window (with --from).
+    /// Days in the window (with --from), 1 to 36525 (100 years).
     #[arg(long, value_name = "N", requires = "from")]
     pub days: Option<usize>,
     /// Also write id_map.csv (row,did): the only output that names accounts.
@@ -44,6 +46,10 @@ pub struct PanelIngestArgs {
     /// Jetstream's zstd dictionary, for files of its dictionary-compressed frames.
     #[arg(long, value_name = "FILE")]
     pub zstd_dictionary: Option<PathBuf>,
+    /// Skip event files that cannot be decoded at all (a .zst of another dictionary, or not
+    /// zstd), counting them in the manifest, instead of stopping at the first.
+    #[arg(long)]
+    pub skip_unreadable: bool,
     /// Remove accounts posting and reposting more than this many times a day on average
     /// (0 keeps them all).
     #[arg(long, value_name = "N", default_value_t = 100.0)]
@@ -65,11 +71,10 @@ pub fn run(args: PanelIngestArgs) -> Result<ExitCode> {
     let topics = Topics::load(&args.topics)?;
     let snapshot = args.followers.as_deref().map(followers::load).transpose()?;
     let window = match (&args.from, args.days) {
-        (Some(from), Some(days)) => {
-            anyhow::ensure!(days > 0, "--days must be at least 1");
-            let first = calendar::parse(from).map_err(|e| anyhow::anyhow!("--from: {e}"))?;
-            Window::Days { first, days }
-        }
+        (Some(from), Some(days)) => Window::starting(from, days).map_err(|e| match &e {
+            aumann::Error::Parameter { name: "days", .. } => anyhow::anyhow!("--days: {e}"),
+            _ => anyhow::anyhow!("--from: {e}"),
+        })?,
         _ => Window::Seen,
     };
     anyhow::ensure!(
@@ -95,7 +100,10 @@ pub fn run(args: PanelIngestArgs) -> Result<ExitCode> {
     let (built, reading) = ingest(
         IngestInput {
             files: &files,
-            dictionary: dictionary.as_deref(),
+            read: ReadOptions {
+                dictionary: dictionary.as_deref(),
+                skip_unreadable: args.skip_unreadable,
+            },
             topics,
             config: IngestConfig {
                 window,
@@ -105,11 +113,19 @@ pub fn run(args: PanelIngestArgs) -> Result<ExitCode> {
                     max_daily_posts: (args.max_daily_posts > 0.0).then_some(args.max_daily_posts),
                     engagement: !args.keep_unengaged,
                 },
+                plausible: clock::plausible(clock::now_us(), clock::INGEST_AHEAD),
             },
             source: "Bluesky Jetstream events (aumann panel ingest)",
         },
         &mut |done, total| bar.update((done >> 20) as usize, (total >> 20) as usize),
-    )?;
+    )
+    .map_err(|e| match e {
+        aumann::Error::Undecodable { .. } => anyhow::anyhow!(
+            "{e}; give Jetstream's dictionary with --zstd-dictionary if the file holds its \
+             frames, or pass --skip-unreadable to go on without such files"
+        ),
+        e => e.into(),
+    })?;
     bar.finish();
     for problem in &reading.problems {
         eprintln!("warning: {problem}");
@@ -146,6 +162,13 @@ pub fn run(args: PanelIngestArgs) -> Result<ExitCode> {
         report.reach,
         seconds,
     );
+    if report.outside_window + report.implausible_time > 0 {
+        eprintln!(
+            "  set aside: {} events outside the window, {} with a time before 2023 or after \
+             tomorrow",
+            report.outside_window, report.implausible_time
+        );
+    }
     for f in &report.filters {
         eprintln!("  filter '{}': {} accounts removed", f.filter, f.removed);
     }
