@@ -697,3 +697,87 @@ fn the_path_engine_in_f64_and_the_study_give_the_same_bytes_on_one_and_two_threa
     }
     assert_eq!(one.len(), two.len());
 }
+
+#[test]
+fn inputs_that_are_not_regular_files_are_refused_not_waited_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let synth = [
+        "panel", "synth", "--agents", "60", "--days", "2", "--events", "ev",
+    ];
+    let made = run(d, &synth, Duration::from_secs(120));
+    assert_eq!(made.code, Some(0), "{}", made.stderr);
+    for name in ["fifo.npy", "fifo.toml", "ev/events/fifo.jsonl"] {
+        assert!(
+            Command::new("mkfifo")
+                .arg(d.join(name))
+                .status()
+                .unwrap()
+                .success()
+        );
+    }
+    let attribute = [
+        "attribute",
+        "--features",
+        "fifo.npy",
+        "--indicator",
+        "linear",
+    ];
+    refused(
+        d,
+        &[&attribute[..], &["--out", "o.npy"]].concat(),
+        &["fifo.npy", "FIFO"],
+    );
+    let ingest = |topics: &'static str| {
+        [
+            "panel",
+            "ingest",
+            "--events",
+            "ev/events",
+            "--topics",
+            topics,
+            "--out",
+            "p",
+            "--quiet",
+        ]
+    };
+    refused(d, &ingest("ev/topics.toml"), &["fifo.jsonl", "FIFO"]);
+    std::fs::remove_file(d.join("ev/events/fifo.jsonl")).unwrap();
+    refused(d, &ingest("fifo.toml"), &["fifo.toml", "FIFO"]);
+    // Neither a missing row for every agent nor a file name that is not UTF-8 is silent.
+    std::fs::write(d.join("empty.csv"), "did,followers\n").unwrap();
+    let empty = [&ingest("ev/topics.toml")[..], &["--followers", "empty.csv"]].concat();
+    refused(d, &empty, &["empty.csv", "no account"]);
+    let events_read = |out: &str| {
+        let args = [&ingest("ev/topics.toml")[..6], &["--out", out, "--quiet"]].concat();
+        let r = run(d, &args, Duration::from_secs(120));
+        assert_eq!(r.code, Some(0), "{}", r.stderr);
+        let manifest = std::fs::read_to_string(d.join(out).join("manifest.json")).unwrap();
+        let json: serde_json::Value = serde_json::from_str(&manifest).unwrap();
+        json["ingest"]["events"].as_u64().unwrap()
+    };
+    let all = events_read("p1");
+    let first = std::fs::read_dir(d.join("ev/events"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let ext = if first.to_string_lossy().ends_with(".zst") {
+        ".jsonl.zst"
+    } else {
+        ".jsonl"
+    };
+    use std::os::unix::ffi::OsStrExt;
+    let odd = [&b"\xff\xfe"[..], ext.as_bytes()].concat();
+    std::fs::rename(
+        &first,
+        d.join("ev/events").join(std::ffi::OsStr::from_bytes(&odd)),
+    )
+    .unwrap();
+    assert_eq!(
+        events_read("p2"),
+        all,
+        "a file whose name is not UTF-8 was skipped"
+    );
+}

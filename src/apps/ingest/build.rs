@@ -267,6 +267,9 @@ pub enum BuildError {
     /// A window that cannot be a panel's ([`Window::check`]).
     #[error("{0}")]
     Window(String),
+    /// A panel that does not fit in memory.
+    #[error("{0}")]
+    TooLarge(String),
     /// A window longer than a panel holds.
     #[error("{0} days in the window; a panel holds at most {MAX_DAYS} (100 years)")]
     TooManyDays(u64),
@@ -531,6 +534,9 @@ impl PanelBuilder {
         }
         let mut kept = kept;
         kept.sort_by(|&a, &b| self.dids[a].cmp(&self.dids[b]));
+        let shape = [self.topics.len(), days, kept.len(), 3];
+        crate::limits::allocation("the panel", &shape, 4)
+            .map_err(|e| BuildError::TooLarge(e.to_string()))?;
         let followers = reach(&kept, &self.dids, &counts, &self.config, &mut report);
         let panel = counts.panel(&kept, followers, &self.topics, source, report);
         let dids = kept.iter().map(|&i| self.dids[i].to_string()).collect();

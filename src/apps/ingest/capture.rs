@@ -140,8 +140,10 @@ pub fn last_cursor(out: &Path) -> Result<Option<i64>> {
         value: value.map(|v| v.chars().take(40).collect()),
         reason,
     };
-    let text = match std::fs::read(&path) {
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+    if !path.exists() {
+        return Ok(None);
+    }
+    let text = match crate::input::read(&path) {
         Err(e) => return Err(bad(None, format!("cannot be read ({e})"))),
         Ok(bytes) => String::from_utf8_lossy(&bytes).trim().to_string(),
     };

@@ -11,8 +11,12 @@ use crate::error::{Error, Result};
 
 /// Whether `path` names an event file: `.jsonl`, `.json`, or either compressed (`.zst`).
 pub fn is_event_file(path: &Path) -> bool {
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
-    let name = name.strip_suffix(".zst").unwrap_or(name);
+    // Lossy: a name that is not UTF-8 is still judged by its (ASCII) extension.
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy())
+        .unwrap_or_default();
+    let name = name.strip_suffix(".zst").unwrap_or(&name);
     name.ends_with(".jsonl") || name.ends_with(".json")
 }
 
@@ -22,7 +26,8 @@ pub fn is_event_file(path: &Path) -> bool {
 ///
 /// # Errors
 /// [`Error::Io`] for a path that does not exist or a folder that cannot be listed;
-/// [`Error::Events`] when a folder holds no event file.
+/// [`Error::Events`] when a folder holds no event file; [`Error::Input`] for an event file
+/// that is not a regular file (a FIFO would block the ingest).
 pub fn event_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
     let mut files = Vec::new();
     let mut visited = HashSet::new();
@@ -41,6 +46,7 @@ pub fn event_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
                 });
             }
         } else {
+            crate::input::check_regular(path)?;
             files.push(path.clone());
         }
     }
@@ -65,6 +71,7 @@ fn walk(dir: &Path, files: &mut Vec<PathBuf>, visited: &mut HashSet<PathBuf>) ->
         if path.is_dir() {
             walk(&path, files, visited)?;
         } else if is_event_file(&path) {
+            crate::input::check_regular(&path)?;
             files.push(path);
         }
     }

@@ -19,10 +19,7 @@ use crate::error::{Error, Result};
 /// header, a line without two fields, a count that is not a non-negative integer, or a DID
 /// given twice with different counts.
 pub fn load(path: &Path) -> Result<FollowerCounts> {
-    let file = std::fs::File::open(path).map_err(|source| Error::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let file = crate::input::open(path)?;
     parse(std::io::BufReader::new(file), path)
 }
 
@@ -77,6 +74,13 @@ pub fn parse(source: impl BufRead, path: &Path) -> Result<FollowerCounts> {
         {
             return Err(bad(n, format!("{did} given twice ({old} and {count})")));
         }
+    }
+    if counts.is_empty() {
+        // Every agent's reach would be 0: a panel without tiers.
+        return Err(bad(
+            1,
+            "the snapshot holds no account (a header at most)".into(),
+        ));
     }
     Ok(counts)
 }

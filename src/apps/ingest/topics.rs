@@ -81,6 +81,7 @@ impl Topics {
     /// or the line and the topic whose name is not a plain file name ([`bad_name`]), that is
     /// repeated, or that matches nothing.
     pub fn load(path: &Path) -> Result<Self> {
+        crate::input::check_regular(path)?;
         let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
             path: path.to_path_buf(),
             source,

@@ -84,7 +84,7 @@ pub fn run(args: PanelIngestArgs) -> Result<ExitCode> {
     let dictionary = args
         .zstd_dictionary
         .as_ref()
-        .map(|p| std::fs::read(p).with_context(|| format!("{}", p.display())))
+        .map(|p| aumann::input::read(p))
         .transpose()?;
     let files = event_files(&args.events)?;
     let mut inputs: Vec<&Path> = files.iter().map(PathBuf::as_path).collect();
@@ -141,6 +141,13 @@ pub fn run(args: PanelIngestArgs) -> Result<ExitCode> {
         .ingest
         .as_ref()
         .expect("an ingest report");
+    if report.agents_without_snapshot_row > 0 {
+        eprintln!(
+            "warning: {} of {} agents have no row in the followers snapshot: their reach is 0",
+            report.agents_without_snapshot_row,
+            built.panel.agents()
+        );
+    }
     let seconds = start.elapsed().as_secs_f64();
     eprintln!(
         "wrote {}: {} agents of {} accounts seen, {} days ({} to {}), topics {}; {} events from \
