@@ -7,27 +7,11 @@ use std::process::Command;
 
 use aumann::array::Values;
 
-use crate::common::{aumann, oracle_dir};
+use crate::common::{aumann, oracle_dir, raw_npy};
 
 fn write_npy(dir: &Path, name: &str, shape: &[usize], values: Vec<f64>) -> PathBuf {
     let p = dir.join(name);
     crate::common::write_raw_npy(&p, shape, &Values::F64(values));
-    p
-}
-
-/// A `.npy` file with any type string, written byte by byte.
-fn raw_npy(dir: &Path, name: &str, descr: &str, shape: &str, data: &[u8]) -> PathBuf {
-    let mut header = format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape}, }}");
-    while (10 + header.len() + 1) % 64 != 0 {
-        header.push(' ');
-    }
-    header.push('\n');
-    let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
-    bytes.extend((header.len() as u16).to_le_bytes());
-    bytes.extend(header.as_bytes());
-    bytes.extend(data);
-    let p = dir.join(name);
-    std::fs::write(&p, bytes).unwrap();
     p
 }
 

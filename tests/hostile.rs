@@ -11,6 +11,8 @@ use std::time::{Duration, Instant};
 
 use aumann::array::Values;
 
+use crate::common::raw_npy;
+
 /// The binary under test.
 fn binary() -> PathBuf {
     std::env::var_os("AUMANN_BIN")
@@ -95,20 +97,6 @@ fn features(dir: &Path, name: &str, n: usize) {
         .map(|i| 0.5 + (i * 37 % 11) as f64 / 3.0)
         .collect();
     write_npy(dir, name, &[n, 3], v);
-}
-
-/// A `.npy` with any header dictionary, written byte by byte.
-fn raw_npy(dir: &Path, name: &str, descr: &str, shape: &str, data: &[u8]) {
-    let mut header = format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape}, }}");
-    while (10 + header.len() + 1) % 64 != 0 {
-        header.push(' ');
-    }
-    header.push('\n');
-    let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
-    bytes.extend((header.len() as u16).to_le_bytes());
-    bytes.extend(header.as_bytes());
-    bytes.extend(data);
-    std::fs::write(dir.join(name), bytes).unwrap();
 }
 
 #[test]

@@ -62,7 +62,8 @@ pub fn check_regular(path: &Path) -> Result<()> {
     })
 }
 
-fn kind(t: &std::fs::FileType) -> &'static str {
+/// What a file type is, in words ("a FIFO", "a folder" …).
+pub(crate) fn kind(t: &std::fs::FileType) -> &'static str {
     #[cfg(unix)]
     {
         use std::os::unix::fs::FileTypeExt;
@@ -76,8 +77,12 @@ fn kind(t: &std::fs::FileType) -> &'static str {
             return "a socket";
         }
     }
-    if t.is_dir() {
+    if t.is_symlink() {
+        "a symbolic link"
+    } else if t.is_dir() {
         "a folder"
+    } else if t.is_file() {
+        "a regular file"
     } else {
         "not a regular file"
     }

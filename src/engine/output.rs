@@ -226,7 +226,7 @@ fn check_existing(target: &Path, kind: Kind) -> Result<()> {
     let Ok(meta) = fs::symlink_metadata(target) else {
         return Ok(());
     };
-    let what = file_type_word(&meta.file_type());
+    let what = crate::input::kind(&meta.file_type());
     let ok = match kind {
         Kind::File => meta.is_file(),
         Kind::Folder => meta.is_dir(),
@@ -245,31 +245,6 @@ fn check_existing(target: &Path, kind: Kind) -> Result<()> {
             }
         ),
     ))
-}
-
-fn file_type_word(t: &fs::FileType) -> &'static str {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::FileTypeExt;
-        if t.is_fifo() {
-            return "a FIFO";
-        }
-        if t.is_char_device() || t.is_block_device() {
-            return "a device";
-        }
-        if t.is_socket() {
-            return "a socket";
-        }
-    }
-    if t.is_symlink() {
-        "a symbolic link"
-    } else if t.is_dir() {
-        "a folder"
-    } else if t.is_file() {
-        "a regular file"
-    } else {
-        "not a regular file"
-    }
 }
 
 /// The target must not be an input, and a folder must not hold one.
