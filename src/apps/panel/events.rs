@@ -53,6 +53,19 @@ pub struct EventsOptions {
     pub likes_per_post: usize,
 }
 
+impl EventsOptions {
+    /// Check the options can write a panel of `agents` agents: each like comes from a
+    /// different agent after the post's author.
+    ///
+    /// # Errors
+    /// [`Error::TooLarge`] for more likes per post than there are other agents.
+    pub fn check(&self, agents: usize) -> Result<()> {
+        let why = "each like comes from a different agent";
+        let others = agents.saturating_sub(1);
+        crate::limits::at_most("likes per post", self.likes_per_post, others, why)
+    }
+}
+
 /// Write `panel` as events under `dir` (created if needed); `progress(day done, days)` after
 /// each day.
 ///
@@ -67,10 +80,7 @@ pub fn write_events(
     options: EventsOptions,
     progress: &mut dyn FnMut(usize, usize),
 ) -> Result<EventsWritten> {
-    // Each like comes from a distinct agent after the post's author.
-    let others = panel.agents().saturating_sub(1);
-    let why = "each like comes from a different agent";
-    crate::limits::at_most("likes per post", options.likes_per_post, others, why)?;
+    options.check(panel.agents())?;
     let compress = options.compress;
     let events_dir = dir.join("events");
     fs::create_dir_all(&events_dir).map_err(|source| Error::Io {

@@ -143,10 +143,10 @@ fn one_line(text: &str) -> String {
 }
 
 /// A message as one printable line of bounded length: line breaks (`\n`, `\r`) and other
-/// control characters become spaces, and a message longer than 2 000 characters (a value
+/// control characters become spaces, and a message longer than 1 000 characters (a value
 /// quoted from a hostile file) is cut with an ellipsis.
 fn printable(message: &str) -> String {
-    const MAX: usize = 2000;
+    const MAX: usize = 1000;
     let mut out: String = (message.chars())
         .map(|c| if c.is_control() { ' ' } else { c })
         .collect::<String>()

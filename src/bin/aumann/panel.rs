@@ -66,6 +66,13 @@ pub fn run(command: PanelCommand) -> Result<ExitCode> {
     };
     set_threads(args.threads)?;
     let start = Instant::now();
+    let options = EventsOptions {
+        compress: args.compress,
+        likes_per_post: args.likes_per_post,
+    };
+    if args.events.is_some() {
+        options.check(args.agents)?;
+    }
     let panel = generate(args.agents, args.days, args.seed)?;
     // Both outputs staged before either is written: the same folder given twice is refused
     // before any work.
@@ -89,10 +96,6 @@ pub fn run(command: PanelCommand) -> Result<ExitCode> {
     }
     if let (Some(dir), Some(staged)) = (&args.events, events_out) {
         let mut bar = Bar::new("days", true);
-        let options = EventsOptions {
-            compress: args.compress,
-            likes_per_post: args.likes_per_post,
-        };
         let written = write_events(&panel, staged.path(), options, &mut |d, n| bar.update(d, n))?;
         bar.finish();
         staged.commit()?;
