@@ -67,24 +67,36 @@ fn refused(dir: &Path, args: &[&str], needles: &[&str]) {
 }
 
 /// Every file under `dir` with its bytes.
-fn snapshot(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+fn snapshot(dir: &Path) -> Vec<(PathBuf, Digest)> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
         for e in std::fs::read_dir(&d).unwrap() {
             let p = e.unwrap().path();
             let meta = std::fs::symlink_metadata(&p).unwrap();
-            if meta.is_dir() {
-                stack.push(p);
+            let digest = if meta.is_dir() {
+                stack.push(p.clone());
+                Digest::Folder
             } else if meta.is_file() {
-                out.push((p.clone(), std::fs::read(&p).unwrap()));
+                let mut hasher = std::hash::DefaultHasher::new();
+                std::hash::Hash::hash(&std::fs::read(&p).unwrap(), &mut hasher);
+                Digest::File(meta.len(), std::hash::Hasher::finish(&hasher))
             } else {
-                out.push((p, Vec::new()));
-            }
+                Digest::Other
+            };
+            out.push((p, digest));
         }
     }
     out.sort();
     out
+}
+
+/// What [`snapshot`] keeps of each entry: a file's length and hash of its bytes.
+#[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Digest {
+    Folder,
+    File(u64, u64),
+    Other,
 }
 
 fn write_npy(dir: &Path, name: &str, shape: &[usize], values: Vec<f64>) {
@@ -172,12 +184,24 @@ fn a_study_never_replaces_the_panel_it_reads() {
 
 /// Spawn `args` in `dir` and wait until a temporary output (`.*.tmp`) exists in `dir`.
 fn spawn_until_staged(dir: &Path, args: &[&str]) -> Child {
-    let mut child = Command::new(binary())
-        .current_dir(dir)
-        .args(args)
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    spawn_until_staged_with(dir, args, None)
+}
+
+/// [`spawn_until_staged`], the child started with `ignoring` set to be ignored.
+fn spawn_until_staged_with(dir: &Path, args: &[&str], ignoring: Option<libc::c_int>) -> Child {
+    use std::os::unix::process::CommandExt;
+    let mut command = Command::new(binary());
+    command.current_dir(dir).args(args).stderr(Stdio::piped());
+    if let Some(signal) = ignoring {
+        // SAFETY: `signal` is async-signal-safe and only changes the child's disposition.
+        unsafe {
+            command.pre_exec(move || {
+                libc::signal(signal, libc::SIG_IGN);
+                Ok(())
+            });
+        }
+    }
+    let mut child = command.spawn().unwrap();
     let staged = || {
         std::fs::read_dir(dir).unwrap().any(|e| {
             let name = e.unwrap().file_name().into_string().unwrap();
@@ -242,6 +266,42 @@ fn a_signal_while_outputs_are_staged_leaves_nothing_behind() {
         assert!(!stderr.contains("panicked"), "{stderr}");
         assert_eq!(snapshot(d), before, "{args:?} left something behind");
     }
+}
+
+#[test]
+fn a_signal_the_run_was_started_ignoring_stays_ignored() {
+    // `nohup` starts a command with SIGHUP ignored; a hang-up must not end the run.
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let synth = [
+        "synth",
+        "--agents",
+        "200000",
+        "--time-steps",
+        "8",
+        "--out",
+        "x.npy",
+    ];
+    assert_eq!(run(d, &synth, Duration::from_secs(300)).code, Some(0));
+    let attribute = [
+        "attribute",
+        "--features",
+        "x.npy",
+        "--indicator",
+        "gini",
+        "--steps",
+        "256",
+        "--out",
+        "phi.npy",
+        "--quiet",
+    ];
+    let child = spawn_until_staged_with(d, &attribute, Some(libc::SIGHUP));
+    // SAFETY: signalling our own child process.
+    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGHUP) }, 0);
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(d.join("phi.npy").is_file());
 }
 
 #[test]
@@ -599,8 +659,8 @@ fn import_refuses_a_table_without_rows_and_values_beyond_f32() {
     assert_eq!(fine.code, Some(0), "{}", fine.stderr);
 }
 
-/// Every file under `dir` but `skip`, by relative path, with its bytes.
-fn outputs(dir: &Path, skip: &[&str]) -> Vec<(PathBuf, Vec<u8>)> {
+/// Every entry under `dir` but `skip`, by relative path, with the digest of its bytes.
+fn outputs(dir: &Path, skip: &[&str]) -> Vec<(PathBuf, Digest)> {
     (snapshot(dir).into_iter())
         .map(|(p, b)| (p.strip_prefix(dir).unwrap().to_path_buf(), b))
         .filter(|(p, _)| !skip.iter().any(|s| p.ends_with(s)))
@@ -671,14 +731,14 @@ fn the_path_engine_in_f64_and_the_study_give_the_same_bytes_on_one_and_two_threa
     );
     assert!(one.len() > 10, "{} study outputs", one.len());
     // The report ends with the command that made it, which names the thread count.
-    let made_by = |bytes: &[u8]| {
-        let text = String::from_utf8_lossy(bytes);
+    let made_by = |study: &str, file: &Path| {
+        let text = std::fs::read_to_string(d.join(study).join(file)).unwrap();
         text.split("Made by").next().unwrap().to_string()
     };
     for ((p, a), (q, b)) in one.iter().zip(&two) {
         assert_eq!(p, q);
         let same = match p.ends_with("report.md") {
-            true => made_by(a) == made_by(b),
+            true => made_by("study1", p) == made_by("study2", q),
             false => a == b,
         };
         assert!(same, "{} differs between 1 and 2 threads", p.display());

@@ -19,12 +19,16 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use crate::error::{Error, Result};
 
 /// The temporary names staged and not yet committed or removed, with their targets.
 static STAGED: Mutex<Vec<Entry>> = Mutex::new(Vec::new());
+
+/// Set by [`discard_staged`]: the process is about to exit, and nothing more is staged or
+/// committed. Read and written under the `STAGED` lock.
+static DISCARDED: AtomicBool = AtomicBool::new(false);
 
 /// Makes each temporary name of this process distinct.
 static SEQUENCE: AtomicU64 = AtomicU64::new(0);
@@ -111,6 +115,9 @@ impl Staged {
         check_not_input(target, kind, inputs)?;
         let target_id = identity(target);
         let mut staged = STAGED.lock().unwrap_or_else(|e| e.into_inner());
+        if DISCARDED.load(Ordering::SeqCst) {
+            return Err(refused(target, "the process is stopping".into()));
+        }
         if staged.iter().any(|e| identity(&e.target) == target_id) {
             return Err(refused(
                 target,
@@ -154,6 +161,10 @@ impl Staged {
     pub fn commit(mut self) -> Result<()> {
         let mut staged = STAGED.lock().unwrap_or_else(|e| e.into_inner());
         let Entry { temp, target, kind } = &self.entry;
+        if !staged.iter().any(|e| e.temp == *temp) {
+            // Discarded by a signal: the temporary is gone and the old output stays.
+            return Err(refused(target, "the process is stopping".into()));
+        }
         check_existing(target, *kind)?;
         let io = |source| Error::Io {
             path: target.clone(),
@@ -186,9 +197,12 @@ impl Drop for Staged {
 }
 
 /// Remove every temporary name this process has staged and not committed: what a signal
-/// handler calls before the process exits. Outputs staged afterwards are not affected.
+/// handler calls before the process exits. Nothing is staged or committed afterwards: the
+/// other threads may still be running, and an output they stage or commit now would outlive
+/// the exit.
 pub fn discard_staged() {
     let mut staged = STAGED.lock().unwrap_or_else(|e| e.into_inner());
+    DISCARDED.store(true, Ordering::SeqCst);
     for entry in staged.drain(..) {
         remove(&entry);
     }

@@ -105,6 +105,7 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
         Err(err) => {
+            signals::wait_if_stopping();
             eprintln!("error: {}", printable(&message(&err)));
             ExitCode::from(2)
         }
