@@ -680,7 +680,7 @@ impl Replay {
     fn wait_for(&self, connections: usize) {
         let start = std::time::Instant::now();
         while self.connections().len() < connections {
-            assert!(start.elapsed().as_secs() < 30, "{:?}", self.connections());
+            assert!(start.elapsed().as_secs() < 300, "{:?}", self.connections());
             std::thread::sleep(std::time::Duration::from_millis(20));
         }
     }
@@ -756,10 +756,27 @@ fn capture_survives_a_dropped_connection_and_a_restart_losing_and_duplicating_no
         ignore_cursor: false,
     };
     let stop = AtomicBool::new(false);
+    let written = std::sync::atomic::AtomicU64::new(0);
     let stats = std::thread::scope(|s| {
-        let run = s.spawn(|| capture(&config, &stop, &mut |_| {}));
+        let run = s.spawn(|| {
+            capture(&config, &stop, &mut |status| {
+                if let aumann::ingest::capture::CaptureStatus::Written(n) = status {
+                    written.store(n, Ordering::Relaxed);
+                }
+            })
+        });
         server.wait_for(2);
-        std::thread::sleep(Duration::from_millis(300));
+        // Stop once the capture has written everything the second connection sent (a state,
+        // not a time: on a loaded machine receiving can lag the server by seconds).
+        let sent = 60 + server.connections()[1].1 as u64;
+        let start = std::time::Instant::now();
+        while written.load(Ordering::Relaxed) < sent {
+            assert!(
+                start.elapsed().as_secs() < 300,
+                "the capture never wrote {sent} events"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
         stop.store(true, Ordering::Relaxed);
         run.join().unwrap().unwrap()
     });
@@ -783,14 +800,23 @@ fn capture_survives_a_dropped_connection_and_a_restart_losing_and_duplicating_no
         .spawn()
         .unwrap();
     server.wait_for(3);
-    std::thread::sleep(Duration::from_millis(500));
+    // Ctrl-C once the capture has flushed the last event (its cursor says so): a state, not a
+    // time.
+    let last = time_of(events.last().unwrap());
+    let start = std::time::Instant::now();
+    while aumann::ingest::capture::last_cursor(&out).ok().flatten() != Some(last) {
+        assert!(
+            start.elapsed().as_secs() < 300,
+            "the restarted capture never caught up"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
     // SAFETY: sending SIGINT to our own child process.
     assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGINT) }, 0);
     let output = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "{stderr}");
     assert!(stderr.contains("stopped:"), "{stderr}");
-    let last = time_of(events.last().unwrap());
     assert_eq!(server.connections()[2].0, Some(last - rewind));
 
     // Every event is on disk; some twice; ingest gives the samples' own panel.
@@ -1210,7 +1236,7 @@ fn capture_config(port: u16, out: &Path, compress: bool) -> aumann::ingest::capt
     }
 }
 
-/// Capture until the cursor file says `cursor` (or the capture ends, or a minute passes: a
+/// Capture until the cursor file says `cursor` (or the capture ends, or five minutes pass: a
 /// capture that never gets there), then stop it; whether it got there, and its statistics.
 fn capture_until(
     config: &aumann::ingest::capture::CaptureConfig,
@@ -1225,7 +1251,7 @@ fn capture_until(
             if cursor_file(&config.out) == Some(cursor) {
                 break true;
             }
-            if run.is_finished() || start.elapsed().as_secs() > 60 {
+            if run.is_finished() || start.elapsed().as_secs() > 300 {
                 break false;
             }
             std::thread::sleep(std::time::Duration::from_millis(20));
@@ -1362,7 +1388,7 @@ fn capture_refuses_cursors_it_cannot_trust_and_rewinds_past_the_bound() {
         }
         let mut args = vec!["--endpoint", nowhere, "--out", "capture"];
         args.extend(extra);
-        let (code, stderr) = capture_cli(d, &args, 20);
+        let (code, stderr) = capture_cli(d, &args, 120);
         assert!(
             code.is_some_and(|c| c != 0),
             "{cursor:?} {extra:?}: {code:?} {stderr}"
