@@ -44,6 +44,7 @@ pub mod prelude {
     pub use crate::attribution::Attribution;
     pub use crate::backend::{Backend, Precision};
     pub use crate::baseline::{Baseline, BaselineSpec};
+    pub use crate::indicators::pooled::{Pooled, Pooling};
     pub use crate::indicators::{Analytic, Indicator, IndicatorSpec};
     pub use crate::path::{self, PathOptions, Rule};
     pub use crate::run::RunConfig;

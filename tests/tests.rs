@@ -18,5 +18,6 @@ mod fuzz_ingest;
 mod hostile;
 mod ingest;
 mod million;
+mod pooled;
 mod scenario;
 mod study;

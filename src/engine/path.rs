@@ -283,7 +283,7 @@ impl<'a> Engine<'a> {
 
         if let Some(acc) = self
             .indicator
-            .integrated_gradient(&x, &b, &self.nodes, &self.weights)
+            .integrated_gradient(&x, &b, &self.nodes, &self.weights)?
         {
             let chunk_phi = (acc * (x - b)).sum_dim(1); // [rows, 1, n]
             run.clock.lap(Phase::Backward);

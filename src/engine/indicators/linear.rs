@@ -42,8 +42,10 @@ impl Indicator for Linear {
         _b: &Tensor<3>,
         _nodes: &[f64],
         weights: &[f64],
-    ) -> Option<Tensor<3>> {
+    ) -> Result<Option<Tensor<3>>> {
         let n = x.dims()[2] as f64;
-        Some(x.ones_like().mul_scalar(weights.iter().sum::<f64>() / n))
+        Ok(Some(
+            x.ones_like().mul_scalar(weights.iter().sum::<f64>() / n),
+        ))
     }
 }

@@ -14,6 +14,10 @@
 //! | `gini` | `Σ_{i≠j} \|c_i − c_j\| / (n(n−1))` | [`gini`] |
 //! | `deepset` | `ρ((1/n) Σ_i ψ(x_i))`, learned | [`deepset`] |
 //!
+//! Any `ρ((1/n) Σ_i ψ(z_i))` of one's own — an entropy, an inequality index, a smoothed
+//! threshold share — is best stated as [`pooled::Pooled`]: its attribution then needs no
+//! autodiff graph over the population.
+//!
 //! with the composite `c_i = Σ_k x_ik`.
 //!
 //! # Adding an indicator
@@ -63,6 +67,7 @@ pub mod deepset;
 pub mod gini;
 pub mod linear;
 pub mod mult;
+pub mod pooled;
 pub mod variance;
 
 pub use aumann_kernels::closed_form::Analytic;
@@ -133,15 +138,18 @@ pub trait Indicator: Send + Sync {
     /// Override it when the indicator can do all the points at once more cheaply than one
     /// gradient per point (a mean-pooled network shares `∇ρ` across agents and is affine in α
     /// before its first activation).
+    ///
+    /// # Errors
+    /// If the indicator's own route fails (a tensor cannot be read back, say).
     fn integrated_gradient(
         &self,
         x: &Tensor<3>,
         b: &Tensor<3>,
         nodes: &[f64],
         weights: &[f64],
-    ) -> Option<Tensor<3>> {
+    ) -> Result<Option<Tensor<3>>> {
         let _ = (x, b, nodes, weights);
-        None
+        Ok(None)
     }
 
     /// The indicator restricted to the straight path `z(α) = b + α (x − b)`, with `x` and `b`

@@ -46,11 +46,11 @@ impl Indicator for Mult {
         b: &Tensor<3>,
         nodes: &[f64],
         weights: &[f64],
-    ) -> Option<Tensor<3>> {
+    ) -> Result<Option<Tensor<3>>> {
         let [rows, d, n] = x.dims();
-        let xm = download(crate::ops::mean_dim(x.clone(), 2), "coordinate means").ok()?; // [rows, d]
+        let xm = download(crate::ops::mean_dim(x.clone(), 2), "coordinate means")?; // [rows, d]
         let bm = crate::ops::mean_dim(b.clone(), 2).expand([rows, d, 1]);
-        let bm = download(bm, "baseline means").ok()?;
+        let bm = download(bm, "baseline means")?;
         let mut g = vec![0.0; rows * d];
         for r in 0..rows {
             let (x, b) = (&xm[r * d..(r + 1) * d], &bm[r * d..(r + 1) * d]);
@@ -68,7 +68,7 @@ impl Indicator for Mult {
             _ => TensorData::new(g, [rows, d, 1]),
         };
         let g = Tensor::<3>::from_data(data, (&x.device(), x.dtype()));
-        Some(g.expand([rows, d, n]))
+        Ok(Some(g.expand([rows, d, n])))
     }
 
     fn check_domain(&self, x: &Tensor<3>, b: &Tensor<3>) -> Result<Option<DomainError>> {

@@ -50,7 +50,7 @@ impl Indicator for Variance {
         b: &Tensor<3>,
         nodes: &[f64],
         weights: &[f64],
-    ) -> Option<Tensor<3>> {
+    ) -> Result<Option<Tensor<3>>> {
         let [rows, d, n] = x.dims();
         let w0: f64 = weights.iter().sum();
         let w1: f64 = nodes.iter().zip(weights).map(|(a, w)| a * w).sum();
@@ -59,6 +59,6 @@ impl Indicator for Variance {
         let slope = centre((x.clone() - b.clone()).sum_dim(1)); // [rows, 1, n]
         let scale = 2.0 / n as f64;
         let g = slope.mul_scalar(w1 * scale) + start.mul_scalar(w0 * scale);
-        Some(g.expand([rows, d, n]))
+        Ok(Some(g.expand([rows, d, n])))
     }
 }

@@ -235,9 +235,9 @@ impl DeepSet {
         b: &Tensor<3>,
         nodes: &[f64],
         weights: &[f64],
-    ) -> Option<Tensor<3>> {
+    ) -> Result<Option<Tensor<3>>> {
         let [first, second] = self.psi.as_slice() else {
-            return None;
+            return Ok(None);
         };
         let [rows, d, n] = x.dims();
         let out_dtype = x.dtype();
@@ -270,10 +270,12 @@ impl DeepSet {
             .zip(weights)
             .map(|(p, &w)| {
                 let p = p.autodiff().require_grad();
-                let g = p.grad(&self.readout(p.clone()).sum().backward())?;
-                Some(g.matmul(w2t.clone().unsqueeze()).mul_scalar(w / n as f64))
+                let g = p
+                    .grad(&self.readout(p.clone()).sum().backward())
+                    .unwrap_or_else(|| p.clone().inner().zeros_like());
+                g.matmul(w2t.clone().unsqueeze()).mul_scalar(w / n as f64)
             })
-            .collect::<Option<_>>()?;
+            .collect();
         let w1t = first.weight.val().transpose().unsqueeze(); // [1, h, d]
         let blocks: Vec<Tensor<3>> = starts
             .iter()
@@ -296,11 +298,11 @@ impl DeepSet {
             })
             .collect();
         let g = Tensor::cat(blocks, 2);
-        Some(if g.dtype() == out_dtype {
+        Ok(Some(if g.dtype() == out_dtype {
             g
         } else {
             g.cast(out_dtype)
-        })
+        }))
     }
 
     /// `V` of every row of a plain `z` on a CPU backend, pooled in f64 block by block
@@ -521,9 +523,9 @@ impl Indicator for DeepSet {
         b: &Tensor<3>,
         nodes: &[f64],
         weights: &[f64],
-    ) -> Option<Tensor<3>> {
+    ) -> Result<Option<Tensor<3>>> {
         match self.kernel {
-            DeepSetKernel::Autodiff => return None,
+            DeepSetKernel::Autodiff => return Ok(None),
             DeepSetKernel::StructuredTensors => {
                 return self.tensor_integrated_gradient(x, b, nodes, weights);
             }
@@ -537,8 +539,8 @@ impl Indicator for DeepSet {
             return self.tensor_integrated_gradient(x, b, nodes, weights);
         };
         let [rows, d, n] = x.dims();
-        let xs = crate::array::download(x.clone(), "path ends").ok()?;
-        let bs = crate::array::download(b.clone().expand([rows, d, n]), "baselines").ok()?;
+        let xs = crate::array::download(x.clone(), "path ends")?;
+        let bs = crate::array::download(b.clone().expand([rows, d, n]), "baselines")?;
         let out: Vec<f64> = (0..rows)
             .flat_map(|r| {
                 let range = r * d * n..(r + 1) * d * n;
@@ -547,7 +549,7 @@ impl Indicator for DeepSet {
             .collect();
         let device = x.device();
         let acc = Tensor::<3>::from_data(TensorData::new(out, [rows, d, n]), (&device, DType::F64));
-        Some(acc.cast(x.dtype()))
+        Ok(Some(acc.cast(x.dtype())))
     }
 
     /// Pool block by block, then backpropagate ψ block by block with `∇ρ(p̄)` fixed; `None`
