@@ -9,13 +9,15 @@
 //! limit, so that an abort or a hang is a failure like a panic. A failure is shrunk and saved
 //! to `tests/proptest-regressions/fuzz_ingest.txt`, and replayed first on every later run.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use aumann::Error;
 use aumann::ingest::build::{IngestConfig, PanelBuilder, ReadingReport};
 use aumann::ingest::event::{Event, Line};
 use aumann::ingest::{capture, clock, followers, reader, source, topics};
 use proptest::prelude::*;
+
+use crate::common::{sample_lines, samples};
 use proptest::test_runner::{FileFailurePersistence, RngAlgorithm, RngSeed};
 
 /// The settings of a target: `default` cases unless `AUMANN_PROPTEST_CASES` says otherwise,
@@ -43,20 +45,10 @@ fn config(default: u32) -> ProptestConfig {
     }
 }
 
-fn samples() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("data/jetstream-samples")
-}
-
 /// The sample lines, and a few more that stress the edges (times far out, error frames,
 /// unknown kinds, odd Unicode).
 fn base_lines() -> Vec<String> {
-    let mut lines: Vec<String> = ["corpus_expected_v1.jsonl", "subscribe_golden_v1.jsonl"]
-        .iter()
-        .flat_map(|f| {
-            let text = std::fs::read_to_string(samples().join(f)).unwrap();
-            text.lines().map(String::from).collect::<Vec<_>>()
-        })
-        .collect();
+    let mut lines = sample_lines();
     let post = |t: &str, text: &str| {
         format!(
             r#"{{"did":"did:plc:edge","time_us":{t},"kind":"commit","commit":{{"rev":"3k","operation":"create","collection":"app.bsky.feed.post","rkey":"3k","record":{{"text":"{text}","facets":[{{"features":[{{"$type":"app.bsky.richtext.facet#tag","tag":"AI"}}]}}]}}}}}}"#

@@ -222,10 +222,22 @@ fn spawn_until_staged_with(dir: &Path, args: &[&str], ignoring: Option<libc::c_i
     child
 }
 
-#[test]
-fn a_signal_while_outputs_are_staged_leaves_nothing_behind() {
-    let dir = tempfile::tempdir().unwrap();
-    let d = dir.path();
+/// A Gini attribution of `x.npy` long enough to be signalled while it writes `phi.npy`.
+const LONG_ATTRIBUTION: [&str; 10] = [
+    "attribute",
+    "--features",
+    "x.npy",
+    "--indicator",
+    "gini",
+    "--steps",
+    "256",
+    "--out",
+    "phi.npy",
+    "--quiet",
+];
+
+/// Write the `x.npy` of [`LONG_ATTRIBUTION`] into `dir`.
+fn long_attribution_input(dir: &Path) {
     let synth = [
         "synth",
         "--agents",
@@ -235,22 +247,16 @@ fn a_signal_while_outputs_are_staged_leaves_nothing_behind() {
         "--out",
         "x.npy",
     ];
-    assert_eq!(run(d, &synth, Duration::from_secs(300)).code, Some(0));
+    assert_eq!(run(dir, &synth, Duration::from_secs(300)).code, Some(0));
+}
+
+#[test]
+fn a_signal_while_outputs_are_staged_leaves_nothing_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    long_attribution_input(d);
     let before = snapshot(d);
-    let attribute = [
-        "attribute",
-        "--features",
-        "x.npy",
-        "--indicator",
-        "gini",
-        "--steps",
-        "256",
-        "--out",
-        "phi.npy",
-        "--summary",
-        "s.json",
-        "--quiet",
-    ];
+    let attribute = [&LONG_ATTRIBUTION[..], &["--summary", "s.json"]].concat();
     let simulate = ["simulate", "cascade", "--agents", "100000", "--out", "sim"];
     for (args, signal) in [
         (&attribute[..], libc::SIGINT),
@@ -273,29 +279,8 @@ fn a_signal_the_run_was_started_ignoring_stays_ignored() {
     // `nohup` starts a command with SIGHUP ignored; a hang-up must not end the run.
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let synth = [
-        "synth",
-        "--agents",
-        "200000",
-        "--time-steps",
-        "8",
-        "--out",
-        "x.npy",
-    ];
-    assert_eq!(run(d, &synth, Duration::from_secs(300)).code, Some(0));
-    let attribute = [
-        "attribute",
-        "--features",
-        "x.npy",
-        "--indicator",
-        "gini",
-        "--steps",
-        "256",
-        "--out",
-        "phi.npy",
-        "--quiet",
-    ];
-    let child = spawn_until_staged_with(d, &attribute, Some(libc::SIGHUP));
+    long_attribution_input(d);
+    let child = spawn_until_staged_with(d, &LONG_ATTRIBUTION, Some(libc::SIGHUP));
     // SAFETY: signalling our own child process.
     assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGHUP) }, 0);
     let out = child.wait_with_output().unwrap();

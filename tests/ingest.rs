@@ -6,10 +6,7 @@ use std::path::{Path, PathBuf};
 use aumann::ingest::event::{Body, Event, Operation, Subject, author_of};
 use aumann::ingest::reader::{Tally, read};
 
-/// The real samples (`data/jetstream-samples`).
-fn samples() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("data/jetstream-samples")
-}
+use crate::common::{sample_lines, samples};
 
 fn events_of(name: &str) -> (Vec<Event>, aumann::ingest::reader::ReadStats) {
     let path = samples().join(name);
@@ -719,13 +716,7 @@ fn serve(stream: std::net::TcpStream, events: &[(i64, String)], limit: usize, lo
 
 /// The 162 sample events, in `time_us` order.
 fn sample_events() -> Vec<String> {
-    let mut events: Vec<String> = ["corpus_expected_v1.jsonl", "subscribe_golden_v1.jsonl"]
-        .iter()
-        .flat_map(|f| {
-            let text = std::fs::read_to_string(samples().join(f)).unwrap();
-            text.lines().map(String::from).collect::<Vec<_>>()
-        })
-        .collect();
+    let mut events = sample_lines();
     events.sort_by_key(|e| time_of(e));
     events
 }

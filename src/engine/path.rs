@@ -304,8 +304,6 @@ impl<'a> Engine<'a> {
             delta: x - b.clone(),
             b,
             zero_baseline: self.zero_baseline,
-            device: &self.plain,
-            dtype: self.dtype,
         };
         let acc = self.integrate(&segment, run, progress)?;
         let chunk_phi = (acc * segment.delta).sum_dim(1); // [rows, 1, n]
@@ -368,8 +366,6 @@ struct Segment<'a> {
     b: Tensor<3>,
     /// Skip adding `b`.
     zero_baseline: bool,
-    device: &'a Device,
-    dtype: DType,
 }
 
 impl Segment<'_> {
@@ -381,36 +377,10 @@ impl Segment<'_> {
         weights: Option<&[f64]>,
         clock: &mut PhaseClock,
     ) -> Result<Tensor<3>> {
-        let [rows, d, n] = self.delta.dims();
-        let p = alphas.len();
-        if p == 1 {
-            let scaled = self.delta.clone().mul_scalar(alphas[0]);
-            let g = self.gradient(self.shift(scaled), clock)?;
-            return Ok(match weights {
-                Some(w) => g.mul_scalar(w[0]),
-                None => g,
-            });
-        }
-        let alpha = column(alphas, self.device, self.dtype); // [p, 1, 1, 1]
-        let scaled = self.delta.clone().unsqueeze_dim::<4>(0) * alpha; // [p, rows, d, n]
-        let z = if self.zero_baseline {
-            scaled
-        } else {
-            scaled + self.b.clone().unsqueeze_dim(0)
-        };
-        let g = self.gradient(z.reshape([p * rows, d, n]), clock)?; // [p·rows, d, n]
-        // Sum the points' slices. (Not a reshape to [p, rows, d, n]: an indicator's gradient
-        // may come back with permuted strides, which burn-wgpu 0.22 reshapes wrongly.)
-        let sum = (0..p)
-            .map(|j| {
-                let slice = g.clone().narrow(0, j * rows, rows);
-                match weights {
-                    Some(w) => slice.mul_scalar(w[j]),
-                    None => slice,
-                }
-            })
-            .reduce(|a, b| a + b);
-        Ok(sum.unwrap_or_else(|| unreachable!("p ≥ 2 points here")))
+        let b = (!self.zero_baseline).then_some(&self.b);
+        let z = points_on_paths(&self.delta, b, alphas); // [p·rows, d, n]
+        let g = self.gradient(z, clock)?;
+        Ok(sum_point_slices(g, self.delta.dims()[0], weights))
     }
 
     /// `∂(Σ V)/∂z` at the points `z` (plain): the indicator's own, or autodiff's.
@@ -426,15 +396,56 @@ impl Segment<'_> {
         Ok(z.grad(&v.backward())
             .unwrap_or_else(|| z.clone().inner().zeros_like()))
     }
+}
 
-    /// `b + t`, or `t` for a zero baseline.
-    fn shift(&self, t: Tensor<3>) -> Tensor<3> {
-        if self.zero_baseline {
-            t
-        } else {
-            t + self.b.clone()
+/// The points `b + α_j δ` of straight paths (`δ`: `[rows, d, n]`; `b`: broadcast against it,
+/// `None` for zero), stacked point-major: `[p·rows, d, n]`, row `j·rows + r` is point `j` of
+/// row `r`.
+pub(crate) fn points_on_paths(
+    delta: &Tensor<3>,
+    b: Option<&Tensor<3>>,
+    alphas: &[f64],
+) -> Tensor<3> {
+    let [rows, d, n] = delta.dims();
+    let z = match alphas {
+        [alpha] => delta.clone().mul_scalar(*alpha),
+        _ => {
+            let alpha = column(alphas, &delta.device(), delta.dtype()); // [p, 1, 1, 1]
+            let scaled = delta.clone().unsqueeze_dim::<4>(0) * alpha; // [p, rows, d, n]
+            let z = match b {
+                Some(b) => scaled + b.clone().unsqueeze_dim(0),
+                None => scaled,
+            };
+            return z.reshape([alphas.len() * rows, d, n]);
         }
+    };
+    match b {
+        Some(b) => z + b.clone(),
+        None => z,
     }
+}
+
+/// `Σ_j w_j t_j` over the point slices `t_j` of a point-major `[p·rows, d, n]` tensor
+/// (`weights = None`: an unweighted sum). Slices, not a reshape to `[p, rows, d, n]`: a
+/// gradient may come back with permuted strides, which burn-wgpu 0.22 reshapes wrongly.
+pub(crate) fn sum_point_slices(t: Tensor<3>, rows: usize, weights: Option<&[f64]>) -> Tensor<3> {
+    let p = t.dims()[0] / rows;
+    if p == 1 {
+        return match weights {
+            Some(w) => t.mul_scalar(w[0]),
+            None => t,
+        };
+    }
+    (0..p)
+        .map(|j| {
+            let slice = t.clone().narrow(0, j * rows, rows);
+            match weights {
+                Some(w) => slice.mul_scalar(w[j]),
+                None => slice,
+            }
+        })
+        .reduce(|a, b| a + b)
+        .unwrap_or_else(|| unreachable!("a block has at least one point"))
 }
 
 /// The phases of a run, for [`Attribution::phases`].

@@ -191,3 +191,19 @@ pub fn raw_npy(dir: &Path, name: &str, descr: &str, shape: &str, data: &[u8]) ->
     std::fs::write(&p, bytes).unwrap();
     p
 }
+
+/// The real Jetstream samples (`data/jetstream-samples`).
+pub fn samples() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("data/jetstream-samples")
+}
+
+/// The 162 sample events, one JSON line each, in file order.
+pub fn sample_lines() -> Vec<String> {
+    ["corpus_expected_v1.jsonl", "subscribe_golden_v1.jsonl"]
+        .iter()
+        .flat_map(|f| {
+            let text = std::fs::read_to_string(samples().join(f)).unwrap();
+            text.lines().map(String::from).collect::<Vec<_>>()
+        })
+        .collect()
+}

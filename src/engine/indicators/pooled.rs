@@ -71,6 +71,7 @@ use rayon::prelude::*;
 use super::{DomainError, Indicator};
 use crate::array::download;
 use crate::error::Result;
+use crate::path::{points_on_paths, sum_point_slices};
 
 /// An indicator of the form `V(z) = ρ((1/n) Σ_i ψ(z_i))`: see the [module](self) docs.
 ///
@@ -246,23 +247,14 @@ impl<'a, P: Pooled> Route<'a, P> {
         (0..self.nodes.len()).step_by(self.points)
     }
 
-    /// The points `j0..j1` of the paths of agents `s..s + len`, stacked point-major:
-    /// `[(j1 − j0)·rows, d, len]`.
-    fn path_points(&self, s: usize, len: usize, j0: usize, j1: usize) -> Tensor<3> {
-        let [rows, d, n] = self.x.dims();
-        let x = self.x.clone().narrow(2, s, len);
+    /// The path's ends for agents `s..s + len`: `δ` `[rows, d, len]` and `b` (broadcast).
+    fn block(&self, s: usize, len: usize) -> (Tensor<3>, Tensor<3>) {
+        let n = self.x.dims()[2];
         let b = match self.b.dims()[2] == n && n > 1 {
             true => self.b.clone().narrow(2, s, len),
             false => self.b.clone(),
         };
-        let delta = x - b.clone(); // [rows, d, len]
-        let alphas = &self.nodes[j0..j1];
-        let alpha = Tensor::<4>::from_data(
-            TensorData::new(alphas.to_vec(), [alphas.len(), 1, 1, 1]),
-            (&delta.device(), delta.dtype()),
-        );
-        let z = delta.unsqueeze_dim::<4>(0) * alpha + b.unsqueeze_dim(0);
-        z.reshape([alphas.len() * rows, d, len])
+        (self.x.clone().narrow(2, s, len) - b.clone(), b)
     }
 
     /// Pass 1: `Σ_i ψ(z_i(α_j))` of every point and row, `[m][rows][k]` flattened, in f64.
@@ -271,11 +263,13 @@ impl<'a, P: Pooled> Route<'a, P> {
         let [rows, _, n] = self.x.dims();
         let (m, k) = (self.nodes.len(), self.k);
         let partial = |s: usize| -> Result<Vec<f64>> {
-            let len = self.agents.min(n - s);
+            let (delta, b) = self.block(s, self.agents.min(n - s));
             let mut sums = vec![0.0; m * rows * k];
             for j0 in self.point_starts() {
                 let j1 = (j0 + self.points).min(m);
-                let psi = self.pooled.psi(self.path_points(s, len, j0, j1));
+                let psi = self
+                    .pooled
+                    .psi(points_on_paths(&delta, Some(&b), &self.nodes[j0..j1]));
                 let block = crate::ops::sum_dim(psi, 2);
                 let block = download(block, "pooled sums")?; // [(j1 − j0)·rows, k, 1]
                 sums[j0 * rows * k..j1 * rows * k].copy_from_slice(&block);
@@ -328,17 +322,18 @@ impl<'a, P: Pooled> Route<'a, P> {
         let m = self.nodes.len();
         let blocks: Vec<Tensor<3>> = (self.agent_starts().into_par_iter())
             .map(|s| {
-                let len = self.agents.min(n - s);
+                let (delta, b) = self.block(s, self.agents.min(n - s));
                 self.point_starts()
                     .map(|j0| {
                         let j1 = (j0 + self.points).min(m);
-                        let z = self.path_points(s, len, j0, j1).autodiff().require_grad();
+                        let z = points_on_paths(&delta, Some(&b), &self.nodes[j0..j1]);
+                        let z = z.autodiff().require_grad();
                         let g = shared.clone().narrow(0, j0 * rows, (j1 - j0) * rows);
                         let y = (self.pooled.psi(z.clone()) * g).sum();
                         let grad = z
                             .grad(&y.backward())
                             .unwrap_or_else(|| z.clone().inner().zeros_like());
-                        sum_points(grad, j1 - j0, rows)
+                        sum_point_slices(grad, rows, None)
                     })
                     .reduce(|a, b| a + b)
                     .unwrap_or_else(|| unreachable!("a rule has at least one point"))
@@ -346,14 +341,4 @@ impl<'a, P: Pooled> Route<'a, P> {
             .collect();
         Ok(Tensor::cat(blocks, 2))
     }
-}
-
-/// The sum of the `p` point slices of a point-major `[p·rows, d, len]` tensor. (Slices, not a
-/// reshape: a gradient may come back with permuted strides, which burn-wgpu 0.22 reshapes
-/// wrongly.)
-fn sum_points(t: Tensor<3>, p: usize, rows: usize) -> Tensor<3> {
-    (0..p)
-        .map(|j| t.clone().narrow(0, j * rows, rows))
-        .reduce(|a, b| a + b)
-        .unwrap_or_else(|| unreachable!("a block has at least one point"))
 }
