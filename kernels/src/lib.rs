@@ -3,8 +3,8 @@
 //! Everything here works on `&[f64]`/`&[f32]` slices on the host, with no tensor library:
 //! the closed-form Aumann–Shapley attributions of the four analytic indicators
 //! ([`closed_form`]), accurate sums ([`sum`]), midranks and rank correlation ([`rank`]),
-//! quadrature rules on `[0, 1]` ([`quadrature`]), and node-parallel sums over a graph's
-//! edges ([`graph`]).
+//! quadrature rules on `[0, 1]` ([`quadrature`]), node-parallel sums over a graph's
+//! edges ([`graph`]), and small dense matrix products for neural layers ([`dense`]).
 //!
 //! These are both the fast path (`O(n)` or `O(n log n)` per step, multithreaded with rayon
 //! where it pays) and the oracle that checks the autodiff path-integral engine.
@@ -14,6 +14,7 @@
 #![warn(missing_docs)]
 
 pub mod closed_form;
+pub mod dense;
 pub mod graph;
 pub mod quadrature;
 pub mod rank;

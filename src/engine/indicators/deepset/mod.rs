@@ -34,11 +34,12 @@
 use burn::config::Config;
 use burn::module::{Module, ModuleMapper, Param};
 use burn::nn::{Linear, LinearConfig};
-use burn::tensor::activation::{gelu, softplus, tanh};
+use burn::tensor::activation::{softplus, tanh};
 use burn::tensor::{DType, Device, Tensor, TensorData};
 
 use super::{BuildContext, Entry, Indicator};
 
+mod layers;
 pub mod ray;
 use crate::backend::Precision;
 use crate::error::{Error, Result};
@@ -107,7 +108,17 @@ impl Activation {
         match self {
             Activation::Tanh => tanh(u),
             Activation::Softplus => softplus(u, 1.0),
-            Activation::Gelu => gelu(u),
+            // Spelled out rather than burn's `gelu`: some backends (ndarray) differentiate that
+            // as the tanh approximation while evaluating the exact erf form, a 5e-4 error in
+            // the gradient; `erf`'s own derivative is exact everywhere.
+            Activation::Gelu => {
+                let cdf = u
+                    .clone()
+                    .mul_scalar(std::f64::consts::FRAC_1_SQRT_2)
+                    .erf()
+                    .add_scalar(1.0);
+                u * cdf.mul_scalar(0.5)
+            }
             Activation::Square => u.clone() * u,
         }
     }
@@ -534,17 +545,21 @@ impl Indicator for DeepSet {
             }
             DeepSetKernel::Structured => {}
         }
-        // GELU has no host kernel (no stable `erf`): its tensor ops serve instead.
         let Some(net) = ray::RayNet::new(self) else {
             return self.tensor_integrated_gradient(x, b, nodes, weights);
         };
         let [rows, d, n] = x.dims();
         let xs = crate::array::download(x.clone(), "path ends")?;
         let bs = crate::array::download(b.clone().expand([rows, d, n]), "baselines")?;
+        let lanes = match x.dtype() {
+            DType::F64 => ray::Lanes::F64,
+            _ => ray::Lanes::F32,
+        };
         let out: Vec<f64> = (0..rows)
             .flat_map(|r| {
                 let range = r * d * n..(r + 1) * d * n;
-                net.integrated_gradient(&xs[range.clone()], &bs[range], n, nodes, weights)
+                let ends = [&xs[range.clone()], &bs[range]];
+                net.integrated_gradient(ends, n, [nodes, weights], lanes)
             })
             .collect();
         let device = x.device();

@@ -20,6 +20,7 @@
 
 use rayon::prelude::*;
 
+use super::layers::{Real, Stack};
 use super::{Activation, DeepSet};
 use crate::array::download;
 
@@ -28,11 +29,11 @@ const AGENTS_PER_TASK: usize = 1024;
 
 /// A dense layer on the host: `y = Wᵀ x + c`, `W` `[inputs, outputs]` row-major.
 #[derive(Clone, Debug)]
-struct Dense {
-    w: Vec<f64>,
-    c: Vec<f64>,
-    inputs: usize,
-    outputs: usize,
+pub(super) struct Dense {
+    pub(super) w: Vec<f64>,
+    pub(super) c: Vec<f64>,
+    pub(super) inputs: usize,
+    pub(super) outputs: usize,
 }
 
 impl Dense {
@@ -47,7 +48,7 @@ impl Dense {
     }
 
     /// `W g`: the gradient with respect to `x` of `gᵀ y`.
-    fn backward(&self, g: &[f64], x_grad: &mut [f64]) {
+    pub(super) fn backward(&self, g: &[f64], x_grad: &mut [f64]) {
         for (i, xg) in x_grad.iter_mut().enumerate() {
             let row = &self.w[i * self.outputs..(i + 1) * self.outputs];
             *xg = row.iter().zip(g).map(|(w, g)| w * g).sum();
@@ -56,7 +57,7 @@ impl Dense {
 }
 
 /// `σ(u)` and `σ'(u)`.
-fn activate(activation: Activation, u: f64) -> (f64, f64) {
+pub(super) fn activate(activation: Activation, u: f64) -> (f64, f64) {
     match activation {
         Activation::Tanh => {
             let t = u.tanh();
@@ -77,36 +78,13 @@ fn activate(activation: Activation, u: f64) -> (f64, f64) {
             (s, slope)
         }
         Activation::Square => (u * u, 2.0 * u),
-        Activation::Gelu => unreachable!("RayNet refuses GELU"),
-    }
-}
-
-/// `(σ, σ')` of one hidden unit at every node, `u_j = a + α_j b`, into `out`. For tanh on
-/// equally spaced nodes (`spacing`; the midpoint rule) `e^{2u_j}` is a geometric progression:
-/// two `exp` and one division per node instead of a `tanh` per node.
-fn along_unit(
-    activation: Activation,
-    [a, b]: [f64; 2],
-    nodes: &[f64],
-    spacing: Option<f64>,
-    out: &mut [(f64, f64)],
-) {
-    if let (Activation::Tanh, Some(dx)) = (activation, spacing) {
-        let (u0, du) = (a + nodes[0] * b, dx * b);
-        let last = u0 + du * (nodes.len() - 1) as f64;
-        // e^{2u} stays finite and positive: no inf · 0 along the progression.
-        if u0.abs().max(last.abs()) < 300.0 {
-            let (mut e, ratio) = ((2.0 * u0).exp(), (2.0 * du).exp());
-            for o in out.iter_mut() {
-                let t = 1.0 - 2.0 / (e + 1.0);
-                *o = (t, 1.0 - t * t);
-                e *= ratio;
-            }
-            return;
+        Activation::Gelu => {
+            let cdf = 0.5 * (1.0 + libm::erf(u * std::f64::consts::FRAC_1_SQRT_2));
+            let density = (-0.5 * u * u).exp()
+                * (0.5 * std::f64::consts::FRAC_2_SQRT_PI)
+                * std::f64::consts::FRAC_1_SQRT_2;
+            (u * cdf, cdf + u * density)
         }
-    }
-    for (o, &alpha) in out.iter_mut().zip(nodes) {
-        *o = activate(activation, a + alpha * b);
     }
 }
 
@@ -171,11 +149,8 @@ pub struct RayNet {
 }
 
 impl RayNet {
-    /// The network's weights read back; `None` for GELU or if a weight cannot be read.
+    /// The network's weights read back; `None` if a weight cannot be read.
     pub fn new(net: &DeepSet) -> Option<Self> {
-        if net.activation == Activation::Gelu {
-            return None;
-        }
         let dense = |l: &burn::nn::Linear| -> Option<Dense> {
             let w = l.weight.val();
             let [inputs, outputs] = w.dims();
@@ -276,6 +251,17 @@ impl RayNet {
         let d = first.inputs;
         let last = &self.psi[self.psi.len() - 1];
         let h = last.inputs;
+        if self.psi.len() >= 2 {
+            // One point, α = 0 on the ray from z to z.
+            let rays = Rays {
+                first,
+                x: z,
+                b: z,
+                n,
+            };
+            let sums = Stack::<f64>::new(&self.psi, self.activation, rays, &[0.0]).pooled_sums();
+            return self.readout_of_sums(&sums, n);
+        }
         let blocks: Vec<Vec<f64>> = (0..n.div_ceil(AGENTS_PER_TASK))
             .into_par_iter()
             .map(|blk| {
@@ -298,6 +284,15 @@ impl RayNet {
             }
         }
         mean.iter_mut().for_each(|m| *m /= n as f64);
+        let mut p = vec![0.0; last.outputs];
+        last.forward(&mean, &mut p);
+        self.rho_value(&p)
+    }
+
+    /// `ρ(W_k ā + c_k)` from the pooled sums `Σ_i a_{k−1}` of `n` agents.
+    fn readout_of_sums(&self, sums: &[f64], n: usize) -> f64 {
+        let last = &self.psi[self.psi.len() - 1];
+        let mean: Vec<f64> = sums.iter().map(|s| s / n as f64).collect();
         let mut p = vec![0.0; last.outputs];
         last.forward(&mean, &mut p);
         self.rho_value(&p)
@@ -402,14 +397,14 @@ impl RayNet {
     }
 
     /// `Σ_j w_j ∇V(b + α_j (x − b))` of one population: `x`, `b` `[d, n]` (agents last),
-    /// returned `[d, n]`.
+    /// returned `[d, n]`. `lanes` is the precision of the per agent-point work of the
+    /// layered route ([`super::layers`]); sums across agents and points are f64 either way.
     pub fn integrated_gradient(
         &self,
-        x: &[f64],
-        b: &[f64],
+        [x, b]: [&[f64]; 2],
         n: usize,
-        nodes: &[f64],
-        weights: &[f64],
+        [nodes, weights]: [&[f64]; 2],
+        lanes: Lanes,
     ) -> Vec<f64> {
         let first = &self.psi[0];
         let (d, h1) = (first.inputs, first.outputs);
@@ -417,18 +412,25 @@ impl RayNet {
         let h = last.inputs;
         let m = nodes.len();
         let rays = Rays { first, x, b, n };
-        if self.psi.len() == 2 && self.activation == Activation::Square {
-            return self.square_ray(&rays, nodes, weights);
-        }
         let path = Nodes {
             nodes,
             even: spacing(nodes),
         };
+        match self.route(&path, lanes) {
+            Route::SquareRay => return self.square_ray(&rays, nodes, weights),
+            Route::Layers => {
+                return match lanes {
+                    Lanes::F32 => self.layered::<f32>(rays, nodes, weights),
+                    Lanes::F64 => self.layered::<f64>(rays, nodes, weights),
+                };
+            }
+            Route::Rays => {}
+        }
         // Pass 1: ā(α_j) for every point, block sums combined in block order.
         let blocks: Vec<Vec<f64>> = (0..n.div_ceil(AGENTS_PER_TASK))
             .into_par_iter()
             .map(|blk| {
-                let (mut sums, mut scratch) = (vec![0.0; m * h], Scratch::new(h1, m));
+                let (mut sums, mut scratch) = (vec![0.0; m * h], Scratch::new(h1));
                 let (mut a, mut bv) = (vec![0.0; h1], vec![0.0; h1]);
                 for i in blk * AGENTS_PER_TASK..n.min((blk + 1) * AGENTS_PER_TASK) {
                     rays.at(i, &mut a, &mut bv);
@@ -450,7 +452,7 @@ impl RayNet {
             .par_chunks_mut(d * AGENTS_PER_TASK)
             .enumerate()
             .for_each(|(blk, rows)| {
-                let (mut acc, mut scratch) = (vec![0.0; h1], Scratch::new(h1, m));
+                let (mut acc, mut scratch) = (vec![0.0; h1], Scratch::new(h1));
                 let (mut a, mut bv) = (vec![0.0; h1], vec![0.0; h1]);
                 for (r, grad) in rows.chunks_exact_mut(d).enumerate() {
                     rays.at(blk * AGENTS_PER_TASK + r, &mut a, &mut bv);
@@ -462,18 +464,58 @@ impl RayNet {
     }
 }
 
+/// The precision of the layered route's per agent-point work.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Lanes {
+    /// f32, eight lanes per instruction with AVX.
+    F32,
+    /// f64.
+    F64,
+}
+
+/// How [`RayNet::integrated_gradient`] runs.
+enum Route {
+    /// Depth 2, square: three moments per agent whatever `m`.
+    SquareRay,
+    /// Agent by agent along the ray (depth 1; depth-2 tanh in f64 on equally spaced nodes).
+    Rays,
+    /// Blocks of agent-points through the hidden layers ([`super::layers`]).
+    Layers,
+}
+
+impl RayNet {
+    /// The fastest route measured: f32 lanes beat the f64 tanh progression at depth 2.
+    fn route(&self, path: &Nodes, lanes: Lanes) -> Route {
+        match (self.psi.len(), self.activation) {
+            (2, Activation::Square) => Route::SquareRay,
+            (2, Activation::Tanh) if path.even.is_some() && lanes == Lanes::F64 => Route::Rays,
+            (1, _) => Route::Rays,
+            _ => Route::Layers,
+        }
+    }
+
+    /// The two passes of [`super::layers`] around `g'_j`, in precision `T`.
+    fn layered<T: Real>(&self, rays: Rays, nodes: &[f64], weights: &[f64]) -> Vec<f64> {
+        let (n, d) = (rays.n, rays.first.inputs);
+        let stack = Stack::<T>::new(&self.psi, self.activation, rays, nodes);
+        let pooled = stack.pooled_sums();
+        let shared: Vec<f64> = self.shared_vectors(&pooled, n, weights).concat();
+        crate::array::transpose(&stack.gradients(&shared), 1, n, d, |v| v)
+    }
+}
+
 /// Every agent's first pre-activation along its ray, `u₁(α) = A + α B`, from `x` and `b`
 /// (`[d, n]`, agents last).
-struct Rays<'a> {
-    first: &'a Dense,
-    x: &'a [f64],
-    b: &'a [f64],
-    n: usize,
+pub(super) struct Rays<'a> {
+    pub(super) first: &'a Dense,
+    pub(super) x: &'a [f64],
+    pub(super) b: &'a [f64],
+    pub(super) n: usize,
 }
 
 impl Rays<'_> {
     /// Agent `i`'s `A = W₁ᵀ b_i + c₁` and `B = W₁ᵀ (x_i − b_i)`, into `a` and `slope`.
-    fn at(&self, i: usize, a: &mut [f64], slope: &mut [f64]) {
+    pub(super) fn at(&self, i: usize, a: &mut [f64], slope: &mut [f64]) {
         let outputs = self.first.outputs;
         a.copy_from_slice(&self.first.c);
         slope.fill(0.0);
@@ -494,20 +536,15 @@ struct Nodes<'a> {
     even: Option<f64>,
 }
 
-/// The vectors `g'_j` every agent's backward pass starts from, point-major and unit-major.
+/// The vectors `g'_j` every agent's backward pass starts from.
 struct Shared {
     /// `by_point[j][q]`.
     by_point: Vec<Vec<f64>>,
-    /// `by_unit[q·m + j]`.
-    by_unit: Vec<f64>,
 }
 
 impl Shared {
     fn new(by_point: Vec<Vec<f64>>) -> Self {
-        let m = by_point.len();
-        let h = by_point.first().map_or(0, Vec::len);
-        let by_unit = (0..h * m).map(|k| by_point[k % m][k / m]).collect();
-        Self { by_point, by_unit }
+        Self { by_point }
     }
 }
 
@@ -515,17 +552,15 @@ impl Shared {
 struct Scratch {
     u1: Vec<f64>,
     slopes: Vec<Vec<f64>>,
-    unit: Vec<(f64, f64)>,
     tanh_ray: TanhRay,
     t: Vec<f64>,
 }
 
 impl Scratch {
-    fn new(h: usize, m: usize) -> Self {
+    fn new(h: usize) -> Self {
         Self {
             u1: vec![0.0; h],
             slopes: Vec::new(),
-            unit: vec![(0.0, 0.0); m],
             tanh_ray: TanhRay::default(),
             t: vec![0.0; h],
         }
@@ -555,20 +590,6 @@ impl RayNet {
                     sum[q] += (a[q] + alpha * bv[q]).tanh();
                 }
             }
-        } else if self.psi.len() == 2 {
-            // σ(u₁) is the hidden activation: unit by unit along the ray.
-            for (q, (&aq, &bq)) in a.iter().zip(bv).enumerate() {
-                along_unit(
-                    self.activation,
-                    [aq, bq],
-                    path.nodes,
-                    path.even,
-                    &mut s.unit,
-                );
-                for (j, (sigma, _)) in s.unit.iter().enumerate() {
-                    sums[j * h + q] += sigma;
-                }
-            }
         } else {
             for (j, &alpha) in path.nodes.iter().enumerate() {
                 for ((u, a), bv) in s.u1.iter_mut().zip(a).zip(bv) {
@@ -592,7 +613,6 @@ impl RayNet {
         acc: &mut [f64],
     ) {
         acc.iter_mut().for_each(|v| *v = 0.0);
-        let m = path.nodes.len();
         if let Some(dx) = self.tanh_progression(path) {
             s.tanh_ray.start([a, bv], path.nodes, dx);
             for (j, &alpha) in path.nodes.iter().enumerate() {
@@ -606,18 +626,6 @@ impl RayNet {
                     let tq = (a[q] + alpha * bv[q]).tanh();
                     acc[q] += (1.0 - tq * tq - 1.0) * g[q];
                 }
-            }
-        } else if self.psi.len() == 2 {
-            for (q, ac) in acc.iter_mut().enumerate() {
-                along_unit(
-                    self.activation,
-                    [a[q], bv[q]],
-                    path.nodes,
-                    path.even,
-                    &mut s.unit,
-                );
-                let g = &shared.by_unit[q * m..(q + 1) * m];
-                *ac = s.unit.iter().zip(g).map(|((_, slope), g)| slope * g).sum();
             }
         } else {
             for (j, &alpha) in path.nodes.iter().enumerate() {
