@@ -6,8 +6,9 @@
 #   benches/peers.sh                      # release binary at target/release/aumann
 #
 # Work (this machine's acceptance targets in BENCHMARKS.md, *Against the peers*):
-#   - DeepSet tanh, width 64, [14, 10^5, 3] and the shipped square model (width 8) on
-#     [14, 10^6, 3], both cores, midpoint m = 32, f32, zero baseline;
+#   - DeepSets of depth 2 and 3, tanh and GELU, width 32 and 64, on [14, 10^5, 3], and the
+#     shipped square model (width 8) on [14, 10^6, 3], both cores, midpoint m = 32, f32, zero
+#     baseline (JAX's GELU is its default tanh approximation, aumann's the exact erf form);
 #   - the four analytic indicators' path integral on [10^6, 3], one thread;
 #   - the exact forms of variance and Gini on [10^6, 3] (criterion: cargo bench -p aumann-kernels).
 #
@@ -43,28 +44,34 @@ ratio() { python3 -c "import sys; a,b=float(sys.argv[1]),float(sys.argv[2]); pri
 "$BIN" synth --agents 1000000 --time-steps 14 --out "$TMP/x.npy" >/dev/null || exit 1
 "$BIN" synth --agents 1000000 --out "$TMP/a.npy" >/dev/null || exit 1
 "$BIN" synth --agents 200 --time-steps 64 --out "$TMP/train.npy" >/dev/null || exit 1
-# A width-64 tanh model (two epochs: time does not depend on the weights).
-"$BIN" train --features "$TMP/train.npy" --target-indicator variance --hidden 64 \
-    --activation tanh --epochs 2 --out "$TMP/tanh64" --quiet >/dev/null || exit 1
+# Models of every shape measured (two epochs: time does not depend on the weights).
+for depth in 2 3; do for act in tanh gelu; do for width in 32 64; do
+    "$BIN" train --features "$TMP/train.npy" --target-indicator variance --hidden $width \
+        --depth $depth --activation $act --epochs 2 --out "$TMP/$act$width-$depth" \
+        --quiet >/dev/null || exit 1
+done; done; done
 
 echo "DeepSet, midpoint m = 32, f32, zero baseline, both cores (seconds, relative gap)"
 echo "| work | aumann | JAX | aumann vs JAX |"
 echo "|---|---:|---:|---:|"
-deepset() { # LABEL X MODEL WIDTH ACT
+deepset() { # LABEL X MODEL WIDTH ACT DEPTH
     "$BIN" attribute --features "$2" --indicator deepset --model "$3" --out "$TMP/p.npy" \
         --summary "$TMP/s.json" --quiet || { echo "| $1 | failed | | |"; return; }
     read -r secs gap < <(summary "$TMP/s.json")
     local peer="JAX not installed: skipped" r=""
     if [ -n "$JAX_PY" ]; then
         local line
-        line=$(timeout "$LIMIT" "$JAX_PY" "$PEERS/deepset_jax.py" "$2" "$4" "$5" 2>/dev/null | tail -n 1)
+        line=$(timeout "$LIMIT" "$JAX_PY" "$PEERS/deepset_jax.py" "$2" "$4" "$5" "${6:-2}" 2>/dev/null | tail -n 1)
         local jsecs
         jsecs=$(sed -n 's/.*seconds=\([0-9.]*\).*/\1/p' <<<"$line")
         if [ -n "$jsecs" ]; then peer="$jsecs s"; r=$(ratio "$secs" "$jsecs"); else peer="failed or over $LIMIT s"; fi
     fi
     echo "| $1 | $secs s ($gap) | $peer | $r |"
 }
-deepset "tanh, width 64, [14, 10^5, 3]" "$TMP/w.npy" "$TMP/tanh64" 64 tanh
+for depth in 2 3; do for act in tanh gelu; do for width in 32 64; do
+    deepset "$act, width $width, depth $depth, [14, 10^5, 3]" "$TMP/w.npy" \
+        "$TMP/$act$width-$depth" $width $act $depth
+done; done; done
 deepset "square, width 8 (shipped), [14, 10^6, 3]" "$TMP/x.npy" models/deepset-variance 8 square
 
 echo

@@ -47,18 +47,7 @@ impl Real for f64 {
         self
     }
     fn activate(activation: Activation, u: &[f64], value: &mut [f64], slope: Option<&mut [f64]>) {
-        match slope {
-            Some(slope) => {
-                for ((u, v), s) in u.iter().zip(value).zip(slope) {
-                    (*v, *s) = super::ray::activate(activation, *u);
-                }
-            }
-            None => {
-                for (u, v) in u.iter().zip(value) {
-                    *v = super::ray::activate(activation, *u).0;
-                }
-            }
-        }
+        lanes::activate_f64(activation, u, value, slope);
     }
 }
 
@@ -109,6 +98,96 @@ pub(super) mod lanes {
         each::<true>(activation, u, value, slope);
     }
 
+    /// The f64 activations: tanh in lanes ([`tanh_f64`]), the others through the library's
+    /// scalar functions ([`super::super::ray::activate`]).
+    pub fn activate_f64(
+        activation: Activation,
+        u: &[f64],
+        value: &mut [f64],
+        slope: Option<&mut [f64]>,
+    ) {
+        if activation == Activation::Tanh {
+            #[cfg(target_arch = "x86_64")]
+            if std::arch::is_x86_feature_detected!("avx2")
+                && std::arch::is_x86_feature_detected!("fma")
+            {
+                // SAFETY: the processor has AVX2 and FMA (checked just above).
+                unsafe { tanh_f64_fma(u, value, slope) };
+                return;
+            }
+            return tanh_f64_each::<false>(u, value, slope);
+        }
+        let f = |u: f64| super::super::ray::activate(activation, u);
+        match slope {
+            Some(slope) => map2(u, value, slope, f),
+            None => map(u, value, |u| f(u).0),
+        }
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma")]
+    fn tanh_f64_fma(u: &[f64], value: &mut [f64], slope: Option<&mut [f64]>) {
+        tanh_f64_each::<true>(u, value, slope);
+    }
+
+    #[inline(always)]
+    fn tanh_f64_each<const FMA: bool>(u: &[f64], value: &mut [f64], slope: Option<&mut [f64]>) {
+        match slope {
+            Some(slope) => map2(u, value, slope, |u| {
+                let t = tanh_f64::<FMA>(u);
+                (t, 1.0 - t * t)
+            }),
+            None => map(u, value, tanh_f64::<FMA>),
+        }
+    }
+
+    /// `eʸ − 1`: `y = n ln2 + r` (`|r| ≤ ln2/2`, `ln2` in two parts), `eʳ − 1` by its Taylor
+    /// series to `r¹³` (truncation below 10⁻¹⁷), then `2ⁿ(eʳ − 1) + (2ⁿ − 1)`, exact in `n = 0`
+    /// where `eʸ − 1` is small. `y` is clamped to `[−40, 40]`.
+    #[inline(always)]
+    pub fn expm1_f64<const FMA: bool>(y: f64) -> f64 {
+        const ROUND: f64 = 6_755_399_441_055_744.0; // 1.5 · 2⁵²
+        const LN2_HI: f64 = 6.931_471_803_691_238e-1;
+        const LN2_LO: f64 = 1.908_214_929_270_587_7e-10;
+        // 1/k! for k = 13 down to 2.
+        const INVERSE_FACTORIALS: [f64; 12] = {
+            let mut c = [0.0; 12];
+            let (mut k, mut f) = (2, 1.0);
+            while k <= 13 {
+                f *= k as f64;
+                c[13 - k] = 1.0 / f;
+                k += 1;
+            }
+            c
+        };
+        let madd = |a: f64, b: f64, c: f64| if FMA { a.mul_add(b, c) } else { a * b + c };
+        let y = y.clamp(-40.0, 40.0);
+        let shifted = madd(y, std::f64::consts::LOG2_E, ROUND);
+        let n = shifted - ROUND;
+        let r = madd(n, -LN2_LO, madd(n, -LN2_HI, y));
+        let p = INVERSE_FACTORIALS
+            .iter()
+            .fold(0.0, |acc, &c| madd(acc, r, c));
+        let em1 = madd(p * r, r, r); // r + r² p
+        let two_n = f64::from_bits(
+            (shifted
+                .to_bits()
+                .wrapping_sub(ROUND.to_bits())
+                .wrapping_add(1023))
+                << 52,
+        );
+        madd(two_n, em1, two_n - 1.0)
+    }
+
+    /// `tanh(u) = e / (e + 2)` with `e = e^{2u} − 1` ([`expm1_f64`]), on `|u|` up to 20 (beyond
+    /// it `tanh` rounds to ±1), sign restored.
+    #[inline(always)]
+    pub fn tanh_f64<const FMA: bool>(u: f64) -> f64 {
+        let x = u.abs().min(20.0);
+        let e = expm1_f64::<FMA>(2.0 * x);
+        (e / (e + 2.0)).copysign(u)
+    }
+
     /// `FMA`: whether `a b + c` may be one fused instruction (without the target feature,
     /// `mul_add` is a library call).
     #[inline(always)]
@@ -135,14 +214,14 @@ pub(super) mod lanes {
     }
 
     #[inline(always)]
-    fn map(u: &[f32], value: &mut [f32], f: impl Fn(f32) -> f32) {
+    fn map<T: Copy>(u: &[T], value: &mut [T], f: impl Fn(T) -> T) {
         for (v, &u) in value.iter_mut().zip(u) {
             *v = f(u);
         }
     }
 
     #[inline(always)]
-    fn map2(u: &[f32], value: &mut [f32], slope: &mut [f32], f: impl Fn(f32) -> (f32, f32)) {
+    fn map2<T: Copy>(u: &[T], value: &mut [T], slope: &mut [T], f: impl Fn(T) -> (T, T)) {
         for ((v, s), &u) in value.iter_mut().zip(slope.iter_mut()).zip(u) {
             (*v, *s) = f(u);
         }
@@ -499,6 +578,31 @@ mod tests {
             assert!(erf < 5e-7, "erf, FMA {FMA}: {erf:e}");
             assert!(exp < 2e-7, "exp, FMA {FMA}: {exp:e}");
             assert!(gelu < 1e-6, "gelu, FMA {FMA}: {gelu:e}");
+        }
+        check::<false>();
+        check::<true>();
+    }
+
+    /// The f64 tanh in lanes follows the library's to a few units in the last place, and
+    /// `expm1` stays exact where it is small.
+    #[test]
+    fn f64_tanh_follows_the_library() {
+        fn check<const FMA: bool>() {
+            let mut worst = 0.0f64;
+            for k in -300_000..=300_000 {
+                let x = k as f64 * 1e-4 * 0.83 + 1e-9; // ±25, and tiny values near 0
+                let want = x.tanh();
+                let got = lanes::tanh_f64::<FMA>(x);
+                worst = worst.max((got - want).abs() / want.abs().max(1e-300));
+            }
+            assert!(worst < 1e-15, "tanh, FMA {FMA}: {worst:e}");
+            for y in [1e-12f64, -3e-9, 1e-5, 0.2, -0.3, 2.0, -7.0] {
+                let got = lanes::expm1_f64::<FMA>(y);
+                assert!(
+                    (got - y.exp_m1()).abs() <= 4e-16 * y.exp_m1().abs(),
+                    "{y}: {got}"
+                );
+            }
         }
         check::<false>();
         check::<true>();
