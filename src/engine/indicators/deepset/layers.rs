@@ -413,8 +413,9 @@ impl<'a, T: Real> Stack<'a, T> {
         }
     }
 
-    /// Every level's activations (and slopes, if `slopes`) of agents `agents` at every point.
-    fn forward(&self, agents: std::ops::Range<usize>, w: &mut Work<T>, slopes: bool) {
+    /// The first level's pre-activations `U₁ = A + α B` of agents `agents` at every point,
+    /// into `w.u`; the block's row count.
+    fn first_level(&self, agents: std::ops::Range<usize>, w: &mut Work<T>) -> usize {
         let (m, h1) = (self.nodes.len(), self.rays.first.outputs);
         let rows = agents.len() * m;
         for (ii, i) in agents.enumerate() {
@@ -426,6 +427,13 @@ impl<'a, T: Real> Stack<'a, T> {
                 }
             }
         }
+        rows
+    }
+
+    /// Every level's activations (and slopes, if `slopes`) of agents `agents` at every point.
+    fn forward(&self, agents: std::ops::Range<usize>, w: &mut Work<T>, slopes: bool) {
+        let h1 = self.rays.first.outputs;
+        let rows = self.first_level(agents, w);
         fn slope<T>(w: &mut [T], len: usize, wanted: bool) -> Option<&mut [T]> {
             wanted.then(|| &mut w[..len])
         }
@@ -450,78 +458,125 @@ impl<'a, T: Real> Stack<'a, T> {
         }
     }
 
-    /// `Σ_i a_{k−1}(z_i(α_j))` of every point `j`, `[m, h_{k−1}]` in f64.
-    pub(super) fn pooled_sums(&self) -> Vec<f64> {
+    /// The agent blocks of parallel task `task`.
+    fn blocks(&self, task: usize) -> impl Iterator<Item = std::ops::Range<usize>> + use<'_, T> {
+        let (n, per) = (self.rays.n, self.block_agents());
+        let end = n.min((task + 1) * AGENTS_PER_TASK);
+        (task * AGENTS_PER_TASK..end)
+            .step_by(per)
+            .map(move |start| start..end.min(start + per))
+    }
+
+    /// Agents in parallel task `task`.
+    fn task_agents(&self, task: usize) -> usize {
+        self.rays.n.min((task + 1) * AGENTS_PER_TASK) - task * AGENTS_PER_TASK
+    }
+
+    /// `Σ_i a_{k−1}(z_i(α_j))` of every point `j`, `[m, h_{k−1}]` in f64; and where `keep`,
+    /// every task's slopes of the levels above the first ([`Kept`]), so that the gradient pass
+    /// needs no matrix product forward.
+    pub(super) fn pool(&self, keep: bool) -> (Vec<f64>, Vec<Kept<T>>) {
         let (m, n) = (self.nodes.len(), self.rays.n);
-        let h = *self.widths().last().expect("a first layer");
+        let widths = self.widths();
+        let h = *widths.last().expect("a first layer");
         let top = self.hidden.len();
-        let per_task: Vec<Vec<f64>> = (0..n.div_ceil(AGENTS_PER_TASK))
+        let per_task: Vec<(Vec<f64>, Kept<T>)> = (0..n.div_ceil(AGENTS_PER_TASK))
             .into_par_iter()
             .map(|task| {
                 let (mut w, mut sums) = (self.work(), vec![0.0; m * h]);
-                let end = n.min((task + 1) * AGENTS_PER_TASK);
-                for start in (task * AGENTS_PER_TASK..end).step_by(self.block_agents()) {
-                    let agents = start..end.min(start + self.block_agents());
-                    let count = agents.len();
-                    self.forward(agents, &mut w, false);
-                    for rows in w.values[top][..count * m * h].chunks_exact(m * h) {
+                let mut kept: Kept<T> = match keep {
+                    true => widths[1..]
+                        .iter()
+                        .map(|&h| Vec::with_capacity(self.task_agents(task) * m * h))
+                        .collect(),
+                    false => Vec::new(),
+                };
+                for agents in self.blocks(task) {
+                    let rows = agents.len() * m;
+                    self.forward(agents, &mut w, keep);
+                    for (l, level) in kept.iter_mut().enumerate() {
+                        level.extend_from_slice(&w.slopes[l + 1][..rows * widths[l + 1]]);
+                    }
+                    for rows in w.values[top][..rows * h].chunks_exact(m * h) {
                         for (s, v) in sums.iter_mut().zip(rows) {
                             *s += v.wide();
                         }
                     }
                 }
-                sums
+                (sums, kept)
             })
             .collect();
         let mut sums = vec![0.0; m * h];
-        for task in &per_task {
-            for (s, v) in sums.iter_mut().zip(task) {
+        let mut kept = Vec::with_capacity(per_task.len());
+        for (task, k) in per_task {
+            for (s, v) in sums.iter_mut().zip(&task) {
                 *s += v;
             }
+            if keep {
+                kept.push(k);
+            }
         }
-        sums
+        (sums, kept)
     }
 
-    /// Every agent's `W₁ Σ_j G₁[(i, j)]`, `[n, d]` agent-major, given `shared[j]` = `g'_j`
-    /// (`[m, h_{k−1}]`, the weight and `1/n` folded in).
-    pub(super) fn gradients(&self, shared: &[f64]) -> Vec<f64> {
-        let (m, n) = (self.nodes.len(), self.rays.n);
+    /// Adds every agent's `W₁ Σ_j G₁[(i, j)]` to `out` (`[n, d]`, agent-major), given
+    /// `shared[j]` = `g'_j` (`[m, h_{k−1}]`, the weight and `1/n` folded in) and, if the
+    /// pooling pass kept them, the slopes above the first level.
+    pub(super) fn add_gradients(&self, shared: &[f64], kept: &[Kept<T>], out: &mut [f64]) {
+        let m = self.nodes.len();
         let (d, h1) = (self.rays.first.inputs, self.rays.first.outputs);
+        let widths = self.widths();
         let shared: Vec<T> = shared.iter().map(|&v| T::of(v)).collect();
-        let mut out = vec![0.0; n * d];
         out.par_chunks_mut(d * AGENTS_PER_TASK)
             .enumerate()
             .for_each(|(task, grads)| {
-                let (mut w, mut acc) = (self.work(), vec![0.0; h1]);
-                let start = task * AGENTS_PER_TASK;
-                for (b, block) in grads.chunks_mut(d * self.block_agents()).enumerate() {
-                    let first = start + b * self.block_agents();
-                    let count = block.len() / d;
-                    self.forward(first..first + count, &mut w, true);
-                    let g = self.backward(&mut w, &shared, count * m);
-                    for (rows, grad) in g.chunks_exact(m * h1).zip(block.chunks_exact_mut(d)) {
+                let (mut w, mut acc, mut grad) = (self.work(), vec![0.0; h1], vec![0.0; d]);
+                let mut done = 0; // rows of this task so far
+                for (agents, block) in self.blocks(task).zip(grads.chunks_mut(d * self.block_agents())) {
+                    let rows = agents.len() * m;
+                    let g = match kept.get(task) {
+                        Some(levels) => {
+                            self.first_level(agents, &mut w);
+                            let Work { u, values, slopes, g, .. } = &mut w;
+                            T::activate(self.activation, &u[..rows * h1], &mut values[0][..rows * h1], Some(&mut slopes[0][..rows * h1]));
+                            let mut all: Vec<&[T]> = vec![&slopes[0][..rows * h1]];
+                            all.extend(levels.iter().zip(&widths[1..]).map(|(level, &h)| &level[done * h..(done + rows) * h]));
+                            self.backward(g, &all, &shared, rows)
+                        }
+                        None => {
+                            self.forward(agents, &mut w, true);
+                            let Work { slopes, g, .. } = &mut w;
+                            let all: Vec<&[T]> = slopes.iter().map(|s| &s[..]).collect();
+                            self.backward(g, &all, &shared, rows)
+                        }
+                    };
+                    done += rows;
+                    for (rows, out) in g.chunks_exact(m * h1).zip(block.chunks_exact_mut(d)) {
                         acc.iter_mut().for_each(|a| *a = 0.0);
                         for row in rows.chunks_exact(h1) {
                             for (a, v) in acc.iter_mut().zip(row) {
                                 *a += v.wide();
                             }
                         }
-                        self.rays.first.backward(&acc, grad);
+                        self.rays.first.backward(&acc, &mut grad);
+                        for (o, g) in out.iter_mut().zip(&grad) {
+                            *o += g;
+                        }
                     }
                 }
             });
-        out
     }
 
-    /// `G₁` of a block whose forward pass (with slopes) is in `w`: `[rows, h₁]`.
-    fn backward<'w>(&self, w: &'w mut Work<T>, shared: &[T], rows: usize) -> &'w [T] {
+    /// `G₁` of a block from every level's slopes (`slopes[l]`, `[rows, h_l]` or longer), into
+    /// one of the two buffers `g`: `[rows, h₁]`.
+    fn backward<'g>(&self, g: &'g mut [Vec<T>; 2], slopes: &[&[T]], shared: &[T], rows: usize) -> &'g [T] {
         let m = self.nodes.len();
         let top = self.hidden.len();
         let h = shared.len() / m;
-        let [g, spare] = &mut w.g;
+        let [g, spare] = g;
         for (r, (g, s)) in g[..rows * h]
             .chunks_exact_mut(h)
-            .zip(w.slopes[top].chunks_exact(h))
+            .zip(slopes[top].chunks_exact(h))
             .enumerate()
         {
             let shared = &shared[(r % m) * h..][..h];
@@ -531,18 +586,21 @@ impl<'a, T: Real> Stack<'a, T> {
         }
         for (l, layer) in self.hidden.iter().enumerate().rev() {
             let (inp, out) = (layer.inputs, layer.outputs);
-            spare[..rows * inp]
-                .iter_mut()
-                .for_each(|v| *v = T::default());
+            spare[..rows * inp].iter_mut().for_each(|v| *v = T::default());
             matmul_acc(rows, out, inp, &g[..rows * out], &layer.wt, spare);
-            for (v, s) in spare[..rows * inp].iter_mut().zip(&w.slopes[l]) {
+            for (v, s) in spare[..rows * inp].iter_mut().zip(slopes[l]) {
                 *v = *v * *s;
             }
             std::mem::swap(g, spare);
         }
-        &w.g[0][..rows * self.rays.first.outputs]
+        let g: &'g [T] = g;
+        &g[..rows * self.rays.first.outputs]
     }
 }
+
+/// Slopes of one parallel task's agents at the levels above the first, level by level, each
+/// `[agents · m, h_l]` in block order.
+pub(super) type Kept<T> = Vec<Vec<T>>;
 
 #[cfg(test)]
 mod tests {

@@ -27,6 +27,9 @@ use crate::array::download;
 /// Agents per parallel task.
 const AGENTS_PER_TASK: usize = 1024;
 
+/// Memory for the slopes the layered route keeps between its two passes.
+const KEPT_BYTES: usize = 256 << 20;
+
 /// A dense layer on the host: `y = Wᵀ x + c`, `W` `[inputs, outputs]` row-major.
 #[derive(Clone, Debug)]
 pub(super) struct Dense {
@@ -259,7 +262,7 @@ impl RayNet {
                 b: z,
                 n,
             };
-            let sums = Stack::<f64>::new(&self.psi, self.activation, rays, &[0.0]).pooled_sums();
+            let sums = Stack::<f64>::new(&self.psi, self.activation, rays, &[0.0]).pool(false).0;
             return self.readout_of_sums(&sums, n);
         }
         let blocks: Vec<Vec<f64>> = (0..n.div_ceil(AGENTS_PER_TASK))
@@ -494,18 +497,34 @@ impl RayNet {
         }
     }
 
-    /// The two passes of [`super::layers`] around `g'_j`, in precision `T`.
+    /// The two passes of [`super::layers`] around `g'_j`, in precision `T`. With hidden
+    /// layers between the first and the last, the points go in groups whose slopes above the
+    /// first level fit in [`KEPT_BYTES`]: the pooling pass keeps them and the gradient pass
+    /// skips its forward matrix products.
     fn layered<T: Real>(&self, rays: Rays, nodes: &[f64], weights: &[f64]) -> Vec<f64> {
         let (n, d) = (rays.n, rays.first.inputs);
-        let stack = Stack::<T>::new(&self.psi, self.activation, rays, nodes);
-        let pooled = stack.pooled_sums();
-        let shared: Vec<f64> = self.shared_vectors(&pooled, n, weights).concat();
-        crate::array::transpose(&stack.gradients(&shared), 1, n, d, |v| v)
+        let kept_per_point: usize = self.psi[1..self.psi.len() - 1]
+            .iter()
+            .map(|l| l.outputs * n * std::mem::size_of::<T>())
+            .sum();
+        let group = match kept_per_point {
+            0 => nodes.len().max(1),
+            bytes => (KEPT_BYTES / bytes).clamp(1, nodes.len().max(1)),
+        };
+        let mut out = vec![0.0; n * d];
+        for (nodes, weights) in nodes.chunks(group).zip(weights.chunks(group)) {
+            let stack = Stack::<T>::new(&self.psi, self.activation, rays, nodes);
+            let (pooled, kept) = stack.pool(kept_per_point > 0);
+            let shared: Vec<f64> = self.shared_vectors(&pooled, n, weights).concat();
+            stack.add_gradients(&shared, &kept, &mut out);
+        }
+        crate::array::transpose(&out, 1, n, d, |v| v)
     }
 }
 
 /// Every agent's first pre-activation along its ray, `u₁(α) = A + α B`, from `x` and `b`
 /// (`[d, n]`, agents last).
+#[derive(Clone, Copy)]
 pub(super) struct Rays<'a> {
     pub(super) first: &'a Dense,
     pub(super) x: &'a [f64],
