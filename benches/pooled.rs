@@ -1,9 +1,10 @@
-//! A pooled indicator written through the public API, attributed by the pooled route and, the
+//! A pooled indicator written through the public API — as plain Rust over `Scalar`
+//! (`PooledFn`) and as tensor programs (`Pooled`) — attributed by the pooled routes and, the
 //! same function written as a plain `forward`, by the general autodiff route.
 //!
 //! ```sh
 //! aumann synth --agents 1000000 --time-steps 14 --out x.npy
-//! cargo bench --bench pooled -- x.npy [THREADS]     # GE(2) inequality index, mean baseline, m = 32, f32
+//! cargo bench --bench pooled -- x.npy [THREADS [ROUTE]]   # GE(2) inequality index, mean baseline, m = 32, f32
 //! python benches/pooled_jax.py x.npy                 # the same integral in JAX (jit)
 //! ```
 //!
@@ -39,6 +40,26 @@ impl Pooled for Ge2 {
     }
 }
 
+/// The same index with ψ and ρ written once over any `Scalar`: the host route.
+struct Ge2Fn;
+
+impl PooledFn for Ge2Fn {
+    fn name(&self) -> &str {
+        "ge2_fn"
+    }
+    fn pooled_width(&self) -> usize {
+        2
+    }
+    fn psi<S: Scalar>(&self, z: &[S], out: &mut [S]) {
+        let c = z.iter().fold(S::constant(0.0), |c, &v| c + v);
+        out[0] = c;
+        out[1] = c * c;
+    }
+    fn rho<S: Scalar>(&self, p: &[S]) -> S {
+        (p[1] / (p[0] * p[0]) - 1.0) * 0.5
+    }
+}
+
 /// The same index as one tensor program: what a user writes without the pooled form.
 struct Ge2Forward;
 
@@ -61,7 +82,7 @@ fn main() {
         .filter(|a| a != "--bench")
         .collect();
     let Some(file) = args.first() else {
-        eprintln!("usage: cargo bench --bench pooled -- X.npy [THREADS]");
+        eprintln!("usage: cargo bench --bench pooled -- X.npy [THREADS [ROUTE]]");
         std::process::exit(2);
     };
     let threads: Option<usize> = args.get(1).and_then(|t| t.parse().ok());
@@ -75,9 +96,16 @@ fn main() {
         .num_threads(threads.unwrap_or(0))
         .build()
         .unwrap();
-    let routes: [(&str, &dyn Indicator); 2] =
-        [("pooled", &Pooling::new(Ge2)), ("general", &Ge2Forward)];
+    let routes: [(&str, &dyn Indicator); 3] = [
+        ("pooled_fn", &PoolingFn::new(Ge2Fn)),
+        ("pooled", &Pooling::new(Ge2)),
+        ("general", &Ge2Forward),
+    ];
+    let only = args.get(2); // a route's name: run that one alone
     for (route, indicator) in routes {
+        if only.is_some_and(|r| r != route) {
+            continue;
+        }
         let start = Instant::now();
         let phi =
             pool.install(|| path::attribute(indicator, &x, &b, &options, &device, &mut |_| {}));

@@ -45,6 +45,8 @@ pub mod prelude {
     pub use crate::backend::{Backend, Precision};
     pub use crate::baseline::{Baseline, BaselineSpec};
     pub use crate::indicators::pooled::{Pooled, Pooling};
+    pub use crate::indicators::pooled_fn::{PooledFn, PoolingFn};
+    pub use crate::indicators::scalar::Scalar;
     pub use crate::indicators::{Analytic, Indicator, IndicatorSpec};
     pub use crate::path::{self, PathOptions, Rule};
     pub use crate::run::RunConfig;

@@ -74,6 +74,37 @@ impl Pooled for RandomPooled {
     }
 }
 
+/// The same ψ and ρ written once over any `Scalar`, for the host route.
+impl PooledFn for RandomPooled {
+    fn name(&self) -> &str {
+        "random_pooled_fn"
+    }
+    fn pooled_width(&self) -> usize {
+        self.k
+    }
+    fn psi<S: Scalar>(&self, z: &[S], out: &mut [S]) {
+        let hidden: Vec<S> = (0..self.h)
+            .map(|q| {
+                let u = (0..self.d).fold(S::constant(self.c1[q]), |u, c| {
+                    u + z[c] * self.w1[c * self.h + q]
+                });
+                u.tanh()
+            })
+            .collect();
+        for (o, out) in out.iter_mut().enumerate() {
+            *out = (0..self.h).fold(S::constant(0.0), |acc, q| {
+                acc + hidden[q] * self.w2[q * self.k + o]
+            });
+        }
+    }
+    fn rho<S: Scalar>(&self, p: &[S]) -> S {
+        (0..self.k).fold(S::constant(0.0), |acc, l| {
+            let u = (0..self.k).fold(S::constant(0.0), |u, o| u + p[o] * self.m[o * self.k + l]);
+            acc + (u * u + 1.0).ln() * self.a[l] + p[l] * self.e[l]
+        })
+    }
+}
+
 /// Theil's index of the composite: a pooled indicator with a domain (`c > 0`).
 struct Theil;
 
@@ -178,6 +209,48 @@ fn pooled_route_equals_autodiff(backend: Backend) {
 }
 
 backend_test!(pooled_route_equals_autodiff);
+
+/// ψ and ρ as plain Rust over `Scalar` (dual numbers on packs of agents, on the host) give the
+/// φ of the same functions as tensor programs through burn's autodiff, for every baseline and
+/// shapes whose agents and coordinates leave partial packs and direction chunks.
+#[test]
+fn pooled_fn_route_equals_autodiff() {
+    let shapes = [(1, 4, 1), (3, 8, 2), (5, 6, 3), (9, 3, 2)];
+    for (case, &(d, h, k)) in shapes.iter().enumerate() {
+        let x = population(3, 701, d, 20 + case as u64);
+        let random = RandomPooled::new(d, h, k, case as u64);
+        let tensors = Pooling::new(RandomPooled::new(d, h, k, case as u64));
+        let host = PoolingFn::new(random);
+        for spec in [BaselineSpec::Zero, BaselineSpec::Mean, BaselineSpec::First] {
+            let b = Baseline::resolve(&spec, &x).unwrap();
+            let run = |indicator: &dyn Indicator, precision| {
+                let options = PathOptions {
+                    points: 12,
+                    precision,
+                    rule: Rule::GaussLegendre,
+                    ..PathOptions::default()
+                };
+                let device = Backend::Flex.device().unwrap();
+                path::attribute(indicator, &x, &b, &options, &device, &mut |_| {}).unwrap()
+            };
+            let reference = run(&General(&tensors), Precision::F64);
+            for (precision, tolerance) in [(Precision::F64, 1e-12), (Precision::F32, 1e-6)] {
+                let got = run(&host, precision);
+                let scale = reference.phi.iter().fold(0.0f64, |s, v| s.max(v.abs()));
+                let worst = got
+                    .phi
+                    .iter()
+                    .zip(&reference.phi)
+                    .fold(0.0f64, |s, (a, r)| s.max((a - r).abs()));
+                assert!(
+                    worst <= tolerance * scale,
+                    "d={d} h={h} k={k} {spec:?} {precision:?}: {:e} of the largest φ",
+                    worst / scale
+                );
+            }
+        }
+    }
+}
 
 /// Efficiency of the pooled route against Theil's closed form, in f64.
 #[test]

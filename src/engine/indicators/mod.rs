@@ -15,8 +15,10 @@
 //! | `deepset` | `ρ((1/n) Σ_i ψ(x_i))`, learned | [`deepset`] |
 //!
 //! Any `ρ((1/n) Σ_i ψ(z_i))` of one's own — an entropy, an inequality index, a smoothed
-//! threshold share — is best stated as [`pooled::Pooled`]: its attribution then needs no
-//! autodiff graph over the population.
+//! threshold share — is best stated as [`pooled_fn::PooledFn`] (ψ and ρ as plain Rust over any
+//! [`scalar::Scalar`], differentiated exactly by dual numbers, the fastest route on a CPU) or
+//! as [`pooled::Pooled`] (ψ and ρ as tensor programs, on any backend): its attribution then
+//! needs no autodiff graph over the population.
 //!
 //! with the composite `c_i = Σ_k x_ik`.
 //!
@@ -68,6 +70,8 @@ pub mod gini;
 pub mod linear;
 pub mod mult;
 pub mod pooled;
+pub mod pooled_fn;
+pub mod scalar;
 pub mod variance;
 
 pub use aumann_kernels::closed_form::Analytic;

@@ -532,15 +532,34 @@ impl<'a, T: Real> Stack<'a, T> {
             .for_each(|(task, grads)| {
                 let (mut w, mut acc, mut grad) = (self.work(), vec![0.0; h1], vec![0.0; d]);
                 let mut done = 0; // rows of this task so far
-                for (agents, block) in self.blocks(task).zip(grads.chunks_mut(d * self.block_agents())) {
+                for (agents, block) in self
+                    .blocks(task)
+                    .zip(grads.chunks_mut(d * self.block_agents()))
+                {
                     let rows = agents.len() * m;
                     let g = match kept.get(task) {
                         Some(levels) => {
                             self.first_level(agents, &mut w);
-                            let Work { u, values, slopes, g, .. } = &mut w;
-                            T::activate(self.activation, &u[..rows * h1], &mut values[0][..rows * h1], Some(&mut slopes[0][..rows * h1]));
+                            let Work {
+                                u,
+                                values,
+                                slopes,
+                                g,
+                                ..
+                            } = &mut w;
+                            T::activate(
+                                self.activation,
+                                &u[..rows * h1],
+                                &mut values[0][..rows * h1],
+                                Some(&mut slopes[0][..rows * h1]),
+                            );
                             let mut all: Vec<&[T]> = vec![&slopes[0][..rows * h1]];
-                            all.extend(levels.iter().zip(&widths[1..]).map(|(level, &h)| &level[done * h..(done + rows) * h]));
+                            all.extend(
+                                levels
+                                    .iter()
+                                    .zip(&widths[1..])
+                                    .map(|(level, &h)| &level[done * h..(done + rows) * h]),
+                            );
                             self.backward(g, &all, &shared, rows)
                         }
                         None => {
@@ -569,7 +588,13 @@ impl<'a, T: Real> Stack<'a, T> {
 
     /// `G₁` of a block from every level's slopes (`slopes[l]`, `[rows, h_l]` or longer), into
     /// one of the two buffers `g`: `[rows, h₁]`.
-    fn backward<'g>(&self, g: &'g mut [Vec<T>; 2], slopes: &[&[T]], shared: &[T], rows: usize) -> &'g [T] {
+    fn backward<'g>(
+        &self,
+        g: &'g mut [Vec<T>; 2],
+        slopes: &[&[T]],
+        shared: &[T],
+        rows: usize,
+    ) -> &'g [T] {
         let m = self.nodes.len();
         let top = self.hidden.len();
         let h = shared.len() / m;
@@ -586,7 +611,9 @@ impl<'a, T: Real> Stack<'a, T> {
         }
         for (l, layer) in self.hidden.iter().enumerate().rev() {
             let (inp, out) = (layer.inputs, layer.outputs);
-            spare[..rows * inp].iter_mut().for_each(|v| *v = T::default());
+            spare[..rows * inp]
+                .iter_mut()
+                .for_each(|v| *v = T::default());
             matmul_acc(rows, out, inp, &g[..rows * out], &layer.wt, spare);
             for (v, s) in spare[..rows * inp].iter_mut().zip(slopes[l]) {
                 *v = *v * *s;

@@ -262,7 +262,9 @@ impl RayNet {
                 b: z,
                 n,
             };
-            let sums = Stack::<f64>::new(&self.psi, self.activation, rays, &[0.0]).pool(false).0;
+            let sums = Stack::<f64>::new(&self.psi, self.activation, rays, &[0.0])
+                .pool(false)
+                .0;
             return self.readout_of_sums(&sums, n);
         }
         let blocks: Vec<Vec<f64>> = (0..n.div_ceil(AGENTS_PER_TASK))
