@@ -418,6 +418,7 @@ impl<'a, T: Real> Stack<'a, T> {
     fn first_level(&self, agents: std::ops::Range<usize>, w: &mut Work<T>) -> usize {
         let (m, h1) = (self.nodes.len(), self.rays.first.outputs);
         let rows = agents.len() * m;
+        // In f64, rounded once: `A ≈ −α B` cancels, and deep square networks amplify it.
         for (ii, i) in agents.enumerate() {
             self.rays.at(i, &mut w.a, &mut w.b);
             for (j, &alpha) in self.nodes.iter().enumerate() {
@@ -430,8 +431,9 @@ impl<'a, T: Real> Stack<'a, T> {
         rows
     }
 
-    /// Every level's activations (and slopes, if `slopes`) of agents `agents` at every point.
-    fn forward(&self, agents: std::ops::Range<usize>, w: &mut Work<T>, slopes: bool) {
+    /// Every level's activations of agents `agents` at every point, and the slopes of levels
+    /// `slopes_from` and above.
+    fn forward(&self, agents: std::ops::Range<usize>, w: &mut Work<T>, slopes_from: usize) {
         let h1 = self.rays.first.outputs;
         let rows = self.first_level(agents, w);
         fn slope<T>(w: &mut [T], len: usize, wanted: bool) -> Option<&mut [T]> {
@@ -441,7 +443,7 @@ impl<'a, T: Real> Stack<'a, T> {
             self.activation,
             &w.u[..rows * h1],
             &mut w.values[0][..rows * h1],
-            slope(&mut w.slopes[0], rows * h1, slopes),
+            slope(&mut w.slopes[0], rows * h1, slopes_from == 0),
         );
         for (l, layer) in self.hidden.iter().enumerate() {
             let (inp, out) = (layer.inputs, layer.outputs);
@@ -453,7 +455,7 @@ impl<'a, T: Real> Stack<'a, T> {
                 self.activation,
                 &w.u[..rows * out],
                 &mut w.values[l + 1][..rows * out],
-                slope(&mut w.slopes[l + 1], rows * out, slopes),
+                slope(&mut w.slopes[l + 1], rows * out, l + 1 >= slopes_from),
             );
         }
     }
@@ -493,7 +495,8 @@ impl<'a, T: Real> Stack<'a, T> {
                 };
                 for agents in self.blocks(task) {
                     let rows = agents.len() * m;
-                    self.forward(agents, &mut w, keep);
+                    // Kept: the slopes above the first level; the first is cheap to redo.
+                    self.forward(agents, &mut w, if keep { 1 } else { usize::MAX });
                     for (l, level) in kept.iter_mut().enumerate() {
                         level.extend_from_slice(&w.slopes[l + 1][..rows * widths[l + 1]]);
                     }
@@ -563,7 +566,7 @@ impl<'a, T: Real> Stack<'a, T> {
                             self.backward(g, &all, &shared, rows)
                         }
                         None => {
-                            self.forward(agents, &mut w, true);
+                            self.forward(agents, &mut w, 0);
                             let Work { slopes, g, .. } = &mut w;
                             let all: Vec<&[T]> = slopes.iter().map(|s| &s[..]).collect();
                             self.backward(g, &all, &shared, rows)
