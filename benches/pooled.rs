@@ -50,6 +50,7 @@ impl PooledFn for Ge2Fn {
     fn pooled_width(&self) -> usize {
         2
     }
+    #[inline(always)]
     fn psi<S: Scalar>(&self, z: &[S], out: &mut [S]) {
         let c = z.iter().fold(S::constant(0.0), |c, &v| c + v);
         out[0] = c;

@@ -31,6 +31,7 @@
 //!     fn pooled_width(&self) -> usize {
 //!         2
 //!     }
+//!     #[inline(always)]
 //!     fn psi<S: Scalar>(&self, z: &[S], out: &mut [S]) {
 //!         let c = z.iter().fold(S::constant(0.0), |c, &v| c + v);
 //!         out[0] = c;
@@ -85,6 +86,10 @@ pub trait PooledFn: Send + Sync {
     fn pooled_width(&self) -> usize;
 
     /// `ψ(z)` of one agent's `d` features into `out` (`k` values).
+    ///
+    /// It runs once per agent-point and coordinate chunk: mark the implementation
+    /// `#[inline(always)]` so that it compiles into the route's vectorised loops (a GE(2) ψ
+    /// ran 1.4× faster so).
     fn psi<S: Scalar>(&self, z: &[S], out: &mut [S]);
 
     /// `ρ(p)` of the `k` pooled means.
@@ -176,22 +181,26 @@ impl<P: PooledFn> PoolingFn<P> {
     #[inline(always)]
     fn pool_task(&self, ends: &Ends, nodes: &[f64], task: usize) -> Vec<f64> {
         let (k, m) = (self.0.pooled_width(), nodes.len());
-        let (mut sums, mut z) = (vec![0.0; m * k], vec![Lanes::constant(0.0); ends.d]);
+        let zero = Lanes::constant(0.0);
+        // Lane-wise sums, added across lanes once at the end.
+        let (mut sums, mut z) = (vec![zero; m * k], vec![zero; ends.d]);
         let (mut start, mut step) = (z.clone(), z.clone());
-        let mut out = vec![Lanes::constant(0.0); k];
+        let mut out = vec![zero; k];
         for (i, count) in ends.packs(task) {
             ends.pack(i, &mut start, &mut step);
+            // Lanes past the last agent repeat it: weight 0.
+            let mask = Pack(std::array::from_fn(|l| if l < count { 1.0 } else { 0.0 }));
             for (j, &alpha) in nodes.iter().enumerate() {
                 for ((z, &s), &d) in z.iter_mut().zip(&start).zip(&step) {
                     *z = s + d * alpha;
                 }
                 self.0.psi(&z, &mut out);
-                for (s, o) in sums[j * k..(j + 1) * k].iter_mut().zip(&out) {
-                    *s += o.0[..count].iter().sum::<f64>();
+                for (s, &o) in sums[j * k..(j + 1) * k].iter_mut().zip(&out) {
+                    *s = *s + if count == LANES { o } else { o * mask };
                 }
             }
         }
-        sums
+        sums.iter().map(|s| s.0.iter().sum()).collect()
     }
 
     /// `∇ρ(p)`, four coordinates per evaluation.
