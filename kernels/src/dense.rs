@@ -1,4 +1,4 @@
-//! Small dense matrix products on the host: `C ← C + A B`, all row-major.
+//! Small dense matrix products on the host: `C ← C + A B` and `C ← (A B) ⊙ S`, all row-major.
 //!
 //! ```text
 //! C[r, c] += Σ_k A[r, k] B[k, c]        A [rows, inner], B [inner, cols], C [rows, cols]
@@ -15,7 +15,7 @@
 const TILE_ROWS: usize = 4;
 
 /// An element the product runs in: `f32` or `f64`.
-pub trait Element: Copy + Default + Send + Sync + 'static {
+pub trait Element: Copy + Default + Send + Sync + std::ops::Mul<Output = Self> + 'static {
     /// `a b + c`, one fused instruction where `FUSED` (then the caller has FMA).
     fn madd<const FUSED: bool>(a: Self, b: Self, c: Self) -> Self;
     /// [`tiles`] with this type's tile width: two 256-bit registers per tile row, so that
@@ -27,6 +27,7 @@ pub trait Element: Copy + Default + Send + Sync + 'static {
         a: &[Self],
         b: &[Self],
         c: &mut [Self],
+        scale: Option<&[Self]>,
     );
 }
 
@@ -43,8 +44,9 @@ impl Element for f32 {
         a: &[f32],
         b: &[f32],
         c: &mut [f32],
+        scale: Option<&[f32]>,
     ) {
-        tiles::<f32, 16, FUSED>(rows, inner, cols, a, b, c);
+        tiles::<f32, 16, FUSED>(rows, inner, cols, a, b, c, scale);
     }
 }
 
@@ -61,8 +63,9 @@ impl Element for f64 {
         a: &[f64],
         b: &[f64],
         c: &mut [f64],
+        scale: Option<&[f64]>,
     ) {
-        tiles::<f64, 8, FUSED>(rows, inner, cols, a, b, c);
+        tiles::<f64, 8, FUSED>(rows, inner, cols, a, b, c, scale);
     }
 }
 
@@ -78,9 +81,43 @@ pub fn matmul_acc<T: Element>(
     b: &[T],
     c: &mut [T],
 ) {
+    matmul(rows, inner, cols, a, b, c, None);
+}
+
+/// `c ← (a b) ⊙ scale`, elementwise by `scale` (`[rows, cols]`); `c` is only written. The
+/// backward pass of a layer: the product and the activation's slopes in one sweep over `c`.
+///
+/// # Panics
+/// If a slice is shorter than its shape says.
+pub fn matmul_scaled<T: Element>(
+    rows: usize,
+    inner: usize,
+    cols: usize,
+    a: &[T],
+    b: &[T],
+    scale: &[T],
+    c: &mut [T],
+) {
+    assert!(
+        scale.len() >= rows * cols,
+        "matmul_scaled: {} scales for [{rows}, {cols}]",
+        scale.len()
+    );
+    matmul(rows, inner, cols, a, b, c, Some(scale));
+}
+
+fn matmul<T: Element>(
+    rows: usize,
+    inner: usize,
+    cols: usize,
+    a: &[T],
+    b: &[T],
+    c: &mut [T],
+    scale: Option<&[T]>,
+) {
     assert!(
         a.len() >= rows * inner && b.len() >= inner * cols && c.len() >= rows * cols,
-        "matmul_acc: [{rows}, {inner}] × [{inner}, {cols}] needs {} · {} · {} elements, got {} · {} · {}",
+        "matmul: [{rows}, {inner}] × [{inner}, {cols}] needs {} · {} · {} elements, got {} · {} · {}",
         rows * inner,
         inner * cols,
         rows * cols,
@@ -88,22 +125,36 @@ pub fn matmul_acc<T: Element>(
         b.len(),
         c.len()
     );
-    if rows == 0 || inner == 0 || cols == 0 {
+    if rows == 0 || cols == 0 {
+        return;
+    }
+    if inner == 0 {
+        if scale.is_some() {
+            c[..rows * cols].iter_mut().for_each(|v| *v = T::default());
+        }
         return;
     }
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
         // SAFETY: the processor has AVX2 and FMA (checked just above).
-        unsafe { matmul_fma(rows, inner, cols, a, b, c) };
+        unsafe { matmul_fma(rows, inner, cols, a, b, c, scale) };
         return;
     }
-    T::tiles::<false>(rows, inner, cols, a, b, c);
+    T::tiles::<false>(rows, inner, cols, a, b, c, scale);
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-fn matmul_fma<T: Element>(rows: usize, inner: usize, cols: usize, a: &[T], b: &[T], c: &mut [T]) {
-    T::tiles::<true>(rows, inner, cols, a, b, c);
+fn matmul_fma<T: Element>(
+    rows: usize,
+    inner: usize,
+    cols: usize,
+    a: &[T],
+    b: &[T],
+    c: &mut [T],
+    scale: Option<&[T]>,
+) {
+    T::tiles::<true>(rows, inner, cols, a, b, c, scale);
 }
 
 /// Full tiles, then the edges a row or a column at a time. A tile's rows of `a` are first
@@ -116,6 +167,7 @@ fn tiles<T: Element, const TILE_COLS: usize, const FUSED: bool>(
     a: &[T],
     b: &[T],
     c: &mut [T],
+    scale: Option<&[T]>,
 ) {
     let full_rows = rows - rows % TILE_ROWS;
     let full_cols = cols - cols % TILE_COLS;
@@ -130,14 +182,14 @@ fn tiles<T: Element, const TILE_COLS: usize, const FUSED: bool>(
             }
         }
         for c0 in (0..full_cols).step_by(TILE_COLS) {
-            tile::<T, TILE_COLS, FUSED>(r0, c0, cols, &interleaved, b, c);
+            tile::<T, TILE_COLS, FUSED>(r0, c0, cols, &interleaved, b, c, scale);
         }
         for r in r0..r0 + TILE_ROWS {
-            edge::<T, FUSED>(r, full_cols..cols, inner, cols, a, b, c);
+            edge::<T, FUSED>(r, full_cols..cols, inner, cols, a, b, c, scale);
         }
     }
     for r in full_rows..rows {
-        edge::<T, FUSED>(r, 0..cols, inner, cols, a, b, c);
+        edge::<T, FUSED>(r, 0..cols, inner, cols, a, b, c, scale);
     }
 }
 
@@ -151,10 +203,13 @@ fn tile<T: Element, const TILE_COLS: usize, const FUSED: bool>(
     interleaved: &[T],
     b: &[T],
     c: &mut [T],
+    scale: Option<&[T]>,
 ) {
     let mut acc = [[T::default(); TILE_COLS]; TILE_ROWS];
-    for (i, row) in acc.iter_mut().enumerate() {
-        row.copy_from_slice(&c[(r0 + i) * cols + c0..][..TILE_COLS]);
+    if scale.is_none() {
+        for (i, row) in acc.iter_mut().enumerate() {
+            row.copy_from_slice(&c[(r0 + i) * cols + c0..][..TILE_COLS]);
+        }
     }
     for (a_k, b_row) in interleaved
         .chunks_exact(TILE_ROWS)
@@ -168,7 +223,15 @@ fn tile<T: Element, const TILE_COLS: usize, const FUSED: bool>(
         }
     }
     for (i, row) in acc.iter().enumerate() {
-        c[(r0 + i) * cols + c0..][..TILE_COLS].copy_from_slice(row);
+        let at = (r0 + i) * cols + c0;
+        match scale {
+            None => c[at..][..TILE_COLS].copy_from_slice(row),
+            Some(scale) => {
+                for ((c, &v), &s) in c[at..][..TILE_COLS].iter_mut().zip(row).zip(&scale[at..]) {
+                    *c = v * s;
+                }
+            }
+        }
     }
 }
 
@@ -182,15 +245,26 @@ fn edge<T: Element, const FUSED: bool>(
     a: &[T],
     b: &[T],
     c: &mut [T],
+    scale: Option<&[T]>,
 ) {
     if span.is_empty() {
         return;
     }
     let c_row = &mut c[r * cols..][..cols];
+    if scale.is_some() {
+        c_row[span.clone()]
+            .iter_mut()
+            .for_each(|v| *v = T::default());
+    }
     for (k, &ak) in a[r * inner..][..inner].iter().enumerate() {
         let b_row = &b[k * cols..][..cols];
         for col in span.clone() {
             c_row[col] = T::madd::<FUSED>(ak, b_row[col], c_row[col]);
+        }
+    }
+    if let Some(scale) = scale {
+        for col in span {
+            c_row[col] = c_row[col] * scale[r * cols + col];
         }
     }
 }
@@ -236,6 +310,15 @@ mod tests {
             matmul_acc(rows, inner, cols, &a, &b, &mut got);
             for (g, w) in got.iter().zip(&want) {
                 prop_assert!((g - w).abs() <= 1e-12 * (1.0 + w.abs()), "f64 {g} vs {w}");
+            }
+            // Scaled: c only written, then multiplied by the scales.
+            let scale = values(rows * cols, seed + 3);
+            let mut product = vec![0.0; rows * cols];
+            matmul_acc_reference(rows, inner, cols, &a, &b, &mut product);
+            let mut got = c0.clone();
+            matmul_scaled(rows, inner, cols, &a, &b, &scale, &mut got);
+            for ((g, p), s) in got.iter().zip(&product).zip(&scale) {
+                prop_assert!((g - p * s).abs() <= 1e-12 * (1.0 + (p * s).abs()), "scaled {g} vs {}", p * s);
             }
             let f = |v: &[f64]| v.iter().map(|&x| x as f32).collect::<Vec<f32>>();
             let mut got = f(&c0);

@@ -17,7 +17,7 @@
 //! f32 run computes activations eight lanes at a time ([`Real::activate`]) and keeps f64 only
 //! where values add up across agents and points.
 
-use aumann_kernels::dense::{Element, matmul_acc};
+use aumann_kernels::dense::{Element, matmul_acc, matmul_scaled};
 use rayon::prelude::*;
 
 use super::Activation;
@@ -614,13 +614,8 @@ impl<'a, T: Real> Stack<'a, T> {
         }
         for (l, layer) in self.hidden.iter().enumerate().rev() {
             let (inp, out) = (layer.inputs, layer.outputs);
-            spare[..rows * inp]
-                .iter_mut()
-                .for_each(|v| *v = T::default());
-            matmul_acc(rows, out, inp, &g[..rows * out], &layer.wt, spare);
-            for (v, s) in spare[..rows * inp].iter_mut().zip(slopes[l]) {
-                *v = *v * *s;
-            }
+            let below = &slopes[l][..rows * inp];
+            matmul_scaled(rows, out, inp, &g[..rows * out], &layer.wt, below, spare);
             std::mem::swap(g, spare);
         }
         let g: &'g [T] = g;
