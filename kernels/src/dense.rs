@@ -185,11 +185,11 @@ fn tiles<T: Element, const TILE_COLS: usize, const FUSED: bool>(
             tile::<T, TILE_COLS, FUSED>(r0, c0, cols, &interleaved, b, c, scale);
         }
         for r in r0..r0 + TILE_ROWS {
-            edge::<T, FUSED>(r, full_cols..cols, inner, cols, a, b, c, scale);
+            edge::<T, FUSED>(r, full_cols..cols, [inner, cols], a, b, c, scale);
         }
     }
     for r in full_rows..rows {
-        edge::<T, FUSED>(r, 0..cols, inner, cols, a, b, c, scale);
+        edge::<T, FUSED>(r, 0..cols, [inner, cols], a, b, c, scale);
     }
 }
 
@@ -240,8 +240,7 @@ fn tile<T: Element, const TILE_COLS: usize, const FUSED: bool>(
 fn edge<T: Element, const FUSED: bool>(
     r: usize,
     span: std::ops::Range<usize>,
-    inner: usize,
-    cols: usize,
+    [inner, cols]: [usize; 2],
     a: &[T],
     b: &[T],
     c: &mut [T],
