@@ -13,7 +13,7 @@
 
 use std::ops::{Add, Div, Mul, Neg, Sub};
 
-/// A number [`crate::indicators::PooledFn`] ψ and ρ are written over: the arithmetic of `f64`
+/// A number [`crate::indicators::pooled_fn::PooledFn`] ψ and ρ are written over: the arithmetic of `f64`
 /// and its smooth functions.
 pub trait Scalar:
     Copy

@@ -16,6 +16,12 @@
 //! fixed order, so results do not depend on the thread count. `T` is the run's precision: an
 //! f32 run computes activations eight lanes at a time ([`Real::activate`]) and keeps f64 only
 //! where values add up across agents and points.
+//!
+//! With hidden layers between the first and the last, the pooling pass keeps the slopes
+//! `σ'(U_l)` of the levels above the first ([`Kept`]; the caller groups the points so that
+//! they fit its memory budget), and the gradient pass recomputes only the first level (no
+//! matrix product) before running the backward products, each with the slopes applied as
+//! it stores ([`aumann_kernels::dense::matmul_scaled`]).
 
 use aumann_kernels::dense::{Element, matmul_acc, matmul_scaled};
 use rayon::prelude::*;

@@ -317,8 +317,8 @@ impl DeepSet {
     }
 
     /// `V` of every row of a plain `z` on a CPU backend, pooled in f64 block by block
-    /// ([`ray::RayNet::value`]); `None` where the structured kernel does not serve (a GPU,
-    /// GELU, an autodiff input, [`DeepSetKernel::Autodiff`]).
+    /// ([`ray::RayNet::value`]); `None` where the structured kernel does not serve (a GPU, an
+    /// autodiff input, [`DeepSetKernel::Autodiff`]).
     fn host_value(&self, z: &Tensor<3>) -> Result<Option<Tensor<1>>> {
         let device = z.device();
         if self.kernel != DeepSetKernel::Structured
@@ -527,7 +527,8 @@ impl Indicator for DeepSet {
     }
 
     /// On a CPU backend, every quadrature point at once from the network's structure
-    /// ([`ray`]); `None` (one pass per point) elsewhere, for GELU, or when `kernel` says so.
+    /// ([`ray`] and its layered route); on a GPU the structured route in tensor ops for a
+    /// depth-2 ψ; `None` (one pass per point) otherwise, or when `kernel` says so.
     fn integrated_gradient(
         &self,
         x: &Tensor<3>,

@@ -14,9 +14,11 @@
 //! `n × m` is held; every sum is in f64 whatever the run's precision, so an f32 run keeps its
 //! efficiency gap at millions of agents.
 //!
-//! For a depth-2 ψ each agent-point costs one activation and its derivative per hidden unit;
-//! deeper ψ runs its middle layers per agent-point. GELU is left to the engine (its `erf` has
-//! no stable Rust implementation): [`RayNet::new`] returns `None` for it.
+//! For a depth-2 ψ each agent-point costs one activation and its derivative per hidden unit.
+//! Which of this module's routes runs is [`RayNet::integrated_gradient`]'s choice: the depth-2
+//! square network's three moments, the tanh progression along each ray (f64 runs), or the
+//! layered route (`deepset::layers`) for every other depth and activation, GELU included
+//! (`erf` from `libm` in f64, in lanes in f32).
 
 use rayon::prelude::*;
 
@@ -403,7 +405,7 @@ impl RayNet {
 
     /// `Σ_j w_j ∇V(b + α_j (x − b))` of one population: `x`, `b` `[d, n]` (agents last),
     /// returned `[d, n]`. `lanes` is the precision of the per agent-point work of the
-    /// layered route ([`super::layers`]); sums across agents and points are f64 either way.
+    /// layered route (`deepset::layers`); sums across agents and points are f64 either way.
     pub fn integrated_gradient(
         &self,
         [x, b]: [&[f64]; 2],
