@@ -31,41 +31,43 @@ pub trait Element: Copy + Default + Send + Sync + std::ops::Mul<Output = Self> +
     );
 }
 
-impl Element for f32 {
-    #[inline(always)]
-    fn madd<const FUSED: bool>(a: f32, b: f32, c: f32) -> f32 {
-        if FUSED { a.mul_add(b, c) } else { a * b + c }
-    }
-    #[inline(always)]
-    fn tiles<const FUSED: bool>(
-        rows: usize,
-        inner: usize,
-        cols: usize,
-        a: &[f32],
-        b: &[f32],
-        c: &mut [f32],
-        scale: Option<&[f32]>,
-    ) {
-        tiles::<f32, 16, FUSED>(rows, inner, cols, a, b, c, scale);
-    }
+/// `Element` for a float type whose tile row is `$width` lanes.
+macro_rules! element {
+    ($t:ty, $width:literal) => {
+        impl Element for $t {
+            #[inline(always)]
+            fn madd<const FUSED: bool>(a: $t, b: $t, c: $t) -> $t {
+                if FUSED { a.mul_add(b, c) } else { a * b + c }
+            }
+            #[inline(always)]
+            fn tiles<const FUSED: bool>(
+                rows: usize,
+                inner: usize,
+                cols: usize,
+                a: &[$t],
+                b: &[$t],
+                c: &mut [$t],
+                scale: Option<&[$t]>,
+            ) {
+                tiles::<$t, $width, FUSED>(rows, inner, cols, a, b, c, scale);
+            }
+        }
+    };
 }
+element!(f32, 16);
+element!(f64, 8);
 
-impl Element for f64 {
-    #[inline(always)]
-    fn madd<const FUSED: bool>(a: f64, b: f64, c: f64) -> f64 {
-        if FUSED { a.mul_add(b, c) } else { a * b + c }
+/// Whether the processor runs AVX2 and fused multiply-adds: the kernels here, and any loop
+/// compiled with `#[target_feature(enable = "avx2,fma")]`, may take that path.
+#[inline]
+pub fn fused_lanes() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
     }
-    #[inline(always)]
-    fn tiles<const FUSED: bool>(
-        rows: usize,
-        inner: usize,
-        cols: usize,
-        a: &[f64],
-        b: &[f64],
-        c: &mut [f64],
-        scale: Option<&[f64]>,
-    ) {
-        tiles::<f64, 8, FUSED>(rows, inner, cols, a, b, c, scale);
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
     }
 }
 
@@ -135,7 +137,7 @@ fn matmul<T: Element>(
         return;
     }
     #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+    if fused_lanes() {
         // SAFETY: the processor has AVX2 and FMA (checked just above).
         unsafe { matmul_fma(rows, inner, cols, a, b, c, scale) };
         return;

@@ -152,9 +152,7 @@ impl<P: PooledFn> PoolingFn<P> {
         let (k, m) = (self.0.pooled_width(), nodes.len());
         let partial = |task: usize| {
             #[cfg(target_arch = "x86_64")]
-            if std::arch::is_x86_feature_detected!("avx2")
-                && std::arch::is_x86_feature_detected!("fma")
-            {
+            if aumann_kernels::dense::fused_lanes() {
                 // SAFETY: the processor has AVX2 and FMA (checked just above).
                 return unsafe { self.pool_task_avx(ends, nodes, task) };
             }
@@ -228,9 +226,7 @@ impl<P: PooledFn> PoolingFn<P> {
             .enumerate()
             .for_each(|(task, grads)| {
                 #[cfg(target_arch = "x86_64")]
-                if std::arch::is_x86_feature_detected!("avx2")
-                    && std::arch::is_x86_feature_detected!("fma")
-                {
+                if aumann_kernels::dense::fused_lanes() {
                     // SAFETY: the processor has AVX2 and FMA (checked just above).
                     return unsafe { self.pull_back_task_avx(ends, nodes, shared, task, grads) };
                 }

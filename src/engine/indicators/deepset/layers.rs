@@ -74,6 +74,7 @@ impl Real for f32 {
 /// f64 functions): a few units in the last place of f32.
 pub(super) mod lanes {
     use super::Activation;
+    use aumann_kernels::dense::Element;
 
     /// `σ` and `σ'` of every element, with AVX2 and fused multiply-adds where the processor
     /// has them.
@@ -84,8 +85,7 @@ pub(super) mod lanes {
         slope: Option<&mut [f32]>,
     ) {
         #[cfg(target_arch = "x86_64")]
-        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
-        {
+        if aumann_kernels::dense::fused_lanes() {
             // SAFETY: the processor has AVX2 and FMA (checked just above).
             unsafe { activate_fma(activation, u, value, slope) };
             return;
@@ -114,9 +114,7 @@ pub(super) mod lanes {
     ) {
         if activation == Activation::Tanh {
             #[cfg(target_arch = "x86_64")]
-            if std::arch::is_x86_feature_detected!("avx2")
-                && std::arch::is_x86_feature_detected!("fma")
-            {
+            if aumann_kernels::dense::fused_lanes() {
                 // SAFETY: the processor has AVX2 and FMA (checked just above).
                 unsafe { tanh_f64_fma(u, value, slope) };
                 return;
@@ -166,7 +164,7 @@ pub(super) mod lanes {
             }
             c
         };
-        let madd = |a: f64, b: f64, c: f64| if FMA { a.mul_add(b, c) } else { a * b + c };
+        let madd = f64::madd::<FMA>;
         let y = y.clamp(-40.0, 40.0);
         let shifted = madd(y, std::f64::consts::LOG2_E, ROUND);
         let n = shifted - ROUND;
@@ -233,10 +231,10 @@ pub(super) mod lanes {
         }
     }
 
-    /// `a b + c`, fused where `FMA`.
+    /// `a b + c`, fused where `FMA` (the product kernels' own).
     #[inline(always)]
     fn madd<const FMA: bool>(a: f32, b: f32, c: f32) -> f32 {
-        if FMA { a.mul_add(b, c) } else { a * b + c }
+        f32::madd::<FMA>(a, b, c)
     }
 
     /// Horner's rule.

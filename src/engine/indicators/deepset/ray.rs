@@ -206,49 +206,6 @@ impl RayNet {
         g
     }
 
-    /// The hidden activation before ψ's last layer at `u₁`, with every layer's `σ'` kept
-    /// (`slopes[l]` of hidden layer `l`); `u₁` itself for a one-layer ψ.
-    fn hidden(&self, u1: &[f64], slopes: &mut Vec<Vec<f64>>) -> Vec<f64> {
-        slopes.clear();
-        let k = self.psi.len();
-        if k == 1 {
-            return u1.to_vec();
-        }
-        let (mut a, s): (Vec<f64>, Vec<f64>) =
-            u1.iter().map(|&u| activate(self.activation, u)).unzip();
-        slopes.push(s);
-        for layer in &self.psi[1..k - 1] {
-            let mut u = vec![0.0; layer.outputs];
-            layer.forward(&a, &mut u);
-            let (next, s): (Vec<f64>, Vec<f64>) =
-                u.iter().map(|&u| activate(self.activation, u)).unzip();
-            slopes.push(s);
-            a = next;
-        }
-        a
-    }
-
-    /// The gradient with respect to `u₁` of `gᵀ a_{k−1}`, from the slopes [`RayNet::hidden`]
-    /// kept.
-    fn hidden_gradient(&self, g: &[f64], slopes: &[Vec<f64>]) -> Vec<f64> {
-        let k = self.psi.len();
-        if k == 1 {
-            return g.to_vec();
-        }
-        let mut g: Vec<f64> = g.iter().zip(&slopes[k - 2]).map(|(g, s)| g * s).collect();
-        for l in (1..k - 1).rev() {
-            let layer = &self.psi[l];
-            let mut below = vec![0.0; layer.inputs];
-            layer.backward(&g, &mut below);
-            g = below
-                .iter()
-                .zip(&slopes[l - 1])
-                .map(|(g, s)| g * s)
-                .collect();
-        }
-        g
-    }
-
     /// `V(z)` of one population `z` (`[d, n]`, agents last), pooling in f64 agent block by
     /// agent block: memory `O(h)` per block whatever `n`.
     pub fn value(&self, z: &[f64], n: usize) -> f64 {
@@ -272,12 +229,12 @@ impl RayNet {
         let blocks: Vec<Vec<f64>> = (0..n.div_ceil(AGENTS_PER_TASK))
             .into_par_iter()
             .map(|blk| {
-                let (mut sum, mut u1, mut slopes) =
-                    (vec![0.0; h], vec![0.0; first.outputs], Vec::new());
+                // A one-layer ψ: its output is u₁ itself.
+                let (mut sum, mut u1) = (vec![0.0; h], vec![0.0; first.outputs]);
                 for i in blk * AGENTS_PER_TASK..n.min((blk + 1) * AGENTS_PER_TASK) {
                     let zi: Vec<f64> = (0..d).map(|k| z[k * n + i]).collect();
                     first.forward(&zi, &mut u1);
-                    for (s, v) in sum.iter_mut().zip(&self.hidden(&u1, &mut slopes)) {
+                    for (s, v) in sum.iter_mut().zip(&u1) {
                         *s += v;
                     }
                 }
@@ -452,7 +409,7 @@ impl RayNet {
                 *p += s;
             }
         }
-        let shared = Shared::new(self.shared_vectors(&pooled, n, weights));
+        let shared = self.shared_vectors(&pooled, n, weights);
         // Pass 2: each agent's Σ_j w_j s_ij, through W₁ once; agent-major, then transposed.
         let mut per_agent = vec![0.0; n * d];
         per_agent
@@ -559,22 +516,8 @@ struct Nodes<'a> {
     even: Option<f64>,
 }
 
-/// The vectors `g'_j` every agent's backward pass starts from.
-struct Shared {
-    /// `by_point[j][q]`.
-    by_point: Vec<Vec<f64>>,
-}
-
-impl Shared {
-    fn new(by_point: Vec<Vec<f64>>) -> Self {
-        Self { by_point }
-    }
-}
-
 /// One task's working memory for the per-agent passes.
 struct Scratch {
-    u1: Vec<f64>,
-    slopes: Vec<Vec<f64>>,
     tanh_ray: TanhRay,
     t: Vec<f64>,
 }
@@ -582,8 +525,6 @@ struct Scratch {
 impl Scratch {
     fn new(h: usize) -> Self {
         Self {
-            u1: vec![0.0; h],
-            slopes: Vec::new(),
             tanh_ray: TanhRay::default(),
             t: vec![0.0; h],
         }
@@ -614,13 +555,10 @@ impl RayNet {
                 }
             }
         } else {
+            // A one-layer ψ: its output is u₁ itself.
             for (j, &alpha) in path.nodes.iter().enumerate() {
-                for ((u, a), bv) in s.u1.iter_mut().zip(a).zip(bv) {
-                    *u = a + alpha * bv;
-                }
-                let hid = self.hidden(&s.u1, &mut s.slopes);
-                for (acc, v) in sums[j * h..(j + 1) * h].iter_mut().zip(&hid) {
-                    *acc += v;
+                for ((acc, a), bv) in sums[j * h..(j + 1) * h].iter_mut().zip(a).zip(bv) {
+                    *acc += a + alpha * bv;
                 }
             }
         }
@@ -631,7 +569,7 @@ impl RayNet {
         &self,
         [a, bv]: [&[f64]; 2],
         path: &Nodes,
-        shared: &Shared,
+        shared: &[Vec<f64>],
         s: &mut Scratch,
         acc: &mut [f64],
     ) {
@@ -640,7 +578,7 @@ impl RayNet {
             s.tanh_ray.start([a, bv], path.nodes, dx);
             for (j, &alpha) in path.nodes.iter().enumerate() {
                 s.tanh_ray.next(&mut s.t);
-                let g = &shared.by_point[j];
+                let g = &shared[j];
                 for ((ac, t), g) in acc.iter_mut().zip(&s.t).zip(g) {
                     *ac += (1.0 - t * t) * g;
                 }
@@ -651,13 +589,9 @@ impl RayNet {
                 }
             }
         } else {
-            for (j, &alpha) in path.nodes.iter().enumerate() {
-                for ((u, a), bv) in s.u1.iter_mut().zip(a).zip(bv) {
-                    *u = a + alpha * bv;
-                }
-                self.hidden(&s.u1, &mut s.slopes);
-                let sj = self.hidden_gradient(&shared.by_point[j], &s.slopes);
-                for (ac, v) in acc.iter_mut().zip(&sj) {
+            // A one-layer ψ: the gradient with respect to u₁ is g'_j itself.
+            for g in shared {
+                for (ac, v) in acc.iter_mut().zip(g) {
                     *ac += v;
                 }
             }
