@@ -9,6 +9,10 @@
 //! and ndarray, n = 10² … 10⁶ at T = 1 and n = 10² … 10⁵ at T = 14 (the T = 14, n = 10⁶
 //! cells take seconds each: `benches/table.rs` times them).
 
+/// The allocator the command line uses (see its `main.rs`).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::hint::black_box;
 
 use aumann::indicators::analytic;

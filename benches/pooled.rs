@@ -10,6 +10,10 @@
 //!
 //! Prints, per route, the seconds of attribution and the largest relative efficiency gap.
 
+/// The allocator the command line uses (see its `main.rs`).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -113,9 +117,13 @@ fn main() {
         let seconds = start.elapsed().as_secs_f64();
         let phi = phi.unwrap();
         let gap = (phi.relative_efficiency_gap().into_iter().flatten()).fold(0.0f64, f64::max);
+        let phases: Vec<String> = (phi.phases.iter())
+            .map(|(phase, s)| format!("{phase}={s:.2}"))
+            .collect();
         println!(
-            "route={route} shape=[{t}, {n}, {d}] threads={} seconds={seconds:.2} rel_gap={gap:.1e}",
-            pool.current_num_threads()
+            "route={route} shape=[{t}, {n}, {d}] threads={} seconds={seconds:.2} rel_gap={gap:.1e} {}",
+            pool.current_num_threads(),
+            phases.join(" ")
         );
     }
 }

@@ -8,6 +8,10 @@
 //!
 //! Each cell is the median of `--reps` runs (1 run where n·T ≥ 10⁷), after one warm-up.
 
+/// The allocator the command line uses (see its `main.rs`).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use aumann::indicators::analytic;
 use aumann::prelude::*;
 use aumann::synth::{SynthConfig, population};

@@ -18,6 +18,11 @@ use pyo3::exceptions::{PyException, PyKeyboardInterrupt};
 use pyo3::prelude::*;
 
 use aumann::array::Array3;
+
+/// burn allocates a buffer per tensor operation; mimalloc reuses freed ones where glibc returns
+/// them to the kernel and faults them back in. Only the engine's own allocations use it.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use aumann::backend::{Backend, Precision};
 use aumann::baseline::BaselineSpec;
 use aumann::indicators::IndicatorSpec;

@@ -159,7 +159,7 @@ pub fn run(
     features: &Array3,
     baseline: &Baseline,
     options: &CompareOptions,
-    progress: &mut dyn FnMut(Progress),
+    progress: &mut (dyn FnMut(Progress) + Send),
 ) -> Result<MethodRun> {
     let n = features.agents();
     crate::exact::check_agents(indicator, n)?;
@@ -231,7 +231,7 @@ pub fn run_any(
     features: &Array3,
     baseline: &Baseline,
     options: &CompareOptions,
-    progress: &mut dyn FnMut(Progress),
+    progress: &mut (dyn FnMut(Progress) + Send),
 ) -> Result<MethodRun> {
     let device = options.backend.device()?;
     options

@@ -44,7 +44,7 @@ pub fn run(
     config: &SynthConfig,
     options: &PathOptions,
     device: &Device,
-    progress: &mut dyn FnMut(Analytic, Progress),
+    progress: &mut (dyn FnMut(Analytic, Progress) + Send),
 ) -> Result<Vec<DemoRow>> {
     let features = synth::population(config);
     let baseline = Baseline::resolve(&BaselineSpec::Zero, &features)?;

@@ -24,13 +24,15 @@
 //! ([`Indicator::along_path`]), `forward` (building the path points and evaluating `V`),
 //! `backward` (gradients and their accumulation) and `download` (`φ` back to the host).
 
+use std::sync::Mutex;
 use std::time::Instant;
 
 use burn::tensor::{DType, Device, Tensor, TensorData};
+use rayon::prelude::*;
 
 use crate::array::{Array3, download};
 use crate::attribution::Attribution;
-use crate::backend::Precision;
+use crate::backend::{Precision, on_host};
 use crate::baseline::Baseline;
 use crate::error::{Error, Result};
 use crate::indicators::{Indicator, PathFn};
@@ -128,7 +130,7 @@ impl Plan {
 /// Attribute `indicator` on `features` (`[T, n, d]`) from `baseline` by the path integral.
 ///
 /// `device` may be plain or autodiff; the engine uses both views of it. `progress` is called
-/// after every backward pass.
+/// after every backward pass, from whichever thread finished it, never concurrently.
 ///
 /// # Errors
 /// Too few points for the rule, too few agents for the indicator, an input outside the
@@ -139,7 +141,7 @@ pub fn attribute(
     baseline: &Baseline,
     options: &PathOptions,
     device: &Device,
-    progress: &mut dyn FnMut(Progress),
+    progress: &mut (dyn FnMut(Progress) + Send),
 ) -> Result<Attribution> {
     let start = Instant::now();
     let [steps, n, _] = features.shape();
@@ -151,29 +153,69 @@ pub fn attribute(
         features.shape(),
         baseline.is_zero(),
     );
-    let mut run = RunState {
-        phi: vec![0.0; steps * n],
-        v_x: vec![0.0; steps],
-        v_b: vec![0.0; steps],
-        clock: PhaseClock::default(),
-        done: 0,
-    };
-    for t0 in (0..steps).step_by(engine.plan.steps_per_chunk) {
-        let t1 = (t0 + engine.plan.steps_per_chunk).min(steps);
-        engine.chunk(features, baseline, t0..t1, &mut run, progress)?;
+    let reporter = Reporter::new(engine.plan.chunks * engine.plan.passes_per_chunk, progress);
+    let ranges: Vec<_> = (0..steps)
+        .step_by(engine.plan.steps_per_chunk)
+        .map(|t0| t0..(t0 + engine.plan.steps_per_chunk).min(steps))
+        .collect();
+    let run = |range| engine.chunk(features, baseline, range, &reporter);
+    // The first chunk says which route the indicator takes.
+    let mut done = vec![run(ranges[0].clone())?];
+    if done[0].route == Route::General && on_host(device) {
+        // burn runs the general route op by op, mostly on one thread: independent steps
+        // side by side keep every core busy.
+        let rest: Vec<_> = ranges[1..]
+            .par_iter()
+            .cloned()
+            .map(run)
+            .collect::<Result<_>>()?;
+        done.extend(rest);
+    } else {
+        // Host routes are parallel over agents inside a step; a device queue is one stream.
+        for range in &ranges[1..] {
+            done.push(run(range.clone())?);
+        }
     }
-    let attribution = Attribution {
-        steps,
-        agents: n,
-        phi: run.phi,
-        v_x: run.v_x,
-        v_b: run.v_b,
-        precision: options.precision,
-        seconds: start.elapsed().as_secs_f64() - run.clock.seconds[Phase::Values as usize],
-        phases: run.clock.report(),
-    };
+    let wall = start.elapsed().as_secs_f64();
+    let attribution = assemble(done, [steps, n], options.precision, wall);
     attribution.check_finite(indicator.name())?;
     Ok(attribution)
+}
+
+/// One run's chunks, in step order, as an [`Attribution`]. Phases are core time: where
+/// chunks ran side by side, they are scaled to add up to the wall time `wall`.
+fn assemble(
+    chunks: Vec<ChunkResult>,
+    [steps, n]: [usize; 2],
+    precision: Precision,
+    wall: f64,
+) -> Attribution {
+    let mut phases = [0.0; 6];
+    let (mut phi, mut v_x, mut v_b) = (
+        Vec::with_capacity(steps * n),
+        Vec::with_capacity(steps),
+        Vec::with_capacity(steps),
+    );
+    for chunk in chunks {
+        phi.extend(chunk.phi);
+        v_x.extend(chunk.v_x);
+        v_b.extend(chunk.v_b);
+        for (total, s) in phases.iter_mut().zip(chunk.clock.seconds) {
+            *total += s;
+        }
+    }
+    let scale = (wall / phases.iter().sum::<f64>()).min(1.0);
+    phases.iter_mut().for_each(|s| *s *= scale);
+    Attribution {
+        steps,
+        agents: n,
+        phi,
+        v_x,
+        v_b,
+        precision,
+        seconds: wall - phases[Phase::Values as usize],
+        phases: PhaseClock::report(phases),
+    }
 }
 
 /// Refuse a run that cannot work before any tensor is made.
@@ -200,13 +242,52 @@ fn validate(
     Ok(())
 }
 
-/// What a run accumulates across chunks.
-struct RunState {
+/// What one chunk of steps gives.
+struct ChunkResult {
+    /// `[rows, n]`.
     phi: Vec<f64>,
     v_x: Vec<f64>,
     v_b: Vec<f64>,
     clock: PhaseClock,
-    done: usize,
+    route: Route,
+}
+
+/// How a chunk's gradients were integrated.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Route {
+    /// The indicator's own [`Indicator::integrated_gradient`].
+    Integrated,
+    /// A backward pass per block of points.
+    General,
+}
+
+/// Counts backward passes across threads and reports them in order.
+struct Reporter<'p> {
+    total: usize,
+    /// Passes done, and the caller's callback: one lock, so reports arrive in order.
+    state: Mutex<(usize, &'p mut (dyn FnMut(Progress) + Send))>,
+}
+
+impl<'p> Reporter<'p> {
+    fn new(total: usize, progress: &'p mut (dyn FnMut(Progress) + Send)) -> Self {
+        Self {
+            total,
+            state: Mutex::new((0, progress)),
+        }
+    }
+
+    /// `passes` more backward passes are done.
+    fn add(&self, passes: usize) {
+        // A callback that panicked poisons the lock: later reports are dropped, not re-panicked.
+        if let Ok(mut state) = self.state.lock() {
+            state.0 += passes;
+            let done = state.0;
+            (state.1)(Progress {
+                done,
+                total: self.total,
+            });
+        }
+    }
 }
 
 /// A run's fixed parts: the indicator, the rule, the plan and the device.
@@ -254,15 +335,15 @@ impl<'a> Engine<'a> {
         }
     }
 
-    /// Attribute the steps `range` into `run`.
+    /// Attribute the steps `range`.
     fn chunk(
         &self,
         features: &Array3,
         baseline: &Baseline,
         range: std::ops::Range<usize>,
-        run: &mut RunState,
-        progress: &mut dyn FnMut(Progress),
-    ) -> Result<()> {
+        reporter: &Reporter,
+    ) -> Result<ChunkResult> {
+        let mut clock = PhaseClock::default();
         let (t0, t1) = (range.start, range.end);
         let (rows, n) = (t1 - t0, features.agents());
         let x = features.upload(t0, t1, &self.plain, self.dtype); // [rows, d, n]
@@ -274,42 +355,47 @@ impl<'a> Engine<'a> {
                 reason: e.reason,
             });
         }
-        run.clock.lap(Phase::Upload);
+        clock.lap(Phase::Upload);
 
         let [_, d, _] = x.dims();
-        run.v_x[t0..t1].copy_from_slice(&self.value(x.clone(), rows)?);
-        run.v_b[t0..t1].copy_from_slice(&self.value(b.clone().expand([rows, d, n]), rows)?);
-        run.clock.lap(Phase::Values);
+        let v_x = self.value(x.clone(), rows)?;
+        let v_b = self.value(b.clone().expand([rows, d, n]), rows)?;
+        clock.lap(Phase::Values);
 
-        if let Some(acc) = self
-            .indicator
-            .integrated_gradient(&x, &b, &self.nodes, &self.weights)?
-        {
-            let chunk_phi = (acc * (x - b)).sum_dim(1); // [rows, 1, n]
-            run.clock.lap(Phase::Backward);
-            run.phi[t0 * n..t1 * n].copy_from_slice(&download(chunk_phi, "attributions")?);
-            run.clock.lap(Phase::Download);
-            run.done += self.plan.passes_per_chunk;
-            progress(Progress {
-                done: run.done,
-                total: self.plan.chunks * self.plan.passes_per_chunk,
-            });
-            return Ok(());
-        }
-        let along = self.indicator.along_path(&x, &b)?;
-        run.clock.lap(Phase::Prepare);
-        let segment = Segment {
-            indicator: self.indicator,
-            along,
-            delta: x - b.clone(),
-            b,
-            zero_baseline: self.zero_baseline,
-        };
-        let acc = self.integrate(&segment, run, progress)?;
-        let chunk_phi = (acc * segment.delta).sum_dim(1); // [rows, 1, n]
-        run.phi[t0 * n..t1 * n].copy_from_slice(&download(chunk_phi, "attributions")?);
-        run.clock.lap(Phase::Download);
-        Ok(())
+        let (acc, delta, route) =
+            match self
+                .indicator
+                .integrated_gradient(&x, &b, &self.nodes, &self.weights)?
+            {
+                Some(acc) => {
+                    reporter.add(self.plan.passes_per_chunk);
+                    (acc, x - b, Route::Integrated)
+                }
+                None => {
+                    let along = self.indicator.along_path(&x, &b)?;
+                    clock.lap(Phase::Prepare);
+                    let segment = Segment {
+                        indicator: self.indicator,
+                        along,
+                        delta: x - b.clone(),
+                        b,
+                        zero_baseline: self.zero_baseline,
+                    };
+                    let acc = self.integrate(&segment, &mut clock, reporter)?;
+                    (acc, segment.delta, Route::General)
+                }
+            };
+        let chunk_phi = (acc * delta).sum_dim(1); // [rows, 1, n]
+        clock.lap(Phase::Backward);
+        let phi = download(chunk_phi, "attributions")?;
+        clock.lap(Phase::Download);
+        Ok(ChunkResult {
+            phi,
+            v_x,
+            v_b,
+            clock,
+            route,
+        })
     }
 
     /// `V` of every row of `z`, in the value precision.
@@ -322,27 +408,22 @@ impl<'a> Engine<'a> {
     fn integrate(
         &self,
         segment: &Segment,
-        run: &mut RunState,
-        progress: &mut dyn FnMut(Progress),
+        clock: &mut PhaseClock,
+        reporter: &Reporter,
     ) -> Result<Tensor<3>> {
         let m = self.nodes.len();
-        let total = self.plan.chunks * self.plan.passes_per_chunk;
         let mut acc: Option<Tensor<3>> = None;
         for pass in 0..self.plan.passes_per_chunk {
             let j0 = pass * self.plan.points_per_pass;
             let j1 = (j0 + self.plan.points_per_pass).min(m);
             let w = (!self.equal_weights).then(|| &self.weights[j0..j1]);
-            let g = segment.weighted_gradient(&self.nodes[j0..j1], w, &mut run.clock)?;
+            let g = segment.weighted_gradient(&self.nodes[j0..j1], w, clock)?;
             acc = Some(match acc {
                 None => g,
                 Some(a) => a + g,
             });
-            run.clock.lap(Phase::Backward);
-            run.done += 1;
-            progress(Progress {
-                done: run.done,
-                total,
-            });
+            clock.lap(Phase::Backward);
+            reporter.add(1);
         }
         // A plan has at least one pass: a rule has at least one point.
         let acc = acc.unwrap_or_else(|| unreachable!("a rule has at least one point"));
@@ -482,11 +563,11 @@ impl PhaseClock {
         self.last = now;
     }
 
-    fn report(&self) -> Vec<(&'static str, f64)> {
+    fn report(seconds: [f64; 6]) -> Vec<(&'static str, f64)> {
         let names = [
             "upload", "values", "prepare", "forward", "backward", "download",
         ];
-        names.into_iter().zip(self.seconds).collect()
+        names.into_iter().zip(seconds).collect()
     }
 }
 

@@ -152,7 +152,7 @@ fn check_sizes(sizes: &[usize], d: usize) -> Result<()> {
 /// A backend that fails, bad sampling options.
 pub fn synthetic_table(
     options: &SyntheticOptions,
-    progress: &mut dyn FnMut(Progress),
+    progress: &mut (dyn FnMut(Progress) + Send),
 ) -> Result<Vec<SyntheticRow>> {
     check_sizes(&options.sizes, options.d)?;
     let why = "repetitions beyond that do not change a mean";
@@ -324,7 +324,7 @@ fn power_law(points: &[(f64, f64)], default_exponent: f64) -> Option<(f64, f64)>
 /// A method that fails where it is feasible.
 pub fn scaling_table(
     options: &ScalingOptions,
-    progress: &mut dyn FnMut(Progress),
+    progress: &mut (dyn FnMut(Progress) + Send),
 ) -> Result<Vec<ScalingRow>> {
     check_sizes(&options.sizes, 3)?;
     let mut rows = Vec::new();

@@ -204,7 +204,7 @@ pub fn shapley_sampled(
     samples: usize,
     antithetic: bool,
     seed: u64,
-    progress: &mut dyn FnMut(Progress),
+    progress: &mut (dyn FnMut(Progress) + Send),
 ) -> Result<Estimate> {
     check_samples(samples, antithetic)?;
     let n = game.players();
@@ -269,7 +269,7 @@ pub fn banzhaf_sampled(
     game: &impl BatchGame,
     samples: usize,
     seed: u64,
-    progress: &mut dyn FnMut(Progress),
+    progress: &mut (dyn FnMut(Progress) + Send),
 ) -> Result<Estimate> {
     check_banzhaf_samples(samples)?;
     let n = game.players();

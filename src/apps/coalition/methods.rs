@@ -132,7 +132,7 @@ impl Moments {
 fn sample_in_chunks(
     n: usize,
     draws: usize,
-    progress: &mut dyn FnMut(Progress),
+    progress: &mut (dyn FnMut(Progress) + Send),
     draw: impl Fn(usize, &mut Moments) + Sync,
 ) -> Moments {
     let chunks = draws.div_ceil(CHUNK);
@@ -178,7 +178,7 @@ pub fn shapley_sampled<G: Game>(
     samples: usize,
     antithetic: bool,
     seed: u64,
-    progress: &mut dyn FnMut(Progress),
+    progress: &mut (dyn FnMut(Progress) + Send),
 ) -> Result<Estimate> {
     check_samples(samples, antithetic)?;
     let n = game.players();
@@ -228,7 +228,7 @@ pub fn shapley_sampled_plain<G: Game>(
     game: &G,
     samples: usize,
     seed: u64,
-    progress: &mut dyn FnMut(Progress),
+    progress: &mut (dyn FnMut(Progress) + Send),
 ) -> Result<Estimate> {
     check_samples(samples, false)?;
     let n = game.players();
@@ -260,7 +260,7 @@ pub fn banzhaf_sampled<G: Game>(
     game: &G,
     samples: usize,
     seed: u64,
-    progress: &mut dyn FnMut(Progress),
+    progress: &mut (dyn FnMut(Progress) + Send),
 ) -> Result<Estimate> {
     check_banzhaf_samples(samples)?;
     let n = game.players();

@@ -216,7 +216,7 @@ pub fn run(
     loaded: &Loaded,
     options: &FaithOptions,
     device: &Device,
-    progress: &mut dyn FnMut(&str, Progress),
+    progress: &mut (dyn FnMut(&str, Progress) + Send),
 ) -> Result<Faithfulness> {
     let sim = &loaded.simulation;
     let scenario = loaded.scenario.as_ref();
@@ -360,7 +360,7 @@ fn attribute(
     target: &Target,
     options: &FaithOptions,
     device: &Device,
-    progress: &mut dyn FnMut(Progress),
+    progress: &mut (dyn FnMut(Progress) + Send),
 ) -> Result<(Option<Estimate>, f64)> {
     let start = Instant::now();
     let seed = seed.unwrap_or(options.seed);

@@ -872,7 +872,7 @@ pub fn attribute(
     baseline: Option<&crate::baseline::Baseline>,
     options: &crate::path::PathOptions,
     device: &burn::tensor::Device,
-    progress: &mut dyn FnMut(crate::progress::Progress),
+    progress: &mut (dyn FnMut(crate::progress::Progress) + Send),
 ) -> Result<crate::attribution::Attribution> {
     let [steps, n, d] = loaded.simulation.features.shape();
     let features = features.unwrap_or(&loaded.simulation.features);

@@ -205,7 +205,7 @@ fn run_method(
     method: Method,
     s: &Subject,
     options: &CompareOptions,
-    progress: &mut dyn FnMut(aumann::progress::Progress),
+    progress: &mut (dyn FnMut(aumann::progress::Progress) + Send),
 ) -> aumann::Result<MethodRun> {
     match &s.program {
         Program::Analytic(a) => {

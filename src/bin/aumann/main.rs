@@ -24,6 +24,11 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+/// burn allocates a buffer per tensor operation; mimalloc reuses freed ones where glibc returns
+/// them to the kernel and faults them back in.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Aumann–Shapley attribution of macro indicators to agents.
 #[derive(Debug, Parser)]
 #[command(name = "aumann", version, about, long_about = None)]
