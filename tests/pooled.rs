@@ -212,12 +212,22 @@ backend_test!(pooled_route_equals_autodiff);
 
 /// ψ and ρ as plain Rust over `Scalar` (dual numbers on packs of agents, on the host) give the
 /// φ of the same functions as tensor programs through burn's autodiff, for every baseline and
-/// shapes whose agents and coordinates leave partial packs and direction chunks.
+/// shapes whose agents and coordinates leave partial packs and direction chunks: every
+/// coordinate count up to 4 and pooled width up to 4 (the fixed-size buffers), wider ψ and
+/// more coordinates (the general buffers), and agents over several parallel tasks.
 #[test]
 fn pooled_fn_route_equals_autodiff() {
-    let shapes = [(1, 4, 1), (3, 8, 2), (5, 6, 3), (9, 3, 2)];
-    for (case, &(d, h, k)) in shapes.iter().enumerate() {
-        let x = population(3, 701, d, 20 + case as u64);
+    let shapes = [
+        (1, 4, 1, 701),
+        (2, 5, 4, 701),
+        (3, 8, 2, 9001),
+        (4, 3, 3, 701),
+        (2, 4, 6, 701),
+        (5, 6, 3, 701),
+        (9, 3, 2, 701),
+    ];
+    for (case, &(d, h, k, n)) in shapes.iter().enumerate() {
+        let x = population(3, n, d, 20 + case as u64);
         let random = RandomPooled::new(d, h, k, case as u64);
         let tensors = Pooling::new(RandomPooled::new(d, h, k, case as u64));
         let host = PoolingFn::new(random);

@@ -267,8 +267,19 @@ pub(crate) fn transpose<A: Copy + Sync, B: Copy + Send + Default>(
 /// # Errors
 /// [`Error::Readback`] if the device cannot return the data.
 pub fn download<const D: usize>(t: Tensor<D>, what: &'static str) -> Result<Vec<f64>> {
+    download_as(t, what)
+}
+
+/// Read a tensor (`what`, for the message) into a row-major vector of `E`.
+///
+/// # Errors
+/// [`Error::Readback`] if the device cannot return the data.
+pub fn download_as<E: burn::tensor::Element, const D: usize>(
+    t: Tensor<D>,
+    what: &'static str,
+) -> Result<Vec<E>> {
     t.into_data()
-        .try_into_vec_as::<f64>()
+        .try_into_vec_as::<E>()
         .map_err(|source| Error::Readback { what, source })
 }
 

@@ -345,7 +345,6 @@ impl<'a> Engine<'a> {
     ) -> Result<ChunkResult> {
         let mut clock = PhaseClock::default();
         let (t0, t1) = (range.start, range.end);
-        let (rows, n) = (t1 - t0, features.agents());
         let x = features.upload(t0, t1, &self.plain, self.dtype); // [rows, d, n]
         let b = baseline.upload(t0, t1, &self.plain, self.dtype); // [rows or 1, d, n or 1]
         if let Some(e) = self.indicator.check_domain(&x, &b)? {
@@ -357,9 +356,9 @@ impl<'a> Engine<'a> {
         }
         clock.lap(Phase::Upload);
 
-        let [_, d, _] = x.dims();
-        let v_x = self.value(x.clone(), rows)?;
-        let v_b = self.value(b.clone().expand([rows, d, n]), rows)?;
+        let shape = x.dims();
+        let v_x = self.indicator.values(&x, shape, self.value_dtype)?;
+        let v_b = self.indicator.values(&b, shape, self.value_dtype)?;
         clock.lap(Phase::Values);
 
         let (acc, delta, route) =
@@ -396,12 +395,6 @@ impl<'a> Engine<'a> {
             clock,
             route,
         })
-    }
-
-    /// `V` of every row of `z`, in the value precision.
-    fn value(&self, z: Tensor<3>, rows: usize) -> Result<Vec<f64>> {
-        let v = self.indicator.forward(z.cast(self.value_dtype))?;
-        download(v.reshape([rows, 1, 1]), "indicator values")
     }
 
     /// `Σ_j w_j ∇V(z(α_j))` over every quadrature point, `[rows, d, n]`.

@@ -59,7 +59,7 @@
 
 use std::path::{Path, PathBuf};
 
-use burn::tensor::{Device, Tensor};
+use burn::tensor::{DType, Device, Tensor};
 
 use crate::backend::Precision;
 use crate::choice::Choice;
@@ -107,6 +107,21 @@ pub trait Indicator: Send + Sync {
     /// # Errors
     /// If the indicator must read data back from the device and that fails.
     fn forward(&self, z: Tensor<3>) -> Result<Tensor<1>>;
+
+    /// `V` of every row of `z` broadcast to `shape` (`[rows, d, n]`; `z` may be
+    /// `[rows or 1, d, n or 1]`), evaluated in `dtype` (f64 where the device has it): the
+    /// values the efficiency gap is measured against.
+    ///
+    /// The default broadcasts `z`, casts it and calls [`Indicator::forward`]. Override it when
+    /// the indicator can do better from `z` as it is: a pooled indicator reads f32 and sums in
+    /// f64 without a cast, and evaluates one agent for a population that shares one point.
+    ///
+    /// # Errors
+    /// If the indicator must read data back from the device and that fails.
+    fn values(&self, z: &Tensor<3>, shape: [usize; 3], dtype: DType) -> Result<Vec<f64>> {
+        let v = self.forward(z.clone().expand(shape).cast(dtype))?;
+        crate::array::download(v, "indicator values")
+    }
 
     /// Check that the whole path from `b` to `x` lies in the indicator's domain.
     ///

@@ -4,15 +4,18 @@
 //! ```text
 //! V(z) = ρ(p̄),   p̄ = (1/n) Σ_i ψ(z_i)
 //! Σ_j w_j ∂V/∂z_i(α_j) = Σ_j J_ψ(z_i(α_j))ᵀ g_j,     g_j = w_j ∇ρ(p̄(α_j)) / n
-//! J_ψ(z) column by column: ψ on Dual<Pack<4>, 4> inputs, 4 agents × 4 coordinates at once
+//! J_ψ(z) column by column: ψ on Dual<Pack<T, L>, N> inputs, L agents × N coordinates at once
 //! ```
 //!
 //! The same three passes as [`super::pooled`] (pool, `∇ρ` per point, pull back), on the host
-//! in f64 whatever the run's precision or backend: ψ runs on [`Pack`]s of 4 agents, so each
-//! operation of the user's function is a vector instruction over agents, and its Jacobian
-//! comes from the same code on [`Dual`] numbers, four input coordinates per evaluation. Agent
-//! blocks run in parallel and their sums are added in a fixed order, so results do not depend
-//! on the thread count. Memory: one step's path ends in f64 and its gradient, `O(d n)`.
+//! in the run's precision `T` whatever the backend: ψ runs on [`Pack`]s of agents that fill a
+//! 256-bit vector (8 in f32, 4 in f64), so each operation of the user's function is one vector
+//! instruction over agents, and its Jacobian comes from the same code on [`Dual`] numbers, one
+//! direction per input coordinate (`N = d` up to four, chunks of four above). With at most four
+//! coordinates and four pooled means the buffers have fixed sizes and stay in registers. Every
+//! pooled sum, `∇ρ` and `V` is in f64; agent blocks run in parallel and their sums are added in
+//! a fixed order, so results do not depend on the thread count. Memory: one step's path ends
+//! and its gradient, `O(d n)` in `T`.
 //!
 //! # Example
 //!
@@ -53,23 +56,18 @@
 //! assert!((phi.phi.iter().sum::<f64>() - ge2).abs() < 1e-12);
 //! ```
 
-use burn::tensor::{DType, Tensor, TensorData};
+use burn::tensor::{DType, Element, Tensor, TensorData};
 use rayon::prelude::*;
 
 use super::Indicator;
-use super::scalar::{Dual, Pack, Scalar};
-use crate::array::download;
+use super::scalar::{Dual, Lane, Pack, Scalar};
+use crate::array::download_as;
 use crate::error::Result;
 
-/// Agents a vector instruction carries (four f64 in 256 bits).
-const LANES: usize = 4;
-/// Input coordinates differentiated per evaluation of ψ.
+/// Input coordinates differentiated per evaluation of ψ when there are more than this many.
 const DIRECTIONS: usize = 4;
 /// Agents per parallel task.
 const TASK_AGENTS: usize = 1 << 12;
-
-type Lanes = Pack<LANES>;
-type Tangent = Dual<Lanes, DIRECTIONS>;
 
 /// An indicator `V(z) = ρ((1/n) Σ_i ψ(z_i))` with ψ and ρ written once over any [`Scalar`]:
 /// see the [module](self) docs.
@@ -112,33 +110,49 @@ impl<P: PooledFn> PoolingFn<P> {
     }
 }
 
-/// One step's population on the host: `x` and `b`, `[d, n]` (agents last).
-struct Ends<'a> {
-    x: &'a [f64],
-    b: &'a [f64],
+/// One step's population on the host, stored in precision `E`: `x` `[d, n]` (agents last)
+/// and `b` `[d, n]`, or `[d, 1]` where every agent starts from the same point.
+struct Ends<'a, E> {
+    x: &'a [E],
+    b: &'a [E],
     d: usize,
     n: usize,
 }
 
-impl Ends<'_> {
-    /// The pack of agents from `i`: every coordinate's start `b` and step `x − b`, into `start`
-    /// and `step`; lanes past the last agent repeat it (their results are dropped).
-    fn pack(&self, i: usize, start: &mut [Lanes], step: &mut [Lanes]) {
+impl<E: Lane> Ends<'_, E> {
+    /// The pack of agents from `i` in precision `T`: every coordinate's start `b` and step
+    /// `x − b`, into `start` and `step`; lanes past the last agent repeat it (their results
+    /// are dropped).
+    #[inline(always)]
+    fn pack<T: Lane, const L: usize>(
+        &self,
+        i: usize,
+        start: &mut [Pack<T, L>],
+        step: &mut [Pack<T, L>],
+    ) {
+        let shared = self.b.len() == self.d;
+        let of = |v: E| T::of(v.to_f64());
         for (c, (s, d)) in start.iter_mut().zip(step.iter_mut()).enumerate() {
-            let row = c * self.n;
-            for l in 0..LANES {
-                let a = row + (i + l).min(self.n - 1);
-                (s.0[l], d.0[l]) = (self.b[a], self.x[a] - self.b[a]);
+            let (mut x, mut b) = ([T::of(0.0); L], [of(self.b[c]); L]);
+            for l in 0..L {
+                let a = c * self.n + (i + l).min(self.n - 1);
+                x[l] = of(self.x[a]);
+                if !shared {
+                    b[l] = of(self.b[a]);
+                }
             }
+            *s = Pack(b);
+            *d = Pack(x) - Pack(b);
         }
     }
 
     /// The packs of parallel task `task`: `(first agent, agents in the pack)`.
-    fn packs(&self, task: usize) -> impl Iterator<Item = (usize, usize)> + use<> {
+    fn packs<const L: usize>(
+        &self,
+        task: usize,
+    ) -> impl Iterator<Item = (usize, usize)> + use<L, E> {
         let (start, end) = (task * TASK_AGENTS, self.n.min((task + 1) * TASK_AGENTS));
-        (start..end)
-            .step_by(LANES)
-            .map(move |i| (i, LANES.min(end - i)))
+        (start..end).step_by(L).map(move |i| (i, L.min(end - i)))
     }
 
     fn tasks(&self) -> usize {
@@ -146,17 +160,45 @@ impl Ends<'_> {
     }
 }
 
+/// `$fixed!(D, K)` for `d = D ≤ 4` and `k ≤ K ∈ {2, 4}` (buffers of fixed size, which the
+/// compiler keeps in registers: ψ's outputs padded to `K`), `$dynamic` otherwise.
+macro_rules! by_shape {
+    ($d:expr, $k:expr, $fixed:ident, $dynamic:expr) => {
+        match ($d, $k) {
+            (1, ..=2) => $fixed!(1, 2),
+            (2, ..=2) => $fixed!(2, 2),
+            (3, ..=2) => $fixed!(3, 2),
+            (4, ..=2) => $fixed!(4, 2),
+            (1, 3..=4) => $fixed!(1, 4),
+            (2, 3..=4) => $fixed!(2, 4),
+            (3, 3..=4) => $fixed!(3, 4),
+            (4, 3..=4) => $fixed!(4, 4),
+            _ => $dynamic,
+        }
+    };
+}
+
+/// A run's precision on the host: the lanes of a 256-bit vector.
+trait Float: Lane + Element {
+    /// Lanes per vector.
+    const LANES: usize;
+}
+
+impl Float for f32 {
+    const LANES: usize = 8;
+}
+
+impl Float for f64 {
+    const LANES: usize = 4;
+}
+
 impl<P: PooledFn> PoolingFn<P> {
-    /// `Σ_i ψ(z_i(α_j))` of every node `j`, `[m, k]` in f64.
-    fn pool(&self, ends: &Ends, nodes: &[f64]) -> Vec<f64> {
+    /// `Σ_i ψ(z_i(α_j))` of every node `j`, `[m, k]` in f64: ψ in precision `T`.
+    fn pool<E: Lane, T: Float>(&self, ends: &Ends<E>, nodes: &[f64]) -> Vec<f64> {
         let (k, m) = (self.0.pooled_width(), nodes.len());
-        let partial = |task: usize| {
-            #[cfg(target_arch = "x86_64")]
-            if aumann_kernels::dense::fused_lanes() {
-                // SAFETY: the processor has AVX2 and FMA (checked just above).
-                return unsafe { self.pool_task_avx(ends, nodes, task) };
-            }
-            self.pool_task(ends, nodes, task)
+        let partial = |task: usize| match T::LANES {
+            8 => self.pool_task_dispatch::<E, T, 8>(ends, nodes, task),
+            _ => self.pool_task_dispatch::<E, T, 4>(ends, nodes, task),
         };
         let partials: Vec<Vec<f64>> = (0..ends.tasks()).into_par_iter().map(partial).collect();
         let mut sums = vec![0.0; m * k];
@@ -168,37 +210,105 @@ impl<P: PooledFn> PoolingFn<P> {
         sums
     }
 
+    fn pool_task_dispatch<E: Lane, T: Lane, const L: usize>(
+        &self,
+        ends: &Ends<E>,
+        nodes: &[f64],
+        task: usize,
+    ) -> Vec<f64> {
+        #[cfg(target_arch = "x86_64")]
+        if aumann_kernels::dense::fused_lanes() {
+            // SAFETY: the processor has AVX2 and FMA (checked just above).
+            return unsafe { self.pool_task_avx::<E, T, L>(ends, nodes, task) };
+        }
+        self.pool_task::<E, T, L>(ends, nodes, task)
+    }
+
     /// [`PoolingFn::pool_task`] compiled for AVX2 and FMA.
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2,fma")]
-    fn pool_task_avx(&self, ends: &Ends, nodes: &[f64], task: usize) -> Vec<f64> {
-        self.pool_task(ends, nodes, task)
+    fn pool_task_avx<E: Lane, T: Lane, const L: usize>(
+        &self,
+        ends: &Ends<E>,
+        nodes: &[f64],
+        task: usize,
+    ) -> Vec<f64> {
+        self.pool_task::<E, T, L>(ends, nodes, task)
     }
 
-    /// The sums of parallel task `task`'s agents, `[m, k]`.
+    /// The sums of parallel task `task`'s agents, `[m, k]`: ψ in `T`, sums in f64.
     #[inline(always)]
-    fn pool_task(&self, ends: &Ends, nodes: &[f64], task: usize) -> Vec<f64> {
-        let (k, m) = (self.0.pooled_width(), nodes.len());
-        let zero = Lanes::constant(0.0);
+    fn pool_task<E: Lane, T: Lane, const L: usize>(
+        &self,
+        ends: &Ends<E>,
+        nodes: &[f64],
+        task: usize,
+    ) -> Vec<f64> {
+        let zero = Pack::<T, L>::constant(0.0);
+        let (d, k) = (ends.d, self.0.pooled_width());
+        macro_rules! fixed {
+            ($d:literal, $k:literal) => {
+                self.pool_packs(
+                    ends,
+                    nodes,
+                    task,
+                    &mut [zero; $k],
+                    [&mut [zero; $d], &mut [zero; $d], &mut [zero; $d]],
+                )
+            };
+        }
+        by_shape!(
+            d,
+            k,
+            fixed,
+            self.pool_packs(
+                ends,
+                nodes,
+                task,
+                &mut vec![zero; k],
+                [&mut vec![zero; d], &mut vec![zero; d], &mut vec![zero; d]],
+            )
+        )
+    }
+
+    /// [`PoolingFn::pool_task`] with `out`, at least `k` values for ψ's outputs (those past
+    /// `k` stay zero), and a pack's `d` path points, starts and steps.
+    #[inline(always)]
+    fn pool_packs<E: Lane, T: Lane, const L: usize>(
+        &self,
+        ends: &Ends<E>,
+        nodes: &[f64],
+        task: usize,
+        out: &mut [Pack<T, L>],
+        [z, start, step]: [&mut [Pack<T, L>]; 3],
+    ) -> Vec<f64> {
+        let (k, m, width) = (self.0.pooled_width(), nodes.len(), out.len());
+        let alphas: Vec<T> = nodes.iter().map(|&a| T::of(a)).collect();
         // Lane-wise sums, added across lanes once at the end.
-        let (mut sums, mut z) = (vec![zero; m * k], vec![zero; ends.d]);
-        let (mut start, mut step) = (z.clone(), z.clone());
-        let mut out = vec![zero; k];
-        for (i, count) in ends.packs(task) {
-            ends.pack(i, &mut start, &mut step);
-            // Lanes past the last agent repeat it: weight 0.
-            let mask = Pack(std::array::from_fn(|l| if l < count { 1.0 } else { 0.0 }));
-            for (j, &alpha) in nodes.iter().enumerate() {
-                for ((z, &s), &d) in z.iter_mut().zip(&start).zip(&step) {
-                    *z = s + d * alpha;
+        let mut sums = vec![Pack([0.0f64; L]); m * width];
+        for (i, count) in ends.packs::<L>(task) {
+            ends.pack(i, start, step);
+            for (j, &alpha) in alphas.iter().enumerate() {
+                for ((z, &s), &d) in z.iter_mut().zip(start.iter()).zip(step.iter()) {
+                    *z = s + d * Pack([alpha; L]);
                 }
-                self.0.psi(&z, &mut out);
-                for (s, &o) in sums[j * k..(j + 1) * k].iter_mut().zip(&out) {
-                    *s = *s + if count == LANES { o } else { o * mask };
+                self.0.psi(z, &mut out[..k]);
+                for (s, o) in sums[j * width..(j + 1) * width].iter_mut().zip(out.iter()) {
+                    let mut wide = [0.0; L];
+                    for (w, v) in wide.iter_mut().zip(o.0) {
+                        *w = v.to_f64();
+                    }
+                    if count < L {
+                        // Lanes past the last agent repeat it: dropped.
+                        wide[count..].fill(0.0);
+                    }
+                    *s = *s + Pack(wide);
                 }
             }
         }
-        sums.iter().map(|s| s.0.iter().sum()).collect()
+        (sums.chunks_exact(width))
+            .flat_map(|node| node[..k].iter().map(|s| s.0.iter().sum()))
+            .collect()
     }
 
     /// `∇ρ(p)`, four coordinates per evaluation.
@@ -217,99 +327,228 @@ impl<P: PooledFn> PoolingFn<P> {
         grad
     }
 
-    /// Every agent's `Σ_j J_ψ(z_i(α_j))ᵀ g_j`, `[n, d]` agent-major; `shared` `[m, k]`.
-    fn pull_back(&self, ends: &Ends, nodes: &[f64], shared: &[f64]) -> Vec<f64> {
-        let d = ends.d;
-        let mut grads = vec![0.0; ends.n * d];
-        grads
-            .par_chunks_mut(TASK_AGENTS * d)
+    /// Every agent's `Σ_j J_ψ(z_i(α_j))ᵀ g_j`, `[d, n]`; `shared` `[m, k]`.
+    fn pull_back<T: Float>(&self, ends: &Ends<T>, nodes: &[f64], shared: &[f64]) -> Vec<T> {
+        let n = ends.n;
+        let mut grads = vec![T::of(0.0); ends.d * n];
+        // Task t owns agents [t·TASK_AGENTS, …) of every coordinate's row.
+        let mut tasks: Vec<Vec<&mut [T]>> = (0..ends.tasks()).map(|_| Vec::new()).collect();
+        for row in grads.chunks_mut(n) {
+            for (t, part) in row.chunks_mut(TASK_AGENTS).enumerate() {
+                tasks[t].push(part);
+            }
+        }
+        tasks
+            .into_par_iter()
             .enumerate()
-            .for_each(|(task, grads)| {
-                #[cfg(target_arch = "x86_64")]
-                if aumann_kernels::dense::fused_lanes() {
-                    // SAFETY: the processor has AVX2 and FMA (checked just above).
-                    return unsafe { self.pull_back_task_avx(ends, nodes, shared, task, grads) };
+            .for_each(|(task, mut rows)| {
+                let rows = &mut rows[..];
+                match T::LANES {
+                    8 => self.pull_back_dispatch::<T, 8>(ends, nodes, shared, task, rows),
+                    _ => self.pull_back_dispatch::<T, 4>(ends, nodes, shared, task, rows),
                 }
-                self.pull_back_task(ends, nodes, shared, task, grads);
             });
         grads
+    }
+
+    fn pull_back_dispatch<T: Lane, const L: usize>(
+        &self,
+        ends: &Ends<T>,
+        nodes: &[f64],
+        shared: &[f64],
+        task: usize,
+        rows: &mut [&mut [T]],
+    ) {
+        #[cfg(target_arch = "x86_64")]
+        if aumann_kernels::dense::fused_lanes() {
+            // SAFETY: the processor has AVX2 and FMA (checked just above).
+            return unsafe { self.pull_back_task_avx::<T, L>(ends, nodes, shared, task, rows) };
+        }
+        self.pull_back_task::<T, L>(ends, nodes, shared, task, rows);
     }
 
     /// [`PoolingFn::pull_back_task`] compiled for AVX2 and FMA: the user's ψ, inlined here,
     /// runs on 256-bit vectors.
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2,fma")]
-    fn pull_back_task_avx(
+    fn pull_back_task_avx<T: Lane, const L: usize>(
         &self,
-        ends: &Ends,
+        ends: &Ends<T>,
         nodes: &[f64],
         shared: &[f64],
         task: usize,
-        grads: &mut [f64],
+        rows: &mut [&mut [T]],
     ) {
-        self.pull_back_task(ends, nodes, shared, task, grads);
+        self.pull_back_task::<T, L>(ends, nodes, shared, task, rows);
     }
 
-    /// The pull-back of the agents of parallel task `task` into `grads` (theirs, `[agents, d]`).
+    /// The pull-back of task `task`'s agents into `rows` (their part of each coordinate's
+    /// row): ψ on duals with one direction per coordinate up to four, four at a time above.
     #[inline(always)]
-    fn pull_back_task(
+    fn pull_back_task<T: Lane, const L: usize>(
         &self,
-        ends: &Ends,
+        ends: &Ends<T>,
         nodes: &[f64],
         shared: &[f64],
         task: usize,
-        grads: &mut [f64],
+        rows: &mut [&mut [T]],
     ) {
-        let (k, d) = (self.0.pooled_width(), ends.d);
-        let mut z = vec![Tangent::constant(0.0); d];
-        let mut out = vec![Tangent::constant(0.0); k];
-        let mut acc = vec![Lanes::constant(0.0); d];
-        let (mut start, mut step) = (acc.clone(), acc.clone());
-        for (i, count) in ends.packs(task) {
-            ends.pack(i, &mut start, &mut step);
-            acc.iter_mut().for_each(|a| *a = Lanes::constant(0.0));
-            for (j, &alpha) in nodes.iter().enumerate() {
-                let g = &shared[j * k..(j + 1) * k];
-                for c0 in (0..d).step_by(DIRECTIONS) {
+        let work = Work {
+            ends,
+            nodes,
+            shared,
+            task,
+        };
+        let zero = Pack::<T, L>::constant(0.0);
+        let (d, k) = (ends.d, self.0.pooled_width());
+        macro_rules! fixed {
+            ($d:literal, $k:literal) => {
+                self.pull_back_packs(
+                    &work,
+                    &mut [Dual::<Pack<T, L>, $d>::constant(0.0); $d],
+                    &mut [Dual::<Pack<T, L>, $d>::constant(0.0); $k],
+                    [&mut [zero; $d], &mut [zero; $d], &mut [zero; $d]],
+                    rows,
+                )
+            };
+        }
+        by_shape!(
+            d,
+            k,
+            fixed,
+            self.pull_back_packs(
+                &work,
+                &mut vec![Dual::<Pack<T, L>, DIRECTIONS>::constant(0.0); d],
+                &mut vec![Dual::<Pack<T, L>, DIRECTIONS>::constant(0.0); k],
+                [&mut vec![zero; d], &mut vec![zero; d], &mut vec![zero; d]],
+                rows,
+            )
+        )
+    }
+
+    /// [`PoolingFn::pull_back_task`] with `z`, `d` duals of `N` directions; `out`, at least
+    /// `k` of them for ψ's outputs (those past `k` stay zero); and the `d` accumulators, path
+    /// starts and steps of a pack.
+    #[inline(always)]
+    fn pull_back_packs<T: Lane, const L: usize, const N: usize>(
+        &self,
+        work: &Work<T>,
+        z: &mut [Dual<Pack<T, L>, N>],
+        out: &mut [Dual<Pack<T, L>, N>],
+        [acc, start, step]: [&mut [Pack<T, L>]; 3],
+        rows: &mut [&mut [T]],
+    ) {
+        let (k, d, m) = (self.0.pooled_width(), work.ends.d, work.nodes.len());
+        let width = out.len();
+        let alphas: Vec<T> = work.nodes.iter().map(|&a| T::of(a)).collect();
+        let zero = Pack::<T, L>::constant(0.0);
+        // `g_j` padded with zeros to `width`.
+        let mut shared = vec![zero; m * width];
+        for (padded, g) in shared
+            .chunks_exact_mut(width)
+            .zip(work.shared.chunks_exact(k))
+        {
+            for (p, &g) in padded.iter_mut().zip(g) {
+                *p = Pack::constant(g);
+            }
+        }
+        for (i, count) in work.ends.packs::<L>(work.task) {
+            work.ends.pack(i, start, step);
+            acc.iter_mut().for_each(|a| *a = zero);
+            for j in 0..m {
+                let (alpha, g) = (Pack([alphas[j]; L]), &shared[j * width..(j + 1) * width]);
+                for c0 in (0..d).step_by(N) {
                     for (c, z) in z.iter_mut().enumerate() {
-                        let at = start[c] + step[c] * alpha;
-                        *z = Tangent::variable(at, c.wrapping_sub(c0));
+                        *z = Dual::variable(start[c] + step[c] * alpha, c.wrapping_sub(c0));
                     }
-                    self.0.psi(&z, &mut out);
-                    for (t, acc) in acc[c0..].iter_mut().take(DIRECTIONS).enumerate() {
+                    self.0.psi(z, &mut out[..k]);
+                    for (t, acc) in acc[c0..].iter_mut().take(N).enumerate() {
                         for (o, &g) in out.iter().zip(g) {
                             *acc = *acc + o.d[t] * g;
                         }
                     }
                 }
             }
-            let first = i - task * TASK_AGENTS;
-            for (l, grad) in grads[first * d..]
-                .chunks_exact_mut(d)
-                .take(count)
-                .enumerate()
-            {
-                for (g, a) in grad.iter_mut().zip(&acc) {
-                    *g = a.0[l];
-                }
+            let first = i - work.task * TASK_AGENTS;
+            for (row, a) in rows.iter_mut().zip(acc.iter()) {
+                row[first..first + count].copy_from_slice(&a.0[..count]);
             }
         }
     }
 
-    /// `V` of one population `z` (`[d, n]`).
-    fn value(&self, z: &[f64], d: usize, n: usize) -> f64 {
+    /// `V` of one population `z` (`[d, n]`, stored in `E`), ψ and the sums in f64.
+    fn value<E: Lane>(&self, z: &[E], d: usize, n: usize) -> f64 {
         let ends = Ends { x: z, b: z, d, n };
-        let sums = self.pool(&ends, &[0.0]);
+        let sums = self.pool::<E, f64>(&ends, &[0.0]);
         let means: Vec<f64> = sums.iter().map(|s| s / n as f64).collect();
         self.0.rho(&means)
     }
+
+    /// [`Indicator::values`] of `z` stored in `E`.
+    fn values_of<E: Float>(&self, z: &Tensor<3>, [rows, d, _]: [usize; 3]) -> Result<Vec<f64>> {
+        // A population sharing one point pools to ψ of that point: one agent is enough.
+        let agents = z.dims()[2];
+        (0..rows)
+            .map(|r| Ok(self.value(&row_of::<E>(z, r, [d, agents], "populations")?, d, agents)))
+            .collect()
+    }
+
+    /// `Σ_j w_j ∇V(z_i(α_j))` of one step's agents, `[d, n]`.
+    fn step_gradient<T: Float>(&self, ends: &Ends<T>, nodes: &[f64], weights: &[f64]) -> Vec<T> {
+        let (k, n) = (self.0.pooled_width(), ends.n as f64);
+        let sums = self.pool::<T, T>(ends, nodes);
+        let mut shared = Vec::with_capacity(sums.len());
+        for (p, &w) in sums.chunks_exact(k.max(1)).zip(weights) {
+            let means: Vec<f64> = p.iter().map(|s| s / n).collect();
+            shared.extend(self.rho_gradient(&means).iter().map(|g| g * w / n));
+        }
+        self.pull_back(ends, nodes, &shared)
+    }
+
+    /// [`Indicator::integrated_gradient`] in precision `T`.
+    fn integrated<T: Float>(
+        &self,
+        x: &Tensor<3>,
+        b: &Tensor<3>,
+        nodes: &[f64],
+        weights: &[f64],
+    ) -> Result<Tensor<3>> {
+        let [rows, d, n] = x.dims();
+        let mut out = Vec::with_capacity(rows * d * n);
+        for r in 0..rows {
+            let xs = row_of::<T>(x, r, [d, n], "path ends")?;
+            let bs = row_of::<T>(b, r, [d, b.dims()[2]], "baselines")?;
+            let ends = Ends {
+                x: &xs,
+                b: &bs,
+                d,
+                n,
+            };
+            out.extend(self.step_gradient(&ends, nodes, weights));
+        }
+        let data = TensorData::new(out, [rows, d, n]);
+        Ok(Tensor::from_data(data, (&x.device(), x.dtype())))
+    }
 }
 
-/// Row `r` of a `[rows, d, n]` tensor, or of one broadcast along rows or agents, as `[d, n]` f64.
-fn row_of(t: &Tensor<3>, r: usize, [d, n]: [usize; 2], what: &'static str) -> Result<Vec<f64>> {
+/// What one task of the pull-back reads.
+struct Work<'a, T> {
+    ends: &'a Ends<'a, T>,
+    nodes: &'a [f64],
+    shared: &'a [f64],
+    task: usize,
+}
+
+/// Row `r` of a `[rows, d, agents]` tensor, or of one broadcast along rows, as `[d, agents]`.
+fn row_of<T: Element>(
+    t: &Tensor<3>,
+    r: usize,
+    [d, agents]: [usize; 2],
+    what: &'static str,
+) -> Result<Vec<T>> {
     let [rows, _, _] = t.dims();
     let row = t.clone().narrow(0, r.min(rows - 1), 1);
-    download(row.expand([1, d, n]), what)
+    download_as(row.expand([1, d, agents]), what)
 }
 
 impl<P: PooledFn> Indicator for PoolingFn<P> {
@@ -322,13 +561,19 @@ impl<P: PooledFn> Indicator for PoolingFn<P> {
     }
 
     fn forward(&self, z: Tensor<3>) -> Result<Tensor<1>> {
-        let [rows, d, n] = z.dims();
-        let v = (0..rows)
-            .map(|r| Ok(self.value(&row_of(&z, r, [d, n], "populations")?, d, n)))
-            .collect::<Result<Vec<f64>>>()?;
-        let device = z.device();
+        let shape = z.dims();
+        let v = self.values(&z, shape, DType::F64)?;
+        let (device, rows) = (z.device(), shape[0]);
         let v = Tensor::<1>::from_data(TensorData::new(v, [rows]), (&device, DType::F64));
         Ok(v.cast(z.dtype()))
+    }
+
+    /// ψ and the sums in f64 whatever `dtype`, read from `z` in its own precision.
+    fn values(&self, z: &Tensor<3>, shape: [usize; 3], _dtype: DType) -> Result<Vec<f64>> {
+        match z.dtype() {
+            DType::F32 => self.values_of::<f32>(z, shape),
+            _ => self.values_of::<f64>(z, shape),
+        }
     }
 
     fn integrated_gradient(
@@ -338,31 +583,9 @@ impl<P: PooledFn> Indicator for PoolingFn<P> {
         nodes: &[f64],
         weights: &[f64],
     ) -> Result<Option<Tensor<3>>> {
-        let [rows, d, n] = x.dims();
-        let k = self.0.pooled_width();
-        let mut out = Vec::with_capacity(rows * d * n);
-        for r in 0..rows {
-            let (xs, bs) = (
-                row_of(x, r, [d, n], "path ends")?,
-                row_of(b, r, [d, n], "baselines")?,
-            );
-            let ends = Ends {
-                x: &xs,
-                b: &bs,
-                d,
-                n,
-            };
-            let sums = self.pool(&ends, nodes);
-            let mut shared = Vec::with_capacity(sums.len());
-            for (p, &w) in sums.chunks_exact(k.max(1)).zip(weights) {
-                let means: Vec<f64> = p.iter().map(|s| s / n as f64).collect();
-                shared.extend(self.rho_gradient(&means).iter().map(|g| g * w / n as f64));
-            }
-            let grads = self.pull_back(&ends, nodes, &shared);
-            out.extend(crate::array::transpose(&grads, 1, n, d, |v| v));
-        }
-        let device = x.device();
-        let g = Tensor::<3>::from_data(TensorData::new(out, [rows, d, n]), (&device, DType::F64));
-        Ok(Some(g.cast(x.dtype())))
+        Ok(Some(match x.dtype() {
+            DType::F32 => self.integrated::<f32>(x, b, nodes, weights)?,
+            _ => self.integrated::<f64>(x, b, nodes, weights)?,
+        }))
     }
 }

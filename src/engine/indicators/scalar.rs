@@ -8,7 +8,7 @@
 //!
 //! A function `f<S: Scalar>(z: &[S]) -> S` evaluated on `Dual<S, N>` inputs whose `∂_c` is the
 //! unit vector `e_c` returns `f(z)` and `∂f/∂z_c` for `N` coordinates at once; on
-//! `Dual<Pack<L>, N>` it does that for `L` agents at once. The derivatives are those of the
+//! `Dual<Pack<T, L>, N>` it does that for `L` agents at once, in f32 or f64 (`T`). The derivatives are those of the
 //! expression, exact to rounding (no finite differences, no graph).
 
 use std::ops::{Add, Div, Mul, Neg, Sub};
@@ -69,24 +69,102 @@ impl Scalar for f64 {
     }
 }
 
-/// `L` lanes of f64 (`L` agents), every operation lane by lane.
+/// `a` with `f(i, a_i)` in place of each `a_i`: a plain loop, which the compiler inlines and
+/// unrolls into the caller's vector code (`array::from_fn` and `array::map` may stay calls).
+#[inline(always)]
+fn each<T: Copy, const N: usize>(mut a: [T; N], f: impl Fn(usize, T) -> T) -> [T; N] {
+    for (i, v) in a.iter_mut().enumerate() {
+        *v = f(i, *v);
+    }
+    a
+}
+
+/// A number a [`Pack`] lane holds: `f32` or `f64`, with the smooth functions of [`Scalar`].
+pub trait Lane:
+    Copy
+    + Send
+    + Sync
+    + PartialEq
+    + std::fmt::Debug
+    + Add<Output = Self>
+    + Sub<Output = Self>
+    + Mul<Output = Self>
+    + Div<Output = Self>
+    + Neg<Output = Self>
+{
+    /// `v` rounded to this precision.
+    fn of(v: f64) -> Self;
+    /// The value in f64 (exact).
+    fn to_f64(self) -> f64;
+    /// `eˣ`.
+    fn exp(self) -> Self;
+    /// The natural logarithm.
+    fn ln(self) -> Self;
+    /// `√x`.
+    fn sqrt(self) -> Self;
+    /// `tanh x`.
+    fn tanh(self) -> Self;
+    /// `xⁿ`.
+    fn powi(self, n: i32) -> Self;
+    /// `xᵖ`.
+    fn powf(self, p: Self) -> Self;
+}
+
+macro_rules! lane {
+    ($t:ty) => {
+        impl Lane for $t {
+            #[inline(always)]
+            fn of(v: f64) -> Self {
+                v as $t
+            }
+            #[inline(always)]
+            fn to_f64(self) -> f64 {
+                f64::from(self)
+            }
+            fn exp(self) -> Self {
+                <$t>::exp(self)
+            }
+            fn ln(self) -> Self {
+                <$t>::ln(self)
+            }
+            #[inline(always)]
+            fn sqrt(self) -> Self {
+                <$t>::sqrt(self)
+            }
+            fn tanh(self) -> Self {
+                <$t>::tanh(self)
+            }
+            fn powi(self, n: i32) -> Self {
+                <$t>::powi(self, n)
+            }
+            fn powf(self, p: Self) -> Self {
+                <$t>::powf(self, p)
+            }
+        }
+    };
+}
+lane!(f32);
+lane!(f64);
+
+/// `L` lanes of `T` (`L` agents), every operation lane by lane; constants are rounded to `T`.
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Pack<const L: usize>(pub [f64; L]);
+pub struct Pack<T, const L: usize>(pub [T; L]);
 
 macro_rules! pack_op {
     ($trait:ident, $method:ident, $op:tt) => {
-        impl<const L: usize> $trait for Pack<L> {
+        impl<T: Lane, const L: usize> $trait for Pack<T, L> {
             type Output = Self;
             #[inline(always)]
             fn $method(self, other: Self) -> Self {
-                Pack(std::array::from_fn(|i| self.0[i] $op other.0[i]))
+                Pack(each(self.0, |i, v| v $op other.0[i]))
             }
         }
-        impl<const L: usize> $trait<f64> for Pack<L> {
+        impl<T: Lane, const L: usize> $trait<f64> for Pack<T, L> {
             type Output = Self;
             #[inline(always)]
             fn $method(self, other: f64) -> Self {
-                Pack(std::array::from_fn(|i| self.0[i] $op other))
+                let other = T::of(other);
+                Pack(each(self.0, |_, v| v $op other))
             }
         }
     };
@@ -96,42 +174,44 @@ pack_op!(Sub, sub, -);
 pack_op!(Mul, mul, *);
 pack_op!(Div, div, /);
 
-impl<const L: usize> Neg for Pack<L> {
+impl<T: Lane, const L: usize> Neg for Pack<T, L> {
     type Output = Self;
     #[inline(always)]
     fn neg(self) -> Self {
-        Pack(self.0.map(|v| -v))
+        Pack(each(self.0, |_, v| -v))
     }
 }
 
-impl<const L: usize> Pack<L> {
+impl<T: Lane, const L: usize> Pack<T, L> {
     #[inline(always)]
-    fn map(self, f: impl Fn(f64) -> f64) -> Self {
-        Pack(self.0.map(f))
+    fn map(self, f: impl Fn(T) -> T) -> Self {
+        Pack(each(self.0, |_, v| f(v)))
     }
 }
 
-impl<const L: usize> Scalar for Pack<L> {
+impl<T: Lane, const L: usize> Scalar for Pack<T, L> {
     #[inline(always)]
     fn constant(v: f64) -> Self {
-        Pack([v; L])
+        Pack([T::of(v); L])
     }
     fn exp(self) -> Self {
-        self.map(f64::exp)
+        self.map(T::exp)
     }
     fn ln(self) -> Self {
-        self.map(f64::ln)
+        self.map(T::ln)
     }
+    #[inline(always)]
     fn sqrt(self) -> Self {
-        self.map(f64::sqrt)
+        self.map(T::sqrt)
     }
     fn tanh(self) -> Self {
-        self.map(f64::tanh)
+        self.map(T::tanh)
     }
     fn powi(self, n: i32) -> Self {
         self.map(|v| v.powi(n))
     }
     fn powf(self, p: f64) -> Self {
+        let p = T::of(p);
         self.map(|v| v.powf(p))
     }
 }
@@ -152,7 +232,9 @@ impl<S: Scalar, const N: usize> Dual<S, N> {
     pub fn variable(v: S, c: usize) -> Self {
         Dual {
             v,
-            d: std::array::from_fn(|k| S::constant(if k == c { 1.0 } else { 0.0 })),
+            d: each([S::constant(0.0); N], |k, v| {
+                if k == c { S::constant(1.0) } else { v }
+            }),
         }
     }
 
@@ -161,7 +243,7 @@ impl<S: Scalar, const N: usize> Dual<S, N> {
     fn chain(self, value: S, slope: S) -> Self {
         Dual {
             v: value,
-            d: self.d.map(|d| d * slope),
+            d: each(self.d, |_, d| d * slope),
         }
     }
 }
@@ -172,7 +254,7 @@ impl<S: Scalar, const N: usize> Add for Dual<S, N> {
     fn add(self, o: Self) -> Self {
         Dual {
             v: self.v + o.v,
-            d: std::array::from_fn(|k| self.d[k] + o.d[k]),
+            d: each(self.d, |k, d| d + o.d[k]),
         }
     }
 }
@@ -183,7 +265,7 @@ impl<S: Scalar, const N: usize> Sub for Dual<S, N> {
     fn sub(self, o: Self) -> Self {
         Dual {
             v: self.v - o.v,
-            d: std::array::from_fn(|k| self.d[k] - o.d[k]),
+            d: each(self.d, |k, d| d - o.d[k]),
         }
     }
 }
@@ -195,7 +277,7 @@ impl<S: Scalar, const N: usize> Mul for Dual<S, N> {
     fn mul(self, o: Self) -> Self {
         Dual {
             v: self.v * o.v,
-            d: std::array::from_fn(|k| self.d[k] * o.v + o.d[k] * self.v),
+            d: each(self.d, |k, d| d * o.v + o.d[k] * self.v),
         }
     }
 }
@@ -208,7 +290,7 @@ impl<S: Scalar, const N: usize> Div for Dual<S, N> {
         let q = self.v / o.v;
         Dual {
             v: q,
-            d: std::array::from_fn(|k| (self.d[k] - o.d[k] * q) / o.v),
+            d: each(self.d, |k, d| (d - o.d[k] * q) / o.v),
         }
     }
 }
@@ -219,7 +301,7 @@ impl<S: Scalar, const N: usize> Neg for Dual<S, N> {
     fn neg(self) -> Self {
         Dual {
             v: -self.v,
-            d: self.d.map(|d| -d),
+            d: each(self.d, |_, d| -d),
         }
     }
 }
@@ -252,7 +334,7 @@ impl<S: Scalar, const N: usize> Mul<f64> for Dual<S, N> {
     fn mul(self, c: f64) -> Self {
         Dual {
             v: self.v * c,
-            d: self.d.map(|d| d * c),
+            d: each(self.d, |_, d| d * c),
         }
     }
 }
@@ -263,7 +345,7 @@ impl<S: Scalar, const N: usize> Div<f64> for Dual<S, N> {
     fn div(self, c: f64) -> Self {
         Dual {
             v: self.v / c,
-            d: self.d.map(|d| d / c),
+            d: each(self.d, |_, d| d / c),
         }
     }
 }
@@ -332,8 +414,17 @@ mod tests {
             );
         }
         let lanes = [[0.3, 1.7, 0.9], [1.1, 0.2, 2.5]];
-        let pack: [Pack<2>; 3] = std::array::from_fn(|k| Pack([lanes[0][k], lanes[1][k]]));
+        let pack: [Pack<f64, 2>; 3] = std::array::from_fn(|k| Pack([lanes[0][k], lanes[1][k]]));
         let packed = f(pack);
         assert_eq!(packed.0, [f(lanes[0]), f(lanes[1])]);
+        let single = |z: [f64; 3]| f(z.map(|v| v as f32 as f64)) as f32;
+        let pack: [Pack<f32, 2>; 3] =
+            std::array::from_fn(|k| Pack([lanes[0][k] as f32, lanes[1][k] as f32]));
+        for (got, want) in f(pack).0.into_iter().zip(lanes.map(single)) {
+            assert!(
+                (got - want).abs() <= 4.0 * f32::EPSILON * want.abs(),
+                "{got} vs {want}"
+            );
+        }
     }
 }
