@@ -91,9 +91,9 @@ fn main() {
         std::process::exit(2);
     };
     let threads: Option<usize> = args.get(1).and_then(|t| t.parse().ok());
-    let array = aumann::npy::read(&PathBuf::from(file)).expect("an [T, n, d] .npy file");
-    let [t, n, d] = <[usize; 3]>::try_from(array.shape.as_slice()).expect("a 3-d array");
-    let x = Array3::new([t, n, d], array.values);
+    let (x, _) =
+        aumann::run::read_features(&PathBuf::from(file)).expect("an [n, d] or [T, n, d] .npy file");
+    let [t, n, d] = x.shape();
     let b = Baseline::resolve(&BaselineSpec::Mean, &x).unwrap();
     let options = PathOptions::default(); // midpoint, m = 32, f32
     let device = Backend::Flex.device().unwrap();
