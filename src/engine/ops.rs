@@ -114,21 +114,34 @@ pub fn f64_transcendentals_work(device: &Device) -> bool {
 pub const GPU_REDUCE_CHUNK: usize = 1 << 15;
 
 /// `Σ` over dimension `dim`, kept as size 1. On a GPU backend a dimension longer than
-/// [`GPU_REDUCE_CHUNK`] is summed in chunks of that length and the partial sums added.
+/// [`GPU_REDUCE_CHUNK`] is padded with zeros to whole chunks of that length, each chunk is
+/// summed and then the chunks' sums: two reductions however long the dimension (up to
+/// `GPU_REDUCE_CHUNK²` elements), so the dispatches do not grow with it.
 pub fn sum_dim<const D: usize>(t: Tensor<D>, dim: usize) -> Tensor<D> {
-    let n = t.dims()[dim];
+    let dims = t.dims();
+    let n = dims[dim];
     if n <= GPU_REDUCE_CHUNK || crate::backend::on_host(&t.device()) {
         return t.sum_dim(dim);
     }
-    (0..n)
-        .step_by(GPU_REDUCE_CHUNK)
-        .map(|s| {
-            t.clone()
-                .narrow(dim, s, GPU_REDUCE_CHUNK.min(n - s))
-                .sum_dim(dim)
-        })
-        .reduce(|a, b| a + b)
-        .expect("n > 0")
+    let outer: usize = dims[..dim].iter().product();
+    let inner: usize = dims[dim + 1..].iter().product();
+    let chunks = n.div_ceil(GPU_REDUCE_CHUNK);
+    let (device, dtype) = (t.device(), t.dtype());
+    let flat = t.reshape([outer, n, inner]);
+    let padded = match chunks * GPU_REDUCE_CHUNK - n {
+        0 => flat,
+        pad => Tensor::cat(
+            vec![flat, Tensor::zeros([outer, pad, inner], (&device, dtype))],
+            1,
+        ),
+    };
+    let sums = padded
+        .reshape([outer, chunks, GPU_REDUCE_CHUNK, inner])
+        .sum_dim(2)
+        .sum_dim(1);
+    let mut kept = dims;
+    kept[dim] = 1;
+    sums.reshape(kept)
 }
 
 /// The mean over dimension `dim`, kept as size 1, as [`sum_dim`] divided by its length.
