@@ -71,10 +71,17 @@ fn exact_method_matches_every_fixture() {
 }
 
 fn path_matches_every_fixture(backend: Backend) {
+    matches_every_fixture(backend, aumann::indicators::analytic);
+}
+backend_test!(path_matches_every_fixture);
+
+/// The path engine on `build(kind)` (midpoint, m = 32, f32 and f64) against every case's φ,
+/// `V(x)`, `V(b)` and efficiency.
+fn matches_every_fixture(backend: Backend, build: fn(Analytic) -> Box<dyn Indicator>) {
     let device = device(backend);
     for case in cases() {
         for (kind, phi, v_x, v_b) in &case.expected {
-            let indicator = aumann::indicators::analytic(*kind);
+            let indicator = build(*kind);
             for precision in [Precision::F32, Precision::F64] {
                 let got = path_run(
                     indicator.as_ref(),
@@ -121,7 +128,6 @@ fn path_matches_every_fixture(backend: Backend) {
         }
     }
 }
-backend_test!(path_matches_every_fixture);
 
 #[test]
 fn undefined_shares_are_an_error_not_a_nan() {
@@ -199,41 +205,9 @@ fn through_autodiff(kind: Analytic) -> Box<dyn Indicator> {
 }
 
 /// The general autodiff route, not the indicators' hand-derived ones, against every fixture
-/// within the tolerances of `aumann::verify`.
+/// within the same tolerances.
 fn autodiff_route_matches_every_fixture(backend: Backend) {
-    let device = device(backend);
-    for case in cases() {
-        for (kind, phi, v_x, v_b) in &case.expected {
-            let indicator = through_autodiff(*kind);
-            for precision in [Precision::F32, Precision::F64] {
-                let got = path_run(
-                    indicator.as_ref(),
-                    &case.x,
-                    &case.baseline,
-                    Rule::Midpoint,
-                    32,
-                    precision,
-                    &device,
-                );
-                let label = format!("{} {kind:?} {precision:?} {backend:?}", case.name);
-                let err = max_rel_err(&got.phi, phi);
-                let bound = Tolerance::spec(*kind, precision).max_rel_error;
-                assert!(err <= bound, "{label}: max rel error {err:e} > {bound:e}");
-                let v_tol = match precision {
-                    Precision::F32 => 1e-5,
-                    Precision::F64 => 1e-12,
-                };
-                assert!(
-                    (got.v_x[0] - v_x).abs() <= v_tol * v_x.abs().max(1.0),
-                    "{label}"
-                );
-                assert!(
-                    (got.v_b[0] - v_b).abs() <= v_tol * v_b.abs().max(1.0),
-                    "{label}"
-                );
-            }
-        }
-    }
+    matches_every_fixture(backend, through_autodiff);
 }
 backend_test!(autodiff_route_matches_every_fixture);
 
