@@ -514,7 +514,7 @@ impl<P: PooledFn> PoolingFn<P> {
         weights: &[f64],
     ) -> Result<Tensor<3>> {
         let [rows, d, n] = x.dims();
-        let mut out = Vec::with_capacity(rows * d * n);
+        let mut out = Vec::new();
         for r in 0..rows {
             let xs = row_of::<T>(x, r, [d, n], "path ends")?;
             let bs = row_of::<T>(b, r, [d, b.dims()[2]], "baselines")?;
@@ -524,7 +524,14 @@ impl<P: PooledFn> PoolingFn<P> {
                 d,
                 n,
             };
-            out.extend(self.step_gradient(&ends, nodes, weights));
+            let gradient = self.step_gradient(&ends, nodes, weights);
+            if r == 0 {
+                // One step (the large case) keeps its buffer: no second copy of it.
+                out = gradient;
+                out.reserve_exact((rows - 1) * d * n);
+            } else {
+                out.extend(gradient);
+            }
         }
         let data = TensorData::new(out, [rows, d, n]);
         Ok(Tensor::from_data(data, (&x.device(), x.dtype())))
