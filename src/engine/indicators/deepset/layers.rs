@@ -481,22 +481,25 @@ impl<'a, T: Real> Stack<'a, T> {
     /// `Σ_i a_{k−1}(z_i(α_j))` of every point `j`, `[m, h_{k−1}]` in f64; and where `keep`,
     /// every task's slopes of the levels above the first ([`Kept`]), so that the gradient pass
     /// needs no matrix product forward.
-    pub(super) fn pool(&self, keep: bool) -> (Vec<f64>, Vec<Kept<T>>) {
+    ///
+    /// `recycled` are earlier kept slopes whose buffers are refilled here: fresh pages cost as
+    /// much as the slopes' computation.
+    pub(super) fn pool(&self, keep: bool, mut recycled: Vec<Kept<T>>) -> (Vec<f64>, Vec<Kept<T>>) {
         let (m, n) = (self.nodes.len(), self.rays.n);
         let widths = self.widths();
         let h = *widths.last().expect("a first layer");
         let top = self.hidden.len();
-        let per_task: Vec<(Vec<f64>, Kept<T>)> = (0..n.div_ceil(AGENTS_PER_TASK))
+        recycled.resize_with(n.div_ceil(AGENTS_PER_TASK), Vec::new);
+        let per_task: Vec<(Vec<f64>, Kept<T>)> = recycled
             .into_par_iter()
-            .map(|task| {
+            .enumerate()
+            .map(|(task, mut kept)| {
                 let (mut w, mut sums) = (self.work(), vec![0.0; m * h]);
-                let mut kept: Kept<T> = match keep {
-                    true => widths[1..]
-                        .iter()
-                        .map(|&h| Vec::with_capacity(self.task_agents(task) * m * h))
-                        .collect(),
-                    false => Vec::new(),
-                };
+                kept.resize_with(if keep { widths.len() - 1 } else { 0 }, Vec::new);
+                for (level, &h) in kept.iter_mut().zip(&widths[1..]) {
+                    level.clear();
+                    level.reserve(self.task_agents(task) * m * h);
+                }
                 for agents in self.blocks(task) {
                     let rows = agents.len() * m;
                     // Kept: the slopes above the first level; the first is cheap to redo.
@@ -630,6 +633,40 @@ impl<'a, T: Real> Stack<'a, T> {
 /// Slopes of one parallel task's agents at the levels above the first, level by level, each
 /// `[agents · m, h_l]` in block order.
 pub(super) type Kept<T> = Vec<Vec<T>>;
+
+/// Every task's [`Kept`] buffers between uses, of whichever precision last used them.
+#[derive(Default)]
+pub(super) struct KeptCache(std::sync::Mutex<Option<Box<dyn std::any::Any + Send>>>);
+
+impl KeptCache {
+    /// The buffers left by the last run in precision `T`, or none.
+    pub(super) fn take<T: Send + 'static>(&self) -> Vec<Kept<T>> {
+        let held = self.0.lock().ok().and_then(|mut held| held.take());
+        held.and_then(|b| b.downcast::<Vec<Kept<T>>>().ok())
+            .map(|b| *b)
+            .unwrap_or_default()
+    }
+
+    /// Keep `kept`'s buffers for the next run.
+    pub(super) fn put<T: Send + 'static>(&self, kept: Vec<Kept<T>>) {
+        if let Ok(mut held) = self.0.lock() {
+            *held = Some(Box::new(kept));
+        }
+    }
+}
+
+/// A copy starts without buffers.
+impl Clone for KeptCache {
+    fn clone(&self) -> Self {
+        Self::default()
+    }
+}
+
+impl std::fmt::Debug for KeptCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("KeptCache")
+    }
+}
 
 #[cfg(test)]
 mod tests {

@@ -151,6 +151,9 @@ pub struct RayNet {
     psi: Vec<Dense>,
     rho: Vec<Dense>,
     activation: Activation,
+    /// The layered route's kept slopes, reused from one group of points and one step to the
+    /// next.
+    kept: super::layers::KeptCache,
 }
 
 impl RayNet {
@@ -174,6 +177,7 @@ impl RayNet {
             psi: net.psi.iter().map(dense).collect::<Option<_>>()?,
             rho: net.rho.iter().map(dense).collect::<Option<_>>()?,
             activation: net.activation,
+            kept: Default::default(),
         })
     }
 
@@ -222,7 +226,7 @@ impl RayNet {
                 n,
             };
             let sums = Stack::<f64>::new(&self.psi, self.activation, rays, &[0.0])
-                .pool(false)
+                .pool(false, Vec::new())
                 .0;
             return self.readout_of_sums(&sums, n);
         }
@@ -473,12 +477,15 @@ impl RayNet {
             bytes => (KEPT_BYTES / bytes).clamp(1, nodes.len().max(1)),
         };
         let mut out = vec![0.0; n * d];
+        let mut kept = self.kept.take::<T>();
         for (nodes, weights) in nodes.chunks(group).zip(weights.chunks(group)) {
             let stack = Stack::<T>::new(&self.psi, self.activation, rays, nodes);
-            let (pooled, kept) = stack.pool(kept_per_point > 0);
+            let pooled;
+            (pooled, kept) = stack.pool(kept_per_point > 0, kept);
             let shared: Vec<f64> = self.shared_vectors(&pooled, n, weights).concat();
             stack.add_gradients(&shared, &kept, &mut out);
         }
+        self.kept.put(kept);
         crate::array::transpose(&out, 1, n, d, |v| v)
     }
 }
