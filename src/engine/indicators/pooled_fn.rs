@@ -178,28 +178,12 @@ macro_rules! by_shape {
     };
 }
 
-/// A run's precision on the host: the lanes of a 256-bit vector.
-trait Float: Lane + Element {
-    /// Lanes per vector.
-    const LANES: usize;
-}
-
-impl Float for f32 {
-    const LANES: usize = 8;
-}
-
-impl Float for f64 {
-    const LANES: usize = 4;
-}
-
 impl<P: PooledFn> PoolingFn<P> {
-    /// `Σ_i ψ(z_i(α_j))` of every node `j`, `[m, k]` in f64: ψ in precision `T`.
-    fn pool<E: Lane, T: Float>(&self, ends: &Ends<E>, nodes: &[f64]) -> Vec<f64> {
+    /// `Σ_i ψ(z_i(α_j))` of every node `j`, `[m, k]` in f64: ψ on packs of `L` agents in
+    /// precision `T`.
+    fn pool<E: Lane, T: Lane, const L: usize>(&self, ends: &Ends<E>, nodes: &[f64]) -> Vec<f64> {
         let (k, m) = (self.0.pooled_width(), nodes.len());
-        let partial = |task: usize| match T::LANES {
-            8 => self.pool_task_dispatch::<E, T, 8>(ends, nodes, task),
-            _ => self.pool_task_dispatch::<E, T, 4>(ends, nodes, task),
-        };
+        let partial = |task: usize| self.pool_task_dispatch::<E, T, L>(ends, nodes, task);
         let partials: Vec<Vec<f64>> = (0..ends.tasks()).into_par_iter().map(partial).collect();
         let mut sums = vec![0.0; m * k];
         for part in partials {
@@ -327,8 +311,14 @@ impl<P: PooledFn> PoolingFn<P> {
         grad
     }
 
-    /// Every agent's `Σ_j J_ψ(z_i(α_j))ᵀ g_j`, `[d, n]`; `shared` `[m, k]`.
-    fn pull_back<T: Float>(&self, ends: &Ends<T>, nodes: &[f64], shared: &[f64]) -> Vec<T> {
+    /// Every agent's `Σ_j J_ψ(z_i(α_j))ᵀ g_j`, `[d, n]`; `shared` `[m, k]`: ψ's duals on packs
+    /// of `L` agents.
+    fn pull_back<T: Lane, const L: usize>(
+        &self,
+        ends: &Ends<T>,
+        nodes: &[f64],
+        shared: &[f64],
+    ) -> Vec<T> {
         let n = ends.n;
         let mut grads = vec![T::of(0.0); ends.d * n];
         // Task t owns agents [t·TASK_AGENTS, …) of every coordinate's row.
@@ -342,11 +332,7 @@ impl<P: PooledFn> PoolingFn<P> {
             .into_par_iter()
             .enumerate()
             .for_each(|(task, mut rows)| {
-                let rows = &mut rows[..];
-                match T::LANES {
-                    8 => self.pull_back_dispatch::<T, 8>(ends, nodes, shared, task, rows),
-                    _ => self.pull_back_dispatch::<T, 4>(ends, nodes, shared, task, rows),
-                }
+                self.pull_back_dispatch::<T, L>(ends, nodes, shared, task, &mut rows);
             });
         grads
     }
@@ -479,13 +465,17 @@ impl<P: PooledFn> PoolingFn<P> {
     /// `V` of one population `z` (`[d, n]`, stored in `E`), ψ and the sums in f64.
     fn value<E: Lane>(&self, z: &[E], d: usize, n: usize) -> f64 {
         let ends = Ends { x: z, b: z, d, n };
-        let sums = self.pool::<E, f64>(&ends, &[0.0]);
+        let sums = self.pool::<E, f64, 4>(&ends, &[0.0]);
         let means: Vec<f64> = sums.iter().map(|s| s / n as f64).collect();
         self.0.rho(&means)
     }
 
     /// [`Indicator::values`] of `z` stored in `E`.
-    fn values_of<E: Float>(&self, z: &Tensor<3>, [rows, d, _]: [usize; 3]) -> Result<Vec<f64>> {
+    fn values_of<E: Lane + Element>(
+        &self,
+        z: &Tensor<3>,
+        [rows, d, _]: [usize; 3],
+    ) -> Result<Vec<f64>> {
         // A population sharing one point pools to ψ of that point: one agent is enough.
         let agents = z.dims()[2];
         (0..rows)
@@ -494,19 +484,24 @@ impl<P: PooledFn> PoolingFn<P> {
     }
 
     /// `Σ_j w_j ∇V(z_i(α_j))` of one step's agents, `[d, n]`.
-    fn step_gradient<T: Float>(&self, ends: &Ends<T>, nodes: &[f64], weights: &[f64]) -> Vec<T> {
+    fn step_gradient<T: Lane, const L: usize>(
+        &self,
+        ends: &Ends<T>,
+        nodes: &[f64],
+        weights: &[f64],
+    ) -> Vec<T> {
         let (k, n) = (self.0.pooled_width(), ends.n as f64);
-        let sums = self.pool::<T, T>(ends, nodes);
+        let sums = self.pool::<T, T, L>(ends, nodes);
         let mut shared = Vec::with_capacity(sums.len());
         for (p, &w) in sums.chunks_exact(k.max(1)).zip(weights) {
             let means: Vec<f64> = p.iter().map(|s| s / n).collect();
             shared.extend(self.rho_gradient(&means).iter().map(|g| g * w / n));
         }
-        self.pull_back(ends, nodes, &shared)
+        self.pull_back::<T, L>(ends, nodes, &shared)
     }
 
     /// [`Indicator::integrated_gradient`] in precision `T`.
-    fn integrated<T: Float>(
+    fn integrated<T: Lane + Element, const L: usize>(
         &self,
         x: &Tensor<3>,
         b: &Tensor<3>,
@@ -524,7 +519,7 @@ impl<P: PooledFn> PoolingFn<P> {
                 d,
                 n,
             };
-            let gradient = self.step_gradient(&ends, nodes, weights);
+            let gradient = self.step_gradient::<T, L>(&ends, nodes, weights);
             if r == 0 {
                 // One step (the large case) keeps its buffer: no second copy of it.
                 out = gradient;
@@ -591,8 +586,9 @@ impl<P: PooledFn> Indicator for PoolingFn<P> {
         weights: &[f64],
     ) -> Result<Option<Tensor<3>>> {
         Ok(Some(match x.dtype() {
-            DType::F32 => self.integrated::<f32>(x, b, nodes, weights)?,
-            _ => self.integrated::<f64>(x, b, nodes, weights)?,
+            // Lanes: one 256-bit vector of the run's precision.
+            DType::F32 => self.integrated::<f32, 8>(x, b, nodes, weights)?,
+            _ => self.integrated::<f64, 4>(x, b, nodes, weights)?,
         }))
     }
 }
