@@ -2,7 +2,7 @@
 
 use aumann::indicators::DomainError;
 use aumann::prelude::*;
-use burn::tensor::{Tensor, TensorData};
+use burn::tensor::{DType, Tensor, TensorData};
 use rand::{RngExt, SeedableRng};
 
 /// `ψ(z) = W₂ᵀ tanh(W₁ᵀ z + c₁)` (`d → h → k`) and `ρ(p) = Σ_l a_l ln(1 + (Mᵀ p)_l²) + eᵀp`, all
@@ -126,6 +126,34 @@ impl Pooled for Theil {
     }
 }
 
+/// Theil's index with its domain checked: every composite on the path positive.
+struct CheckedTheil;
+
+impl Pooled for CheckedTheil {
+    fn name(&self) -> &str {
+        "checked_theil"
+    }
+    fn psi(&self, z: Tensor<3>) -> Tensor<3> {
+        Theil.psi(z)
+    }
+    fn rho(&self, p: Tensor<2>) -> Tensor<1> {
+        Theil.rho(p)
+    }
+    fn check_domain(&self, x: &Tensor<3>, b: &Tensor<3>) -> aumann::Result<Option<DomainError>> {
+        // The lowest composite of each row, of x and of b (b may be one row for all).
+        let lowest = |t: &Tensor<3>| {
+            let m = t.clone().sum_dim(1).min_dim(2);
+            m.into_data().convert::<f64>().to_vec::<f64>().unwrap()
+        };
+        let (x, b) = (lowest(x), lowest(b));
+        let row = (0..x.len()).find(|&r| x[r] <= 0.0 || b[r.min(b.len() - 1)] <= 0.0);
+        Ok(row.map(|row| DomainError {
+            row,
+            reason: "a composite is not positive".into(),
+        }))
+    }
+}
+
 /// The same indicator with only its `forward`: the engine's general autodiff route.
 struct General<'a>(&'a dyn Indicator);
 
@@ -144,7 +172,8 @@ fn population(t: usize, n: usize, d: usize, seed: u64) -> Array3 {
     Array3::from_f64([t, n, d], values)
 }
 
-/// φ by both routes; the largest difference relative to the largest |φ|.
+/// φ and the end values by `indicator`'s own route and the general autodiff route: the
+/// largest difference relative to the largest |φ| (or |V|).
 fn gap(
     indicator: &dyn Indicator,
     x: &Array3,
@@ -162,39 +191,51 @@ fn gap(
     let pooled = path::attribute(indicator, x, b, &options, &device, &mut |_| {}).unwrap();
     let general =
         path::attribute(&General(indicator), x, b, &options, &device, &mut |_| {}).unwrap();
-    let scale = general.phi.iter().fold(0.0f64, |s, v| s.max(v.abs()));
-    assert!(scale > 0.0);
-    let worst = pooled
-        .phi
-        .iter()
-        .zip(&general.phi)
-        .fold(0.0f64, |s, (p, g)| s.max((p - g).abs()));
-    worst / scale
+    assert!(general.phi.iter().any(|&v| v != 0.0));
+    // The end values, relative to the largest |V| of either end (V(b) may be 0).
+    let ends = |a: &aumann::attribution::Attribution| [a.v_x.clone(), a.v_b.clone()].concat();
+    relative_gap(&pooled.phi, &general.phi).max(relative_gap(&ends(&pooled), &ends(&general)))
 }
 
+/// `x` stored in f32.
+fn stored_f32(x: &Array3) -> Array3 {
+    let [t, n, d] = x.shape();
+    let values = (0..t * n * d)
+        .map(|i| x.get(i / (n * d), i / d % n, i % d) as f32)
+        .collect();
+    Array3::from_f32([t, n, d], values)
+}
+
+/// `Pooling`'s routes (on a host device: blocks read from the input as stored, f64 or f32;
+/// and the tensor route, which every device takes) against the general autodiff route.
 fn pooled_route_equals_autodiff(backend: Backend) {
     let shapes = [(1, 4, 1), (3, 8, 2), (3, 16, 5), (2, 5, 3)];
     for (case, &(d, h, k)) in shapes.iter().enumerate() {
-        let x = population(3, 700, d, 10 + case as u64);
-        let baselines = [
-            Baseline::resolve(&BaselineSpec::Zero, &x).unwrap(),
-            Baseline::resolve(&BaselineSpec::Mean, &x).unwrap(),
-            Baseline::resolve(&BaselineSpec::First, &x).unwrap(),
-        ];
+        let x64 = population(3, 700, d, 10 + case as u64);
+        let x32 = stored_f32(&x64);
         // Small blocks: several blocks of agents and of points.
         let indicator =
             Pooling::new(RandomPooled::new(d, h, k, case as u64)).with_block_elements(5000);
-        for b in &baselines {
-            let precisions: &[(Precision, f64)] = match backend {
-                Backend::Wgpu => &[(Precision::F32, 1e-6)],
-                _ => &[(Precision::F64, 1e-12), (Precision::F32, 1e-6)],
-            };
-            for &(precision, tolerance) in precisions {
-                let g = gap(&indicator, &x, b, precision, backend);
-                assert!(
-                    g <= tolerance,
-                    "d={d} h={h} k={k} {precision:?}: the routes differ by {g:e} of the largest φ"
-                );
+        let routes: [(&str, &dyn Indicator); 2] =
+            [("own", &indicator), ("tensor", &TensorRoute(&indicator))];
+        for ((route, indicator), (stored, x)) in routes
+            .into_iter()
+            .flat_map(|r| [(r, ("f64", &x64)), (r, ("f32", &x32))])
+        {
+            for spec in [BaselineSpec::Zero, BaselineSpec::Mean, BaselineSpec::First] {
+                let b = Baseline::resolve(&spec, x).unwrap();
+                let precisions: &[(Precision, f64)] = match backend {
+                    Backend::Wgpu => &[(Precision::F32, 1e-6)],
+                    _ => &[(Precision::F64, 1e-12), (Precision::F32, 1e-6)],
+                };
+                for &(precision, tolerance) in precisions {
+                    let g = gap(indicator, x, &b, precision, backend);
+                    assert!(
+                        g <= tolerance,
+                        "d={d} h={h} k={k} {spec:?} {stored} stored, {precision:?}, {route} \
+                         route: off by {g:e} of the largest value"
+                    );
+                }
             }
         }
     }
@@ -210,11 +251,52 @@ fn pooled_route_equals_autodiff(backend: Backend) {
 
 backend_test!(pooled_route_equals_autodiff);
 
+/// An indicator with its host route hidden: the engine takes its tensor route
+/// (`integrated_gradient` on `[rows, d, n]` tensors).
+struct TensorRoute<'a>(&'a dyn Indicator);
+
+impl Indicator for TensorRoute<'_> {
+    fn name(&self) -> &str {
+        "tensor_route"
+    }
+    fn forward(&self, z: Tensor<3>) -> aumann::Result<Tensor<1>> {
+        self.0.forward(z)
+    }
+    fn values(&self, z: &Tensor<3>, shape: [usize; 3], dtype: DType) -> aumann::Result<Vec<f64>> {
+        self.0.values(z, shape, dtype)
+    }
+    fn check_domain(&self, x: &Tensor<3>, b: &Tensor<3>) -> aumann::Result<Option<DomainError>> {
+        self.0.check_domain(x, b)
+    }
+    fn integrated_gradient(
+        &self,
+        x: &Tensor<3>,
+        b: &Tensor<3>,
+        nodes: &[f64],
+        weights: &[f64],
+    ) -> aumann::Result<Option<Tensor<3>>> {
+        self.0.integrated_gradient(x, b, nodes, weights)
+    }
+}
+
+/// The largest difference between `got` and `reference`, relative to the largest |value| of
+/// `reference`.
+fn relative_gap(got: &[f64], reference: &[f64]) -> f64 {
+    let scale = reference.iter().fold(0.0f64, |s, v| s.max(v.abs()));
+    let worst = got
+        .iter()
+        .zip(reference)
+        .fold(0.0f64, |s, (a, r)| s.max((a - r).abs()));
+    worst / scale
+}
+
 /// ψ and ρ as plain Rust over `Scalar` (dual numbers on packs of agents, on the host) give the
-/// φ of the same functions as tensor programs through burn's autodiff, for every baseline and
-/// shapes whose agents and coordinates leave partial packs and direction chunks: every
-/// coordinate count up to 4 and pooled width up to 4 (the fixed-size buffers), wider ψ and
-/// more coordinates (the general buffers), and agents over several parallel tasks.
+/// φ and the end values of the same functions as tensor programs through burn's autodiff, by
+/// both of `PoolingFn`'s routes (the host route reading the input as stored, f64 or f32, and
+/// the tensor route), for every baseline and shapes whose agents and coordinates leave
+/// partial packs and direction chunks: every coordinate count up to 4 and pooled width up to
+/// 4 (the fixed-size buffers), wider ψ and more coordinates (the general buffers), and agents
+/// over several parallel tasks.
 #[test]
 fn pooled_fn_route_equals_autodiff() {
     let shapes = [
@@ -228,12 +310,13 @@ fn pooled_fn_route_equals_autodiff() {
     ];
     for (case, &(d, h, k, n)) in shapes.iter().enumerate() {
         let x = population(3, n, d, 20 + case as u64);
+        let x32 = stored_f32(&x);
         let random = RandomPooled::new(d, h, k, case as u64);
         let tensors = Pooling::new(RandomPooled::new(d, h, k, case as u64));
         let host = PoolingFn::new(random);
         for spec in [BaselineSpec::Zero, BaselineSpec::Mean, BaselineSpec::First] {
-            let b = Baseline::resolve(&spec, &x).unwrap();
-            let run = |indicator: &dyn Indicator, precision| {
+            let run = |indicator: &dyn Indicator, x: &Array3, precision| {
+                let b = Baseline::resolve(&spec, x).unwrap();
                 let options = PathOptions {
                     points: 12,
                     precision,
@@ -241,23 +324,63 @@ fn pooled_fn_route_equals_autodiff() {
                     ..PathOptions::default()
                 };
                 let device = Backend::Flex.device().unwrap();
-                path::attribute(indicator, &x, &b, &options, &device, &mut |_| {}).unwrap()
+                path::attribute(indicator, x, &b, &options, &device, &mut |_| {}).unwrap()
             };
-            let reference = run(&General(&tensors), Precision::F64);
-            for (precision, tolerance) in [(Precision::F64, 1e-12), (Precision::F32, 1e-6)] {
-                let got = run(&host, precision);
-                let scale = reference.phi.iter().fold(0.0f64, |s, v| s.max(v.abs()));
-                let worst = got
-                    .phi
-                    .iter()
-                    .zip(&reference.phi)
-                    .fold(0.0f64, |s, (a, r)| s.max((a - r).abs()));
-                assert!(
-                    worst <= tolerance * scale,
-                    "d={d} h={h} k={k} {spec:?} {precision:?}: {:e} of the largest φ",
-                    worst / scale
-                );
+            for (stored, x) in [("f64", &x), ("f32", &x32)] {
+                let reference = run(&General(&tensors), x, Precision::F64);
+                for (precision, tolerance) in [(Precision::F64, 1e-12), (Precision::F32, 1e-6)] {
+                    let routes: [(&str, &dyn Indicator); 2] =
+                        [("host", &host), ("tensor", &TensorRoute(&host))];
+                    for (route, indicator) in routes {
+                        let got = run(indicator, x, precision);
+                        let what = format!(
+                            "d={d} h={h} k={k} {spec:?} {stored} stored, {precision:?}, {route} route"
+                        );
+                        let phi = relative_gap(&got.phi, &reference.phi);
+                        assert!(
+                            phi <= tolerance,
+                            "{what}: φ off by {phi:e} of the largest φ"
+                        );
+                        // The host route reads the ends as stored; the tensor route in the
+                        // run's precision.
+                        let exact = if route == "host" {
+                            1e-11
+                        } else {
+                            tolerance.max(1e-11)
+                        };
+                        for (ends, r) in [(&got.v_x, &reference.v_x), (&got.v_b, &reference.v_b)] {
+                            let v = relative_gap(ends, r);
+                            assert!(v <= exact, "{what}: end values off by {v:e}");
+                        }
+                    }
+                }
             }
+        }
+    }
+}
+
+/// A path leaving the domain is refused, naming its step, by both of `Pooling`'s routes: the
+/// host route asks one block of agents at a time.
+#[test]
+fn pooled_routes_refuse_a_path_outside_the_domain() {
+    let mut x = population(3, 5000, 2, 7);
+    let [_, n, d] = x.shape();
+    let values: Vec<f64> = (0..3 * n * d)
+        .map(|i| match i == (2 * n + 4321) * d {
+            true => -5.0, // step 2, agent 4321 (the second block)
+            false => x.get(i / (n * d), i / d % n, i % d),
+        })
+        .collect();
+    x = Array3::from_f64([3, n, d], values);
+    let b = Baseline::resolve(&BaselineSpec::Mean, &x).unwrap();
+    let checked = Pooling::new(CheckedTheil).with_block_elements(4096 * 2);
+    let routes: [&dyn Indicator; 2] = [&checked, &TensorRoute(&checked)];
+    for indicator in routes {
+        let device = Backend::Flex.device().unwrap();
+        let options = PathOptions::default();
+        match path::attribute(indicator, &x, &b, &options, &device, &mut |_| {}) {
+            Err(aumann::Error::Domain { step: 2, .. }) => {}
+            other => panic!("{}: {other:?}", indicator.name()),
         }
     }
 }

@@ -240,6 +240,36 @@ impl Array3 {
     }
 }
 
+/// Agents `s..s + len` of one step stored `[n, d]` as a `[1, d, len]` tensor of `dtype`.
+pub(crate) fn agents_block(
+    step: StepSlice,
+    d: usize,
+    s: usize,
+    len: usize,
+    device: &Device,
+    dtype: DType,
+) -> Tensor<3> {
+    let data = match (step, dtype) {
+        (StepSlice::F32(v), DType::F32) => TensorData::new(
+            transpose(&v[s * d..(s + len) * d], 1, len, d, |x| x),
+            [1, d, len],
+        ),
+        (StepSlice::F32(v), _) => TensorData::new(
+            transpose(&v[s * d..(s + len) * d], 1, len, d, f64::from),
+            [1, d, len],
+        ),
+        (StepSlice::F64(v), DType::F32) => TensorData::new(
+            transpose(&v[s * d..(s + len) * d], 1, len, d, |x| x as f32),
+            [1, d, len],
+        ),
+        (StepSlice::F64(v), _) => TensorData::new(
+            transpose(&v[s * d..(s + len) * d], 1, len, d, |x| x),
+            [1, d, len],
+        ),
+    };
+    Tensor::from_data(data, (device, dtype))
+}
+
 /// `[rows, n, d]` → `[rows, d, n]`, converting each element with `f`.
 pub(crate) fn transpose<A: Copy + Sync, B: Copy + Send + Default>(
     src: &[A],

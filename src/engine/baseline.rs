@@ -14,7 +14,7 @@ use std::path::PathBuf;
 
 use burn::tensor::{DType, Device, Tensor};
 
-use crate::array::{Array3, Values};
+use crate::array::{Array3, StepSlice, Values};
 use crate::error::{Error, Result};
 
 /// Which baseline to use, as the user names it.
@@ -98,9 +98,14 @@ impl Baseline {
             BaselineSpec::Mean => {
                 let mut means = Vec::with_capacity(t * d);
                 for step in 0..t {
-                    let x = features.step_f64(step);
+                    // Read as stored: a copy of the step in f64 would double its size.
                     for k in 0..d {
-                        let s = aumann_kernels::sum::sum_by(n, |i| x[i * d + k]);
+                        let s = match features.step(step) {
+                            StepSlice::F32(x) => {
+                                aumann_kernels::sum::sum_by(n, |i| x[i * d + k] as f64)
+                            }
+                            StepSlice::F64(x) => aumann_kernels::sum::sum_by(n, |i| x[i * d + k]),
+                        };
                         means.push(s / n as f64);
                     }
                 }

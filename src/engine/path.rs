@@ -17,6 +17,10 @@
 //! couples them). A small input batches several quadrature points into one backward pass
 //! instead, stacked along the row axis, which amortises the per-operation overhead.
 //!
+//! An indicator with a [`HostRoute`] (a pooled indicator on the host) is attributed step by
+//! step from the features as stored, its own blocks of agents at a time: no tensor copy of
+//! the input, and `φ` the only array of the input's size.
+//!
 //! # Where the time goes
 //!
 //! [`Attribution::phases`] splits a run's wall time into `upload` (features and baseline to
@@ -35,7 +39,7 @@ use crate::attribution::Attribution;
 use crate::backend::{Precision, on_host};
 use crate::baseline::Baseline;
 use crate::error::{Error, Result};
-use crate::indicators::{Indicator, PathFn};
+use crate::indicators::{HostRoute, HostRun, HostStep, Indicator, PathFn};
 use crate::limits;
 pub use crate::progress::Progress;
 
@@ -146,6 +150,11 @@ pub fn attribute(
     let start = Instant::now();
     let [steps, n, _] = features.shape();
     validate(indicator, options, device, n)?;
+    if let Some(host) = indicator.host_route(device) {
+        let attribution = on_host_route(host, features, baseline, options, device, progress)?;
+        attribution.check_finite(indicator.name())?;
+        return Ok(attribution);
+    }
     let engine = Engine::new(
         indicator,
         options,
@@ -180,6 +189,60 @@ pub fn attribute(
     let attribution = assemble(done, [steps, n], options.precision, wall);
     attribution.check_finite(indicator.name())?;
     Ok(attribution)
+}
+
+/// [`attribute`] by the indicator's own [`HostRoute`], step by step, from the features as
+/// stored: `φ` is the only array the size of the input that it makes.
+fn on_host_route(
+    host: &dyn HostRoute,
+    features: &Array3,
+    baseline: &Baseline,
+    options: &PathOptions,
+    device: &Device,
+    progress: &mut (dyn FnMut(Progress) + Send),
+) -> Result<Attribution> {
+    let start = Instant::now();
+    let [steps, n, d] = features.shape();
+    let (nodes, weights) = options.rule.nodes_weights(options.points);
+    let run = HostRun {
+        nodes: &nodes,
+        weights: &weights,
+        precision: options.precision,
+        device,
+    };
+    let mut clock = PhaseClock::default();
+    let (mut v_x, mut v_b) = (Vec::with_capacity(steps), Vec::with_capacity(steps));
+    let mut phi = vec![0.0; steps * n];
+    for (t, phi) in phi.chunks_exact_mut(n).enumerate() {
+        let step = HostStep {
+            index: t,
+            x: features.step(t),
+            b: baseline.step(t),
+            agents: n,
+            dims: d,
+        };
+        let [x, b] = host.end_values(&step, &run)?;
+        v_x.push(x);
+        v_b.push(b);
+        clock.lap(Phase::Values);
+        host.attribute(&step, &run, phi)?;
+        clock.lap(Phase::Backward);
+        progress(Progress {
+            done: t + 1,
+            total: steps,
+        });
+    }
+    let wall = start.elapsed().as_secs_f64();
+    Ok(Attribution {
+        steps,
+        agents: n,
+        phi,
+        v_x,
+        v_b,
+        precision: options.precision,
+        seconds: wall - clock.seconds[Phase::Values as usize],
+        phases: PhaseClock::report(clock.seconds),
+    })
 }
 
 /// One run's chunks, in step order, as an [`Attribution`]. Phases are core time: where

@@ -61,6 +61,7 @@ use std::path::{Path, PathBuf};
 
 use burn::tensor::{DType, Device, Tensor};
 
+use crate::array::StepSlice;
 use crate::backend::Precision;
 use crate::choice::Choice;
 use crate::error::{Error, Result};
@@ -187,6 +188,72 @@ pub trait Indicator: Send + Sync {
         let _ = (x, b);
         Ok(Box::new(move |z| self.forward(z)))
     }
+
+    /// The indicator's attribution of whole steps on the host, read from the features as
+    /// stored, for a run on `device`; `None` (the default) for the tensor routes.
+    ///
+    /// A run takes it when offered: no tensor copy of the input is made, and working memory
+    /// beyond `φ` is the route's own. The route is answerable for its domain (nothing calls
+    /// [`Indicator::check_domain`]) and for agreeing with the autodiff route.
+    fn host_route(&self, device: &Device) -> Option<&dyn HostRoute> {
+        let _ = device;
+        None
+    }
+}
+
+/// One step of a population on the host, as stored: what a [`HostRoute`] reads.
+#[derive(Clone, Copy, Debug)]
+pub struct HostStep<'a> {
+    /// The step's index in the input, for messages.
+    pub index: usize,
+    /// The agents' features, `[n, d]` (agent-major, a step of the `[T, n, d]` input).
+    pub x: StepSlice<'a>,
+    /// Their baseline: `d` values shared by every agent, or `[n, d]`.
+    pub b: &'a [f64],
+    /// Agents `n`.
+    pub agents: usize,
+    /// Features per agent `d`.
+    pub dims: usize,
+}
+
+/// How a [`HostRoute`] runs: the quadrature, the precision and the device.
+#[derive(Clone, Copy, Debug)]
+pub struct HostRun<'a> {
+    /// Nodes `α_j`.
+    pub nodes: &'a [f64],
+    /// Weights `w_j`.
+    pub weights: &'a [f64],
+    /// Precision of the path's points and the gradients.
+    pub precision: Precision,
+    /// The run's device, for a route that runs tensor programs.
+    pub device: &'a Device,
+}
+
+impl HostRun<'_> {
+    /// The dtype of [`HostRun::precision`].
+    pub fn dtype(&self) -> DType {
+        self.precision.dtype()
+    }
+}
+
+/// An indicator's own attribution of one step on the host (see [`Indicator::host_route`]):
+///
+/// ```text
+/// φ_i = Σ_k δ_ik Σ_j w_j ∂V/∂z_ik(b + α_j δ),   δ = x − b
+/// ```
+pub trait HostRoute: Sync {
+    /// `[V(x), V(b)]` of the step, in f64.
+    ///
+    /// # Errors
+    /// If the route's tensors cannot be read back.
+    fn end_values(&self, step: &HostStep, run: &HostRun) -> Result<[f64; 2]>;
+
+    /// Every agent's `φ_i` into `phi` (`n` values).
+    ///
+    /// # Errors
+    /// A path outside the indicator's domain ([`Error::Domain`]), or tensors that cannot be
+    /// read back.
+    fn attribute(&self, step: &HostStep, run: &HostRun, phi: &mut [f64]) -> Result<()>;
 }
 
 /// The tensor program of one of the four analytic indicators.

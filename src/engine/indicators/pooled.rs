@@ -21,7 +21,9 @@
 //!
 //! No graph spans more than one block, so memory is a block's activations whatever `n`; the
 //! result is the φ of the general autodiff route (the same derivative, summed in another
-//! order).
+//! order). On a host device (`flex`, `ndarray`) the blocks are read from the input as stored
+//! ([`Indicator::host_route`]): no tensor of a whole step is made, and
+//! [`Pooled::check_domain`] is asked about one block of agents at a time.
 //!
 //! # Example
 //!
@@ -68,9 +70,10 @@
 use burn::tensor::{DType, Device, Tensor, TensorData};
 use rayon::prelude::*;
 
-use super::{DomainError, Indicator};
-use crate::array::download;
-use crate::error::Result;
+use super::{DomainError, HostRoute, HostRun, HostStep, Indicator};
+use crate::array::{StepSlice, agents_block, download};
+use crate::backend::on_host;
+use crate::error::{Error, Result};
 use crate::path::{points_on_paths, sum_point_slices};
 
 /// An indicator of the form `V(z) = ρ((1/n) Σ_i ψ(z_i))`: see the [module](self) docs.
@@ -102,7 +105,9 @@ pub trait Pooled: Send + Sync {
     fn rho(&self, p: Tensor<2>) -> Tensor<1>;
 
     /// Check that the whole path from `b` to `x` lies in the indicator's domain: as
-    /// [`Indicator::check_domain`].
+    /// [`Indicator::check_domain`]. On a host device it is asked about one block of agents at
+    /// a time (`x`, `b`: `[1, d, len]`, `b` `[1, d, 1]` when shared): state conditions on
+    /// agents' values.
     ///
     /// # Errors
     /// If reading the check's statistics back from the device fails.
@@ -186,6 +191,246 @@ impl<P: Pooled> Indicator for Pooling<P> {
         let shared = route.shared_vectors(&pooled, weights)?;
         Ok(Some(route.pull_back(&shared)?))
     }
+
+    /// On the host, blocks of agents are read from the input as stored.
+    fn host_route(&self, device: &Device) -> Option<&dyn HostRoute> {
+        on_host(device).then_some(self as &dyn HostRoute)
+    }
+}
+
+impl<P: Pooled> HostRoute for Pooling<P> {
+    fn end_values(&self, step: &HostStep, run: &HostRun) -> Result<[f64; 2]> {
+        let blocks = HostBlocks::new(self, step, run, &[0.0]);
+        let v_x = blocks.value(BlockOf::Features)?;
+        let v_b = blocks.value(BlockOf::Baseline)?;
+        Ok([v_x, v_b])
+    }
+
+    fn attribute(&self, step: &HostStep, run: &HostRun, phi: &mut [f64]) -> Result<()> {
+        let blocks = HostBlocks::new(self, step, run, run.nodes);
+        blocks.check_domain()?;
+        let sums = blocks.pool(run.dtype(), BlockOf::Path)?;
+        let shape = [1, blocks.k, step.agents];
+        let on = (run.device, run.dtype());
+        let shared = shared_gradients(&self.pooled, &sums, shape, run.weights, on)?;
+        blocks.pull_back(&shared, phi)
+    }
+}
+
+/// Which ends of one step's paths a block holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum BlockOf {
+    /// The features `x` (one point).
+    Features,
+    /// The baseline `b` (one point).
+    Baseline,
+    /// The path's points `b + α_j δ` at every node.
+    Path,
+}
+
+/// One step read from the host in blocks of agents, each made a `[1, d, len]` tensor only
+/// while it is worked on: the three passes of the pooled route with memory `O(block)`.
+struct HostBlocks<'a, P> {
+    pooled: &'a P,
+    step: &'a HostStep<'a>,
+    run: &'a HostRun<'a>,
+    nodes: &'a [f64],
+    /// `k`, the width of ψ.
+    k: usize,
+    /// Agents per block.
+    agents: usize,
+    /// Quadrature points per block.
+    points: usize,
+}
+
+impl<'a, P: Pooled> HostBlocks<'a, P> {
+    fn new(
+        pooling: &'a Pooling<P>,
+        step: &'a HostStep<'a>,
+        run: &'a HostRun<'a>,
+        nodes: &'a [f64],
+    ) -> Self {
+        let pooled = &pooling.pooled;
+        let one = agents_block(step.x, step.dims, 0, 1, run.device, run.dtype());
+        let k = pooled.psi(one).dims()[1];
+        let per_agent_point = step.dims.max(k);
+        let agents =
+            (pooling.block_elements / per_agent_point).clamp(1, step.agents.min(MAX_BLOCK_AGENTS));
+        let points =
+            (pooling.block_elements / (per_agent_point * agents)).clamp(1, nodes.len().max(1));
+        Self {
+            pooled,
+            step,
+            run,
+            nodes,
+            k,
+            agents,
+            points,
+        }
+    }
+
+    /// The first agent of every block, and its length.
+    fn blocks(&self) -> Vec<(usize, usize)> {
+        let n = self.step.agents;
+        (0..n)
+            .step_by(self.agents)
+            .map(|s| (s, self.agents.min(n - s)))
+            .collect()
+    }
+
+    /// The path's ends of agents `s..s + len` in `dtype`: `x` and `b` (`[1, d, 1]` when
+    /// shared), `[1, d, len]`.
+    fn ends(&self, (s, len): (usize, usize), dtype: DType) -> (Tensor<3>, Tensor<3>) {
+        let (d, device) = (self.step.dims, self.run.device);
+        let x = agents_block(self.step.x, d, s, len, device, dtype);
+        let b = match self.step.b.len() == d {
+            true => agents_block(StepSlice::F64(self.step.b), d, 0, 1, device, dtype),
+            false => agents_block(StepSlice::F64(self.step.b), d, s, len, device, dtype),
+        };
+        (x, b)
+    }
+
+    /// The points of `what` for one block and the nodes `j0..j1`, `[(j1 − j0), d, len]`.
+    fn points(
+        &self,
+        block: (usize, usize),
+        what: BlockOf,
+        [j0, j1]: [usize; 2],
+        dtype: DType,
+    ) -> Tensor<3> {
+        let (x, b) = self.ends(block, dtype);
+        match what {
+            BlockOf::Features => x,
+            BlockOf::Baseline => b,
+            BlockOf::Path => points_on_paths(&(x - b.clone()), Some(&b), &self.nodes[j0..j1]),
+        }
+    }
+
+    /// `Σ_i ψ(z_i)` of every node, `[m, k]` flattened, in f64: blocks in parallel, their sums
+    /// added in block order.
+    fn pool(&self, dtype: DType, what: BlockOf) -> Result<Vec<f64>> {
+        let (m, k) = (self.nodes.len(), self.k);
+        let partial = |block: (usize, usize)| -> Result<Vec<f64>> {
+            let mut sums = vec![0.0; m * k];
+            for j0 in (0..m).step_by(self.points) {
+                let j1 = (j0 + self.points).min(m);
+                let psi = self.pooled.psi(self.points(block, what, [j0, j1], dtype));
+                let block = download(crate::ops::sum_dim(psi, 2), "pooled sums")?;
+                sums[j0 * k..j1 * k].copy_from_slice(&block);
+            }
+            Ok(sums)
+        };
+        let blocks = match what {
+            // A shared baseline pools to ψ of that point: one agent is enough.
+            BlockOf::Baseline if self.step.b.len() == self.step.dims => vec![(0, 1)],
+            _ => self.blocks(),
+        };
+        let partials: Vec<Vec<f64>> = blocks.into_par_iter().map(partial).collect::<Result<_>>()?;
+        let mut sums = vec![0.0; m * k];
+        for part in partials {
+            for (sum, v) in sums.iter_mut().zip(part) {
+                *sum += v;
+            }
+        }
+        Ok(sums)
+    }
+
+    /// `V` of the features or the baseline, ψ and ρ in f64.
+    fn value(&self, what: BlockOf) -> Result<f64> {
+        let sums = self.pool(DType::F64, what)?;
+        let n = match what {
+            BlockOf::Baseline if self.step.b.len() == self.step.dims => 1,
+            _ => self.step.agents,
+        };
+        let means: Vec<f64> = sums.iter().map(|s| s / n as f64).collect();
+        let p = Tensor::<2>::from_data(
+            TensorData::new(means, [1, self.k]),
+            (self.run.device, DType::F64),
+        );
+        Ok(download(self.pooled.rho(p), "values")?[0])
+    }
+
+    /// The domain of every block's paths, by [`Pooled::check_domain`].
+    fn check_domain(&self) -> Result<()> {
+        let dtype = self.run.dtype();
+        for block in self.blocks() {
+            let (x, b) = self.ends(block, dtype);
+            if let Some(e) = self.pooled.check_domain(&x, &b)? {
+                return Err(Error::Domain {
+                    indicator: self.pooled.name().into(),
+                    step: self.step.index,
+                    reason: e.reason,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// `φ_i = Σ_c δ_ic Σ_j (J_ψ(z_i(α_j))ᵀ g_j)_c` of every agent into `phi`; `shared`: `g_j`,
+    /// `[m, k, 1]`. Blocks in parallel.
+    fn pull_back(&self, shared: &Tensor<3>, phi: &mut [f64]) -> Result<()> {
+        let (m, dtype) = (self.nodes.len(), self.run.dtype());
+        let blocks = self.blocks();
+        let work = phi.par_chunks_mut(self.agents).zip(blocks.into_par_iter());
+        work.try_for_each(|(phi, block)| {
+            let (x, b) = self.ends(block, dtype);
+            let delta = x - b.clone();
+            let mut acc: Option<Tensor<3>> = None;
+            for j0 in (0..m).step_by(self.points) {
+                let j1 = (j0 + self.points).min(m);
+                let z = points_on_paths(&delta, Some(&b), &self.nodes[j0..j1]);
+                let z = z.autodiff().require_grad();
+                let g = shared.clone().narrow(0, j0, j1 - j0);
+                let y = (self.pooled.psi(z.clone()) * g).sum();
+                let grad = z
+                    .grad(&y.backward())
+                    .unwrap_or_else(|| z.clone().inner().zeros_like());
+                let grad = sum_point_slices(grad, 1, None);
+                acc = Some(match acc {
+                    None => grad,
+                    Some(a) => a + grad,
+                });
+            }
+            let acc = acc.unwrap_or_else(|| unreachable!("a rule has at least one point"));
+            phi.copy_from_slice(&download((acc * delta).sum_dim(1), "attributions")?);
+            Ok(())
+        })
+    }
+}
+
+/// `g_j = w_j ∇ρ(p̄(α_j)) / n` of every point and row from the pooled sums `[m·rows, k]`,
+/// as `[m·rows, k, 1]` in the run's precision on its device.
+fn shared_gradients<P: Pooled>(
+    pooled: &P,
+    sums: &[f64],
+    [rows, k, n]: [usize; 3],
+    weights: &[f64],
+    (device, dtype): (&Device, DType),
+) -> Result<Tensor<3>> {
+    let m = weights.len();
+    // `p̄` and `∇ρ` in f64 where the device has it.
+    let pool_dtype = if device.supports_dtype(DType::F64) {
+        DType::F64
+    } else {
+        dtype
+    };
+    let means: Vec<f64> = sums.iter().map(|s| s / n as f64).collect();
+    let p = Tensor::<2>::from_data(TensorData::new(means, [m * rows, k]), (device, pool_dtype))
+        .autodiff()
+        .require_grad();
+    let grad = p
+        .grad(&pooled.rho(p.clone()).sum().backward())
+        .unwrap_or_else(|| p.clone().inner().zeros_like());
+    let mut g = download(grad, "gradients of ρ")?;
+    for (j, &w) in weights.iter().enumerate() {
+        for v in &mut g[j * rows * k..(j + 1) * rows * k] {
+            *v *= w / n as f64;
+        }
+    }
+    Ok(
+        Tensor::<3>::from_data(TensorData::new(g, [m * rows, k, 1]), (device, pool_dtype))
+            .cast(dtype),
+    )
 }
 
 /// One chunk of steps on its way through the three passes.
@@ -202,8 +447,6 @@ struct Route<'a, P> {
     agents: usize,
     /// Quadrature points per block.
     points: usize,
-    /// Where `p̄` and `∇ρ` are computed: f64 where the device has it.
-    pool_dtype: DType,
 }
 
 impl<'a, P: Pooled> Route<'a, P> {
@@ -215,7 +458,6 @@ impl<'a, P: Pooled> Route<'a, P> {
         block_elements: usize,
     ) -> Self {
         let [rows, d, n] = x.dims();
-        let device = x.device();
         // ψ of one agent tells its width k.
         let k = pooled.psi(x.clone().narrow(0, 0, 1).narrow(2, 0, 1)).dims()[1];
         let per_agent_point = rows * d.max(k);
@@ -229,11 +471,6 @@ impl<'a, P: Pooled> Route<'a, P> {
             k,
             agents,
             points,
-            pool_dtype: if device.supports_dtype(DType::F64) {
-                DType::F64
-            } else {
-                x.dtype()
-            },
         }
     }
 
@@ -291,29 +528,8 @@ impl<'a, P: Pooled> Route<'a, P> {
     /// Pass 2: `g_j = w_j ∇ρ(p̄(α_j)) / n` of every point and row, `[m·rows, k, 1]`.
     fn shared_vectors(&self, sums: &[f64], weights: &[f64]) -> Result<Tensor<3>> {
         let [rows, _, n] = self.x.dims();
-        let (m, k) = (self.nodes.len(), self.k);
-        let device: Device = self.x.device();
-        let means: Vec<f64> = sums.iter().map(|s| s / n as f64).collect();
-        let p = Tensor::<2>::from_data(
-            TensorData::new(means, [m * rows, k]),
-            (&device, self.pool_dtype),
-        )
-        .autodiff()
-        .require_grad();
-        let grad = p
-            .grad(&self.pooled.rho(p.clone()).sum().backward())
-            .unwrap_or_else(|| p.clone().inner().zeros_like());
-        let mut g = download(grad, "gradients of ρ")?;
-        for (j, &w) in weights.iter().enumerate() {
-            for v in &mut g[j * rows * k..(j + 1) * rows * k] {
-                *v *= w / n as f64;
-            }
-        }
-        Ok(Tensor::<3>::from_data(
-            TensorData::new(g, [m * rows, k, 1]),
-            (&device, self.pool_dtype),
-        )
-        .cast(self.x.dtype()))
+        let on = (&self.x.device(), self.x.dtype());
+        shared_gradients(self.pooled, sums, [rows, self.k, n], weights, on)
     }
 
     /// Pass 3: `Σ_j J_ψ(z_i(α_j))ᵀ g_j` of every agent, `[rows, d, n]`.

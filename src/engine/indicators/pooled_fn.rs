@@ -14,8 +14,9 @@
 //! direction per input coordinate (`N = d` up to four, chunks of four above). With at most four
 //! coordinates and four pooled means the buffers have fixed sizes and stay in registers. Every
 //! pooled sum, `∇ρ` and `V` is in f64; agent blocks run in parallel and their sums are added in
-//! a fixed order, so results do not depend on the thread count. Memory: one step's path ends
-//! and its gradient, `O(d n)` in `T`.
+//! a fixed order, so results do not depend on the thread count. A run reads the features as
+//! stored (agent-major, f32 or f64; [`Indicator::host_route`]) and writes each agent's `φ` as
+//! soon as its pack is pulled back: memory beyond the input and `φ` is a few values per task.
 //!
 //! # Example
 //!
@@ -56,12 +57,13 @@
 //! assert!((phi.phi.iter().sum::<f64>() - ge2).abs() < 1e-12);
 //! ```
 
-use burn::tensor::{DType, Element, Tensor, TensorData};
+use burn::tensor::{DType, Device, Element, Tensor, TensorData};
 use rayon::prelude::*;
 
-use super::Indicator;
 use super::scalar::{Dual, Lane, Pack, Scalar};
-use crate::array::download_as;
+use super::{HostRoute, HostRun, HostStep, Indicator};
+use crate::array::{StepSlice, download_as};
+use crate::backend::Precision;
 use crate::error::Result;
 
 /// Input coordinates differentiated per evaluation of ψ when there are more than this many.
@@ -110,16 +112,36 @@ impl<P: PooledFn> PoolingFn<P> {
     }
 }
 
-/// One step's population on the host, stored in precision `E`: `x` `[d, n]` (agents last)
-/// and `b` `[d, n]`, or `[d, 1]` where every agent starts from the same point.
-struct Ends<'a, E> {
-    x: &'a [E],
-    b: &'a [E],
-    d: usize,
-    n: usize,
+/// How one step's `[d, n]` values are laid out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Layout {
+    /// `[d, n]`: a tensor's row (agents last).
+    AgentsLast,
+    /// `[n, d]`: a step of the `[T, n, d]` input as stored.
+    AgentsFirst,
 }
 
-impl<E: Lane> Ends<'_, E> {
+/// One step's population on the host: `x` (`[d, n]` or `[n, d]`, see [`Layout`]) stored in
+/// precision `E`, and `b` in `B`, laid out as `x`, or `d` values where every agent starts from
+/// the same point.
+struct Ends<'a, E, B = E> {
+    x: &'a [E],
+    b: &'a [B],
+    d: usize,
+    n: usize,
+    layout: Layout,
+}
+
+impl<E: Lane, B: Lane> Ends<'_, E, B> {
+    /// Where coordinate `c` of agent `i` is stored.
+    #[inline(always)]
+    fn at(&self, c: usize, i: usize) -> usize {
+        match self.layout {
+            Layout::AgentsLast => c * self.n + i,
+            Layout::AgentsFirst => i * self.d + c,
+        }
+    }
+
     /// The pack of agents from `i` in precision `T`: every coordinate's start `b` and step
     /// `x − b`, into `start` and `step`; lanes past the last agent repeat it (their results
     /// are dropped).
@@ -131,14 +153,13 @@ impl<E: Lane> Ends<'_, E> {
         step: &mut [Pack<T, L>],
     ) {
         let shared = self.b.len() == self.d;
-        let of = |v: E| T::of(v.to_f64());
         for (c, (s, d)) in start.iter_mut().zip(step.iter_mut()).enumerate() {
-            let (mut x, mut b) = ([T::of(0.0); L], [of(self.b[c]); L]);
+            let (mut x, mut b) = ([T::of(0.0); L], [T::of(self.b[c].to_f64()); L]);
             for l in 0..L {
-                let a = c * self.n + (i + l).min(self.n - 1);
-                x[l] = of(self.x[a]);
+                let a = self.at(c, (i + l).min(self.n - 1));
+                x[l] = T::of(self.x[a].to_f64());
                 if !shared {
-                    b[l] = of(self.b[a]);
+                    b[l] = T::of(self.b[a].to_f64());
                 }
             }
             *s = Pack(b);
@@ -150,7 +171,7 @@ impl<E: Lane> Ends<'_, E> {
     fn packs<const L: usize>(
         &self,
         task: usize,
-    ) -> impl Iterator<Item = (usize, usize)> + use<L, E> {
+    ) -> impl Iterator<Item = (usize, usize)> + use<L, E, B> {
         let (start, end) = (task * TASK_AGENTS, self.n.min((task + 1) * TASK_AGENTS));
         (start..end).step_by(L).map(move |i| (i, L.min(end - i)))
     }
@@ -181,9 +202,13 @@ macro_rules! by_shape {
 impl<P: PooledFn> PoolingFn<P> {
     /// `Σ_i ψ(z_i(α_j))` of every node `j`, `[m, k]` in f64: ψ on packs of `L` agents in
     /// precision `T`.
-    fn pool<E: Lane, T: Lane, const L: usize>(&self, ends: &Ends<E>, nodes: &[f64]) -> Vec<f64> {
+    fn pool<E: Lane, B: Lane, T: Lane, const L: usize>(
+        &self,
+        ends: &Ends<E, B>,
+        nodes: &[f64],
+    ) -> Vec<f64> {
         let (k, m) = (self.0.pooled_width(), nodes.len());
-        let partial = |task: usize| self.pool_task_dispatch::<E, T, L>(ends, nodes, task);
+        let partial = |task: usize| self.pool_task_dispatch::<E, B, T, L>(ends, nodes, task);
         let partials: Vec<Vec<f64>> = (0..ends.tasks()).into_par_iter().map(partial).collect();
         let mut sums = vec![0.0; m * k];
         for part in partials {
@@ -194,37 +219,37 @@ impl<P: PooledFn> PoolingFn<P> {
         sums
     }
 
-    fn pool_task_dispatch<E: Lane, T: Lane, const L: usize>(
+    fn pool_task_dispatch<E: Lane, B: Lane, T: Lane, const L: usize>(
         &self,
-        ends: &Ends<E>,
+        ends: &Ends<E, B>,
         nodes: &[f64],
         task: usize,
     ) -> Vec<f64> {
         #[cfg(target_arch = "x86_64")]
         if aumann_kernels::dense::fused_lanes() {
             // SAFETY: the processor has AVX2 and FMA (checked just above).
-            return unsafe { self.pool_task_avx::<E, T, L>(ends, nodes, task) };
+            return unsafe { self.pool_task_avx::<E, B, T, L>(ends, nodes, task) };
         }
-        self.pool_task::<E, T, L>(ends, nodes, task)
+        self.pool_task::<E, B, T, L>(ends, nodes, task)
     }
 
     /// [`PoolingFn::pool_task`] compiled for AVX2 and FMA.
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2,fma")]
-    fn pool_task_avx<E: Lane, T: Lane, const L: usize>(
+    fn pool_task_avx<E: Lane, B: Lane, T: Lane, const L: usize>(
         &self,
-        ends: &Ends<E>,
+        ends: &Ends<E, B>,
         nodes: &[f64],
         task: usize,
     ) -> Vec<f64> {
-        self.pool_task::<E, T, L>(ends, nodes, task)
+        self.pool_task::<E, B, T, L>(ends, nodes, task)
     }
 
     /// The sums of parallel task `task`'s agents, `[m, k]`: ψ in `T`, sums in f64.
     #[inline(always)]
-    fn pool_task<E: Lane, T: Lane, const L: usize>(
+    fn pool_task<E: Lane, B: Lane, T: Lane, const L: usize>(
         &self,
-        ends: &Ends<E>,
+        ends: &Ends<E, B>,
         nodes: &[f64],
         task: usize,
     ) -> Vec<f64> {
@@ -258,9 +283,9 @@ impl<P: PooledFn> PoolingFn<P> {
     /// [`PoolingFn::pool_task`] with `out`, at least `k` values for ψ's outputs (those past
     /// `k` stay zero), and a pack's `d` path points, starts and steps.
     #[inline(always)]
-    fn pool_packs<E: Lane, T: Lane, const L: usize>(
+    fn pool_packs<E: Lane, B: Lane, T: Lane, const L: usize>(
         &self,
-        ends: &Ends<E>,
+        ends: &Ends<E, B>,
         nodes: &[f64],
         task: usize,
         out: &mut [Pack<T, L>],
@@ -311,90 +336,84 @@ impl<P: PooledFn> PoolingFn<P> {
         grad
     }
 
-    /// Every agent's `Σ_j J_ψ(z_i(α_j))ᵀ g_j`, `[d, n]`; `shared` `[m, k]`: ψ's duals on packs
-    /// of `L` agents.
-    fn pull_back<T: Lane, const L: usize>(
+    /// Every agent's `Σ_j J_ψ(z_i(α_j))ᵀ g_j` (`shared`: `g_j`, `[m, k]`) into `sink`: ψ's
+    /// duals on packs of `L` agents, parallel tasks of [`TASK_AGENTS`].
+    fn pull_back<E: Lane, B: Lane, T: Lane, const L: usize>(
         &self,
-        ends: &Ends<T>,
+        ends: &Ends<E, B>,
         nodes: &[f64],
         shared: &[f64],
-    ) -> Vec<T> {
+        sink: Sink<'_, T>,
+    ) {
         let n = ends.n;
-        let mut grads = vec![T::of(0.0); ends.d * n];
-        // Task t owns agents [t·TASK_AGENTS, …) of every coordinate's row.
-        let mut tasks: Vec<Vec<&mut [T]>> = (0..ends.tasks()).map(|_| Vec::new()).collect();
-        for row in grads.chunks_mut(n) {
-            for (t, part) in row.chunks_mut(TASK_AGENTS).enumerate() {
-                tasks[t].push(part);
+        let tasks: Vec<Sink<T>> = match sink {
+            Sink::Gradient(grads) => {
+                // Task t owns agents [t·TASK_AGENTS, …) of every coordinate's row.
+                let mut tasks: Vec<Vec<&mut [T]>> = (0..ends.tasks()).map(|_| Vec::new()).collect();
+                for row in grads.chunks_mut(n) {
+                    for (t, part) in row.chunks_mut(TASK_AGENTS).enumerate() {
+                        tasks[t].push(part);
+                    }
+                }
+                tasks.into_iter().map(Sink::Rows).collect()
             }
-        }
-        tasks
-            .into_par_iter()
-            .enumerate()
-            .for_each(|(task, mut rows)| {
-                self.pull_back_dispatch::<T, L>(ends, nodes, shared, task, &mut rows);
-            });
-        grads
+            Sink::Attribution(phi) => phi.chunks_mut(TASK_AGENTS).map(Sink::Attribution).collect(),
+            Sink::Rows(_) => unreachable!("a task's rows are made here"),
+        };
+        tasks.into_par_iter().enumerate().for_each(|(task, sink)| {
+            let work = Work {
+                ends,
+                nodes,
+                shared,
+                task,
+            };
+            self.pull_back_dispatch::<E, B, T, L>(&work, sink);
+        });
     }
 
-    fn pull_back_dispatch<T: Lane, const L: usize>(
+    fn pull_back_dispatch<E: Lane, B: Lane, T: Lane, const L: usize>(
         &self,
-        ends: &Ends<T>,
-        nodes: &[f64],
-        shared: &[f64],
-        task: usize,
-        rows: &mut [&mut [T]],
+        work: &Work<E, B>,
+        sink: Sink<T>,
     ) {
         #[cfg(target_arch = "x86_64")]
         if aumann_kernels::dense::fused_lanes() {
             // SAFETY: the processor has AVX2 and FMA (checked just above).
-            return unsafe { self.pull_back_task_avx::<T, L>(ends, nodes, shared, task, rows) };
+            return unsafe { self.pull_back_task_avx::<E, B, T, L>(work, sink) };
         }
-        self.pull_back_task::<T, L>(ends, nodes, shared, task, rows);
+        self.pull_back_task::<E, B, T, L>(work, sink);
     }
 
     /// [`PoolingFn::pull_back_task`] compiled for AVX2 and FMA: the user's ψ, inlined here,
     /// runs on 256-bit vectors.
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2,fma")]
-    fn pull_back_task_avx<T: Lane, const L: usize>(
+    fn pull_back_task_avx<E: Lane, B: Lane, T: Lane, const L: usize>(
         &self,
-        ends: &Ends<T>,
-        nodes: &[f64],
-        shared: &[f64],
-        task: usize,
-        rows: &mut [&mut [T]],
+        work: &Work<E, B>,
+        sink: Sink<T>,
     ) {
-        self.pull_back_task::<T, L>(ends, nodes, shared, task, rows);
+        self.pull_back_task::<E, B, T, L>(work, sink);
     }
 
-    /// The pull-back of task `task`'s agents into `rows` (their part of each coordinate's
-    /// row): ψ on duals with one direction per coordinate up to four, four at a time above.
+    /// The pull-back of one task's agents into its `sink`: ψ on duals with one direction per
+    /// coordinate up to four, four at a time above.
     #[inline(always)]
-    fn pull_back_task<T: Lane, const L: usize>(
+    fn pull_back_task<E: Lane, B: Lane, T: Lane, const L: usize>(
         &self,
-        ends: &Ends<T>,
-        nodes: &[f64],
-        shared: &[f64],
-        task: usize,
-        rows: &mut [&mut [T]],
+        work: &Work<E, B>,
+        mut sink: Sink<T>,
     ) {
-        let work = Work {
-            ends,
-            nodes,
-            shared,
-            task,
-        };
         let zero = Pack::<T, L>::constant(0.0);
-        let (d, k) = (ends.d, self.0.pooled_width());
+        let (d, k) = (work.ends.d, self.0.pooled_width());
         macro_rules! fixed {
             ($d:literal, $k:literal) => {
                 self.pull_back_packs(
-                    &work,
+                    work,
                     &mut [Dual::<Pack<T, L>, $d>::constant(0.0); $d],
                     &mut [Dual::<Pack<T, L>, $d>::constant(0.0); $k],
                     [&mut [zero; $d], &mut [zero; $d], &mut [zero; $d]],
-                    rows,
+                    &mut sink,
                 )
             };
         }
@@ -403,11 +422,11 @@ impl<P: PooledFn> PoolingFn<P> {
             k,
             fixed,
             self.pull_back_packs(
-                &work,
+                work,
                 &mut vec![Dual::<Pack<T, L>, DIRECTIONS>::constant(0.0); d],
                 &mut vec![Dual::<Pack<T, L>, DIRECTIONS>::constant(0.0); k],
                 [&mut vec![zero; d], &mut vec![zero; d], &mut vec![zero; d]],
-                rows,
+                &mut sink,
             )
         )
     }
@@ -416,13 +435,13 @@ impl<P: PooledFn> PoolingFn<P> {
     /// `k` of them for ψ's outputs (those past `k` stay zero); and the `d` accumulators, path
     /// starts and steps of a pack.
     #[inline(always)]
-    fn pull_back_packs<T: Lane, const L: usize, const N: usize>(
+    fn pull_back_packs<E: Lane, B: Lane, T: Lane, const L: usize, const N: usize>(
         &self,
-        work: &Work<T>,
+        work: &Work<E, B>,
         z: &mut [Dual<Pack<T, L>, N>],
         out: &mut [Dual<Pack<T, L>, N>],
         [acc, start, step]: [&mut [Pack<T, L>]; 3],
-        rows: &mut [&mut [T]],
+        sink: &mut Sink<T>,
     ) {
         let (k, d, m) = (self.0.pooled_width(), work.ends.d, work.nodes.len());
         let width = out.len();
@@ -455,17 +474,21 @@ impl<P: PooledFn> PoolingFn<P> {
                     }
                 }
             }
-            let first = i - work.task * TASK_AGENTS;
-            for (row, a) in rows.iter_mut().zip(acc.iter()) {
-                row[first..first + count].copy_from_slice(&a.0[..count]);
-            }
+            sink.put(i - work.task * TASK_AGENTS, count, acc, step);
         }
     }
 
-    /// `V` of one population `z` (`[d, n]`, stored in `E`), ψ and the sums in f64.
-    fn value<E: Lane>(&self, z: &[E], d: usize, n: usize) -> f64 {
-        let ends = Ends { x: z, b: z, d, n };
-        let sums = self.pool::<E, f64, 4>(&ends, &[0.0]);
+    /// `V` of one population `z` (`d` values of each of `n` agents, laid out as `layout`,
+    /// stored in `E`), ψ and the sums in f64.
+    fn value<E: Lane>(&self, z: &[E], [d, n]: [usize; 2], layout: Layout) -> f64 {
+        let ends = Ends {
+            x: z,
+            b: z,
+            d,
+            n,
+            layout,
+        };
+        let sums = self.pool::<E, E, f64, 4>(&ends, &[0.0]);
         let means: Vec<f64> = sums.iter().map(|s| s / n as f64).collect();
         self.0.rho(&means)
     }
@@ -479,25 +502,28 @@ impl<P: PooledFn> PoolingFn<P> {
         // A population sharing one point pools to ψ of that point: one agent is enough.
         let agents = z.dims()[2];
         (0..rows)
-            .map(|r| Ok(self.value(&row_of::<E>(z, r, [d, agents], "populations")?, d, agents)))
+            .map(|r| {
+                let row = row_of::<E>(z, r, [d, agents], "populations")?;
+                Ok(self.value(&row, [d, agents], Layout::AgentsLast))
+            })
             .collect()
     }
 
-    /// `Σ_j w_j ∇V(z_i(α_j))` of one step's agents, `[d, n]`.
-    fn step_gradient<T: Lane, const L: usize>(
+    /// `g_j = w_j ∇ρ(p̄(α_j)) / n` of every node, `[m, k]`: the pooling pass over `ends`.
+    fn shared_gradients<E: Lane, B: Lane, T: Lane, const L: usize>(
         &self,
-        ends: &Ends<T>,
+        ends: &Ends<E, B>,
         nodes: &[f64],
         weights: &[f64],
-    ) -> Vec<T> {
+    ) -> Vec<f64> {
         let (k, n) = (self.0.pooled_width(), ends.n as f64);
-        let sums = self.pool::<T, T, L>(ends, nodes);
+        let sums = self.pool::<E, B, T, L>(ends, nodes);
         let mut shared = Vec::with_capacity(sums.len());
         for (p, &w) in sums.chunks_exact(k.max(1)).zip(weights) {
             let means: Vec<f64> = p.iter().map(|s| s / n).collect();
             shared.extend(self.rho_gradient(&means).iter().map(|g| g * w / n));
         }
-        self.pull_back::<T, L>(ends, nodes, &shared)
+        shared
     }
 
     /// [`Indicator::integrated_gradient`] in precision `T`.
@@ -509,7 +535,7 @@ impl<P: PooledFn> PoolingFn<P> {
         weights: &[f64],
     ) -> Result<Tensor<3>> {
         let [rows, d, n] = x.dims();
-        let mut out = Vec::new();
+        let mut out: Vec<T> = Vec::new();
         for r in 0..rows {
             let xs = row_of::<T>(x, r, [d, n], "path ends")?;
             let bs = row_of::<T>(b, r, [d, b.dims()[2]], "baselines")?;
@@ -518,27 +544,88 @@ impl<P: PooledFn> PoolingFn<P> {
                 b: &bs,
                 d,
                 n,
+                layout: Layout::AgentsLast,
             };
-            let gradient = self.step_gradient::<T, L>(&ends, nodes, weights);
+            let shared = self.shared_gradients::<T, T, T, L>(&ends, nodes, weights);
+            // One allocation for every step: a step's gradient is written in place.
             if r == 0 {
-                // One step (the large case) keeps its buffer: no second copy of it.
-                out = gradient;
-                out.reserve_exact((rows - 1) * d * n);
-            } else {
-                out.extend(gradient);
+                out = Vec::with_capacity(rows * d * n);
             }
+            let len = out.len();
+            out.resize(len + d * n, T::of(0.0));
+            let gradient = Sink::Gradient(&mut out[len..]);
+            self.pull_back::<T, T, T, L>(&ends, nodes, &shared, gradient);
         }
         let data = TensorData::new(out, [rows, d, n]);
         Ok(Tensor::from_data(data, (&x.device(), x.dtype())))
     }
+
+    /// [`HostRoute::attribute`] with the features stored in `E`, in precision `T`.
+    fn attribute_step<E: Lane, T: Lane, const L: usize>(
+        &self,
+        step: &HostStep,
+        x: &[E],
+        nodes: &[f64],
+        weights: &[f64],
+        phi: &mut [f64],
+    ) {
+        let ends = Ends {
+            x,
+            b: step.b,
+            d: step.dims,
+            n: step.agents,
+            layout: Layout::AgentsFirst,
+        };
+        let shared = self.shared_gradients::<E, f64, T, L>(&ends, nodes, weights);
+        self.pull_back::<E, f64, T, L>(&ends, nodes, &shared, Sink::Attribution(phi));
+    }
 }
 
 /// What one task of the pull-back reads.
-struct Work<'a, T> {
-    ends: &'a Ends<'a, T>,
+struct Work<'a, E, B> {
+    ends: &'a Ends<'a, E, B>,
     nodes: &'a [f64],
     shared: &'a [f64],
     task: usize,
+}
+
+/// Where the pull-back writes one task's agents.
+enum Sink<'a, T> {
+    /// The gradients, `[d, n]`: all agents, split into tasks by [`PoolingFn::pull_back`].
+    Gradient(&'a mut [T]),
+    /// One task's part of every coordinate's row of the gradients.
+    Rows(Vec<&'a mut [T]>),
+    /// Attributions `φ_i = Σ_c δ_ic · gradient_ic`: all agents, or one task's.
+    Attribution(&'a mut [f64]),
+}
+
+impl<T: Lane> Sink<'_, T> {
+    /// The integrated gradients `acc` of the pack of `count` agents from `first` (counted
+    /// within the task), whose steps are `step`.
+    #[inline(always)]
+    fn put<const L: usize>(
+        &mut self,
+        first: usize,
+        count: usize,
+        acc: &[Pack<T, L>],
+        step: &[Pack<T, L>],
+    ) {
+        match self {
+            Sink::Rows(rows) => {
+                for (row, a) in rows.iter_mut().zip(acc) {
+                    row[first..first + count].copy_from_slice(&a.0[..count]);
+                }
+            }
+            Sink::Attribution(phi) => {
+                for (l, phi) in phi[first..first + count].iter_mut().enumerate() {
+                    *phi = (acc.iter().zip(step))
+                        .map(|(a, s)| a.0[l].to_f64() * s.0[l].to_f64())
+                        .sum();
+                }
+            }
+            Sink::Gradient(_) => unreachable!("the pull-back splits the gradients into tasks"),
+        }
+    }
 }
 
 /// Row `r` of a `[rows, d, agents]` tensor, or of one broadcast along rows, as `[d, agents]`.
@@ -590,5 +677,42 @@ impl<P: PooledFn> Indicator for PoolingFn<P> {
             DType::F32 => self.integrated::<f32, 8>(x, b, nodes, weights)?,
             _ => self.integrated::<f64, 4>(x, b, nodes, weights)?,
         }))
+    }
+
+    fn host_route(&self, _device: &Device) -> Option<&dyn HostRoute> {
+        Some(self)
+    }
+}
+
+impl<P: PooledFn> HostRoute for PoolingFn<P> {
+    fn end_values(&self, step: &HostStep, _run: &HostRun) -> Result<[f64; 2]> {
+        let [n, d] = [step.agents, step.dims];
+        let v_x = match step.x {
+            StepSlice::F32(x) => self.value(x, [d, n], Layout::AgentsFirst),
+            StepSlice::F64(x) => self.value(x, [d, n], Layout::AgentsFirst),
+        };
+        // A shared baseline pools to ψ of that point: one agent is enough.
+        let v_b = self.value(step.b, [d, step.b.len() / d], Layout::AgentsFirst);
+        Ok([v_x, v_b])
+    }
+
+    fn attribute(&self, step: &HostStep, run: &HostRun, phi: &mut [f64]) -> Result<()> {
+        let (nodes, weights) = (run.nodes, run.weights);
+        // Lanes: one 256-bit vector of the run's precision.
+        match (step.x, run.precision) {
+            (StepSlice::F32(x), Precision::F32) => {
+                self.attribute_step::<f32, f32, 8>(step, x, nodes, weights, phi)
+            }
+            (StepSlice::F32(x), Precision::F64) => {
+                self.attribute_step::<f32, f64, 4>(step, x, nodes, weights, phi)
+            }
+            (StepSlice::F64(x), Precision::F32) => {
+                self.attribute_step::<f64, f32, 8>(step, x, nodes, weights, phi)
+            }
+            (StepSlice::F64(x), Precision::F64) => {
+                self.attribute_step::<f64, f64, 4>(step, x, nodes, weights, phi)
+            }
+        }
+        Ok(())
     }
 }
