@@ -143,7 +143,7 @@ impl Pooled for CheckedTheil {
         // The lowest composite of each row, of x and of b (b may be one row for all).
         let lowest = |t: &Tensor<3>| {
             let m = t.clone().sum_dim(1).min_dim(2);
-            m.into_data().convert::<f64>().to_vec::<f64>().unwrap()
+            m.into_data().try_into_vec_as::<f64>().unwrap()
         };
         let (x, b) = (lowest(x), lowest(b));
         let row = (0..x.len()).find(|&r| x[r] <= 0.0 || b[r.min(b.len() - 1)] <= 0.0);
