@@ -79,22 +79,24 @@ fn blocked_gradient_equals_autodiff(backend: Backend) {
 backend_test!(blocked_gradient_equals_autodiff);
 
 /// The structured route (every quadrature point at once from the network's structure) equals
-/// burn's autodiff, one pass per point, on random networks of depth 2 and 3 with every
-/// activation, from a non-zero baseline (f64; wgpu runs autodiff either way, in f32).
+/// burn's autodiff, one pass per point, on random networks of depth 1 to 3 with every
+/// activation, from a non-zero baseline (f64; wgpu runs autodiff either way, in f32): its
+/// attributions and its end values. On the host it reads the input as stored (f64 and f32)
+/// and keeps the slopes of all points, of a few at a time, or of none.
 fn structured_route_equals_autodiff(backend: Backend) {
     let device = device(backend);
-    let x = population(&SynthConfig {
+    let x64 = population(&SynthConfig {
         agents: 300,
         steps: 2,
         seed: 4,
         ..SynthConfig::default()
     });
-    let b = Baseline::resolve(&BaselineSpec::Mean, &x).unwrap();
+    let x32 = stored_f32(&x64);
     let (precision, tol) = match backend {
         Backend::Wgpu => (Precision::F32, 1e-5),
         _ => (Precision::F64, 1e-10),
     };
-    for depth in [2, 3] {
+    for depth in [1, 2, 3] {
         for activation in Activation::ALL {
             let config = DeepSetConfig::new(3)
                 .with_hidden(8)
@@ -105,18 +107,33 @@ fn structured_route_equals_autodiff(backend: Backend) {
             reference.kernel = DeepSetKernel::Autodiff;
             let mut tensors = structured.clone();
             tensors.kernel = DeepSetKernel::StructuredTensors;
-            for (rule, m) in [(Rule::Midpoint, 8), (Rule::GaussLegendre, 6)] {
-                let r = path_run(&reference, &x, &b, rule, m, precision, &device);
-                for (route, net) in [("structured", &structured), ("tensors", &tensors)] {
-                    let a = path_run(net, &x, &b, rule, m, precision, &device);
-                    let err = max_rel_err(&a.phi, &r.phi);
-                    eprintln!(
-                        "{backend:?} {route} depth {depth} {activation:?} {rule:?}: {err:.1e}"
-                    );
-                    assert!(
-                        err < tol,
-                        "{backend:?} {route} depth {depth} {activation:?}: {err:e}"
-                    );
+            // One point's kept slopes at depth 3: 300 agents × width 8 × 8 bytes.
+            let (mut few_kept, mut none_kept) = (structured.clone(), structured.clone());
+            (few_kept.kept_bytes, none_kept.kept_bytes) = (3 * 300 * 8 * 8, 1);
+            let routes = [
+                ("structured", &structured),
+                ("tensors", &tensors),
+                ("structured, 3 points kept", &few_kept),
+                ("structured, none kept", &none_kept),
+            ];
+            for (stored, x) in [("f64", &x64), ("f32", &x32)] {
+                let b = Baseline::resolve(&BaselineSpec::Mean, x).unwrap();
+                for (rule, m) in [(Rule::Midpoint, 8), (Rule::GaussLegendre, 6)] {
+                    let r = path_run(&reference, x, &b, rule, m, precision, &device);
+                    for (route, net) in routes {
+                        let a = path_run(net, x, &b, rule, m, precision, &device);
+                        let err = max_rel_err(&a.phi, &r.phi);
+                        let ends = |a: &Attribution| [a.v_x.clone(), a.v_b.clone()].concat();
+                        let ends_err = max_rel_err(&ends(&a), &ends(&r));
+                        let what = format!(
+                            "{backend:?} {route} depth {depth} {activation:?} {rule:?} {stored} stored"
+                        );
+                        eprintln!("{what}: φ {err:.1e}, V {ends_err:.1e}");
+                        assert!(
+                            err < tol && ends_err < tol,
+                            "{what}: φ {err:e}, V {ends_err:e}"
+                        );
+                    }
                 }
             }
         }

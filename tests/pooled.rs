@@ -5,6 +5,8 @@ use aumann::prelude::*;
 use burn::tensor::{DType, Tensor, TensorData};
 use rand::{RngExt, SeedableRng};
 
+use crate::common::stored_f32;
+
 /// `ψ(z) = W₂ᵀ tanh(W₁ᵀ z + c₁)` (`d → h → k`) and `ρ(p) = Σ_l a_l ln(1 + (Mᵀ p)_l²) + eᵀp`, all
 /// weights drawn from a seed.
 struct RandomPooled {
@@ -195,15 +197,6 @@ fn gap(
     // The end values, relative to the largest |V| of either end (V(b) may be 0).
     let ends = |a: &aumann::attribution::Attribution| [a.v_x.clone(), a.v_b.clone()].concat();
     relative_gap(&pooled.phi, &general.phi).max(relative_gap(&ends(&pooled), &ends(&general)))
-}
-
-/// `x` stored in f32.
-fn stored_f32(x: &Array3) -> Array3 {
-    let [t, n, d] = x.shape();
-    let values = (0..t * n * d)
-        .map(|i| x.get(i / (n * d), i / d % n, i % d) as f32)
-        .collect();
-    Array3::from_f32([t, n, d], values)
 }
 
 /// `Pooling`'s routes (on a host device: blocks read from the input as stored, f64 or f32;

@@ -151,7 +151,7 @@ pub fn attribute(
     let [steps, n, _] = features.shape();
     validate(indicator, options, device, n)?;
     if let Some(host) = indicator.host_route(device) {
-        let attribution = on_host_route(host, features, baseline, options, device, progress)?;
+        let attribution = on_host_route(&*host, features, baseline, options, device, progress)?;
         attribution.check_finite(indicator.name())?;
         return Ok(attribution);
     }

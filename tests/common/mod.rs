@@ -91,6 +91,15 @@ pub fn max_rel_err(a: &[f64], b: &[f64]) -> f64 {
     if scale > 0.0 { err / scale } else { err }
 }
 
+/// `x` stored in f32.
+pub fn stored_f32(x: &Array3) -> Array3 {
+    let [t, n, d] = x.shape();
+    let values = (0..t * n * d)
+        .map(|i| x.get(i / (n * d), i / d % n, i % d) as f32)
+        .collect();
+    Array3::from_f32([t, n, d], values)
+}
+
 /// What a run of the `aumann` binary returned.
 pub struct Run {
     /// Exit status (−1 if killed by a signal).

@@ -190,12 +190,13 @@ pub trait Indicator: Send + Sync {
     }
 
     /// The indicator's attribution of whole steps on the host, read from the features as
-    /// stored, for a run on `device`; `None` (the default) for the tensor routes.
+    /// stored, for one run on `device` (the route may hold what its steps share); `None` (the
+    /// default) for the tensor routes.
     ///
     /// A run takes it when offered: no tensor copy of the input is made, and working memory
     /// beyond `φ` is the route's own. The route is answerable for its domain (nothing calls
     /// [`Indicator::check_domain`]) and for agreeing with the autodiff route.
-    fn host_route(&self, device: &Device) -> Option<&dyn HostRoute> {
+    fn host_route(&self, device: &Device) -> Option<Box<dyn HostRoute + '_>> {
         let _ = device;
         None
     }
@@ -254,6 +255,16 @@ pub trait HostRoute: Sync {
     /// A path outside the indicator's domain ([`Error::Domain`]), or tensors that cannot be
     /// read back.
     fn attribute(&self, step: &HostStep, run: &HostRun, phi: &mut [f64]) -> Result<()>;
+}
+
+impl<R: HostRoute + ?Sized> HostRoute for &R {
+    fn end_values(&self, step: &HostStep, run: &HostRun) -> Result<[f64; 2]> {
+        (**self).end_values(step, run)
+    }
+
+    fn attribute(&self, step: &HostStep, run: &HostRun, phi: &mut [f64]) -> Result<()> {
+        (**self).attribute(step, run, phi)
+    }
 }
 
 /// The tensor program of one of the four analytic indicators.

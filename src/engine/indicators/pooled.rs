@@ -193,8 +193,8 @@ impl<P: Pooled> Indicator for Pooling<P> {
     }
 
     /// On the host, blocks of agents are read from the input as stored.
-    fn host_route(&self, device: &Device) -> Option<&dyn HostRoute> {
-        on_host(device).then_some(self as &dyn HostRoute)
+    fn host_route(&self, device: &Device) -> Option<Box<dyn HostRoute + '_>> {
+        on_host(device).then(|| Box::new(self) as Box<dyn HostRoute>)
     }
 }
 

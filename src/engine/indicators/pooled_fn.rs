@@ -679,8 +679,8 @@ impl<P: PooledFn> Indicator for PoolingFn<P> {
         }))
     }
 
-    fn host_route(&self, _device: &Device) -> Option<&dyn HostRoute> {
-        Some(self)
+    fn host_route(&self, _device: &Device) -> Option<Box<dyn HostRoute + '_>> {
+        Some(Box::new(self))
     }
 }
 

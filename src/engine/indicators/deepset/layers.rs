@@ -27,7 +27,7 @@ use aumann_kernels::dense::{Element, matmul_acc, matmul_scaled};
 use rayon::prelude::*;
 
 use super::Activation;
-use super::ray::{Dense, Rays};
+use super::ray::{Dense, Out, Rays};
 
 /// Agent-points per block: a width-64 layer's block is 64 KiB in f32.
 const BLOCK_ROWS: usize = 256;
@@ -532,68 +532,66 @@ impl<'a, T: Real> Stack<'a, T> {
     /// Adds every agent's `W₁ Σ_j G₁[(i, j)]` to `out` (`[n, d]`, agent-major), given
     /// `shared[j]` = `g'_j` (`[m, h_{k−1}]`, the weight and `1/n` folded in) and, if the
     /// pooling pass kept them, the slopes above the first level.
-    pub(super) fn add_gradients(&self, shared: &[f64], kept: &[Kept<T>], out: &mut [f64]) {
+    pub(super) fn add_gradients(&self, shared: &[f64], kept: &[Kept<T>], out: &mut Out) {
         let m = self.nodes.len();
         let (d, h1) = (self.rays.first.inputs, self.rays.first.outputs);
         let widths = self.widths();
         let shared: Vec<T> = shared.iter().map(|&v| T::of(v)).collect();
-        out.par_chunks_mut(d * AGENTS_PER_TASK)
-            .enumerate()
-            .for_each(|(task, grads)| {
-                let (mut w, mut acc, mut grad) = (self.work(), vec![0.0; h1], vec![0.0; d]);
-                let mut done = 0; // rows of this task so far
-                for (agents, block) in self
-                    .blocks(task)
-                    .zip(grads.chunks_mut(d * self.block_agents()))
-                {
-                    let rows = agents.len() * m;
-                    let g = match kept.get(task) {
-                        Some(levels) => {
-                            self.first_level(agents, &mut w);
-                            let Work {
-                                u,
-                                values,
-                                slopes,
-                                g,
-                                ..
-                            } = &mut w;
-                            T::activate(
-                                self.activation,
-                                &u[..rows * h1],
-                                &mut values[0][..rows * h1],
-                                Some(&mut slopes[0][..rows * h1]),
-                            );
-                            let mut all: Vec<&[T]> = vec![&slopes[0][..rows * h1]];
-                            all.extend(
-                                levels
-                                    .iter()
-                                    .zip(&widths[1..])
-                                    .map(|(level, &h)| &level[done * h..(done + rows) * h]),
-                            );
-                            self.backward(g, &all, &shared, rows)
-                        }
-                        None => {
-                            self.forward(agents, &mut w, 0);
-                            let Work { slopes, g, .. } = &mut w;
-                            let all: Vec<&[T]> = slopes.iter().map(|s| &s[..]).collect();
-                            self.backward(g, &all, &shared, rows)
-                        }
-                    };
-                    done += rows;
-                    for (rows, out) in g.chunks_exact(m * h1).zip(block.chunks_exact_mut(d)) {
-                        acc.iter_mut().for_each(|a| *a = 0.0);
-                        for row in rows.chunks_exact(h1) {
-                            for (a, v) in acc.iter_mut().zip(row) {
-                                *a += v.wide();
-                            }
-                        }
-                        self.rays.first.backward(&acc, &mut grad);
-                        for (o, g) in out.iter_mut().zip(&grad) {
-                            *o += g;
+        out.each_task(&self.rays, AGENTS_PER_TASK, |task, grads| {
+            let (mut w, mut acc, mut grad) = (self.work(), vec![0.0; h1], vec![0.0; d]);
+            let mut done = 0; // rows of this task so far
+            for (agents, block) in self
+                .blocks(task)
+                .zip(grads.chunks_mut(d * self.block_agents()))
+            {
+                let rows = agents.len() * m;
+                let g = match kept.get(task) {
+                    Some(levels) => {
+                        self.first_level(agents, &mut w);
+                        let Work {
+                            u,
+                            values,
+                            slopes,
+                            g,
+                            ..
+                        } = &mut w;
+                        T::activate(
+                            self.activation,
+                            &u[..rows * h1],
+                            &mut values[0][..rows * h1],
+                            Some(&mut slopes[0][..rows * h1]),
+                        );
+                        let mut all: Vec<&[T]> = vec![&slopes[0][..rows * h1]];
+                        all.extend(
+                            levels
+                                .iter()
+                                .zip(&widths[1..])
+                                .map(|(level, &h)| &level[done * h..(done + rows) * h]),
+                        );
+                        self.backward(g, &all, &shared, rows)
+                    }
+                    None => {
+                        self.forward(agents, &mut w, 0);
+                        let Work { slopes, g, .. } = &mut w;
+                        let all: Vec<&[T]> = slopes.iter().map(|s| &s[..]).collect();
+                        self.backward(g, &all, &shared, rows)
+                    }
+                };
+                done += rows;
+                for (rows, out) in g.chunks_exact(m * h1).zip(block.chunks_exact_mut(d)) {
+                    acc.iter_mut().for_each(|a| *a = 0.0);
+                    for row in rows.chunks_exact(h1) {
+                        for (a, v) in acc.iter_mut().zip(row) {
+                            *a += v.wide();
                         }
                     }
+                    self.rays.first.backward(&acc, &mut grad);
+                    for (o, g) in out.iter_mut().zip(&grad) {
+                        *o += g;
+                    }
                 }
-            });
+            }
+        });
     }
 
     /// `G₁` of a block from every level's slopes (`slopes[l]`, `[rows, h_l]` or longer), into

@@ -37,7 +37,8 @@ use burn::nn::{Linear, LinearConfig};
 use burn::tensor::activation::{softplus, tanh};
 use burn::tensor::{DType, Device, Tensor, TensorData};
 
-use super::{BuildContext, Entry, Indicator};
+use super::{BuildContext, Entry, HostRoute, HostRun, HostStep, Indicator};
+use crate::array::StepSlice;
 
 mod layers;
 pub mod ray;
@@ -208,6 +209,7 @@ impl DeepSetConfig {
             rho,
             activation: self.activation,
             block_elements: DEFAULT_BLOCK_ELEMENTS,
+            kept_bytes: DEFAULT_KEPT_BYTES,
             kernel: DeepSetKernel::default(),
         }
     }
@@ -215,6 +217,9 @@ impl DeepSetConfig {
 
 /// Activations held per agent block in the memory-bounded gradient (`rows × block × h`).
 pub const DEFAULT_BLOCK_ELEMENTS: usize = 1 << 22;
+
+/// Default [`DeepSet::kept_bytes`].
+pub const DEFAULT_KEPT_BYTES: usize = 256 << 20;
 
 /// `V(X) = ρ((1/n) Σ_i ψ(x_i))`.
 #[derive(Module, Debug)]
@@ -229,6 +234,10 @@ pub struct DeepSet {
     /// Bound on `rows × agents × h` activations per block of the memory-bounded gradient.
     #[module(skip)]
     pub block_elements: usize,
+    /// Memory for the slopes the structured route keeps between its pooling and gradient
+    /// passes (the points go in groups that fit; none are kept where one point's do not).
+    #[module(skip)]
+    pub kept_bytes: usize,
     /// How the path integral differentiates the network.
     #[module(skip)]
     pub kernel: DeepSetKernel,
@@ -338,6 +347,33 @@ impl DeepSet {
             .collect();
         let v = Tensor::<1>::from_data(TensorData::new(v, [rows]), (&device, DType::F64));
         Ok(Some(v.cast(z.dtype())))
+    }
+}
+
+/// A [`DeepSet`]'s weights on the host, for the steps of one run.
+struct HostNet(ray::RayNet);
+
+impl HostRoute for HostNet {
+    fn end_values(&self, step: &HostStep, _run: &HostRun) -> Result<[f64; 2]> {
+        // The ends as the points α = 1 of rays from the origin.
+        let origin = vec![0.0; step.dims];
+        let x = ray::RayEnds::Stored(step.x, &origin);
+        let b = ray::RayEnds::Stored(StepSlice::F64(step.b), &origin);
+        Ok([
+            self.0.value_at(x, step.agents, 1.0),
+            self.0.value_at(b, step.b.len() / step.dims, 1.0),
+        ])
+    }
+
+    fn attribute(&self, step: &HostStep, run: &HostRun, phi: &mut [f64]) -> Result<()> {
+        let lanes = match run.precision {
+            Precision::F32 => ray::Lanes::F32,
+            Precision::F64 => ray::Lanes::F64,
+        };
+        let ends = ray::RayEnds::Stored(step.x, step.b);
+        let path = [run.nodes, run.weights];
+        self.0.attribute(ends, step.agents, path, lanes, phi);
+        Ok(())
     }
 }
 
@@ -485,6 +521,7 @@ impl DeepSet {
             ],
             activation: Activation::Square,
             block_elements: DEFAULT_BLOCK_ELEMENTS,
+            kept_bytes: DEFAULT_KEPT_BYTES,
             kernel: DeepSetKernel::default(),
         }
     }
@@ -566,6 +603,16 @@ impl Indicator for DeepSet {
         let device = x.device();
         let acc = Tensor::<3>::from_data(TensorData::new(out, [rows, d, n]), (&device, DType::F64));
         Ok(Some(acc.cast(x.dtype())))
+    }
+
+    /// On a CPU backend with the structured kernel, the rays of [`ray`] read from the input as
+    /// stored: each agent's attribution is written as its gradient is done.
+    fn host_route(&self, device: &Device) -> Option<Box<dyn HostRoute + '_>> {
+        if self.kernel != DeepSetKernel::Structured || !crate::backend::on_host(device) {
+            return None;
+        }
+        let net = ray::RayNet::new(self)?;
+        Some(Box::new(HostNet(net)))
     }
 
     /// Pool block by block, then backpropagate ψ block by block with `∇ρ(p̄)` fixed; `None`

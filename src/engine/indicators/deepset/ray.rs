@@ -24,13 +24,10 @@ use rayon::prelude::*;
 
 use super::layers::{Real, Stack};
 use super::{Activation, DeepSet};
-use crate::array::download;
+use crate::array::{StepSlice, download};
 
 /// Agents per parallel task.
 const AGENTS_PER_TASK: usize = 1024;
-
-/// Memory for the slopes the layered route keeps between its two passes.
-const KEPT_BYTES: usize = 256 << 20;
 
 /// A dense layer on the host: `y = Wᵀ x + c`, `W` `[inputs, outputs]` row-major.
 #[derive(Clone, Debug)]
@@ -151,14 +148,22 @@ pub struct RayNet {
     psi: Vec<Dense>,
     rho: Vec<Dense>,
     activation: Activation,
+    /// Memory for the layered route's kept slopes ([`DeepSet::kept_bytes`]).
+    kept_bytes: usize,
     /// The layered route's kept slopes, reused from one group of points and one step to the
     /// next.
     kept: super::layers::KeptCache,
 }
 
 impl RayNet {
-    /// The network's weights read back; `None` if a weight cannot be read.
+    /// The network's weights read back; `None` for a one-layer ψ, or if a weight cannot be
+    /// read.
     pub fn new(net: &DeepSet) -> Option<Self> {
+        if net.psi.len() < 2 {
+            // A one-layer ψ commutes with the mean: V is ρ of an affine map of the mean
+            // features, which the autodiff route differentiates in one small graph.
+            return None;
+        }
         let dense = |l: &burn::nn::Linear| -> Option<Dense> {
             let w = l.weight.val();
             let [inputs, outputs] = w.dims();
@@ -177,6 +182,7 @@ impl RayNet {
             psi: net.psi.iter().map(dense).collect::<Option<_>>()?,
             rho: net.rho.iter().map(dense).collect::<Option<_>>()?,
             activation: net.activation,
+            kept_bytes: net.kept_bytes,
             kept: Default::default(),
         })
     }
@@ -213,48 +219,20 @@ impl RayNet {
     /// `V(z)` of one population `z` (`[d, n]`, agents last), pooling in f64 agent block by
     /// agent block: memory `O(h)` per block whatever `n`.
     pub fn value(&self, z: &[f64], n: usize) -> f64 {
-        let first = &self.psi[0];
-        let d = first.inputs;
-        let last = &self.psi[self.psi.len() - 1];
-        let h = last.inputs;
-        if self.psi.len() >= 2 {
-            // One point, α = 0 on the ray from z to z.
-            let rays = Rays {
-                first,
-                x: z,
-                b: z,
-                n,
-            };
-            let sums = Stack::<f64>::new(&self.psi, self.activation, rays, &[0.0])
-                .pool(false, Vec::new())
-                .0;
-            return self.readout_of_sums(&sums, n);
-        }
-        let blocks: Vec<Vec<f64>> = (0..n.div_ceil(AGENTS_PER_TASK))
-            .into_par_iter()
-            .map(|blk| {
-                // A one-layer ψ: its output is u₁ itself.
-                let (mut sum, mut u1) = (vec![0.0; h], vec![0.0; first.outputs]);
-                for i in blk * AGENTS_PER_TASK..n.min((blk + 1) * AGENTS_PER_TASK) {
-                    let zi: Vec<f64> = (0..d).map(|k| z[k * n + i]).collect();
-                    first.forward(&zi, &mut u1);
-                    for (s, v) in sum.iter_mut().zip(&u1) {
-                        *s += v;
-                    }
-                }
-                sum
-            })
-            .collect();
-        let mut mean = vec![0.0; h];
-        for blk in &blocks {
-            for (m, s) in mean.iter_mut().zip(blk) {
-                *m += s;
-            }
-        }
-        mean.iter_mut().for_each(|m| *m /= n as f64);
-        let mut p = vec![0.0; last.outputs];
-        last.forward(&mean, &mut p);
-        self.rho_value(&p)
+        self.value_at(RayEnds::AgentsLast([z, z]), n, 0.0)
+    }
+
+    /// `V` of the population at `α` on the rays `ends` of `n` agents.
+    pub fn value_at(&self, ends: RayEnds, n: usize, alpha: f64) -> f64 {
+        let rays = Rays {
+            first: &self.psi[0],
+            ends,
+            n,
+        };
+        let sums = Stack::<f64>::new(&self.psi, self.activation, rays, &[alpha])
+            .pool(false, Vec::new())
+            .0;
+        self.readout_of_sums(&sums, n)
     }
 
     /// `ρ(W_k ā + c_k)` from the pooled sums `Σ_i a_{k−1}` of `n` agents.
@@ -305,7 +283,7 @@ impl RayNet {
     /// in α, so an agent adds three h-vectors to the pool of every point at once, and its
     /// weighted gradient is `2 W₁ (A ⊙ Σ_j g'_j + B ⊙ Σ_j α_j g'_j)`: `O(h)` per agent,
     /// whatever `m`.
-    fn square_ray(&self, rays: &Rays, nodes: &[f64], weights: &[f64]) -> Vec<f64> {
+    fn square_ray(&self, rays: &Rays, [nodes, weights]: [&[f64]; 2], out: &mut Out) {
         let first = &self.psi[0];
         let (d, h, n) = (first.inputs, first.outputs, rays.n);
         let blocks: Vec<Vec<f64>> = (0..n.div_ceil(AGENTS_PER_TASK))
@@ -347,21 +325,16 @@ impl RayNet {
                 g1[q] += alpha * g[q];
             }
         }
-        let mut per_agent = vec![0.0; n * d];
-        per_agent
-            .par_chunks_mut(d * AGENTS_PER_TASK)
-            .enumerate()
-            .for_each(|(blk, rows)| {
-                let (mut acc, mut a, mut bv) = (vec![0.0; h], vec![0.0; h], vec![0.0; h]);
-                for (r, grad) in rows.chunks_exact_mut(d).enumerate() {
-                    rays.at(blk * AGENTS_PER_TASK + r, &mut a, &mut bv);
-                    for q in 0..h {
-                        acc[q] = 2.0 * (a[q] * g0[q] + bv[q] * g1[q]);
-                    }
-                    first.backward(&acc, grad);
+        out.each_task(rays, AGENTS_PER_TASK, |blk, rows| {
+            let (mut acc, mut a, mut bv) = (vec![0.0; h], vec![0.0; h], vec![0.0; h]);
+            for (r, grad) in rows.chunks_exact_mut(d).enumerate() {
+                rays.at(blk * AGENTS_PER_TASK + r, &mut a, &mut bv);
+                for q in 0..h {
+                    acc[q] = 2.0 * (a[q] * g0[q] + bv[q] * g1[q]);
                 }
-            });
-        crate::array::transpose(&per_agent, 1, n, d, |v| v)
+                first.backward(&acc, grad);
+            }
+        });
     }
 
     /// `Σ_j w_j ∇V(b + α_j (x − b))` of one population: `x`, `b` `[d, n]` (agents last),
@@ -371,25 +344,55 @@ impl RayNet {
         &self,
         [x, b]: [&[f64]; 2],
         n: usize,
-        [nodes, weights]: [&[f64]; 2],
+        path: [&[f64]; 2],
         lanes: Lanes,
     ) -> Vec<f64> {
+        let d = self.psi[0].inputs;
+        let mut per_agent = vec![0.0; n * d];
+        let ends = RayEnds::AgentsLast([x, b]);
+        self.integrate(ends, n, path, lanes, &mut Out::Gradients(&mut per_agent));
+        crate::array::transpose(&per_agent, 1, n, d, |v| v)
+    }
+
+    /// Every agent's attribution `φ_i = Σ_k δ_ik Σ_j w_j ∂V/∂z_ik(b + α_j δ)` into `phi`
+    /// (`n` values), the rays' ends read as `ends` holds them; as
+    /// [`RayNet::integrated_gradient`] otherwise.
+    pub fn attribute(
+        &self,
+        ends: RayEnds,
+        n: usize,
+        path: [&[f64]; 2],
+        lanes: Lanes,
+        phi: &mut [f64],
+    ) {
+        self.integrate(ends, n, path, lanes, &mut Out::Attributions(phi));
+    }
+
+    /// The integrated gradients of the `n` agents on the rays `ends`, into `out`.
+    fn integrate(
+        &self,
+        ends: RayEnds,
+        n: usize,
+        [nodes, weights]: [&[f64]; 2],
+        lanes: Lanes,
+        out: &mut Out,
+    ) {
         let first = &self.psi[0];
         let (d, h1) = (first.inputs, first.outputs);
         let last = &self.psi[self.psi.len() - 1];
         let h = last.inputs;
         let m = nodes.len();
-        let rays = Rays { first, x, b, n };
+        let rays = Rays { first, ends, n };
         let path = Nodes {
             nodes,
             even: spacing(nodes),
         };
         match self.route(&path, lanes) {
-            Route::SquareRay => return self.square_ray(&rays, nodes, weights),
+            Route::SquareRay => return self.square_ray(&rays, [nodes, weights], out),
             Route::Layers => {
                 return match lanes {
-                    Lanes::F32 => self.layered::<f32>(rays, nodes, weights),
-                    Lanes::F64 => self.layered::<f64>(rays, nodes, weights),
+                    Lanes::F32 => self.layered::<f32>(rays, [nodes, weights], out),
+                    Lanes::F64 => self.layered::<f64>(rays, [nodes, weights], out),
                 };
             }
             Route::Rays => {}
@@ -414,21 +417,16 @@ impl RayNet {
             }
         }
         let shared = self.shared_vectors(&pooled, n, weights);
-        // Pass 2: each agent's Σ_j w_j s_ij, through W₁ once; agent-major, then transposed.
-        let mut per_agent = vec![0.0; n * d];
-        per_agent
-            .par_chunks_mut(d * AGENTS_PER_TASK)
-            .enumerate()
-            .for_each(|(blk, rows)| {
-                let (mut acc, mut scratch) = (vec![0.0; h1], Scratch::new(h1));
-                let (mut a, mut bv) = (vec![0.0; h1], vec![0.0; h1]);
-                for (r, grad) in rows.chunks_exact_mut(d).enumerate() {
-                    rays.at(blk * AGENTS_PER_TASK + r, &mut a, &mut bv);
-                    self.agent_gradient([&a, &bv], &path, &shared, &mut scratch, &mut acc);
-                    first.backward(&acc, grad);
-                }
-            });
-        crate::array::transpose(&per_agent, 1, n, d, |v| v)
+        // Pass 2: each agent's Σ_j w_j s_ij, through W₁ once.
+        out.each_task(&rays, AGENTS_PER_TASK, |blk, rows| {
+            let (mut acc, mut scratch) = (vec![0.0; h1], Scratch::new(h1));
+            let (mut a, mut bv) = (vec![0.0; h1], vec![0.0; h1]);
+            for (r, grad) in rows.chunks_exact_mut(d).enumerate() {
+                rays.at(blk * AGENTS_PER_TASK + r, &mut a, &mut bv);
+                self.agent_gradient([&a, &bv], &path, &shared, &mut scratch, &mut acc);
+                first.backward(&acc, grad);
+            }
+        });
     }
 }
 
@@ -445,7 +443,7 @@ pub enum Lanes {
 enum Route {
     /// Depth 2, square: three moments per agent whatever `m`.
     SquareRay,
-    /// Agent by agent along the ray (depth 1; depth-2 tanh in f64 on equally spaced nodes).
+    /// Agent by agent along the ray (depth-2 tanh in f64 on equally spaced nodes).
     Rays,
     /// Blocks of agent-points through the hidden layers ([`super::layers`]).
     Layers,
@@ -457,61 +455,155 @@ impl RayNet {
         match (self.psi.len(), self.activation) {
             (2, Activation::Square) => Route::SquareRay,
             (2, Activation::Tanh) if path.even.is_some() && lanes == Lanes::F64 => Route::Rays,
-            (1, _) => Route::Rays,
             _ => Route::Layers,
         }
     }
 
     /// The two passes of [`super::layers`] around `g'_j`, in precision `T`. With hidden
     /// layers between the first and the last, the points go in groups whose slopes above the
-    /// first level fit in [`KEPT_BYTES`]: the pooling pass keeps them and the gradient pass
+    /// first level fit in [`DeepSet::kept_bytes`]: the pooling pass keeps them and the gradient pass
     /// skips its forward matrix products.
-    fn layered<T: Real>(&self, rays: Rays, nodes: &[f64], weights: &[f64]) -> Vec<f64> {
+    fn layered<T: Real>(&self, rays: Rays, [nodes, weights]: [&[f64]; 2], out: &mut Out) {
         let (n, d) = (rays.n, rays.first.inputs);
         let kept_per_point: usize = self.psi[1..self.psi.len() - 1]
             .iter()
             .map(|l| l.outputs * n * std::mem::size_of::<T>())
             .sum();
-        let group = match kept_per_point {
-            0 => nodes.len().max(1),
-            bytes => (KEPT_BYTES / bytes).clamp(1, nodes.len().max(1)),
+        // Slopes are kept for as many points as fit; where not one point's fit (a population
+        // of tens of millions), none are, and the gradient pass redoes the forward products.
+        let keep = kept_per_point > 0 && kept_per_point <= self.kept_bytes;
+        let group = match keep {
+            false => nodes.len().max(1),
+            true => (self.kept_bytes / kept_per_point).clamp(1, nodes.len().max(1)),
         };
-        let mut out = vec![0.0; n * d];
+        if let (Out::Attributions(_), true) = (&out, group < nodes.len()) {
+            // Several groups add to each agent's gradient before it is attributed.
+            let mut g = vec![0.0; n * d];
+            let staged = &mut Out::Gradients(&mut g);
+            self.layered_groups::<T>(rays, [nodes, weights], (group, keep), staged);
+            let per = AGENTS_PER_TASK;
+            out.each_task(&rays, per, |t, rows| {
+                rows.copy_from_slice(&g[t * per * d..][..rows.len()])
+            });
+        } else {
+            self.layered_groups::<T>(rays, [nodes, weights], (group, keep), out);
+        }
+    }
+
+    /// [`RayNet::layered`]'s passes, `group` points at a time, keeping the slopes or not.
+    fn layered_groups<T: Real>(
+        &self,
+        rays: Rays,
+        [nodes, weights]: [&[f64]; 2],
+        (group, keep): (usize, bool),
+        out: &mut Out,
+    ) {
         let mut kept = self.kept.take::<T>();
         for (nodes, weights) in nodes.chunks(group).zip(weights.chunks(group)) {
             let stack = Stack::<T>::new(&self.psi, self.activation, rays, nodes);
             let pooled;
-            (pooled, kept) = stack.pool(kept_per_point > 0, kept);
-            let shared: Vec<f64> = self.shared_vectors(&pooled, n, weights).concat();
-            stack.add_gradients(&shared, &kept, &mut out);
+            (pooled, kept) = stack.pool(keep, kept);
+            let shared: Vec<f64> = self.shared_vectors(&pooled, rays.n, weights).concat();
+            stack.add_gradients(&shared, &kept, out);
         }
         self.kept.put(kept);
-        crate::array::transpose(&out, 1, n, d, |v| v)
     }
 }
 
-/// Every agent's first pre-activation along its ray, `u₁(α) = A + α B`, from `x` and `b`
-/// (`[d, n]`, agents last).
+/// Every agent's first pre-activation along its ray, `u₁(α) = A + α B`, from its ends.
 #[derive(Clone, Copy)]
 pub(super) struct Rays<'a> {
     pub(super) first: &'a Dense,
-    pub(super) x: &'a [f64],
-    pub(super) b: &'a [f64],
+    pub(super) ends: RayEnds<'a>,
     pub(super) n: usize,
 }
 
+/// Where the rays' ends `x` and `b` are read from.
+#[derive(Clone, Copy)]
+pub enum RayEnds<'a> {
+    /// `x` and `b`, `[d, n]` (agents last).
+    AgentsLast([&'a [f64]; 2]),
+    /// A step as stored: `x` `[n, d]`; `b` `[n, d]`, or `d` values shared by every agent.
+    Stored(StepSlice<'a>, &'a [f64]),
+}
+
 impl Rays<'_> {
+    /// Coordinate `k` of agent `i`'s ends, `(x, b)`.
+    #[inline(always)]
+    fn ends_at(&self, i: usize, k: usize) -> (f64, f64) {
+        match self.ends {
+            RayEnds::AgentsLast([x, b]) => (x[k * self.n + i], b[k * self.n + i]),
+            RayEnds::Stored(x, b) => {
+                let d = self.first.inputs;
+                let x = match x {
+                    StepSlice::F32(x) => f64::from(x[i * d + k]),
+                    StepSlice::F64(x) => x[i * d + k],
+                };
+                (x, if b.len() == d { b[k] } else { b[i * d + k] })
+            }
+        }
+    }
+
     /// Agent `i`'s `A = W₁ᵀ b_i + c₁` and `B = W₁ᵀ (x_i − b_i)`, into `a` and `slope`.
     pub(super) fn at(&self, i: usize, a: &mut [f64], slope: &mut [f64]) {
         let outputs = self.first.outputs;
         a.copy_from_slice(&self.first.c);
         slope.fill(0.0);
         for k in 0..self.first.inputs {
-            let (bk, xk) = (self.b[k * self.n + i], self.x[k * self.n + i]);
+            let (xk, bk) = self.ends_at(i, k);
             let row = &self.first.w[k * outputs..(k + 1) * outputs];
             for ((a, s), w) in a.iter_mut().zip(slope.iter_mut()).zip(row) {
                 *a += bk * w;
                 *s += (xk - bk) * w;
+            }
+        }
+    }
+
+    /// `Σ_k (x_ik − b_ik) g_k`: agent `i`'s attribution from its integrated gradient `g`.
+    fn attribution(&self, i: usize, g: &[f64]) -> f64 {
+        (g.iter().enumerate())
+            .map(|(k, g)| {
+                let (x, b) = self.ends_at(i, k);
+                (x - b) * g
+            })
+            .sum()
+    }
+}
+
+/// Where the per-agent passes put each agent's integrated gradient.
+pub(super) enum Out<'a> {
+    /// The gradients, `[n, d]` (agent-major), added to.
+    Gradients(&'a mut [f64]),
+    /// Each agent's attribution `Σ_k δ_ik g_ik`, `[n]`.
+    Attributions(&'a mut [f64]),
+}
+
+impl Out<'_> {
+    /// `task(t, rows)` for every parallel task `t` of `per_task` agents, in parallel: `rows`
+    /// (`[agents, d]`) starts as the task's part of the gradients, or zeros, and is added to;
+    /// then it is delivered.
+    pub(super) fn each_task(
+        &mut self,
+        rays: &Rays,
+        per_task: usize,
+        task: impl Fn(usize, &mut [f64]) + Sync,
+    ) {
+        let d = rays.first.inputs;
+        match self {
+            Out::Gradients(g) => g
+                .par_chunks_mut(d * per_task)
+                .enumerate()
+                .for_each(|(t, rows)| task(t, rows)),
+            Out::Attributions(phi) => {
+                phi.par_chunks_mut(per_task)
+                    .enumerate()
+                    .for_each(|(t, phi)| {
+                        let mut rows = vec![0.0; phi.len() * d];
+                        task(t, &mut rows);
+                        for (r, (phi, g)) in phi.iter_mut().zip(rows.chunks_exact(d)).enumerate() {
+                            *phi = rays.attribution(t * per_task + r, g);
+                        }
+                    })
             }
         }
     }
@@ -561,13 +653,6 @@ impl RayNet {
                     sum[q] += (a[q] + alpha * bv[q]).tanh();
                 }
             }
-        } else {
-            // A one-layer ψ: its output is u₁ itself.
-            for (j, &alpha) in path.nodes.iter().enumerate() {
-                for ((acc, a), bv) in sums[j * h..(j + 1) * h].iter_mut().zip(a).zip(bv) {
-                    *acc += a + alpha * bv;
-                }
-            }
         }
     }
 
@@ -593,13 +678,6 @@ impl RayNet {
                 for &q in &s.tanh_ray.exact {
                     let tq = (a[q] + alpha * bv[q]).tanh();
                     acc[q] += (1.0 - tq * tq - 1.0) * g[q];
-                }
-            }
-        } else {
-            // A one-layer ψ: the gradient with respect to u₁ is g'_j itself.
-            for g in shared {
-                for (ac, v) in acc.iter_mut().zip(g) {
-                    *ac += v;
                 }
             }
         }
