@@ -6,9 +6,12 @@
 //!
 //! Its integrand is constant along the path, so every quadrature rule is exact.
 
-use burn::tensor::Tensor;
+use aumann_kernels::sum::sum_by;
+use burn::tensor::{Device, Tensor};
+use rayon::prelude::*;
 
-use super::{Analytic, Entry, Indicator};
+use super::{Analytic, Entry, HostRoute, HostRun, HostStep, Indicator};
+use crate::backend::on_host;
 use crate::error::Result;
 
 /// The registry entry.
@@ -47,5 +50,28 @@ impl Indicator for Linear {
         Ok(Some(
             x.ones_like().mul_scalar(weights.iter().sum::<f64>() / n),
         ))
+    }
+
+    fn host_route(&self, device: &Device) -> Option<Box<dyn HostRoute + '_>> {
+        on_host(device).then(|| Box::new(*self) as Box<dyn HostRoute>)
+    }
+}
+
+impl HostRoute for Linear {
+    fn end_values(&self, step: &HostStep, _run: &HostRun) -> Result<[f64; 2]> {
+        let mean = |n: usize, c: &(dyn Fn(usize) -> f64 + Sync)| sum_by(n, c) / n as f64;
+        let v_x = mean(step.agents, &|i| step.composites(i).0);
+        let v_b = mean(step.baseline_agents(), &|i| step.composites(i).1);
+        Ok([v_x, v_b])
+    }
+
+    /// `φ_i = (c_i − β_i) Σ_j w_j / n`.
+    fn attribute(&self, step: &HostStep, run: &HostRun, phi: &mut [f64]) -> Result<()> {
+        let scale = run.weights.iter().sum::<f64>() / step.agents as f64;
+        phi.par_iter_mut().enumerate().for_each(|(i, phi)| {
+            let (cx, cb) = step.composites(i);
+            *phi = (cx - cb) * scale;
+        });
+        Ok(())
     }
 }

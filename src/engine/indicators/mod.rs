@@ -217,6 +217,40 @@ pub struct HostStep<'a> {
     pub dims: usize,
 }
 
+impl HostStep<'_> {
+    /// Coordinate `k` of agent `i`: `(x, b)`.
+    #[inline(always)]
+    pub fn at(&self, i: usize, k: usize) -> (f64, f64) {
+        let d = self.dims;
+        let x = match self.x {
+            StepSlice::F32(x) => f64::from(x[i * d + k]),
+            StepSlice::F64(x) => x[i * d + k],
+        };
+        (
+            x,
+            if self.b.len() == d {
+                self.b[k]
+            } else {
+                self.b[i * d + k]
+            },
+        )
+    }
+
+    /// Agent `i`'s composites `(Σ_k x_ik, Σ_k b_ik)`.
+    #[inline(always)]
+    pub fn composites(&self, i: usize) -> (f64, f64) {
+        (0..self.dims).fold((0.0, 0.0), |(cx, cb), k| {
+            let (x, b) = self.at(i, k);
+            (cx + x, cb + b)
+        })
+    }
+
+    /// Agents with a baseline of their own: `n`, or 1 where every agent shares it.
+    pub fn baseline_agents(&self) -> usize {
+        self.b.len() / self.dims
+    }
+}
+
 /// How a [`HostRoute`] runs: the quadrature, the precision and the device.
 #[derive(Clone, Copy, Debug)]
 pub struct HostRun<'a> {

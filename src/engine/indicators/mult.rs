@@ -7,11 +7,14 @@
 //! Defined along the whole path when every feature mean is positive and every baseline mean
 //! non-negative (then `u ≥ 0`); [`Indicator::check_domain`] refuses anything else.
 
-use burn::tensor::{DType, Tensor, TensorData};
+use aumann_kernels::sum::sum_by;
+use burn::tensor::{DType, Device, Tensor, TensorData};
+use rayon::prelude::*;
 
-use super::{Analytic, DomainError, Entry, Indicator};
+use super::{Analytic, DomainError, Entry, HostRoute, HostRun, HostStep, Indicator};
 use crate::array::download;
-use crate::error::Result;
+use crate::backend::on_host;
+use crate::error::{Error, Result};
 
 /// The registry entry.
 pub const ENTRY: Entry = Entry {
@@ -51,18 +54,12 @@ impl Indicator for Mult {
         let xm = download(crate::ops::mean_dim(x.clone(), 2), "coordinate means")?; // [rows, d]
         let bm = crate::ops::mean_dim(b.clone(), 2).expand([rows, d, 1]);
         let bm = download(bm, "baseline means")?;
-        let mut g = vec![0.0; rows * d];
-        for r in 0..rows {
-            let (x, b) = (&xm[r * d..(r + 1) * d], &bm[r * d..(r + 1) * d]);
-            for (&alpha, &w) in nodes.iter().zip(weights) {
-                let mean: Vec<f64> = (0..d).map(|k| b[k] + alpha * (x[k] - b[k])).collect();
-                let u: f64 = mean.iter().product();
-                for k in 0..d {
-                    let others: f64 = (0..d).filter(|&l| l != k).map(|l| mean[l]).product();
-                    g[r * d + k] += w * others / (1.0 + u) / n as f64;
-                }
-            }
-        }
+        let g: Vec<f64> = (0..rows)
+            .flat_map(|r| {
+                let means = [&xm[r * d..(r + 1) * d], &bm[r * d..(r + 1) * d]];
+                shared_gradient(means, [nodes, weights], n)
+            })
+            .collect();
         let data = match x.dtype() {
             DType::F32 => TensorData::new(g.iter().map(|&v| v as f32).collect(), [rows, d, 1]),
             _ => TensorData::new(g, [rows, d, 1]),
@@ -73,23 +70,93 @@ impl Indicator for Mult {
 
     fn check_domain(&self, x: &Tensor<3>, b: &Tensor<3>) -> Result<Option<DomainError>> {
         let d = x.dims()[1];
-        for (of, t, positive) in [("features", x, true), ("baseline", b, false)] {
-            let means = download(crate::ops::mean_dim(t.clone(), 2), "coordinate means")?;
-            for (j, &m) in means.iter().enumerate() {
-                let ok = if positive { m > 0.0 } else { m >= 0.0 };
-                if !ok {
-                    return Ok(Some(DomainError {
-                        row: j / d,
-                        reason: format!(
-                            "needs a {} mean in every coordinate of the {of}, but coordinate {} \
-                             has mean {m}",
-                            if positive { "positive" } else { "non-negative" },
-                            j % d
-                        ),
-                    }));
-                }
+        let xm = download(crate::ops::mean_dim(x.clone(), 2), "coordinate means")?;
+        let bm = download(crate::ops::mean_dim(b.clone(), 2), "coordinate means")?;
+        let rows = xm.len() / d;
+        Ok((0..rows).find_map(|r| {
+            let b = (r * d).min(bm.len() - d);
+            let reason = outside_domain([&xm[r * d..(r + 1) * d], &bm[b..b + d]])?;
+            Some(DomainError { row: r, reason })
+        }))
+    }
+
+    fn host_route(&self, device: &Device) -> Option<Box<dyn HostRoute + '_>> {
+        on_host(device).then(|| Box::new(*self) as Box<dyn HostRoute>)
+    }
+}
+
+/// Why a path with these coordinate means of the features and the baseline leaves the
+/// domain, or `None`.
+fn outside_domain([x, b]: [&[f64]; 2]) -> Option<String> {
+    for (of, means, positive) in [("features", x, true), ("baseline", b, false)] {
+        for (k, &m) in means.iter().enumerate() {
+            let ok = if positive { m > 0.0 } else { m >= 0.0 };
+            if !ok {
+                return Some(format!(
+                    "needs a {} mean in every coordinate of the {of}, but coordinate {k} has \
+                     mean {m}",
+                    if positive { "positive" } else { "non-negative" },
+                ));
             }
         }
-        Ok(None)
+    }
+    None
+}
+
+/// `Σ_j w_j ∂V/∂x_ik(α_j)`, the same for every agent `i`: `d` values from the coordinate
+/// means of the features and the baseline.
+fn shared_gradient([x, b]: [&[f64]; 2], [nodes, weights]: [&[f64]; 2], n: usize) -> Vec<f64> {
+    let d = x.len();
+    let mut g = vec![0.0; d];
+    for (&alpha, &w) in nodes.iter().zip(weights) {
+        let mean: Vec<f64> = (0..d).map(|k| b[k] + alpha * (x[k] - b[k])).collect();
+        let u: f64 = mean.iter().product();
+        for (k, g) in g.iter_mut().enumerate() {
+            let others: f64 = (0..d).filter(|&l| l != k).map(|l| mean[l]).product();
+            *g += w * others / (1.0 + u) / n as f64;
+        }
+    }
+    g
+}
+
+/// The coordinate means of the features and of the baseline of one step, in f64.
+fn step_means(step: &HostStep) -> [Vec<f64>; 2] {
+    let of = |n: usize, pick: fn((f64, f64)) -> f64| -> Vec<f64> {
+        (0..step.dims)
+            .map(|k| sum_by(n, |i| pick(step.at(i, k))) / n as f64)
+            .collect()
+    };
+    [
+        of(step.agents, |(x, _)| x),
+        of(step.baseline_agents(), |(_, b)| b),
+    ]
+}
+
+impl HostRoute for Mult {
+    fn end_values(&self, step: &HostStep, _run: &HostRun) -> Result<[f64; 2]> {
+        let means = step_means(step);
+        Ok(means.map(|m| m.iter().product::<f64>().ln_1p()))
+    }
+
+    /// `φ_i = Σ_k δ_ik g_k`, `g` the [`shared_gradient`] of the step's means.
+    fn attribute(&self, step: &HostStep, run: &HostRun, phi: &mut [f64]) -> Result<()> {
+        let [x, b] = step_means(step);
+        if let Some(reason) = outside_domain([&x, &b]) {
+            return Err(Error::Domain {
+                indicator: self.name().into(),
+                step: step.index,
+                reason,
+            });
+        }
+        let g = shared_gradient([&x, &b], [run.nodes, run.weights], step.agents);
+        phi.par_iter_mut().enumerate().for_each(|(i, phi)| {
+            *phi = (g.iter().enumerate())
+                .map(|(k, g)| {
+                    let (x, b) = step.at(i, k);
+                    (x - b) * g
+                })
+                .sum();
+        });
+        Ok(())
     }
 }

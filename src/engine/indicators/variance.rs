@@ -5,12 +5,16 @@
 //! ```
 //!
 //! The integrand is linear in `α`, so the midpoint rule is exact up to rounding; the path
-//! integral sums it in closed form along the path ([`Indicator::integrated_gradient`]).
+//! integral sums it in closed form along the path ([`Indicator::integrated_gradient`]; on the
+//! host, from the features as stored, in f64: [`Indicator::host_route`]).
 //! Below-mean agents get negative attribution. Needs `n ≥ 2`.
 
-use burn::tensor::Tensor;
+use aumann_kernels::sum::sum_by;
+use burn::tensor::{Device, Tensor};
+use rayon::prelude::*;
 
-use super::{Analytic, Entry, Indicator};
+use super::{Analytic, Entry, HostRoute, HostRun, HostStep, Indicator};
+use crate::backend::on_host;
 use crate::error::Result;
 
 /// The registry entry.
@@ -60,5 +64,42 @@ impl Indicator for Variance {
         let scale = 2.0 / n as f64;
         let g = slope.mul_scalar(w1 * scale) + start.mul_scalar(w0 * scale);
         Ok(Some(g.expand([rows, d, n])))
+    }
+
+    fn host_route(&self, device: &Device) -> Option<Box<dyn HostRoute + '_>> {
+        on_host(device).then(|| Box::new(*self) as Box<dyn HostRoute>)
+    }
+}
+
+/// The variance of `n` values `c(i)`, two passes in f64.
+fn variance_of(n: usize, c: impl Fn(usize) -> f64 + Sync) -> f64 {
+    let mean = sum_by(n, &c) / n as f64;
+    sum_by(n, |i| (c(i) - mean).powi(2)) / n as f64
+}
+
+impl HostRoute for Variance {
+    fn end_values(&self, step: &HostStep, _run: &HostRun) -> Result<[f64; 2]> {
+        let v_x = variance_of(step.agents, |i| step.composites(i).0);
+        let v_b = variance_of(step.baseline_agents(), |i| step.composites(i).1);
+        Ok([v_x, v_b])
+    }
+
+    /// `φ_i = c_δi (2/n)[(c_bi − c̄_b) Σ_j w_j + (c_δi − c̄_δ) Σ_j w_j α_j]`.
+    fn attribute(&self, step: &HostStep, run: &HostRun, phi: &mut [f64]) -> Result<()> {
+        let n = step.agents;
+        let w0: f64 = run.weights.iter().sum();
+        let w1: f64 = run.nodes.iter().zip(run.weights).map(|(a, w)| a * w).sum();
+        let start = sum_by(n, |i| step.composites(i).1) / n as f64;
+        let slope = sum_by(n, |i| {
+            let (cx, cb) = step.composites(i);
+            cx - cb
+        }) / n as f64;
+        let scale = 2.0 / n as f64;
+        phi.par_iter_mut().enumerate().for_each(|(i, phi)| {
+            let (cx, cb) = step.composites(i);
+            let cd = cx - cb;
+            *phi = cd * scale * ((cb - start) * w0 + (cd - slope) * w1);
+        });
+        Ok(())
     }
 }
