@@ -7,12 +7,11 @@
 //! Defined along the whole path when every feature mean is positive and every baseline mean
 //! non-negative (then `u ≥ 0`); [`Indicator::check_domain`] refuses anything else.
 
-use aumann_kernels::sum::sum_by;
 use burn::tensor::{DType, Device, Tensor, TensorData};
 use rayon::prelude::*;
 
 use super::{Analytic, DomainError, Entry, HostRoute, HostRun, HostStep, Indicator};
-use crate::array::download;
+use crate::array::{StepSlice, download};
 use crate::backend::on_host;
 use crate::error::{Error, Result};
 
@@ -119,17 +118,49 @@ fn shared_gradient([x, b]: [&[f64]; 2], [nodes, weights]: [&[f64]; 2], n: usize)
     g
 }
 
+/// Agents per chunk of [`coordinate_means`]: chunks summed in parallel, in a fixed order.
+const MEAN_CHUNK: usize = 1 << 16;
+
+/// The coordinate means of `n` agents stored `[n, d]` in `E`, in f64: one pass, chunk sums
+/// added in chunk order (the same bits for any thread count).
+fn coordinate_means<E: Copy + Into<f64> + Sync>(v: &[E], d: usize) -> Vec<f64> {
+    let n = v.len() / d;
+    let chunks: Vec<Vec<f64>> = v
+        .par_chunks(MEAN_CHUNK * d)
+        .map(|chunk| {
+            let mut sums = vec![0.0; d];
+            for agent in chunk.chunks_exact(d) {
+                for (s, &x) in sums.iter_mut().zip(agent) {
+                    *s += x.into();
+                }
+            }
+            sums
+        })
+        .collect();
+    (0..d)
+        .map(|k| chunks.iter().map(|c| c[k]).sum::<f64>() / n as f64)
+        .collect()
+}
+
 /// The coordinate means of the features and of the baseline of one step, in f64.
 fn step_means(step: &HostStep) -> [Vec<f64>; 2] {
-    let of = |n: usize, pick: fn((f64, f64)) -> f64| -> Vec<f64> {
-        (0..step.dims)
-            .map(|k| sum_by(n, |i| pick(step.at(i, k))) / n as f64)
-            .collect()
+    let x = match step.x {
+        StepSlice::F32(x) => coordinate_means(x, step.dims),
+        StepSlice::F64(x) => coordinate_means(x, step.dims),
     };
-    [
-        of(step.agents, |(x, _)| x),
-        of(step.baseline_agents(), |(_, b)| b),
-    ]
+    [x, coordinate_means(step.b, step.dims)]
+}
+
+/// `φ_i = Σ_k (x_ik − b_ik) g_k` of every agent stored `[n, d]` in `E`.
+fn attribute_stored<E: Copy + Into<f64> + Sync>(x: &[E], b: &[f64], g: &[f64], phi: &mut [f64]) {
+    let d = g.len();
+    let dot = |v: &[f64]| v.iter().zip(g).map(|(v, g)| v * g).sum::<f64>();
+    let shared = (b.len() == d).then(|| dot(b));
+    phi.par_iter_mut().enumerate().for_each(|(i, phi)| {
+        let agent = &x[i * d..(i + 1) * d];
+        let gx: f64 = agent.iter().zip(g).map(|(&x, g)| x.into() * g).sum();
+        *phi = gx - shared.unwrap_or_else(|| dot(&b[i * d..(i + 1) * d]));
+    });
 }
 
 impl HostRoute for Mult {
@@ -149,14 +180,10 @@ impl HostRoute for Mult {
             });
         }
         let g = shared_gradient([&x, &b], [run.nodes, run.weights], step.agents);
-        phi.par_iter_mut().enumerate().for_each(|(i, phi)| {
-            *phi = (g.iter().enumerate())
-                .map(|(k, g)| {
-                    let (x, b) = step.at(i, k);
-                    (x - b) * g
-                })
-                .sum();
-        });
+        match step.x {
+            StepSlice::F32(x) => attribute_stored(x, step.b, &g, phi),
+            StepSlice::F64(x) => attribute_stored(x, step.b, &g, phi),
+        }
         Ok(())
     }
 }
