@@ -189,6 +189,33 @@ fn f32_structured_route_equals_f64_autodiff() {
     }
 }
 
+/// A network given features of another width is refused with the shapes named, on the host
+/// route as on the tensor route, not read at the wrong stride.
+#[test]
+fn features_of_another_width_are_refused() {
+    let device = device(Backend::Flex);
+    let net = DeepSetConfig::new(3).with_depth(3).init(&device);
+    let x = population(&SynthConfig {
+        agents: 50,
+        steps: 1,
+        seed: 3,
+        ..SynthConfig::default()
+    });
+    let [t, n, _] = x.shape();
+    let two = Array3::from_f64(
+        [t, n, 2],
+        (0..t * n * 2).map(|i| x.get(0, i / 2, i % 2)).collect(),
+    );
+    let b = Baseline::resolve(&BaselineSpec::Zero, &two).unwrap();
+    let options = PathOptions::default();
+    match path::attribute(&net, &two, &b, &options, &device, &mut |_| {}) {
+        Err(aumann::Error::Shape { expected, .. }) => {
+            assert!(expected.contains("[50, 3]"), "{expected}")
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
 /// Save → load gives bit-identical attributions.
 #[test]
 fn save_load_round_trip_is_bit_identical() {

@@ -19,7 +19,8 @@
 //!
 //! An indicator with a [`HostRoute`] (a pooled indicator on the host) is attributed step by
 //! step from the features as stored, its own blocks of agents at a time: no tensor copy of
-//! the input, and `φ` the only array of the input's size.
+//! the input; beyond `φ`, memory is the route's own (a DeepSet whose points go in several
+//! groups keeps one step's gradients).
 //!
 //! # Where the time goes
 //!
@@ -192,7 +193,7 @@ pub fn attribute(
 }
 
 /// [`attribute`] by the indicator's own [`HostRoute`], step by step, from the features as
-/// stored: `φ` is the only array the size of the input that it makes.
+/// stored: no copy of the input is made.
 fn on_host_route(
     host: &dyn HostRoute,
     features: &Array3,

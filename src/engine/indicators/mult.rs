@@ -5,7 +5,8 @@
 //! ```
 //!
 //! Defined along the whole path when every feature mean is positive and every baseline mean
-//! non-negative (then `u ≥ 0`); [`Indicator::check_domain`] refuses anything else.
+//! non-negative (then `u ≥ 0`); anything else is refused ([`Indicator::check_domain`] on the
+//! tensor route, the host route's own check on the CPU).
 
 use burn::tensor::{DType, Device, Tensor, TensorData};
 use rayon::prelude::*;
@@ -154,12 +155,13 @@ fn step_means(step: &HostStep) -> [Vec<f64>; 2] {
 /// `φ_i = Σ_k (x_ik − b_ik) g_k` of every agent stored `[n, d]` in `E`.
 fn attribute_stored<E: Copy + Into<f64> + Sync>(x: &[E], b: &[f64], g: &[f64], phi: &mut [f64]) {
     let d = g.len();
-    let dot = |v: &[f64]| v.iter().zip(g).map(|(v, g)| v * g).sum::<f64>();
-    let shared = (b.len() == d).then(|| dot(b));
+    let shared = b.len() == d;
     phi.par_iter_mut().enumerate().for_each(|(i, phi)| {
         let agent = &x[i * d..(i + 1) * d];
-        let gx: f64 = agent.iter().zip(g).map(|(&x, g)| x.into() * g).sum();
-        *phi = gx - shared.unwrap_or_else(|| dot(&b[i * d..(i + 1) * d]));
+        let b = if shared { b } else { &b[i * d..(i + 1) * d] };
+        *phi = (agent.iter().zip(b).zip(g))
+            .map(|((&x, b), g)| (x.into() - b) * g)
+            .sum();
     });
 }
 

@@ -327,7 +327,7 @@ impl DeepSet {
 
     /// `V` of every row of a plain `z` on a CPU backend, pooled in f64 block by block
     /// ([`ray::RayNet::value`]); `None` where the structured kernel does not serve (a GPU, an
-    /// autodiff input, [`DeepSetKernel::Autodiff`]).
+    /// autodiff input, [`DeepSetKernel::Autodiff`], a one-layer ψ).
     fn host_value(&self, z: &Tensor<3>) -> Result<Option<Tensor<1>>> {
         let device = z.device();
         if self.kernel != DeepSetKernel::Structured
@@ -353,8 +353,27 @@ impl DeepSet {
 /// A [`DeepSet`]'s weights on the host, for the steps of one run.
 struct HostNet(ray::RayNet);
 
+impl HostNet {
+    /// Refuse a step whose features per agent are not the network's inputs.
+    fn check_width(&self, step: &HostStep) -> Result<()> {
+        let inputs = self.0.inputs();
+        if step.dims == inputs {
+            return Ok(());
+        }
+        Err(Error::Shape {
+            what: format!("step {} of the features", step.index),
+            expected: format!(
+                "[{}, {inputs}] (the DeepSet's features per agent)",
+                step.agents
+            ),
+            got: vec![step.agents, step.dims],
+        })
+    }
+}
+
 impl HostRoute for HostNet {
     fn end_values(&self, step: &HostStep, _run: &HostRun) -> Result<[f64; 2]> {
+        self.check_width(step)?;
         // The ends as the points α = 1 of rays from the origin.
         let origin = vec![0.0; step.dims];
         let x = ray::RayEnds::Stored(step.x, &origin);
@@ -366,6 +385,7 @@ impl HostRoute for HostNet {
     }
 
     fn attribute(&self, step: &HostStep, run: &HostRun, phi: &mut [f64]) -> Result<()> {
+        self.check_width(step)?;
         let lanes = match run.precision {
             Precision::F32 => ray::Lanes::F32,
             Precision::F64 => ray::Lanes::F64,
@@ -565,7 +585,8 @@ impl Indicator for DeepSet {
 
     /// On a CPU backend, every quadrature point at once from the network's structure
     /// ([`ray`] and its layered route); on a GPU the structured route in tensor ops for a
-    /// depth-2 ψ; `None` (one pass per point) otherwise, or when `kernel` says so.
+    /// depth-2 ψ; `None` (one pass per point) otherwise (a one-layer ψ, too), or when `kernel`
+    /// says so.
     fn integrated_gradient(
         &self,
         x: &Tensor<3>,

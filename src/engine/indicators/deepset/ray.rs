@@ -17,8 +17,9 @@
 //! For a depth-2 ψ each agent-point costs one activation and its derivative per hidden unit.
 //! Which of this module's routes runs is [`RayNet::integrated_gradient`]'s choice: the depth-2
 //! square network's three moments, the tanh progression along each ray (f64 runs), or the
-//! layered route (`deepset::layers`) for every other depth and activation, GELU included
-//! (`erf` from `libm` in f64, in lanes in f32).
+//! layered route (`deepset::layers`) for every other depth of two or more and activation, GELU
+//! included (`erf` from `libm` in f64, in lanes in f32). A one-layer ψ commutes with the mean
+//! and is left to autodiff ([`RayNet::new`] declines it).
 
 use rayon::prelude::*;
 
@@ -185,6 +186,11 @@ impl RayNet {
             kept_bytes: net.kept_bytes,
             kept: Default::default(),
         })
+    }
+
+    /// Features per agent `d`, the first layer's inputs.
+    pub fn inputs(&self) -> usize {
+        self.psi[0].inputs
     }
 
     /// `∇ρ(p)`.
