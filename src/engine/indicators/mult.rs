@@ -171,7 +171,8 @@ impl HostRoute for Mult {
         Ok(means.map(|m| m.iter().product::<f64>().ln_1p()))
     }
 
-    /// `φ_i = Σ_k δ_ik g_k`, `g` the [`shared_gradient`] of the step's means.
+    /// `φ_i = Σ_k δ_ik g_k`, `g_k` the weighted sum of `∂V/∂x_ik` along the path, from the
+    /// step's means.
     fn attribute(&self, step: &HostStep, run: &HostRun, phi: &mut [f64]) -> Result<()> {
         let [x, b] = step_means(step);
         if let Some(reason) = outside_domain([&x, &b]) {
