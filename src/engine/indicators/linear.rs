@@ -60,8 +60,8 @@ impl Indicator for Linear {
 impl HostRoute for Linear {
     fn end_values(&self, step: &HostStep, _run: &HostRun) -> Result<[f64; 2]> {
         let mean = |n: usize, c: &(dyn Fn(usize) -> f64 + Sync)| sum_by(n, c) / n as f64;
-        let v_x = mean(step.agents, &|i| step.composites(i).0);
-        let v_b = mean(step.baseline_agents(), &|i| step.composites(i).1);
+        let v_x = mean(step.agents, &|i| step.x_composite(i));
+        let v_b = mean(step.baseline_agents(), &|i| step.b_composite(i));
         Ok([v_x, v_b])
     }
 
@@ -69,8 +69,7 @@ impl HostRoute for Linear {
     fn attribute(&self, step: &HostStep, run: &HostRun, phi: &mut [f64]) -> Result<()> {
         let scale = run.weights.iter().sum::<f64>() / step.agents as f64;
         phi.par_iter_mut().enumerate().for_each(|(i, phi)| {
-            let (cx, cb) = step.composites(i);
-            *phi = (cx - cb) * scale;
+            *phi = (step.x_composite(i) - step.b_composite(i)) * scale;
         });
         Ok(())
     }

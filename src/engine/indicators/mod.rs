@@ -236,13 +236,26 @@ impl HostStep<'_> {
         )
     }
 
-    /// Agent `i`'s composites `(Σ_k x_ik, Σ_k b_ik)`.
+    /// Agent `i`'s composite `Σ_k x_ik`, summed in f64 from the stored type.
     #[inline(always)]
-    pub fn composites(&self, i: usize) -> (f64, f64) {
-        (0..self.dims).fold((0.0, 0.0), |(cx, cb), k| {
-            let (x, b) = self.at(i, k);
-            (cx + x, cb + b)
-        })
+    pub fn x_composite(&self, i: usize) -> f64 {
+        let agent = i * self.dims..(i + 1) * self.dims;
+        match self.x {
+            StepSlice::F32(x) => x[agent].iter().fold(0.0, |s, &v| s + f64::from(v)),
+            StepSlice::F64(x) => x[agent].iter().fold(0.0, |s, &v| s + v),
+        }
+    }
+
+    /// Agent `i`'s baseline composite `Σ_k b_ik` (the shared one where every agent shares it).
+    #[inline(always)]
+    pub fn b_composite(&self, i: usize) -> f64 {
+        let d = self.dims;
+        let b = if self.b.len() == d {
+            self.b
+        } else {
+            &self.b[i * d..(i + 1) * d]
+        };
+        b.iter().fold(0.0, |s, &v| s + v)
     }
 
     /// Agents with a baseline of their own: `n`, or 1 where every agent shares it.

@@ -217,6 +217,27 @@ impl<P: Pooled> HostRoute for Pooling<P> {
     }
 }
 
+/// `[agents, points]` of a block: at most `block_elements` values of `per_agent_point` for
+/// each of its agents and points (at least one of each, at most [`MAX_BLOCK_AGENTS`] of `n`
+/// agents and all `m` points).
+fn block_shape(block_elements: usize, per_agent_point: usize, n: usize, m: usize) -> [usize; 2] {
+    let agents = (block_elements / per_agent_point).clamp(1, n.min(MAX_BLOCK_AGENTS));
+    let points = (block_elements / (per_agent_point * agents)).clamp(1, m.max(1));
+    [agents, points]
+}
+
+/// The sum of parallel blocks' partial sums (`len` values each), added in block order: the
+/// same bits for any thread count.
+pub(super) fn add_in_order(partials: Vec<Vec<f64>>, len: usize) -> Vec<f64> {
+    let mut sums = vec![0.0; len];
+    for part in partials {
+        for (sum, v) in sums.iter_mut().zip(part) {
+            *sum += v;
+        }
+    }
+    sums
+}
+
 /// Which ends of one step's paths a block holds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum BlockOf {
@@ -254,10 +275,12 @@ impl<'a, P: Pooled> HostBlocks<'a, P> {
         let one = agents_block(step.x, step.dims, 0, 1, run.device, run.dtype());
         let k = pooled.psi(one).dims()[1];
         let per_agent_point = step.dims.max(k);
-        let agents =
-            (pooling.block_elements / per_agent_point).clamp(1, step.agents.min(MAX_BLOCK_AGENTS));
-        let points =
-            (pooling.block_elements / (per_agent_point * agents)).clamp(1, nodes.len().max(1));
+        let [agents, points] = block_shape(
+            pooling.block_elements,
+            per_agent_point,
+            step.agents,
+            nodes.len(),
+        );
         Self {
             pooled,
             step,
@@ -326,13 +349,7 @@ impl<'a, P: Pooled> HostBlocks<'a, P> {
             _ => self.blocks(),
         };
         let partials: Vec<Vec<f64>> = blocks.into_par_iter().map(partial).collect::<Result<_>>()?;
-        let mut sums = vec![0.0; m * k];
-        for part in partials {
-            for (sum, v) in sums.iter_mut().zip(part) {
-                *sum += v;
-            }
-        }
-        Ok(sums)
+        Ok(add_in_order(partials, m * k))
     }
 
     /// `V` of the features or the baseline, ψ and ρ in f64.
@@ -460,9 +477,7 @@ impl<'a, P: Pooled> Route<'a, P> {
         let [rows, d, n] = x.dims();
         // ψ of one agent tells its width k.
         let k = pooled.psi(x.clone().narrow(0, 0, 1).narrow(2, 0, 1)).dims()[1];
-        let per_agent_point = rows * d.max(k);
-        let agents = (block_elements / per_agent_point).clamp(1, n.min(MAX_BLOCK_AGENTS));
-        let points = (block_elements / (per_agent_point * agents)).clamp(1, nodes.len().max(1));
+        let [agents, points] = block_shape(block_elements, rows * d.max(k), n, nodes.len());
         Self {
             pooled,
             x: x.clone(),
@@ -516,13 +531,7 @@ impl<'a, P: Pooled> Route<'a, P> {
         let partials: Vec<Vec<f64>> = (self.agent_starts().into_par_iter())
             .map(partial)
             .collect::<Result<_>>()?;
-        let mut sums = vec![0.0; m * rows * k];
-        for part in partials {
-            for (sum, v) in sums.iter_mut().zip(part) {
-                *sum += v;
-            }
-        }
-        Ok(sums)
+        Ok(add_in_order(partials, m * rows * k))
     }
 
     /// Pass 2: `g_j = w_j ∇ρ(p̄(α_j)) / n` of every point and row, `[m·rows, k, 1]`.

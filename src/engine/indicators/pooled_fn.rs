@@ -60,6 +60,7 @@
 use burn::tensor::{DType, Device, Element, Tensor, TensorData};
 use rayon::prelude::*;
 
+use super::pooled::add_in_order;
 use super::scalar::{Dual, Lane, Pack, Scalar};
 use super::{HostRoute, HostRun, HostStep, Indicator};
 use crate::array::{StepSlice, download_as};
@@ -210,13 +211,7 @@ impl<P: PooledFn> PoolingFn<P> {
         let (k, m) = (self.0.pooled_width(), nodes.len());
         let partial = |task: usize| self.pool_task_dispatch::<E, B, T, L>(ends, nodes, task);
         let partials: Vec<Vec<f64>> = (0..ends.tasks()).into_par_iter().map(partial).collect();
-        let mut sums = vec![0.0; m * k];
-        for part in partials {
-            for (s, v) in sums.iter_mut().zip(part) {
-                *s += v;
-            }
-        }
-        sums
+        add_in_order(partials, m * k)
     }
 
     fn pool_task_dispatch<E: Lane, B: Lane, T: Lane, const L: usize>(

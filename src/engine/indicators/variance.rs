@@ -14,7 +14,6 @@ use burn::tensor::{Device, Tensor};
 use rayon::prelude::*;
 
 use super::{Analytic, Entry, HostRoute, HostRun, HostStep, Indicator};
-use crate::array::StepSlice;
 use crate::backend::on_host;
 use crate::error::Result;
 
@@ -78,85 +77,30 @@ fn variance_of(n: usize, c: impl Fn(usize) -> f64 + Sync) -> f64 {
     sum_by(n, |i| (c(i) - mean).powi(2)) / n as f64
 }
 
-/// One step's composites read from the features as stored in `E`.
-struct Composites<'a, E> {
-    x: &'a [E],
-    b: &'a [f64],
-    d: usize,
-    /// `Σ_k b_k` where every agent shares the baseline.
-    shared: Option<f64>,
-}
-
-impl<'a, E: Copy + Into<f64> + Sync> Composites<'a, E> {
-    fn new(x: &'a [E], step: &HostStep<'a>) -> Self {
-        let d = step.dims;
-        let shared = (step.b.len() == d).then(|| step.b.iter().sum());
-        Self {
-            x,
-            b: step.b,
-            d,
-            shared,
-        }
+impl HostRoute for Variance {
+    fn end_values(&self, step: &HostStep, _run: &HostRun) -> Result<[f64; 2]> {
+        let v_x = variance_of(step.agents, |i| step.x_composite(i));
+        let v_b = variance_of(step.baseline_agents(), |i| step.b_composite(i));
+        Ok([v_x, v_b])
     }
 
-    #[inline(always)]
-    fn x(&self, i: usize) -> f64 {
-        (self.x[i * self.d..(i + 1) * self.d].iter()).fold(0.0, |s, &v| s + v.into())
-    }
-
-    #[inline(always)]
-    fn b(&self, i: usize) -> f64 {
-        match self.shared {
-            Some(b) => b,
-            None => self.b[i * self.d..(i + 1) * self.d].iter().sum(),
-        }
-    }
-
-    /// `φ_i = c_δi (2/n)[(c_bi − c̄_b) Σ_j w_j + (c_δi − c̄_δ) Σ_j w_j α_j]` into `phi`.
-    fn attribute(&self, [w0, w1]: [f64; 2], phi: &mut [f64]) {
-        let n = phi.len();
-        let mean_x = sum_by(n, |i| self.x(i)) / n as f64;
-        let start = match self.shared {
-            Some(b) => b,
-            None => sum_by(n, |i| self.b(i)) / n as f64,
+    /// `φ_i = c_δi (2/n)[(c_bi − c̄_b) Σ_j w_j + (c_δi − c̄_δ) Σ_j w_j α_j]`.
+    fn attribute(&self, step: &HostStep, run: &HostRun, phi: &mut [f64]) -> Result<()> {
+        let n = step.agents;
+        let w0: f64 = run.weights.iter().sum();
+        let w1: f64 = run.nodes.iter().zip(run.weights).map(|(a, w)| a * w).sum();
+        let mean_x = sum_by(n, |i| step.x_composite(i)) / n as f64;
+        let start = match step.baseline_agents() {
+            1 => step.b_composite(0),
+            _ => sum_by(n, |i| step.b_composite(i)) / n as f64,
         };
         let slope = mean_x - start;
         let scale = 2.0 / n as f64;
         phi.par_iter_mut().enumerate().for_each(|(i, phi)| {
-            let cb = self.b(i);
-            let cd = self.x(i) - cb;
+            let cb = step.b_composite(i);
+            let cd = step.x_composite(i) - cb;
             *phi = cd * scale * ((cb - start) * w0 + (cd - slope) * w1);
         });
-    }
-}
-
-impl HostRoute for Variance {
-    fn end_values(&self, step: &HostStep, _run: &HostRun) -> Result<[f64; 2]> {
-        let v_x = match step.x {
-            StepSlice::F32(x) => {
-                let c = Composites::new(x, step);
-                variance_of(step.agents, |i| c.x(i))
-            }
-            StepSlice::F64(x) => {
-                let c = Composites::new(x, step);
-                variance_of(step.agents, |i| c.x(i))
-            }
-        };
-        let b = Composites::new(step.b, step);
-        let v_b = match b.shared {
-            Some(_) => 0.0,
-            None => variance_of(step.agents, |i| b.b(i)),
-        };
-        Ok([v_x, v_b])
-    }
-
-    fn attribute(&self, step: &HostStep, run: &HostRun, phi: &mut [f64]) -> Result<()> {
-        let w0: f64 = run.weights.iter().sum();
-        let w1: f64 = run.nodes.iter().zip(run.weights).map(|(a, w)| a * w).sum();
-        match step.x {
-            StepSlice::F32(x) => Composites::new(x, step).attribute([w0, w1], phi),
-            StepSlice::F64(x) => Composites::new(x, step).attribute([w0, w1], phi),
-        }
         Ok(())
     }
 }

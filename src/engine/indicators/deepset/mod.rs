@@ -376,11 +376,19 @@ impl HostRoute for HostNet {
         self.check_width(step)?;
         // The ends as the points α = 1 of rays from the origin.
         let origin = vec![0.0; step.dims];
-        let x = ray::RayEnds::Stored(step.x, &origin);
-        let b = ray::RayEnds::Stored(StepSlice::F64(step.b), &origin);
+        let x = HostStep {
+            b: &origin,
+            ..*step
+        };
+        let b = HostStep {
+            x: StepSlice::F64(step.b),
+            b: &origin,
+            agents: step.baseline_agents(),
+            ..*step
+        };
         Ok([
-            self.0.value_at(x, step.agents, 1.0),
-            self.0.value_at(b, step.b.len() / step.dims, 1.0),
+            self.0.value_at(ray::RayEnds::Stored(x), x.agents, 1.0),
+            self.0.value_at(ray::RayEnds::Stored(b), b.agents, 1.0),
         ])
     }
 
@@ -390,7 +398,7 @@ impl HostRoute for HostNet {
             Precision::F32 => ray::Lanes::F32,
             Precision::F64 => ray::Lanes::F64,
         };
-        let ends = ray::RayEnds::Stored(step.x, step.b);
+        let ends = ray::RayEnds::Stored(*step);
         let path = [run.nodes, run.weights];
         self.0.attribute(ends, step.agents, path, lanes, phi);
         Ok(())

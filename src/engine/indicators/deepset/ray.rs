@@ -25,7 +25,8 @@ use rayon::prelude::*;
 
 use super::layers::{Real, Stack};
 use super::{Activation, DeepSet};
-use crate::array::{StepSlice, download};
+use crate::array::download;
+use crate::indicators::HostStep;
 
 /// Agents per parallel task.
 const AGENTS_PER_TASK: usize = 1024;
@@ -529,8 +530,8 @@ pub(super) struct Rays<'a> {
 pub enum RayEnds<'a> {
     /// `x` and `b`, `[d, n]` (agents last).
     AgentsLast([&'a [f64]; 2]),
-    /// A step as stored: `x` `[n, d]`; `b` `[n, d]`, or `d` values shared by every agent.
-    Stored(StepSlice<'a>, &'a [f64]),
+    /// A step as stored.
+    Stored(HostStep<'a>),
 }
 
 impl Rays<'_> {
@@ -539,14 +540,7 @@ impl Rays<'_> {
     fn ends_at(&self, i: usize, k: usize) -> (f64, f64) {
         match self.ends {
             RayEnds::AgentsLast([x, b]) => (x[k * self.n + i], b[k * self.n + i]),
-            RayEnds::Stored(x, b) => {
-                let d = self.first.inputs;
-                let x = match x {
-                    StepSlice::F32(x) => f64::from(x[i * d + k]),
-                    StepSlice::F64(x) => x[i * d + k],
-                };
-                (x, if b.len() == d { b[k] } else { b[i * d + k] })
-            }
+            RayEnds::Stored(step) => step.at(i, k),
         }
     }
 
