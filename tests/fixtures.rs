@@ -244,3 +244,55 @@ fn autodiff_route_matches_the_closed_forms() {
         }
     }
 }
+
+/// The analytic indicators' own host routes against the general autodiff route (the pairwise
+/// definition for the Gini), on f64- and f32-stored features with exact ties (two identical
+/// agents), for baselines shared and per agent (along which the Gini's ranks cross):
+/// `φ`, `V(x)` and `V(b)` to rounding (relative to `max |φ|` and `max |V(x)|`).
+#[test]
+fn host_routes_equal_the_autodiff_route() {
+    use rand::{RngExt, SeedableRng};
+    let device = device(Backend::Flex);
+    let mut rng = rand::rngs::Xoshiro256PlusPlus::seed_from_u64(23);
+    let [steps, n, d] = [3, 200, 3];
+    let mut values: Vec<f64> = (0..steps * n * d)
+        .map(|_| rng.random_range(0.1..3.0))
+        .collect();
+    for t in 0..steps {
+        let agent = t * n * d;
+        values.copy_within(agent..agent + d, agent + d); // agent 1 = agent 0
+    }
+    let x64 = Array3::from_f64([steps, n, d], values);
+    for x in [x64.clone(), crate::common::stored_f32(&x64)] {
+        for spec in [BaselineSpec::Zero, BaselineSpec::Mean, BaselineSpec::First] {
+            let b = Baseline::resolve(&spec, &x).unwrap();
+            for kind in Analytic::ALL {
+                let run = |indicator: &dyn Indicator| {
+                    path_run(
+                        indicator,
+                        &x,
+                        &b,
+                        Rule::Midpoint,
+                        32,
+                        Precision::F64,
+                        &device,
+                    )
+                };
+                let host = run(aumann::indicators::analytic(kind).as_ref());
+                let autodiff = run(through_autodiff(kind).as_ref());
+                let err = max_rel_err(&host.phi, &autodiff.phi);
+                assert!(err < 1e-12, "{kind:?} {spec} f64 {}: φ {err:e}", x.is_f64());
+                // Relative to V(x): V(b) may be zero, or rounding away from it.
+                let scale = autodiff.v_x.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+                for (h, a) in [(&host.v_x, &autodiff.v_x), (&host.v_b, &autodiff.v_b)] {
+                    for (h, a) in h.iter().zip(a.iter()) {
+                        assert!(
+                            (h - a).abs() <= 1e-12 * scale,
+                            "{kind:?} {spec}: V {h} vs {a}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+}

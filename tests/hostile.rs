@@ -826,3 +826,23 @@ fn inputs_that_are_not_regular_files_are_refused_not_waited_on() {
         "a file whose name is not UTF-8 was skipped"
     );
 }
+
+/// Features no file would pass (the reader refuses infinities) but a library caller can
+/// hand over: an agent whose composite is `inf − inf` has no rank, so the Gini's routes
+/// answer with an error naming the step and agent, not a panic or a NaN.
+#[test]
+fn a_composite_without_an_order_is_an_error_naming_its_agent() {
+    use aumann::prelude::*;
+    let device = crate::common::device(Backend::Flex);
+    let mut values: Vec<f64> = (0..2 * 5 * 2).map(|v| v as f64).collect();
+    values[(5 + 3) * 2] = f64::INFINITY; // step 1, agent 3
+    values[(5 + 3) * 2 + 1] = f64::NEG_INFINITY;
+    let x = Array3::from_f64([2, 5, 2], values);
+    let b = Baseline::resolve(&BaselineSpec::Zero, &x).unwrap();
+    let indicator = aumann::indicators::analytic(Analytic::Gini);
+    let options = PathOptions::default();
+    let e = path::attribute(indicator.as_ref(), &x, &b, &options, &device, &mut |_| {})
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("step 1, agent 3") && e.contains("gini"), "{e}");
+}
