@@ -349,10 +349,14 @@ pub(super) struct Stack<'a, T> {
     hidden: Vec<Layer<T>>,
     activation: Activation,
     nodes: &'a [f64],
+    /// Tasks' working memory between tasks: one per thread at most, not one per task (freed
+    /// blocks come back from the kernel as fresh, zeroed pages).
+    spare: std::sync::Mutex<Vec<Work<T>>>,
 }
 
-/// One task's working memory: every level's activations and slopes for one block.
-struct Work<T> {
+/// One task's working memory: every level's activations and slopes for one block (or
+/// longer, when refilled by a stack with shorter blocks).
+pub(super) struct Work<T> {
     values: Vec<Vec<T>>,
     slopes: Vec<Vec<T>>,
     u: Vec<T>,
@@ -369,6 +373,7 @@ impl<'a, T: Real> Stack<'a, T> {
         activation: Activation,
         rays: Rays<'a>,
         nodes: &'a [f64],
+        spare: Vec<Work<T>>,
     ) -> Self {
         let hidden = psi[1..psi.len() - 1]
             .iter()
@@ -387,7 +392,13 @@ impl<'a, T: Real> Stack<'a, T> {
             hidden,
             activation,
             nodes,
+            spare: std::sync::Mutex::new(spare),
         }
+    }
+
+    /// The tasks' working memory, for the next stack.
+    pub(super) fn into_spare(self) -> Vec<Work<T>> {
+        self.spare.into_inner().unwrap_or_default()
     }
 
     /// The width of every hidden level, `a_1 … a_{k−1}`.
@@ -402,7 +413,40 @@ impl<'a, T: Real> Stack<'a, T> {
         (BLOCK_ROWS / self.nodes.len()).max(1)
     }
 
+    /// Working memory for one task: a spare one (grown where this stack's blocks are
+    /// longer), or new.
     fn work(&self) -> Work<T> {
+        let spare = self.spare.lock().ok().and_then(|mut spare| spare.pop());
+        let Some(mut w) = spare else {
+            return self.new_work();
+        };
+        let rows = self.block_agents() * self.nodes.len();
+        let widths = self.widths();
+        let widest = widths.iter().copied().max().unwrap_or(1);
+        let grow = |v: &mut Vec<T>, len: usize| {
+            if v.len() < len {
+                v.resize(len, T::default());
+            }
+        };
+        for (l, &h) in widths.iter().enumerate() {
+            grow(&mut w.values[l], rows * h);
+            grow(&mut w.slopes[l], rows * h);
+        }
+        let [g0, g1] = &mut w.g;
+        for v in [&mut w.u, g0, g1] {
+            grow(v, rows * widest);
+        }
+        w
+    }
+
+    /// Give a task's working memory back for the next task.
+    fn done_with(&self, w: Work<T>) {
+        if let Ok(mut spare) = self.spare.lock() {
+            spare.push(w);
+        }
+    }
+
+    fn new_work(&self) -> Work<T> {
         let rows = self.block_agents() * self.nodes.len();
         let widths = self.widths();
         let widest = widths.iter().copied().max().unwrap_or(1);
@@ -435,19 +479,20 @@ impl<'a, T: Real> Stack<'a, T> {
         rows
     }
 
-    /// Every level's activations of agents `agents` at every point, and the slopes of levels
-    /// `slopes_from` and above.
-    fn forward(&self, agents: std::ops::Range<usize>, w: &mut Work<T>, slopes_from: usize) {
+    /// Every level's activations of agents `agents` at every point, and their slopes where
+    /// `slopes` asks for them.
+    fn forward(&self, agents: std::ops::Range<usize>, w: &mut Work<T>, mut slopes: Slopes<T>) {
         let h1 = self.rays.first.outputs;
         let rows = self.first_level(agents, w);
-        fn slope<T>(w: &mut [T], len: usize, wanted: bool) -> Option<&mut [T]> {
-            wanted.then(|| &mut w[..len])
-        }
+        let first_slope = match slopes {
+            Slopes::All => Some(&mut w.slopes[0][..rows * h1]),
+            Slopes::None | Slopes::Kept { .. } => None,
+        };
         T::activate(
             self.activation,
             &w.u[..rows * h1],
             &mut w.values[0][..rows * h1],
-            slope(&mut w.slopes[0], rows * h1, slopes_from == 0),
+            first_slope,
         );
         for (l, layer) in self.hidden.iter().enumerate() {
             let (inp, out) = (layer.inputs, layer.outputs);
@@ -455,11 +500,16 @@ impl<'a, T: Real> Stack<'a, T> {
                 row.copy_from_slice(&layer.c);
             }
             matmul_acc(rows, inp, out, &w.values[l], &layer.w, &mut w.u);
+            let slope = match &mut slopes {
+                Slopes::None => None,
+                Slopes::All => Some(&mut w.slopes[l + 1][..rows * out]),
+                Slopes::Kept { levels, row } => Some(&mut levels[l][*row * out..][..rows * out]),
+            };
             T::activate(
                 self.activation,
                 &w.u[..rows * out],
                 &mut w.values[l + 1][..rows * out],
-                slope(&mut w.slopes[l + 1], rows * out, l + 1 >= slopes_from),
+                slope,
             );
         }
     }
@@ -479,54 +529,64 @@ impl<'a, T: Real> Stack<'a, T> {
     }
 
     /// `Σ_i a_{k−1}(z_i(α_j))` of every point `j`, `[m, h_{k−1}]` in f64; and where `keep`,
-    /// every task's slopes of the levels above the first ([`Kept`]), so that the gradient pass
-    /// needs no matrix product forward.
+    /// every task's slopes of the levels above the first ([`Kept`], into `buffers.kept`), so
+    /// that the gradient pass needs no matrix product forward.
     ///
-    /// `recycled` are earlier kept slopes whose buffers are refilled here: fresh pages cost as
-    /// much as the slopes' computation.
-    pub(super) fn pool(&self, keep: bool, mut recycled: Vec<Kept<T>>) -> (Vec<f64>, Vec<Kept<T>>) {
+    /// `buffers` are refilled here, not allocated: fresh pages cost as much as the slopes'
+    /// computation.
+    pub(super) fn pool(&self, keep: bool, buffers: &mut Buffers<T>) -> Vec<f64> {
         let (m, n) = (self.nodes.len(), self.rays.n);
         let widths = self.widths();
         let h = *widths.last().expect("a first layer");
         let top = self.hidden.len();
-        recycled.resize_with(n.div_ceil(AGENTS_PER_TASK), Vec::new);
-        let per_task: Vec<(Vec<f64>, Kept<T>)> = recycled
-            .into_par_iter()
+        let tasks = n.div_ceil(AGENTS_PER_TASK);
+        let Buffers { kept, sums, .. } = buffers;
+        kept.resize_with(tasks, Vec::new);
+        sums.clear();
+        sums.resize(tasks * m * h, 0.0);
+        sums.par_chunks_mut(m * h)
+            .zip(kept.par_iter_mut())
             .enumerate()
-            .map(|(task, mut kept)| {
-                let (mut w, mut sums) = (self.work(), vec![0.0; m * h]);
-                kept.resize_with(if keep { widths.len() - 1 } else { 0 }, Vec::new);
-                for (level, &h) in kept.iter_mut().zip(&widths[1..]) {
-                    level.clear();
-                    level.reserve(self.task_agents(task) * m * h);
+            .for_each(|(task, (sums, kept))| {
+                let mut w = self.work();
+                if keep {
+                    kept.resize_with(widths.len() - 1, Vec::new);
+                    for (level, &h) in kept.iter_mut().zip(&widths[1..]) {
+                        // Grown once and then refilled: written straight into, never copied.
+                        let rows = self.task_agents(task) * m;
+                        if level.len() < rows * h {
+                            level.resize(rows * h, T::default());
+                        }
+                    }
                 }
+                let mut done = 0; // rows of this task so far
                 for agents in self.blocks(task) {
                     let rows = agents.len() * m;
                     // Kept: the slopes above the first level; the first is cheap to redo.
-                    self.forward(agents, &mut w, if keep { 1 } else { usize::MAX });
-                    for (l, level) in kept.iter_mut().enumerate() {
-                        level.extend_from_slice(&w.slopes[l + 1][..rows * widths[l + 1]]);
-                    }
+                    let slopes = match keep {
+                        true => Slopes::Kept {
+                            levels: kept,
+                            row: done,
+                        },
+                        false => Slopes::None,
+                    };
+                    self.forward(agents, &mut w, slopes);
+                    done += rows;
                     for rows in w.values[top][..rows * h].chunks_exact(m * h) {
                         for (s, v) in sums.iter_mut().zip(rows) {
                             *s += v.wide();
                         }
                     }
                 }
-                (sums, kept)
-            })
-            .collect();
-        let mut sums = vec![0.0; m * h];
-        let mut kept = Vec::with_capacity(per_task.len());
-        for (task, k) in per_task {
-            for (s, v) in sums.iter_mut().zip(&task) {
+                self.done_with(w);
+            });
+        let mut total = vec![0.0; m * h];
+        for task in sums.chunks_exact(m * h) {
+            for (s, v) in total.iter_mut().zip(task) {
                 *s += v;
             }
-            if keep {
-                kept.push(k);
-            }
         }
-        (sums, kept)
+        total
     }
 
     /// Adds every agent's `W₁ Σ_j G₁[(i, j)]` to `out` (`[n, d]`, agent-major), given
@@ -571,7 +631,7 @@ impl<'a, T: Real> Stack<'a, T> {
                         self.backward(g, &all, &shared, rows)
                     }
                     None => {
-                        self.forward(agents, &mut w, 0);
+                        self.forward(agents, &mut w, Slopes::All);
                         let Work { slopes, g, .. } = &mut w;
                         let all: Vec<&[T]> = slopes.iter().map(|s| &s[..]).collect();
                         self.backward(g, &all, &shared, rows)
@@ -591,6 +651,7 @@ impl<'a, T: Real> Stack<'a, T> {
                     }
                 }
             }
+            self.done_with(w);
         });
     }
 
@@ -628,41 +689,74 @@ impl<'a, T: Real> Stack<'a, T> {
     }
 }
 
+/// Which slopes [`Stack::forward`] writes.
+enum Slopes<'k, T> {
+    /// None: activations only.
+    None,
+    /// Every level's, into the task's working memory.
+    All,
+    /// The levels above the first, into a task's kept slopes from row `row` on.
+    Kept { levels: &'k mut Kept<T>, row: usize },
+}
+
 /// Slopes of one parallel task's agents at the levels above the first, level by level, each
-/// `[agents · m, h_l]` in block order.
+/// `[agents · m, h_l]` in block order (or longer: the buffers are refilled, not shrunk).
 pub(super) type Kept<T> = Vec<Vec<T>>;
 
-/// Every task's [`Kept`] buffers between uses, of whichever precision last used them.
-#[derive(Default)]
-pub(super) struct KeptCache(std::sync::Mutex<Option<Box<dyn std::any::Any + Send>>>);
+/// What a [`Stack`] leaves for the next one: the kept slopes, the tasks' working memory and
+/// partial sums, and a step's staged gradients.
+pub(super) struct Buffers<T> {
+    pub(super) kept: Vec<Kept<T>>,
+    pub(super) works: Vec<Work<T>>,
+    /// Every task's pooled sums, `[tasks, m, h]`.
+    pub(super) sums: Vec<f64>,
+    /// Gradients staged across groups of points, `[n, d]`.
+    pub(super) staged: Vec<f64>,
+}
 
-impl KeptCache {
+impl<T> Default for Buffers<T> {
+    fn default() -> Self {
+        Self {
+            kept: Vec::new(),
+            works: Vec::new(),
+            sums: Vec::new(),
+            staged: Vec::new(),
+        }
+    }
+}
+
+/// [`Buffers`] between uses, of whichever precision last used them: refilled from one group
+/// of points and one step to the next, since fresh pages cost as much as filling them.
+#[derive(Default)]
+pub(super) struct BufferCache(std::sync::Mutex<Option<Box<dyn std::any::Any + Send>>>);
+
+impl BufferCache {
     /// The buffers left by the last run in precision `T`, or none.
-    pub(super) fn take<T: Send + 'static>(&self) -> Vec<Kept<T>> {
+    pub(super) fn take<T: Send + 'static>(&self) -> Buffers<T> {
         let held = self.0.lock().ok().and_then(|mut held| held.take());
-        held.and_then(|b| b.downcast::<Vec<Kept<T>>>().ok())
+        held.and_then(|b| b.downcast::<Buffers<T>>().ok())
             .map(|b| *b)
             .unwrap_or_default()
     }
 
-    /// Keep `kept`'s buffers for the next run.
-    pub(super) fn put<T: Send + 'static>(&self, kept: Vec<Kept<T>>) {
+    /// Keep `buffers` for the next run.
+    pub(super) fn put<T: Send + 'static>(&self, buffers: Buffers<T>) {
         if let Ok(mut held) = self.0.lock() {
-            *held = Some(Box::new(kept));
+            *held = Some(Box::new(buffers));
         }
     }
 }
 
 /// A copy starts without buffers.
-impl Clone for KeptCache {
+impl Clone for BufferCache {
     fn clone(&self) -> Self {
         Self::default()
     }
 }
 
-impl std::fmt::Debug for KeptCache {
+impl std::fmt::Debug for BufferCache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("KeptCache")
+        f.write_str("BufferCache")
     }
 }
 

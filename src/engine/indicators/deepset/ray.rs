@@ -23,7 +23,7 @@
 
 use rayon::prelude::*;
 
-use super::layers::{Real, Stack};
+use super::layers::{Buffers, Real, Stack};
 use super::{Activation, DeepSet};
 use crate::array::download;
 use crate::indicators::HostStep;
@@ -152,9 +152,9 @@ pub struct RayNet {
     activation: Activation,
     /// Memory for the layered route's kept slopes ([`DeepSet::kept_bytes`]).
     kept_bytes: usize,
-    /// The layered route's kept slopes, reused from one group of points and one step to the
-    /// next.
-    kept: super::layers::KeptCache,
+    /// The layered route's buffers (kept slopes, working memory, partial sums, staged
+    /// gradients), refilled from one group of points and one step to the next.
+    buffers: super::layers::BufferCache,
 }
 
 impl RayNet {
@@ -185,7 +185,7 @@ impl RayNet {
             rho: net.rho.iter().map(dense).collect::<Option<_>>()?,
             activation: net.activation,
             kept_bytes: net.kept_bytes,
-            kept: Default::default(),
+            buffers: Default::default(),
         })
     }
 
@@ -236,9 +236,8 @@ impl RayNet {
             ends,
             n,
         };
-        let sums = Stack::<f64>::new(&self.psi, self.activation, rays, &[alpha])
-            .pool(false, Vec::new())
-            .0;
+        let sums = Stack::<f64>::new(&self.psi, self.activation, rays, &[alpha], Vec::new())
+            .pool(false, &mut Buffers::default());
         self.readout_of_sums(&sums, n)
     }
 
@@ -483,18 +482,23 @@ impl RayNet {
             false => nodes.len().max(1),
             true => (self.kept_bytes / kept_per_point).clamp(1, nodes.len().max(1)),
         };
+        let mut buffers = self.buffers.take::<T>();
         if let (Out::Attributions(_), true) = (&out, group < nodes.len()) {
             // Several groups add to each agent's gradient before it is attributed.
-            let mut g = vec![0.0; n * d];
+            let mut g = std::mem::take(&mut buffers.staged);
+            g.clear();
+            g.resize(n * d, 0.0);
             let staged = &mut Out::Gradients(&mut g);
-            self.layered_groups::<T>(rays, [nodes, weights], (group, keep), staged);
+            self.layered_groups::<T>(rays, [nodes, weights], (group, keep), staged, &mut buffers);
             let per = AGENTS_PER_TASK;
             out.each_task(&rays, per, |t, rows| {
                 rows.copy_from_slice(&g[t * per * d..][..rows.len()])
             });
+            buffers.staged = g;
         } else {
-            self.layered_groups::<T>(rays, [nodes, weights], (group, keep), out);
+            self.layered_groups::<T>(rays, [nodes, weights], (group, keep), out, &mut buffers);
         }
+        self.buffers.put(buffers);
     }
 
     /// [`RayNet::layered`]'s passes, `group` points at a time, keeping the slopes or not.
@@ -504,16 +508,17 @@ impl RayNet {
         [nodes, weights]: [&[f64]; 2],
         (group, keep): (usize, bool),
         out: &mut Out,
+        buffers: &mut Buffers<T>,
     ) {
-        let mut kept = self.kept.take::<T>();
         for (nodes, weights) in nodes.chunks(group).zip(weights.chunks(group)) {
-            let stack = Stack::<T>::new(&self.psi, self.activation, rays, nodes);
-            let pooled;
-            (pooled, kept) = stack.pool(keep, kept);
+            let works = std::mem::take(&mut buffers.works);
+            let stack = Stack::<T>::new(&self.psi, self.activation, rays, nodes, works);
+            let pooled = stack.pool(keep, buffers);
             let shared: Vec<f64> = self.shared_vectors(&pooled, rays.n, weights).concat();
-            stack.add_gradients(&shared, &kept, out);
+            let kept: &[_] = if keep { &buffers.kept } else { &[] };
+            stack.add_gradients(&shared, kept, out);
+            buffers.works = stack.into_spare();
         }
-        self.kept.put(kept);
     }
 }
 
