@@ -35,12 +35,34 @@ pub fn midranks_into(values: &[f64], out: &mut [f64]) {
 }
 
 /// A value and the position it came from: 12 bytes, so that a sort of `10⁸` of them holds
-/// 1.2 GB rather than the 1.6 GB of an aligned `(f64, u32)`.
+/// 1.2 GB rather than the 1.6 GB of an aligned `(f64, u32)`. The value is held as its key in
+/// `f64::total_cmp`'s order, so that the sort compares integers.
 #[derive(Clone, Copy)]
 #[repr(C, packed(4))]
 struct Entry {
-    value: f64,
+    key: i64,
     index: u32,
+}
+
+impl Entry {
+    fn new(value: f64, index: usize) -> Self {
+        Self {
+            key: total_order_key(value),
+            index: index as u32,
+        }
+    }
+
+    fn value(self) -> f64 {
+        // The map is its own inverse.
+        f64::from_bits(total_order_key(f64::from_bits(self.key as u64)) as u64)
+    }
+}
+
+/// `v`'s bits as an integer ordered as `f64::total_cmp` orders values: negative values'
+/// magnitude bits flipped.
+fn total_order_key(v: f64) -> i64 {
+    let bits = v.to_bits() as i64;
+    bits ^ ((((bits >> 63) as u64) >> 1) as i64)
 }
 
 /// Positions `0..n` in ascending order of their values: the one sort that midranks, rank
@@ -57,27 +79,20 @@ impl Ascending {
     /// If `n` exceeds `u32::MAX`.
     pub fn new(n: usize, value: impl Fn(usize) -> f64 + Sync) -> Result<Self, usize> {
         assert!(n <= u32::MAX as usize, "Ascending: more than 2^32 values");
-        let entry = |i: usize| Entry {
-            value: value(i),
-            index: i as u32,
-        };
+        let entry = |i: usize| Entry::new(value(i), i);
         let mut entries: Vec<Entry> = if n >= PARALLEL_MIN {
             (0..n).into_par_iter().map(entry).collect()
         } else {
             (0..n).map(entry).collect()
         };
-        let nan = |e: &Entry| e.value.is_nan();
-        if let Some(e) = entries.iter().find(|e| nan(e)) {
+        if let Some(e) = entries.iter().find(|e| e.value().is_nan()) {
             return Err(e.index as usize);
         }
-        let by_value = |a: &Entry, b: &Entry| {
-            let (a, b) = (a.value, b.value);
-            a.total_cmp(&b)
-        };
+        let key = |e: &Entry| e.key;
         if n >= PARALLEL_MIN {
-            entries.par_sort_unstable_by(by_value);
+            entries.par_sort_unstable_by_key(key);
         } else {
-            entries.sort_unstable_by(by_value);
+            entries.sort_unstable_by_key(key);
         }
         Ok(Self(entries))
     }
@@ -94,7 +109,7 @@ impl Ascending {
 
     /// The `k`-th smallest value (0-based).
     pub fn value(&self, k: usize) -> f64 {
-        self.0[k].value
+        self.0[k].value()
     }
 
     /// `each(i, ρ_i, value_i)` for every position `i`, in ascending order of value: `ρ_i` is
@@ -136,7 +151,7 @@ impl Ascending {
     /// end).
     fn run_start(&self, mut k: usize) -> usize {
         let entries = &self.0;
-        while k > 0 && k < entries.len() && entries[k - 1].value == entries[k].value {
+        while k > 0 && k < entries.len() && entries[k - 1].value() == entries[k].value() {
             k -= 1;
         }
         k.min(entries.len())
@@ -152,10 +167,10 @@ impl Ascending {
         let entries = &self.0[..range.end];
         let mut start = range.start;
         while start < entries.len() {
-            let value = entries[start].value;
+            let value = entries[start].value();
             let mut end = start + 1;
             // `==` rather than total_cmp: -0.0 and 0.0 are the same value.
-            while end < entries.len() && entries[end].value == value {
+            while end < entries.len() && entries[end].value() == value {
                 end += 1;
             }
             // Sorted positions start..end hold 1-based ranks start+1 ..= end.
