@@ -15,7 +15,8 @@
 //!
 //! Along a straight path whose baseline gives every agent the same composite `B`, the
 //! composites are `B + α (c_i − B)`: their order never changes, so
-//! [`Indicator::along_path`] ranks once for the whole path instead of at every point.
+//! [`Indicator::along_path`] ranks once for the whole path instead of at every point, and
+//! [`Indicator::integrated_gradient`] gives the whole integral from that one ranking.
 //!
 //! On the host ([`Indicator::host_route`]) the same holds without tensors: one sort of the
 //! composites (f64, 12 bytes an agent) gives `φ_i = (Σ_j w_j) w(ρ_i) (c_i − B)`; along
@@ -88,6 +89,16 @@ fn rank_weights(c: Tensor<3>, device: &Device, dtype: DType) -> Result<Tensor<3>
     ))
 }
 
+/// Whether baselines `b` (`[rows, d, n_b]`) give every agent of a row the same composite:
+/// one baseline for every agent, or rows whose composites happen to be equal.
+fn shares_one_composite(b: &Tensor<3>) -> Result<bool> {
+    let n_b = b.dims()[2];
+    Ok(n_b == 1
+        || download(b.clone().sum_dim(1), "baseline composites")? // [rows, 1, n]
+            .chunks(n_b)
+            .all(|row| row.iter().all(|&v| v == row[0])))
+}
+
 /// `w(ρ) = 2 (2ρ − n − 1) / (n(n−1))`, the weight of rank `ρ` among `n`.
 fn rank_weight(n: usize) -> impl Fn(f64) -> f64 + Copy {
     let nf = n as f64;
@@ -110,15 +121,29 @@ impl Indicator for Gini {
         Ok(crate::ops::sum_dim(z.sum_dim(1) * w, 2).reshape([rows])) // [rows, 1, n] -> [rows]
     }
 
+    /// Along a path whose baseline gives every agent the same composite, the gradient
+    /// `w(ρ_i)` is the same at every point: `Σ_j w_j ∇V = (Σ_j w_j) w(ρ_i)` in every
+    /// coordinate, one ranking and a few tensor operations whatever `n` (the route on a
+    /// device; the host has [`Indicator::host_route`]).
+    fn integrated_gradient(
+        &self,
+        x: &Tensor<3>,
+        b: &Tensor<3>,
+        _nodes: &[f64],
+        weights: &[f64],
+    ) -> Result<Option<Tensor<3>>> {
+        if !shares_one_composite(b)? {
+            return Ok(None);
+        }
+        let [rows, d, n] = x.dims();
+        let total: f64 = weights.iter().sum();
+        let w = rank_weights(ranking_composites(x), &x.device(), x.dtype())?; // [rows, 1, n]
+        Ok(Some(w.mul_scalar(total).expand([rows, d, n])))
+    }
+
     fn along_path<'a>(&'a self, x: &Tensor<3>, b: &Tensor<3>) -> Result<PathFn<'a>> {
         let [rows, _, n] = x.dims();
-        let n_b = b.dims()[2];
-        // One baseline row for every agent, or rows whose composites happen to be equal.
-        let shared = n_b == 1
-            || download(b.clone().sum_dim(1), "baseline composites")? // [rows, 1, n]
-                .chunks(n_b)
-                .all(|row| row.iter().all(|&v| v == row[0]));
-        if !shared {
+        if !shares_one_composite(b)? {
             // Ranks may cross along the path: rank at every point.
             return Ok(Box::new(move |z| self.forward(z)));
         }
