@@ -245,10 +245,12 @@ pub struct DeepSet {
 
 impl DeepSet {
     /// The structured integrated gradient in tensor ops, for a GPU: a depth-2 ψ only (`None`
-    /// otherwise). With `u_j = A + α_j B`, `A = W₁ᵀb + c₁`, `B = W₁ᵀδ`, agent block by agent
-    /// block: pool `σ(u_j)` for every point, take `g'_j = W₂ ∇ρ(p̄_j)` (a small backward pass
-    /// per point), then accumulate `Σ_j w_j σ'(u_j) ⊙ g'_j` (σ' by autodiff of the activation
-    /// alone) and map it through `W₁` once.
+    /// otherwise). With `u_j = A + α_j B`, `A = W₁ᵀb + c₁`, `B = W₁ᵀδ`, for every agent at once
+    /// and the points in groups whose activations fit [`DeepSet::block_elements`] (one point a
+    /// group at least): pool `σ(u_j)`, take `g'_j = W₂ ∇ρ(p̄_j)` (a small backward pass), then
+    /// accumulate `Σ_j w_j σ'(u_j) ⊙ g'_j` (σ' by autodiff of the activation alone) and map it
+    /// through `W₁` once. The kernels launched are a fixed number per group, so at most `m`
+    /// groups' worth whatever `n`; working memory is a few `[rows, n, h]` per point.
     fn tensor_integrated_gradient(
         &self,
         x: &Tensor<3>,
@@ -263,61 +265,49 @@ impl DeepSet {
         let out_dtype = x.dtype();
         let x = self.match_dtype(x.clone());
         let b = self.match_dtype(b.clone().expand([rows, d, n]));
-        let block = self.block_agents(rows * nodes.len().max(1)).max(1);
-        let starts: Vec<usize> = (0..n).step_by(block).collect();
-        // u₁ at the path's start and its slope along the path, for agents s..s+len.
-        let ray = |s: usize| {
-            let len = block.min(n - s);
-            let a = first.forward(b.clone().narrow(2, s, len).swap_dims(1, 2)); // [rows, len, h]
-            let end = first.forward(x.clone().narrow(2, s, len).swap_dims(1, 2));
-            (a.clone(), end - a)
+        let a = first.forward(b.swap_dims(1, 2)); // [rows, n, h]
+        let slope = first.forward(x.swap_dims(1, 2)) - a.clone();
+        let h = a.dims()[2];
+        let group = (self.block_elements / (rows * n * h).max(1)).clamp(1, nodes.len().max(1));
+        let (device, dtype) = (a.device(), a.dtype());
+        // One value per point, repeated for its rows: `[p·rows, 1, 1]`.
+        let per_row = |values: &[f64]| {
+            let data: Vec<f64> = values
+                .iter()
+                .flat_map(|&v| std::iter::repeat_n(v, rows))
+                .collect();
+            Tensor::<3>::from_data(
+                TensorData::new(data, [values.len() * rows, 1, 1]),
+                (&device, dtype),
+            )
         };
-        let pooled: Vec<Tensor<3>> = nodes
-            .iter()
-            .map(|&alpha| {
-                let sums = starts.iter().map(|&s| {
-                    let (a, slope) = ray(s);
-                    crate::ops::sum_dim(self.activation.apply(a + slope.mul_scalar(alpha)), 1)
-                });
-                let total = sums.reduce(|p, q| p + q).expect("n ≥ 1");
-                second.forward(total.mul_scalar(1.0 / n as f64)) // p̄_j, [rows, 1, h]
-            })
-            .collect();
-        // g'_j = W₂ ∇ρ(p̄_j) · w_j / n.
-        let w2t = second.weight.val().transpose(); // [h_out, h_in]
-        let shared: Vec<Tensor<3>> = pooled
-            .into_iter()
-            .zip(weights)
-            .map(|(p, &w)| {
-                let p = p.autodiff().require_grad();
-                let g = p
-                    .grad(&self.readout(p.clone()).sum().backward())
-                    .unwrap_or_else(|| p.clone().inner().zeros_like());
-                g.matmul(w2t.clone().unsqueeze()).mul_scalar(w / n as f64)
-            })
-            .collect();
+        let w2t = second.weight.val().transpose().unsqueeze(); // [1, h_out, h_in]
+        let mut acc = a.zeros_like(); // [rows, n, h]
+        for (nodes, weights) in nodes.chunks(group).zip(weights.chunks(group)) {
+            let p = nodes.len();
+            // Every point of the group, point-major: [p·rows, n, h].
+            let u = a.clone().repeat_dim(0, p) + slope.clone().repeat_dim(0, p) * per_row(nodes);
+            let sums = crate::ops::sum_dim(self.activation.apply(u.clone()), 1); // [p·rows, 1, h]
+            let pooled = second
+                .forward(sums.mul_scalar(1.0 / n as f64))
+                .autodiff()
+                .require_grad();
+            let grad_rho = pooled
+                .grad(&self.readout(pooled.clone()).sum().backward())
+                .unwrap_or_else(|| pooled.clone().inner().zeros_like());
+            // g'_j = W₂ ∇ρ(p̄_j) · w_j / n.
+            let shared = grad_rho.matmul(w2t.clone()) * per_row(weights).mul_scalar(1.0 / n as f64);
+            let u = u.autodiff().require_grad();
+            let v = (self.activation.apply(u.clone()) * shared).sum();
+            let g = u
+                .grad(&v.backward())
+                .unwrap_or_else(|| u.clone().inner().zeros_like()); // [p·rows, n, h]
+            for j in 0..p {
+                acc = acc + g.clone().narrow(0, j * rows, rows);
+            }
+        }
         let w1t = first.weight.val().transpose().unsqueeze(); // [1, h, d]
-        let blocks: Vec<Tensor<3>> = starts
-            .iter()
-            .map(|&s| {
-                let (a, slope) = ray(s);
-                let acc = nodes
-                    .iter()
-                    .zip(&shared)
-                    .map(|(&alpha, g)| {
-                        let u = (a.clone() + slope.clone().mul_scalar(alpha))
-                            .autodiff()
-                            .require_grad();
-                        let v = (self.activation.apply(u.clone()) * g.clone()).sum();
-                        u.grad(&v.backward())
-                            .unwrap_or_else(|| u.clone().inner().zeros_like())
-                    })
-                    .reduce(|p, q| p + q)
-                    .expect("a rule has a point"); // [rows, len, h]
-                acc.matmul(w1t.clone()).swap_dims(1, 2) // [rows, d, len]
-            })
-            .collect();
-        let g = Tensor::cat(blocks, 2);
+        let g = acc.matmul(w1t).swap_dims(1, 2); // [rows, d, n]
         Ok(Some(if g.dtype() == out_dtype {
             g
         } else {
