@@ -107,15 +107,19 @@ fn structured_route_equals_autodiff(backend: Backend) {
             reference.kernel = DeepSetKernel::Autodiff;
             let mut tensors = structured.clone();
             tensors.kernel = DeepSetKernel::StructuredTensors;
+            // Blocks of 100 agents (two steps of width 8), one point a group.
             let mut tensors_by_point = tensors.clone();
-            tensors_by_point.block_elements = 1; // one point a group
+            tensors_by_point.block_elements = 2 * 100 * 8;
             // One point's kept slopes at depth 3: 300 agents × width 8 × 8 bytes.
             let (mut few_kept, mut none_kept) = (structured.clone(), structured.clone());
             (few_kept.kept_bytes, none_kept.kept_bytes) = (3 * 300 * 8 * 8, 1);
             let routes = [
                 ("structured", &structured),
                 ("tensors", &tensors),
-                ("tensors, one point a group", &tensors_by_point),
+                (
+                    "tensors, agent blocks, one point a group",
+                    &tensors_by_point,
+                ),
                 ("structured, 3 points kept", &few_kept),
                 ("structured, none kept", &none_kept),
             ];

@@ -245,12 +245,12 @@ pub struct DeepSet {
 
 impl DeepSet {
     /// The structured integrated gradient in tensor ops, for a GPU: a depth-2 ψ only (`None`
-    /// otherwise). With `u_j = A + α_j B`, `A = W₁ᵀb + c₁`, `B = W₁ᵀδ`, for every agent at once
-    /// and the points in groups whose activations fit [`DeepSet::block_elements`] (one point a
-    /// group at least): pool `σ(u_j)`, take `g'_j = W₂ ∇ρ(p̄_j)` (a small backward pass), then
-    /// accumulate `Σ_j w_j σ'(u_j) ⊙ g'_j` (σ' by autodiff of the activation alone) and map it
-    /// through `W₁` once. The kernels launched are a fixed number per group, so at most `m`
-    /// groups' worth whatever `n`; working memory is a few `[rows, n, h]` per point.
+    /// otherwise). With `u_j = A + α_j B`, `A = W₁ᵀb + c₁`, `B = W₁ᵀδ`: pool `σ(u_j)`, take
+    /// `g'_j = W₂ ∇ρ(p̄_j)` (a small backward pass), then accumulate `Σ_j w_j σ'(u_j) ⊙ g'_j`
+    /// (σ' by autodiff of the activation alone) and map it through `W₁` once. Agents go in
+    /// blocks of one point's activations within [`DeepSet::block_elements`] and the points in
+    /// groups that fit beside them, so the kernels launched are a fixed number per block and
+    /// group: at most `m` groups whatever `n`, one block until `n` fills the budget.
     fn tensor_integrated_gradient(
         &self,
         x: &Tensor<3>,
@@ -265,11 +265,13 @@ impl DeepSet {
         let out_dtype = x.dtype();
         let x = self.match_dtype(x.clone());
         let b = self.match_dtype(b.clone().expand([rows, d, n]));
-        let a = first.forward(b.swap_dims(1, 2)); // [rows, n, h]
-        let slope = first.forward(x.swap_dims(1, 2)) - a.clone();
-        let h = a.dims()[2];
-        let group = (self.block_elements / (rows * n * h).max(1)).clamp(1, nodes.len().max(1));
-        let (device, dtype) = (a.device(), a.dtype());
+        let h = first.weight.val().dims()[1];
+        // Agents per block: one point's activations in the budget; points per group: as many
+        // as fit beside them.
+        let block = (self.block_elements / (rows * h).max(1)).clamp(1, n);
+        let group = (self.block_elements / (rows * block * h)).clamp(1, nodes.len().max(1));
+        let starts: Vec<usize> = (0..n).step_by(block).collect();
+        let (device, dtype) = (x.device(), x.dtype());
         // One value per point, repeated for its rows: `[p·rows, 1, 1]`.
         let per_row = |values: &[f64]| {
             let data: Vec<f64> = values
@@ -281,31 +283,68 @@ impl DeepSet {
                 (&device, dtype),
             )
         };
-        let w2t = second.weight.val().transpose().unsqueeze(); // [1, h_out, h_in]
-        let mut acc = a.zeros_like(); // [rows, n, h]
-        for (nodes, weights) in nodes.chunks(group).zip(weights.chunks(group)) {
+        // u₁ at the path's start and its slope along the path, for agents s..s+len:
+        // `[rows, len, h]` each.
+        let ray = |s: usize| {
+            let len = block.min(n - s);
+            let a = first.forward(b.clone().narrow(2, s, len).swap_dims(1, 2));
+            let end = first.forward(x.clone().narrow(2, s, len).swap_dims(1, 2));
+            (a.clone(), end - a)
+        };
+        // The pre-activations at every point of `nodes`, point-major: `[p·rows, len, h]`.
+        let points = |(a, slope): &(Tensor<3>, Tensor<3>), nodes: &[f64]| {
             let p = nodes.len();
-            // Every point of the group, point-major: [p·rows, n, h].
-            let u = a.clone().repeat_dim(0, p) + slope.clone().repeat_dim(0, p) * per_row(nodes);
-            let sums = crate::ops::sum_dim(self.activation.apply(u.clone()), 1); // [p·rows, 1, h]
-            let pooled = second
-                .forward(sums.mul_scalar(1.0 / n as f64))
-                .autodiff()
-                .require_grad();
-            let grad_rho = pooled
-                .grad(&self.readout(pooled.clone()).sum().backward())
-                .unwrap_or_else(|| pooled.clone().inner().zeros_like());
-            // g'_j = W₂ ∇ρ(p̄_j) · w_j / n.
-            let shared = grad_rho.matmul(w2t.clone()) * per_row(weights).mul_scalar(1.0 / n as f64);
-            let u = u.autodiff().require_grad();
-            let v = (self.activation.apply(u.clone()) * shared).sum();
-            let g = u
-                .grad(&v.backward())
-                .unwrap_or_else(|| u.clone().inner().zeros_like()); // [p·rows, n, h]
-            for j in 0..p {
-                acc = acc + g.clone().narrow(0, j * rows, rows);
+            a.clone().repeat_dim(0, p) + slope.clone().repeat_dim(0, p) * per_row(nodes)
+        };
+        let w2t = second.weight.val().transpose().unsqueeze(); // [1, h_out, h_in]
+        let groups: Vec<(&[f64], &[f64])> =
+            nodes.chunks(group).zip(weights.chunks(group)).collect();
+        // Every group's pooled sums, block by block: `[p·rows, 1, h]` each.
+        let mut sums: Vec<Option<Tensor<3>>> = vec![None; groups.len()];
+        for &s in &starts {
+            let ray = ray(s);
+            for (sum, &(nodes, _)) in sums.iter_mut().zip(&groups) {
+                let block = crate::ops::sum_dim(self.activation.apply(points(&ray, nodes)), 1);
+                *sum = Some(sum.take().map_or(block.clone(), |sum| sum + block));
             }
         }
+        // g'_j = W₂ ∇ρ(p̄_j) · w_j / n.
+        let shared: Vec<Tensor<3>> = sums
+            .into_iter()
+            .zip(&groups)
+            .map(|(sums, &(_, weights))| {
+                let sums = sums.expect("n ≥ 1");
+                let pooled = second
+                    .forward(sums.mul_scalar(1.0 / n as f64))
+                    .autodiff()
+                    .require_grad();
+                let grad_rho = pooled
+                    .grad(&self.readout(pooled.clone()).sum().backward())
+                    .unwrap_or_else(|| pooled.clone().inner().zeros_like());
+                grad_rho.matmul(w2t.clone()) * per_row(weights).mul_scalar(1.0 / n as f64)
+            })
+            .collect();
+        // Σ_j σ'(u_j) ⊙ g'_j, block by block.
+        let blocks: Vec<Tensor<3>> = starts
+            .iter()
+            .map(|&s| {
+                let ray = ray(s);
+                let mut acc: Option<Tensor<3>> = None; // [rows, len, h]
+                for (&(nodes, _), shared) in groups.iter().zip(&shared) {
+                    let u = points(&ray, nodes).autodiff().require_grad();
+                    let v = (self.activation.apply(u.clone()) * shared.clone()).sum();
+                    let g = u
+                        .grad(&v.backward())
+                        .unwrap_or_else(|| u.clone().inner().zeros_like()); // [p·rows, len, h]
+                    for j in 0..nodes.len() {
+                        let point = g.clone().narrow(0, j * rows, rows);
+                        acc = Some(acc.map_or(point.clone(), |acc| acc + point));
+                    }
+                }
+                acc.expect("a rule has a point")
+            })
+            .collect();
+        let acc = Tensor::cat(blocks, 1); // [rows, n, h]
         let w1t = first.weight.val().transpose().unsqueeze(); // [1, h, d]
         let g = acc.matmul(w1t).swap_dims(1, 2); // [rows, d, n]
         Ok(Some(if g.dtype() == out_dtype {
