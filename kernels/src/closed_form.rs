@@ -21,7 +21,7 @@
 //! otherwise ranks cross along the path and there is no `O(n log n)` form.
 //!
 //! Every function is `O(n)` except the Gini (`O(n log n)`, one parallel sort), and runs on
-//! the rayon pool for `n ≥` [`PARALLEL_MIN`](crate::PARALLEL_MIN).
+//! the rayon pool for `n ≥` [`PARALLEL_MIN`].
 
 use std::fmt;
 

@@ -18,7 +18,7 @@ const TILE_ROWS: usize = 4;
 pub trait Element: Copy + Default + Send + Sync + std::ops::Mul<Output = Self> + 'static {
     /// `a b + c`, one fused instruction where `FUSED` (then the caller has FMA).
     fn madd<const FUSED: bool>(a: Self, b: Self, c: Self) -> Self;
-    /// [`tiles`] with this type's tile width: two 256-bit registers per tile row, so that
+    /// `tiles` with this type's tile width: two 256-bit registers per tile row, so that
     /// the tile's accumulators take half the sixteen vector registers.
     fn tiles<const FUSED: bool>(
         rows: usize,
