@@ -222,12 +222,12 @@ fn on_host_route(
             agents: n,
             dims: d,
         };
+        host.attribute(&step, &run, phi)?;
+        clock.lap(Phase::Backward);
         let [x, b] = host.end_values(&step, &run)?;
         v_x.push(x);
         v_b.push(b);
         clock.lap(Phase::Values);
-        host.attribute(&step, &run, phi)?;
-        clock.lap(Phase::Backward);
         progress(Progress {
             done: t + 1,
             total: steps,

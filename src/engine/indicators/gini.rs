@@ -191,9 +191,9 @@ fn shared_composite(step: &HostStep) -> Option<f64> {
     (n == 1 || (1..n).into_par_iter().all(|i| step.b_composite(i) == b)).then_some(b)
 }
 
-/// The Gini's host route. It keeps the last step's sorted composites from
-/// [`HostRoute::end_values`] for [`HostRoute::attribute`]: one sort of a step, not two (at
-/// `10⁸` agents the sort's 1.2 GB of fresh memory costs more than the sort).
+/// The Gini's host route. It keeps the step's sorted composites from
+/// [`HostRoute::attribute`] for [`HostRoute::end_values`]: one sort of a step, not two (at
+/// `10⁸` agents the sort's 1.2 GB of fresh memory costs more than the sort), timed with `φ`.
 #[derive(Default)]
 struct HostGini {
     sorted: Mutex<Option<(usize, Ascending)>>,
@@ -208,23 +208,25 @@ impl HostGini {
             _ => ascending(step, run, "composite", |i| step.x_composite(i)),
         }
     }
+
+    /// Keep `sorted`, step `index`'s, for [`HostRoute::end_values`].
+    fn keep(&self, index: usize, sorted: Ascending) {
+        if let Ok(mut kept) = self.sorted.lock() {
+            *kept = Some((index, sorted));
+        }
+    }
 }
 
 impl HostRoute for HostGini {
-    /// The sort of `x`'s composites is kept for [`HostRoute::attribute`] where the baseline
-    /// composite is shared (elsewhere each point is ranked afresh).
     fn end_values(&self, step: &HostStep, run: &HostRun) -> Result<[f64; 2]> {
-        let sorted = self.sorted(step, run)?;
-        let v_x = value_of(&sorted);
-        if shared_composite(step).is_some() {
-            if let Ok(mut kept) = self.sorted.lock() {
-                *kept = Some((step.index, sorted));
-            }
-            return Ok([v_x, 0.0]);
-        }
-        drop(sorted);
-        let sorted_b = ascending(step, run, "baseline composite", |i| step.b_composite(i))?;
-        Ok([v_x, value_of(&sorted_b)])
+        let v_x = value_of(&self.sorted(step, run)?);
+        let v_b = match shared_composite(step) {
+            Some(_) => 0.0,
+            None => value_of(&ascending(step, run, "baseline composite", |i| {
+                step.b_composite(i)
+            })?),
+        };
+        Ok([v_x, v_b])
     }
 
     /// One sort where the baseline composite is shared (ranks fixed along the path), one per
@@ -235,6 +237,7 @@ impl HostRoute for HostGini {
             let total: f64 = run.weights.iter().sum();
             let sorted = self.sorted(step, run)?;
             sorted.update_by_midrank(phi, |_, rank, c| total * weight(rank) * (c - big_b));
+            self.keep(step.index, sorted);
             return Ok(());
         }
         phi.fill(0.0);

@@ -290,7 +290,8 @@ impl HostRun<'_> {
 /// φ_i = Σ_k δ_ik Σ_j w_j ∂V/∂z_ik(b + α_j δ),   δ = x − b
 /// ```
 pub trait HostRoute: Sync {
-    /// `[V(x), V(b)]` of the step, in f64.
+    /// `[V(x), V(b)]` of the step, in f64, asked after [`HostRoute::attribute`] of the same
+    /// step.
     ///
     /// # Errors
     /// If the route's tensors cannot be read back.
