@@ -845,4 +845,18 @@ fn a_composite_without_an_order_is_an_error_naming_its_agent() {
         .unwrap_err()
         .to_string();
     assert!(e.contains("step 1, agent 3") && e.contains("gini"), "{e}");
+    // The tensor program (what a device runs), through the general route.
+    struct TensorGini;
+    impl Indicator for TensorGini {
+        fn name(&self) -> &str {
+            "gini"
+        }
+        fn forward(&self, z: burn::tensor::Tensor<3>) -> aumann::Result<burn::tensor::Tensor<1>> {
+            aumann::indicators::gini::Gini.forward(z)
+        }
+    }
+    let e = path::attribute(&TensorGini, &x, &b, &options, &device, &mut |_| {})
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("agent 3") && e.contains("gini"), "{e}");
 }

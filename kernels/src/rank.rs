@@ -85,7 +85,12 @@ impl Ascending {
         } else {
             (0..n).map(entry).collect()
         };
-        if let Some(e) = entries.iter().find(|e| e.value().is_nan()) {
+        let nan = |e: &&Entry| e.value().is_nan();
+        let first_nan = match n >= PARALLEL_MIN {
+            true => entries.par_iter().find_first(nan),
+            false => entries.iter().find(nan),
+        };
+        if let Some(e) = first_nan {
             return Err(e.index as usize);
         }
         let key = |e: &Entry| e.key;

@@ -66,23 +66,25 @@ fn ranking_composites(z: &Tensor<3>) -> Tensor<3> {
 fn rank_weights(c: Tensor<3>, device: &Device, dtype: DType) -> Result<Tensor<3>> {
     let [rows, _, n] = c.dims();
     let host = download(c, "composites")?;
-    if let Some(at) = host.iter().position(|v| v.is_nan()) {
-        // inf − inf in a composite: no order to rank by.
-        return Err(Error::Overflow {
-            what: "indicator 'gini': the composite".into(),
-            place: format!("row {}, agent {}", at / n, at % n),
-            value: host[at],
-            precision: Precision::of(dtype),
-        });
-    }
     let weight = rank_weight(n);
     let mut w = vec![0.0f64; rows * n];
-    w.par_chunks_mut(n)
+    let rows_done: Vec<Result<()>> = w
+        .par_chunks_mut(n)
         .zip(host.par_chunks(n))
-        .for_each(|(w, c)| {
-            aumann_kernels::rank::midranks_into(c, w);
-            w.iter_mut().for_each(|r| *r = weight(*r));
-        });
+        .enumerate()
+        .map(|(row, (w, c))| {
+            // A NaN is inf − inf in a composite: no order to rank by.
+            let sorted = Ascending::new(n, |i| c[i]).map_err(|agent| Error::Overflow {
+                what: "indicator 'gini': the composite".into(),
+                place: format!("row {row}, agent {agent}"),
+                value: f64::NAN,
+                precision: Precision::of(dtype),
+            })?;
+            sorted.update_by_midrank(w, |_, rank, _| weight(rank));
+            Ok(())
+        })
+        .collect();
+    rows_done.into_iter().collect::<Result<()>>()?; // the first row's error, if any
     Ok(Tensor::from_data(
         TensorData::new(w, [rows, 1, n]),
         (device, dtype),

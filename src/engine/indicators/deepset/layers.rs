@@ -413,15 +413,19 @@ impl<'a, T: Real> Stack<'a, T> {
         (BLOCK_ROWS / self.nodes.len()).max(1)
     }
 
-    /// Working memory for one task: a spare one (grown where this stack's blocks are
-    /// longer), or new.
+    /// Working memory for one task: a spare one or a new one, grown to this stack's blocks.
     fn work(&self) -> Work<T> {
         let spare = self.spare.lock().ok().and_then(|mut spare| spare.pop());
-        let Some(mut w) = spare else {
-            return self.new_work();
-        };
-        let rows = self.block_agents() * self.nodes.len();
         let widths = self.widths();
+        let mut w = spare.unwrap_or_else(|| Work {
+            values: vec![Vec::new(); widths.len()],
+            slopes: vec![Vec::new(); widths.len()],
+            u: Vec::new(),
+            g: [Vec::new(), Vec::new()],
+            a: vec![0.0; widths[0]],
+            b: vec![0.0; widths[0]],
+        });
+        let rows = self.block_agents() * self.nodes.len();
         let widest = widths.iter().copied().max().unwrap_or(1);
         let grow = |v: &mut Vec<T>, len: usize| {
             if v.len() < len {
@@ -443,21 +447,6 @@ impl<'a, T: Real> Stack<'a, T> {
     fn done_with(&self, w: Work<T>) {
         if let Ok(mut spare) = self.spare.lock() {
             spare.push(w);
-        }
-    }
-
-    fn new_work(&self) -> Work<T> {
-        let rows = self.block_agents() * self.nodes.len();
-        let widths = self.widths();
-        let widest = widths.iter().copied().max().unwrap_or(1);
-        let level = |h: usize| vec![T::default(); rows * h];
-        Work {
-            values: widths.iter().map(|&h| level(h)).collect(),
-            slopes: widths.iter().map(|&h| level(h)).collect(),
-            u: level(widest),
-            g: [level(widest), level(widest)],
-            a: vec![0.0; widths[0]],
-            b: vec![0.0; widths[0]],
         }
     }
 

@@ -305,7 +305,10 @@ impl DeepSet {
             let ray = ray(s);
             for (sum, &(nodes, _)) in sums.iter_mut().zip(&groups) {
                 let block = crate::ops::sum_dim(self.activation.apply(points(&ray, nodes)), 1);
-                *sum = Some(sum.take().map_or(block.clone(), |sum| sum + block));
+                *sum = Some(match sum.take() {
+                    Some(sum) => sum + block,
+                    None => block,
+                });
             }
         }
         // g'_j = W₂ ∇ρ(p̄_j) · w_j / n.
@@ -338,7 +341,10 @@ impl DeepSet {
                         .unwrap_or_else(|| u.clone().inner().zeros_like()); // [p·rows, len, h]
                     for j in 0..nodes.len() {
                         let point = g.clone().narrow(0, j * rows, rows);
-                        acc = Some(acc.map_or(point.clone(), |acc| acc + point));
+                        acc = Some(match acc {
+                            Some(acc) => acc + point,
+                            None => point,
+                        });
                     }
                 }
                 acc.expect("a rule has a point")
