@@ -113,7 +113,9 @@ fn structured_route_equals_autodiff(backend: Backend) {
             // One point's kept slopes at depth 3: 300 agents × width 8 × 8 bytes.
             let (mut few_kept, mut none_kept) = (structured.clone(), structured.clone());
             (few_kept.kept_bytes, none_kept.kept_bytes) = (3 * 300 * 8 * 8, 1);
-            let routes = [
+            let mut kernels = structured.clone();
+            kernels.kernel = DeepSetKernel::GpuKernels;
+            let mut routes = vec![
                 ("structured", &structured),
                 ("tensors", &tensors),
                 (
@@ -123,11 +125,14 @@ fn structured_route_equals_autodiff(backend: Backend) {
                 ("structured, 3 points kept", &few_kept),
                 ("structured, none kept", &none_kept),
             ];
+            if backend == Backend::Wgpu && depth >= 2 {
+                routes.push(("GPU kernels", &kernels));
+            }
             for (stored, x) in [("f64", &x64), ("f32", &x32)] {
                 let b = Baseline::resolve(&BaselineSpec::Mean, x).unwrap();
                 for (rule, m) in [(Rule::Midpoint, 8), (Rule::GaussLegendre, 6)] {
                     let r = path_run(&reference, x, &b, rule, m, precision, &device);
-                    for (route, net) in routes {
+                    for &(route, net) in &routes {
                         let a = path_run(net, x, &b, rule, m, precision, &device);
                         let err = max_rel_err(&a.phi, &r.phi);
                         let ends = |a: &Attribution| [a.v_x.clone(), a.v_b.clone()].concat();
@@ -147,6 +152,73 @@ fn structured_route_equals_autodiff(backend: Backend) {
     }
 }
 backend_test!(structured_route_equals_autodiff);
+
+/// The GPU kernels equal burn's autodiff (both on wgpu, f32) where their limits bite: widths
+/// and depths past the structured test's (every quadrature point's work in one thread, the
+/// hidden layers' loops unrolled), m = 32 points in several pull-back launches, several agents
+/// summed by each pooling thread, from a per-agent baseline (the first step's features). On
+/// the CPU backends the kernels refuse, naming the device.
+fn gpu_kernels_equal_autodiff_at_full_width(backend: Backend) {
+    let device = device(backend);
+    for (hidden, depth, agents, activation) in [
+        (40, 3, 1000, Activation::Gelu),
+        (128, 6, 300, Activation::Tanh),
+        (64, 3, 8_000, Activation::Softplus),
+    ] {
+        let x = population(&SynthConfig {
+            agents,
+            steps: 2,
+            seed: 11,
+            ..SynthConfig::default()
+        });
+        let b = Baseline::resolve(&BaselineSpec::First, &x).unwrap();
+        device.seed(hidden as u64);
+        let config = DeepSetConfig::new(3)
+            .with_hidden(hidden)
+            .with_depth(depth)
+            .with_activation(activation);
+        let mut kernels = config.init(&device);
+        kernels.kernel = DeepSetKernel::GpuKernels;
+        let what = format!("{backend:?} width {hidden} depth {depth} n {agents} {activation:?}");
+        if backend != Backend::Wgpu {
+            let err = aumann::path::attribute(
+                &kernels,
+                &x,
+                &b,
+                &PathOptions::default(),
+                &device,
+                &mut |_| {},
+            )
+            .expect_err("the GPU kernels need a CubeCL device");
+            assert!(err.to_string().contains("CubeCL device"), "{what}: {err}");
+            continue;
+        }
+        let mut reference = kernels.clone();
+        reference.kernel = DeepSetKernel::Autodiff;
+        let r = path_run(
+            &reference,
+            &x,
+            &b,
+            Rule::Midpoint,
+            32,
+            Precision::F32,
+            &device,
+        );
+        let a = path_run(
+            &kernels,
+            &x,
+            &b,
+            Rule::Midpoint,
+            32,
+            Precision::F32,
+            &device,
+        );
+        let err = max_rel_err(&a.phi, &r.phi);
+        eprintln!("{what}: φ {err:.1e}");
+        assert!(err < 1e-5, "{what}: φ {err:e}");
+    }
+}
+backend_test!(gpu_kernels_equal_autodiff_at_full_width);
 
 /// An f32 run's structured route (f32 lanes on the host, f64 sums) equals f64 autodiff to f32
 /// accuracy, at depths 2 to 4, every activation, widths that leave partial register tiles.

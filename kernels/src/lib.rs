@@ -4,7 +4,8 @@
 //! the closed-form Aumann–Shapley attributions of the four analytic indicators
 //! ([`closed_form`]), accurate sums ([`sum`]), midranks and rank correlation ([`rank`]),
 //! quadrature rules on `[0, 1]` ([`quadrature`]), node-parallel sums over a graph's
-//! edges ([`graph`]), and small dense matrix products for neural layers ([`dense`]).
+//! edges ([`graph`]), and small dense matrix products for neural layers ([`dense`]). With the
+//! `cube` feature, [`cube`] holds GPU kernels (CubeCL) beside them.
 //!
 //! These are both the fast path (`O(n)` or `O(n log n)` per step, multithreaded with rayon
 //! where it pays) and the oracle that checks the autodiff path-integral engine.
@@ -14,6 +15,8 @@
 #![warn(missing_docs)]
 
 pub mod closed_form;
+#[cfg(feature = "cube")]
+pub mod cube;
 pub mod dense;
 pub mod graph;
 pub mod quadrature;

@@ -40,6 +40,7 @@ use burn::tensor::{DType, Device, Tensor, TensorData};
 use super::{BuildContext, Entry, HostRoute, HostRun, HostStep, Indicator};
 use crate::array::StepSlice;
 
+mod cube;
 mod layers;
 pub mod ray;
 use crate::backend::Precision;
@@ -444,11 +445,15 @@ impl HostRoute for HostNet {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum DeepSetKernel {
     /// Every quadrature point at once from the network's structure: on the host ([`ray`]) on a
-    /// CPU backend, in tensor ops on a GPU (the default).
+    /// CPU backend, by two CubeCL kernels on a GPU (any depth ≥ 2; tensor ops for a depth-2
+    /// network wider than the kernels take) (the default).
     #[default]
     Structured,
-    /// The structured route in tensor ops on every backend (what a GPU runs).
+    /// The structured route in tensor ops on every backend (a depth-2 ψ).
     StructuredTensors,
+    /// The pooling and pull-back kernels of a CubeCL device; an error where they do not serve
+    /// (another backend, a one-layer ψ, a network wider than the kernels take).
+    GpuKernels,
     /// burn's autodiff, one pass per point (the reference).
     Autodiff,
 }
@@ -614,10 +619,21 @@ impl Indicator for DeepSet {
             && self.dtype() != DType::F64
             && (!self.activation.is_transcendental()
                 || crate::ops::f64_transcendentals_work(&z.device()));
-        let v = if widen {
-            self.clone().with_dtype(DType::F64).value(z)
+        let wide;
+        let net = if widen {
+            wide = self.clone().with_dtype(DType::F64);
+            &wide
         } else {
-            self.value(z)
+            self
+        };
+        let pooled_by_kernel = (self.kernel == DeepSetKernel::Structured
+            && !z.is_autodiff()
+            && !crate::backend::on_host(&z.device()))
+        .then(|| cube::value(net, &z))
+        .flatten();
+        let v = match pooled_by_kernel {
+            Some(v) => v,
+            None => net.value(z),
         };
         Ok(if v.dtype() == out_dtype {
             v
@@ -627,9 +643,9 @@ impl Indicator for DeepSet {
     }
 
     /// On a CPU backend, every quadrature point at once from the network's structure
-    /// ([`ray`] and its layered route); on a GPU the structured route in tensor ops for a
-    /// depth-2 ψ; `None` (one pass per point) otherwise (a one-layer ψ, too), or when `kernel`
-    /// says so.
+    /// ([`ray`] and its layered route); on a GPU the pooling and pull-back kernels
+    /// (depth ≥ 2), else the structured route in tensor ops for a depth-2 ψ; `None` (one pass
+    /// per point) otherwise (a one-layer ψ, too), or when `kernel` says so.
     fn integrated_gradient(
         &self,
         x: &Tensor<3>,
@@ -643,7 +659,26 @@ impl Indicator for DeepSet {
                 return self.tensor_integrated_gradient(x, b, nodes, weights);
             }
             DeepSetKernel::Structured if !crate::backend::on_host(&x.device()) => {
+                if let Some(acc) = cube::integrated_gradient(self, x, b, nodes, weights)? {
+                    return Ok(Some(acc));
+                }
                 return self.tensor_integrated_gradient(x, b, nodes, weights);
+            }
+            DeepSetKernel::GpuKernels => {
+                return match cube::integrated_gradient(self, x, b, nodes, weights)? {
+                    Some(acc) => Ok(Some(acc)),
+                    None => Err(Error::Parameter {
+                        name: "DeepSet kernel",
+                        value: "GPU kernels".into(),
+                        reason: format!(
+                            "they need a CubeCL device (this is {:?}), ψ of depth ≥ 2 and at \
+                             most {} units wide, at most {} features",
+                            x.device(),
+                            cube::MAX_WIDTH,
+                            cube::MAX_FEATURES
+                        ),
+                    }),
+                };
             }
             DeepSetKernel::Structured => {}
         }

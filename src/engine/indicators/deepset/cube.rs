@@ -1,0 +1,390 @@
+//! The DeepSet's pooled route on a CubeCL device (wgpu): the integrated gradient of every
+//! agent from two kernel launches per block of steps, whatever `n` and the number of points.
+//!
+//! ```text
+//! S_j  = Σ_i a_L(z_i(α_j))                        pool kernel, every point and row at once
+//! p̄_j  = W_ψᵀ S_j / n + c_ψ                        ψ's last (linear) layer, after pooling
+//! g_j  = (w_j / n) W_ψ ∇ρ(p̄_j)                     one small backward pass through ρ
+//! G_i  = Σ_j J_{a_L}(z_i(α_j))ᵀ g_j                pull kernel, one thread per agent
+//! ```
+//!
+//! `a_L` is ψ without its last layer (see [`aumann_kernels::cube`]). Memory is the sums
+//! (`rows × points × cubes × h`) and the output; the kernels loop over agents inside a thread.
+
+use aumann_kernels::cube::{self as kernels, POOL_CUBE};
+use burn::backend::Wgpu;
+use burn::backend::wgpu::CubeTensor;
+use burn::cubecl::prelude::*;
+use burn::cubecl::server::Handle;
+use burn::tensor::{DType, Device, Int, Tensor, TensorData};
+
+use super::{Activation, DeepSet};
+use crate::error::Result;
+
+/// Widest network the kernels take: a thread keeps `(depth + 2) × h` values of its own.
+pub const MAX_WIDTH: usize = 128;
+/// Most features per agent the kernels take.
+pub const MAX_FEATURES: usize = 64;
+/// Most cubes of agents per point and row in the pooling launch (a launch's grid is at most
+/// 65 535 cubes along an axis; each thread sums `n / (cubes × 256)` agents).
+const MAX_POOL_CUBES: usize = 65_535;
+/// Fewest agents a pooling thread sums before more cubes are launched.
+const AGENTS_PER_THREAD: usize = 16;
+/// Loop iterations one thread of a kernel may run. Mesa's software Vulkan (lavapipe, what the
+/// tests run on without a GPU) stops a shader's loops after 65 535 iterations in all without
+/// an error; the pull-back kernel takes as many points per launch as stay within half that.
+const LOOP_BUDGET: usize = 1 << 15;
+
+/// The kernels' shape for `net` on `d` features, or `None` where they do not serve.
+fn kernel_shape(net: &DeepSet, d: usize) -> Option<kernels::Shape> {
+    if net.psi.len() < 2 || d > MAX_FEATURES {
+        return None;
+    }
+    let h = net.psi[0].weight.val().dims()[1];
+    if h > MAX_WIDTH || net.psi.iter().any(|l| l.bias.is_none()) {
+        return None;
+    }
+    Some(kernels::Shape {
+        d,
+        h,
+        layers: net.psi.len() - 1,
+        activation: match net.activation {
+            Activation::Tanh => kernels::TANH,
+            Activation::Softplus => kernels::SOFTPLUS,
+            Activation::Gelu => kernels::GELU,
+            Activation::Square => kernels::SQUARE,
+        },
+    })
+}
+
+/// ψ's per-agent layers as one vector: `W_1, c_1, …, W_L, c_L`.
+fn flat_params(net: &DeepSet) -> Tensor<1> {
+    let layers = &net.psi[..net.psi.len() - 1];
+    let parts: Vec<Tensor<1>> = layers
+        .iter()
+        .flat_map(|l| {
+            let w = l.weight.val();
+            let bias = l.bias.as_ref().expect("checked by kernel_shape").val();
+            [w.flatten(0, 1), bias]
+        })
+        .collect();
+    Tensor::cat(parts, 0)
+}
+
+/// The tensor's buffer on a CubeCL device, or `None` on any other backend.
+fn cube_tensor<const D: usize>(t: Tensor<D>) -> Option<CubeTensor> {
+    t.try_into_primitive::<Wgpu>().ok()
+}
+
+/// Whether `t` is laid out densely in row-major order.
+fn is_dense(t: &CubeTensor) -> bool {
+    let (shape, strides) = (t.meta.shape(), t.meta.strides());
+    let mut expected = 1;
+    for (dim, stride) in shape.iter().zip(strides.iter()).rev() {
+        if *dim > 1 && *stride != expected {
+            return false;
+        }
+        expected *= dim;
+    }
+    true
+}
+
+/// The dense buffer of `t`, or `None` where it is strided or not on a CubeCL device.
+fn dense<const D: usize>(t: Tensor<D>) -> Option<CubeTensor> {
+    cube_tensor(t).filter(is_dense)
+}
+
+/// The strides of a `[rows, d, n]` operand, zero on its broadcast axes.
+fn strides3(t: &CubeTensor, full: [usize; 3]) -> [usize; 3] {
+    let (shape, strides) = (t.meta.shape(), t.meta.strides());
+    std::array::from_fn(|axis| {
+        if shape[axis] == 1 && full[axis] != 1 {
+            0
+        } else {
+            strides[axis]
+        }
+    })
+}
+
+/// `Σ_j w_j ∇_z V(b + α_j (x − b))` for every agent, `[rows, d, n]`, by the kernels; `None`
+/// where they do not serve (not a CubeCL device, a one-layer ψ, a network wider than
+/// [`MAX_WIDTH`]).
+///
+/// # Errors
+/// None today; the signature matches the other routes.
+pub(super) fn integrated_gradient(
+    net: &DeepSet,
+    x: &Tensor<3>,
+    b: &Tensor<3>,
+    nodes: &[f64],
+    weights: &[f64],
+) -> Result<Option<Tensor<3>>> {
+    let Some(launch) = Launch::new(net, x, b, nodes) else {
+        return Ok(None);
+    };
+    let (rows, n, h) = (launch.rows, launch.n, launch.shape.h);
+    let (device, dtype) = (launch.device.clone(), launch.dtype);
+    // g_j through ρ from the pooled means at every point: the points as the rows of one
+    // matrix (`[1, rows · points, h]`), not a batch of one-row products.
+    let pooled = launch
+        .pooled(net)
+        .reshape([1, rows * nodes.len(), h])
+        .autodiff()
+        .require_grad();
+    let grad_rho = pooled
+        .grad(&rho(net, pooled.clone()).sum().backward())
+        .unwrap_or_else(|| pooled.clone().inner().zeros_like())
+        .reshape([rows * nodes.len(), 1, h]);
+    let scale: Vec<f64> = (0..rows)
+        .flat_map(|_| weights.iter().map(|w| w / n as f64))
+        .collect();
+    let scale = TensorData::new(scale, [rows * nodes.len(), 1, 1]);
+    let scale = Tensor::<3>::from_data(scale, (&device, dtype));
+    let last = net.psi.last().expect("depth ≥ 2");
+    let g = grad_rho.matmul(last.weight.val().transpose().unsqueeze()) * scale;
+    let g = launch.upload(g)?;
+    // Every agent's gradient sum.
+    let out = Tensor::<3>::zeros([rows, launch.shape.d, n], (&device, dtype));
+    let Some(out_buffer) = cube_tensor(out.clone()) else {
+        return Ok(None);
+    };
+    launch.pull(g, out_buffer);
+    Ok(Some(if out.dtype() == x.dtype() {
+        out
+    } else {
+        out.cast(x.dtype())
+    }))
+}
+
+/// `ρ` of every row of `p` (`[1, points, h] → [1, points, 1]`).
+fn rho(net: &DeepSet, p: Tensor<3>) -> Tensor<3> {
+    let mut h = p;
+    for (l, layer) in net.rho.iter().enumerate() {
+        h = layer.forward(h);
+        if l + 1 < net.rho.len() {
+            h = net.activation.apply(h);
+        }
+    }
+    h
+}
+
+/// `V` of every row of a plain `z` (`[rows, d, n]`) in the network's dtype, pooled by the
+/// kernel; `None` where it does not serve.
+pub(super) fn value(net: &DeepSet, z: &Tensor<3>) -> Option<Tensor<1>> {
+    let device = z.device();
+    let origin = Tensor::<3>::zeros([1, 1, 1], (&device, net.dtype()));
+    let launch = Launch::new(net, z, &origin, &[1.0])?;
+    Some(net.readout(launch.pooled(net)))
+}
+
+/// One block's operands on the device.
+struct Launch {
+    shape: kernels::Shape,
+    x: CubeTensor,
+    b: CubeTensor,
+    strides: CubeTensor,
+    params: CubeTensor,
+    alphas: CubeTensor,
+    rows: usize,
+    n: usize,
+    points: usize,
+    /// Cubes of agents per point and row in the pooling launch.
+    pool_cubes: usize,
+    device: Device,
+    dtype: DType,
+}
+
+/// Cubes of agents per point and row for pooling `n` agents through `shape`: about
+/// [`AGENTS_PER_THREAD`] agents a thread, fewer where a deep, wide network's loops would pass
+/// [`LOOP_BUDGET`], more where the grid would pass [`MAX_POOL_CUBES`]; `None` where no split
+/// fits both.
+fn pool_cubes(shape: &kernels::Shape, n: usize) -> Option<usize> {
+    let per_agent = shape.h * 2 * shape.layers + 1;
+    let most = (LOOP_BUDGET / per_agent).max(1);
+    let fewest_cubes = n.div_ceil(POOL_CUBE * AGENTS_PER_THREAD.min(most));
+    let cubes = fewest_cubes.clamp(1, MAX_POOL_CUBES);
+    (n.div_ceil(POOL_CUBE * cubes) <= most).then_some(cubes)
+}
+
+impl Launch {
+    /// The operands for `net` on the paths from `b` to `x` at `nodes`; `None` where the
+    /// kernels do not serve.
+    fn new(net: &DeepSet, x: &Tensor<3>, b: &Tensor<3>, nodes: &[f64]) -> Option<Self> {
+        let [rows, d, n] = x.dims();
+        let shape = kernel_shape(net, d)?;
+        let dtype = net.dtype();
+        if !matches!(dtype, DType::F32 | DType::F64) || nodes.is_empty() || n == 0 {
+            return None;
+        }
+        let xc = cube_tensor(net.match_dtype(x.clone()))?;
+        let bc = cube_tensor(net.match_dtype(b.clone()))?;
+        if (xc.client.properties().hardware.max_units_per_cube as usize) < POOL_CUBE {
+            return None;
+        }
+        let device = x.device();
+        let alphas = TensorData::new(nodes.to_vec(), [nodes.len()]);
+        let alphas = dense(Tensor::<1>::from_data(alphas, (&device, dtype)))?;
+        let strides = strides3(&xc, [rows, d, n])
+            .into_iter()
+            .chain(strides3(&bc, [rows, d, n]))
+            .map(i32::try_from)
+            .collect::<std::result::Result<Vec<i32>, _>>()
+            .ok()?;
+        let strides = Tensor::<1, Int>::from_data(TensorData::new(strides, [6]), &device);
+        let params = dense(flat_params(net))?;
+        debug_assert_eq!(params.meta.shape()[0], shape.params());
+        Some(Self {
+            shape,
+            x: xc,
+            b: bc,
+            strides: strides.try_into_primitive::<Wgpu>().ok()?,
+            params,
+            alphas,
+            rows,
+            n,
+            points: nodes.len(),
+            pool_cubes: pool_cubes(&shape, n)?,
+            device,
+            dtype,
+        })
+    }
+
+    /// A fresh buffer holding `t`'s values, written from the host (`t` is small).
+    fn upload<const D: usize>(&self, t: Tensor<D>) -> Result<(Handle, usize)> {
+        let values = crate::array::download(t, "the pooled gradients")?;
+        let bytes: Vec<u8> = match self.dtype {
+            DType::F64 => values.iter().flat_map(|v| v.to_le_bytes()).collect(),
+            _ => values
+                .iter()
+                .flat_map(|&v| (v as f32).to_le_bytes())
+                .collect(),
+        };
+        let handle = self.x.client.create_from_slice(&bytes);
+        Ok((handle, values.len()))
+    }
+
+    /// `p̄_j = ψ`'s mean at every point of every row, `[rows · points, 1, h]` (row-major).
+    fn pooled(&self, net: &DeepSet) -> Tensor<3> {
+        let (rows, points, h) = (self.rows, self.points, self.shape.h);
+        let cubes = self.pool_cubes;
+        let sums = Tensor::<4>::zeros([rows, points, cubes, h], (&self.device, self.dtype));
+        let buffer = cube_tensor(sums.clone()).expect("made on the launch's CubeCL device");
+        self.pool(buffer, cubes);
+        let mean = sums
+            .sum_dim(2)
+            .reshape([rows * points, 1, h])
+            .div_scalar(self.n as f64);
+        net.psi.last().expect("depth ≥ 2").forward(mean)
+    }
+
+    /// The pool kernel into `sums` (`[rows, points, cubes, h]`).
+    fn pool(&self, sums: CubeTensor, cubes: usize) {
+        let client = self.x.client.clone();
+        let count = CubeCount::Static(cubes as u32, self.points as u32, self.rows as u32);
+        let dim = CubeDim::new_1d(POOL_CUBE as u32);
+        let s = self.shape;
+        macro_rules! go {
+            ($f:ty) => {
+                kernels::pool::launch::<$f>(
+                    &client,
+                    count,
+                    dim,
+                    self.x.clone().into_buffer_arg(),
+                    self.b.clone().into_buffer_arg(),
+                    self.strides.clone().into_buffer_arg(),
+                    self.params.clone().into_buffer_arg(),
+                    self.alphas.clone().into_buffer_arg(),
+                    sums.into_buffer_arg(),
+                    self.n,
+                    s.d,
+                    s.h,
+                    s.layers,
+                    s.activation,
+                )
+            };
+        }
+        match self.dtype {
+            DType::F64 => go!(f64),
+            _ => go!(f32),
+        }
+    }
+
+    /// The pull kernel from `g` (`[rows, points, h]`) into `out` (`[rows, d, n]`).
+    fn pull(&self, (g, len): (Handle, usize), out: CubeTensor) {
+        let client = self.x.client.clone();
+        let units = self.rows * self.n;
+        let dim = CubeDim::new(&client, units);
+        let s = self.shape;
+        // A point's loop iterations in one thread: the layers' outputs forward and back, the
+        // copies between them.
+        let per_point = s.h * (4 * s.layers - 2) + s.d + 1;
+        let per_launch = (LOOP_BUDGET / per_point).clamp(1, self.points);
+        for first in (0..self.points).step_by(per_launch) {
+            let count = per_launch.min(self.points - first);
+            let cubes = burn::cubecl::calculate_cube_count_elemwise(&client, units, dim);
+            macro_rules! go {
+                ($f:ty) => {
+                    kernels::pull::launch::<$f>(
+                        &client,
+                        cubes,
+                        dim,
+                        self.x.clone().into_buffer_arg(),
+                        self.b.clone().into_buffer_arg(),
+                        self.strides.clone().into_buffer_arg(),
+                        self.params.clone().into_buffer_arg(),
+                        self.alphas.clone().into_buffer_arg(),
+                        // SAFETY: `g` holds `len` elements of the launch's dtype.
+                        unsafe { BufferArg::from_raw_parts(g.clone(), len) },
+                        out.clone().into_buffer_arg(),
+                        self.n,
+                        self.rows,
+                        self.points,
+                        first,
+                        count,
+                        s.d,
+                        s.h,
+                        s.layers,
+                        s.activation,
+                    )
+                };
+            }
+            match self.dtype {
+                DType::F64 => go!(f64),
+                _ => go!(f32),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shape(h: usize, layers: usize) -> kernels::Shape {
+        kernels::Shape {
+            d: 3,
+            h,
+            layers,
+            activation: kernels::TANH,
+        }
+    }
+
+    #[test]
+    fn pooling_threads_stay_within_the_loop_budget_and_the_grid() {
+        // About 16 agents a thread.
+        assert_eq!(pool_cubes(&shape(8, 1), 1_000_000), Some(245));
+        assert_eq!(pool_cubes(&shape(8, 1), 10), Some(1));
+        // A deep, wide network: two agents a thread at most, more cubes instead.
+        let deep = shape(128, 63);
+        assert_eq!(LOOP_BUDGET / (128 * 2 * 63 + 1), 2);
+        assert_eq!(
+            pool_cubes(&deep, 1_000_000),
+            Some(1_000_000usize.div_ceil(512))
+        );
+        // Past the grid: more agents a thread than the budget allows.
+        assert_eq!(pool_cubes(&deep, 100_000_000), None);
+        // A shallow network takes 10⁸ agents in a grid of at most 65 535 cubes.
+        let cubes = pool_cubes(&shape(64, 2), 100_000_000).expect("fits");
+        assert!(cubes <= MAX_POOL_CUBES && cubes * POOL_CUBE * 16 >= 100_000_000);
+    }
+}
