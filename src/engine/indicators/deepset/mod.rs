@@ -27,6 +27,11 @@
 //! no graph), take `∇ρ(p̄)` with one small backward pass, then backpropagate `ψ` block by block
 //! with `∇ρ(p̄)` held fixed. Memory is one block's activations, whatever `n`.
 //!
+//! The path integral uses the same split for every quadrature point at once: on the host
+//! ([`ray`]), and on a GPU by two CubeCL kernels (`cube`, [`aumann_kernels::cube`]) that
+//! loop over the agents inside each thread, so a run launches the same number of kernels
+//! whatever `n`.
+//!
 //! # Shapes
 //! - input: `[rows, d, n]`
 //! - output: `[rows]`
@@ -245,8 +250,8 @@ pub struct DeepSet {
 }
 
 impl DeepSet {
-    /// The structured integrated gradient in tensor ops, for a GPU: a depth-2 ψ only (`None`
-    /// otherwise). With `u_j = A + α_j B`, `A = W₁ᵀb + c₁`, `B = W₁ᵀδ`: pool `σ(u_j)`, take
+    /// The structured integrated gradient in tensor ops (a GPU's route for a depth-2 ψ wider
+    /// than its kernels take): a depth-2 ψ only (`None` otherwise). With `u_j = A + α_j B`, `A = W₁ᵀb + c₁`, `B = W₁ᵀδ`: pool `σ(u_j)`, take
     /// `g'_j = W₂ ∇ρ(p̄_j)` (a small backward pass), then accumulate `Σ_j w_j σ'(u_j) ⊙ g'_j`
     /// (σ' by autodiff of the activation alone) and map it through `W₁` once. Agents go in
     /// blocks of one point's activations within [`DeepSet::block_elements`] and the points in
