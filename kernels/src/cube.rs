@@ -5,14 +5,17 @@
 //! mean and is applied after pooling). Along the path `z_i(α) = b_i + α (x_i − b_i)`:
 //!
 //! ```text
-//! pool:  S_j   = Σ_i a_L(z_i(α_j))                                 (one launch, every point)
-//! pull:  G_i   = Σ_j J_{a_L}(z_i(α_j))ᵀ g_j                          (one launch, every point)
+//! pool:  S_j   = Σ_i a_L(z_i(α_j))                       (one launch, every point and row)
+//! pull:  G_i   = Σ_j J_{a_L}(z_i(α_j))ᵀ g_j                (a launch per range of points)
 //! ```
 //!
-//! with `g_j = w_j W_ψ,lastᵀ-pulled ∇ρ(p̄_j) / n` computed between the two launches from the
-//! `[points, h]` sums (a few small tensor operations). Each kernel loops over the agents
-//! inside a thread, so the launches per attribution do not depend on `n`; memory is the
-//! sums and the output. The CPU reference is the structured host route of the engine's
+//! with `g_j = (w_j / n) W_ψ ∇ρ(p̄_j)` (`W_ψ` ψ's last layer, `p̄_j` the pooled mean through it)
+//! computed between the kernels from the `[points, h]` sums (a few small tensor operations).
+//! The pooling kernel loops over agents inside each thread, the pull-back kernel over points
+//! (one thread per agent), so the launches per attribution do not depend on `n`; memory is
+//! the sums and the output. A thread's loops are unrolled over the hidden units and its work
+//! bounded by the caller (lavapipe, Mesa's software Vulkan, silently stops a shader's loops
+//! after 65 535 iterations). The CPU reference is the structured host route of the engine's
 //! DeepSet (`ray`), and both are held to burn's autodiff route.
 //!
 //! # Layouts

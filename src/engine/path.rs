@@ -432,7 +432,7 @@ impl<'a> Engine<'a> {
             {
                 Some(acc) => {
                     reporter.add(self.plan.passes_per_chunk);
-                    (acc, x - b, Route::Integrated)
+                    (acc, self.delta(x, b), Route::Integrated)
                 }
                 None => {
                     let along = self.indicator.along_path(&x, &b)?;
@@ -440,7 +440,7 @@ impl<'a> Engine<'a> {
                     let segment = Segment {
                         indicator: self.indicator,
                         along,
-                        delta: x - b.clone(),
+                        delta: self.delta(x, b.clone()),
                         b,
                         zero_baseline: self.zero_baseline,
                     };
@@ -459,6 +459,11 @@ impl<'a> Engine<'a> {
             clock,
             route,
         })
+    }
+
+    /// `x − b`: `x` itself (no copy) from the zero baseline.
+    fn delta(&self, x: Tensor<3>, b: Tensor<3>) -> Tensor<3> {
+        if self.zero_baseline { x } else { x - b }
     }
 
     /// `Σ_j w_j ∇V(z(α_j))` over every quadrature point, `[rows, d, n]`.

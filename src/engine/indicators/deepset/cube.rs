@@ -1,5 +1,7 @@
 //! The DeepSet's pooled route on a CubeCL device (wgpu): the integrated gradient of every
-//! agent from two kernel launches per block of steps, whatever `n` and the number of points.
+//! agent from two kernels (one pooling launch, pull-back launches of as many points as a
+//! thread's loop budget allows) and a few small tensor operations per block of steps: the
+//! number of launches does not depend on `n`.
 //!
 //! ```text
 //! S_j  = Σ_i a_L(z_i(α_j))                        pool kernel, every point and row at once
@@ -9,14 +11,16 @@
 //! ```
 //!
 //! `a_L` is ψ without its last layer (see [`aumann_kernels::cube`]). Memory is the sums
-//! (`rows × points × cubes × h`) and the output; the kernels loop over agents inside a thread.
+//! (`rows × points × cubes × h`, at most [`MAX_SUMS`] values) and the output; the kernels loop
+//! over agents inside a thread. `g` goes to the pull-back kernel through the host (a few
+//! kilobytes, one synchronisation per block).
 
 use aumann_kernels::cube::{self as kernels, POOL_CUBE};
 use burn::backend::Wgpu;
 use burn::backend::wgpu::CubeTensor;
 use burn::cubecl::prelude::*;
 use burn::cubecl::server::Handle;
-use burn::tensor::{DType, Device, Int, Tensor, TensorData};
+use burn::tensor::{DType, Device, Tensor, TensorData};
 
 use super::{Activation, DeepSet};
 use crate::error::Result;
@@ -28,6 +32,10 @@ pub const MAX_FEATURES: usize = 64;
 /// Most cubes of agents per point and row in the pooling launch (a launch's grid is at most
 /// 65 535 cubes along an axis; each thread sums `n / (cubes × 256)` agents).
 const MAX_POOL_CUBES: usize = 65_535;
+/// Most points or rows in one launch (a grid's Y and Z axes).
+const MAX_GRID: usize = 65_535;
+/// Most values in the pooling launch's partial sums.
+pub const MAX_SUMS: usize = 1 << 26;
 /// Fewest agents a pooling thread sums before more cubes are launched.
 const AGENTS_PER_THREAD: usize = 16;
 /// Loop iterations one thread of a kernel may run. Mesa's software Vulkan (lavapipe, what the
@@ -35,19 +43,26 @@ const AGENTS_PER_THREAD: usize = 16;
 /// an error; the pull-back kernel takes as many points per launch as stay within half that.
 const LOOP_BUDGET: usize = 1 << 15;
 
-/// The kernels' shape for `net` on `d` features, or `None` where they do not serve.
+/// The kernels' shape for `net` on `d` features, or `None` where they do not serve (a
+/// one-layer ψ, a network wider than [`MAX_WIDTH`], a per-agent layer without a bias or of
+/// another shape than `[d, h]` then `[h, h]`).
 fn kernel_shape(net: &DeepSet, d: usize) -> Option<kernels::Shape> {
     if net.psi.len() < 2 || d > MAX_FEATURES {
         return None;
     }
     let h = net.psi[0].weight.val().dims()[1];
-    if h > MAX_WIDTH || net.psi.iter().any(|l| l.bias.is_none()) {
+    let per_agent = &net.psi[..net.psi.len() - 1];
+    let shapes_fit = per_agent.iter().enumerate().all(|(l, layer)| {
+        let inputs = if l == 0 { d } else { h };
+        layer.weight.val().dims() == [inputs, h] && layer.bias.is_some()
+    });
+    if h > MAX_WIDTH || !shapes_fit {
         return None;
     }
     Some(kernels::Shape {
         d,
         h,
-        layers: net.psi.len() - 1,
+        layers: per_agent.len(),
         activation: match net.activation {
             Activation::Tanh => kernels::TANH,
             Activation::Softplus => kernels::SOFTPLUS,
@@ -182,7 +197,8 @@ struct Launch {
     shape: kernels::Shape,
     x: CubeTensor,
     b: CubeTensor,
-    strides: CubeTensor,
+    /// `x`'s then `b`'s row, coordinate and agent strides, `u32`.
+    strides: Handle,
     params: CubeTensor,
     alphas: CubeTensor,
     rows: usize,
@@ -216,34 +232,46 @@ impl Launch {
         if !matches!(dtype, DType::F32 | DType::F64) || nodes.is_empty() || n == 0 {
             return None;
         }
+        let device = x.device();
+        if dtype == DType::F64
+            && net.activation.is_transcendental()
+            && !crate::ops::f64_transcendentals_work(&device)
+        {
+            return None;
+        }
+        let pool_cubes = pool_cubes(&shape, n)?;
+        let sums = rows * nodes.len() * pool_cubes * shape.h;
+        if rows > MAX_GRID || nodes.len() > MAX_GRID || sums > MAX_SUMS {
+            return None;
+        }
         let xc = cube_tensor(net.match_dtype(x.clone()))?;
         let bc = cube_tensor(net.match_dtype(b.clone()))?;
         if (xc.client.properties().hardware.max_units_per_cube as usize) < POOL_CUBE {
             return None;
         }
-        let device = x.device();
         let alphas = TensorData::new(nodes.to_vec(), [nodes.len()]);
         let alphas = dense(Tensor::<1>::from_data(alphas, (&device, dtype)))?;
         let strides = strides3(&xc, [rows, d, n])
             .into_iter()
             .chain(strides3(&bc, [rows, d, n]))
-            .map(i32::try_from)
-            .collect::<std::result::Result<Vec<i32>, _>>()
+            .map(u32::try_from)
+            .collect::<std::result::Result<Vec<u32>, _>>()
             .ok()?;
-        let strides = Tensor::<1, Int>::from_data(TensorData::new(strides, [6]), &device);
+        let strides: Vec<u8> = strides.iter().flat_map(|s| s.to_le_bytes()).collect();
+        let strides = xc.client.create_from_slice(&strides);
         let params = dense(flat_params(net))?;
         debug_assert_eq!(params.meta.shape()[0], shape.params());
         Some(Self {
             shape,
             x: xc,
             b: bc,
-            strides: strides.try_into_primitive::<Wgpu>().ok()?,
+            strides,
             params,
             alphas,
             rows,
             n,
             points: nodes.len(),
-            pool_cubes: pool_cubes(&shape, n)?,
+            pool_cubes,
             device,
             dtype,
         })
@@ -270,8 +298,7 @@ impl Launch {
         let sums = Tensor::<4>::zeros([rows, points, cubes, h], (&self.device, self.dtype));
         let buffer = cube_tensor(sums.clone()).expect("made on the launch's CubeCL device");
         self.pool(buffer, cubes);
-        let mean = sums
-            .sum_dim(2)
+        let mean = crate::ops::sum_dim(sums, 2)
             .reshape([rows * points, 1, h])
             .div_scalar(self.n as f64);
         net.psi.last().expect("depth ≥ 2").forward(mean)
@@ -291,7 +318,8 @@ impl Launch {
                     dim,
                     self.x.clone().into_buffer_arg(),
                     self.b.clone().into_buffer_arg(),
-                    self.strides.clone().into_buffer_arg(),
+                    // SAFETY: six `u32` strides.
+                    unsafe { BufferArg::from_raw_parts(self.strides.clone(), 6) },
                     self.params.clone().into_buffer_arg(),
                     self.alphas.clone().into_buffer_arg(),
                     sums.into_buffer_arg(),
@@ -330,7 +358,8 @@ impl Launch {
                         dim,
                         self.x.clone().into_buffer_arg(),
                         self.b.clone().into_buffer_arg(),
-                        self.strides.clone().into_buffer_arg(),
+                        // SAFETY: six `u32` strides.
+                        unsafe { BufferArg::from_raw_parts(self.strides.clone(), 6) },
                         self.params.clone().into_buffer_arg(),
                         self.alphas.clone().into_buffer_arg(),
                         // SAFETY: `g` holds `len` elements of the launch's dtype.

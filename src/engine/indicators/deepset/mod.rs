@@ -676,11 +676,14 @@ impl Indicator for DeepSet {
                         name: "DeepSet kernel",
                         value: "GPU kernels".into(),
                         reason: format!(
-                            "they need a CubeCL device (this is {:?}), ψ of depth ≥ 2 and at \
-                             most {} units wide, at most {} features",
+                            "they do not serve here: they need a CubeCL device (this is {:?}), \
+                             ψ of depth ≥ 2 and at most {} units wide, at most {} features, \
+                             f32 (or f64 where the device computes f64 exp right), at most \
+                             65 535 rows and points a block and {} partial sums",
                             x.device(),
                             cube::MAX_WIDTH,
-                            cube::MAX_FEATURES
+                            cube::MAX_FEATURES,
+                            cube::MAX_SUMS,
                         ),
                     }),
                 };
