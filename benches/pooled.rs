@@ -4,7 +4,7 @@
 //!
 //! ```sh
 //! aumann synth --agents 1000000 --time-steps 14 --out x.npy
-//! cargo bench --bench pooled -- x.npy [THREADS [ROUTE]]   # GE(2) inequality index, mean baseline, m = 32, f32
+//! cargo bench --bench pooled -- x.npy [THREADS [ROUTE [BACKEND]]]   # GE(2) inequality index, mean baseline, m = 32, f32
 //! python benches/pooled_jax.py x.npy                 # the same integral in JAX (jit)
 //! ```
 //!
@@ -87,7 +87,7 @@ fn main() {
         .filter(|a| a != "--bench")
         .collect();
     let Some(file) = args.first() else {
-        eprintln!("usage: cargo bench --bench pooled -- X.npy [THREADS [ROUTE]]");
+        eprintln!("usage: cargo bench --bench pooled -- X.npy [THREADS [ROUTE [BACKEND]]]");
         std::process::exit(2);
     };
     let threads: Option<usize> = args.get(1).and_then(|t| t.parse().ok());
@@ -96,7 +96,11 @@ fn main() {
     let [t, n, d] = x.shape();
     let b = Baseline::resolve(&BaselineSpec::Mean, &x).unwrap();
     let options = PathOptions::default(); // midpoint, m = 32, f32
-    let device = Backend::Flex.device().unwrap();
+    // flex unless named (`wgpu` for the GPU's launches: see benches/dispatches.sh).
+    let backend: Backend = args
+        .get(3)
+        .map_or(Backend::Flex, |b| b.parse().expect("a backend"));
+    let device = backend.device().unwrap();
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads.unwrap_or(0))
         .build()

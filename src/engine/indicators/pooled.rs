@@ -121,12 +121,22 @@ pub trait Pooled: Send + Sync {
 #[derive(Clone, Debug)]
 pub struct Pooling<P> {
     pooled: P,
-    /// Upper bound on the path-point values (`points × rows × d × agents`) of one block.
+    /// Upper bound on the path-point values (`points × rows × d × agents`) of one block on
+    /// the host.
     block_elements: usize,
+    /// The same bound on a GPU, where blocks are as large as memory allows: every block is a
+    /// fixed number of kernel launches, so fewer, larger blocks mean fewer launches.
+    device_block_elements: usize,
 }
 
-/// Default [`Pooling::with_block_elements`]: about 4 M values a block.
+/// Default [`Pooling::with_block_elements`] on the host: about 4 M values a block.
 pub const DEFAULT_BLOCK_ELEMENTS: usize = 1 << 22;
+
+/// Default bound on a GPU: about 8 M values a block, every agent of a step in one block up to
+/// millions of agents. Not more: wgpu binds at most 128 MiB of a buffer to a kernel by
+/// default, and a block's intermediate tensors (f64 sums among them) must fit (blocks of 2²⁶
+/// values failed to allocate on lavapipe at `[1, 10⁶, 3]`).
+pub const DEFAULT_DEVICE_BLOCK_ELEMENTS: usize = 1 << 23;
 
 /// Most agents in one block. Small blocks keep each operation's tensors near the cache (at
 /// `[14, 10⁶, 3]` blocks of 2¹² agents ran 2.7× faster than blocks of 2¹⁶) and give the
@@ -140,13 +150,16 @@ impl<P: Pooled> Pooling<P> {
         Self {
             pooled,
             block_elements: DEFAULT_BLOCK_ELEMENTS,
+            device_block_elements: DEFAULT_DEVICE_BLOCK_ELEMENTS,
         }
     }
 
-    /// Blocks of at most `elements` path-point values (at least one agent and one point).
+    /// Blocks of at most `elements` path-point values (at least one agent and one point), on
+    /// every device.
     pub fn with_block_elements(self, elements: usize) -> Self {
         Self {
             block_elements: elements.max(1),
+            device_block_elements: elements.max(1),
             ..self
         }
     }
@@ -186,7 +199,7 @@ impl<P: Pooled> Indicator for Pooling<P> {
         nodes: &[f64],
         weights: &[f64],
     ) -> Result<Option<Tensor<3>>> {
-        let route = Route::new(&self.pooled, x, b, nodes, self.block_elements);
+        let route = Route::new(&self.pooled, x, b, nodes, self.device_block_elements);
         let pooled = route.pool()?;
         let shared = route.shared_vectors(&pooled, weights)?;
         Ok(Some(route.pull_back(&shared)?))
@@ -218,10 +231,15 @@ impl<P: Pooled> HostRoute for Pooling<P> {
 }
 
 /// `[agents, points]` of a block: at most `block_elements` values of `per_agent_point` for
-/// each of its agents and points (at least one of each, at most [`MAX_BLOCK_AGENTS`] of `n`
-/// agents and all `m` points).
-fn block_shape(block_elements: usize, per_agent_point: usize, n: usize, m: usize) -> [usize; 2] {
-    let agents = (block_elements / per_agent_point).clamp(1, n.min(MAX_BLOCK_AGENTS));
+/// each of its agents and points (at least one of each, at most `max_agents` of `n` agents
+/// and all `m` points).
+fn block_shape(
+    block_elements: usize,
+    per_agent_point: usize,
+    [n, m]: [usize; 2],
+    max_agents: usize,
+) -> [usize; 2] {
+    let agents = (block_elements / per_agent_point).clamp(1, n.min(max_agents));
     let points = (block_elements / (per_agent_point * agents)).clamp(1, m.max(1));
     [agents, points]
 }
@@ -278,8 +296,8 @@ impl<'a, P: Pooled> HostBlocks<'a, P> {
         let [agents, points] = block_shape(
             pooling.block_elements,
             per_agent_point,
-            step.agents,
-            nodes.len(),
+            [step.agents, nodes.len()],
+            MAX_BLOCK_AGENTS,
         );
         Self {
             pooled,
@@ -477,7 +495,18 @@ impl<'a, P: Pooled> Route<'a, P> {
         let [rows, d, n] = x.dims();
         // ψ of one agent tells its width k.
         let k = pooled.psi(x.clone().narrow(0, 0, 1).narrow(2, 0, 1)).dims()[1];
-        let [agents, points] = block_shape(block_elements, rows * d.max(k), n, nodes.len());
+        // The host's cache bound on agents does not apply to a GPU's blocks.
+        let max_agents = match on_host(&x.device()) {
+            true => MAX_BLOCK_AGENTS,
+            false => n,
+        };
+        let per_agent_point = rows * d.max(k);
+        let [agents, points] = block_shape(
+            block_elements,
+            per_agent_point,
+            [n, nodes.len()],
+            max_agents,
+        );
         Self {
             pooled,
             x: x.clone(),
@@ -514,6 +543,7 @@ impl<'a, P: Pooled> Route<'a, P> {
     fn pool(&self) -> Result<Vec<f64>> {
         let [rows, _, n] = self.x.dims();
         let (m, k) = (self.nodes.len(), self.k);
+        let wide = self.x.device().supports_dtype(DType::F64);
         let partial = |s: usize| -> Result<Vec<f64>> {
             let (delta, b) = self.block(s, self.agents.min(n - s));
             let mut sums = vec![0.0; m * rows * k];
@@ -522,6 +552,12 @@ impl<'a, P: Pooled> Route<'a, P> {
                 let psi = self
                     .pooled
                     .psi(points_on_paths(&delta, Some(&b), &self.nodes[j0..j1]));
+                // Summed in f64 where the device has it: a GPU's block holds every agent of
+                // a step, and an f32 sum over a million of them would show in the gap.
+                let psi = match wide && psi.dtype() != DType::F64 {
+                    true => psi.cast(DType::F64),
+                    false => psi,
+                };
                 let block = crate::ops::sum_dim(psi, 2);
                 let block = download(block, "pooled sums")?; // [(j1 − j0)·rows, k, 1]
                 sums[j0 * rows * k..j1 * rows * k].copy_from_slice(&block);
@@ -565,5 +601,22 @@ impl<'a, P: Pooled> Route<'a, P> {
             })
             .collect();
         Ok(Tensor::cat(blocks, 2))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_blocks_stay_near_the_cache_and_device_blocks_take_every_agent() {
+        // The host: at most 2¹² agents a block, every point beside them.
+        let host = block_shape(DEFAULT_BLOCK_ELEMENTS, 3, [1_000_000, 32], MAX_BLOCK_AGENTS);
+        assert_eq!(host, [MAX_BLOCK_AGENTS, 32]);
+        // A GPU: a million agents in one block, the points in groups of two.
+        let device = block_shape(DEFAULT_DEVICE_BLOCK_ELEMENTS, 3, [1_000_000, 32], 1_000_000);
+        assert_eq!(device, [1_000_000, 2]);
+        // At least one agent and one point, whatever the budget.
+        assert_eq!(block_shape(1, 3, [10, 5], 10), [1, 1]);
     }
 }
