@@ -141,7 +141,8 @@ fn path_point<F: Float>(
 fn layer_forward<F: Float>(
     params: &[F],
     offset: usize,
-    input: &Array<F>,
+    // `&mut` only because CubeCL passes a caller's mutable array on as mutable.
+    input: &mut Array<F>,
     out: &mut Array<F>,
     slopes: &mut Array<F>,
     at: usize,
@@ -159,6 +160,43 @@ fn layer_forward<F: Float>(
         out[o] = sigma::<F>(u, activation);
         if comptime![keep] {
             slopes[at + o] = sigma_prime::<F>(u, activation);
+        }
+    }
+}
+
+/// ψ's per-agent layers at `z` into `a` (`next` is scratch); with `keep`, each layer's
+/// slopes `σ'` into `slopes` at `l·h`.
+#[cube]
+#[allow(clippy::too_many_arguments)]
+fn per_agent_layers<F: Float>(
+    params: &[F],
+    z: &mut Array<F>,
+    a: &mut Array<F>,
+    next: &mut Array<F>,
+    slopes: &mut Array<F>,
+    #[comptime] d: usize,
+    #[comptime] h: usize,
+    #[comptime] layers: usize,
+    #[comptime] activation: u32,
+    #[comptime] keep: bool,
+) {
+    layer_forward::<F>(params, 0usize, z, a, slopes, 0usize, d, h, activation, keep);
+    for l in 1..layers {
+        let offset = weight_offset(l, d, h);
+        layer_forward::<F>(
+            params,
+            offset,
+            a,
+            next,
+            slopes,
+            l * h,
+            h,
+            h,
+            activation,
+            keep,
+        );
+        for o in 0..h {
+            a[o] = next[o];
         }
     }
 }
@@ -206,36 +244,18 @@ pub fn pool<F: Float>(
         let i = first + round * stride;
         if i < n {
             path_point::<F>(x, b, strides, r, i, alpha, &mut z, d);
-            layer_forward::<F>(
+            per_agent_layers::<F>(
                 params,
-                0usize,
-                &z,
+                &mut z,
                 &mut a,
+                &mut next,
                 &mut unused,
-                0usize,
                 d,
                 h,
+                layers,
                 activation,
                 false,
             );
-            for l in 1..layers {
-                let offset = weight_offset(l, d, h);
-                layer_forward::<F>(
-                    params,
-                    offset,
-                    &a,
-                    &mut next,
-                    &mut unused,
-                    0usize,
-                    h,
-                    h,
-                    activation,
-                    false,
-                );
-                for o in 0..h {
-                    a[o] = next[o];
-                }
-            }
             for o in 0..h {
                 total[o] += a[o];
             }
@@ -307,36 +327,18 @@ pub fn pull<F: Float>(
     for t in 0..count {
         let j = first + t;
         path_point::<F>(x, b, strides, r, i, nodes[j], &mut z, d);
-        layer_forward::<F>(
+        per_agent_layers::<F>(
             params,
-            0usize,
-            &z,
+            &mut z,
             &mut a,
+            &mut next,
             &mut slopes,
-            0usize,
             d,
             h,
+            layers,
             activation,
             true,
         );
-        for l in 1..layers {
-            let offset = weight_offset(l, d, h);
-            layer_forward::<F>(
-                params,
-                offset,
-                &a,
-                &mut next,
-                &mut slopes,
-                l * h,
-                h,
-                h,
-                activation,
-                true,
-            );
-            for o in 0..h {
-                a[o] = next[o];
-            }
-        }
         // δ_L = σ'(u_L) ⊙ g_j, then δ_{l−1} = σ'(u_{l−1}) ⊙ W_l δ_l.
         let top = (layers - 1) * h;
         let gj = (r * points + j) * h;

@@ -12,8 +12,7 @@
 //!
 //! `a_L` is ψ without its last layer (see [`aumann_kernels::cube`]). Memory is the sums
 //! (`rows × points × cubes × h`, at most [`MAX_SUMS`] values) and the output; the kernels loop
-//! over agents inside a thread. `g` goes to the pull-back kernel through the host (a few
-//! kilobytes, one synchronisation per block).
+//! over agents inside a thread.
 
 use aumann_kernels::cube::{self as kernels, POOL_CUBE};
 use burn::backend::Wgpu;
@@ -157,7 +156,9 @@ pub(super) fn integrated_gradient(
     let scale = Tensor::<3>::from_data(scale, (&device, dtype));
     let last = net.psi.last().expect("depth ≥ 2");
     let g = grad_rho.matmul(last.weight.val().transpose().unsqueeze()) * scale;
-    let g = launch.upload(g)?;
+    let Some(g) = dense(g.reshape([rows * nodes.len() * h])) else {
+        return Ok(None);
+    };
     // Every agent's gradient sum.
     let out = Tensor::<3>::zeros([rows, launch.shape.d, n], (&device, dtype));
     let Some(out_buffer) = cube_tensor(out.clone()) else {
@@ -277,20 +278,6 @@ impl Launch {
         })
     }
 
-    /// A fresh buffer holding `t`'s values, written from the host (`t` is small).
-    fn upload<const D: usize>(&self, t: Tensor<D>) -> Result<(Handle, usize)> {
-        let values = crate::array::download(t, "the pooled gradients")?;
-        let bytes: Vec<u8> = match self.dtype {
-            DType::F64 => values.iter().flat_map(|v| v.to_le_bytes()).collect(),
-            _ => values
-                .iter()
-                .flat_map(|&v| (v as f32).to_le_bytes())
-                .collect(),
-        };
-        let handle = self.x.client.create_from_slice(&bytes);
-        Ok((handle, values.len()))
-    }
-
     /// `p̄_j = ψ`'s mean at every point of every row, `[rows · points, 1, h]` (row-major).
     fn pooled(&self, net: &DeepSet) -> Tensor<3> {
         let (rows, points, h) = (self.rows, self.points, self.shape.h);
@@ -304,6 +291,18 @@ impl Launch {
         net.psi.last().expect("depth ≥ 2").forward(mean)
     }
 
+    /// The operands both kernels read first: `x`, `b`, the strides, ψ's parameters, the nodes.
+    fn operands(&self) -> [BufferArg; 5] {
+        [
+            self.x.clone().into_buffer_arg(),
+            self.b.clone().into_buffer_arg(),
+            // SAFETY: six `u32` strides.
+            unsafe { BufferArg::from_raw_parts(self.strides.clone(), 6) },
+            self.params.clone().into_buffer_arg(),
+            self.alphas.clone().into_buffer_arg(),
+        ]
+    }
+
     /// The pool kernel into `sums` (`[rows, points, cubes, h]`).
     fn pool(&self, sums: CubeTensor, cubes: usize) {
         let client = self.x.client.clone();
@@ -311,17 +310,17 @@ impl Launch {
         let dim = CubeDim::new_1d(POOL_CUBE as u32);
         let s = self.shape;
         macro_rules! go {
-            ($f:ty) => {
+            ($f:ty) => {{
+                let [x, b, strides, params, alphas] = self.operands();
                 kernels::pool::launch::<$f>(
                     &client,
                     count,
                     dim,
-                    self.x.clone().into_buffer_arg(),
-                    self.b.clone().into_buffer_arg(),
-                    // SAFETY: six `u32` strides.
-                    unsafe { BufferArg::from_raw_parts(self.strides.clone(), 6) },
-                    self.params.clone().into_buffer_arg(),
-                    self.alphas.clone().into_buffer_arg(),
+                    x,
+                    b,
+                    strides,
+                    params,
+                    alphas,
                     sums.into_buffer_arg(),
                     self.n,
                     s.d,
@@ -329,7 +328,7 @@ impl Launch {
                     s.layers,
                     s.activation,
                 )
-            };
+            }};
         }
         match self.dtype {
             DType::F64 => go!(f64),
@@ -338,10 +337,11 @@ impl Launch {
     }
 
     /// The pull kernel from `g` (`[rows, points, h]`) into `out` (`[rows, d, n]`).
-    fn pull(&self, (g, len): (Handle, usize), out: CubeTensor) {
+    fn pull(&self, g: CubeTensor, out: CubeTensor) {
         let client = self.x.client.clone();
         let units = self.rows * self.n;
         let dim = CubeDim::new(&client, units);
+        let cubes = burn::cubecl::calculate_cube_count_elemwise(&client, units, dim);
         let s = self.shape;
         // A point's loop iterations in one thread: the layers' outputs forward and back, the
         // copies between them.
@@ -349,21 +349,19 @@ impl Launch {
         let per_launch = (LOOP_BUDGET / per_point).clamp(1, self.points);
         for first in (0..self.points).step_by(per_launch) {
             let count = per_launch.min(self.points - first);
-            let cubes = burn::cubecl::calculate_cube_count_elemwise(&client, units, dim);
             macro_rules! go {
-                ($f:ty) => {
+                ($f:ty) => {{
+                    let [x, b, strides, params, alphas] = self.operands();
                     kernels::pull::launch::<$f>(
                         &client,
-                        cubes,
+                        cubes.clone(),
                         dim,
-                        self.x.clone().into_buffer_arg(),
-                        self.b.clone().into_buffer_arg(),
-                        // SAFETY: six `u32` strides.
-                        unsafe { BufferArg::from_raw_parts(self.strides.clone(), 6) },
-                        self.params.clone().into_buffer_arg(),
-                        self.alphas.clone().into_buffer_arg(),
-                        // SAFETY: `g` holds `len` elements of the launch's dtype.
-                        unsafe { BufferArg::from_raw_parts(g.clone(), len) },
+                        x,
+                        b,
+                        strides,
+                        params,
+                        alphas,
+                        g.clone().into_buffer_arg(),
                         out.clone().into_buffer_arg(),
                         self.n,
                         self.rows,
@@ -375,7 +373,7 @@ impl Launch {
                         s.layers,
                         s.activation,
                     )
-                };
+                }};
             }
             match self.dtype {
                 DType::F64 => go!(f64),

@@ -251,7 +251,8 @@ pub struct DeepSet {
 
 impl DeepSet {
     /// The structured integrated gradient in tensor ops (a GPU's route for a depth-2 ψ wider
-    /// than its kernels take): a depth-2 ψ only (`None` otherwise). With `u_j = A + α_j B`, `A = W₁ᵀb + c₁`, `B = W₁ᵀδ`: pool `σ(u_j)`, take
+    /// than its kernels take): a depth-2 ψ only (`None` otherwise). With `u_j = A + α_j B`,
+    /// `A = W₁ᵀb + c₁`, `B = W₁ᵀδ`: pool `σ(u_j)`, take
     /// `g'_j = W₂ ∇ρ(p̄_j)` (a small backward pass), then accumulate `Σ_j w_j σ'(u_j) ⊙ g'_j`
     /// (σ' by autodiff of the activation alone) and map it through `W₁` once. Agents go in
     /// blocks of one point's activations within [`DeepSet::block_elements`] and the points in
