@@ -269,9 +269,9 @@ pub enum Error {
         /// The device's name.
         device: String,
     },
-    /// The device computes f64 `exp` and `log` wrongly (Vulkan defines them for f32 only).
+    /// The device cannot compute f64 `exp` and `log` (Vulkan defines them for f32 only).
     #[error(
-        "{what} needs f64 exp and log, which device '{device}' computes wrongly (Vulkan defines \
+        "{what} needs f64 exp and log, which device '{device}' cannot compute (Vulkan defines \
          them for 32-bit floats only); compute in f32 or on a CPU backend (flex, ndarray)"
     )]
     InexactTranscendentals {

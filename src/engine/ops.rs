@@ -4,8 +4,8 @@
 //! which are defined for 16- and 32-bit floats only: in `f64` they return garbage (on
 //! lavapipe `ln(1.05)` comes back as 18.02), and so does the backward pass of `sqrt`, which
 //! goes through `pow`. Arithmetic, `sqrt`'s forward pass, comparisons and `log1p`'s backward
-//! pass are correct. Where a device's `f64` transcendental functions fail a probe, the functions
-//! here compute the value from arithmetic and `sqrt` alone and attach the exact derivative,
+//! pass are correct. On such a device (every Vulkan device: [`f64_transcendentals_work`]) the
+//! functions here compute the value from arithmetic and `sqrt` alone and attach the exact derivative,
 //! so autodiff never touches a broken kernel.
 //!
 //! ```text
@@ -15,10 +15,7 @@
 //! (each step halves `ln(1 + s)`; 14 steps bring any finite `f64` below `|s| ≤ 0.1`, where 13
 //! terms of the `atanh` series are exact to `f64` rounding).
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-
-use burn::tensor::{DType, Device, Tensor, TensorData};
+use burn::tensor::{DType, Device, Tensor};
 
 /// `softplus(u) = ln(1 + eᵘ)`, elementwise, accurate to the last bits where it is tiny
 /// (`max(u, 0) + ln(1 + e^{−|u|})`; the plain form loses all relative precision below
@@ -78,33 +75,12 @@ fn log1p_arithmetic<const D: usize>(u: Tensor<D>) -> Tensor<D> {
     (t * series).mul_scalar(2.0) * scale
 }
 
-/// Whether `exp` and `log` give correct `f64` results on `device` (probed once per device).
+/// Whether `exp`, `log`, `pow` and the functions built on them may run in `f64` on `device`:
+/// on the CPU backends only. Vulkan's `GLSL.std.450` defines them for 16- and 32-bit floats,
+/// and drivers differ in how they break: lavapipe returns garbage, NVIDIA's compiler rejects
+/// the shader and the device is lost for the rest of the process, so no probe can ask.
 pub fn f64_transcendentals_work(device: &Device) -> bool {
-    static CACHE: Mutex<Option<HashMap<String, bool>>> = Mutex::new(None);
-    let plain = device.clone().inner();
-    let key = format!("{plain:?}");
-    // A panic elsewhere while holding the lock leaves the cache usable: it holds only results.
-    let mut cache = CACHE
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
-    let cache = cache.get_or_insert_with(HashMap::new);
-    if let Some(&ok) = cache.get(&key) {
-        return ok;
-    }
-    let ok = plain.supports_dtype(DType::F64) && {
-        let x = Tensor::<1>::from_data(
-            TensorData::new(vec![1.0f64, 0.5], [2]),
-            (&plain, DType::F64),
-        );
-        let got = (x.clone().log1p() + x.exp())
-            .into_data()
-            .try_into_vec_as::<f64>()
-            .unwrap_or_default();
-        let want = [2f64.ln() + 1f64.exp(), 1.5f64.ln() + 0.5f64.exp()];
-        got.len() == 2 && got.iter().zip(want).all(|(g, w)| (g - w).abs() < 1e-14)
-    };
-    cache.insert(key, ok);
-    ok
+    crate::backend::on_host(device)
 }
 
 /// Longest reduction handed to a GPU backend in one operation. burn 0.22's CubeCL reduce
@@ -156,6 +132,7 @@ pub fn mean_dim<const D: usize>(t: Tensor<D>, dim: usize) -> Tensor<D> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use burn::tensor::TensorData;
 
     #[test]
     fn arithmetic_log1p_is_accurate_over_the_whole_range() {

@@ -386,7 +386,10 @@ impl<'a> Engine<'a> {
             indicator,
             plain: device.clone().inner(),
             dtype: options.precision.dtype(),
-            value_dtype: if device.supports_dtype(DType::F64) {
+            value_dtype: if device.supports_dtype(DType::F64)
+                && (crate::ops::f64_transcendentals_work(device)
+                    || indicator.f64_forward_on_any_device())
+            {
                 DType::F64
             } else {
                 options.precision.dtype()

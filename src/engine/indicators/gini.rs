@@ -113,6 +113,11 @@ impl Indicator for Gini {
         "gini"
     }
 
+    /// Ranks and arithmetic alone.
+    fn f64_forward_on_any_device(&self) -> bool {
+        true
+    }
+
     fn min_agents(&self) -> usize {
         2
     }

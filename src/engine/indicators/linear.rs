@@ -32,6 +32,11 @@ impl Indicator for Linear {
         "linear"
     }
 
+    /// Arithmetic alone.
+    fn f64_forward_on_any_device(&self) -> bool {
+        true
+    }
+
     fn forward(&self, z: Tensor<3>) -> Result<Tensor<1>> {
         let rows = z.dims()[0];
         // Mean over agents first: the sum over coordinates is then on [rows, d, 1].

@@ -99,6 +99,15 @@ pub trait Indicator: Send + Sync {
         1
     }
 
+    /// Whether [`Indicator::forward`] stays correct on `f64` points on a device whose `f64`
+    /// `exp` and `log` do not ([`crate::ops::f64_transcendentals_work`]: every GPU): true where
+    /// it uses arithmetic and `sqrt` alone, or routes its transcendental functions through
+    /// [`crate::ops`]. The engine evaluates `V(x)` and `V(b)` in `f64` on such a device only
+    /// then; the default, `false`, evaluates them in the run's precision there.
+    fn f64_forward_on_any_device(&self) -> bool {
+        false
+    }
+
     /// `V` of every row.
     ///
     /// # Shapes

@@ -34,6 +34,11 @@ impl Indicator for Mult {
         "mult"
     }
 
+    /// `ln(1 + u)` through `ops::log1p`.
+    fn f64_forward_on_any_device(&self) -> bool {
+        true
+    }
+
     fn forward(&self, z: Tensor<3>) -> Result<Tensor<1>> {
         let rows = z.dims()[0];
         let u = crate::ops::mean_dim(z, 2).prod_dim(1); // [rows, d, 1] -> [rows, 1, 1]

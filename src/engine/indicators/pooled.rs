@@ -443,8 +443,8 @@ fn shared_gradients<P: Pooled>(
     (device, dtype): (&Device, DType),
 ) -> Result<Tensor<3>> {
     let m = weights.len();
-    // `p̄` and `∇ρ` in f64 where the device has it.
-    let pool_dtype = if device.supports_dtype(DType::F64) {
+    // `p̄` and `∇ρ` in f64 where the device runs a program of the user's in f64 safely.
+    let pool_dtype = if crate::ops::f64_transcendentals_work(device) {
         DType::F64
     } else {
         dtype

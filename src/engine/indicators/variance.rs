@@ -35,6 +35,11 @@ impl Indicator for Variance {
         "variance"
     }
 
+    /// Arithmetic alone.
+    fn f64_forward_on_any_device(&self) -> bool {
+        true
+    }
+
     fn min_agents(&self) -> usize {
         2
     }

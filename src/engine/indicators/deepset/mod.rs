@@ -65,7 +65,7 @@ pub const ENTRY: Entry = Entry {
 ///
 /// # Errors
 /// Whatever [`crate::model::load`] reports; [`Error::Model`] for an activation that needs
-/// `f64` transcendentals on a device that computes them wrongly.
+/// `f64` transcendentals on a device that cannot run them (every GPU).
 fn load(context: &BuildContext) -> Result<DeepSet> {
     let dir = context.model.ok_or_else(|| Error::Missing {
         indicator: ENTRY.name.into(),
@@ -79,7 +79,7 @@ fn load(context: &BuildContext) -> Result<DeepSet> {
         return Err(Error::Model {
             path: dir.to_path_buf(),
             reason: format!(
-                "its {} activation needs f64 exp/log, which this device computes wrongly \
+                "its {} activation needs f64 exp/log, which this device cannot compute \
                  (Vulkan defines them for 32-bit floats only); compute in f32 or on a CPU backend",
                 config.activation.name()
             ),
@@ -612,10 +612,15 @@ impl Indicator for DeepSet {
         "deepset"
     }
 
-    /// An f64 point on a lower-precision network is evaluated by an f64 copy of it (where the
-    /// device computes f64 right): the engine evaluates `V(x)` and `V(b)` so, and the efficiency
-    /// gap of an f32 run should measure the attribution, not the f32 rounding of a pooled mean
-    /// over millions of agents.
+    /// A transcendental activation stays in the network's own precision on such a device.
+    fn f64_forward_on_any_device(&self) -> bool {
+        true
+    }
+
+    /// An f64 point on a lower-precision network is evaluated by an f64 copy of it where the
+    /// device can (a CPU backend, or an activation without exp or log): the engine evaluates
+    /// `V(x)` and `V(b)` so, and the efficiency gap of an f32 run should measure the
+    /// attribution, not the f32 rounding of a pooled mean over millions of agents.
     fn forward(&self, z: Tensor<3>) -> Result<Tensor<1>> {
         if let Some(v) = self.host_value(&z)? {
             return Ok(v);
@@ -679,7 +684,7 @@ impl Indicator for DeepSet {
                         reason: format!(
                             "they do not serve here: they need a CubeCL device (this is {:?}), \
                              ψ of depth ≥ 2 and at most {} units wide, at most {} features, \
-                             f32 (or f64 where the device computes f64 exp right), at most \
+                             f32 (f64 on a GPU with no transcendental activation), at most \
                              65 535 rows and points a block and {} partial sums",
                             x.device(),
                             cube::MAX_WIDTH,
