@@ -96,6 +96,13 @@ fn structured_route_equals_autodiff(backend: Backend) {
         Backend::Wgpu => (Precision::F32, 1e-5),
         _ => (Precision::F64, 1e-10),
     };
+    // A GPU evaluates the end values in f32 (f64 `exp`/`log` do not run there), and Vulkan
+    // lets a driver approximate f32 `exp`/`log` (NVIDIA's does): routes that compute ρ(p̄) in
+    // different kernels agree on V to the contract's f32 efficiency bound, not to φ's.
+    let ends_tol = match backend {
+        Backend::Wgpu => 1e-4,
+        _ => tol,
+    };
     for depth in [1, 2, 3] {
         for activation in Activation::ALL {
             let config = DeepSetConfig::new(3)
@@ -142,7 +149,7 @@ fn structured_route_equals_autodiff(backend: Backend) {
                         );
                         eprintln!("{what}: φ {err:.1e}, V {ends_err:.1e}");
                         assert!(
-                            err < tol && ends_err < tol,
+                            err < tol && ends_err < ends_tol,
                             "{what}: φ {err:e}, V {ends_err:e}"
                         );
                     }
