@@ -3,16 +3,17 @@
 # a GPU:
 #
 #   - the four analytic indicators and the shipped DeepSet (square, width 8) on [T, AGENTS, 3];
-#   - a width-64 tanh DeepSet (depth 2) on [T, WIDE_AGENTS, 3], when WIDE_MODEL names its folder
-#     (`aumann train ... --hidden 64 --activation tanh`; time does not depend on the weights);
+#   - wider DeepSets on [T, WIDE_AGENTS, 3], one row per folder in WIDE_MODELS (`aumann train ...
+#     --hidden 64 --depth 3 --activation tanh`; time does not depend on the weights);
 #   - the JAX peer (`deepset_jax.py`, jit, on whatever device JAX finds: the GPU where jaxlib has
-#     CUDA) on the same files, when `python3 -c 'import jax'` works and PEERS holds the script.
+#     CUDA) on the same files and shapes, when `python3 -c 'import jax'` works and PEERS holds
+#     the script.
 #
 #     benches/gpu.sh                                   # AGENTS=1000000 STEPS=14
-#     AGENTS=100000 WIDE_MODEL=models/tanh64 benches/gpu.sh
+#     WIDE_MODELS="models/tanh64-2 models/gelu64-3" benches/gpu.sh
 #
 # Environment: AUMANN (binary, default target/release/aumann), AGENTS, WIDE_AGENTS (default
-# 100000), STEPS (14), WIDE_MODEL, PEERS (default ../shared/peers), LIMIT (seconds per run,
+# 100000), STEPS (14), WIDE_MODELS, PEERS (default ../shared/peers), LIMIT (seconds per run,
 # default 150: a run over it is reported as "> LIMIT").
 #
 # It prints the devices and markdown tables: seconds of attribution (the summary's
@@ -33,6 +34,7 @@ trap 'rm -rf "$TMP"' EXIT
 field() { sed -n "s/.*\"$2\": \"\{0,1\}\([^\",]*\)\"\{0,1\},\{0,1\}$/\1/p" "$1" | head -n 1; }
 # The largest entry of the summary's relative_efficiency_gap list.
 max_gap() {
+    [ -s "$1" ] || { echo -; return; }
     tr -d '\n ' <"$1" | sed -n 's/.*"relative_efficiency_gap":\[\([^]]*\)\].*/\1/p' | tr ',' '\n' |
         awk '$1 != "null" { v = $1 + 0; if (v > m) m = v } END { printf "%.1e", m }'
 }
@@ -58,7 +60,7 @@ run() {
         printf "| %s | %s | %s | %s | %s | %s |\n", l, fs, ws, r, gf, gw }'
 }
 
-# jax LABEL X.npy WIDTH ACT: the JAX peer's seconds and gap, or why not.
+# jax LABEL X.npy WIDTH ACT [DEPTH]: the JAX peer's seconds and gap, or why not.
 jax() {
     if ! python3 -c 'import jax' 2>/dev/null; then
         echo "| $1 | JAX not installed: skipped |"
@@ -66,7 +68,7 @@ jax() {
         echo "| $1 | $PEERS/deepset_jax.py not found: skipped |"
     else
         local line
-        line=$(timeout "$LIMIT" python3 "$PEERS/deepset_jax.py" "$2" "$3" "$4" 2>/dev/null | tail -n 1)
+        line=$(timeout "$LIMIT" python3 "$PEERS/deepset_jax.py" "$2" "$3" "$4" "${5:-2}" 2>/dev/null | tail -n 1)
         echo "| $1 | ${line:-failed or over $LIMIT s} |"
     fi
 }
@@ -80,19 +82,31 @@ for ind in linear mult variance gini; do
     run "$ind" "$TMP/x.npy" "$ind"
 done
 run "deepset (shipped: square, width 8)" "$TMP/x.npy" deepset models/deepset-variance
-if [ -n "${WIDE_MODEL:-}" ]; then
+WIDE_MODELS=${WIDE_MODELS:-${WIDE_MODEL:-}}
+# shape MODEL: "ACT WIDTH DEPTH" from the model's config.json (activation in lower case).
+shape() {
+    tr -d '\n ' <"$1/config.json" | sed 's/.*"hidden":\([0-9]*\),"depth":\([0-9]*\),"activation":"\([A-Za-z]*\)".*/\3 \1 \2/' |
+        tr '[:upper:]' '[:lower:]'
+}
+if [ -n "$WIDE_MODELS" ]; then
     "$BIN" synth --agents "$WIDE_AGENTS" --time-steps "$STEPS" --out "$TMP/w.npy" || exit 1
     echo
     echo "population: [$STEPS, $WIDE_AGENTS, 3]"
     printf '| indicator | flex (s) | wgpu (s) | flex / wgpu | rel. gap flex | rel. gap wgpu |\n'
     printf '|---|---:|---:|---:|---:|---:|\n'
-    run "deepset (tanh, width 64)" "$TMP/w.npy" deepset "$WIDE_MODEL"
+    for model in $WIDE_MODELS; do
+        read -r act width depth < <(shape "$model")
+        run "deepset ($act, width $width, depth $depth)" "$TMP/w.npy" deepset "$model"
+    done
 fi
 echo "wgpu device: $DEVICE"
 echo
 echo "JAX peer (deepset_jax.py; random weights of the same shapes):"
 printf '| work | result |\n|---|---|\n'
 jax "square, width 8, [$STEPS, $AGENTS, 3]" "$TMP/x.npy" 8 square
-[ -n "${WIDE_MODEL:-}" ] && jax "tanh, width 64, [$STEPS, $WIDE_AGENTS, 3]" "$TMP/w.npy" 64 tanh
+for model in $WIDE_MODELS; do
+    read -r act width depth < <(shape "$model")
+    jax "$act, width $width, depth $depth, [$STEPS, $WIDE_AGENTS, 3]" "$TMP/w.npy" "$width" "$act" "$depth"
+done
 python3 -c 'import jax; print("JAX devices:", jax.devices())' 2>/dev/null || true
 exit 0
