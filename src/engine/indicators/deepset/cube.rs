@@ -1,7 +1,9 @@
 //! The DeepSet's pooled route on a CubeCL device (wgpu): the integrated gradient of every
 //! agent from two kernels (one pooling launch, pull-back launches of as many points as a
-//! thread's loop budget allows) and a few small tensor operations per block of steps: the
-//! number of launches does not depend on `n`.
+//! thread's loop budget allows); between them the `[rows, points, h]` sums are read back and
+//! ψ's last layer and ρ run on the host in f64 (`ray::RayNet`), so the launches neither
+//! depend on `n` nor include any of burn's matrix products (each compiled, and tuned, per
+//! process).
 //!
 //! ```text
 //! S_j  = Σ_i a_L(z_i(α_j))                        pool kernel, every point and row at once
@@ -21,7 +23,9 @@ use burn::cubecl::prelude::*;
 use burn::cubecl::server::Handle;
 use burn::tensor::{DType, Device, Tensor, TensorData};
 
+use super::ray::RayNet;
 use super::{Activation, DeepSet};
+use crate::array::download;
 use crate::error::Result;
 
 /// Widest network the kernels take: a thread keeps `(depth + 2) × h` values of its own.
@@ -136,27 +140,22 @@ pub(super) fn integrated_gradient(
     let Some(launch) = Launch::new(net, x, b, nodes) else {
         return Ok(None);
     };
+    let Some(host) = RayNet::new(net) else {
+        return Ok(None);
+    };
     let (rows, n, h) = (launch.rows, launch.n, launch.shape.h);
     let (device, dtype) = (launch.device.clone(), launch.dtype);
-    // g_j through ρ from the pooled means at every point: the points as the rows of one
-    // matrix (`[1, rows · points, h]`), not a batch of one-row products.
-    let pooled = launch
-        .pooled(net)
-        .reshape([1, rows * nodes.len(), h])
-        .autodiff()
-        .require_grad();
-    let grad_rho = pooled
-        .grad(&rho(net, pooled.clone()).sum().backward())
-        .unwrap_or_else(|| pooled.clone().inner().zeros_like())
-        .reshape([rows * nodes.len(), 1, h]);
-    let scale: Vec<f64> = (0..rows)
-        .flat_map(|_| weights.iter().map(|w| w / n as f64))
+    // g_j through ρ on the host, in f64, from the pooled sums of every row and point.
+    let sums = launch.pooled_sums()?;
+    let g: Vec<f64> = sums
+        .chunks_exact(nodes.len() * h)
+        .flat_map(|row| host.shared_vectors(row, n, weights).into_iter().flatten())
         .collect();
-    let scale = TensorData::new(scale, [rows * nodes.len(), 1, 1]);
-    let scale = Tensor::<3>::from_data(scale, (&device, dtype));
-    let last = net.psi.last().expect("depth ≥ 2");
-    let g = grad_rho.matmul(last.weight.val().transpose().unsqueeze()) * scale;
-    let Some(g) = dense(g.reshape([rows * nodes.len() * h])) else {
+    let g = match dtype {
+        DType::F32 => TensorData::new(g.iter().map(|&v| v as f32).collect(), [g.len()]),
+        _ => TensorData::new(g, [rows * nodes.len() * h]),
+    };
+    let Some(g) = dense(Tensor::<1>::from_data(g, (&device, dtype))) else {
         return Ok(None);
     };
     // Every agent's gradient sum.
@@ -172,25 +171,28 @@ pub(super) fn integrated_gradient(
     }))
 }
 
-/// `ρ` of every row of `p` (`[1, points, h] → [1, points, 1]`).
-fn rho(net: &DeepSet, p: Tensor<3>) -> Tensor<3> {
-    let mut h = p;
-    for (l, layer) in net.rho.iter().enumerate() {
-        h = layer.forward(h);
-        if l + 1 < net.rho.len() {
-            h = net.activation.apply(h);
-        }
-    }
-    h
-}
-
-/// `V` of every row of a plain `z` (`[rows, d, n]`) in the network's dtype, pooled by the
-/// kernel; `None` where it does not serve.
-pub(super) fn value(net: &DeepSet, z: &Tensor<3>) -> Option<Tensor<1>> {
+/// `V` of every row of a plain `z` (`[rows, d, n]`, f64), ψ's per-agent layers pooled by the
+/// kernel in the network's dtype and the rest on the host in f64; `None` where the kernels do
+/// not serve.
+///
+/// # Errors
+/// If the sums cannot be read back.
+pub(super) fn value(net: &DeepSet, z: &Tensor<3>) -> Result<Option<Tensor<1>>> {
     let device = z.device();
     let origin = Tensor::<3>::zeros([1, 1, 1], (&device, net.dtype()));
-    let launch = Launch::new(net, z, &origin, &[1.0])?;
-    Some(net.readout(launch.pooled(net)))
+    let (Some(launch), Some(host)) = (Launch::new(net, z, &origin, &[1.0]), RayNet::new(net))
+    else {
+        return Ok(None);
+    };
+    let h = launch.shape.h;
+    let v: Vec<f64> = (launch.pooled_sums()?.chunks_exact(h))
+        .map(|sums| host.readout_of_sums(sums, launch.n))
+        .collect();
+    let rows = v.len();
+    Ok(Some(Tensor::<1>::from_data(
+        TensorData::new(v, [rows]),
+        (&device, DType::F64),
+    )))
 }
 
 /// One block's operands on the device.
@@ -278,17 +280,15 @@ impl Launch {
         })
     }
 
-    /// `p̄_j = ψ`'s mean at every point of every row, `[rows · points, 1, h]` (row-major).
-    fn pooled(&self, net: &DeepSet) -> Tensor<3> {
+    /// `S_j = Σ_i a_L(z_i(α_j))` of every row and point, `[rows, points, h]` flattened: the
+    /// cubes' partial sums added on the device, read back.
+    fn pooled_sums(&self) -> Result<Vec<f64>> {
         let (rows, points, h) = (self.rows, self.points, self.shape.h);
         let cubes = self.pool_cubes;
         let sums = Tensor::<4>::zeros([rows, points, cubes, h], (&self.device, self.dtype));
         let buffer = cube_tensor(sums.clone()).expect("made on the launch's CubeCL device");
         self.pool(buffer, cubes);
-        let mean = crate::ops::sum_dim(sums, 2)
-            .reshape([rows * points, 1, h])
-            .div_scalar(self.n as f64);
-        net.psi.last().expect("depth ≥ 2").forward(mean)
+        download(crate::ops::sum_dim(sums, 2), "pooled sums")
     }
 
     /// The operands both kernels read first: `x`, `b`, the strides, ψ's parameters, the nodes.

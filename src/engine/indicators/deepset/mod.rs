@@ -641,6 +641,7 @@ impl Indicator for DeepSet {
             && !z.is_autodiff()
             && !crate::backend::on_host(&z.device()))
         .then(|| cube::value(net, &z))
+        .transpose()?
         .flatten();
         let v = match pooled_by_kernel {
             Some(v) => v,

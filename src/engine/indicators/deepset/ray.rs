@@ -242,7 +242,7 @@ impl RayNet {
     }
 
     /// `ρ(W_k ā + c_k)` from the pooled sums `Σ_i a_{k−1}` of `n` agents.
-    fn readout_of_sums(&self, sums: &[f64], n: usize) -> f64 {
+    pub(super) fn readout_of_sums(&self, sums: &[f64], n: usize) -> f64 {
         let last = &self.psi[self.psi.len() - 1];
         let mean: Vec<f64> = sums.iter().map(|s| s / n as f64).collect();
         let mut p = vec![0.0; last.outputs];
@@ -267,7 +267,12 @@ impl RayNet {
 
     /// `g'_j = w_j W_k ∇ρ(p̄_j) / n` of every point `j`, from the pooled sums `Σ_i a_{k−1}`
     /// (`m × h`): the vector every agent's backward pass at point `j` starts from.
-    fn shared_vectors(&self, pooled: &[f64], n: usize, weights: &[f64]) -> Vec<Vec<f64>> {
+    pub(super) fn shared_vectors(
+        &self,
+        pooled: &[f64],
+        n: usize,
+        weights: &[f64],
+    ) -> Vec<Vec<f64>> {
         let last = &self.psi[self.psi.len() - 1];
         let h = last.inputs;
         pooled
