@@ -161,16 +161,16 @@ fn structured_route_equals_autodiff(backend: Backend) {
 backend_test!(structured_route_equals_autodiff);
 
 /// The GPU kernels equal burn's autodiff (both on wgpu, f32) where their limits bite: widths
-/// and depths past the structured test's (every quadrature point's work in one thread, the
-/// hidden layers' loops unrolled), m = 32 points in several pull-back launches, several agents
-/// summed by each pooling thread, from a per-agent baseline (the first step's features). On
-/// the CPU backends the kernels refuse, naming the device.
+/// and depths past the structured test's (the tiled kernels: tiles of 100, 32 and 64 agents,
+/// the last one partly filled), m = 32 points in several pull-back launches, several tiles
+/// pooled by each cube, from a per-agent baseline (the first step's features). On the CPU
+/// backends the kernels refuse, naming the device.
 fn gpu_kernels_equal_autodiff_at_full_width(backend: Backend) {
     let device = device(backend);
     for (hidden, depth, agents, activation) in [
         (40, 3, 1000, Activation::Gelu),
         (128, 6, 300, Activation::Tanh),
-        (64, 3, 8_000, Activation::Softplus),
+        (64, 3, 7_999, Activation::Softplus),
     ] {
         let x = population(&SynthConfig {
             agents,

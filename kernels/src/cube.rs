@@ -10,10 +10,12 @@
 //! ```
 //!
 //! with `g_j = (w_j / n) W_ψ ∇ρ(p̄_j)` (`W_ψ` ψ's last layer, `p̄_j` the pooled mean through it)
-//! computed between the kernels from the `[points, h]` sums (a few small tensor operations).
+//! computed between the kernels from the `[points, h]` sums (on the host, by the caller).
 //! The pooling kernel loops over agents inside each thread, the pull-back kernel over points
 //! (one thread per agent), so the launches per attribution do not depend on `n`; memory is
-//! the sums and the output. A thread's loops are unrolled over the hidden units and its work
+//! the sums and the output. [`pool_tiled`] and [`pull_tiled`] do the same work by tiles of
+//! agents, each layer a matrix product through shared memory ([`tiled`]), for networks of two
+//! or more per-agent layers. A thread's loops are unrolled over the hidden units and its work
 //! bounded by the caller (lavapipe, Mesa's software Vulkan, silently stops a shader's loops
 //! after 65 535 iterations). The CPU reference is the structured host route of the engine's
 //! DeepSet (`ray`), and both are held to burn's autodiff route.
@@ -32,6 +34,9 @@
 #![allow(missing_docs)]
 
 use cubecl::prelude::*;
+
+pub mod tiled;
+pub use tiled::{Tile, pool_tiled, pull_tiled};
 
 /// The activation `σ`: [`TANH`], [`SOFTPLUS`], [`GELU`] (exact, through erf) or [`SQUARE`].
 pub type ActivationCode = u32;
