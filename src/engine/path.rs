@@ -169,12 +169,16 @@ pub fn attribute(
         .map(|t0| t0..(t0 + engine.plan.steps_per_chunk).min(steps))
         .collect();
     let run = |range| engine.chunk(features, baseline, range, &reporter);
-    // The first chunk says which route the indicator takes.
-    let mut done = vec![run(ranges[0].clone())?];
-    if done[0].route == Route::General && on_host(device) {
-        // burn runs the general route op by op, mostly on one thread: independent steps
-        // side by side keep every core busy.
-        let rest: Vec<_> = ranges[1..]
+    // burn runs the autodiff route op by op, mostly on one thread: on the host, independent
+    // steps side by side keep every core busy. An indicator that integrates itself is parallel
+    // inside a step; its first chunk says whether it did.
+    let side_by_side = on_host(device) && !indicator.integrates_itself();
+    let mut done = Vec::with_capacity(ranges.len());
+    if !side_by_side {
+        done.push(run(ranges[0].clone())?);
+    }
+    if side_by_side || (done[0].route == Route::General && on_host(device)) {
+        let rest: Vec<_> = ranges[done.len()..]
             .par_iter()
             .cloned()
             .map(run)

@@ -181,6 +181,16 @@ pub trait Indicator: Send + Sync {
         Ok(None)
     }
 
+    /// Whether [`Indicator::integrated_gradient`] computes the integral itself on the CPU
+    /// backends (returns `Some`). A scheduling hint, not a result: where it says so the engine
+    /// attributes a run's steps one after another (the indicator's own route is parallel
+    /// inside a step, and memory stays one step's), otherwise every step side by side from the
+    /// start, as the autodiff route needs to keep the cores busy. Either answer gives the same
+    /// attribution. The default is `false`.
+    fn integrates_itself(&self) -> bool {
+        false
+    }
+
     /// The indicator restricted to the straight path `z(α) = b + α (x − b)`, with `x` and `b`
     /// shaped as in [`Indicator::check_domain`].
     ///

@@ -660,6 +660,10 @@ impl<P: PooledFn> Indicator for PoolingFn<P> {
         }
     }
 
+    fn integrates_itself(&self) -> bool {
+        true
+    }
+
     fn integrated_gradient(
         &self,
         x: &Tensor<3>,

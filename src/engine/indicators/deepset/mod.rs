@@ -654,6 +654,10 @@ impl Indicator for DeepSet {
         })
     }
 
+    fn integrates_itself(&self) -> bool {
+        self.kernel != DeepSetKernel::Autodiff
+    }
+
     /// On a CPU backend, every quadrature point at once from the network's structure
     /// ([`ray`] and its layered route); on a GPU the pooling and pull-back kernels
     /// (depth ≥ 2), else the structured route in tensor ops for a depth-2 ψ; `None` (one pass
