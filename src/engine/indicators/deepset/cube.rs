@@ -7,9 +7,9 @@
 //!
 //! ```text
 //! S_j  = Σ_i a_L(z_i(α_j))                        pool kernel, every point and row at once
-//! p̄_j  = W_ψᵀ S_j / n + c_ψ                        ψ's last (linear) layer, after pooling
-//! g_j  = (w_j / n) W_ψ ∇ρ(p̄_j)                     one small backward pass through ρ
-//! G_i  = Σ_j J_{a_L}(z_i(α_j))ᵀ g_j                pull kernel, one thread per agent
+//! p̄_j  = W_ψᵀ S_j / n + c_ψ                        ψ's last (linear) layer, on the host
+//! g_j  = (w_j / n) W_ψ ∇ρ(p̄_j)                     ρ's gradient, on the host in f64
+//! G_i  = Σ_j J_{a_L}(z_i(α_j))ᵀ g_j                pull kernel, every agent of every row
 //! ```
 //!
 //! `a_L` is ψ without its last layer (see [`aumann_kernels::cube`]). Networks with two or more
