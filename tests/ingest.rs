@@ -10,8 +10,12 @@ use crate::common::{sample_lines, samples};
 
 fn events_of(name: &str) -> (Vec<Event>, aumann::ingest::reader::ReadStats) {
     let path = samples().join(name);
-    let file = std::fs::File::open(&path)
-        .unwrap_or_else(|e| panic!("{}: {e} (the samples live in shared/)", path.display()));
+    let file = std::fs::File::open(&path).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e} (the samples live in data/jetstream-samples)",
+            path.display()
+        )
+    });
     let mut events = Vec::new();
     let stats = read(std::io::BufReader::new(file), &path, &mut |e| {
         events.push(e)
