@@ -227,6 +227,35 @@ fn gpu_kernels_equal_autodiff_at_full_width(backend: Backend) {
 }
 backend_test!(gpu_kernels_equal_autodiff_at_full_width);
 
+/// The tiled GPU kernels in f64 (a square network: no transcendental function, so a GPU
+/// runs it in f64 as the host does) equal burn's autodiff to f64 accuracy, tiles of 128
+/// agents with the last one partly filled, eight points.
+#[test]
+fn tiled_gpu_kernels_hold_in_f64() {
+    let device = device(Backend::Wgpu);
+    let x = population(&SynthConfig {
+        agents: 301,
+        steps: 2,
+        seed: 5,
+        ..SynthConfig::default()
+    });
+    let b = Baseline::resolve(&BaselineSpec::First, &x).unwrap();
+    device.seed(32);
+    let config = DeepSetConfig::new(3)
+        .with_hidden(32)
+        .with_depth(3)
+        .with_activation(Activation::Square);
+    let mut kernels = config.init(&device).with_dtype(Precision::F64.dtype());
+    kernels.kernel = DeepSetKernel::GpuKernels;
+    let mut reference = kernels.clone();
+    reference.kernel = DeepSetKernel::Autodiff;
+    let run = |net: &DeepSet| path_run(net, &x, &b, Rule::Midpoint, 8, Precision::F64, &device);
+    let (a, r) = (run(&kernels), run(&reference));
+    let err = max_rel_err(&a.phi, &r.phi);
+    eprintln!("width 32 depth 3 f64: φ {err:.1e}");
+    assert!(err < 1e-10, "φ {err:e}");
+}
+
 /// An f32 run's structured route (f32 lanes on the host, f64 sums) equals f64 autodiff to f32
 /// accuracy, at depths 2 to 4, every activation, widths that leave partial register tiles.
 #[test]

@@ -58,6 +58,26 @@ impl Tile {
         })
     }
 
+    /// The largest tile of this layout, halving `down`, whose cube stays within `threads`
+    /// threads and `shared_bytes` of shared memory at `element_bytes` a value; `None` where not
+    /// even one row of threads does.
+    pub fn within(
+        self,
+        shape: &Shape,
+        element_bytes: usize,
+        shared_bytes: usize,
+        threads: usize,
+    ) -> Option<Self> {
+        let mut tile = self;
+        while tile.threads() > threads || tile.shared_values(shape) * element_bytes > shared_bytes {
+            if tile.down == 1 {
+                return None;
+            }
+            tile.down /= 2;
+        }
+        Some(tile)
+    }
+
     /// Agents a tile holds.
     pub fn agents(&self) -> usize {
         AGENTS * self.down
@@ -541,6 +561,24 @@ mod tests {
             None,
             "more than 256 threads across"
         );
+    }
+
+    #[test]
+    fn tiles_shrink_to_the_device() {
+        let s = shape(32, 2);
+        let full = Tile::new(&s).unwrap();
+        // f32: 128 agents × 36 values × 4 bytes fit 32 KiB; f64 takes half the agents.
+        assert_eq!(full.within(&s, 4, 32 << 10, 256), Some(full));
+        let f64_tile = full.within(&s, 8, 32 << 10, 256).unwrap();
+        assert_eq!(
+            (f64_tile.across, f64_tile.down, f64_tile.agents()),
+            (8, 16, 64)
+        );
+        // Fewer threads a cube.
+        assert_eq!(full.within(&s, 4, 48 << 10, 64).unwrap().threads(), 64);
+        // Not one row of threads fits.
+        assert_eq!(full.within(&s, 4, 100, 256), None);
+        assert_eq!(full.within(&s, 4, 48 << 10, 4), None);
     }
 
     #[test]

@@ -241,15 +241,16 @@ fn plain_pool_cubes(shape: &kernels::Shape, n: usize) -> Option<usize> {
     pool_cubes(n, POOL_CUBE, per_agent, AGENTS_PER_THREAD)
 }
 
-/// The tiled kernels' layout for `shape` where the device holds a tile's shared memory and
-/// threads.
+/// The tiled kernels' layout for `shape`, its tile as large as the device's shared memory and
+/// threads allow.
 fn tile_for(shape: &kernels::Shape, client: &Client, dtype: DType) -> Option<Tile> {
-    let tile = Tile::new(shape)?;
     let hardware = &client.properties().hardware;
-    let bytes = tile.shared_values(shape) * dtype.size();
-    (bytes <= hardware.max_shared_memory_size
-        && tile.threads() <= hardware.max_units_per_cube as usize)
-        .then_some(tile)
+    Tile::new(shape)?.within(
+        shape,
+        dtype.size(),
+        hardware.max_shared_memory_size,
+        hardware.max_units_per_cube as usize,
+    )
 }
 
 impl Launch {
