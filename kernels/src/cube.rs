@@ -13,7 +13,7 @@
 //! computed between the kernels from the `[points, h]` sums (on the host, by the caller).
 //! The pooling kernel loops over agents inside each thread, the pull-back kernel over points
 //! (one thread per agent), so the launches per attribution do not depend on `n`; memory is
-//! the sums and the output. [`pool_tiled`] and [`pull_tiled`] do the same work by tiles of
+//! the sums and the output. [`pool_tiled()`] and [`pull_tiled()`] do the same work by tiles of
 //! agents, each layer a matrix product through shared memory ([`tiled`]), for networks of two
 //! or more per-agent layers. A thread's loops are unrolled over the hidden units and its work
 //! bounded by the caller (lavapipe, Mesa's software Vulkan, silently stops a shader's loops

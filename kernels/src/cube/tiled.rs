@@ -1,4 +1,4 @@
-//! Tiled forms of the [`pool`](super::pool) and [`pull`](super::pull) kernels for networks
+//! Tiled forms of the [`pool`](super::pool()) and [`pull`](super::pull()) kernels for networks
 //! whose per-agent layers are matrix products worth sharing (`L ≥ 2` layers, width `h ≥ 16`,
 //! a multiple of 4).
 //!
