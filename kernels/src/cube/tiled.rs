@@ -449,50 +449,94 @@ pub fn pull_tiled<F: Float>(
             down,
             true,
         );
-        // Δ_L = σ'(U_L) ⊙ g_j, then back through the layers' transposes.
         let gj = (r * points + j) * h + col * UNITS;
-        #[unroll]
-        for c in 0..AGENTS {
-            #[unroll]
-            for k in 0..UNITS {
-                let e = c * UNITS + k;
-                acc[e] = slopes[(layers - 1) * BLOCK + e] * g[gj + k];
-            }
-        }
-        #[unroll]
-        for s in 1..layers {
-            let l = layers - s;
-            store_block::<F>(&mut acc, &mut act, row, col, h, down, activation, false);
-            sync_cube();
-            // W_{l+1}ᵀ, after the forward parameters (`weight_offset(layers)`).
-            let offset = weight_offset(layers, d, h) + (l - 1) * h * h;
-            block_product::<F>(
-                params,
-                offset,
-                &mut act,
-                row,
-                col,
-                &mut acc,
-                h,
-                h + 1,
-                h,
-                down,
-                false,
-            );
-            sync_cube();
-            #[unroll]
-            for e in 0..BLOCK {
-                acc[e] *= slopes[(l - 1) * BLOCK + e];
-            }
-        }
+        tile_backward::<F>(
+            params,
+            g,
+            gj,
+            &mut act,
+            &mut acc,
+            &mut slopes,
+            row,
+            col,
+            d,
+            h,
+            layers,
+            down,
+        );
         #[unroll]
         for e in 0..BLOCK {
             total[e] += acc[e];
         }
     }
     // G = (Σ_j Δ_1) W_1ᵀ for the tile's agents.
-    store_block::<F>(&mut total, &mut act, row, col, h, down, activation, false);
+    store_block::<F>(&mut total, &mut act, row, col, h, down, 0u32, false);
     sync_cube();
+    write_gradients::<F>(
+        params, &mut act, out, r, start, n, first, d, h, agents, threads,
+    );
+}
+
+/// The thread's block of `Δ_1` at one point into `acc`, from the slopes `forward` kept:
+/// `Δ_L = σ'(U_L) ⊙ g_j` (`g_j` at `gj` in `g`, the thread's units), then
+/// `Δ_{l−1} = σ'(U_{l−1}) ⊙ (Δ_l W_lᵀ)` through the transposes.
+#[cube]
+#[allow(clippy::too_many_arguments)]
+fn tile_backward<F: Float>(
+    params: &[F],
+    g: &[F],
+    gj: usize,
+    act: &mut [F],
+    acc: &mut Array<F>,
+    slopes: &mut Array<F>,
+    row: usize,
+    col: usize,
+    #[comptime] d: usize,
+    #[comptime] h: usize,
+    #[comptime] layers: usize,
+    #[comptime] down: usize,
+) {
+    #[unroll]
+    for c in 0..AGENTS {
+        #[unroll]
+        for k in 0..UNITS {
+            let e = c * UNITS + k;
+            acc[e] = slopes[(layers - 1) * BLOCK + e] * g[gj + k];
+        }
+    }
+    #[unroll]
+    for s in 1..layers {
+        let l = layers - s;
+        store_block::<F>(acc, act, row, col, h, down, 0u32, false);
+        sync_cube();
+        // W_{l+1}ᵀ, after the forward parameters (`weight_offset(layers)`).
+        let offset = weight_offset(layers, d, h) + (l - 1) * h * h;
+        block_product::<F>(params, offset, act, row, col, acc, h, h + 1, h, down, false);
+        sync_cube();
+        #[unroll]
+        for e in 0..BLOCK {
+            acc[e] *= slopes[(l - 1) * BLOCK + e];
+        }
+    }
+}
+
+/// `out[r, k, i] (+)= Σ_o Δ[a, o] W_1[k, o]` for the tile's agents `i = start + a < n`, the
+/// summed `Δ_1` in `act`: written at the first point, added to after it.
+#[cube]
+#[allow(clippy::too_many_arguments)]
+fn write_gradients<F: Float>(
+    params: &[F],
+    act: &mut [F],
+    out: &mut [F],
+    r: usize,
+    start: usize,
+    n: usize,
+    first: usize,
+    #[comptime] d: usize,
+    #[comptime] h: usize,
+    #[comptime] agents: usize,
+    #[comptime] threads: usize,
+) {
     let unit = UNIT_POS as usize;
     #[unroll]
     for s in 0..comptime![(agents * d).div_ceil(threads)] {
