@@ -128,10 +128,6 @@ impl Indicator for Gini {
         Ok(crate::ops::sum_dim(z.sum_dim(1) * w, 2).reshape([rows])) // [rows, 1, n] -> [rows]
     }
 
-    fn integrates_itself(&self) -> bool {
-        true
-    }
-
     /// Along a path whose baseline gives every agent the same composite, the gradient
     /// `w(ρ_i)` is the same at every point: `Σ_j w_j ∇V = (Σ_j w_j) w(ρ_i)` in every
     /// coordinate, one ranking and a few tensor operations whatever `n` (the route on a

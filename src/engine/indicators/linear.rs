@@ -43,10 +43,6 @@ impl Indicator for Linear {
         Ok(crate::ops::mean_dim(z, 2).sum_dim(1).reshape([rows]))
     }
 
-    fn integrates_itself(&self) -> bool {
-        true
-    }
-
     /// `∇V = 1/n` at every point: the weighted sum is `(Σ_j w_j)/n` everywhere.
     fn integrated_gradient(
         &self,

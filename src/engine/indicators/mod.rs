@@ -182,11 +182,12 @@ pub trait Indicator: Send + Sync {
     }
 
     /// Whether [`Indicator::integrated_gradient`] computes the integral itself on the CPU
-    /// backends (returns `Some`). A scheduling hint, not a result: where it says so the engine
-    /// attributes a run's steps one after another (the indicator's own route is parallel
-    /// inside a step, and memory stays one step's), otherwise every step side by side from the
-    /// start, as the autodiff route needs to keep the cores busy. Either answer gives the same
-    /// attribution. The default is `false`.
+    /// backends (returns `Some`), for an indicator without a [`Indicator::host_route`] there.
+    /// A scheduling hint, not a result: where it says so the engine attributes a run's steps
+    /// one after another (the indicator's own route is parallel inside a step, and memory
+    /// stays one step's), otherwise every step side by side from the start, as the autodiff
+    /// route needs to keep the cores busy. Either answer gives the same attribution. The
+    /// default is `false`.
     fn integrates_itself(&self) -> bool {
         false
     }

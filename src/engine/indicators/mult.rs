@@ -45,10 +45,6 @@ impl Indicator for Mult {
         Ok(crate::ops::log1p(u).reshape([rows]))
     }
 
-    fn integrates_itself(&self) -> bool {
-        true
-    }
-
     /// `∂V/∂x_ik = (1/n) Π_{l≠k} x̄_l / (1 + Π_l x̄_l)` is the same for every agent and depends
     /// on the path only through the means `x̄(α) = b̄ + α (x̄ − b̄)`: the weighted sum over the
     /// points is a `[rows, d]` sum on the host, broadcast over the agents.

@@ -192,10 +192,6 @@ impl<P: Pooled> Indicator for Pooling<P> {
         self.pooled.check_domain(x, b)
     }
 
-    fn integrates_itself(&self) -> bool {
-        true
-    }
-
     fn integrated_gradient(
         &self,
         x: &Tensor<3>,

@@ -660,10 +660,6 @@ impl<P: PooledFn> Indicator for PoolingFn<P> {
         }
     }
 
-    fn integrates_itself(&self) -> bool {
-        true
-    }
-
     fn integrated_gradient(
         &self,
         x: &Tensor<3>,

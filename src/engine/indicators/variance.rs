@@ -51,10 +51,6 @@ impl Indicator for Variance {
         Ok(crate::ops::mean_dim(centred.powi_scalar(2), 2).reshape([rows]))
     }
 
-    fn integrates_itself(&self) -> bool {
-        true
-    }
-
     /// `∂V/∂x_ik = (2/n)(c_i − c̄)` is affine along the path: with `c(α) = c_b + α c_δ`, the
     /// weighted sum is `(2/n)[(c_b − c̄_b) Σ_j w_j + (c_δ − c̄_δ) Σ_j w_j α_j]`.
     fn integrated_gradient(
