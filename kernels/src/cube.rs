@@ -133,10 +133,26 @@ fn path_point<F: Float>(
 ) {
     #[unroll]
     for k in 0..d {
-        let xv = x[r * strides[0] as usize + k * strides[1] as usize + i * strides[2] as usize];
-        let bv = b[r * strides[3] as usize + k * strides[4] as usize + i * strides[5] as usize];
-        z[k] = bv + alpha * (xv - bv);
+        z[k] = path_coordinate::<F>(x, b, strides, r, k, i, alpha);
     }
+}
+
+/// Coordinate `k` of agent `i` of row `r` at `α`: `b + α (x − b)`, `x` and `b` read through
+/// `strides` (x's three, then b's).
+#[cube]
+#[allow(clippy::too_many_arguments)]
+fn path_coordinate<F: Float>(
+    x: &[F],
+    b: &[F],
+    strides: &[u32],
+    r: usize,
+    k: usize,
+    i: usize,
+    alpha: F,
+) -> F {
+    let xv = x[r * strides[0] as usize + k * strides[1] as usize + i * strides[2] as usize];
+    let bv = b[r * strides[3] as usize + k * strides[4] as usize + i * strides[5] as usize];
+    bv + alpha * (xv - bv)
 }
 
 /// One layer forward: `out = σ(Wᵀ input + c)` with the weights at `offset`, inputs `width`;

@@ -22,7 +22,7 @@
 
 use cubecl::prelude::*;
 
-use super::{Shape, sigma, sigma_prime, weight_offset};
+use super::{Shape, path_coordinate, sigma, sigma_prime, weight_offset};
 
 /// Consecutive units a thread computes.
 const UNITS: usize = 4;
@@ -136,11 +136,7 @@ fn tile_points<F: Float>(
             let k = idx % d;
             let mut v = F::new(0.0);
             if i < n {
-                let xv =
-                    x[r * strides[0] as usize + k * strides[1] as usize + i * strides[2] as usize];
-                let bv =
-                    b[r * strides[3] as usize + k * strides[4] as usize + i * strides[5] as usize];
-                v = bv + alpha * (xv - bv);
+                v = path_coordinate::<F>(x, b, strides, r, k, i, alpha);
             }
             zs[idx] = v;
         }
@@ -179,37 +175,19 @@ fn block_product<F: Float>(
         }
     }
     for q in 0..width {
-        accumulate::<F>(params, offset, src, row, q, u0, acc, stride, h, down);
-    }
-}
-
-/// `acc[c·4 + k] += src[a_c·stride + q] W[q, u_k]` for one `q`.
-#[cube]
-#[allow(clippy::too_many_arguments)]
-fn accumulate<F: Float>(
-    params: &[F],
-    offset: usize,
-    src: &mut [F],
-    row: usize,
-    q: usize,
-    u0: usize,
-    acc: &mut Array<F>,
-    #[comptime] stride: usize,
-    #[comptime] h: usize,
-    #[comptime] down: usize,
-) {
-    let at = offset + q * h + u0;
-    let w0 = params[at];
-    let w1 = params[at + 1];
-    let w2 = params[at + 2];
-    let w3 = params[at + 3];
-    #[unroll]
-    for c in 0..AGENTS {
-        let a = src[(row + c * down) * stride + q];
-        acc[c * UNITS] += a * w0;
-        acc[c * UNITS + 1] += a * w1;
-        acc[c * UNITS + 2] += a * w2;
-        acc[c * UNITS + 3] += a * w3;
+        let at = offset + q * h + u0;
+        let w0 = params[at];
+        let w1 = params[at + 1];
+        let w2 = params[at + 2];
+        let w3 = params[at + 3];
+        #[unroll]
+        for c in 0..AGENTS {
+            let a = src[(row + c * down) * stride + q];
+            acc[c * UNITS] += a * w0;
+            acc[c * UNITS + 1] += a * w1;
+            acc[c * UNITS + 2] += a * w2;
+            acc[c * UNITS + 3] += a * w3;
+        }
     }
 }
 
