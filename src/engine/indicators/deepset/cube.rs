@@ -346,59 +346,61 @@ impl Launch {
 
     /// The pool kernel (tiled where it serves) into `sums` (`[rows, points, cubes, h]`).
     fn pool(&self, sums: CubeTensor, cubes: usize) {
+        match self.dtype {
+            DType::F64 => self.pool_in::<f64>(sums, cubes),
+            _ => self.pool_in::<f32>(sums, cubes),
+        }
+    }
+
+    /// [`Launch::pool`] in element type `F`.
+    fn pool_in<F: Float + CubeElement>(&self, sums: CubeTensor, cubes: usize) {
         let client = self.x.client.clone();
         let count = CubeCount::Static(cubes as u32, self.points as u32, self.rows as u32);
         let s = self.shape;
-        macro_rules! go {
-            ($f:ty) => {{
-                let [x, b, strides, params, alphas] = self.operands();
-                let sums = sums.into_buffer_arg();
-                match self.tile {
-                    // SAFETY: see `pull_points`; every cube sums only tiles below
-                    // `⌈n / agents⌉` and writes its own `[r, j, c, :]` of the
-                    // `[rows, points, cubes, h]` sums the caller allocated.
-                    Some(t) => unsafe {
-                        kernels::pool_tiled::launch_unchecked::<$f>(
-                            &client,
-                            count,
-                            CubeDim::new_2d(t.across as u32, t.down as u32),
-                            x,
-                            b,
-                            strides,
-                            params,
-                            alphas,
-                            sums,
-                            self.n,
-                            s.d,
-                            s.h,
-                            s.layers,
-                            s.activation,
-                            t.across,
-                            t.down,
-                        )
-                    },
-                    None => kernels::pool::launch::<$f>(
-                        &client,
-                        count,
-                        CubeDim::new_1d(POOL_CUBE as u32),
-                        x,
-                        b,
-                        strides,
-                        params,
-                        alphas,
-                        sums,
-                        self.n,
-                        s.d,
-                        s.h,
-                        s.layers,
-                        s.activation,
-                    ),
-                }
-            }};
-        }
-        match self.dtype {
-            DType::F64 => go!(f64),
-            _ => go!(f32),
+        let [x, b, strides, params, alphas] = self.operands();
+        let sums = sums.into_buffer_arg();
+        let Some(t) = self.tile else {
+            let dim = CubeDim::new_1d(POOL_CUBE as u32);
+            return kernels::pool::launch::<F>(
+                &client,
+                count,
+                dim,
+                x,
+                b,
+                strides,
+                params,
+                alphas,
+                sums,
+                self.n,
+                s.d,
+                s.h,
+                s.layers,
+                s.activation,
+            );
+        };
+        let dim = CubeDim::new_2d(t.across as u32, t.down as u32);
+        // SAFETY: see `pull_points`; every cube sums only tiles below `⌈n / agents⌉` and
+        // writes its own `[r, j, c, :]` of the `[rows, points, cubes, h]` sums the caller
+        // allocated.
+        unsafe {
+            kernels::pool_tiled::launch_unchecked::<F>(
+                &client,
+                count,
+                dim,
+                x,
+                b,
+                strides,
+                params,
+                alphas,
+                sums,
+                self.n,
+                s.d,
+                s.h,
+                s.layers,
+                s.activation,
+                t.across,
+                t.down,
+            );
         }
     }
 
