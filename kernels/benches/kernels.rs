@@ -5,7 +5,7 @@
 use std::hint::black_box;
 
 use aumann_kernels::closed_form::{Analytic, Baseline, attribute};
-use aumann_kernels::{quadrature, rank, sum};
+use aumann_kernels::{dense, quadrature, rank, sum};
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 
 /// Heavy-tailed `ln(1 + count)` features, deterministic.
@@ -67,5 +67,34 @@ fn building_blocks(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, closed_forms, building_blocks);
+/// The products of a DeepSet's hidden layers on one block of agent-points (256 rows, as the
+/// host route's blocks): forward `C += A W` and backward `C = (A Wᵀ) ⊙ S`, f32, in GFLOP/s.
+fn dense_products(c: &mut Criterion) {
+    let mut group = c.benchmark_group("dense");
+    group.sample_size(30);
+    let rows = 256;
+    for width in [32usize, 64] {
+        let a = features(rows * width, 1);
+        let w = features(width * width, 1);
+        let scale = features(rows * width, 1);
+        let mut out = vec![0.0f32; rows * width];
+        let flops = (2 * rows * width * width) as u64;
+        group.throughput(criterion::Throughput::Elements(flops));
+        group.bench_function(BenchmarkId::new("matmul_acc_f32", width), |b| {
+            b.iter(|| {
+                dense::matmul_acc(rows, width, width, black_box(&a), &w, &mut out);
+                black_box(out[0])
+            })
+        });
+        group.bench_function(BenchmarkId::new("matmul_scaled_f32", width), |b| {
+            b.iter(|| {
+                dense::matmul_scaled(rows, width, width, black_box(&a), &w, &scale, &mut out);
+                black_box(out[0])
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, closed_forms, building_blocks, dense_products);
 criterion_main!(benches);
