@@ -269,7 +269,7 @@ fn zstd_files_read_like_their_lines_and_truncation_is_reported() {
 fn a_synthetic_panel_comes_back_from_its_events() {
     use aumann::ingest::build::IngestConfig;
     use aumann::ingest::files::{IngestInput, event_files, ingest};
-    use aumann::panel::events::{EventsOptions, synthetic_did, write_events};
+    use aumann::ingest::panel_events::{EventsOptions, synthetic_did, write_events};
     use aumann::panel::synth::{PanelConfig, generate};
     let panel = generate(&PanelConfig {
         agents: 10_000,
@@ -1140,7 +1140,7 @@ fn symlink_loops_in_an_events_folder_are_followed_once() {
 /// The same input gives byte-identical outputs on one thread and on two.
 #[test]
 fn ingest_outputs_do_not_depend_on_the_number_of_threads() {
-    use aumann::panel::events::{EventsOptions, write_events};
+    use aumann::ingest::panel_events::{EventsOptions, write_events};
     use aumann::panel::synth::{PanelConfig, generate};
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();

@@ -115,8 +115,8 @@ impl AnalyticGame {
     /// The game of `indicator` on features `x` and baseline `b`, both `[n, d]` row-major.
     ///
     /// # Panics
-    /// If the lengths are not `n · d`, or `n` is below the indicator's minimum (the caller
-    /// checks both: [`crate::compare::game`] does).
+    /// If the lengths are not `n · d`, or `n` is below the indicator's minimum: a caller with
+    /// untrusted input checks both first.
     pub fn new(indicator: Analytic, x: Vec<f64>, b: Vec<f64>, d: usize) -> Self {
         assert_eq!(x.len(), b.len(), "features and baseline differ in length");
         assert!(

@@ -25,6 +25,7 @@ pub mod clock;
 pub mod event;
 pub mod files;
 pub mod followers;
+pub mod panel_events;
 pub mod reader;
 pub mod records;
 pub mod source;

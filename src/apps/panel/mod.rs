@@ -22,7 +22,7 @@
 //! in a panel: agents are rows.
 
 pub mod calendar;
-pub mod events;
+pub mod provenance;
 pub mod synth;
 
 use std::fs;
@@ -64,7 +64,7 @@ pub struct Manifest {
     pub seed: Option<u64>,
     /// For a panel built from events: what was read, dropped, resolved and filtered.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ingest: Option<crate::ingest::build::IngestReport>,
+    pub ingest: Option<provenance::IngestReport>,
 }
 
 /// A panel in memory.

@@ -6,8 +6,8 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::Result;
+use aumann::ingest::panel_events::{EventsOptions, write_events};
 use aumann::panel::Panel;
-use aumann::panel::events::{EventsOptions, write_events};
 use aumann::panel::synth::PanelConfig;
 use clap::{Args, Subcommand};
 

@@ -22,8 +22,8 @@ use std::fs::{self, File};
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-use super::{Panel, calendar};
 use crate::error::{Error, Result};
+use crate::panel::{Panel, calendar};
 
 /// What [`write_events`] wrote.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -238,7 +238,7 @@ impl Day {
 
 /// A 13-character TID for a clock value (clock identifier 0).
 fn tid(clock: i64) -> String {
-    crate::ingest::records::tid((clock as u64) << 10)
+    super::records::tid((clock as u64) << 10)
 }
 
 fn post_uri(i: usize, rkey: &str) -> String {
