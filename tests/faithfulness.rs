@@ -10,7 +10,7 @@ use crate::common::aumann;
 
 fn loaded(s: Box<dyn Scenario>) -> Loaded {
     let simulation = s.simulate().unwrap();
-    Loaded::new(s, simulation)
+    Loaded::new(s, simulation).unwrap()
 }
 
 fn default_scenario(name: &str, overrides: &Overrides) -> Loaded {

@@ -471,7 +471,7 @@ fn f64_on_wgpu_is_efficient_or_refused_by_name() {
     for s in every_scenario() {
         let name = s.name();
         let simulation = s.simulate().unwrap();
-        let loaded = scenario::Loaded::new(s, simulation);
+        let loaded = scenario::Loaded::new(s, simulation).unwrap();
         let target = scenario::Target {
             which: Horizon::Rollout,
             run: None,

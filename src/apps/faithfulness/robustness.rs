@@ -109,7 +109,7 @@ pub fn sweeps(
             change,
         ));
     }
-    let tau = parameter(base, "temperature");
+    let tau = parameter(base, "temperature")?;
     if let Some(tau) = tau {
         for factor in [4.0, 2.0, 0.5, 0.25] {
             let s = variant(base, "temperature", serde_json::json!(tau * factor))?;
@@ -125,7 +125,7 @@ pub fn sweeps(
             ));
         }
     }
-    if let Some(own) = base.parameters().get("aggregate").cloned() {
+    if let Some(own) = base.parameters()?.get("aggregate").cloned() {
         let forms = crate::scenario::cascade::Aggregate::ALL;
         let mut attributions = Vec::new();
         for form in forms {
@@ -147,13 +147,13 @@ pub fn sweeps(
 }
 
 /// A numeric parameter of the scenario, if it has one.
-fn parameter(s: &dyn Scenario, key: &str) -> Option<f64> {
-    s.parameters().get(key).and_then(serde_json::Value::as_f64)
+fn parameter(s: &dyn Scenario, key: &str) -> Result<Option<f64>> {
+    Ok(s.parameters()?.get(key).and_then(serde_json::Value::as_f64))
 }
 
 /// The scenario with one parameter changed.
 fn variant(s: &dyn Scenario, key: &str, value: serde_json::Value) -> Result<Box<dyn Scenario>> {
-    let mut parameters = s.parameters();
+    let mut parameters = s.parameters()?;
     parameters[key] = value;
     (s.entry().from_parameters)(&parameters)
 }

@@ -44,7 +44,7 @@ use super::graph::{Edges, Graph, preferential_attachment};
 use super::host::{self, AHEAD, HostDynamics, HostGraph, Step, StepOut, pack};
 use super::{
     GraphIndicator, GraphKernel, Horizon, Knobs, OnGraph, Scenario, ScenarioConfig, ScenarioEntry,
-    Simulation, check_step, graph_of, positive, refuse,
+    Simulation, check_step, graph_of, parameters_of, positive, refuse,
 };
 use crate::array::Array3;
 use crate::engine::indicators::Indicator;
@@ -243,8 +243,8 @@ impl Scenario for Cascade {
         &ENTRY
     }
 
-    fn parameters(&self) -> serde_json::Value {
-        serde_json::to_value(&self.config).unwrap_or_default()
+    fn parameters(&self) -> Result<serde_json::Value> {
+        parameters_of(&self.config, ENTRY.name)
     }
 
     fn simulate(&self) -> Result<Simulation> {

@@ -44,8 +44,8 @@ use rand::{RngExt, SeedableRng};
 use serde::{Deserialize, Serialize};
 
 use super::{
-    Horizon, Knobs, Scenario, ScenarioConfig, ScenarioEntry, Simulation, check_step, positive,
-    refuse,
+    Horizon, Knobs, Scenario, ScenarioConfig, ScenarioEntry, Simulation, check_step, parameters_of,
+    positive, refuse,
 };
 use crate::array::Array3;
 use crate::engine::indicators::Indicator;
@@ -195,8 +195,8 @@ impl Scenario for Econ {
         &ENTRY
     }
 
-    fn parameters(&self) -> serde_json::Value {
-        serde_json::to_value(&self.config).unwrap_or_default()
+    fn parameters(&self) -> Result<serde_json::Value> {
+        parameters_of(&self.config, ENTRY.name)
     }
 
     fn simulate(&self) -> Result<Simulation> {

@@ -275,6 +275,20 @@ pub struct Knobs<'a> {
 }
 
 /// `Err(Error::Parameter)` for a parameter that cannot simulate.
+/// A scenario's configuration `config` as the `parameters` of its `scenario.json`.
+///
+/// # Errors
+/// [`Error::Render`] naming the scenario, if `config` cannot be written as JSON.
+pub(crate) fn parameters_of(
+    config: &impl serde::Serialize,
+    scenario: &str,
+) -> Result<serde_json::Value> {
+    serde_json::to_value(config).map_err(|e| Error::Render {
+        what: format!("the {scenario} scenario's parameters"),
+        reason: e.to_string(),
+    })
+}
+
 pub(crate) fn refuse<T>(name: &'static str, value: impl ToString, reason: &str) -> Result<T> {
     Err(Error::Parameter {
         name,
@@ -438,7 +452,10 @@ pub trait Scenario: Send + Sync {
     }
 
     /// Every parameter, for `scenario.json`.
-    fn parameters(&self) -> serde_json::Value;
+    ///
+    /// # Errors
+    /// [`Error::Render`] if the parameters cannot be written as JSON.
+    fn parameters(&self) -> Result<serde_json::Value>;
 
     /// Simulate: deterministic for the seed in the parameters, whatever the thread count.
     ///
@@ -541,11 +558,14 @@ pub struct Manifest {
 
 impl Manifest {
     /// The manifest of `simulation` of `scenario`.
-    pub fn of(scenario: &dyn Scenario, simulation: &Simulation) -> Self {
+    ///
+    /// # Errors
+    /// [`Error::Render`] if the scenario's parameters cannot be written as JSON.
+    pub fn of(scenario: &dyn Scenario, simulation: &Simulation) -> Result<Self> {
         let [rows, n, _] = simulation.features.shape();
         let runs = simulation.runs.max(1);
         let steps = rows / runs;
-        Manifest {
+        Ok(Manifest {
             format: FORMAT.into(),
             version: VERSION,
             aumann_version: env!("CARGO_PKG_VERSION").into(),
@@ -560,8 +580,8 @@ impl Manifest {
             runs,
             edges: simulation.graph.as_deref().map_or(0, |g| g.edges.len()),
             context: simulation.context.iter().map(|c| c.0.clone()).collect(),
-            parameters: scenario.parameters(),
-        }
+            parameters: scenario.parameters()?,
+        })
     }
 }
 
@@ -581,13 +601,16 @@ pub struct Loaded {
 
 impl Loaded {
     /// A scenario and its simulation, as if read from their folder.
-    pub fn new(scenario: Box<dyn Scenario>, simulation: Simulation) -> Self {
-        let manifest = Manifest::of(scenario.as_ref(), &simulation);
-        Self {
+    ///
+    /// # Errors
+    /// [`Error::Render`] if the scenario's parameters cannot be written as JSON.
+    pub fn new(scenario: Box<dyn Scenario>, simulation: Simulation) -> Result<Self> {
+        let manifest = Manifest::of(scenario.as_ref(), &simulation)?;
+        Ok(Self {
             scenario,
             simulation,
             manifest,
-        }
+        })
     }
 }
 
@@ -668,7 +691,7 @@ pub fn save(dir: &Path, scenario: &dyn Scenario, simulation: &Simulation) -> Res
     }
     let series = macro_series(scenario, simulation)?;
     crate::npy::write(&dir.join("macro.npy"), &shape(&[2]), &Values::F64(series))?;
-    let manifest = Manifest::of(scenario, simulation);
+    let manifest = Manifest::of(scenario, simulation)?;
     let path = dir.join("scenario.json");
     let json = serde_json::to_string_pretty(&manifest).map_err(|e| Error::Render {
         what: "scenario.json".into(),

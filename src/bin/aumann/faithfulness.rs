@@ -111,7 +111,7 @@ fn scenarios(args: &FaithfulnessArgs) -> Result<Vec<Loaded>> {
             .map(|e| {
                 let s = (e.with)(&Overrides::default())?;
                 let simulation = s.simulate()?;
-                Ok(Loaded::new(s, simulation))
+                Ok(Loaded::new(s, simulation)?)
             })
             .collect();
     }
