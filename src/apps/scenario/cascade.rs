@@ -43,8 +43,8 @@ use aumann_kernels::sum::sum_by;
 use super::graph::{Edges, Graph, preferential_attachment};
 use super::host::{self, AHEAD, HostDynamics, HostGraph, Step, StepOut, pack};
 use super::{
-    GraphIndicator, GraphKernel, Horizon, Knobs, OnGraph, Scenario, ScenarioConfig, ScenarioEntry,
-    Simulation, check_step, graph_of, parameters_of, positive, refuse,
+    GraphIndicator, GraphKernel, Horizon, Knobs, OnGraph, ScenarioConfig, ScenarioEntry, Simulated,
+    Simulation, graph_of, positive, refuse,
 };
 use crate::array::Array3;
 use crate::engine::indicators::Indicator;
@@ -238,27 +238,24 @@ impl Cascade {
     }
 }
 
-impl Scenario for Cascade {
-    fn entry(&self) -> &'static ScenarioEntry {
-        &ENTRY
+impl Simulated for Cascade {
+    type Config = CascadeConfig;
+    const ENTRY: &'static ScenarioEntry = &ENTRY;
+
+    fn config(&self) -> &CascadeConfig {
+        &self.config
     }
 
-    fn parameters(&self) -> Result<serde_json::Value> {
-        parameters_of(&self.config, ENTRY.name)
+    fn run(&self, config: &CascadeConfig) -> Result<Simulation> {
+        Ok(simulate(config, self.policy.as_ref()))
     }
 
-    fn simulate(&self) -> Result<Simulation> {
-        let c = self.config.clone().checked()?;
-        Ok(simulate(&c, self.policy.as_ref()))
-    }
-
-    fn indicator(
+    fn risk(
         &self,
         simulation: &Simulation,
         which: Horizon,
-        step: usize,
+        _step: usize,
     ) -> Result<Box<dyn Indicator>> {
-        check_step(simulation, step)?;
         let graph = graph_of(simulation, ENTRY.name)?;
         Ok(Box::new(GraphIndicator::new(
             CascadeRisk::new(&self.config, graph),

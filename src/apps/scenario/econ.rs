@@ -44,8 +44,7 @@ use rand::{RngExt, SeedableRng};
 use serde::{Deserialize, Serialize};
 
 use super::{
-    Horizon, Knobs, Scenario, ScenarioConfig, ScenarioEntry, Simulation, check_step, parameters_of,
-    positive, refuse,
+    Horizon, Knobs, ScenarioConfig, ScenarioEntry, Simulated, Simulation, positive, refuse,
 };
 use crate::array::Array3;
 use crate::engine::indicators::Indicator;
@@ -190,27 +189,24 @@ fn tax(y: f64) -> f64 {
         .sum()
 }
 
-impl Scenario for Econ {
-    fn entry(&self) -> &'static ScenarioEntry {
-        &ENTRY
+impl Simulated for Econ {
+    type Config = EconConfig;
+    const ENTRY: &'static ScenarioEntry = &ENTRY;
+
+    fn config(&self) -> &EconConfig {
+        &self.config
     }
 
-    fn parameters(&self) -> Result<serde_json::Value> {
-        parameters_of(&self.config, ENTRY.name)
+    fn run(&self, config: &EconConfig) -> Result<Simulation> {
+        Ok(simulate(config, self.policy.as_ref()))
     }
 
-    fn simulate(&self) -> Result<Simulation> {
-        let c = self.config.clone().checked()?;
-        Ok(simulate(&c, self.policy.as_ref()))
-    }
-
-    fn indicator(
+    fn risk(
         &self,
         simulation: &Simulation,
         which: Horizon,
         step: usize,
     ) -> Result<Box<dyn Indicator>> {
-        check_step(simulation, step)?;
         Ok(Box::new(EconRisk {
             config: self.config.clone(),
             horizon: which.steps(self.config.horizon),

@@ -44,7 +44,9 @@
 //!
 //! # Adding a scenario
 //!
-//! Implement [`Scenario`] for a type holding its parameters, and give it a [`ScenarioEntry`]:
+//! Implement [`Simulated`] for a type holding its parameters (a [`ScenarioConfig`]): how they
+//! simulate and what the risks of a step are; the [`Scenario`] around it comes with it. Or
+//! implement [`Scenario`] itself. Give it a [`ScenarioEntry`]:
 //! [`save`] writes its folders, [`load_with`] reads them back, [`attribute`] attributes its
 //! indicators. Listing the entry in [`SCENARIOS`] also makes it reachable from
 //! `aumann simulate` and `aumann attribute --scenario`. The README's *A scenario of your own*
@@ -275,20 +277,6 @@ pub struct Knobs<'a> {
 }
 
 /// `Err(Error::Parameter)` for a parameter that cannot simulate.
-/// A scenario's configuration `config` as the `parameters` of its `scenario.json`.
-///
-/// # Errors
-/// [`Error::Render`] naming the scenario, if `config` cannot be written as JSON.
-pub(crate) fn parameters_of(
-    config: &impl serde::Serialize,
-    scenario: &str,
-) -> Result<serde_json::Value> {
-    serde_json::to_value(config).map_err(|e| Error::Render {
-        what: format!("the {scenario} scenario's parameters"),
-        reason: e.to_string(),
-    })
-}
-
 pub(crate) fn refuse<T>(name: &'static str, value: impl ToString, reason: &str) -> Result<T> {
     Err(Error::Parameter {
         name,
@@ -473,6 +461,66 @@ pub trait Scenario: Send + Sync {
         which: Horizon,
         step: usize,
     ) -> Result<Box<dyn Indicator>>;
+}
+
+/// A scenario as its parameters, a simulation of them and its risks: everything else a
+/// [`Scenario`] does (its name, `scenario.json`'s parameters, checking the parameters before
+/// simulating and the step before building a risk) is shared by the implementation of
+/// [`Scenario`] for every `Simulated`.
+pub trait Simulated: Send + Sync {
+    /// Its parameters.
+    type Config: ScenarioConfig + Clone;
+
+    /// Its registry entry (name, feature names).
+    const ENTRY: &'static ScenarioEntry;
+
+    /// Its parameters, as given (not yet checked).
+    fn config(&self) -> &Self::Config;
+
+    /// Simulate the checked parameters `config`: deterministic for their seed, whatever the
+    /// thread count.
+    ///
+    /// # Errors
+    /// A simulation that fails part way.
+    fn run(&self, config: &Self::Config) -> Result<Simulation>;
+
+    /// The risk `which` of step `step` of `simulation` (a step it has).
+    ///
+    /// # Errors
+    /// Context the simulation lacks.
+    fn risk(
+        &self,
+        simulation: &Simulation,
+        which: Horizon,
+        step: usize,
+    ) -> Result<Box<dyn Indicator>>;
+}
+
+impl<S: Simulated> Scenario for S {
+    fn entry(&self) -> &'static ScenarioEntry {
+        S::ENTRY
+    }
+
+    fn parameters(&self) -> Result<serde_json::Value> {
+        serde_json::to_value(self.config()).map_err(|e| Error::Render {
+            what: format!("the {} scenario's parameters", S::ENTRY.name),
+            reason: e.to_string(),
+        })
+    }
+
+    fn simulate(&self) -> Result<Simulation> {
+        self.run(&self.config().clone().checked()?)
+    }
+
+    fn indicator(
+        &self,
+        simulation: &Simulation,
+        which: Horizon,
+        step: usize,
+    ) -> Result<Box<dyn Indicator>> {
+        check_step(simulation, step)?;
+        self.risk(simulation, which, step)
+    }
 }
 
 /// A scenario reachable by name.

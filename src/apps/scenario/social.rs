@@ -45,8 +45,8 @@ use aumann_kernels::sum::sum_by;
 use super::graph::{Edges, Graph, barabasi_albert};
 use super::host::{self, AHEAD, HostDynamics, HostGraph, Step, StepOut, pack};
 use super::{
-    GraphIndicator, GraphKernel, Horizon, Knobs, OnGraph, Scenario, ScenarioConfig, ScenarioEntry,
-    Simulation, check_step, graph_of, parameters_of, positive, refuse,
+    GraphIndicator, GraphKernel, Horizon, Knobs, OnGraph, ScenarioConfig, ScenarioEntry, Simulated,
+    Simulation, graph_of, positive, refuse,
 };
 use crate::array::Array3;
 use crate::engine::indicators::Indicator;
@@ -80,18 +80,16 @@ impl Social {
     }
 }
 
-impl Scenario for Social {
-    fn entry(&self) -> &'static ScenarioEntry {
-        &ENTRY
+impl Simulated for Social {
+    type Config = SocialConfig;
+    const ENTRY: &'static ScenarioEntry = &ENTRY;
+
+    fn config(&self) -> &SocialConfig {
+        &self.config
     }
 
-    fn parameters(&self) -> Result<serde_json::Value> {
-        parameters_of(&self.config, ENTRY.name)
-    }
-
-    fn simulate(&self) -> Result<Simulation> {
-        let config = self.config.clone().checked()?;
-        let run = simulate(&config, self.policy.as_ref());
+    fn run(&self, config: &SocialConfig) -> Result<Simulation> {
+        let run = simulate(config, self.policy.as_ref());
         let to_f32 = |a: &Array3| {
             Array3::from_f32(
                 a.shape(),
@@ -110,13 +108,12 @@ impl Scenario for Social {
         })
     }
 
-    fn indicator(
+    fn risk(
         &self,
         simulation: &Simulation,
         which: Horizon,
-        step: usize,
+        _step: usize,
     ) -> Result<Box<dyn Indicator>> {
-        check_step(simulation, step)?;
         let graph = graph_of(simulation, ENTRY.name)?;
         Ok(Box::new(GraphIndicator::new(
             SocialRisk::new(&self.config, graph),
