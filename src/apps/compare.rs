@@ -12,7 +12,9 @@
 //! | `shapley-exact`, `banzhaf-exact` | enumeration of `2^n` coalitions, `n ≤ 20` | `2^n` |
 //!
 //! [`run`] plays the analytic indicators' closed-form games; [`run_any`] any indicator's
-//! tensor program (a DeepSet, a scenario's risk), scored against the path integral.
+//! tensor program (a DeepSet, a scenario's risk), scored against the path integral. A
+//! [`Subject`] (one step's population, its baseline and its [`Program`]) picks between them,
+//! for features or a scenario's step alike.
 
 use std::time::Instant;
 
@@ -21,7 +23,7 @@ use crate::backend::Backend;
 use crate::baseline::Baseline;
 use crate::coalition::{self, AnalyticGame, Estimate};
 use crate::error::{Error, Result};
-use crate::indicators::Analytic;
+use crate::indicators::{Analytic, Indicator};
 use crate::path::{self, PathOptions};
 use crate::progress::Progress;
 
@@ -408,4 +410,123 @@ pub fn one_step(
         }
     };
     Ok((features.select_steps(&[t]), baseline.select_step(t)))
+}
+
+/// What a comparison scores: an analytic indicator (closed-form games, scored against
+/// [`Method::AsExact`]) or any tensor program (scored against [`Method::AsPath`]).
+pub enum Program {
+    /// An analytic indicator.
+    Analytic(Analytic),
+    /// Any indicator's tensor program (a DeepSet, a scenario's risk).
+    Any(Box<dyn Indicator>),
+}
+
+impl Program {
+    /// The indicator `spec` names on `d` features: its closed-form games where it has them,
+    /// its tensor program (built on `options`' backend, in their precision) otherwise.
+    ///
+    /// # Errors
+    /// As [`crate::indicators::IndicatorSpec::build`]; a backend that is not available.
+    pub fn of(
+        spec: &crate::indicators::IndicatorSpec,
+        d: usize,
+        options: &CompareOptions,
+    ) -> Result<Self> {
+        if let Some(analytic) = spec.kind.entry().exact {
+            return Ok(Program::Analytic(analytic));
+        }
+        let device = options.backend.device()?;
+        Ok(Program::Any(spec.build(
+            &device,
+            d,
+            options.path.precision,
+        )?))
+    }
+
+    /// The method the others are scored against.
+    pub fn reference(&self) -> Method {
+        match self {
+            Program::Analytic(_) => Method::AsExact,
+            Program::Any(_) => Method::AsPath,
+        }
+    }
+}
+
+/// One step's population, its baseline and the indicator compared on it.
+pub struct Subject {
+    /// `[1, n, d]`.
+    pub features: Array3,
+    /// The baseline of that step.
+    pub baseline: Baseline,
+    /// The indicator.
+    pub program: Program,
+}
+
+impl Subject {
+    /// Step `t` of a scenario's simulation (a run-major row of it) with its risk `which`:
+    /// the scenario's own features and baseline action unless `features` (the whole
+    /// simulation's shape) or `baseline` replace them.
+    ///
+    /// # Errors
+    /// [`Error::Shape`] for features of another shape; a baseline that does not resolve; a
+    /// step the simulation lacks.
+    pub fn of_scenario(
+        loaded: &crate::scenario::Loaded,
+        which: crate::scenario::Horizon,
+        row: usize,
+        features: Option<&Array3>,
+        baseline: Option<&crate::baseline::BaselineSpec>,
+    ) -> Result<Self> {
+        let own = &loaded.simulation.features;
+        let features = match features {
+            Some(all) if all.shape() != own.shape() => {
+                return Err(Error::Shape {
+                    what: "features of the scenario".into(),
+                    expected: format!("{:?}, the scenario's", own.shape()),
+                    got: all.shape().to_vec(),
+                });
+            }
+            Some(all) => all.select_steps(&[row]),
+            None => own.select_steps(&[row]),
+        };
+        let baseline = match baseline {
+            Some(spec) => Baseline::resolve(spec, &features)?,
+            None => Baseline::from_array(loaded.simulation.baseline.select_steps(&[row])),
+        };
+        let program = Program::Any(loaded.scenario.indicator(&loaded.simulation, which, row)?);
+        Ok(Self {
+            features,
+            baseline,
+            program,
+        })
+    }
+
+    /// `V(x) − V(b)`, the change the attributions share out.
+    ///
+    /// # Errors
+    /// As [`game`] and [`change_any`].
+    pub fn change(&self, options: &CompareOptions) -> Result<f64> {
+        use crate::coalition::Game;
+        match &self.program {
+            Program::Analytic(a) => Ok(game(*a, &self.features, &self.baseline)?.change()),
+            Program::Any(i) => change_any(i.as_ref(), &self.features, &self.baseline, options),
+        }
+    }
+
+    /// Run `method` on the subject.
+    ///
+    /// # Errors
+    /// As [`run`] and [`run_any`].
+    pub fn run(
+        &self,
+        method: Method,
+        options: &CompareOptions,
+        progress: &mut (dyn FnMut(Progress) + Send),
+    ) -> Result<MethodRun> {
+        let (x, b) = (&self.features, &self.baseline);
+        match &self.program {
+            Program::Analytic(a) => run(method, *a, x, b, options, progress),
+            Program::Any(i) => run_any(method, i.as_ref(), x, b, options, progress),
+        }
+    }
 }

@@ -4,11 +4,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
-use aumann::array::{Array3, Values};
+use aumann::array::Values;
 use aumann::baseline::{Baseline, BaselineSpec};
-use aumann::coalition::Game;
-use aumann::compare::{self, CompareOptions, Method, MethodRun};
-use aumann::indicators::{Analytic, Indicator, IndicatorSpec};
+use aumann::compare::{self, CompareOptions, Method, Program, Subject};
+use aumann::indicators::IndicatorSpec;
 use aumann::path::PathOptions;
 use aumann::scenario::Horizon;
 use clap::Args;
@@ -97,29 +96,6 @@ impl From<&CompareArgs> for CompareOptions {
     }
 }
 
-/// What is compared: one step's population, its baseline, and the indicator.
-struct Subject {
-    features: Array3,
-    baseline: Baseline,
-    program: Program,
-}
-
-/// An analytic indicator (closed-form games, scored against as-exact) or any tensor program
-/// (scored against as-path).
-enum Program {
-    Analytic(Analytic),
-    Any(Box<dyn Indicator>),
-}
-
-impl Program {
-    fn reference(&self) -> Method {
-        match self {
-            Program::Analytic(_) => Method::AsExact,
-            Program::Any(_) => Method::AsPath,
-        }
-    }
-}
-
 /// The population, baseline and indicator the flags name.
 fn subject(args: &CompareArgs) -> Result<Subject> {
     if let Some(dir) = &args.scenario {
@@ -135,21 +111,13 @@ fn subject(args: &CompareArgs) -> Result<Subject> {
     let (features, baseline) = compare::one_step(&all, &baseline, args.step)
         .map_err(|e| anyhow::anyhow!("{}: {e} (choose it with --step)", path.display()))?;
     let program = match args.indicator {
-        Some(IndicatorName::Registry(kind)) => match kind.entry().exact {
-            Some(analytic) => Program::Analytic(analytic),
-            None => {
-                let spec = IndicatorSpec {
-                    kind,
-                    model: args.model.clone(),
-                };
-                let device = args.compute.backend.device()?;
-                let d = features.dims();
-                Program::Any(
-                    spec.build(&device, d, args.compute.precision)
-                        .map_err(with_flags)?,
-                )
-            }
-        },
+        Some(IndicatorName::Registry(kind)) => {
+            let spec = IndicatorSpec {
+                kind,
+                model: args.model.clone(),
+            };
+            Program::of(&spec, features.dims(), &CompareOptions::from(args)).map_err(with_flags)?
+        }
         Some(IndicatorName::Scenario(h)) => {
             anyhow::bail!("--indicator {} needs --scenario DIR", h.name())
         }
@@ -175,50 +143,19 @@ fn scenario_subject(args: &CompareArgs, dir: &std::path::Path) -> Result<Subject
     let why = "coalition methods attribute one step";
     let (loaded, row) = scenario_step(dir, which, args.scenario_run, args.step, why)?;
     let features = match &args.features {
-        Some(path) => {
-            let (all, _) = aumann::run::read_features(path)?;
-            anyhow::ensure!(
-                all.shape() == loaded.simulation.features.shape(),
-                "{}: shape {:?}, the scenario's features are {:?}",
-                path.display(),
-                all.shape(),
-                loaded.simulation.features.shape()
-            );
-            all.select_steps(&[row])
-        }
-        None => loaded.simulation.features.select_steps(&[row]),
+        Some(path) => Some(aumann::run::read_features(path)?.0),
+        None => None,
     };
-    let baseline = match &args.baseline {
-        Some(spec) => Baseline::resolve(spec, &features)?,
-        None => Baseline::from_array(loaded.simulation.baseline.select_steps(&[row])),
-    };
-    let program = Program::Any(loaded.scenario.indicator(&loaded.simulation, which, row)?);
-    Ok(Subject {
-        features,
-        baseline,
-        program,
-    })
-}
-
-/// Run one method on the subject.
-fn run_method(
-    method: Method,
-    s: &Subject,
-    options: &CompareOptions,
-    progress: &mut (dyn FnMut(aumann::progress::Progress) + Send),
-) -> aumann::Result<MethodRun> {
-    match &s.program {
-        Program::Analytic(a) => {
-            compare::run(method, *a, &s.features, &s.baseline, options, progress)
-        }
-        Program::Any(i) => compare::run_any(
-            method,
-            i.as_ref(),
-            &s.features,
-            &s.baseline,
-            options,
-            progress,
-        ),
+    let subject = Subject::of_scenario(
+        &loaded,
+        which,
+        row,
+        features.as_ref(),
+        args.baseline.as_ref(),
+    );
+    match &args.features {
+        Some(path) => subject.with_context(|| path.display().to_string()),
+        None => Ok(subject?),
     }
 }
 
@@ -241,20 +178,14 @@ pub fn run(args: CompareArgs) -> Result<ExitCode> {
     std::fs::create_dir_all(staged.path())
         .with_context(|| format!("creating {}", staged.path().display()))?;
     let reference_method = subject.program.reference();
-    let reference = run_method(reference_method, &subject, &options, &mut |_| {})?;
-    let change = match &subject.program {
-        Program::Analytic(a) => compare::game(*a, &subject.features, &subject.baseline)?.change(),
-        Program::Any(i) => {
-            compare::change_any(i.as_ref(), &subject.features, &subject.baseline, &options)?
-        }
-    };
+    let reference = subject.run(reference_method, &options, &mut |_| {})?;
+    let change = subject.change(&options)?;
     let mut scores = Vec::new();
     for &method in &args.methods {
         let mut bar = Bar::new(method.name(), !args.run.quiet);
-        let run = run_method(method, &subject, &options, &mut |p| {
-            bar.update(p.done, p.total)
-        })
-        .map_err(with_flags)?;
+        let run = subject
+            .run(method, &options, &mut |p| bar.update(p.done, p.total))
+            .map_err(with_flags)?;
         bar.finish();
         let write = |name: String, v: &[f64]| {
             aumann::npy::write(&staged.path().join(&name), &[n], &Values::F64(v.to_vec()))
