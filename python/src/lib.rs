@@ -551,11 +551,7 @@ fn attribute_scenario<'py>(
             &device,
             &mut |p| report(p.done, p.total),
         )?;
-        let m = &loaded.manifest;
-        let runs = (run.is_none() && m.runs > 1).then_some(m.runs);
-        let steps = step.is_none().then_some(m.steps);
-        let shape: Vec<usize> = runs.into_iter().chain(steps).chain([m.agents]).collect();
-        Ok((a.phi, shape, a.v_x, a.v_b))
+        Ok((a.phi, target.phi_shape(&loaded.manifest), a.v_x, a.v_b))
     })?;
     Ok((phi.into_pyarray(py).reshape(shape)?, v_x, v_b))
 }

@@ -924,6 +924,18 @@ impl Target {
         Ok(r.flat_map(|r| t.clone().map(move |t| r * steps + t))
             .collect())
     }
+
+    /// The shape of this target's φ in a folder described by `manifest`:
+    /// `[runs?, steps?, n]`, the runs axis where every run of several is attributed, the steps
+    /// axis where every step is.
+    pub fn phi_shape(&self, manifest: &Manifest) -> Vec<usize> {
+        let runs = (self.run.is_none() && manifest.runs > 1).then_some(manifest.runs);
+        let steps = self.step.is_none().then_some(manifest.steps);
+        runs.into_iter()
+            .chain(steps)
+            .chain([manifest.agents])
+            .collect()
+    }
 }
 
 /// Attribute the indicator `target.which` of `loaded` on `features` (`[T, n, d]`; `None`: the

@@ -231,10 +231,7 @@ fn attribute_scenario(
     )
     .map_err(with_flags)?;
     bar.finish();
-    let m = &loaded.manifest;
-    let runs = (args.target.run.is_none() && m.runs > 1).then_some(m.runs);
-    let steps = args.target.step.is_none().then_some(m.steps);
-    let shape: Vec<usize> = runs.into_iter().chain(steps).chain([m.agents]).collect();
+    let shape = target.phi_shape(&loaded.manifest);
     let device = aumann::backend::describe(&device);
     let d = loaded.manifest.features.len();
     Ok((
