@@ -1,6 +1,6 @@
 //! The pooled route against the general autodiff route, on random ψ and ρ of several shapes.
 
-use aumann::indicators::DomainError;
+use aumann::indicators::{DomainError, StraightPaths};
 use aumann::prelude::*;
 use burn::tensor::{DType, Tensor, TensorData};
 use rand::{RngExt, SeedableRng};
@@ -261,14 +261,19 @@ impl Indicator for TensorRoute<'_> {
     fn check_domain(&self, x: &Tensor<3>, b: &Tensor<3>) -> aumann::Result<Option<DomainError>> {
         self.0.check_domain(x, b)
     }
-    fn integrated_gradient(
-        &self,
-        x: &Tensor<3>,
-        b: &Tensor<3>,
-        nodes: &[f64],
-        weights: &[f64],
-    ) -> aumann::Result<Option<Tensor<3>>> {
-        self.0.integrated_gradient(x, b, nodes, weights)
+    fn integrated_gradient(&self, paths: &StraightPaths) -> aumann::Result<Option<Tensor<3>>> {
+        let StraightPaths {
+            x,
+            b,
+            nodes,
+            weights,
+        } = *paths;
+        self.0.integrated_gradient(&StraightPaths {
+            x,
+            b,
+            nodes,
+            weights,
+        })
     }
 }
 

@@ -40,7 +40,7 @@ use crate::attribution::Attribution;
 use crate::backend::{Precision, on_host};
 use crate::baseline::Baseline;
 use crate::error::{Error, Result};
-use crate::indicators::{HostRoute, HostRun, HostStep, Indicator, PathFn};
+use crate::indicators::{HostRoute, HostRun, HostStep, Indicator, PathFn, StraightPaths};
 use crate::limits;
 pub use crate::progress::Progress;
 
@@ -432,29 +432,30 @@ impl<'a> Engine<'a> {
         let v_b = self.indicator.values(&b, shape, self.value_dtype)?;
         clock.lap(Phase::Values);
 
-        let (acc, delta, route) =
-            match self
-                .indicator
-                .integrated_gradient(&x, &b, &self.nodes, &self.weights)?
-            {
-                Some(acc) => {
-                    reporter.add(self.plan.passes_per_chunk);
-                    (acc, self.delta(x, b), Route::Integrated)
-                }
-                None => {
-                    let along = self.indicator.along_path(&x, &b)?;
-                    clock.lap(Phase::Prepare);
-                    let segment = Segment {
-                        indicator: self.indicator,
-                        along,
-                        delta: self.delta(x, b.clone()),
-                        b,
-                        zero_baseline: self.zero_baseline,
-                    };
-                    let acc = self.integrate(&segment, &mut clock, reporter)?;
-                    (acc, segment.delta, Route::General)
-                }
-            };
+        let (acc, delta, route) = match self.indicator.integrated_gradient(&StraightPaths {
+            x: &x,
+            b: &b,
+            nodes: &self.nodes,
+            weights: &self.weights,
+        })? {
+            Some(acc) => {
+                reporter.add(self.plan.passes_per_chunk);
+                (acc, self.delta(x, b), Route::Integrated)
+            }
+            None => {
+                let along = self.indicator.along_path(&x, &b)?;
+                clock.lap(Phase::Prepare);
+                let segment = Segment {
+                    indicator: self.indicator,
+                    along,
+                    delta: self.delta(x, b.clone()),
+                    b,
+                    zero_baseline: self.zero_baseline,
+                };
+                let acc = self.integrate(&segment, &mut clock, reporter)?;
+                (acc, segment.delta, Route::General)
+            }
+        };
         let chunk_phi = (acc * delta).sum_dim(1); // [rows, 1, n]
         clock.lap(Phase::Backward);
         let phi = download(chunk_phi, "attributions")?;

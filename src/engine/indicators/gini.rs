@@ -32,7 +32,7 @@ use aumann_kernels::sum::sum_by;
 use burn::tensor::{DType, Device, Tensor, TensorData};
 use rayon::prelude::*;
 
-use super::{Analytic, Entry, HostRoute, HostRun, HostStep, Indicator, PathFn};
+use super::{Analytic, Entry, HostRoute, HostRun, HostStep, Indicator, PathFn, StraightPaths};
 use crate::array::download;
 use crate::backend::{Precision, on_host};
 use crate::error::{Error, Result};
@@ -132,13 +132,8 @@ impl Indicator for Gini {
     /// `w(ρ_i)` is the same at every point: `Σ_j w_j ∇V = (Σ_j w_j) w(ρ_i)` in every
     /// coordinate, one ranking and a few tensor operations whatever `n` (the route on a
     /// device; the host has [`Indicator::host_route`]).
-    fn integrated_gradient(
-        &self,
-        x: &Tensor<3>,
-        b: &Tensor<3>,
-        _nodes: &[f64],
-        weights: &[f64],
-    ) -> Result<Option<Tensor<3>>> {
+    fn integrated_gradient(&self, paths: &StraightPaths) -> Result<Option<Tensor<3>>> {
+        let StraightPaths { x, b, weights, .. } = *paths;
         if !shares_one_composite(b)? {
             return Ok(None);
         }

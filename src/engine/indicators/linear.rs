@@ -10,7 +10,7 @@ use aumann_kernels::sum::sum_by;
 use burn::tensor::{Device, Tensor};
 use rayon::prelude::*;
 
-use super::{Analytic, Entry, HostRoute, HostRun, HostStep, Indicator};
+use super::{Analytic, Entry, HostRoute, HostRun, HostStep, Indicator, StraightPaths};
 use crate::backend::on_host;
 use crate::error::Result;
 
@@ -44,13 +44,8 @@ impl Indicator for Linear {
     }
 
     /// `∇V = 1/n` at every point: the weighted sum is `(Σ_j w_j)/n` everywhere.
-    fn integrated_gradient(
-        &self,
-        x: &Tensor<3>,
-        _b: &Tensor<3>,
-        _nodes: &[f64],
-        weights: &[f64],
-    ) -> Result<Option<Tensor<3>>> {
+    fn integrated_gradient(&self, paths: &StraightPaths) -> Result<Option<Tensor<3>>> {
+        let StraightPaths { x, weights, .. } = *paths;
         let n = x.dims()[2] as f64;
         Ok(Some(
             x.ones_like().mul_scalar(weights.iter().sum::<f64>() / n),

@@ -89,6 +89,20 @@ pub struct DomainError {
 /// Evaluates an indicator at points of one straight path (see [`Indicator::along_path`]).
 pub type PathFn<'a> = Box<dyn Fn(Tensor<3>) -> Result<Tensor<1>> + 'a>;
 
+/// The straight paths `z(α) = b + α (x − b)` of a chunk of steps and the quadrature rule along
+/// them: what [`Indicator::integrated_gradient`] integrates over.
+#[derive(Clone, Copy, Debug)]
+pub struct StraightPaths<'a> {
+    /// The paths' ends, the features: `[rows, d, n]`.
+    pub x: &'a Tensor<3>,
+    /// Their starts, the baseline: shaped as in [`Indicator::check_domain`].
+    pub b: &'a Tensor<3>,
+    /// The quadrature nodes `α_j`.
+    pub nodes: &'a [f64],
+    /// The quadrature weights `w_j`.
+    pub weights: &'a [f64],
+}
+
 /// A differentiable, permutation-invariant macro indicator, defined for every population size.
 pub trait Indicator: Send + Sync {
     /// Stable snake_case id: the CLI value and the name in summaries.
@@ -159,10 +173,10 @@ pub trait Indicator: Send + Sync {
         None
     }
 
-    /// `Σ_j w_j ∇V(b + α_j (x − b))` over the quadrature points (nodes `α_j`, weights `w_j`),
-    /// `[rows, d, n]` plain, computed by the indicator from its structure along the path, or
-    /// `None` to let the engine evaluate the points one pass at a time (the default). `x` and
-    /// `b` are shaped as in [`Indicator::check_domain`].
+    /// `Σ_j w_j ∇V(b + α_j (x − b))` over the quadrature points of `paths` (nodes `α_j`,
+    /// weights `w_j`), `[rows, d, n]` plain, computed by the indicator from its structure along
+    /// the path, or `None` to let the engine evaluate the points one pass at a time (the
+    /// default).
     ///
     /// Override it when the indicator can do all the points at once more cheaply than one
     /// gradient per point (a mean-pooled network shares `∇ρ` across agents and is affine in α
@@ -170,14 +184,8 @@ pub trait Indicator: Send + Sync {
     ///
     /// # Errors
     /// If the indicator's own route fails (a tensor cannot be read back, say).
-    fn integrated_gradient(
-        &self,
-        x: &Tensor<3>,
-        b: &Tensor<3>,
-        nodes: &[f64],
-        weights: &[f64],
-    ) -> Result<Option<Tensor<3>>> {
-        let _ = (x, b, nodes, weights);
+    fn integrated_gradient(&self, paths: &StraightPaths) -> Result<Option<Tensor<3>>> {
+        let _ = paths;
         Ok(None)
     }
 

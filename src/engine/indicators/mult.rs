@@ -11,7 +11,7 @@
 use burn::tensor::{DType, Device, Tensor, TensorData};
 use rayon::prelude::*;
 
-use super::{Analytic, DomainError, Entry, HostRoute, HostRun, HostStep, Indicator};
+use super::{Analytic, DomainError, Entry, HostRoute, HostRun, HostStep, Indicator, StraightPaths};
 use crate::array::{StepSlice, download};
 use crate::backend::on_host;
 use crate::error::{Error, Result};
@@ -48,13 +48,13 @@ impl Indicator for Mult {
     /// `∂V/∂x_ik = (1/n) Π_{l≠k} x̄_l / (1 + Π_l x̄_l)` is the same for every agent and depends
     /// on the path only through the means `x̄(α) = b̄ + α (x̄ − b̄)`: the weighted sum over the
     /// points is a `[rows, d]` sum on the host, broadcast over the agents.
-    fn integrated_gradient(
-        &self,
-        x: &Tensor<3>,
-        b: &Tensor<3>,
-        nodes: &[f64],
-        weights: &[f64],
-    ) -> Result<Option<Tensor<3>>> {
+    fn integrated_gradient(&self, paths: &StraightPaths) -> Result<Option<Tensor<3>>> {
+        let StraightPaths {
+            x,
+            b,
+            nodes,
+            weights,
+        } = *paths;
         let [rows, d, n] = x.dims();
         let xm = download(crate::ops::mean_dim(x.clone(), 2), "coordinate means")?; // [rows, d]
         let bm = crate::ops::mean_dim(b.clone(), 2).expand([rows, d, 1]);

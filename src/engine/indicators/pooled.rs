@@ -70,7 +70,7 @@
 use burn::tensor::{DType, Device, Tensor, TensorData};
 use rayon::prelude::*;
 
-use super::{DomainError, HostRoute, HostRun, HostStep, Indicator};
+use super::{DomainError, HostRoute, HostRun, HostStep, Indicator, StraightPaths};
 use crate::array::{StepSlice, agents_block, download};
 use crate::backend::on_host;
 use crate::error::{Error, Result};
@@ -192,13 +192,13 @@ impl<P: Pooled> Indicator for Pooling<P> {
         self.pooled.check_domain(x, b)
     }
 
-    fn integrated_gradient(
-        &self,
-        x: &Tensor<3>,
-        b: &Tensor<3>,
-        nodes: &[f64],
-        weights: &[f64],
-    ) -> Result<Option<Tensor<3>>> {
+    fn integrated_gradient(&self, paths: &StraightPaths) -> Result<Option<Tensor<3>>> {
+        let StraightPaths {
+            x,
+            b,
+            nodes,
+            weights,
+        } = *paths;
         let route = Route::new(&self.pooled, x, b, nodes, self.device_block_elements);
         let pooled = route.pool()?;
         let shared = route.shared_vectors(&pooled, weights)?;

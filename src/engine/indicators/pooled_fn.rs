@@ -60,6 +60,7 @@
 use burn::tensor::{DType, Device, Element, Tensor, TensorData};
 use rayon::prelude::*;
 
+use super::StraightPaths;
 use super::pooled::add_in_order;
 use super::scalar::{Dual, Lane, Pack, Scalar};
 use super::{HostRoute, HostRun, HostStep, Indicator};
@@ -660,13 +661,13 @@ impl<P: PooledFn> Indicator for PoolingFn<P> {
         }
     }
 
-    fn integrated_gradient(
-        &self,
-        x: &Tensor<3>,
-        b: &Tensor<3>,
-        nodes: &[f64],
-        weights: &[f64],
-    ) -> Result<Option<Tensor<3>>> {
+    fn integrated_gradient(&self, paths: &StraightPaths) -> Result<Option<Tensor<3>>> {
+        let StraightPaths {
+            x,
+            b,
+            nodes,
+            weights,
+        } = *paths;
         Ok(Some(match x.dtype() {
             // Lanes: one 256-bit vector of the run's precision.
             DType::F32 => self.integrated::<f32, 8>(x, b, nodes, weights)?,

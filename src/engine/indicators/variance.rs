@@ -13,7 +13,7 @@ use aumann_kernels::sum::sum_by;
 use burn::tensor::{Device, Tensor};
 use rayon::prelude::*;
 
-use super::{Analytic, Entry, HostRoute, HostRun, HostStep, Indicator};
+use super::{Analytic, Entry, HostRoute, HostRun, HostStep, Indicator, StraightPaths};
 use crate::backend::on_host;
 use crate::error::Result;
 
@@ -53,13 +53,13 @@ impl Indicator for Variance {
 
     /// `∂V/∂x_ik = (2/n)(c_i − c̄)` is affine along the path: with `c(α) = c_b + α c_δ`, the
     /// weighted sum is `(2/n)[(c_b − c̄_b) Σ_j w_j + (c_δ − c̄_δ) Σ_j w_j α_j]`.
-    fn integrated_gradient(
-        &self,
-        x: &Tensor<3>,
-        b: &Tensor<3>,
-        nodes: &[f64],
-        weights: &[f64],
-    ) -> Result<Option<Tensor<3>>> {
+    fn integrated_gradient(&self, paths: &StraightPaths) -> Result<Option<Tensor<3>>> {
+        let StraightPaths {
+            x,
+            b,
+            nodes,
+            weights,
+        } = *paths;
         let [rows, d, n] = x.dims();
         let w0: f64 = weights.iter().sum();
         let w1: f64 = nodes.iter().zip(weights).map(|(a, w)| a * w).sum();

@@ -42,7 +42,7 @@ use burn::nn::{Linear, LinearConfig};
 use burn::tensor::activation::{softplus, tanh};
 use burn::tensor::{DType, Device, Tensor, TensorData};
 
-use super::{BuildContext, Entry, HostRoute, HostRun, HostStep, Indicator};
+use super::{BuildContext, Entry, HostRoute, HostRun, HostStep, Indicator, StraightPaths};
 use crate::array::StepSlice;
 
 mod cube;
@@ -662,13 +662,13 @@ impl Indicator for DeepSet {
     /// ([`ray`] and its layered route); on a GPU the pooling and pull-back kernels
     /// (depth ≥ 2), else the structured route in tensor ops for a depth-2 ψ; `None` (one pass
     /// per point) otherwise (a one-layer ψ, too), or when `kernel` says so.
-    fn integrated_gradient(
-        &self,
-        x: &Tensor<3>,
-        b: &Tensor<3>,
-        nodes: &[f64],
-        weights: &[f64],
-    ) -> Result<Option<Tensor<3>>> {
+    fn integrated_gradient(&self, paths: &StraightPaths) -> Result<Option<Tensor<3>>> {
+        let StraightPaths {
+            x,
+            b,
+            nodes,
+            weights,
+        } = *paths;
         match self.kernel {
             DeepSetKernel::Autodiff => return Ok(None),
             DeepSetKernel::StructuredTensors => {
