@@ -13,7 +13,7 @@
 #     WIDE_MODELS="models/tanh64-2 models/gelu64-3" benches/gpu.sh
 #
 # Environment: AUMANN (binary, default target/release/aumann), AGENTS, WIDE_AGENTS (default
-# 100000), STEPS (14), WIDE_MODELS, PEERS (default ../shared/peers), LIMIT (seconds per run,
+# 100000), STEPS (14), WIDE_MODELS, PEERS (the harnesses, default benches/peers), LIMIT (seconds per run,
 # default 150: a run over it is reported as "> LIMIT").
 #
 # It prints the devices and markdown tables: seconds of attribution (the summary's
@@ -25,7 +25,7 @@ AGENTS=${AGENTS:-1000000}
 WIDE_AGENTS=${WIDE_AGENTS:-100000}
 STEPS=${STEPS:-14}
 LIMIT=${LIMIT:-150}
-PEERS=${PEERS:-../shared/peers}
+PEERS=${PEERS:-benches/peers}
 BIN=${AUMANN:-target/release/aumann}
 [ -x "$BIN" ] || cargo build --release --quiet || exit 1
 TMP=$(mktemp -d)

@@ -12,12 +12,12 @@
 #   - the four analytic indicators' path integral on [10^6, 3], one thread;
 #   - the exact forms of variance and Gini on [10^6, 3] (criterion: cargo bench -p aumann-kernels).
 #
-# Environment: AUMANN (binary), PEERS (default ../shared/peers), JAX_PY (python with jax;
+# Environment: AUMANN (binary), PEERS (the harnesses, default benches/peers), JAX_PY (python with jax;
 # default .venv-jax/bin/python in PEERS, else python3), TORCH_PY (python with captum; default
 # .venv-peers/bin/python in PEERS, else python3), LIMIT (seconds per peer run, default 900).
 set -u
 BIN=${AUMANN:-target/release/aumann}
-PEERS=${PEERS:-../shared/peers}
+PEERS=${PEERS:-benches/peers}
 LIMIT=${LIMIT:-900}
 pick() { # pick VENV MODULE: a python that imports MODULE, or nothing
     for py in "$PEERS/$1/bin/python" python3; do

@@ -4,7 +4,7 @@
 
 Needs the aumann package (`pip install .`), torch and captum in the same environment; installs
 nothing. Midpoint rule (Captum's riemann_middle), m = 32, zero baseline, float32, the four
-analytic indicators of SPEC §3 (Captum's forward functions as in ../shared/peers/captum_side.py).
+analytic indicators of SPEC §3 (Captum's forward functions as in benches/peers/captum_side.py).
 Prints seconds (best of three) and the ratio Captum / aumann.
 """
 import sys
