@@ -291,8 +291,7 @@ fn evaluate<'py>(
     let backend = backend.parse::<Backend>().map_err(engine)?;
     let precision = precision_for(precision, &features)?;
     let values = run_engine(py, None, |_| {
-        let device = backend.device()?;
-        backend.check_precision(&device, precision)?;
+        let device = backend.device_for(precision)?;
         let built = spec.build(&device, features.dims(), precision)?;
         let block = aumann::path::PathOptions::default().block_elements;
         aumann::run::evaluate(built.as_ref(), &features, precision, &device, block)
@@ -539,8 +538,7 @@ fn attribute_scenario<'py>(
     let (phi, shape, v_x, v_b) = run_engine(py, progress.as_ref(), |report| {
         options.check_points()?;
         let loaded = aumann::scenario::load(&dir)?;
-        let device = backend.device()?;
-        backend.check_precision(&device, options.precision)?;
+        let device = backend.device_for(options.precision)?;
         let target = Target { which, run, step };
         let a = aumann::scenario::attribute(
             &loaded,

@@ -235,10 +235,7 @@ pub fn run_any(
     options: &CompareOptions,
     progress: &mut (dyn FnMut(Progress) + Send),
 ) -> Result<MethodRun> {
-    let device = options.backend.device()?;
-    options
-        .backend
-        .check_precision(&device, options.path.precision)?;
+    let device = options.backend.device_for(options.path.precision)?;
     let start = Instant::now();
     let game = || {
         coalition::TensorGame::new(
@@ -301,7 +298,7 @@ pub fn change_any(
     baseline: &Baseline,
     options: &CompareOptions,
 ) -> Result<f64> {
-    let device = options.backend.device()?;
+    let device = options.backend.device_for(options.path.precision)?;
     let precision = options.path.precision;
     let block = options.path.block_elements;
     coalition::TensorGame::new(indicator, features, baseline, &device, precision, block)?.change()
@@ -435,7 +432,7 @@ impl Program {
         if let Some(analytic) = spec.kind.entry().exact {
             return Ok(Program::Analytic(analytic));
         }
-        let device = options.backend.device()?;
+        let device = options.backend.device_for(options.path.precision)?;
         Ok(Program::Any(spec.build(
             &device,
             d,

@@ -61,6 +61,17 @@ impl Backend {
         }
     }
 
+    /// The backend's default device, checked to compute in `precision`: [`Backend::device`]
+    /// and [`Backend::check_precision`] in one.
+    ///
+    /// # Errors
+    /// As those two.
+    pub fn device_for(self, precision: Precision) -> Result<Device> {
+        let device = self.device()?;
+        self.check_precision(&device, precision)?;
+        Ok(device)
+    }
+
     /// Check that `device` computes in `precision`.
     ///
     /// # Errors

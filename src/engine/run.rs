@@ -197,8 +197,7 @@ pub fn run_from(
                 device: "host (closed form, f64)".into(),
             });
         }
-        let device = config.backend.device()?;
-        config.backend.check_precision(&device, config.precision)?;
+        let device = config.backend.device_for(config.precision)?;
         let indicator = config
             .indicator
             .build(&device, features.dims(), config.precision)?;

@@ -209,10 +209,9 @@ fn attribute_scenario(
         }
         None => None,
     };
-    let device = config.backend.device().map_err(with_flags)?;
-    config
+    let device = config
         .backend
-        .check_precision(&device, config.precision)
+        .device_for(config.precision)
         .map_err(with_flags)?;
     let mut bar = Bar::new(which.label(), !args.run.quiet);
     let target = scenario::Target {

@@ -41,10 +41,7 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
         ..PathOptions::default()
     };
     options.check_points().map_err(with_flags)?;
-    let device = backend.device().map_err(with_flags)?;
-    backend
-        .check_precision(&device, precision)
-        .map_err(with_flags)?;
+    let device = backend.device_for(precision).map_err(with_flags)?;
     let config = SynthConfig {
         agents: args.agents,
         seed: args.seed,

@@ -53,10 +53,7 @@ pub fn run(args: EvalArgs) -> Result<ExitCode> {
     let out = Staged::file(&args.out, &inputs)?;
     let (features, _) = run::read_features(&args.features)?;
     let ComputeFlags { backend, precision } = args.compute;
-    let device = backend.device().map_err(with_flags)?;
-    backend
-        .check_precision(&device, precision)
-        .map_err(with_flags)?;
+    let device = backend.device_for(precision).map_err(with_flags)?;
     let indicator = indicator(&args, [features.agents(), features.dims()], &device)?;
     let block = PathOptions::default().block_elements;
     let v = run::evaluate(indicator.as_ref(), &features, precision, &device, block)

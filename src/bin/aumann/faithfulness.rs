@@ -125,8 +125,7 @@ fn scenarios(args: &FaithfulnessArgs) -> Result<Vec<Loaded>> {
 pub fn run(args: FaithfulnessArgs) -> Result<ExitCode> {
     args.flags.apply()?;
     let options = FaithOptions::from(&args);
-    let device = args.backend.device()?;
-    args.backend.check_precision(&device, args.precision)?;
+    let device = args.backend.device_for(args.precision)?;
     let staged = Staged::folder(
         &args.out,
         "faithfulness.csv",
