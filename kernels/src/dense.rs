@@ -200,7 +200,10 @@ fn tile<T: Element, const TILE_COLS: usize, const FUSED: bool>(
     c: &mut [T],
     scale: Option<&[T]>,
 ) {
-    assert!(a_tile.len() == TILE_ROWS * inner && b.len() >= (inner - 1) * cols + c0 + TILE_COLS);
+    assert!(
+        a_tile.len() == TILE_ROWS * inner
+            && (inner == 0 || b.len() >= (inner - 1) * cols + c0 + TILE_COLS)
+    );
     let mut acc = [[T::default(); TILE_COLS]; TILE_ROWS];
     if scale.is_none() {
         for (i, row) in acc.iter_mut().enumerate() {
@@ -315,6 +318,19 @@ mod tests {
             matmul_scaled(rows, inner, cols, &a, &b, &scale, &mut got);
             for ((g, p), s) in got.iter().zip(&product).zip(&scale) {
                 prop_assert!((g - p * s).abs() <= 1e-12 * (1.0 + (p * s).abs()), "scaled {g} vs {}", p * s);
+            }
+            // The portable tiles (what a processor without AVX2 and FMA runs), both kinds.
+            let mut got = c0.clone();
+            f64::tiles::<false>(rows, inner, cols, &a, &b, &mut got, None);
+            for (g, w) in got.iter().zip(&want) {
+                prop_assert!((g - w).abs() <= 1e-12 * (1.0 + w.abs()), "portable {g} vs {w}");
+            }
+            if rows * cols > 0 {
+                let mut got = c0.clone();
+                f64::tiles::<false>(rows, inner, cols, &a, &b, &mut got, Some(&scale));
+                for ((g, p), s) in got.iter().zip(&product).zip(&scale) {
+                    prop_assert!((g - p * s).abs() <= 1e-12 * (1.0 + (p * s).abs()), "portable scaled {g}");
+                }
             }
             let f = |v: &[f64]| v.iter().map(|&x| x as f32).collect::<Vec<f32>>();
             let mut got = f(&c0);
