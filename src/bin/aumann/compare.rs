@@ -97,7 +97,7 @@ impl From<&CompareArgs> for CompareOptions {
 }
 
 /// The population, baseline and indicator the flags name.
-fn subject(args: &CompareArgs) -> Result<Subject> {
+fn subject(args: &CompareArgs, options: &CompareOptions) -> Result<Subject> {
     if let Some(dir) = &args.scenario {
         return scenario_subject(args, dir);
     }
@@ -116,7 +116,7 @@ fn subject(args: &CompareArgs) -> Result<Subject> {
                 kind,
                 model: args.model.clone(),
             };
-            Program::of(&spec, features.dims(), &CompareOptions::from(args)).map_err(with_flags)?
+            Program::of(&spec, features.dims(), options).map_err(with_flags)?
         }
         Some(IndicatorName::Scenario(h)) => {
             anyhow::bail!("--indicator {} needs --scenario DIR", h.name())
@@ -153,17 +153,20 @@ fn scenario_subject(args: &CompareArgs, dir: &std::path::Path) -> Result<Subject
         features.as_ref(),
         args.baseline.as_ref(),
     );
-    match &args.features {
-        Some(path) => subject.with_context(|| path.display().to_string()),
-        None => Ok(subject?),
-    }
+    // A shape the scenario refuses is the features file's; any other error is not.
+    subject.map_err(|e| match (&args.features, e) {
+        (Some(path), e @ aumann::Error::Shape { .. }) => {
+            anyhow::anyhow!("{}: {e}", path.display())
+        }
+        (_, e) => e.into(),
+    })
 }
 
 /// Run `aumann compare`.
 pub fn run(args: CompareArgs) -> Result<ExitCode> {
     args.run.apply()?;
     let options = CompareOptions::from(&args);
-    let subject = subject(&args)?;
+    let subject = subject(&args, &options)?;
     let n = subject.features.agents();
     let staged = Staged::folder(
         &args.out,
