@@ -474,18 +474,7 @@ impl Subject {
         features: Option<&Array3>,
         baseline: Option<&crate::baseline::BaselineSpec>,
     ) -> Result<Self> {
-        let own = &loaded.simulation.features;
-        let features = match features {
-            Some(all) if all.shape() != own.shape() => {
-                return Err(Error::Shape {
-                    what: "features of the scenario".into(),
-                    expected: format!("{:?}, the scenario's", own.shape()),
-                    got: all.shape().to_vec(),
-                });
-            }
-            Some(all) => all.select_steps(&[row]),
-            None => own.select_steps(&[row]),
-        };
+        let features = loaded.features_or(features)?.select_steps(&[row]);
         let baseline = match baseline {
             Some(spec) => Baseline::resolve(spec, &features)?,
             None => Baseline::from_array(loaded.simulation.baseline.select_steps(&[row])),

@@ -648,6 +648,23 @@ pub struct Loaded {
 }
 
 impl Loaded {
+    /// `features` in place of the simulation's own (every run and step of them), or the
+    /// simulation's where none are given.
+    ///
+    /// # Errors
+    /// [`Error::Shape`] for features of another shape than the simulation's.
+    pub fn features_or<'a>(&'a self, features: Option<&'a Array3>) -> Result<&'a Array3> {
+        let own = &self.simulation.features;
+        match features {
+            Some(given) if given.shape() != own.shape() => Err(Error::Shape {
+                what: "features of the scenario".into(),
+                expected: format!("{:?}, the scenario's", own.shape()),
+                got: given.shape().to_vec(),
+            }),
+            given => Ok(given.unwrap_or(own)),
+        }
+    }
+
     /// A scenario and its simulation, as if read from their folder.
     ///
     /// # Errors
@@ -957,15 +974,8 @@ pub fn attribute(
     device: &burn::tensor::Device,
     progress: &mut (dyn FnMut(crate::progress::Progress) + Send),
 ) -> Result<crate::attribution::Attribution> {
-    let [steps, n, d] = loaded.simulation.features.shape();
-    let features = features.unwrap_or(&loaded.simulation.features);
-    if features.shape() != [steps, n, d] {
-        return Err(Error::Shape {
-            what: "features of the scenario".into(),
-            expected: format!("[{steps}, {n}, {d}], the scenario's"),
-            got: features.shape().to_vec(),
-        });
-    }
+    let features = loaded.features_or(features)?;
+    let steps = features.steps();
     let runs = loaded.simulation.runs.max(1);
     let chosen = target.rows(runs, steps / runs)?;
     if options.precision == crate::backend::Precision::F64
