@@ -12,45 +12,43 @@
 //!
 //! It satisfies efficiency (`Σ_i φ_{t,i} = V(x_t) − V(b_t)`), symmetry, dummy and linearity.
 //!
-//! The crate is in two layers, and the tree shows them:
+//! This crate gathers the workspace's crates under one name, and is the command line. The
+//! layers are crates, and their dependencies point one way:
 //!
-//! - [`engine`]: indicators, the path integral, the closed forms, baselines, results, runs
-//!   and their configurations, arrays and `.npy`, backends, errors;
-//! - [`apps`]: what is built on the engine: comparison methods, benchmarks, the cross-scale
-//!   study and its panels, training, synthetic populations, the demo.
+//! - [`kernels`] (`aumann-kernels`): plain-slice numeric kernels, no burn;
+//! - [`engine`] (`aumann-engine`): indicators, the path integral, the closed forms,
+//!   baselines, results, runs, arrays and `.npy`, backends, the engine's errors;
+//! - [`report`] (`aumann-report`): markdown tables and PNG figures;
+//! - [`methods`] (`aumann-methods`): the simulated societies, the coalition methods,
+//!   comparison, faithfulness, benchmarks, training, synthetic populations, the demo;
+//! - [`panel`] (`aumann-panel`): panels, Jetstream ingest, and capture (the `capture`
+//!   feature);
+//! - [`study`] (`aumann-study`): the cross-scale study and its report.
 //!
-//! Applications depend on the engine, never the reverse. Every module is also reachable from
-//! the crate root (`aumann::path`, `aumann::study`, …).
+//! Every module is also reachable from here (`aumann::path`, `aumann::scenario`,
+//! `aumann::ingest`, …).
 #![warn(missing_docs)]
 
-pub mod apps;
-pub mod engine;
-
-pub use apps::{
-    benchmark, coalition, compare, demo, faithfulness, ingest, longtable, markdown, panel,
-    scenario, seed, study, synth, train,
-};
-pub use engine::{
-    array, attribution, backend, baseline, choice, error, exact, indicators, input, limits, model,
-    npy, ops, output, path, progress, run, verify,
-};
-
+pub use aumann_engine as engine;
 pub use aumann_kernels as kernels;
-pub use error::{Error, Result};
+pub use aumann_methods as methods;
+pub use aumann_panel as panel;
+pub use aumann_report as report;
+pub use aumann_study as study;
 
-/// The types most programs need.
-pub mod prelude {
-    pub use crate::array::Array3;
-    pub use crate::attribution::Attribution;
-    pub use crate::backend::{Backend, Precision};
-    pub use crate::baseline::{Baseline, BaselineSpec};
-    pub use crate::indicators::pooled::{Pooled, Pooling};
-    pub use crate::indicators::pooled_fn::{PooledFn, PoolingFn};
-    pub use crate::indicators::scalar::Scalar;
-    pub use crate::indicators::{Analytic, Indicator, IndicatorSpec};
-    pub use crate::path::{self, PathOptions, Rule};
-    pub use crate::run::RunConfig;
-}
+pub use aumann_engine::{
+    array, attribution, backend, baseline, choice, error, exact, indicators, input, limits,
+    longtable, model, npy, ops, output, path, progress, run, seed, verify,
+};
+pub use aumann_methods::{
+    benchmark, coalition, compare, demo, faithfulness, scenario, synth, train,
+};
+pub use aumann_panel::ingest;
+pub use aumann_report::markdown;
+
+pub use aumann_engine::{Error, Result};
+
+pub use aumann_engine::prelude;
 
 /// The README's Rust examples, compiled and run with the doctests.
 #[cfg(doctest)]

@@ -84,7 +84,7 @@ fn mutate(mut bytes: Vec<u8>, edits: &[Mutation]) -> Vec<u8> {
 }
 
 /// The invariant of a reader's answer: an error that says something, or a result.
-fn clear<T>(result: &aumann::Result<T>) -> Result<(), TestCaseError> {
+fn clear<T, E: std::fmt::Display>(result: &Result<T, E>) -> Result<(), TestCaseError> {
     if let Err(e) = result {
         let msg = e.to_string();
         prop_assert!(!msg.trim().is_empty(), "an empty error message");

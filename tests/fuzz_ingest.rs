@@ -11,10 +11,10 @@
 
 use std::path::Path;
 
-use aumann::Error;
 use aumann::ingest::build::{IngestConfig, PanelBuilder, ReadingReport};
 use aumann::ingest::event::{Event, Line};
 use aumann::ingest::{capture, clock, followers, reader, source, topics};
+use aumann::panel::Error;
 use proptest::prelude::*;
 
 use crate::common::{sample_lines, samples};
@@ -422,7 +422,7 @@ proptest! {
                 let lines = bytes.iter().filter(|&&b| b == b'\n').count() + 1;
                 prop_assert!(line.is_none_or(|l| (1..=lines).contains(&l)), "line {:?}", line);
             }
-            Err(Error::Io { path: p, .. }) => prop_assert_eq!(p, path.clone()),
+            Err(Error::Engine(aumann::Error::Io { path: p, .. })) => prop_assert_eq!(p, path.clone()),
             Err(e) => return Err(TestCaseError::fail(format!("{e}"))),
         }
     }

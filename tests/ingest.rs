@@ -231,7 +231,7 @@ fn zstd_files_read_like_their_lines_and_truncation_is_reported() {
     let cut = write("c.jsonl.zst", &frames[..frames.len() / 2]);
     let mut kept = 0;
     match read_file(&cut, Some(&dict), &mut |_| kept += 1) {
-        Err(aumann::Error::Truncated {
+        Err(aumann::panel::Error::Truncated {
             path,
             offset,
             events,
@@ -243,7 +243,7 @@ fn zstd_files_read_like_their_lines_and_truncation_is_reported() {
                 offset > 0 && offset <= (frames.len() / 2) as u64 && (1..152).contains(&kept),
                 "offset {offset}, {kept} events"
             );
-            let message = aumann::Error::Truncated {
+            let message = aumann::panel::Error::Truncated {
                 path,
                 offset,
                 events: kept,

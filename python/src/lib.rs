@@ -17,16 +17,16 @@ use numpy::{IntoPyArray, PyArrayDyn, PyArrayMethods, PyReadonlyArrayDyn, PyUntyp
 use pyo3::exceptions::{PyException, PyKeyboardInterrupt};
 use pyo3::prelude::*;
 
-use aumann::array::Array3;
+use aumann_engine::array::Array3;
 
 /// burn allocates a buffer per tensor operation; mimalloc reuses freed ones where glibc returns
 /// them to the kernel and faults them back in. Only the engine's own allocations use it.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-use aumann::backend::{Backend, Precision};
-use aumann::baseline::BaselineSpec;
-use aumann::indicators::IndicatorSpec;
-use aumann::run::{Method, RunConfig, Summary};
+use aumann_engine::backend::{Backend, Precision};
+use aumann_engine::baseline::BaselineSpec;
+use aumann_engine::indicators::IndicatorSpec;
+use aumann_engine::run::{Method, RunConfig, Summary};
 
 pyo3::create_exception!(_rust, EngineError, PyException);
 
@@ -57,10 +57,10 @@ fn quiet_interrupts() {
 
 /// Run `work` on the engine without the GIL: signals checked after every chunk of progress,
 /// panics and Ctrl-C turned into Python exceptions.
-fn run_engine<T: Send>(
+fn run_engine<T: Send, E: LibraryError + Send>(
     py: Python<'_>,
     progress: Option<&Py<PyAny>>,
-    work: impl FnOnce(&mut (dyn FnMut(usize, usize) + Send)) -> aumann::Result<T> + Send,
+    work: impl FnOnce(&mut (dyn FnMut(usize, usize) + Send)) -> Result<T, E> + Send,
 ) -> PyResult<T> {
     if FORKED.load(Ordering::SeqCst) {
         return Err(EngineError::new_err((
@@ -93,7 +93,7 @@ fn run_engine<T: Send>(
         catch_unwind(AssertUnwindSafe(|| work(&mut check)))
     });
     match outcome {
-        Ok(result) => result.map_err(engine),
+        Ok(result) => result.map_err(|e| e.to_py()),
         Err(payload) if payload.is::<Interrupted>() => Err(PyKeyboardInterrupt::new_err(())),
         Err(payload) => {
             let what = payload
@@ -112,21 +112,70 @@ fn run_engine<T: Send>(
 }
 
 /// The kind of an engine error, for the package's exception classes.
-fn kind(e: &aumann::Error) -> &'static str {
-    use aumann::Error as E;
+fn kind(e: &aumann_engine::Error) -> &'static str {
+    use aumann_engine::Error as E;
     match e {
         E::Backend { .. }
         | E::UnsupportedPrecision { .. }
         | E::InexactTranscendentals { .. }
-        | E::Readback { .. }
-        | E::Render { .. } => "backend",
+        | E::Readback { .. } => "backend",
         E::Io { .. } => "io",
         _ => "input",
     }
 }
 
-fn engine(e: aumann::Error) -> PyErr {
+fn engine(e: aumann_engine::Error) -> PyErr {
     EngineError::new_err((kind(&e), e.to_string()))
+}
+
+/// An error of the library, as the package's exception: an engine error by its kind, a
+/// figure that could not be drawn as a backend failure, anything else (a panel or scenario
+/// folder) as bad input.
+trait LibraryError: std::error::Error {
+    /// The engine error, if this is or holds one.
+    fn engine_error(&self) -> Option<&aumann_engine::Error>;
+    /// Whether a figure could not be drawn.
+    fn is_render(&self) -> bool {
+        false
+    }
+    fn to_py(&self) -> PyErr {
+        let kind = match self.engine_error() {
+            Some(e) => kind(e),
+            None if self.is_render() => "backend",
+            None => "input",
+        };
+        EngineError::new_err((kind, self.to_string()))
+    }
+}
+
+impl LibraryError for aumann_engine::Error {
+    fn engine_error(&self) -> Option<&aumann_engine::Error> {
+        Some(self)
+    }
+}
+
+impl LibraryError for aumann_methods::Error {
+    fn engine_error(&self) -> Option<&aumann_engine::Error> {
+        self.engine()
+    }
+    fn is_render(&self) -> bool {
+        matches!(self, Self::Render(_))
+    }
+}
+
+impl LibraryError for aumann_panel::Error {
+    fn engine_error(&self) -> Option<&aumann_engine::Error> {
+        self.engine()
+    }
+}
+
+impl LibraryError for aumann_study::Error {
+    fn engine_error(&self) -> Option<&aumann_engine::Error> {
+        self.engine()
+    }
+    fn is_render(&self) -> bool {
+        matches!(self, Self::Render(_))
+    }
 }
 
 fn input(message: String) -> PyErr {
@@ -188,7 +237,7 @@ fn precision_for(precision: Option<&str>, features: &Array3) -> PyResult<Precisi
 fn baseline_of(
     b: &Bound<'_, PyAny>,
     [t, n, d]: [usize; 3],
-) -> PyResult<aumann::baseline::Baseline> {
+) -> PyResult<aumann_engine::baseline::Baseline> {
     let a: PyReadonlyArrayDyn<'_, f64> = b.extract().map_err(|_| {
         input("baseline must be a float64 NumPy array (the package converts)".into())
     })?;
@@ -204,7 +253,7 @@ fn baseline_of(
     };
     let array = Array3::from_f64(shape, a.as_array().iter().copied().collect());
     array.check_finite("baseline").map_err(engine)?;
-    Ok(aumann::baseline::Baseline::from_array(array))
+    Ok(aumann_engine::baseline::Baseline::from_array(array))
 }
 
 /// `attribute(X, indicator, model, baseline, method, rule, steps, backend, precision, threads,
@@ -233,13 +282,15 @@ fn attribute<'py>(
         .map(|b| baseline_of(&b, features.shape()))
         .transpose()?;
     let parse = |what: &str, e: String| input(format!("{what}: {e}"));
-    let mut spec: IndicatorSpec = indicator.parse().map_err(|e: aumann::Error| engine(e))?;
+    let mut spec: IndicatorSpec = indicator
+        .parse()
+        .map_err(|e: aumann_engine::Error| engine(e))?;
     spec.model = model.map(Into::into);
     let mut config = RunConfig::new(spec);
     config.method = method
         .parse::<Method>()
         .map_err(|e| parse("method", e.to_string()))?;
-    config.rule = <aumann::path::Rule as aumann::choice::Choice>::from_label(rule)
+    config.rule = <aumann_engine::path::Rule as aumann_engine::choice::Choice>::from_label(rule)
         .map_err(|e| parse("rule", e.to_string()))?;
     config.points = steps;
     config.backend = backend
@@ -253,22 +304,23 @@ fn attribute<'py>(
     config.threads = threads;
     config.normalize = normalize;
     let [t, n, d] = features.shape();
-    let (values, summary) = run_engine(py, progress.as_ref(), |check| {
-        let mut report = |p: aumann::progress::Progress| check(p.done, p.total);
-        let out = match &explicit {
-            Some(b) => aumann::run::run_from(&config, &features, b, &mut report)?,
-            None => aumann::run::run(&config, &features, &mut report)?,
-        };
-        let summary =
-            Summary::new(&config, std::path::Path::new("<numpy>"), d, &out, 0.0).to_json();
-        // φ moves out to NumPy; shares are a new array only when asked for.
-        let values = if config.normalize {
-            out.attribution.shares()?
-        } else {
-            out.attribution.phi
-        };
-        Ok((values, summary))
-    })?;
+    let (values, summary) =
+        run_engine::<_, aumann_engine::Error>(py, progress.as_ref(), |check| {
+            let mut report = |p: aumann_engine::progress::Progress| check(p.done, p.total);
+            let out = match &explicit {
+                Some(b) => aumann_engine::run::run_from(&config, &features, b, &mut report)?,
+                None => aumann_engine::run::run(&config, &features, &mut report)?,
+            };
+            let summary =
+                Summary::new(&config, std::path::Path::new("<numpy>"), d, &out, 0.0).to_json();
+            // φ moves out to NumPy; shares are a new array only when asked for.
+            let values = if config.normalize {
+                out.attribution.shares()?
+            } else {
+                out.attribution.phi
+            };
+            Ok((values, summary))
+        })?;
     let shape: Vec<usize> = if rank == 2 { vec![n] } else { vec![t, n] };
     let phi = values.into_pyarray(py).reshape(shape)?;
     Ok((phi, summary))
@@ -293,8 +345,8 @@ fn evaluate<'py>(
     let values = run_engine(py, None, |_| {
         let device = backend.device_for(precision)?;
         let built = spec.build(&device, features.dims(), precision)?;
-        let block = aumann::path::PathOptions::default().block_elements;
-        aumann::run::evaluate(built.as_ref(), &features, precision, &device, block)
+        let block = aumann_engine::path::PathOptions::default().block_elements;
+        aumann_engine::run::evaluate(built.as_ref(), &features, precision, &device, block)
     })?;
     Ok(values.into_pyarray(py))
 }
@@ -322,13 +374,15 @@ fn train_deepset(
     val_fraction: f64,
     patience: usize,
 ) -> PyResult<String> {
-    use aumann::train::{Target, TrainConfig};
+    use aumann_methods::train::{Target, TrainConfig};
     let (features, _) = features(x)?;
     let target = match (y, target_indicator) {
         (Some(y), _) => Target::Values(y.as_array().iter().copied().collect()),
         (None, Some(name)) => Target::Indicator(
-            <aumann::indicators::Analytic as aumann::choice::Choice>::from_label(name)
-                .map_err(engine)?,
+            <aumann_engine::indicators::Analytic as aumann_engine::choice::Choice>::from_label(
+                name,
+            )
+            .map_err(engine)?,
         ),
         (None, None) => {
             return Err(input(
@@ -352,17 +406,17 @@ fn train_deepset(
         patience,
         path_copies: 0,
     };
-    run_engine(py, None, |_| {
+    run_engine::<_, aumann_engine::Error>(py, None, |_| {
         let device = Backend::Flex.device()?;
         let (model, net, report) =
-            aumann::train::train(&features, &target, &config, &device, &mut |_| {})?;
-        let card = aumann::train::card(
+            aumann_methods::train::train(&features, &target, &config, &device, &mut |_| {})?;
+        let card = aumann_methods::train::card(
             &report,
             &target.describe(None),
             &config,
             "aumann.DeepSet.fit (Python)",
         );
-        aumann::model::save(&dir, &model, &net, &card)?;
+        aumann_engine::model::save(&dir, &model, &net, &card)?;
         Ok(serde_json::json!({
             "epochs_run": report.epochs_run,
             "best_epoch": report.best_epoch,
@@ -393,33 +447,34 @@ fn run_study(
     protocols: Vec<String>,
     progress: Option<Py<PyAny>>,
 ) -> PyResult<()> {
-    use aumann::choice::Choice;
-    use aumann::study::{Protocol, StudyConfig};
+    use aumann_engine::choice::Choice;
+    use aumann_study::{Protocol, StudyConfig};
     let config = StudyConfig {
         sizes,
         seeds,
         seed,
         indicators: (indicators.iter())
-            .map(|i| aumann::indicators::Analytic::from_label(i))
-            .collect::<aumann::Result<_>>()
+            .map(|i| aumann_engine::indicators::Analytic::from_label(i))
+            .collect::<aumann_engine::Result<_>>()
             .map_err(engine)?,
         protocols: (protocols.iter())
             .map(|p| Protocol::from_label(p))
-            .collect::<aumann::Result<_>>()
+            .collect::<aumann_engine::Result<_>>()
             .map_err(engine)?,
         ..StudyConfig::default()
     };
     let inputs: Vec<&std::path::Path> = panel.iter().map(|p| p.as_path()).collect();
-    let staged = aumann::output::Staged::folder(&out, "run.json", &inputs).map_err(engine)?;
-    run_engine(py, progress.as_ref(), |report| {
+    let staged =
+        aumann_engine::output::Staged::folder(&out, "run.json", &inputs).map_err(engine)?;
+    run_engine::<_, aumann_study::Error>(py, progress.as_ref(), |report| {
         let start = std::time::Instant::now();
         let (panel, origin) = match &panel {
             Some(dir) => (
-                aumann::panel::Panel::load(dir)?,
+                aumann_panel::Panel::load(dir)?,
                 format!("panel folder {}", dir.display()),
             ),
             None => {
-                let config = aumann::panel::synth::PanelConfig {
+                let config = aumann_panel::synth::PanelConfig {
                     agents,
                     days,
                     seed: panel_seed,
@@ -429,18 +484,18 @@ fn run_study(
                     "generated: aumann panel synth --agents {agents} --days {days} --seed {panel_seed}"
                 );
                 config.check()?;
-                (aumann::panel::synth::generate(&config), origin)
+                (aumann_panel::synth::generate(&config), origin)
             }
         };
         let panel_seconds = start.elapsed().as_secs_f64();
-        let results = aumann::study::run(&panel, &config, |p| report(p.done, p.total))?;
-        let info = aumann::study::report::RunInfo {
+        let results = aumann_study::run(&panel, &config, |p| report(p.done, p.total))?;
+        let info = aumann_study::report::RunInfo {
             command: "aumann.study (Python)".into(),
             panel_seconds,
             panel_origin: origin,
         };
-        aumann::study::report::write(staged.path(), &panel, &results, &info)?;
-        staged.commit()
+        aumann_study::report::write(staged.path(), &panel, &results, &info)?;
+        Ok(staged.commit()?)
     })
 }
 
@@ -467,8 +522,8 @@ fn compare<'py>(
         f64,
     )>,
 > {
-    use aumann::choice::Choice;
-    use aumann::compare::{CompareOptions, Method as CompareMethod};
+    use aumann_engine::choice::Choice;
+    use aumann_methods::compare::{CompareOptions, Method as CompareMethod};
     let (features, _) = features(x)?;
     if features.steps() != 1 {
         return Err(input(format!(
@@ -476,10 +531,10 @@ fn compare<'py>(
             features.steps()
         )));
     }
-    let kind = aumann::indicators::Analytic::from_label(indicator).map_err(engine)?;
+    let kind = aumann_engine::indicators::Analytic::from_label(indicator).map_err(engine)?;
     let methods = (methods.iter())
         .map(|m| CompareMethod::from_label(m))
-        .collect::<aumann::Result<Vec<_>>>()
+        .collect::<aumann_engine::Result<Vec<_>>>()
         .map_err(engine)?;
     let options = CompareOptions {
         samples,
@@ -489,10 +544,10 @@ fn compare<'py>(
     };
     let spec = baseline.parse::<BaselineSpec>().expect("infallible");
     let runs = run_engine(py, None, |_| {
-        let b = aumann::baseline::Baseline::resolve(&spec, &features)?;
+        let b = aumann_engine::baseline::Baseline::resolve(&spec, &features)?;
         (methods.iter())
-            .map(|&m| aumann::compare::run(m, kind, &features, &b, &options, &mut |_| {}))
-            .collect::<aumann::Result<Vec<_>>>()
+            .map(|&m| aumann_methods::compare::run(m, kind, &features, &b, &options, &mut |_| {}))
+            .collect::<aumann_engine::Result<Vec<_>>>()
     })?;
     Ok(runs
         .into_iter()
@@ -525,32 +580,33 @@ fn attribute_scenario<'py>(
     precision: &str,
     progress: Option<Py<PyAny>>,
 ) -> PyResult<(Bound<'py, PyArrayDyn<f64>>, Vec<f64>, Vec<f64>)> {
-    use aumann::choice::Choice;
-    use aumann::scenario::{Horizon, Target};
+    use aumann_engine::choice::Choice;
+    use aumann_methods::scenario::{Horizon, Target};
     let which = Horizon::from_label(which).map_err(engine)?;
-    let options = aumann::path::PathOptions {
-        rule: <aumann::path::Rule as Choice>::from_label(rule).map_err(engine)?,
+    let options = aumann_engine::path::PathOptions {
+        rule: <aumann_engine::path::Rule as Choice>::from_label(rule).map_err(engine)?,
         points: steps,
         precision: precision.parse::<Precision>().map_err(engine)?,
         ..Default::default()
     };
     let backend = backend.parse::<Backend>().map_err(engine)?;
-    let (phi, shape, v_x, v_b) = run_engine(py, progress.as_ref(), |report| {
-        options.check_points()?;
-        let loaded = aumann::scenario::load(&dir)?;
-        let device = backend.device_for(options.precision)?;
-        let target = Target { which, run, step };
-        let a = aumann::scenario::attribute(
-            &loaded,
-            target,
-            None,
-            None,
-            &options,
-            &device,
-            &mut |p| report(p.done, p.total),
-        )?;
-        Ok((a.phi, target.phi_shape(&loaded.manifest), a.v_x, a.v_b))
-    })?;
+    let (phi, shape, v_x, v_b) =
+        run_engine::<_, aumann_methods::Error>(py, progress.as_ref(), |report| {
+            options.check_points()?;
+            let loaded = aumann_methods::scenario::load(&dir)?;
+            let device = backend.device_for(options.precision)?;
+            let target = Target { which, run, step };
+            let a = aumann_methods::scenario::attribute(
+                &loaded,
+                target,
+                None,
+                None,
+                &options,
+                &device,
+                &mut |p| report(p.done, p.total),
+            )?;
+            Ok((a.phi, target.phi_shape(&loaded.manifest), a.v_x, a.v_b))
+        })?;
     Ok((phi.into_pyarray(py).reshape(shape)?, v_x, v_b))
 }
 

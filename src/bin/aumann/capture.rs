@@ -76,11 +76,13 @@ pub fn run(args: CaptureArgs) -> Result<ExitCode> {
         max_message_bytes: MAX_MESSAGE_BYTES,
         ignore_cursor: args.ignore_cursor,
     };
-    let flagged = |e: aumann::Error| match e {
-        aumann::Error::Cursor { .. } => {
+    let flagged = |e: aumann::panel::Error| match e {
+        aumann::panel::Error::Cursor { .. } => {
             anyhow::anyhow!("{e}; pass --ignore-cursor to start from the live stream without it")
         }
-        aumann::Error::Parameter { name: "rewind", .. } => anyhow::anyhow!("--rewind: {e}"),
+        aumann::panel::Error::Engine(aumann::Error::Parameter { name: "rewind", .. }) => {
+            anyhow::anyhow!("--rewind: {e}")
+        }
         e => e.into(),
     };
     if !config.ignore_cursor

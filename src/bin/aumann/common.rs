@@ -110,25 +110,58 @@ pub fn set_threads(threads: Option<usize>) -> Result<()> {
     Ok(())
 }
 
+/// An error of the library that may be, or hold, an engine error.
+pub trait EngineCause: std::error::Error + Send + Sync + Sized + 'static {
+    /// The engine error, if this is or holds one.
+    fn engine_error(&self) -> Option<&Error>;
+}
+
+impl EngineCause for Error {
+    fn engine_error(&self) -> Option<&Error> {
+        Some(self)
+    }
+}
+
+impl EngineCause for aumann::methods::Error {
+    fn engine_error(&self) -> Option<&Error> {
+        self.engine()
+    }
+}
+
+impl EngineCause for aumann::panel::Error {
+    fn engine_error(&self) -> Option<&Error> {
+        self.engine()
+    }
+}
+
+impl EngineCause for aumann::study::Error {
+    fn engine_error(&self) -> Option<&Error> {
+        self.engine()
+    }
+}
+
 /// A library error with the command line's context: the flag behind it, and the flag that
 /// fixes it.
-pub fn with_flags(err: Error) -> anyhow::Error {
-    match &err {
-        Error::TooFewPoints { .. } => anyhow::Error::new(err).context("--steps"),
-        Error::Backend { .. } => anyhow::anyhow!("{err}; or run on the CPU with --backend flex"),
-        Error::UnsupportedPrecision { .. } | Error::InexactTranscendentals { .. } => {
-            anyhow::anyhow!("{err} (--precision f32)")
+pub fn with_flags(err: impl EngineCause) -> anyhow::Error {
+    let hint = match err.engine_error() {
+        Some(Error::TooFewPoints { .. }) => return anyhow::Error::new(err).context("--steps"),
+        Some(Error::Backend { .. }) => "; or run on the CPU with --backend flex",
+        Some(Error::UnsupportedPrecision { .. } | Error::InexactTranscendentals { .. }) => {
+            " (--precision f32)"
         }
-        Error::UndefinedShare { .. } => anyhow::anyhow!("{err} (drop --normalize)"),
-        Error::Overflow {
+        Some(Error::UndefinedShare { .. }) => " (drop --normalize)",
+        Some(Error::Overflow {
             precision: Precision::F32,
             ..
-        } => anyhow::anyhow!("{err} (--precision f64)"),
-        Error::Missing { indicator, .. } => anyhow::anyhow!(
-            "--indicator {indicator} needs --model DIR, a folder written by `aumann train`"
-        ),
-        _ => err.into(),
-    }
+        }) => " (--precision f64)",
+        Some(Error::Missing { indicator, .. }) => {
+            return anyhow::anyhow!(
+                "--indicator {indicator} needs --model DIR, a folder written by `aumann train`"
+            );
+        }
+        _ => return err.into(),
+    };
+    anyhow::anyhow!("{err}{hint}")
 }
 
 /// An indicator as `--indicator` names it: one of the registry's, or a scenario's.

@@ -120,7 +120,7 @@ pub fn run(args: PanelIngestArgs) -> Result<ExitCode> {
         &mut |done, total| bar.update((done >> 20) as usize, (total >> 20) as usize),
     )
     .map_err(|e| match e {
-        aumann::Error::Undecodable { .. } => anyhow::anyhow!(
+        aumann::panel::Error::Undecodable { .. } => anyhow::anyhow!(
             "{e}; give Jetstream's dictionary with --zstd-dictionary if the file holds its \
              frames, or pass --skip-unreadable to go on without such files"
         ),
