@@ -5,7 +5,7 @@ use aumann::array::Array3;
 use aumann::backend::Precision;
 use aumann::baseline::Baseline;
 use aumann::coalition::{
-    AnalyticGame, Game, TensorGame, banzhaf_exact, banzhaf_sampled, batch, leave_one_out,
+    AnalyticGame, Incremental, TensorGame, banzhaf_exact, banzhaf_sampled, leave_one_out,
     shapley_exact, shapley_sampled, shapley_sampled_plain,
 };
 use aumann::kernels::closed_form::{self, Analytic};
@@ -152,7 +152,7 @@ fn efficiency_holds_for_shapley_only() {
     assert!(gap(&shapley_sampled(&game, 30, true, 1, none).unwrap().phi) < 1e-12);
     // Leave-one-out is not efficient. Neither is Banzhaf, except on games with pairwise
     // interactions only (such as the variance, where it equals Shapley): take `mult`.
-    let loo = gap(&leave_one_out(&game).phi);
+    let loo = gap(&leave_one_out(&game).unwrap().phi);
     assert!(gap(&banzhaf_exact(&game).unwrap().phi) < 1e-12);
     let (x, b) = population(12, 3, 4, false);
     let game = AnalyticGame::new(Analytic::Mult, x, b, 3);
@@ -366,33 +366,33 @@ fn tensor_route_equals_the_closed_form_route_on_analytic_indicators() {
         let pairs = [
             (
                 "loo",
-                leave_one_out(&closed),
-                batch::leave_one_out(&tensor).unwrap(),
+                leave_one_out(&closed).unwrap(),
+                leave_one_out(&tensor).unwrap(),
             ),
             (
                 "shapley-exact",
                 shapley_exact(&closed).unwrap(),
-                batch::shapley_exact(&tensor).unwrap(),
+                shapley_exact(&tensor).unwrap(),
             ),
             (
                 "banzhaf-exact",
                 banzhaf_exact(&closed).unwrap(),
-                batch::banzhaf_exact(&tensor).unwrap(),
+                banzhaf_exact(&tensor).unwrap(),
             ),
             (
                 "shapley-sampled",
                 shapley_sampled(&closed, 30, false, 5, &mut |_| {}).unwrap(),
-                batch::shapley_sampled(&tensor, 30, false, 5, &mut |_| {}).unwrap(),
+                shapley_sampled(&tensor, 30, false, 5, &mut |_| {}).unwrap(),
             ),
             (
                 "shapley-sampled antithetic",
                 shapley_sampled(&closed, 30, true, 5, &mut |_| {}).unwrap(),
-                batch::shapley_sampled(&tensor, 30, true, 5, &mut |_| {}).unwrap(),
+                shapley_sampled(&tensor, 30, true, 5, &mut |_| {}).unwrap(),
             ),
             (
                 "banzhaf-sampled",
                 banzhaf_sampled(&closed, 64, 5, &mut |_| {}).unwrap(),
-                batch::banzhaf_sampled(&tensor, 64, 5, &mut |_| {}).unwrap(),
+                banzhaf_sampled(&tensor, 64, 5, &mut |_| {}).unwrap(),
             ),
         ];
         for (method, a, t) in pairs {
@@ -502,7 +502,7 @@ fn tensor_route_on_every_backend(backend: aumann::backend::Backend) {
             1 << 14,
         )
         .unwrap();
-        let tensor = batch::shapley_exact(&game).unwrap();
+        let tensor = shapley_exact(&game).unwrap();
         let diff = max_rel_diff(&tensor.phi, &closed.phi);
         assert!(diff < tol, "{backend:?} {kind:?}: {diff:e}");
     }

@@ -864,7 +864,7 @@ fn exact_shapley_of_tiny_scenarios_equals_the_definition() {
                 1 << 12,
             )
             .unwrap();
-            let exact = coalition::batch::shapley_exact(&game).unwrap().phi;
+            let exact = coalition::shapley_exact(&game).unwrap().phi;
             let scale = definition.iter().fold(0.0f64, |m, p| m.max(p.abs()));
             assert!(scale > 0.0, "{} {which:?}: all zero", s.name());
             let worst = (exact.iter().zip(&definition))

@@ -18,7 +18,7 @@
 
 use std::time::Instant;
 
-use crate::coalition::{self, AnalyticGame, Estimate};
+use crate::coalition::{self, AnalyticGame, Estimate, Game};
 use aumann_engine::array::Array3;
 use aumann_engine::backend::Backend;
 use aumann_engine::baseline::Baseline;
@@ -196,23 +196,10 @@ pub fn run(
             let g = game(indicator, features, baseline)?;
             let start = Instant::now();
             let e = match method {
-                Method::Loo => coalition::leave_one_out(&g),
-                Method::ShapleySampled => coalition::shapley_sampled(
-                    &g,
-                    options.samples,
-                    options.antithetic,
-                    options.seed,
-                    progress,
-                )?,
                 Method::ShapleySampledPlain => {
                     coalition::shapley_sampled_plain(&g, options.samples, options.seed, progress)?
                 }
-                Method::BanzhafSampled => {
-                    coalition::banzhaf_sampled(&g, options.samples, options.seed, progress)?
-                }
-                Method::ShapleyExact => coalition::shapley_exact(&g)?,
-                Method::BanzhafExact => coalition::banzhaf_exact(&g)?,
-                Method::AsExact | Method::AsPath => unreachable!("matched by the arms above"),
+                m => estimate(m, &g, options, progress)?,
             };
             Ok(from_estimate(e, start.elapsed().as_secs_f64()))
         }
@@ -221,7 +208,7 @@ pub fn run(
 
 /// Run `method` on any indicator's tensor program (a DeepSet, a scenario's risk) on a
 /// one-step population: the coalition methods score coalitions as rows of the program
-/// ([`coalition::batch`]; the plain sampled estimator is the same there), the path integral
+/// ([`coalition::TensorGame`]; the plain sampled estimator is the same there), the path integral
 /// runs on `options.backend`.
 ///
 /// # Errors
@@ -247,7 +234,6 @@ pub fn run_any(
             options.path.block_elements,
         )
     };
-    let (k, seed) = (options.samples, options.seed);
     let e = match method {
         Method::AsExact => {
             return Err(Error::NoExactForm {
@@ -271,13 +257,7 @@ pub fn run_any(
                 std_error: None,
             });
         }
-        Method::Loo => coalition::batch::leave_one_out(&game()?)?,
-        Method::ShapleySampled | Method::ShapleySampledPlain => {
-            coalition::batch::shapley_sampled(&game()?, k, options.antithetic, seed, progress)?
-        }
-        Method::BanzhafSampled => coalition::batch::banzhaf_sampled(&game()?, k, seed, progress)?,
-        Method::ShapleyExact => coalition::batch::shapley_exact(&game()?)?,
-        Method::BanzhafExact => coalition::batch::banzhaf_exact(&game()?)?,
+        m => estimate(m, &game()?, options, progress)?,
     };
     Ok(MethodRun {
         method,
@@ -285,6 +265,28 @@ pub fn run_any(
         std_error: e.std_error,
         seconds: start.elapsed().as_secs_f64(),
     })
+}
+
+/// The estimate of the coalition method `method` on `game`: one dispatch for the analytic
+/// games and the tensor games alike (the plain sampled Shapley is the sampled one on a game
+/// without a faster route).
+fn estimate(
+    method: Method,
+    game: &impl Game,
+    options: &CompareOptions,
+    progress: &mut (dyn FnMut(Progress) + Send),
+) -> Result<Estimate> {
+    let (k, seed) = (options.samples, options.seed);
+    match method {
+        Method::Loo => coalition::leave_one_out(game),
+        Method::ShapleySampled | Method::ShapleySampledPlain => {
+            coalition::shapley_sampled(game, k, options.antithetic, seed, progress)
+        }
+        Method::BanzhafSampled => coalition::banzhaf_sampled(game, k, seed, progress),
+        Method::ShapleyExact => coalition::shapley_exact(game),
+        Method::BanzhafExact => coalition::banzhaf_exact(game),
+        Method::AsExact | Method::AsPath => unreachable!("the callers match these first"),
+    }
 }
 
 /// `V(x) − V(b)` of any indicator's tensor program on a one-step population, in the options'
@@ -492,9 +494,8 @@ impl Subject {
     /// # Errors
     /// As [`game`] and [`change_any`].
     pub fn change(&self, options: &CompareOptions) -> Result<f64> {
-        use crate::coalition::Game;
         match &self.program {
-            Program::Analytic(a) => Ok(game(*a, &self.features, &self.baseline)?.change()),
+            Program::Analytic(a) => game(*a, &self.features, &self.baseline)?.change(),
             Program::Any(i) => change_any(i.as_ref(), &self.features, &self.baseline, options),
         }
     }

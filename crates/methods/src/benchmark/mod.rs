@@ -13,7 +13,7 @@ pub mod synthetic;
 
 use std::time::Instant;
 
-use crate::coalition::{self, EXACT_MAX_PLAYERS, Game};
+use crate::coalition::{self, EXACT_MAX_PLAYERS, Incremental};
 use crate::compare::{self, CompareOptions, Method};
 use aumann_engine::array::Array3;
 use aumann_engine::backend::{Backend, Precision};
@@ -189,7 +189,7 @@ pub fn synthetic_table(
                         };
                         path::attribute(&inst, &x, &b, &opts, &device, &mut |_| {})?.phi
                     }
-                    Method::Loo => coalition::leave_one_out(&inst).phi,
+                    Method::Loo => coalition::leave_one_out(&inst)?.phi,
                     Method::ShapleySampled => {
                         coalition::shapley_sampled(&inst, options.samples, false, seed, none)?.phi
                     }
@@ -387,7 +387,7 @@ pub fn scaling_table(
 }
 
 /// The exact game value change `V(x) − V(b)` of an analytic indicator on one step.
-pub fn change(game: &impl Game) -> f64 {
+pub fn change(game: &impl Incremental) -> f64 {
     game.value(&game.full()) - game.value(&game.empty())
 }
 

@@ -13,7 +13,7 @@
 //!
 //! None is permutation-invariant (the weights belong to agents): they test the integrator,
 //! not the symmetry axiom. Each is a burn [`Indicator`] for the path engine (for its own `n`
-//! only) and a coalition [`Game`] with incremental updates for the coalition methods.
+//! only) and a coalition game with incremental updates ([`Incremental`]) for the coalition methods.
 
 use burn::tensor::activation::softplus;
 use burn::tensor::{Tensor, TensorData};
@@ -21,7 +21,7 @@ use rand::rngs::Xoshiro256PlusPlus;
 use rand::{RngExt, SeedableRng};
 use rand_distr::{Distribution, StandardNormal};
 
-use crate::coalition::Game;
+use crate::coalition::Incremental;
 use crate::coalition::game::Sum;
 use aumann_engine::error::Result;
 use aumann_engine::indicators::Indicator;
@@ -259,7 +259,7 @@ impl Instance {
     }
 }
 
-impl Game for Instance {
+impl Incremental for Instance {
     type State = InstanceState;
 
     fn players(&self) -> usize {
@@ -320,7 +320,7 @@ mod tests {
                     inst.join(&mut s, i);
                 }
                 members[i] = !members[i];
-                let (a, b) = (Game::value(&inst, &s), inst.value_of(&members));
+                let (a, b) = (Incremental::value(&inst, &s), inst.value_of(&members));
                 assert!(
                     (a - b).abs() < 1e-12 * b.abs().max(1.0),
                     "{kind:?}: {a} vs {b}"

@@ -1,8 +1,8 @@
 //! Coalition games over agents: `v(S) = V(x_S, b_{−S})`, the population with the agents of
 //! `S` at their features and everyone else at the baseline (the population size stays `n`).
 //!
-//! A [`Game`] keeps the current population's sufficient statistics in a state that one
-//! agent at a time joins or leaves, so a marginal contribution costs `O(1)`–`O(log n)`
+//! An [`Incremental`] game keeps the current population's sufficient statistics in a state
+//! that one agent at a time joins or leaves, so a marginal contribution costs `O(1)`–`O(log n)`
 //! instead of re-evaluating `V` over all `n` agents:
 //!
 //! ```text
@@ -14,14 +14,122 @@
 //! ```
 //!
 //! Running sums are compensated (Neumaier), so millions of joins and leaves do not drift.
-//! [`Game::value_of`] evaluates a coalition from scratch through the same closed-form
+//! [`Incremental::value_of`] evaluates a coalition from scratch through the same closed-form
 //! kernels the exact attributions use: the plain estimator, and the reference the
 //! incremental states are tested against.
 
 use aumann_kernels::closed_form::{self, Analytic};
+use rayon::prelude::*;
 
-/// A cooperative game over `n` players with incremental evaluation.
-pub trait Game: Sync {
+use aumann_engine::error::Result;
+
+/// A cooperative game over `n` players: how its coalitions are scored. The estimators of
+/// [`super::methods`] are written once over this trait; a game says only how it values
+/// coalitions, one list of them at a time ([`Game::values`]) and, where it has a faster way,
+/// the lists every estimator asks for (prefixes of orders, every player left out, all `2^n`).
+pub trait Game {
+    /// Number of players `n`.
+    fn players(&self) -> usize;
+
+    /// Coalitions worth scoring in one call to [`Game::values`] (the estimators' calls hold
+    /// at most this many, to bound memory).
+    fn batch(&self) -> usize;
+
+    /// `v` of every coalition in `members` (`rows × n` flags, row-major: player `i` of
+    /// coalition `r` at `r·n + i`).
+    ///
+    /// # Errors
+    /// Whatever scoring a coalition can fail with (a read-back, say).
+    fn values(&self, members: &[bool]) -> Result<Vec<f64>>;
+
+    /// Orders worth walking in one call to [`Game::walks`].
+    fn walks_per_call(&self) -> usize {
+        (self.batch() / (self.players() + 1)).max(1)
+    }
+
+    /// `v` of the `n + 1` prefixes of each of `orders` (permutations of the players), order
+    /// after order: `(orders.len() · (n + 1))` values.
+    ///
+    /// # Errors
+    /// As [`Game::values`].
+    fn walks(&self, orders: &[Vec<usize>]) -> Result<Vec<f64>> {
+        let n = self.players();
+        let members: Vec<bool> = (orders.iter())
+            .flat_map(|order| switched(n, order, false))
+            .collect();
+        self.values(&members)
+    }
+
+    /// `v([n] \ {i})` for every player `i`, in order.
+    ///
+    /// # Errors
+    /// As [`Game::values`].
+    fn without_each(&self) -> Result<Vec<f64>> {
+        let n = self.players();
+        let rows = self.batch().max(1);
+        let mut out = Vec::with_capacity(n);
+        for start in (0..n).step_by(rows) {
+            let end = n.min(start + rows);
+            let mut members = vec![true; (end - start) * n];
+            for (row, i) in (start..end).enumerate() {
+                members[row * n + i] = false;
+            }
+            out.extend(self.values(&members)?);
+        }
+        Ok(out)
+    }
+
+    /// `v` of all `2^n` coalitions, indexed by bit mask (bit `i` = player `i`).
+    ///
+    /// # Errors
+    /// As [`Game::values`].
+    fn table(&self) -> Result<Vec<f64>> {
+        let n = self.players();
+        let total = 1usize << n;
+        let rows = self.batch().max(1);
+        let mut values = Vec::with_capacity(total);
+        for start in (0..total).step_by(rows) {
+            let mut members = Vec::with_capacity(rows * n);
+            for mask in start..total.min(start + rows) {
+                members.extend((0..n).map(|i| mask & (1 << i) != 0));
+            }
+            values.extend(self.values(&members)?);
+        }
+        Ok(values)
+    }
+
+    /// `v(N) − v(∅)`: the change the attributions share out.
+    ///
+    /// # Errors
+    /// As [`Game::values`].
+    fn change(&self) -> Result<f64> {
+        let n = self.players();
+        let mut members = vec![true; n];
+        members.extend(vec![false; n]);
+        let v = self.values(&members)?;
+        Ok(v[0] - v[1])
+    }
+}
+
+/// The coalitions along `order` as flags (`(order.len() + 1) × n`): row 0 has every player
+/// `from` (all out, or all in), and each later row switches the next player of `order`.
+/// With `from = false` over a whole permutation these are its prefixes.
+pub fn switched(n: usize, order: &[usize], from: bool) -> Vec<bool> {
+    let mut members = Vec::with_capacity((order.len() + 1) * n);
+    let mut row = vec![from; n];
+    members.extend_from_slice(&row);
+    for &i in order {
+        row[i] = !from;
+        members.extend_from_slice(&row);
+    }
+    members
+}
+
+/// A game evaluated incrementally: the population's sufficient statistics in a state that one
+/// player at a time joins or leaves. Every incremental game is a [`Game`]: prefixes, players
+/// left out one at a time and the Gray-code walk over all coalitions cost one join or leave
+/// each, in parallel over orders and coalitions.
+pub trait Incremental: Sync {
     /// The population's statistics for one coalition.
     type State: Clone + Send + Sync;
     /// Number of players `n`.
@@ -37,11 +145,6 @@ pub trait Game: Sync {
     /// `v(S)` for `members[i]` = whether player `i` is in `S`, evaluated from scratch.
     fn value_of(&self, members: &[bool]) -> f64;
 
-    /// `v(N) − v(∅)`: the change the attributions share out.
-    fn change(&self) -> f64 {
-        self.value(&self.full()) - self.value(&self.empty())
-    }
-
     /// The state of the grand coalition.
     fn full(&self) -> Self::State {
         let mut s = self.empty();
@@ -49,6 +152,120 @@ pub trait Game: Sync {
             self.join(&mut s, i);
         }
         s
+    }
+}
+
+impl<G: Incremental> Game for G {
+    fn players(&self) -> usize {
+        Incremental::players(self)
+    }
+
+    fn batch(&self) -> usize {
+        (rayon::current_num_threads() * 8).max(1)
+    }
+
+    fn values(&self, members: &[bool]) -> Result<Vec<f64>> {
+        let n = Incremental::players(self).max(1);
+        Ok(members
+            .par_chunks(n)
+            .map(|row| {
+                let mut s = self.empty();
+                for (i, _) in row.iter().enumerate().filter(|m| *m.1) {
+                    self.join(&mut s, i);
+                }
+                self.value(&s)
+            })
+            .collect())
+    }
+
+    fn walks_per_call(&self) -> usize {
+        (rayon::current_num_threads() * 4).max(1)
+    }
+
+    fn walks(&self, orders: &[Vec<usize>]) -> Result<Vec<f64>> {
+        let chains: Vec<Vec<f64>> = orders
+            .par_iter()
+            .map(|order| {
+                let mut s = self.empty();
+                let mut chain = Vec::with_capacity(order.len() + 1);
+                chain.push(self.value(&s));
+                for &i in order {
+                    self.join(&mut s, i);
+                    chain.push(self.value(&s));
+                }
+                chain
+            })
+            .collect();
+        Ok(chains.concat())
+    }
+
+    fn without_each(&self) -> Result<Vec<f64>> {
+        let n = Incremental::players(self);
+        let full = self.full();
+        let chunk = n.div_ceil(rayon::current_num_threads().max(1)).max(1);
+        Ok((0..n)
+            .collect::<Vec<_>>()
+            .par_chunks(chunk)
+            .flat_map_iter(|players| {
+                let mut s = full.clone();
+                players
+                    .iter()
+                    .map(|&i| {
+                        self.leave(&mut s, i);
+                        let v = self.value(&s);
+                        self.join(&mut s, i);
+                        v
+                    })
+                    .collect::<Vec<_>>()
+            })
+            .collect())
+    }
+
+    /// By a Gray-code walk: one join or leave per coalition.
+    fn table(&self) -> Result<Vec<f64>> {
+        let n = Incremental::players(self);
+        let mut values = vec![0.0; 1 << n];
+        let mut s = self.empty();
+        values[0] = self.value(&s);
+        let mut mask = 0usize;
+        for k in 1usize..1 << n {
+            let bit = k.trailing_zeros() as usize;
+            mask ^= 1 << bit;
+            if mask & (1 << bit) != 0 {
+                self.join(&mut s, bit);
+            } else {
+                self.leave(&mut s, bit);
+            }
+            values[mask] = self.value(&s);
+        }
+        Ok(values)
+    }
+
+    fn change(&self) -> Result<f64> {
+        Ok(self.value(&self.full()) - self.value(&self.empty()))
+    }
+}
+
+/// An incremental game scored from scratch ([`Incremental::value_of`]) at every coalition:
+/// the plain estimators, `O(n)` per coalition, and the reference the incremental states are
+/// tested against.
+pub struct FromScratch<'a, G>(pub &'a G);
+
+impl<G: Incremental> Game for FromScratch<'_, G> {
+    fn players(&self) -> usize {
+        self.0.players()
+    }
+
+    fn batch(&self) -> usize {
+        (rayon::current_num_threads() * 8).max(1) * (self.0.players() + 1)
+    }
+
+    fn values(&self, members: &[bool]) -> Result<Vec<f64>> {
+        let n = self.0.players().max(1);
+        Ok(members
+            .par_chunks(n)
+            .map(|row| self.0.value_of(row))
+            .collect())
     }
 }
 
@@ -232,7 +449,7 @@ fn fenwick_prefix(count: &[i64], total: &[f64], p: usize) -> (i64, f64) {
     (c, s)
 }
 
-impl Game for AnalyticGame {
+impl Incremental for AnalyticGame {
     type State = AnalyticState;
 
     fn players(&self) -> usize {

@@ -7,39 +7,39 @@
 //! Banzhaf           β_i = 2^{−(n−1)} Σ_{S ⊆ [n]\{i}} (v(S ∪ {i}) − v(S))
 //! ```
 //!
+//! Each estimator is written once over any [`Game`]: the game says how it values coalitions
+//! (an [`Incremental`] game one join at a time, a tensor game many rows at once).
+//!
 //! * **Sampled Shapley**: `K` uniform random permutations, each agent's marginal
-//!   contribution when it joins, evaluated incrementally (one join per step, `O(K n)` joins)
-//!   or, for the plain estimator, by re-evaluating `v` from scratch at every step
-//!   (`O(K n²)`). The antithetic option pairs each permutation with its reverse. Standard
+//!   contribution when it joins: the `n + 1` prefixes of each permutation valued (one join
+//!   per step on an incremental game, `O(K n)` joins) or, for the plain estimator, `v`
+//!   re-evaluated from scratch at every step (`O(K n²)`). The antithetic option pairs each permutation with its reverse. Standard
 //!   error: the standard deviation of the per-permutation (per-pair) contributions over
 //!   `√K` (`√(K/2)`).
 //! * **Sampled Banzhaf** (maximum sample reuse): `K` coalitions, each player in with
 //!   probability ½ independently; `β_i` = mean of `v` over the coalitions containing `i`
 //!   minus the mean over those that do not, every evaluation reused for every player.
 //!   Standard error `√(s²_in/K_in + s²_out/K_out)`.
-//! * **Exact** Shapley and Banzhaf enumerate all `2^n` coalitions in Gray-code order (one
-//!   join or leave per coalition), for `n ≤` [`EXACT_MAX_PLAYERS`].
+//! * **Exact** Shapley and Banzhaf enumerate all `2^n` coalitions (an incremental game in
+//!   Gray-code order, one join or leave per coalition), for `n ≤` [`EXACT_MAX_PLAYERS`].
 //!
 //! Shapley values are efficient (`Σ φ = v([n]) − v(∅)`, sampled ones exactly so per
 //! permutation); leave-one-out and Banzhaf are not. Every estimator is seeded and gives the
 //! same numbers for a seed whatever the number of threads: permutation `k` and coalition `k`
-//! are drawn from their own streams, and partial sums are combined in a fixed order.
+//! are drawn from their own streams, and contributions are summed in draw order.
 
 use rand::rngs::Xoshiro256PlusPlus;
 use rand::seq::SliceRandom;
 use rand::{RngExt, SeedableRng};
 use rayon::prelude::*;
 
-use super::game::{Game, Sum};
+use super::game::{FromScratch, Game, Incremental, Sum};
 use aumann_engine::error::{Error, Result};
 use aumann_engine::progress::Progress;
 use aumann_engine::seed::mix;
 
 /// The largest game the exact methods enumerate (2²⁰ coalitions).
 pub const EXACT_MAX_PLAYERS: usize = 20;
-
-/// Draws handled by one task: partial sums of a chunk are combined in chunk order.
-const CHUNK: usize = 4;
 
 /// An attribution from a coalition method.
 #[derive(Clone, Debug, PartialEq)]
@@ -52,64 +52,43 @@ pub struct Estimate {
     pub evaluations: u64,
 }
 
-/// Leave-one-out.
-pub fn leave_one_out<G: Game>(game: &G) -> Estimate {
+/// Leave-one-out: `φ_i = v([n]) − v([n] \ {i})`.
+///
+/// # Errors
+/// Whatever scoring fails with.
+pub fn leave_one_out(game: &impl Game) -> Result<Estimate> {
     let n = game.players();
-    let full = game.full();
-    let v_full = game.value(&full);
-    let chunk = n.div_ceil(rayon::current_num_threads().max(1)).max(1);
-    let phi: Vec<f64> = (0..n)
-        .collect::<Vec<_>>()
-        .par_chunks(chunk)
-        .flat_map_iter(|players| {
-            let mut s = full.clone();
-            players
-                .iter()
-                .map(|&i| {
-                    game.leave(&mut s, i);
-                    let v = game.value(&s);
-                    game.join(&mut s, i);
-                    v_full - v
-                })
-                .collect::<Vec<_>>()
-        })
-        .collect();
-    Estimate {
+    let full = game.values(&vec![true; n])?[0];
+    let phi = game.without_each()?.into_iter().map(|v| full - v).collect();
+    Ok(Estimate {
         phi,
         std_error: None,
-        evaluations: 2 * n as u64,
-    }
+        evaluations: (n + 1) as u64,
+    })
 }
 
 /// Per-player sums of samples and of their squares.
 #[derive(Clone)]
-pub(super) struct Moments {
+struct Moments {
     sum: Vec<Sum>,
     sq: Vec<Sum>,
 }
 
 impl Moments {
-    pub(super) fn new(n: usize) -> Self {
+    fn new(n: usize) -> Self {
         Self {
             sum: vec![Sum::default(); n],
             sq: vec![Sum::default(); n],
         }
     }
 
-    pub(super) fn push(&mut self, i: usize, x: f64) {
+    fn push(&mut self, i: usize, x: f64) {
         self.sum[i].add(x);
         self.sq[i].add(x * x);
     }
 
-    fn merge(&mut self, other: &Moments) {
-        for i in 0..self.sum.len() {
-            self.sum[i].add(other.sum[i].get());
-            self.sq[i].add(other.sq[i].get());
-        }
-    }
-
     /// Means and standard errors of the mean over `k` samples each.
-    pub(super) fn finish(&self, k: usize) -> (Vec<f64>, Vec<f64>) {
+    fn finish(&self, k: usize) -> (Vec<f64>, Vec<f64>) {
         let kf = k as f64;
         self.sum
             .iter()
@@ -127,38 +106,6 @@ impl Moments {
     }
 }
 
-/// Run `draws` independent draws in fixed chunks, in parallel, reporting progress between
-/// batches; `draw(k, &mut moments)` adds draw `k`'s samples.
-fn sample_in_chunks(
-    n: usize,
-    draws: usize,
-    progress: &mut (dyn FnMut(Progress) + Send),
-    draw: impl Fn(usize, &mut Moments) + Sync,
-) -> Moments {
-    let chunks = draws.div_ceil(CHUNK);
-    let batch = (rayon::current_num_threads() * 4).max(1);
-    let mut total = Moments::new(n);
-    let mut done = 0;
-    for start in (0..chunks).step_by(batch) {
-        let parts: Vec<Moments> = (start..chunks.min(start + batch))
-            .into_par_iter()
-            .map(|c| {
-                let mut m = Moments::new(n);
-                for k in c * CHUNK..draws.min((c + 1) * CHUNK) {
-                    draw(k, &mut m);
-                }
-                m
-            })
-            .collect();
-        for p in &parts {
-            total.merge(p);
-        }
-        done = draws.min((start + batch) * CHUNK).max(done);
-        progress(Progress { done, total: draws });
-    }
-    total
-}
-
 /// Permutation `k` of the sampled Shapley estimators.
 pub(crate) fn permutation(n: usize, seed: u64, k: usize) -> Vec<usize> {
     let mut order: Vec<usize> = (0..n).collect();
@@ -168,13 +115,16 @@ pub(crate) fn permutation(n: usize, seed: u64, k: usize) -> Vec<usize> {
     order
 }
 
-/// Sampled Shapley with `samples` permutations, evaluated incrementally. With `antithetic`,
-/// permutations come in pairs `(π, reverse π)` and `samples` must be even.
+/// Sampled Shapley over `samples` uniform random permutations: each player's marginal
+/// contribution where it joins, averaged. With `antithetic`, permutations come in pairs
+/// `(π, reverse π)` and `samples` must be even. Permutation `k` is the same for a seed whatever
+/// the game, so every game's estimate uses the same orders.
 ///
 /// # Errors
-/// [`Error::Parameter`] for zero samples or an odd count with `antithetic`.
-pub fn shapley_sampled<G: Game>(
-    game: &G,
+/// [`Error::Parameter`] for zero samples or an odd count with `antithetic`; whatever scoring
+/// fails with.
+pub fn shapley_sampled(
+    game: &impl Game,
     samples: usize,
     antithetic: bool,
     seed: u64,
@@ -182,109 +132,99 @@ pub fn shapley_sampled<G: Game>(
 ) -> Result<Estimate> {
     check_samples(samples, antithetic)?;
     let n = game.players();
-    // Marginal contributions along one ordering of the players.
-    let along = |order: &mut dyn Iterator<Item = usize>, out: &mut [f64]| {
-        let mut s = game.empty();
-        let mut prev = game.value(&s);
-        for i in order {
-            game.join(&mut s, i);
-            let v = game.value(&s);
-            out[i] = v - prev;
-            prev = v;
-        }
-    };
     let draws = if antithetic { samples / 2 } else { samples };
-    let m = sample_in_chunks(n, draws, progress, |k, m| {
-        let order = permutation(n, seed, k);
-        let mut contrib = vec![0.0; n];
-        along(&mut order.iter().copied(), &mut contrib);
-        if antithetic {
-            let mut back = vec![0.0; n];
-            along(&mut order.iter().rev().copied(), &mut back);
-            for i in 0..n {
-                m.push(i, 0.5 * (contrib[i] + back[i]));
+    let orders_per_draw = if antithetic { 2 } else { 1 };
+    let group = (game.walks_per_call() / orders_per_draw).max(1);
+    let mut moments = Moments::new(n);
+    for start in (0..draws).step_by(group) {
+        let end = draws.min(start + group);
+        let orders: Vec<Vec<usize>> = (start..end)
+            .into_par_iter()
+            .flat_map_iter(|k| {
+                let order = permutation(n, seed, k);
+                let back = antithetic.then(|| order.iter().rev().copied().collect());
+                back.into_iter().chain([order])
+            })
+            .collect();
+        let v = game.walks(&orders)?;
+        let contributions = |o: usize| {
+            let mut c = vec![0.0; n];
+            let v = &v[o * (n + 1)..(o + 1) * (n + 1)];
+            for (j, &i) in orders[o].iter().enumerate() {
+                c[i] = v[j + 1] - v[j];
             }
-        } else {
-            for (i, c) in contrib.iter().enumerate() {
-                m.push(i, *c);
+            c
+        };
+        for d in 0..end - start {
+            if antithetic {
+                let (back, forth) = (contributions(2 * d), contributions(2 * d + 1));
+                for i in 0..n {
+                    moments.push(i, 0.5 * (forth[i] + back[i]));
+                }
+            } else {
+                for (i, c) in contributions(d).into_iter().enumerate() {
+                    moments.push(i, c);
+                }
             }
         }
-    });
-    let (phi, se) = m.finish(draws);
+        progress(Progress {
+            done: end,
+            total: draws,
+        });
+    }
+    let (phi, se) = moments.finish(draws);
     Ok(Estimate {
         phi,
         std_error: Some(se),
-        evaluations: (samples * n) as u64,
+        evaluations: (draws * orders_per_draw * (n + 1)) as u64,
     })
 }
 
 /// Sampled Shapley, plain estimator: every marginal contribution re-evaluates `v` from
-/// scratch ([`Game::value_of`]), `O(K n²)`; the same permutations as [`shapley_sampled`]
-/// without `antithetic`, so the two agree up to rounding.
+/// scratch ([`Incremental::value_of`]), `O(K n²)`; the same permutations as
+/// [`shapley_sampled`] without `antithetic`, so the two agree up to rounding.
 ///
 /// # Errors
 /// [`Error::Parameter`] for zero samples.
-pub fn shapley_sampled_plain<G: Game>(
+pub fn shapley_sampled_plain<G: Incremental>(
     game: &G,
     samples: usize,
     seed: u64,
     progress: &mut (dyn FnMut(Progress) + Send),
 ) -> Result<Estimate> {
-    check_samples(samples, false)?;
-    let n = game.players();
-    let m = sample_in_chunks(n, samples, progress, |k, m| {
-        let order = permutation(n, seed, k);
-        let mut members = vec![false; n];
-        let mut prev = game.value_of(&members);
-        for &i in &order {
-            members[i] = true;
-            let v = game.value_of(&members);
-            m.push(i, v - prev);
-            prev = v;
-        }
-    });
-    let (phi, se) = m.finish(samples);
-    Ok(Estimate {
-        phi,
-        std_error: Some(se),
-        evaluations: (samples * (n + 1)) as u64,
-    })
+    shapley_sampled(&FromScratch(game), samples, false, seed, progress)
 }
 
-/// Sampled Banzhaf, maximum-sample-reuse estimator over `samples` coalitions.
+/// Sampled Banzhaf, maximum-sample-reuse estimator over `samples` coalitions, each player in
+/// with probability ½ (coalition `k` the same for a seed whatever the game).
 ///
 /// # Errors
 /// [`Error::Parameter`] for fewer than 2 samples, or when some player was in every
-/// sampled coalition or in none (then its value has no estimate: draw more samples).
-pub fn banzhaf_sampled<G: Game>(
-    game: &G,
+/// sampled coalition or in none (then its value has no estimate: draw more samples);
+/// whatever scoring fails with.
+pub fn banzhaf_sampled(
+    game: &impl Game,
     samples: usize,
     seed: u64,
     progress: &mut (dyn FnMut(Progress) + Send),
 ) -> Result<Estimate> {
     check_banzhaf_samples(samples)?;
     let n = game.players();
-    let mut values = Vec::with_capacity(samples);
-    let batch = (rayon::current_num_threads() * 8).max(1);
-    for start in (0..samples).step_by(batch) {
-        let part: Vec<(Vec<bool>, f64)> = (start..samples.min(start + batch))
+    let group = game.batch().max(1);
+    let mut scored = Vec::with_capacity(samples);
+    for start in (0..samples).step_by(group) {
+        let coalitions: Vec<Vec<bool>> = (start..samples.min(start + group))
             .into_par_iter()
-            .map(|k| {
-                let members = banzhaf_coalition(n, seed, k);
-                let mut s = game.empty();
-                for (i, _) in members.iter().enumerate().filter(|m| *m.1) {
-                    game.join(&mut s, i);
-                }
-                (members, game.value(&s))
-            })
+            .map(|k| banzhaf_coalition(n, seed, k))
             .collect();
-        values.extend(part);
+        let v = game.values(&coalitions.concat())?;
+        scored.extend(coalitions.into_iter().zip(v));
         progress(Progress {
-            done: values.len(),
+            done: scored.len(),
             total: samples,
         });
     }
-    banzhaf_from_samples(n, &values)
+    banzhaf_from_samples(n, &scored)
 }
 
 pub(crate) fn check_banzhaf_samples(samples: usize) -> Result<()> {
@@ -304,13 +244,13 @@ fn at_most_samples(samples: usize) -> Result<()> {
 }
 
 /// Coalition `k` of the sampled Banzhaf estimators: each player in with probability ½.
-pub(super) fn banzhaf_coalition(n: usize, seed: u64, k: usize) -> Vec<bool> {
+fn banzhaf_coalition(n: usize, seed: u64, k: usize) -> Vec<bool> {
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(mix(&[seed, k as u64]));
     (0..n).map(|_| rng.random::<bool>()).collect()
 }
 
 /// The maximum-sample-reuse estimate from sampled coalitions and their values.
-pub(super) fn banzhaf_from_samples(n: usize, values: &[(Vec<bool>, f64)]) -> Result<Estimate> {
+fn banzhaf_from_samples(n: usize, values: &[(Vec<bool>, f64)]) -> Result<Estimate> {
     let samples = values.len();
     // Per player: moments of v over the coalitions containing it; plus moments of all.
     let mut all = Sum::default();
@@ -399,45 +339,31 @@ pub(crate) fn check_exact(n: usize) -> Result<()> {
     Ok(())
 }
 
-/// `v` of every coalition, indexed by its bit mask (bit `i` = player `i`), by a Gray-code walk.
-fn all_values<G: Game>(game: &G) -> Result<Vec<f64>> {
-    let n = game.players();
-    check_exact(n)?;
-    let mut values = vec![0.0; 1 << n];
-    let mut s = game.empty();
-    values[0] = game.value(&s);
-    let mut mask = 0usize;
-    for k in 1usize..1 << n {
-        let bit = k.trailing_zeros() as usize;
-        mask ^= 1 << bit;
-        if mask & (1 << bit) != 0 {
-            game.join(&mut s, bit);
-        } else {
-            game.leave(&mut s, bit);
-        }
-        values[mask] = game.value(&s);
-    }
-    Ok(values)
+/// `v` of all `2^n` coalitions, for games small enough to enumerate.
+fn all_values(game: &impl Game) -> Result<Vec<f64>> {
+    check_exact(game.players())?;
+    game.table()
 }
 
 /// Exact Shapley values by enumeration.
 ///
 /// # Errors
-/// [`Error::Parameter`] for more than [`EXACT_MAX_PLAYERS`] players.
-pub fn shapley_exact<G: Game>(game: &G) -> Result<Estimate> {
+/// [`Error::Parameter`] for more than [`EXACT_MAX_PLAYERS`] players; whatever scoring fails
+/// with.
+pub fn shapley_exact(game: &impl Game) -> Result<Estimate> {
     Ok(shapley_from_table(&all_values(game)?))
 }
 
 /// Exact Banzhaf values by enumeration.
 ///
 /// # Errors
-/// [`Error::Parameter`] for more than [`EXACT_MAX_PLAYERS`] players.
-pub fn banzhaf_exact<G: Game>(game: &G) -> Result<Estimate> {
+/// As [`shapley_exact`].
+pub fn banzhaf_exact(game: &impl Game) -> Result<Estimate> {
     Ok(banzhaf_from_table(&all_values(game)?))
 }
 
 /// Shapley values from `v` of every coalition (indexed by bit mask, `2^n` of them).
-pub(super) fn shapley_from_table(values: &[f64]) -> Estimate {
+fn shapley_from_table(values: &[f64]) -> Estimate {
     let n = values.len().trailing_zeros() as usize;
     // w(s) = s! (n − s − 1)! / n! = 1 / (n · C(n − 1, s)).
     let mut binom = vec![1.0f64; n];
@@ -463,7 +389,7 @@ pub(super) fn shapley_from_table(values: &[f64]) -> Estimate {
 }
 
 /// Banzhaf values from `v` of every coalition (indexed by bit mask).
-pub(super) fn banzhaf_from_table(values: &[f64]) -> Estimate {
+fn banzhaf_from_table(values: &[f64]) -> Estimate {
     let n = values.len().trailing_zeros() as usize;
     let scale = 0.5f64.powi(n as i32 - 1);
     let phi = (0..n)

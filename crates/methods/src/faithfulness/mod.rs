@@ -24,7 +24,7 @@ use burn::tensor::Device;
 use rand::rngs::Xoshiro256PlusPlus;
 use rand::{RngExt, SeedableRng};
 
-use crate::coalition::{BatchGame, Estimate, TensorGame, batch};
+use crate::coalition::{self, Estimate, Game, TensorGame};
 use crate::scenario::{Horizon, Loaded};
 use aumann_engine::array::Array3;
 use aumann_engine::baseline::Baseline;
@@ -392,11 +392,11 @@ fn attribute(
             if needed > options.budget_seconds {
                 return Ok((None, needed));
             }
-            batch::shapley_sampled(game, k, false, seed, progress)?
+            coalition::shapley_sampled(game, k, false, seed, progress)?
         }
-        FaithMethod::Loo => batch::leave_one_out(game)?,
-        FaithMethod::BanzhafSampled => batch::banzhaf_sampled(game, k, seed, progress)?,
-        FaithMethod::ShapleyExact => batch::shapley_exact(game)?,
+        FaithMethod::Loo => coalition::leave_one_out(game)?,
+        FaithMethod::BanzhafSampled => coalition::banzhaf_sampled(game, k, seed, progress)?,
+        FaithMethod::ShapleyExact => coalition::shapley_exact(game)?,
         FaithMethod::Random => {
             let mut rng = Xoshiro256PlusPlus::seed_from_u64(aumann_engine::seed::mix(&[seed, 11]));
             Estimate {
@@ -415,7 +415,7 @@ fn shapley_seconds(game: &TensorGame, k: usize, seed: u64) -> Result<f64> {
     let n = game.players();
     let rows = (n + 1).min(game.batch().max(1));
     let order = crate::coalition::methods::permutation(n, seed, 0);
-    let members = batch::switched(n, &order[..rows - 1], false);
+    let members = coalition::switched(n, &order[..rows - 1], false);
     let start = Instant::now();
     game.values(&members)?;
     let per_row = start.elapsed().as_secs_f64() / rows as f64;
@@ -435,7 +435,7 @@ impl Deletion<'_> {
         let n = self.game.players();
         let order = ranking(&e.phi);
         // Row k: everyone but the top k (row 0: everyone).
-        let members = batch::switched(n, &order[..self.k_max], true);
+        let members = coalition::switched(n, &order[..self.k_max], true);
         let drops = |game: &TensorGame| -> Result<Vec<f64>> {
             let v = game.values(&members)?;
             Ok(v[1..].iter().map(|vk| v[0] - vk).collect())

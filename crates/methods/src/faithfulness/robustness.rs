@@ -15,7 +15,7 @@ use burn::tensor::Device;
 
 use super::report::agreement;
 use super::{FaithMethod, FaithOptions, Faithfulness};
-use crate::coalition::{TensorGame, batch};
+use crate::coalition::{self, TensorGame};
 use crate::error::Result;
 use crate::scenario::{Loaded, Scenario};
 use aumann_engine::baseline::Baseline;
@@ -98,7 +98,7 @@ pub fn sweeps(
         options.path.block_elements,
     )?;
     for r in 0..orders as u64 {
-        let one = batch::shapley_sampled(&game, 1, false, options.seed + r, &mut |_| {})?;
+        let one = coalition::shapley_sampled(&game, 1, false, options.seed + r, &mut |_| {})?;
         let variant = format!("random order {r}");
         out.push(compare(
             "order",
