@@ -44,6 +44,7 @@ use aumann_engine::array::Values;
 use aumann_engine::npy;
 use aumann_engine::output::write_atomic;
 use aumann_panel::Panel;
+use aumann_report::csv_table::CsvTable;
 use aumann_report::heatmap::{HeatmapSpec, render_png};
 use aumann_report::markdown::{Align, Table};
 
@@ -158,24 +159,42 @@ fn num(v: f64) -> String {
 }
 
 /// `mean,std,ci_lo,ci_hi`, empty where undefined.
-fn stat_cols(s: Option<Stat>) -> String {
-    let ci = |s: &Stat| match s.ci {
-        Some([lo, hi]) => format!("{},{}", num(lo), num(hi)),
-        None => ",".into(),
+fn stat_cells(s: Option<Stat>) -> [String; 4] {
+    let [lo, hi] = match s.and_then(|s| s.ci) {
+        Some([lo, hi]) => [num(lo), num(hi)],
+        None => Default::default(),
     };
     match s {
-        Some(s) => format!("{},{},{}", num(s.mean), num(s.std), ci(&s)),
-        None => ",,,".into(),
+        Some(s) => [num(s.mean), num(s.std), lo, hi],
+        None => Default::default(),
     }
 }
 
-/// The header of [`stat_cols`] for `name`.
-fn stat_header(names: &[&str]) -> String {
-    (names.iter())
-        .map(|n| format!("{n}_mean,{n}_std,{n}_ci_lo,{n}_ci_hi"))
-        .collect::<Vec<_>>()
-        .join(",")
+/// The statistics of the three tiers, `tier(g)` for tier `g`: twelve cells.
+fn tier_cells(tier: impl Fn(usize) -> Option<Stat>) -> impl Iterator<Item = String> {
+    (0..3).flat_map(move |g| stat_cells(tier(g)))
 }
+
+/// The header of [`stat_cells`] for each of `names`.
+fn stat_header(names: &[&str]) -> Vec<String> {
+    (names.iter())
+        .flat_map(|n| ["mean", "std", "ci_lo", "ci_hi"].map(|s| format!("{n}_{s}")))
+        .collect()
+}
+
+/// A header: `before`, the statistics of `stats`, then `after`.
+fn csv_header(before: &[&str], stats: &[&str], after: &[&str]) -> CsvTable {
+    let names = (before.iter().map(|s| s.to_string()))
+        .chain(stat_header(stats))
+        .chain(after.iter().map(|s| s.to_string()));
+    CsvTable::new(names)
+}
+
+/// The columns every cell row starts with.
+const KEY: [&str; 4] = ["topic", "indicator", "protocol", "size"];
+
+/// The tiers, in the order of their columns.
+const TIERS: [&str; 3] = ["top", "mid", "tail"];
 
 /// Why a cell's statistics are empty or have no interval (empty when they are complete).
 fn cell_reason(c: &Cell) -> &'static str {
@@ -192,14 +211,14 @@ fn cell_reason(c: &Cell) -> &'static str {
     }
 }
 
-fn key(c: &Cell, topics: &[String]) -> String {
-    format!(
-        "{},{},{},{}",
-        topics[c.topic],
-        c.indicator.name(),
-        c.protocol.name(),
-        c.size
-    )
+/// `topic,indicator,protocol,size` of a cell.
+fn key(c: &Cell, topics: &[String]) -> [String; 4] {
+    [
+        topics[c.topic].clone(),
+        c.indicator.name().into(),
+        c.protocol.name().into(),
+        c.size.to_string(),
+    ]
 }
 
 fn full_cell(results: &StudyResults, topic: usize, indicator: Analytic) -> Option<&Cell> {
@@ -207,144 +226,126 @@ fn full_cell(results: &StudyResults, topic: usize, indicator: Analytic) -> Optio
 }
 
 /// `delta_top,delta_top_ci_lo,delta_top_ci_hi`, empty where undefined.
-fn delta_cols(d: Option<Stat>) -> String {
+fn delta_cells(d: Option<Stat>) -> [String; 3] {
     match d {
         Some(d) => {
-            let ci =
-                d.ci.map_or(",".into(), |[lo, hi]| format!("{},{}", num(lo), num(hi)));
-            format!("{},{ci}", num(d.mean))
+            let [lo, hi] =
+                d.ci.map_or(Default::default(), |[lo, hi]| [num(lo), num(hi)]);
+            [num(d.mean), lo, hi]
         }
-        None => ",,".into(),
+        None => Default::default(),
     }
 }
 
+const DELTA: [&str; 3] = ["delta_top", "delta_top_ci_lo", "delta_top_ci_hi"];
+
 fn shares_csv(results: &StudyResults, topics: &[String]) -> String {
-    let mut out = format!(
-        "topic,indicator,protocol,size,draws,kept,{},top_agents_mean,delta_top,delta_top_ci_lo,\
-         delta_top_ci_hi,reason\n",
-        stat_header(&["top", "mid", "tail"])
-    );
+    let before = [&KEY[..], &["draws", "kept"]].concat();
+    let after = [&["top_agents_mean"][..], &DELTA, &["reason"]].concat();
+    let mut t = csv_header(&before, &TIERS, &after);
     for c in &results.cells {
-        let top = c.share(0, 0);
-        let delta = delta_cols(results.delta_top(c, 0));
         let agents = c
             .stat(|r| r.top_agents as f64)
             .map(|s| num(s.mean))
             .unwrap_or_default();
-        let _ = writeln!(
-            out,
-            "{},{},{},{},{},{},{agents},{delta},{}",
-            key(c, topics),
-            c.draws,
-            c.runs.len(),
-            stat_cols(top),
-            stat_cols(c.share(0, 1)),
-            stat_cols(c.share(0, 2)),
-            cell_reason(c),
+        t.row(
+            (key(c, topics).into_iter())
+                .chain([c.draws.to_string(), c.runs.len().to_string()])
+                .chain(tier_cells(|g| c.share(0, g)))
+                .chain([agents])
+                .chain(delta_cells(results.delta_top(c, 0)))
+                .chain([cell_reason(c).to_string()]),
         );
     }
-    out
+    t.finish()
 }
 
 fn anchors_csv(results: &StudyResults, topics: &[String]) -> String {
-    let mut out = format!(
-        "topic,indicator,protocol,size,anchor,draws,kept,{},delta_top,delta_top_ci_lo,\
-         delta_top_ci_hi,reason\n",
-        stat_header(&["top", "mid", "tail"])
-    );
+    let before = [&KEY[..], &["anchor", "draws", "kept"]].concat();
+    let mut t = csv_header(&before, &TIERS, &[&DELTA[..], &["reason"]].concat());
     for c in &results.cells {
         for (a, anchor) in results.anchors.iter().enumerate() {
-            let delta = delta_cols(results.delta_top(c, a));
-            let _ = writeln!(
-                out,
-                "{},{anchor},{},{},{},{},{},{delta},{}",
-                key(c, topics),
-                c.draws,
-                c.runs.len(),
-                stat_cols(c.share(a, 0)),
-                stat_cols(c.share(a, 1)),
-                stat_cols(c.share(a, 2)),
-                cell_reason(c),
+            t.row(
+                (key(c, topics).into_iter())
+                    .chain([anchor.to_string(), c.draws.to_string()])
+                    .chain([c.runs.len().to_string()])
+                    .chain(tier_cells(|g| c.share(a, g)))
+                    .chain(delta_cells(results.delta_top(c, a)))
+                    .chain([cell_reason(c).to_string()]),
             );
         }
     }
-    out
+    t.finish()
 }
 
 /// Per-day tier shares of the small panels (followers anchor), over the draws where the day
 /// has a macro change.
 fn daily_small_csv(results: &StudyResults, panel: &Panel) -> String {
     let topics = &panel.manifest.topics;
-    let mut out = format!(
-        "topic,indicator,protocol,size,day,label,draws,kept,{},reason\n",
-        stat_header(&["top", "mid", "tail"])
-    );
-    for c in results
+    let before = [&KEY[..], &["day", "label", "draws", "kept"]].concat();
+    let mut t = csv_header(&before, &TIERS, &["reason"]);
+    let small = results
         .cells
         .iter()
-        .filter(|c| c.protocol != Protocol::Full)
-    {
-        for (t, label) in panel.manifest.day_labels.iter().enumerate() {
-            let tier =
-                |g: usize| c.stat_defined(|r| r.daily.get(t).copied().flatten().map(|s| s[g]));
-            let kept = c
-                .runs
-                .iter()
-                .filter(|r| r.daily.get(t).is_some_and(Option::is_some))
-                .count();
+        .filter(|c| c.protocol != Protocol::Full);
+    for c in small {
+        for (day, label) in panel.manifest.day_labels.iter().enumerate() {
+            let on_day = |r: &super::RunMetrics| r.daily.get(day).copied().flatten();
+            let kept = c.runs.iter().filter(|r| on_day(r).is_some()).count();
             let reason = match kept {
                 0 if c.draws > 0 => "no kept draw has a macro change that day",
                 _ => cell_reason(c),
             };
-            let _ = writeln!(
-                out,
-                "{},{t},{label},{},{kept},{},{},{},{reason}",
-                key(c, topics),
-                c.draws,
-                stat_cols(tier(0)),
-                stat_cols(tier(1)),
-                stat_cols(tier(2)),
+            t.row(
+                (key(c, topics).into_iter())
+                    .chain([day.to_string(), label.clone(), c.draws.to_string()])
+                    .chain([kept.to_string()])
+                    .chain(tier_cells(|g| c.stat_defined(|r| on_day(r).map(|s| s[g]))))
+                    .chain([reason.to_string()]),
             );
         }
     }
-    out
+    t.finish()
 }
 
 /// Tier shares of the positive attribution mass (followers anchor).
 fn positive_mass_csv(results: &StudyResults, topics: &[String]) -> String {
-    let mut out = format!(
-        "topic,indicator,protocol,size,draws,kept,{},reason\n",
-        stat_header(&["top", "mid", "tail"])
-    );
+    let before = [&KEY[..], &["draws", "kept"]].concat();
+    let mut t = csv_header(&before, &TIERS, &["reason"]);
     for c in &results.cells {
-        let tier = |t: usize| c.stat_defined(|r| r.positive_shares.map(|s| s[t]));
-        let kept = c
-            .runs
-            .iter()
+        let kept = (c.runs.iter())
             .filter(|r| r.positive_shares.is_some())
             .count();
         let reason = match kept {
             0 if !c.runs.is_empty() => "no agent has a positive attribution",
             _ => cell_reason(c),
         };
-        let _ = writeln!(
-            out,
-            "{},{},{kept},{},{},{},{reason}",
-            key(c, topics),
-            c.draws,
-            stat_cols(tier(0)),
-            stat_cols(tier(1)),
-            stat_cols(tier(2)),
+        t.row(
+            (key(c, topics).into_iter())
+                .chain([c.draws.to_string(), kept.to_string()])
+                .chain(tier_cells(|g| {
+                    c.stat_defined(|r| r.positive_shares.map(|s| s[g]))
+                }))
+                .chain([reason.to_string()]),
         );
     }
-    out
+    t.finish()
 }
 
 fn residuals_csv(results: &StudyResults, topics: &[String]) -> String {
-    let mut out = String::from(
-        "topic,indicator,protocol,size,draws,kept,c_star_mean,residual_mean,residual_std,\
-         spearman_mean,c_star_std,residual_max,spearman_std,reason\n",
-    );
+    let after = [
+        "draws",
+        "kept",
+        "c_star_mean",
+        "residual_mean",
+        "residual_std",
+        "spearman_mean",
+        "c_star_std",
+        "residual_max",
+        "spearman_std",
+        "reason",
+    ];
+    let mut t = csv_header(&KEY, &[], &after);
     for c in &results.cells {
         let c_star = c.stat(|r| r.c_star);
         let res = c.stat(|r| r.residual);
@@ -355,12 +356,9 @@ fn residuals_csv(results: &StudyResults, topics: &[String]) -> String {
             "" if sp.is_none() => "Spearman undefined: a ranking is constant on every kept draw",
             r => r,
         };
-        let _ = writeln!(
-            out,
-            "{},{},{},{},{},{},{},{},{},{},{reason}",
-            key(c, topics),
-            c.draws,
-            c.runs.len(),
+        t.row(key(c, topics).into_iter().chain([
+            c.draws.to_string(),
+            c.runs.len().to_string(),
             opt(c_star.map(|s| s.mean)),
             opt(res.map(|s| s.mean)),
             opt(res.map(|s| s.std)),
@@ -368,16 +366,15 @@ fn residuals_csv(results: &StudyResults, topics: &[String]) -> String {
             opt(c_star.map(|s| s.std)),
             opt(max),
             opt(sp.map(|s| s.std)),
-        );
+            reason.to_string(),
+        ]));
     }
-    out
+    t.finish()
 }
 
 fn jaccard_csv(results: &StudyResults, topics: &[String]) -> String {
-    let mut out = format!(
-        "topic,indicator,protocol,size,k,draws,kept,{},reason\n",
-        stat_header(&["jaccard"])
-    );
+    let before = [&KEY[..], &["k", "draws", "kept"]].concat();
+    let mut t = csv_header(&before, &["jaccard"], &["reason"]);
     for c in &results.cells {
         for (j, k) in results.config.top_k.iter().enumerate() {
             if *k >= c.size {
@@ -389,59 +386,75 @@ fn jaccard_csv(results: &StudyResults, topics: &[String]) -> String {
                 1 => "one kept draw: no interval",
                 _ => cell_reason(c),
             };
-            let _ = writeln!(
-                out,
-                "{},{k},{},{defined},{},{reason}",
-                key(c, topics),
-                c.draws,
-                stat_cols(c.jaccard(j))
+            t.row(
+                (key(c, topics).into_iter())
+                    .chain([k.to_string(), c.draws.to_string(), defined.to_string()])
+                    .chain(stat_cells(c.jaccard(j)))
+                    .chain([reason.to_string()]),
             );
         }
     }
-    out
+    t.finish()
 }
 
 fn daily_csv(results: &StudyResults, panel: &Panel) -> String {
-    let mut out = String::from("topic,indicator,day,label,total,top,mid,tail,peak,reason\n");
+    let mut t = CsvTable::new([
+        "topic",
+        "indicator",
+        "day",
+        "label",
+        "total",
+        "top",
+        "mid",
+        "tail",
+        "peak",
+        "reason",
+    ]);
     for d in &results.days {
         let (shares, reason) = match d.shares {
-            Some(s) => (format!("{},{},{}", num(s[0]), num(s[1]), num(s[2])), ""),
-            None => (",,".into(), "V(x_t) = V(0): no change that day to share"),
+            Some(s) => (s.map(num), ""),
+            None => (
+                Default::default(),
+                "V(x_t) = V(0): no change that day to share",
+            ),
         };
-        let _ = writeln!(
-            out,
-            "{},{},{},{},{},{shares},{},{reason}",
-            panel.manifest.topics[d.topic],
-            d.indicator.name(),
-            d.day,
-            panel.manifest.day_labels[d.day],
-            num(d.total),
-            u8::from(d.peak)
+        t.row(
+            [
+                panel.manifest.topics[d.topic].clone(),
+                d.indicator.name().into(),
+                d.day.to_string(),
+                panel.manifest.day_labels[d.day].clone(),
+                num(d.total),
+            ]
+            .into_iter()
+            .chain(shares)
+            .chain([u8::from(d.peak).to_string(), reason.to_string()]),
         );
     }
-    out
+    t.finish()
 }
 
 fn heatmap_csv(mass: &[Vec<f64>], panel: &Panel) -> String {
     let bins = mass.len();
-    let mut out = String::from("bin,top_percent_from,top_percent_to");
-    for l in &panel.manifest.day_labels {
-        let _ = write!(out, ",{l}");
-    }
-    out.push('\n');
+    let labels = panel.manifest.day_labels.iter().cloned();
+    let mut t = CsvTable::new(
+        ["bin", "top_percent_from", "top_percent_to"]
+            .map(String::from)
+            .into_iter()
+            .chain(labels),
+    );
     for (b, row) in mass.iter().enumerate() {
-        let _ = write!(
-            out,
-            "{b},{},{}",
-            num(100.0 * b as f64 / bins as f64),
-            num(100.0 * (b + 1) as f64 / bins as f64)
+        t.row(
+            [
+                b.to_string(),
+                num(100.0 * b as f64 / bins as f64),
+                num(100.0 * (b + 1) as f64 / bins as f64),
+            ]
+            .into_iter()
+            .chain(row.iter().map(|v| num(*v))),
         );
-        for v in row {
-            let _ = write!(out, ",{}", num(*v));
-        }
-        out.push('\n');
     }
-    out
+    t.finish()
 }
 
 /// `12.3 ± 0.4` in percent.
