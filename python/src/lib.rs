@@ -25,8 +25,10 @@ use aumann_engine::array::Array3;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use aumann_engine::backend::{Backend, Precision};
 use aumann_engine::baseline::BaselineSpec;
+use aumann_engine::error::EngineCause;
 use aumann_engine::indicators::IndicatorSpec;
-use aumann_engine::run::{Method, RunConfig, Summary};
+use aumann_engine::run::{Method, RunConfig};
+use aumann_methods::request::{BaselineChoice, Features, Request, Subject};
 
 pyo3::create_exception!(_rust, EngineError, PyException);
 
@@ -131,15 +133,14 @@ fn engine(e: aumann_engine::Error) -> PyErr {
 /// An error of the library, as the package's exception: an engine error by its kind, a
 /// figure that could not be drawn as a backend failure, anything else (a panel or scenario
 /// folder) as bad input.
-trait LibraryError: std::error::Error {
-    /// The engine error, if this is or holds one.
-    fn engine_error(&self) -> Option<&aumann_engine::Error>;
+trait LibraryError: EngineCause {
     /// Whether a figure could not be drawn.
     fn is_render(&self) -> bool {
         false
     }
+
     fn to_py(&self) -> PyErr {
-        let kind = match self.engine_error() {
+        let kind = match self.engine() {
             Some(e) => kind(e),
             None if self.is_render() => "backend",
             None => "input",
@@ -148,31 +149,17 @@ trait LibraryError: std::error::Error {
     }
 }
 
-impl LibraryError for aumann_engine::Error {
-    fn engine_error(&self) -> Option<&aumann_engine::Error> {
-        Some(self)
-    }
-}
+impl LibraryError for aumann_engine::Error {}
+
+impl LibraryError for aumann_panel::Error {}
 
 impl LibraryError for aumann_methods::Error {
-    fn engine_error(&self) -> Option<&aumann_engine::Error> {
-        self.engine()
-    }
     fn is_render(&self) -> bool {
         matches!(self, Self::Render(_))
     }
 }
 
-impl LibraryError for aumann_panel::Error {
-    fn engine_error(&self) -> Option<&aumann_engine::Error> {
-        self.engine()
-    }
-}
-
 impl LibraryError for aumann_study::Error {
-    fn engine_error(&self) -> Option<&aumann_engine::Error> {
-        self.engine()
-    }
     fn is_render(&self) -> bool {
         matches!(self, Self::Render(_))
     }
@@ -297,31 +284,31 @@ fn attribute<'py>(
         .parse::<Backend>()
         .map_err(|e| parse("backend", e.to_string()))?;
     config.precision = precision_for(precision, &features)?;
-    config.baseline = match explicit {
-        Some(_) => BaselineSpec::File("<numpy array>".into()),
-        None => baseline.parse::<BaselineSpec>().expect("infallible"),
-    };
     config.threads = threads;
     config.normalize = normalize;
-    let [t, n, d] = features.shape();
-    let (values, summary) =
-        run_engine::<_, aumann_engine::Error>(py, progress.as_ref(), |check| {
-            let mut report = |p: aumann_engine::progress::Progress| check(p.done, p.total);
-            let out = match &explicit {
-                Some(b) => aumann_engine::run::run_from(&config, &features, b, &mut report)?,
-                None => aumann_engine::run::run(&config, &features, &mut report)?,
-            };
-            let summary =
-                Summary::new(&config, std::path::Path::new("<numpy>"), d, &out, 0.0).to_json();
+    let request = Request {
+        subject: Subject::Indicator { scenario: None },
+        config,
+        features: Some(Features {
+            array: features,
+            rank,
+            source: "<numpy>".into(),
+        }),
+        baseline: Some(match explicit {
+            Some(baseline) => BaselineChoice::Array {
+                baseline,
+                name: "<numpy array>".into(),
+            },
+            None => BaselineChoice::Spec(baseline.parse::<BaselineSpec>().expect("infallible")),
+        }),
+    };
+    let (values, shape, summary) =
+        run_engine::<_, aumann_methods::Error>(py, progress.as_ref(), |check| {
+            let response = request.attribute(&mut |p| check(p.done, p.total))?;
+            let (shape, summary) = (response.shape.clone(), response.summary.to_json());
             // φ moves out to NumPy; shares are a new array only when asked for.
-            let values = if config.normalize {
-                out.attribution.shares()?
-            } else {
-                out.attribution.phi
-            };
-            Ok((values, summary))
+            Ok((response.into_values()?, shape, summary))
         })?;
-    let shape: Vec<usize> = if rank == 2 { vec![n] } else { vec![t, n] };
     let phi = values.into_pyarray(py).reshape(shape)?;
     Ok((phi, summary))
 }
@@ -583,29 +570,17 @@ fn attribute_scenario<'py>(
     use aumann_engine::choice::Choice;
     use aumann_methods::scenario::{Horizon, Target};
     let which = Horizon::from_label(which).map_err(engine)?;
-    let options = aumann_engine::path::PathOptions {
-        rule: <aumann_engine::path::Rule as Choice>::from_label(rule).map_err(engine)?,
-        points: steps,
-        precision: precision.parse::<Precision>().map_err(engine)?,
-        ..Default::default()
-    };
-    let backend = backend.parse::<Backend>().map_err(engine)?;
+    let mut request = Request::scenario(dir, Target { which, run, step });
+    request.config.rule =
+        <aumann_engine::path::Rule as Choice>::from_label(rule).map_err(engine)?;
+    request.config.points = steps;
+    request.config.precision = precision.parse::<Precision>().map_err(engine)?;
+    request.config.backend = backend.parse::<Backend>().map_err(engine)?;
     let (phi, shape, v_x, v_b) =
         run_engine::<_, aumann_methods::Error>(py, progress.as_ref(), |report| {
-            options.check_points()?;
-            let loaded = aumann_methods::scenario::load(&dir)?;
-            let device = backend.device_for(options.precision)?;
-            let target = Target { which, run, step };
-            let a = aumann_methods::scenario::attribute(
-                &loaded,
-                target,
-                None,
-                None,
-                &options,
-                &device,
-                &mut |p| report(p.done, p.total),
-            )?;
-            Ok((a.phi, target.phi_shape(&loaded.manifest), a.v_x, a.v_b))
+            let response = request.attribute(&mut |p| report(p.done, p.total))?;
+            let a = response.output.attribution;
+            Ok((a.phi, response.shape, a.v_x, a.v_b))
         })?;
     Ok((phi.into_pyarray(py).reshape(shape)?, v_x, v_b))
 }

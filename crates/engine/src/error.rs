@@ -254,5 +254,19 @@ fn overflow_fix(precision: crate::backend::Precision, value: f64) -> &'static st
     }
 }
 
+/// An error that is, or holds, an engine error: what a front end looks into to add its own
+/// advice (the flag that fixes it, the exception class). Each application crate's error
+/// implements it.
+pub trait EngineCause: std::error::Error + Send + Sync + 'static {
+    /// The engine error, if this is or holds one.
+    fn engine(&self) -> Option<&Error>;
+}
+
+impl EngineCause for Error {
+    fn engine(&self) -> Option<&Error> {
+        Some(self)
+    }
+}
+
 /// `Result` with the library's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -5,6 +5,8 @@ use std::path::PathBuf;
 
 pub use aumann_report::RenderError;
 
+use aumann_engine::error::EngineCause;
+
 /// What can go wrong simulating, comparing, checking faithfulness or training.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -24,9 +26,8 @@ pub enum Error {
     },
 }
 
-impl Error {
-    /// The engine error inside, if this is one.
-    pub fn engine(&self) -> Option<&aumann_engine::Error> {
+impl EngineCause for Error {
+    fn engine(&self) -> Option<&aumann_engine::Error> {
         match self {
             Self::Engine(e) => Some(e),
             _ => None,

@@ -11,6 +11,7 @@
 //! | [`coalition`] | comparison attributions: leave-one-out, sampled and exact Shapley and Banzhaf |
 //! | [`compare`] | every method side by side on one population |
 //! | [`faithfulness`] | deletion curves and agreement with sampled Shapley on the simulated societies |
+//! | [`request`] | one attribution request (indicator, model or scenario) for every front end |
 //! | [`benchmark`] | the ground-truth benchmark, the runtime scaling table, robustness sweeps |
 //! | [`train`] | training DeepSet value networks |
 //! | [`synth`], [`demo`] | synthetic populations and the built-in demo |
@@ -23,6 +24,7 @@ pub mod compare;
 pub mod demo;
 pub mod error;
 pub mod faithfulness;
+pub mod request;
 pub mod scenario;
 pub mod synth;
 pub mod train;

@@ -3,6 +3,8 @@
 
 use std::path::PathBuf;
 
+use aumann_engine::error::EngineCause;
+
 /// What can go wrong loading, generating or ingesting a panel.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -82,9 +84,8 @@ pub enum Error {
     },
 }
 
-impl Error {
-    /// The engine error inside, if this is one.
-    pub fn engine(&self) -> Option<&aumann_engine::Error> {
+impl EngineCause for Error {
+    fn engine(&self) -> Option<&aumann_engine::Error> {
         match self {
             Self::Engine(e) => Some(e),
             _ => None,

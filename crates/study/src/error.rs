@@ -3,6 +3,8 @@
 
 pub use aumann_report::RenderError;
 
+use aumann_engine::error::EngineCause;
+
 /// What can go wrong running the study or writing its report.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -17,9 +19,8 @@ pub enum Error {
     Render(#[from] RenderError),
 }
 
-impl Error {
-    /// The engine error inside, if this is one (also inside a panel's error).
-    pub fn engine(&self) -> Option<&aumann_engine::Error> {
+impl EngineCause for Error {
+    fn engine(&self) -> Option<&aumann_engine::Error> {
         match self {
             Self::Engine(e) => Some(e),
             Self::Panel(e) => e.engine(),

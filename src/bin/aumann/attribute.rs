@@ -6,12 +6,13 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 use aumann::array::Values;
-use aumann::baseline::{Baseline, BaselineSpec};
+use aumann::baseline::BaselineSpec;
 use aumann::choice::Choice;
 use aumann::indicators::{IndicatorKind, IndicatorSpec};
+use aumann::methods::request::{BaselineChoice, Features, Request, Response, Subject};
 use aumann::path::Rule;
-use aumann::run::{self, Method, RunConfig, RunOutput, Summary};
-use aumann::scenario::{self, Horizon};
+use aumann::run::{Method, RunConfig, Summary};
+use aumann::scenario::{Horizon, Target};
 use clap::Args;
 
 use crate::common::{
@@ -70,25 +71,54 @@ pub struct AttributeArgs {
 }
 
 impl AttributeArgs {
-    /// The run's configuration for the registry indicator `kind`.
-    fn config(&self, kind: IndicatorKind) -> Result<RunConfig> {
-        let indicator = IndicatorSpec {
-            kind,
-            model: self.model.clone(),
+    /// The request the arguments describe.
+    fn request(&self) -> Result<Request> {
+        let which = match (&self.indicator, &self.target.scenario) {
+            (Some(IndicatorName::Scenario(h)), Some(_)) => Some(*h),
+            (None, Some(_)) => Some(Horizon::Static),
+            (Some(IndicatorName::Scenario(h)), None) => {
+                anyhow::bail!("--indicator {} needs --scenario DIR", h.label())
+            }
+            _ => None,
+        };
+        let subject = match (&self.target.scenario, which) {
+            (Some(folder), Some(which)) => {
+                let target = Target {
+                    which,
+                    run: self.target.run,
+                    step: self.target.step,
+                };
+                Request::scenario(folder.clone(), target).subject
+            }
+            (scenario, _) => Subject::Indicator {
+                scenario: scenario.clone(),
+            },
+        };
+        let kind = match self.indicator {
+            Some(IndicatorName::Registry(k)) => k,
+            // A scenario's indicator: the registry part of the configuration is not used.
+            _ => IndicatorKind::choices()[0],
         };
         let config = RunConfig {
             method: self.method,
             rule: self.rule,
             points: self.steps,
             precision: self.compute.precision,
-            baseline: self.baseline.clone().unwrap_or(BaselineSpec::Zero),
             normalize: self.normalize,
             backend: self.compute.backend,
             threads: self.run.threads,
-            ..RunConfig::new(indicator)
+            ..RunConfig::new(IndicatorSpec {
+                kind,
+                model: self.model.clone(),
+            })
         };
-        config.validate().map_err(with_flags)?;
-        Ok(config)
+        let features = self.features.as_deref().map(Features::read).transpose();
+        Ok(Request {
+            subject,
+            config,
+            features: features.map_err(with_flags)?,
+            baseline: self.baseline.clone().map(BaselineChoice::Spec),
+        })
     }
 }
 
@@ -96,20 +126,7 @@ impl AttributeArgs {
 pub fn run(args: AttributeArgs) -> Result<ExitCode> {
     let start = Instant::now();
     args.run.apply()?;
-    let which = match (&args.indicator, &args.target.scenario) {
-        (Some(IndicatorName::Scenario(h)), Some(_)) => Some(*h),
-        (None, Some(_)) => Some(Horizon::Static),
-        (Some(IndicatorName::Scenario(h)), None) => {
-            anyhow::bail!("--indicator {} needs --scenario DIR", h.label())
-        }
-        _ => None,
-    };
-    let kind = match args.indicator {
-        Some(IndicatorName::Registry(k)) => k,
-        // A scenario's indicator: the registry part of the configuration is not used.
-        _ => IndicatorKind::choices()[0],
-    };
-    let config = args.config(kind)?;
+    let request = args.request()?;
     let inputs = inputs([
         args.features.as_deref(),
         args.model.as_deref(),
@@ -120,26 +137,19 @@ pub fn run(args: AttributeArgs) -> Result<ExitCode> {
     let summary_file = (args.summary.as_deref())
         .map(|s| Staged::file(s, &inputs))
         .transpose()?;
-    let (output, d, shape) = match (&args.target.scenario, which) {
-        (Some(dir), Some(which)) => attribute_scenario(&args, &config, dir, which)?,
-        _ => attribute_features(&args, &config)?,
+    let label = match &request.subject {
+        Subject::Scenario { target, .. } => target.which.label(),
+        Subject::Indicator { .. } => request.config.indicator.name(),
     };
-    write_phi(&output, &config, &shape, &out, &args.out)?;
+    let mut bar = Bar::new(label, !args.run.quiet);
+    let response = (request.attribute(&mut |p| bar.update(p.done, p.total))).map_err(with_flags)?;
+    bar.finish();
+    let summary = Summary {
+        seconds_total: start.elapsed().as_secs_f64(),
+        ..response.summary.clone()
+    };
+    write_phi(response, &out, &args.out)?;
     if let (Some(file), Some(name)) = (&summary_file, &args.summary) {
-        let source = args.features.clone().unwrap_or_else(|| {
-            args.target
-                .scenario
-                .clone()
-                .unwrap_or_default()
-                .join("features.npy")
-        });
-        let mut summary = Summary::new(&config, &source, d, &output, start.elapsed().as_secs_f64());
-        if let Some(dir) = &args.target.scenario {
-            let indicator = which.map_or(config.indicator.name(), |w| w.label());
-            let rows = (args.target.run, args.target.step);
-            let baseline = args.baseline.as_ref().map(ToString::to_string);
-            summary = summary.for_scenario(dir, indicator, rows, baseline);
-        }
         std::fs::write(file.path(), summary.to_json())
             .with_context(|| format!("writing {}", name.display()))?;
     }
@@ -148,112 +158,13 @@ pub fn run(args: AttributeArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// A registry indicator on `--features` (or a scenario folder's features and baseline).
-fn attribute_features(
-    args: &AttributeArgs,
-    config: &RunConfig,
-) -> Result<(RunOutput, usize, Vec<usize>)> {
-    let (features, rank, baseline) = match (&args.features, &args.target.scenario) {
-        (Some(path), _) => {
-            let (features, rank) = run::read_features(path)?;
-            let baseline = Baseline::resolve(&config.baseline, &features)?;
-            (features, rank, baseline)
-        }
-        (None, Some(dir)) => {
-            let loaded = scenario::load(dir)?;
-            let features = loaded.simulation.features;
-            let baseline = match &args.baseline {
-                Some(spec) => Baseline::resolve(spec, &features)?,
-                None => Baseline::from_array(loaded.simulation.baseline),
-            };
-            (features, 3, baseline)
-        }
-        (None, None) => anyhow::bail!("give --features X.npy or --scenario DIR"),
-    };
-    let mut bar = Bar::new(config.indicator.name(), !args.run.quiet);
-    let output = run::run_from(config, &features, &baseline, &mut |p| {
-        bar.update(p.done, p.total)
-    })
-    .map_err(with_flags)?;
-    bar.finish();
-    let shape = match rank {
-        2 => vec![features.agents()],
-        _ => vec![features.steps(), features.agents()],
-    };
-    Ok((output, features.dims(), shape))
-}
-
-/// A scenario's static or rollout indicator, step by step.
-fn attribute_scenario(
-    args: &AttributeArgs,
-    config: &RunConfig,
-    dir: &Path,
-    which: Horizon,
-) -> Result<(RunOutput, usize, Vec<usize>)> {
-    if config.method == Method::Exact {
-        return Err(with_flags(aumann::Error::NoExactForm {
-            indicator: which.label().into(),
-            reason: "a scenario's risk has no closed form; attribute it by the path integral"
-                .into(),
-        }));
-    }
-    let loaded = scenario::load(dir)?;
-    let features = match &args.features {
-        Some(path) => Some(run::read_features(path)?.0),
-        None => None,
-    };
-    let baseline = match &args.baseline {
-        Some(spec) => {
-            let x = features.as_ref().unwrap_or(&loaded.simulation.features);
-            Some(Baseline::resolve(spec, x)?)
-        }
-        None => None,
-    };
-    let device = config
-        .backend
-        .device_for(config.precision)
-        .map_err(with_flags)?;
-    let mut bar = Bar::new(which.label(), !args.run.quiet);
-    let target = scenario::Target {
-        which,
-        run: args.target.run,
-        step: args.target.step,
-    };
-    let attribution = scenario::attribute(
-        &loaded,
-        target,
-        features.as_ref(),
-        baseline.as_ref(),
-        &config.path_options(),
-        &device,
-        &mut |p| bar.update(p.done, p.total),
-    )
-    .map_err(with_flags)?;
-    bar.finish();
-    let shape = target.phi_shape(&loaded.manifest);
-    let device = aumann::backend::describe(&device);
-    let d = loaded.manifest.features.len();
-    Ok((
-        RunOutput {
-            attribution,
-            device,
-        },
-        d,
-        shape,
-    ))
-}
-
-/// Write φ (or shares) in the configuration's precision: `[n]` for a one-step input.
-fn write_phi(
-    output: &RunOutput,
-    config: &RunConfig,
-    shape: &[usize],
-    out: &Staged,
-    name: &Path,
-) -> Result<()> {
-    let values = output.values(config).map_err(with_flags)?;
-    let what = if config.normalize { "share" } else { "φ" };
-    let values = Values::narrowed(values, config.precision, what).map_err(with_flags)?;
-    aumann::npy::write(out.path(), shape, &values)
+/// Write φ (or shares) in the run's precision, in the response's shape.
+fn write_phi(response: Response, out: &Staged, name: &Path) -> Result<()> {
+    let (precision, normalize) = (response.config.precision, response.config.normalize);
+    let shape = response.shape.clone();
+    let values = response.into_values().map_err(with_flags)?;
+    let what = if normalize { "share" } else { "φ" };
+    let values = Values::narrowed(values, precision, what).map_err(with_flags)?;
+    aumann::npy::write(out.path(), &shape, &values)
         .with_context(|| format!("writing {}", name.display()))
 }

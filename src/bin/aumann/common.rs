@@ -8,6 +8,7 @@ use anyhow::Result;
 use aumann::Error;
 use aumann::backend::{Backend, Precision};
 use aumann::choice::Choice;
+use aumann::error::EngineCause;
 use aumann::indicators::IndicatorKind;
 use aumann::scenario::Horizon;
 use clap::builder::{PossibleValue, TypedValueParser};
@@ -110,40 +111,10 @@ pub fn set_threads(threads: Option<usize>) -> Result<()> {
     Ok(())
 }
 
-/// An error of the library that may be, or hold, an engine error.
-pub trait EngineCause: std::error::Error + Send + Sync + Sized + 'static {
-    /// The engine error, if this is or holds one.
-    fn engine_error(&self) -> Option<&Error>;
-}
-
-impl EngineCause for Error {
-    fn engine_error(&self) -> Option<&Error> {
-        Some(self)
-    }
-}
-
-impl EngineCause for aumann::methods::Error {
-    fn engine_error(&self) -> Option<&Error> {
-        self.engine()
-    }
-}
-
-impl EngineCause for aumann::panel::Error {
-    fn engine_error(&self) -> Option<&Error> {
-        self.engine()
-    }
-}
-
-impl EngineCause for aumann::study::Error {
-    fn engine_error(&self) -> Option<&Error> {
-        self.engine()
-    }
-}
-
 /// A library error with the command line's context: the flag behind it, and the flag that
 /// fixes it.
 pub fn with_flags(err: impl EngineCause) -> anyhow::Error {
-    let hint = match err.engine_error() {
+    let hint = match err.engine() {
         Some(Error::TooFewPoints { .. }) => return anyhow::Error::new(err).context("--steps"),
         Some(Error::Backend { .. }) => "; or run on the CPU with --backend flex",
         Some(Error::UnsupportedPrecision { .. } | Error::InexactTranscendentals { .. }) => {
