@@ -106,6 +106,15 @@ pub fn allocation(what: &str, shape: &[usize], width: usize) -> Result<u64> {
     Ok(b)
 }
 
+/// Check a number of seeds (independent repetitions) against [`MAX_SEEDS`].
+///
+/// # Errors
+/// [`Error::TooLarge`] naming the value and the maximum.
+pub fn seeds(seeds: usize) -> Result<()> {
+    let why = "repetitions beyond that do not change a mean";
+    at_most("seeds", seeds, MAX_SEEDS, why)
+}
+
 /// Check a count against its maximum.
 ///
 /// # Errors

@@ -317,8 +317,7 @@ impl StudyConfig {
         if self.seeds == 0 {
             return bad("seeds", "0".into(), "at least one draw per cell is needed");
         }
-        let why = "repetitions beyond that do not change a mean";
-        aumann_engine::limits::at_most("seeds", self.seeds, aumann_engine::limits::MAX_SEEDS, why)?;
+        aumann_engine::limits::seeds(self.seeds)?;
         if self.indicators.is_empty() {
             return bad("indicators", "[]".into(), "no indicators to study");
         }

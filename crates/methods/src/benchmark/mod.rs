@@ -155,13 +155,7 @@ pub fn synthetic_table(
     progress: &mut (dyn FnMut(Progress) + Send),
 ) -> Result<Vec<SyntheticRow>> {
     check_sizes(&options.sizes, options.d)?;
-    let why = "repetitions beyond that do not change a mean";
-    aumann_engine::limits::at_most(
-        "seeds",
-        options.seeds,
-        aumann_engine::limits::MAX_SEEDS,
-        why,
-    )?;
+    aumann_engine::limits::seeds(options.seeds)?;
     let device = Backend::NdArray.device()?;
     let cells: Vec<(Kind, usize)> = Kind::ALL
         .iter()

@@ -319,13 +319,7 @@ fn check(options: &FaithOptions, n: usize, runs: usize) -> Result<()> {
     if options.seeds == 0 {
         return refuse("seeds", "0".into(), "at least one seed".into());
     }
-    let why = "repetitions beyond that do not change a mean";
-    aumann_engine::limits::at_most(
-        "seeds",
-        options.seeds,
-        aumann_engine::limits::MAX_SEEDS,
-        why,
-    )?;
+    aumann_engine::limits::seeds(options.seeds)?;
     let uses = |m| options.methods.contains(&m);
     if uses(FaithMethod::ShapleyExact) {
         crate::coalition::methods::check_exact(n)?;
