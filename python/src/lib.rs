@@ -510,7 +510,7 @@ fn compare<'py>(
     )>,
 > {
     use aumann_engine::choice::Choice;
-    use aumann_methods::compare::{CompareOptions, Method as CompareMethod};
+    use aumann_methods::compare::{CompareOptions, Method as CompareMethod, Program, Subject};
     let (features, _) = features(x)?;
     if features.steps() != 1 {
         return Err(input(format!(
@@ -531,9 +531,13 @@ fn compare<'py>(
     };
     let spec = baseline.parse::<BaselineSpec>().expect("infallible");
     let runs = run_engine(py, None, |_| {
-        let b = aumann_engine::baseline::Baseline::resolve(&spec, &features)?;
+        let subject = Subject {
+            baseline: aumann_engine::baseline::Baseline::resolve(&spec, &features)?,
+            features,
+            program: Program::Analytic(kind),
+        };
         (methods.iter())
-            .map(|&m| aumann_methods::compare::run(m, kind, &features, &b, &options, &mut |_| {}))
+            .map(|&m| subject.run(m, &options, &mut |_| {}))
             .collect::<aumann_engine::Result<Vec<_>>>()
     })?;
     Ok(runs
