@@ -82,7 +82,7 @@ fn writes_phi_shares_and_summary() {
             "indicator",
             "method",
             "rule",
-            "steps",
+            "points",
             "backend",
             "precision",
             "v_x",
@@ -95,7 +95,7 @@ fn writes_phi_shares_and_summary() {
         }
         assert_eq!(s["n"], 50);
         assert_eq!(s["T"], 3);
-        assert_eq!(s["steps"], 32);
+        assert_eq!(s["points"], 32);
         assert_eq!(s["efficiency_gap"].as_array().unwrap().len(), 3);
     }
     // Shares of a [n, d] input: shape [n], summing to one.
@@ -356,15 +356,16 @@ fn refuses_bad_options() {
         |extra: &[&'static str]| -> Vec<&str> { base.iter().chain(extra).copied().collect() };
     refuses(
         d,
-        &with(&["--steps", "0"]),
+        &with(&["--points", "0"]),
         &[],
-        &["--steps", "at least 1", "got 0"],
+        &["--points", "at least 1", "got 0"],
     );
     refuses(
         d,
+        // The former name of --points is still accepted.
         &with(&["--rule", "trapezoid", "--steps", "1"]),
         &[],
-        &["--steps", "at least 2", "trapezoid"],
+        &["--points", "at least 2", "trapezoid"],
     );
     refuses(
         d,

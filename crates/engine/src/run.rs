@@ -61,8 +61,8 @@ pub struct RunConfig {
     /// Quadrature rule of the path integral.
     #[serde(with = "by_name")]
     pub rule: Rule,
-    /// Quadrature points `m`.
-    #[serde(rename = "steps")]
+    /// Quadrature points `m` (read also under its former name, `steps`).
+    #[serde(alias = "steps")]
     pub points: usize,
     /// Precision of the computation and of the written `φ`.
     #[serde(with = "by_name")]
@@ -341,7 +341,7 @@ pub struct Summary {
     /// The quadrature rule.
     pub rule: &'static str,
     /// Quadrature points `m`.
-    pub steps: usize,
+    pub points: usize,
     /// The backend.
     pub backend: &'static str,
     /// The device that computed `φ`.
@@ -407,7 +407,7 @@ impl Summary {
                 .map(|m| m.display().to_string()),
             method: config.method.name(),
             rule: config.rule.name(),
-            steps: config.points,
+            points: config.points,
             backend: config.backend.name(),
             device: output.device.clone(),
             precision: config.precision.name(),
@@ -470,7 +470,7 @@ mod tests {
         config.threads = Some(2);
         let json = serde_json::to_string(&config).unwrap();
         assert!(json.contains(r#""indicator":"deepset""#), "{json}");
-        assert!(json.contains(r#""rule":"gauss""#) && json.contains(r#""steps":8"#));
+        assert!(json.contains(r#""rule":"gauss""#) && json.contains(r#""points":8"#));
         let back: RunConfig = serde_json::from_str(&json).unwrap();
         assert_eq!(back, config);
     }

@@ -53,8 +53,8 @@ pub struct AttributeArgs {
     #[arg(long, default_value = "midpoint", value_parser = choice::<Rule>())]
     pub rule: Rule,
     /// Number of quadrature points m.
-    #[arg(long, default_value_t = 32, value_name = "M", alias = "points")]
-    pub steps: usize,
+    #[arg(long, default_value_t = 32, value_name = "M", alias = "steps")]
+    pub points: usize,
     #[command(flatten)]
     pub compute: ComputeFlags,
     /// Output: φ as .npy, shape [n] or [T, n].
@@ -102,7 +102,7 @@ impl AttributeArgs {
         let config = RunConfig {
             method: self.method,
             rule: self.rule,
-            points: self.steps,
+            points: self.points,
             precision: self.compute.precision,
             normalize: self.normalize,
             backend: self.compute.backend,

@@ -41,8 +41,8 @@ pub struct BenchSyntheticArgs {
     pub samples: usize,
     /// Quadrature points m of the path integral.
     #[arg(
-        long = "steps",
-        alias = "points",
+        long = "points",
+        alias = "steps",
         default_value_t = 32,
         value_name = "M"
     )]

@@ -115,7 +115,7 @@ pub fn set_threads(threads: Option<usize>) -> Result<()> {
 /// fixes it.
 pub fn with_flags(err: impl EngineCause) -> anyhow::Error {
     let hint = match err.engine() {
-        Some(Error::TooFewPoints { .. }) => return anyhow::Error::new(err).context("--steps"),
+        Some(Error::TooFewPoints { .. }) => return anyhow::Error::new(err).context("--points"),
         Some(Error::Backend { .. }) => "; or run on the CPU with --backend flex",
         Some(Error::UnsupportedPrecision { .. } | Error::InexactTranscendentals { .. }) => {
             " (--precision f32)"

@@ -72,8 +72,8 @@ pub struct CompareArgs {
     #[arg(long, default_value_t = 7)]
     pub seed: u64,
     /// Quadrature points m of as-path.
-    #[arg(long, default_value_t = 32, value_name = "M", alias = "points")]
-    pub steps: usize,
+    #[arg(long, default_value_t = 32, value_name = "M", alias = "steps")]
+    pub points: usize,
     #[command(flatten)]
     pub compute: ComputeFlags,
     #[command(flatten)]
@@ -87,7 +87,7 @@ impl From<&CompareArgs> for CompareOptions {
             seed: args.seed,
             antithetic: args.antithetic,
             path: PathOptions {
-                points: args.steps,
+                points: args.points,
                 precision: args.compute.precision,
                 ..PathOptions::default()
             },

@@ -20,8 +20,8 @@ pub struct DemoArgs {
     #[arg(long, default_value_t = 1_000_000)]
     pub agents: usize,
     /// Number of quadrature points m.
-    #[arg(long, default_value_t = 32, value_name = "M", alias = "points")]
-    pub steps: usize,
+    #[arg(long, default_value_t = 32, value_name = "M", alias = "steps")]
+    pub points: usize,
     #[command(flatten)]
     pub compute: ComputeFlags,
     /// Seed of the synthetic population.
@@ -36,7 +36,7 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
     args.run.apply()?;
     let ComputeFlags { backend, precision } = args.compute;
     let options = PathOptions {
-        points: args.steps,
+        points: args.points,
         precision,
         ..PathOptions::default()
     };
@@ -51,7 +51,7 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
     println!(
         "aumann demo: {} synthetic heavy-tailed agents, d = 3, zero baseline; path = midpoint m = {}, {} on {} ({}); exact = closed form in f64",
         args.agents,
-        args.steps,
+        args.points,
         precision.name(),
         backend.name(),
         describe(&device)

@@ -59,8 +59,8 @@ pub struct FaithfulnessArgs {
     #[arg(long, default_value = "gauss", value_parser = choice::<Rule>())]
     pub rule: Rule,
     /// Quadrature points m of as-path.
-    #[arg(long, default_value_t = 16, value_name = "M")]
-    pub steps: usize,
+    #[arg(long, default_value_t = 16, value_name = "M", alias = "steps")]
+    pub points: usize,
     /// Compute backend.
     #[arg(long, default_value = "flex", value_parser = choice::<Backend>())]
     pub backend: Backend,
@@ -95,7 +95,7 @@ impl From<&FaithfulnessArgs> for FaithOptions {
             budget_seconds: args.budget,
             path: PathOptions {
                 rule: args.rule,
-                points: args.steps,
+                points: args.points,
                 precision: args.precision,
                 ..PathOptions::default()
             },
