@@ -27,8 +27,8 @@ use aumann_engine::backend::{Backend, Precision};
 use aumann_engine::baseline::BaselineSpec;
 use aumann_engine::error::EngineCause;
 use aumann_engine::indicators::IndicatorSpec;
-use aumann_engine::run::{Method, RunConfig};
-use aumann_methods::request::{BaselineChoice, Features, Request, Subject};
+use aumann_engine::run::Method;
+use aumann_methods::request::{BaselineChoice, Features, Request};
 
 pyo3::create_exception!(_rust, EngineError, PyException);
 
@@ -273,7 +273,8 @@ fn attribute<'py>(
         .parse()
         .map_err(|e: aumann_engine::Error| engine(e))?;
     spec.model = model.map(Into::into);
-    let mut config = RunConfig::new(spec);
+    let mut request = Request::indicator(spec, None);
+    let config = &mut request.config;
     config.method = method
         .parse::<Method>()
         .map_err(|e| parse("method", e.to_string()))?;
@@ -286,22 +287,18 @@ fn attribute<'py>(
     config.precision = precision_for(precision, &features)?;
     config.threads = threads;
     config.normalize = normalize;
-    let request = Request {
-        subject: Subject::Indicator { scenario: None },
-        config,
-        features: Some(Features {
-            array: features,
-            rank,
-            source: "<numpy>".into(),
-        }),
-        baseline: Some(match explicit {
-            Some(baseline) => BaselineChoice::Array {
-                baseline,
-                name: "<numpy array>".into(),
-            },
-            None => BaselineChoice::Spec(baseline.parse::<BaselineSpec>().expect("infallible")),
-        }),
-    };
+    request.features = Some(Features {
+        array: features,
+        rank,
+        source: "<numpy>".into(),
+    });
+    request.baseline = Some(match explicit {
+        Some(baseline) => BaselineChoice::Array {
+            baseline,
+            name: "<numpy array>".into(),
+        },
+        None => BaselineChoice::Spec(baseline.parse::<BaselineSpec>().expect("infallible")),
+    });
     let (values, shape, summary) =
         run_engine::<_, aumann_methods::Error>(py, progress.as_ref(), |check| {
             let response = request.attribute(&mut |p| check(p.done, p.total))?;

@@ -127,6 +127,18 @@ impl Response {
 }
 
 impl Request {
+    /// A request for the registry indicator `spec` (on a scenario folder's features and
+    /// from its baseline action where none are given), with the engine's default
+    /// configuration and no features or baseline yet.
+    pub fn indicator(spec: IndicatorSpec, scenario: Option<PathBuf>) -> Self {
+        Self {
+            subject: Subject::Indicator { scenario },
+            config: RunConfig::new(spec),
+            features: None,
+            baseline: None,
+        }
+    }
+
     /// A request for a scenario folder's risk at `target`, with the engine's default
     /// configuration (the path integral, midpoint rule, 32 points, f32, flex).
     pub fn scenario(folder: PathBuf, target: Target) -> Self {
@@ -160,7 +172,7 @@ impl Request {
         config.validate()?;
         let (output, shape, summary) = match &self.subject {
             Subject::Indicator { scenario } => {
-                self.indicator(&config, scenario.as_deref(), progress)?
+                self.registry_indicator(&config, scenario.as_deref(), progress)?
             }
             Subject::Scenario { folder, target } => {
                 self.scenario_risk(&config, folder, *target, progress)?
@@ -190,7 +202,7 @@ impl Request {
     }
 
     /// A registry indicator on the given features, or a scenario folder's.
-    fn indicator(
+    fn registry_indicator(
         &self,
         config: &RunConfig,
         scenario: Option<&Path>,

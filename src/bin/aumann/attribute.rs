@@ -8,7 +8,7 @@ use anyhow::{Context, Result};
 use aumann::array::Values;
 use aumann::baseline::BaselineSpec;
 use aumann::choice::Choice;
-use aumann::indicators::{IndicatorKind, IndicatorSpec};
+use aumann::indicators::IndicatorSpec;
 use aumann::methods::request::{BaselineChoice, Features, Request, Response, Subject};
 use aumann::path::Rule;
 use aumann::run::{Method, RunConfig, Summary};
@@ -81,25 +81,18 @@ impl AttributeArgs {
             }
             _ => None,
         };
-        let subject = match (&self.target.scenario, which) {
-            (Some(folder), Some(which)) => {
-                let target = Target {
-                    which,
-                    run: self.target.run,
-                    step: self.target.step,
-                };
-                Request::scenario(folder.clone(), target).subject
+        let mut request = match (&self.target.scenario, which, self.indicator) {
+            (Some(folder), Some(which), _) => {
+                let (run, step) = (self.target.run, self.target.step);
+                Request::scenario(folder.clone(), Target { which, run, step })
             }
-            (scenario, _) => Subject::Indicator {
-                scenario: scenario.clone(),
-            },
+            (scenario, _, Some(IndicatorName::Registry(kind))) => {
+                let model = self.model.clone();
+                Request::indicator(IndicatorSpec { kind, model }, scenario.clone())
+            }
+            _ => anyhow::bail!("give --indicator NAME, or --scenario DIR"),
         };
-        let kind = match self.indicator {
-            Some(IndicatorName::Registry(k)) => k,
-            // A scenario's indicator: the registry part of the configuration is not used.
-            _ => IndicatorKind::choices()[0],
-        };
-        let config = RunConfig {
+        request.config = RunConfig {
             method: self.method,
             rule: self.rule,
             points: self.points,
@@ -107,18 +100,12 @@ impl AttributeArgs {
             normalize: self.normalize,
             backend: self.compute.backend,
             threads: self.run.threads,
-            ..RunConfig::new(IndicatorSpec {
-                kind,
-                model: self.model.clone(),
-            })
+            ..request.config
         };
         let features = self.features.as_deref().map(Features::read).transpose();
-        Ok(Request {
-            subject,
-            config,
-            features: features.map_err(with_flags)?,
-            baseline: self.baseline.clone().map(BaselineChoice::Spec),
-        })
+        request.features = features.map_err(with_flags)?;
+        request.baseline = self.baseline.clone().map(BaselineChoice::Spec);
+        Ok(request)
     }
 }
 
