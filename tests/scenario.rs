@@ -908,3 +908,34 @@ fn cascade_aggregates_are_differentiable_and_efficient() {
     }
     assert!(firsts[0] != firsts[1] && firsts[0] != firsts[2]);
 }
+
+/// A request for a registry indicator on a scenario folder, with neither features nor a
+/// baseline given, attributes the folder's features from its baseline action: each step's φ
+/// sums to `V(x_t) − V(b_t)` of those two arrays, evaluated independently by the closed form.
+#[test]
+fn a_request_on_a_scenario_folder_starts_from_its_baseline_action() {
+    use aumann::kernels::closed_form::{self, Analytic};
+    use aumann::methods::request::Request;
+    use aumann::run::Method;
+    let dir = tempfile::tempdir().unwrap();
+    let s = small();
+    let sim = s.simulate().unwrap();
+    scenario::save(dir.path(), &s, &sim).unwrap();
+    let mut request =
+        Request::indicator("variance".parse().unwrap(), Some(dir.path().to_path_buf()));
+    request.config.method = Method::Exact;
+    let response = request.attribute(&mut |_| {}).unwrap();
+    let [steps, n, d] = sim.features.shape();
+    assert_eq!(response.shape, vec![steps, n]);
+    assert_eq!(response.summary.baseline, "action");
+    let phi = &response.output.attribution.phi;
+    for t in 0..steps {
+        let v = |a: &Array3| closed_form::value(Analytic::Variance, &a.step_f64(t), d).unwrap();
+        let change = v(&sim.features) - v(&sim.baseline);
+        let total: f64 = phi[t * n..(t + 1) * n].iter().sum();
+        assert!(
+            (total - change).abs() <= 1e-9 * change.abs().max(1.0),
+            "step {t}: Σφ = {total}, V(x) − V(action) = {change}"
+        );
+    }
+}
