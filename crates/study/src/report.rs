@@ -158,14 +158,18 @@ fn num(v: f64) -> String {
     }
 }
 
+/// `ci_lo,ci_hi`, empty without an interval.
+fn ci_cells(ci: Option<[f64; 2]>) -> [String; 2] {
+    ci.map_or(Default::default(), |ci| ci.map(num))
+}
+
 /// `mean,std,ci_lo,ci_hi`, empty where undefined.
 fn stat_cells(s: Option<Stat>) -> [String; 4] {
-    let [lo, hi] = match s.and_then(|s| s.ci) {
-        Some([lo, hi]) => [num(lo), num(hi)],
-        None => Default::default(),
-    };
     match s {
-        Some(s) => [num(s.mean), num(s.std), lo, hi],
+        Some(s) => {
+            let [lo, hi] = ci_cells(s.ci);
+            [num(s.mean), num(s.std), lo, hi]
+        }
         None => Default::default(),
     }
 }
@@ -229,8 +233,7 @@ fn full_cell(results: &StudyResults, topic: usize, indicator: Analytic) -> Optio
 fn delta_cells(d: Option<Stat>) -> [String; 3] {
     match d {
         Some(d) => {
-            let [lo, hi] =
-                d.ci.map_or(Default::default(), |[lo, hi]| [num(lo), num(hi)]);
+            let [lo, hi] = ci_cells(d.ci);
             [num(d.mean), lo, hi]
         }
         None => Default::default(),

@@ -11,7 +11,7 @@ use aumann::choice::Choice;
 use aumann::indicators::IndicatorSpec;
 use aumann::methods::request::{BaselineChoice, Features, Request, Response, Subject};
 use aumann::path::Rule;
-use aumann::run::{Method, RunConfig, Summary};
+use aumann::run::{Method, RunConfig};
 use aumann::scenario::{Horizon, Target};
 use clap::Args;
 
@@ -129,15 +129,14 @@ pub fn run(args: AttributeArgs) -> Result<ExitCode> {
         Subject::Indicator { .. } => request.config.indicator.name(),
     };
     let mut bar = Bar::new(label, !args.run.quiet);
-    let response = (request.attribute(&mut |p| bar.update(p.done, p.total))).map_err(with_flags)?;
+    let mut response =
+        (request.attribute(&mut |p| bar.update(p.done, p.total))).map_err(with_flags)?;
     bar.finish();
-    let summary = Summary {
-        seconds_total: start.elapsed().as_secs_f64(),
-        ..response.summary.clone()
-    };
+    response.summary.seconds_total = start.elapsed().as_secs_f64();
+    let summary = response.summary.to_json();
     write_phi(response, &out, &args.out)?;
     if let (Some(file), Some(name)) = (&summary_file, &args.summary) {
-        std::fs::write(file.path(), summary.to_json())
+        std::fs::write(file.path(), summary)
             .with_context(|| format!("writing {}", name.display()))?;
     }
     out.commit()?;

@@ -183,20 +183,17 @@ impl<G: Incremental> Game for G {
     }
 
     fn walks(&self, orders: &[Vec<usize>]) -> Result<Vec<f64>> {
-        let chains: Vec<Vec<f64>> = orders
-            .par_iter()
-            .map(|order| {
-                let mut s = self.empty();
-                let mut chain = Vec::with_capacity(order.len() + 1);
-                chain.push(self.value(&s));
-                for &i in order {
-                    self.join(&mut s, i);
-                    chain.push(self.value(&s));
-                }
-                chain
-            })
-            .collect();
-        Ok(chains.concat())
+        let n = Incremental::players(self);
+        let mut chains = vec![0.0; orders.len() * (n + 1)];
+        (chains.par_chunks_mut(n + 1).zip(orders)).for_each(|(chain, order)| {
+            let mut s = self.empty();
+            chain[0] = self.value(&s);
+            for (j, &i) in order.iter().enumerate() {
+                self.join(&mut s, i);
+                chain[j + 1] = self.value(&s);
+            }
+        });
+        Ok(chains)
     }
 
     fn without_each(&self) -> Result<Vec<f64>> {

@@ -136,6 +136,8 @@ pub fn shapley_sampled(
     let orders_per_draw = if antithetic { 2 } else { 1 };
     let group = (game.walks_per_call() / orders_per_draw).max(1);
     let mut moments = Moments::new(n);
+    // The reversed permutation's contributions, by player, until its pair is pushed.
+    let mut back = vec![0.0; if antithetic { n } else { 0 }];
     for start in (0..draws).step_by(group) {
         let end = draws.min(start + group);
         let orders: Vec<Vec<usize>> = (start..end)
@@ -147,22 +149,21 @@ pub fn shapley_sampled(
             })
             .collect();
         let v = game.walks(&orders)?;
-        let contributions = |o: usize| {
-            let mut c = vec![0.0; n];
+        // Player `order[j]`'s marginal contribution along order `o`, for each `j`.
+        let marginals = |o: usize| {
             let v = &v[o * (n + 1)..(o + 1) * (n + 1)];
-            for (j, &i) in orders[o].iter().enumerate() {
-                c[i] = v[j + 1] - v[j];
-            }
-            c
+            (orders[o].iter()).zip(v.windows(2).map(|w| w[1] - w[0]))
         };
         for d in 0..end - start {
             if antithetic {
-                let (back, forth) = (contributions(2 * d), contributions(2 * d + 1));
-                for i in 0..n {
-                    moments.push(i, 0.5 * (forth[i] + back[i]));
+                for (&i, c) in marginals(2 * d) {
+                    back[i] = c;
+                }
+                for (&i, c) in marginals(2 * d + 1) {
+                    moments.push(i, 0.5 * (c + back[i]));
                 }
             } else {
-                for (i, c) in contributions(d).into_iter().enumerate() {
+                for (&i, c) in marginals(d) {
                     moments.push(i, c);
                 }
             }
