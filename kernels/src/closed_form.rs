@@ -23,8 +23,6 @@
 //! Every function is `O(n)` except the Gini (`O(n log n)`, one parallel sort), and runs on
 //! the rayon pool for `n ≥` [`PARALLEL_MIN`].
 
-use std::fmt;
-
 use rayon::prelude::*;
 
 use crate::sum::{pairwise, sum_by};
@@ -53,12 +51,25 @@ impl Analytic {
     ];
 
     /// Stable lowercase name, as the CLI spells it.
-    pub fn name(self) -> &'static str {
+    pub const fn name(self) -> &'static str {
+        self.described()[0]
+    }
+
+    /// One line for help texts.
+    pub const fn summary(self) -> &'static str {
+        self.described()[1]
+    }
+
+    /// Name and summary.
+    const fn described(self) -> [&'static str; 2] {
         match self {
-            Analytic::Linear => "linear",
-            Analytic::Mult => "mult",
-            Analytic::Variance => "variance",
-            Analytic::Gini => "gini",
+            Analytic::Linear => ["linear", "mean composite (1/n) Σ_i c_i"],
+            Analytic::Mult => [
+                "mult",
+                "ln(1 + Π_k x̄_k), multiplicative with log saturation",
+            ],
+            Analytic::Variance => ["variance", "population variance of the composite"],
+            Analytic::Gini => ["gini", "Gini mean difference of the composite"],
         }
     }
 
@@ -99,9 +110,10 @@ impl Baseline<'_> {
 }
 
 /// Why a closed form cannot be evaluated.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
 pub enum ClosedFormError {
     /// Fewer agents than the indicator needs.
+    #[error("indicator '{}' needs at least {need} agents, got {got}", indicator.name())]
     TooFewAgents {
         /// The indicator.
         indicator: Analytic,
@@ -111,6 +123,10 @@ pub enum ClosedFormError {
         got: usize,
     },
     /// `mult` needs `x̄_k > 0` (and `b̄_k ≥ 0`) so that `u ≥ 0` all along the path.
+    #[error(
+        "indicator 'mult' needs a positive mean in every coordinate of the {of} \
+         (non-negative for the baseline), but coordinate {coordinate} has mean {mean}"
+    )]
     NonPositiveMean {
         /// `"features"` or `"baseline"`.
         of: &'static str,
@@ -120,43 +136,31 @@ pub enum ClosedFormError {
         mean: f64,
     },
     /// The Gini closed form needs one baseline composite for every agent.
+    #[error(
+        "the exact gini attribution needs the same baseline composite for every agent, \
+         but agent {agent} differs from agent 0; use the path method"
+    )]
     UnequalBaselineComposite {
         /// First agent whose baseline composite differs from agent 0's.
         agent: usize,
     },
 }
 
-impl fmt::Display for ClosedFormError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ClosedFormError::TooFewAgents {
-                indicator,
-                need,
-                got,
-            } => write!(
-                f,
-                "indicator '{}' needs at least {need} agents, got {got}",
-                indicator.name()
-            ),
-            ClosedFormError::NonPositiveMean {
-                of,
-                coordinate,
-                mean,
-            } => write!(
-                f,
-                "indicator 'mult' needs a positive mean in every coordinate of the {of} \
-                 (non-negative for the baseline), but coordinate {coordinate} has mean {mean}"
-            ),
-            ClosedFormError::UnequalBaselineComposite { agent } => write!(
-                f,
-                "the exact gini attribution needs the same baseline composite for every agent, \
-                 but agent {agent} differs from agent 0; use the path method"
-            ),
-        }
+/// `Result` with a [`ClosedFormError`].
+pub type Result<T, E = ClosedFormError> = std::result::Result<T, E>;
+
+/// Refuse a population of `n` agents that is too small for `indicator`.
+fn enough_agents(indicator: Analytic, n: usize) -> Result<()> {
+    let need = indicator.min_agents();
+    match n < need {
+        true => Err(ClosedFormError::TooFewAgents {
+            indicator,
+            need,
+            got: n,
+        }),
+        false => Ok(()),
     }
 }
-
-impl std::error::Error for ClosedFormError {}
 
 /// Exact attribution `φ` of one step: `x` is row-major `[n, d]`, `out` has length `n`.
 ///
@@ -171,16 +175,10 @@ pub fn attribute<X: Real>(
     d: usize,
     baseline: Baseline<'_>,
     out: &mut [f64],
-) -> Result<(), ClosedFormError> {
+) -> Result<()> {
     let n = out.len();
     check_lengths(x.len(), n, d, &baseline);
-    if n < indicator.min_agents() {
-        return Err(ClosedFormError::TooFewAgents {
-            indicator,
-            need: indicator.min_agents(),
-            got: n,
-        });
-    }
+    enough_agents(indicator, n)?;
     match indicator {
         Analytic::Linear => {
             let nf = n as f64;
@@ -199,15 +197,9 @@ pub fn attribute<X: Real>(
 ///
 /// # Errors
 /// [`ClosedFormError::TooFewAgents`] below the indicator's minimum population.
-pub fn value<X: Real>(indicator: Analytic, x: &[X], d: usize) -> Result<f64, ClosedFormError> {
+pub fn value<X: Real>(indicator: Analytic, x: &[X], d: usize) -> Result<f64> {
     let n = x.len() / d.max(1);
-    if n < indicator.min_agents() {
-        return Err(ClosedFormError::TooFewAgents {
-            indicator,
-            need: indicator.min_agents(),
-            got: n,
-        });
-    }
+    enough_agents(indicator, n)?;
     let nf = n as f64;
     Ok(match indicator {
         Analytic::Linear => sum_by(n, |i| composite(x, i, d)) / nf,
@@ -311,33 +303,13 @@ fn variance<X: Real>(x: &[X], d: usize, b: Baseline<'_>, out: &mut [f64]) {
     }
 }
 
-fn mult<X: Real>(
-    x: &[X],
-    d: usize,
-    b: Baseline<'_>,
-    out: &mut [f64],
-) -> Result<(), ClosedFormError> {
+fn mult<X: Real>(x: &[X], d: usize, b: Baseline<'_>, out: &mut [f64]) -> Result<()> {
     let n = out.len();
     let x_mean: Vec<f64> = (0..d).map(|k| column_mean(x, n, d, k)).collect();
     let b_mean: Vec<f64> = (0..d).map(|k| baseline_column_mean(&b, n, d, k)).collect();
-    for (k, &m) in x_mean.iter().enumerate() {
-        if m.partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater) {
-            return Err(ClosedFormError::NonPositiveMean {
-                of: "features",
-                coordinate: k,
-                mean: m,
-            });
-        }
-    }
-    for (k, &m) in b_mean.iter().enumerate() {
-        if m.partial_cmp(&0.0) == Some(std::cmp::Ordering::Less) {
-            return Err(ClosedFormError::NonPositiveMean {
-                of: "baseline",
-                coordinate: k,
-                mean: m,
-            });
-        }
-    }
+    // NaN is refused in the features' means, let through in the baseline's (as it was).
+    refuse_mean("features", &x_mean, |m| m > 0.0)?;
+    refuse_mean("baseline", &b_mean, |m| m >= 0.0 || m.is_nan())?;
     let j = mult_path_factors(&x_mean, &b_mean);
     let nf = n as f64;
     fill(out, |i| {
@@ -347,6 +319,18 @@ fn mult<X: Real>(
             / nf
     });
     Ok(())
+}
+
+/// The first of `means` (of the features or the baseline, `of`) that `ok` refuses.
+fn refuse_mean(of: &'static str, means: &[f64], ok: impl Fn(f64) -> bool) -> Result<()> {
+    match means.iter().position(|&m| !ok(m)) {
+        Some(coordinate) => Err(ClosedFormError::NonPositiveMean {
+            of,
+            coordinate,
+            mean: means[coordinate],
+        }),
+        None => Ok(()),
+    }
 }
 
 /// `J_k = ∫₀¹ Π_{l≠k} z̄_l(α) / (1 + Π_l z̄_l(α)) dα` for every coordinate `k`.
@@ -371,12 +355,7 @@ pub fn mult_path_factors(x_mean: &[f64], b_mean: &[f64]) -> Vec<f64> {
         .collect()
 }
 
-fn gini<X: Real>(
-    x: &[X],
-    d: usize,
-    b: Baseline<'_>,
-    out: &mut [f64],
-) -> Result<(), ClosedFormError> {
+fn gini<X: Real>(x: &[X], d: usize, b: Baseline<'_>, out: &mut [f64]) -> Result<()> {
     let n = out.len();
     let big_b = b.composite(0, d);
     if let Baseline::PerAgent(_) = b

@@ -28,10 +28,8 @@ pub enum Error {
 
 impl EngineCause for Error {
     fn engine(&self) -> Option<&aumann_engine::Error> {
-        match self {
-            Self::Engine(e) => Some(e),
-            _ => None,
-        }
+        let Self::Engine(e) = self else { return None };
+        Some(e)
     }
 }
 

@@ -38,13 +38,7 @@ use crate::backend::{Precision, on_host};
 use crate::error::{Error, Result};
 
 /// The registry entry.
-pub const ENTRY: Entry = Entry {
-    name: "gini",
-    summary: "Gini mean difference of the composite",
-    needs_model: false,
-    exact: Some(Analytic::Gini),
-    build: |_| Ok(Box::new(Gini)),
-};
+pub const ENTRY: Entry = Entry::analytic(Analytic::Gini, |_| Ok(Box::new(Gini)));
 
 /// `V = Σ_{i≠j} |c_i − c_j| / (n(n−1))`.
 #[derive(Clone, Copy, Debug, Default)]
@@ -110,7 +104,7 @@ fn rank_weight(n: usize) -> impl Fn(f64) -> f64 + Copy {
 
 impl Indicator for Gini {
     fn name(&self) -> &str {
-        "gini"
+        Analytic::Gini.name()
     }
 
     /// Ranks and arithmetic alone.

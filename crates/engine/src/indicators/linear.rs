@@ -15,13 +15,7 @@ use crate::backend::on_host;
 use crate::error::Result;
 
 /// The registry entry.
-pub const ENTRY: Entry = Entry {
-    name: "linear",
-    summary: "mean composite (1/n) Σ_i c_i",
-    needs_model: false,
-    exact: Some(Analytic::Linear),
-    build: |_| Ok(Box::new(Linear)),
-};
+pub const ENTRY: Entry = Entry::analytic(Analytic::Linear, |_| Ok(Box::new(Linear)));
 
 /// `V = (1/n) Σ_i Σ_k x_ik`.
 #[derive(Clone, Copy, Debug, Default)]
@@ -29,7 +23,7 @@ pub struct Linear;
 
 impl Indicator for Linear {
     fn name(&self) -> &str {
-        "linear"
+        Analytic::Linear.name()
     }
 
     /// Arithmetic alone.

@@ -381,6 +381,23 @@ pub struct Entry {
     pub build: fn(&BuildContext) -> Result<Box<dyn Indicator>>,
 }
 
+impl Entry {
+    /// The entry of the analytic indicator `kind` (its name, summary and closed form), whose
+    /// tensor program `build` makes.
+    pub const fn analytic(
+        kind: Analytic,
+        build: fn(&BuildContext) -> Result<Box<dyn Indicator>>,
+    ) -> Entry {
+        Entry {
+            name: kind.name(),
+            summary: kind.summary(),
+            needs_model: false,
+            exact: Some(kind),
+            build,
+        }
+    }
+}
+
 /// Every indicator reachable by name, in the order help lists them.
 pub const REGISTRY: &[Entry] = &[
     linear::ENTRY,

@@ -17,13 +17,7 @@ use crate::backend::on_host;
 use crate::error::{Error, Result};
 
 /// The registry entry.
-pub const ENTRY: Entry = Entry {
-    name: "mult",
-    summary: "ln(1 + Π_k x̄_k), multiplicative with log saturation",
-    needs_model: false,
-    exact: Some(Analytic::Mult),
-    build: |_| Ok(Box::new(Mult)),
-};
+pub const ENTRY: Entry = Entry::analytic(Analytic::Mult, |_| Ok(Box::new(Mult)));
 
 /// `V = ln(1 + Π_k x̄_k)`.
 #[derive(Clone, Copy, Debug, Default)]
@@ -31,7 +25,7 @@ pub struct Mult;
 
 impl Indicator for Mult {
     fn name(&self) -> &str {
-        "mult"
+        Analytic::Mult.name()
     }
 
     /// `ln(1 + u)` through `ops::log1p`.
@@ -49,12 +43,7 @@ impl Indicator for Mult {
     /// on the path only through the means `x̄(α) = b̄ + α (x̄ − b̄)`: the weighted sum over the
     /// points is a `[rows, d]` sum on the host, broadcast over the agents.
     fn integrated_gradient(&self, paths: &StraightPaths) -> Result<Option<Tensor<3>>> {
-        let StraightPaths {
-            x,
-            b,
-            nodes,
-            weights,
-        } = *paths;
+        let StraightPaths { x, b, .. } = *paths;
         let [rows, d, n] = x.dims();
         let xm = download(crate::ops::mean_dim(x.clone(), 2), "coordinate means")?; // [rows, d]
         let bm = crate::ops::mean_dim(b.clone(), 2).expand([rows, d, 1]);
@@ -62,7 +51,7 @@ impl Indicator for Mult {
         let g: Vec<f64> = (0..rows)
             .flat_map(|r| {
                 let means = [&xm[r * d..(r + 1) * d], &bm[r * d..(r + 1) * d]];
-                shared_gradient(means, [nodes, weights], n)
+                shared_gradient(means, [paths.nodes, paths.weights], n)
             })
             .collect();
         let data = match x.dtype() {

@@ -18,13 +18,7 @@ use crate::backend::on_host;
 use crate::error::Result;
 
 /// The registry entry.
-pub const ENTRY: Entry = Entry {
-    name: "variance",
-    summary: "population variance of the composite",
-    needs_model: false,
-    exact: Some(Analytic::Variance),
-    build: |_| Ok(Box::new(Variance)),
-};
+pub const ENTRY: Entry = Entry::analytic(Analytic::Variance, |_| Ok(Box::new(Variance)));
 
 /// `V = (1/n) Σ_i (c_i − c̄)²`.
 #[derive(Clone, Copy, Debug, Default)]
@@ -32,7 +26,7 @@ pub struct Variance;
 
 impl Indicator for Variance {
     fn name(&self) -> &str {
-        "variance"
+        Analytic::Variance.name()
     }
 
     /// Arithmetic alone.
@@ -54,12 +48,8 @@ impl Indicator for Variance {
     /// `∂V/∂x_ik = (2/n)(c_i − c̄)` is affine along the path: with `c(α) = c_b + α c_δ`, the
     /// weighted sum is `(2/n)[(c_b − c̄_b) Σ_j w_j + (c_δ − c̄_δ) Σ_j w_j α_j]`.
     fn integrated_gradient(&self, paths: &StraightPaths) -> Result<Option<Tensor<3>>> {
-        let StraightPaths {
-            x,
-            b,
-            nodes,
-            weights,
-        } = *paths;
+        let StraightPaths { x, b, .. } = *paths;
+        let (nodes, weights) = (paths.nodes, paths.weights);
         let [rows, d, n] = x.dims();
         let w0: f64 = weights.iter().sum();
         let w1: f64 = nodes.iter().zip(weights).map(|(a, w)| a * w).sum();

@@ -488,7 +488,7 @@ impl<'a, T: Real> Stack<'a, T> {
             for row in w.u[..rows * out].chunks_exact_mut(out) {
                 row.copy_from_slice(&layer.c);
             }
-            matmul_acc(rows, inp, out, &w.values[l], &layer.w, &mut w.u);
+            matmul_acc([rows, inp, out], &w.values[l], &layer.w, &mut w.u);
             let slope = match &mut slopes {
                 Slopes::None => None,
                 Slopes::All => Some(&mut w.slopes[l + 1][..rows * out]),
@@ -670,7 +670,7 @@ impl<'a, T: Real> Stack<'a, T> {
         for (l, layer) in self.hidden.iter().enumerate().rev() {
             let (inp, out) = (layer.inputs, layer.outputs);
             let below = &slopes[l][..rows * inp];
-            matmul_scaled(rows, out, inp, &g[..rows * out], &layer.wt, below, spare);
+            matmul_scaled([rows, out, inp], &g[..rows * out], &layer.wt, below, spare);
             std::mem::swap(g, spare);
         }
         let g: &'g [T] = g;
