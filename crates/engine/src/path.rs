@@ -152,7 +152,14 @@ pub fn attribute(
     let [steps, n, _] = features.shape();
     validate(indicator, options, device, n)?;
     if let Some(host) = indicator.host_route(device) {
-        let attribution = on_host_route(&*host, features, baseline, options, device, progress)?;
+        let (nodes, weights) = options.rule.nodes_weights(options.points);
+        let run = HostRun {
+            nodes: &nodes,
+            weights: &weights,
+            precision: options.precision,
+            device,
+        };
+        let attribution = on_host_route(&*host, features, baseline, &run, progress)?;
         attribution.check_finite(indicator.name())?;
         return Ok(attribution);
     }
@@ -202,19 +209,11 @@ fn on_host_route(
     host: &dyn HostRoute,
     features: &Array3,
     baseline: &Baseline,
-    options: &PathOptions,
-    device: &Device,
+    run: &HostRun,
     progress: &mut (dyn FnMut(Progress) + Send),
 ) -> Result<Attribution> {
     let start = Instant::now();
     let [steps, n, d] = features.shape();
-    let (nodes, weights) = options.rule.nodes_weights(options.points);
-    let run = HostRun {
-        nodes: &nodes,
-        weights: &weights,
-        precision: options.precision,
-        device,
-    };
     let mut clock = PhaseClock::default();
     let (mut v_x, mut v_b) = (Vec::with_capacity(steps), Vec::with_capacity(steps));
     let mut phi = vec![0.0; steps * n];
@@ -226,9 +225,9 @@ fn on_host_route(
             agents: n,
             dims: d,
         };
-        host.attribute(&step, &run, phi)?;
+        host.attribute(&step, run, phi)?;
         clock.lap(Phase::Backward);
-        let [x, b] = host.end_values(&step, &run)?;
+        let [x, b] = host.end_values(&step, run)?;
         v_x.push(x);
         v_b.push(b);
         clock.lap(Phase::Values);
@@ -244,7 +243,7 @@ fn on_host_route(
         phi,
         v_x,
         v_b,
-        precision: options.precision,
+        precision: run.precision,
         seconds: wall - clock.seconds[Phase::Values as usize],
         phases: PhaseClock::report(clock.seconds),
     })
