@@ -44,7 +44,7 @@ use rand::{RngExt, SeedableRng};
 use serde::{Deserialize, Serialize};
 
 use super::{
-    Horizon, Knobs, ScenarioConfig, ScenarioEntry, Simulated, Simulation, positive, refuse,
+    Knobs, RiskOf, ScenarioConfig, ScenarioEntry, Simulated, Simulation, positive, refuse,
 };
 use aumann_engine::array::Array3;
 use aumann_engine::error::Result;
@@ -201,12 +201,12 @@ impl Simulated for Econ {
         Ok(simulate(config, self.policy.as_ref()))
     }
 
-    fn risk(
-        &self,
-        simulation: &Simulation,
-        which: Horizon,
-        step: usize,
-    ) -> Result<Box<dyn Indicator>> {
+    fn risk(&self, of: RiskOf<'_>) -> Result<Box<dyn Indicator>> {
+        let RiskOf {
+            simulation,
+            which,
+            step,
+        } = of;
         Ok(Box::new(EconRisk {
             config: self.config.clone(),
             horizon: which.steps(self.config.horizon),

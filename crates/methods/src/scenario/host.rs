@@ -109,15 +109,20 @@ pub trait HostDynamics: Send + Sync {
     /// step's gradient will read again (per-edge terms, say) instead of recomputing it.
     fn step(&self, z: &[f64], graph: &HostGraph, out: StepOut<'_>);
 
-    /// `J_F(z)ᵀ g` into `grad` (overwritten): `g` the gradient with respect to `step.next`.
-    fn step_gradient(
-        &self,
-        step: Step<'_>,
-        graph: &HostGraph,
-        g: &[f64],
-        grad: &mut [f64],
-        scratch: &mut Vec<f64>,
-    );
+    /// `J_F(z)ᵀ g` into `back.grad` (overwritten): `g = back.g` the gradient with respect to
+    /// `step.next`.
+    fn step_gradient(&self, step: Step<'_>, graph: &HostGraph, back: StepBack<'_>);
+}
+
+/// What a step's gradient reads and where it writes.
+#[derive(Debug)]
+pub struct StepBack<'a> {
+    /// The gradient with respect to the state after, `[n, d]`.
+    pub g: &'a [f64],
+    /// The gradient with respect to the state before, `[n, d]` (overwritten).
+    pub grad: &'a mut [f64],
+    /// Working memory.
+    pub scratch: &'a mut Vec<f64>,
 }
 
 /// Where a step writes.
@@ -183,7 +188,12 @@ impl Workspace {
                 next: &self.states[k + 1],
                 tape: &self.tapes[k],
             };
-            dynamics.step_gradient(step, graph, &self.grad, &mut self.below, &mut self.scratch);
+            let back = StepBack {
+                g: &self.grad,
+                grad: &mut self.below,
+                scratch: &mut self.scratch,
+            };
+            dynamics.step_gradient(step, graph, back);
             std::mem::swap(&mut self.grad, &mut self.below);
         }
         &self.grad

@@ -308,16 +308,24 @@ pub(crate) fn check_step(simulation: &Simulation, step: usize) -> Result<()> {
     }
 }
 
-/// The simulation's interaction graph, which `scenario` needs.
-pub(crate) fn graph_of(simulation: &Simulation, scenario: &str) -> Result<Arc<Graph>> {
-    match &simulation.graph {
-        Some(g) => Ok(g.clone()),
-        None => refuse(
-            "graph",
-            "none",
-            &format!("the {scenario} scenario needs its graph"),
-        ),
-    }
+/// The risk `horizon` smoothed steps ahead that `risk` makes of the simulation's interaction
+/// graph, which `scenario` needs.
+pub(crate) fn risk_on_graph<R: OnGraph + 'static>(
+    simulation: &Simulation,
+    scenario: &str,
+    horizon: usize,
+    risk: impl FnOnce(Arc<Graph>) -> R,
+) -> Result<Box<dyn Indicator>> {
+    let Some(graph) = &simulation.graph else {
+        let reason = format!("the {scenario} scenario needs its graph");
+        return refuse("graph", "none", &reason);
+    };
+    let on = risk(graph.clone());
+    Ok(Box::new(GraphIndicator::new(
+        on,
+        horizon,
+        GraphKernel::default(),
+    )))
 }
 
 /// A scenario's risk on a graph and its smoothed dynamics: with a horizon, made an
@@ -486,16 +494,22 @@ pub trait Simulated: Send + Sync {
     /// A simulation that fails part way.
     fn run(&self, config: &Self::Config) -> Result<Simulation>;
 
-    /// The risk `which` of step `step` of `simulation` (a step it has).
+    /// The risk `of.which` of step `of.step` of `of.simulation` (a step it has).
     ///
     /// # Errors
     /// Context the simulation lacks.
-    fn risk(
-        &self,
-        simulation: &Simulation,
-        which: Horizon,
-        step: usize,
-    ) -> Result<Box<dyn Indicator>>;
+    fn risk(&self, of: RiskOf<'_>) -> Result<Box<dyn Indicator>>;
+}
+
+/// Which risk of a simulation, at which step.
+#[derive(Clone, Copy, Debug)]
+pub struct RiskOf<'a> {
+    /// The simulation.
+    pub simulation: &'a Simulation,
+    /// Static or rollout.
+    pub which: Horizon,
+    /// The step, one the simulation has.
+    pub step: usize,
 }
 
 impl<S: Simulated> Scenario for S {
@@ -522,7 +536,11 @@ impl<S: Simulated> Scenario for S {
         step: usize,
     ) -> Result<Box<dyn Indicator>> {
         check_step(simulation, step)?;
-        self.risk(simulation, which, step)
+        self.risk(RiskOf {
+            simulation,
+            which,
+            step,
+        })
     }
 }
 

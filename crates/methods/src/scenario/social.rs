@@ -43,10 +43,10 @@ use aumann_kernels::graph::par_nodes;
 use aumann_kernels::sum::sum_by;
 
 use super::graph::{Edges, Graph, barabasi_albert};
-use super::host::{self, AHEAD, HostDynamics, HostGraph, Step, StepOut, pack};
+use super::host::{self, AHEAD, HostDynamics, HostGraph, Step, StepBack, StepOut, pack};
 use super::{
-    GraphIndicator, GraphKernel, Horizon, Knobs, OnGraph, ScenarioConfig, ScenarioEntry, Simulated,
-    Simulation, graph_of, positive, refuse,
+    Knobs, OnGraph, RiskOf, ScenarioConfig, ScenarioEntry, Simulated, Simulation, positive, refuse,
+    risk_on_graph,
 };
 use aumann_engine::array::Array3;
 use aumann_engine::error::Result;
@@ -108,18 +108,11 @@ impl Simulated for Social {
         })
     }
 
-    fn risk(
-        &self,
-        simulation: &Simulation,
-        which: Horizon,
-        _step: usize,
-    ) -> Result<Box<dyn Indicator>> {
-        let graph = graph_of(simulation, ENTRY.name)?;
-        Ok(Box::new(GraphIndicator::new(
-            SocialRisk::new(&self.config, graph),
-            which.steps(self.config.horizon),
-            GraphKernel::default(),
-        )))
+    fn risk(&self, of: RiskOf<'_>) -> Result<Box<dyn Indicator>> {
+        let horizon = of.which.steps(self.config.horizon);
+        risk_on_graph(of.simulation, ENTRY.name, horizon, |graph| {
+            SocialRisk::new(&self.config, graph)
+        })
     }
 }
 
@@ -495,14 +488,8 @@ impl HostDynamics for SocialRisk {
             });
     }
 
-    fn step_gradient(
-        &self,
-        step: Step<'_>,
-        graph: &HostGraph,
-        g: &[f64],
-        grad: &mut [f64],
-        scratch: &mut Vec<f64>,
-    ) {
+    fn step_gradient(&self, step: Step<'_>, graph: &HostGraph, back: StepBack<'_>) {
+        let StepBack { g, grad, scratch } = back;
         let c = &self.config;
         let Step { z, next, tape } = step;
         // The gradient with respect to b'' (through b'' and through p' = ½ a(b'') + ½).
