@@ -82,13 +82,13 @@ fn dense_products(c: &mut Criterion) {
         group.throughput(criterion::Throughput::Elements(flops));
         group.bench_function(BenchmarkId::new("matmul_acc_f32", width), |b| {
             b.iter(|| {
-                dense::matmul_acc(rows, width, width, black_box(&a), &w, &mut out);
+                dense::matmul_acc([rows, width, width], black_box(&a), &w, &mut out);
                 black_box(out[0])
             })
         });
         group.bench_function(BenchmarkId::new("matmul_scaled_f32", width), |b| {
             b.iter(|| {
-                dense::matmul_scaled(rows, width, width, black_box(&a), &w, &scale, &mut out);
+                dense::matmul_scaled([rows, width, width], black_box(&a), &w, &scale, &mut out);
                 black_box(out[0])
             })
         });

@@ -20,15 +20,37 @@ pub trait Element: Copy + Default + Send + Sync + std::ops::Mul<Output = Self> +
     fn madd<const FUSED: bool>(a: Self, b: Self, c: Self) -> Self;
     /// `tiles` with this type's tile width: two 256-bit registers per tile row, so that
     /// the tile's accumulators take half the sixteen vector registers.
-    fn tiles<const FUSED: bool>(
-        rows: usize,
-        inner: usize,
-        cols: usize,
-        a: &[Self],
-        b: &[Self],
-        c: &mut [Self],
-        scale: Option<&[Self]>,
-    );
+    fn tiles<const FUSED: bool>(p: Product<'_, Self>, c: &mut [Self]);
+}
+
+/// One product's operands: `a` `[rows, inner]`, `b` `[inner, cols]`, and the elementwise
+/// `scale` (`[rows, cols]`) of a scaled product.
+#[derive(Clone, Copy)]
+pub struct Product<'a, T> {
+    rows: usize,
+    inner: usize,
+    cols: usize,
+    a: &'a [T],
+    b: &'a [T],
+    scale: Option<&'a [T]>,
+}
+
+impl<'a, T> Product<'a, T> {
+    fn new(
+        [rows, inner, cols]: [usize; 3],
+        a: &'a [T],
+        b: &'a [T],
+        scale: Option<&'a [T]>,
+    ) -> Self {
+        Self {
+            rows,
+            inner,
+            cols,
+            a,
+            b,
+            scale,
+        }
+    }
 }
 
 /// `Element` for a float type whose tile row is `$width` lanes.
@@ -40,16 +62,8 @@ macro_rules! element {
                 if FUSED { a.mul_add(b, c) } else { a * b + c }
             }
             #[inline(always)]
-            fn tiles<const FUSED: bool>(
-                rows: usize,
-                inner: usize,
-                cols: usize,
-                a: &[$t],
-                b: &[$t],
-                c: &mut [$t],
-                scale: Option<&[$t]>,
-            ) {
-                tiles::<$t, $width, FUSED>(rows, inner, cols, a, b, c, scale);
+            fn tiles<const FUSED: bool>(p: Product<'_, $t>, c: &mut [$t]) {
+                tiles::<$t, $width, FUSED>(p, c);
             }
         }
     };
@@ -75,15 +89,8 @@ pub fn fused_lanes() -> bool {
 ///
 /// # Panics
 /// If a slice is shorter than its shape says.
-pub fn matmul_acc<T: Element>(
-    rows: usize,
-    inner: usize,
-    cols: usize,
-    a: &[T],
-    b: &[T],
-    c: &mut [T],
-) {
-    matmul(rows, inner, cols, a, b, c, None);
+pub fn matmul_acc<T: Element>(shape: [usize; 3], a: &[T], b: &[T], c: &mut [T]) {
+    matmul(Product::new(shape, a, b, None), c);
 }
 
 /// `c ← (a b) ⊙ scale`, elementwise by `scale` (`[rows, cols]`); `c` is only written. The
@@ -92,9 +99,7 @@ pub fn matmul_acc<T: Element>(
 /// # Panics
 /// If a slice is shorter than its shape says.
 pub fn matmul_scaled<T: Element>(
-    rows: usize,
-    inner: usize,
-    cols: usize,
+    [rows, inner, cols]: [usize; 3],
     a: &[T],
     b: &[T],
     scale: &[T],
@@ -105,18 +110,18 @@ pub fn matmul_scaled<T: Element>(
         "matmul_scaled: {} scales for [{rows}, {cols}]",
         scale.len()
     );
-    matmul(rows, inner, cols, a, b, c, Some(scale));
+    matmul(Product::new([rows, inner, cols], a, b, Some(scale)), c);
 }
 
-fn matmul<T: Element>(
-    rows: usize,
-    inner: usize,
-    cols: usize,
-    a: &[T],
-    b: &[T],
-    c: &mut [T],
-    scale: Option<&[T]>,
-) {
+fn matmul<T: Element>(p: Product<'_, T>, c: &mut [T]) {
+    let Product {
+        rows,
+        inner,
+        cols,
+        a,
+        b,
+        scale,
+    } = p;
     assert!(
         a.len() >= rows * inner && b.len() >= inner * cols && c.len() >= rows * cols,
         "matmul: [{rows}, {inner}] × [{inner}, {cols}] needs {} · {} · {} elements, got {} · {} · {}",
@@ -139,67 +144,48 @@ fn matmul<T: Element>(
     #[cfg(target_arch = "x86_64")]
     if fused_lanes() {
         // SAFETY: the processor has AVX2 and FMA (checked just above).
-        unsafe { matmul_fma(rows, inner, cols, a, b, c, scale) };
+        unsafe { matmul_fma(p, c) };
         return;
     }
-    T::tiles::<false>(rows, inner, cols, a, b, c, scale);
+    T::tiles::<false>(p, c);
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-fn matmul_fma<T: Element>(
-    rows: usize,
-    inner: usize,
-    cols: usize,
-    a: &[T],
-    b: &[T],
-    c: &mut [T],
-    scale: Option<&[T]>,
-) {
-    T::tiles::<true>(rows, inner, cols, a, b, c, scale);
+fn matmul_fma<T: Element>(p: Product<'_, T>, c: &mut [T]) {
+    T::tiles::<true>(p, c);
 }
 
 /// Full tiles, then the edges a row or a column at a time. A tile reads its rows of `a` in
 /// place: copying them into a `[inner, TILE_ROWS]` run first cost a third of the product at
 /// width 32.
 #[inline(always)]
-fn tiles<T: Element, const TILE_COLS: usize, const FUSED: bool>(
-    rows: usize,
-    inner: usize,
-    cols: usize,
-    a: &[T],
-    b: &[T],
-    c: &mut [T],
-    scale: Option<&[T]>,
-) {
-    let full_rows = rows - rows % TILE_ROWS;
-    let full_cols = cols - cols % TILE_COLS;
+fn tiles<T: Element, const TILE_COLS: usize, const FUSED: bool>(p: Product<'_, T>, c: &mut [T]) {
+    let full_rows = p.rows - p.rows % TILE_ROWS;
+    let full_cols = p.cols - p.cols % TILE_COLS;
     for r0 in (0..full_rows).step_by(TILE_ROWS) {
-        let a_tile = &a[r0 * inner..(r0 + TILE_ROWS) * inner];
         for c0 in (0..full_cols).step_by(TILE_COLS) {
-            tile::<T, TILE_COLS, FUSED>(r0, c0, [inner, cols], a_tile, b, c, scale);
+            tile::<T, TILE_COLS, FUSED>([r0, c0], &p, c);
         }
         for r in r0..r0 + TILE_ROWS {
-            edge::<T, FUSED>(r, full_cols..cols, [inner, cols], a, b, c, scale);
+            edge::<T, FUSED>(r, full_cols..p.cols, &p, c);
         }
     }
-    for r in full_rows..rows {
-        edge::<T, FUSED>(r, 0..cols, [inner, cols], a, b, c, scale);
+    for r in full_rows..p.rows {
+        edge::<T, FUSED>(r, 0..p.cols, &p, c);
     }
 }
 
-/// One `TILE_ROWS × TILE_COLS` tile of `c` at `(r0, c0)`, held in registers across `k`;
-/// `a_tile` holds the tile's rows of `a`, `[TILE_ROWS, inner]`.
+/// One `TILE_ROWS × TILE_COLS` tile of `c` at `(r0, c0)`, held in registers across `k`.
 #[inline(always)]
 fn tile<T: Element, const TILE_COLS: usize, const FUSED: bool>(
-    r0: usize,
-    c0: usize,
-    [inner, cols]: [usize; 2],
-    a_tile: &[T],
-    b: &[T],
+    [r0, c0]: [usize; 2],
+    p: &Product<'_, T>,
     c: &mut [T],
-    scale: Option<&[T]>,
 ) {
+    let (inner, cols, b, scale) = (p.inner, p.cols, p.b, p.scale);
+    // The tile's rows of `a`, `[TILE_ROWS, inner]`.
+    let a_tile = &p.a[r0 * inner..(r0 + TILE_ROWS) * inner];
     assert!(
         a_tile.len() == TILE_ROWS * inner
             && (inner == 0 || b.len() >= (inner - 1) * cols + c0 + TILE_COLS)
@@ -240,17 +226,15 @@ fn tile<T: Element, const TILE_COLS: usize, const FUSED: bool>(
 fn edge<T: Element, const FUSED: bool>(
     r: usize,
     span: std::ops::Range<usize>,
-    [inner, cols]: [usize; 2],
-    a: &[T],
-    b: &[T],
+    p: &Product<'_, T>,
     c: &mut [T],
-    scale: Option<&[T]>,
 ) {
     if span.is_empty() {
         return;
     }
+    let (inner, cols, a, b) = (p.inner, p.cols, p.a, p.b);
     let c_row = &mut c[r * cols..][..cols];
-    if scale.is_some() {
+    if p.scale.is_some() {
         c_row[span.clone()]
             .iter_mut()
             .for_each(|v| *v = T::default());
@@ -261,7 +245,7 @@ fn edge<T: Element, const FUSED: bool>(
             c_row[col] = T::madd::<FUSED>(ak, b_row[col], c_row[col]);
         }
     }
-    if let Some(scale) = scale {
+    if let Some(scale) = p.scale {
         for col in span {
             c_row[col] = c_row[col] * scale[r * cols + col];
         }
@@ -269,14 +253,7 @@ fn edge<T: Element, const FUSED: bool>(
 }
 
 /// The plain triple loop: what [`matmul_acc`] computes, up to rounding.
-pub fn matmul_acc_reference(
-    rows: usize,
-    inner: usize,
-    cols: usize,
-    a: &[f64],
-    b: &[f64],
-    c: &mut [f64],
-) {
+pub fn matmul_acc_reference([rows, inner, cols]: [usize; 3], a: &[f64], b: &[f64], c: &mut [f64]) {
     for r in 0..rows {
         for col in 0..cols {
             let dot: f64 = (0..inner)
@@ -304,37 +281,38 @@ mod tests {
         fn equals_the_triple_loop(rows in 0usize..23, inner in 0usize..40, cols in 0usize..45, seed in 0u64..1000) {
             let (a, b, c0) = (values(rows * inner, seed), values(inner * cols, seed + 1), values(rows * cols, seed + 2));
             let mut want = c0.clone();
-            matmul_acc_reference(rows, inner, cols, &a, &b, &mut want);
+            matmul_acc_reference([rows, inner, cols], &a, &b, &mut want);
             let mut got = c0.clone();
-            matmul_acc(rows, inner, cols, &a, &b, &mut got);
+            matmul_acc([rows, inner, cols], &a, &b, &mut got);
             for (g, w) in got.iter().zip(&want) {
                 prop_assert!((g - w).abs() <= 1e-12 * (1.0 + w.abs()), "f64 {g} vs {w}");
             }
             // Scaled: c only written, then multiplied by the scales.
             let scale = values(rows * cols, seed + 3);
             let mut product = vec![0.0; rows * cols];
-            matmul_acc_reference(rows, inner, cols, &a, &b, &mut product);
+            matmul_acc_reference([rows, inner, cols], &a, &b, &mut product);
             let mut got = c0.clone();
-            matmul_scaled(rows, inner, cols, &a, &b, &scale, &mut got);
+            matmul_scaled([rows, inner, cols], &a, &b, &scale, &mut got);
             for ((g, p), s) in got.iter().zip(&product).zip(&scale) {
                 prop_assert!((g - p * s).abs() <= 1e-12 * (1.0 + (p * s).abs()), "scaled {g} vs {}", p * s);
             }
             // The portable tiles (what a processor without AVX2 and FMA runs), both kinds.
             let mut got = c0.clone();
-            f64::tiles::<false>(rows, inner, cols, &a, &b, &mut got, None);
+            let p = Product::new([rows, inner, cols], &a, &b, None);
+            f64::tiles::<false>(p, &mut got);
             for (g, w) in got.iter().zip(&want) {
                 prop_assert!((g - w).abs() <= 1e-12 * (1.0 + w.abs()), "portable {g} vs {w}");
             }
             if rows * cols > 0 {
                 let mut got = c0.clone();
-                f64::tiles::<false>(rows, inner, cols, &a, &b, &mut got, Some(&scale));
+                f64::tiles::<false>(Product { scale: Some(&scale), ..p }, &mut got);
                 for ((g, p), s) in got.iter().zip(&product).zip(&scale) {
                     prop_assert!((g - p * s).abs() <= 1e-12 * (1.0 + (p * s).abs()), "portable scaled {g}");
                 }
             }
             let f = |v: &[f64]| v.iter().map(|&x| x as f32).collect::<Vec<f32>>();
             let mut got = f(&c0);
-            matmul_acc(rows, inner, cols, &f(&a), &f(&b), &mut got);
+            matmul_acc([rows, inner, cols], &f(&a), &f(&b), &mut got);
             for (g, w) in got.iter().zip(&want) {
                 prop_assert!((f64::from(*g) - w).abs() <= 1e-4 * (1.0 + w.abs()), "f32 {g} vs {w}");
             }
