@@ -76,33 +76,17 @@ fn draw(
         .y_label_area_size(70);
     if c.log_x {
         let mut chart = builder.build_cartesian_2d((x0..x1 * 1.05).log_scale(), y0..y1)?;
-        chart
-            .configure_mesh()
-            .x_label_formatter(&|x| format!("{x:.0}"))
-            .x_desc(c.x_desc)
-            .y_desc(c.y_desc)
-            .axis_desc_style(("sans-serif", 15))
-            .label_style(("sans-serif", 13))
-            .draw()?;
-        lines(&mut chart, &c.series)?;
+        plot(&mut chart, c, 11, &|x| format!("{x:.0}"))?;
     } else {
         let mut chart = builder.build_cartesian_2d(x0 - 0.5..x1 + 0.5, y0..y1)?;
         let labels = c.x_labels;
-        chart
-            .configure_mesh()
-            .x_labels(labels.map_or(10, |l| l.len().min(14)))
-            .x_label_formatter(&|x| match labels {
-                Some(l) => l
-                    .get(x.round() as usize)
-                    .map_or(String::new(), |s| s.get(5..).unwrap_or(s).to_string()),
-                None => format!("{x:.0}"),
-            })
-            .x_desc(c.x_desc)
-            .y_desc(c.y_desc)
-            .axis_desc_style(("sans-serif", 15))
-            .label_style(("sans-serif", 13))
-            .draw()?;
-        lines(&mut chart, &c.series)?;
+        let count = labels.map_or(10, |l| l.len().min(14));
+        plot(&mut chart, c, count, &|x| match labels {
+            Some(l) => l
+                .get(x.round() as usize)
+                .map_or(String::new(), |s| s.get(5..).unwrap_or(s).to_string()),
+            None => format!("{x:.0}"),
+        })?;
     }
     root.present()?;
     Ok(())
@@ -111,14 +95,26 @@ fn draw(
 type Chart<'a, X> =
     ChartContext<'a, BitMapBackend<'a>, Cartesian2d<X, plotters::coord::types::RangedCoordf64>>;
 
-fn lines<X>(
+/// The axes (`x_labels` labels on x, written by `x_label`) and the lines of `c` on `chart`.
+fn plot<X>(
     chart: &mut Chart<'_, X>,
-    series: &[Series],
+    c: &LineChart,
+    x_labels: usize,
+    x_label: &dyn Fn(&f64) -> String,
 ) -> std::result::Result<(), Box<dyn std::error::Error>>
 where
-    X: Ranged<ValueType = f64>,
+    X: Ranged<ValueType = f64> + plotters::coord::ranged1d::ValueFormatter<f64>,
 {
-    for (j, s) in series.iter().enumerate() {
+    chart
+        .configure_mesh()
+        .x_labels(x_labels)
+        .x_label_formatter(x_label)
+        .x_desc(c.x_desc)
+        .y_desc(c.y_desc)
+        .axis_desc_style(("sans-serif", 15))
+        .label_style(("sans-serif", 13))
+        .draw()?;
+    for (j, s) in c.series.iter().enumerate() {
         let colour = Palette99::pick(j).to_rgba();
         if !s.band.is_empty() {
             let mut outline: Vec<(f64, f64)> = s.band.iter().map(|b| (b.0, b.2)).collect();

@@ -64,13 +64,8 @@ pub fn daily_png(r: &StudyResults, panel: &Panel, k: usize) -> Result<Option<Vec
             band,
         });
     }
-    let title = format!(
-        "{}: top-tier share per day ({})",
-        panel.manifest.topics[k],
-        ind.name()
-    );
     chart(&LineChart {
-        title: &title,
+        title: &title(panel, k, "top-tier share per day", ind),
         x_desc: "day",
         y_desc: "top-tier share of the day's attribution (%)",
         log_x: false,
@@ -109,17 +104,17 @@ pub fn scale_png(r: &StudyResults, panel: &Panel, k: usize) -> Result<Option<Vec
             }
         })
         .collect();
-    let title = format!(
-        "{}: Δ_top against panel size ({})",
-        panel.manifest.topics[k],
-        ind.name()
-    );
     chart(&LineChart {
-        title: &title,
+        title: &title(panel, k, "Δ_top against panel size", ind),
         x_desc: "small-panel size s (log scale)",
         y_desc: "Δ_top = top-tier share, small − full (pp)",
         log_x: true,
         x_labels: None,
         series,
     })
+}
+
+/// A figure's title: topic `k`'s `what`, for indicator `ind`.
+fn title(panel: &Panel, k: usize, what: &str, ind: Analytic) -> String {
+    format!("{}: {what} ({})", panel.manifest.topics[k], ind.name())
 }
