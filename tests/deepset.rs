@@ -469,14 +469,14 @@ fn f32_runs_keep_their_efficiency_gap() {
 fn training_is_reproducible() {
     let device = device(Backend::Flex);
     let x = aumann::synth::independent_populations(40, 32, 5);
+    let network = DeepSetConfig::new(x.dims()).with_hidden(8);
     let config = aumann::train::TrainConfig::new()
-        .with_hidden(8)
         .with_epochs(5)
         .with_path_copies(1);
     let target = aumann::train::Target::Indicator(Analytic::Variance);
     let run = || {
-        let (model, _, report) =
-            aumann::train::train(&x, &target, &config, &device, &mut |_| {}).unwrap();
+        let (model, report) =
+            aumann::train::train(&x, &target, &network, &config, &device, &mut |_| {}).unwrap();
         (
             aumann::train::predict(&model, &x, &device).unwrap(),
             report.history,
@@ -487,5 +487,11 @@ fn training_is_reproducible() {
     assert_eq!(a, b);
     assert_eq!(ha, hb);
     let bad = aumann::train::Target::Values(vec![1.0; 39]);
-    assert!(aumann::train::train(&x, &bad, &config, &device, &mut |_| panic!("trained")).is_err());
+    let refuses = |target: &aumann::train::Target, network: &DeepSetConfig| {
+        let trained = &mut |_| panic!("trained");
+        aumann::train::train(&x, target, network, &config, &device, trained).is_err()
+    };
+    assert!(refuses(&bad, &network));
+    assert!(refuses(&target, &DeepSetConfig::new(x.dims() + 1)));
+    assert!(refuses(&target, &network.clone().with_depth(0)));
 }

@@ -243,16 +243,28 @@ fn baseline_of(
     Ok(aumann_engine::baseline::Baseline::from_array(array))
 }
 
-/// `attribute(X, indicator, model, baseline, method, rule, steps, backend, precision, threads,
-/// normalize) -> (φ, summary JSON)`: φ has X's shape without its last axis.
+/// An indicator as the package passes it: `(name, model folder or None)`.
+#[derive(FromPyObject)]
+struct IndicatorArg(String, Option<String>);
+
+impl IndicatorArg {
+    /// The indicator it names.
+    fn spec(self) -> PyResult<IndicatorSpec> {
+        let mut spec: IndicatorSpec = self.0.parse().map_err(engine)?;
+        spec.model = self.1.map(Into::into);
+        Ok(spec)
+    }
+}
+
+/// `attribute(X, (indicator, model), baseline, method, rule, steps, backend, precision,
+/// threads, normalize) -> (φ, summary JSON)`: φ has X's shape without its last axis.
 #[pyfunction]
-#[pyo3(signature = (x, indicator, model, baseline, method, rule, steps, backend, precision, threads, normalize, progress=None, baseline_array=None))]
+#[pyo3(signature = (x, indicator, baseline, method, rule, steps, backend, precision, threads, normalize, progress=None, baseline_array=None))]
 #[allow(clippy::too_many_arguments)]
 fn attribute<'py>(
     py: Python<'py>,
     x: &Bound<'py, PyAny>,
-    indicator: &str,
-    model: Option<String>,
+    indicator: IndicatorArg,
     baseline: &str,
     method: &str,
     rule: &str,
@@ -269,11 +281,7 @@ fn attribute<'py>(
         .map(|b| baseline_of(&b, features.shape()))
         .transpose()?;
     let parse = |what: &str, e: String| input(format!("{what}: {e}"));
-    let mut spec: IndicatorSpec = indicator
-        .parse()
-        .map_err(|e: aumann_engine::Error| engine(e))?;
-    spec.model = model.map(Into::into);
-    let mut request = Request::indicator(spec, None);
+    let mut request = Request::indicator(indicator.spec()?, None);
     let config = &mut request.config;
     config.method = method
         .parse::<Method>()
@@ -310,20 +318,18 @@ fn attribute<'py>(
     Ok((phi, summary))
 }
 
-/// `evaluate(X, indicator, model, backend, precision) -> V per step`.
+/// `evaluate(X, (indicator, model), backend, precision) -> V per step`.
 #[pyfunction]
-#[pyo3(signature = (x, indicator, model, backend, precision))]
+#[pyo3(signature = (x, indicator, backend, precision))]
 fn evaluate<'py>(
     py: Python<'py>,
     x: &Bound<'py, PyAny>,
-    indicator: &str,
-    model: Option<String>,
+    indicator: IndicatorArg,
     backend: &str,
     precision: Option<&str>,
 ) -> PyResult<Bound<'py, numpy::PyArray1<f64>>> {
     let (features, _) = features(x)?;
-    let mut spec: IndicatorSpec = indicator.parse().map_err(engine)?;
-    spec.model = model.map(Into::into);
+    let spec = indicator.spec()?;
     let backend = backend.parse::<Backend>().map_err(engine)?;
     let precision = precision_for(precision, &features)?;
     let values = run_engine(py, None, |_| {
@@ -358,6 +364,7 @@ fn train_deepset(
     val_fraction: f64,
     patience: usize,
 ) -> PyResult<String> {
+    use aumann_engine::indicators::deepset::DeepSetConfig;
     use aumann_methods::train::{Target, TrainConfig};
     let (features, _) = features(x)?;
     let target = match (y, target_indicator) {
@@ -374,14 +381,11 @@ fn train_deepset(
             ));
         }
     };
-    if hidden == 0 || depth == 0 {
-        return Err(input("hidden and depth must be at least 1".into()));
-    }
-    let activation = activation.parse().map_err(engine)?;
+    let network = DeepSetConfig::new(features.dims())
+        .with_hidden(hidden)
+        .with_depth(depth)
+        .with_activation(activation.parse().map_err(engine)?);
     let config = TrainConfig {
-        hidden,
-        depth,
-        activation,
         epochs,
         lr,
         batch,
@@ -392,15 +396,22 @@ fn train_deepset(
     };
     run_engine::<_, aumann_engine::Error>(py, None, |_| {
         let device = Backend::Flex.device()?;
-        let (model, net, report) =
-            aumann_methods::train::train(&features, &target, &config, &device, &mut |_| {})?;
+        let (model, report) = aumann_methods::train::train(
+            &features,
+            &target,
+            &network,
+            &config,
+            &device,
+            &mut |_| {},
+        )?;
         let card = aumann_methods::train::card(
             &report,
             &target.describe(None),
+            &network,
             &config,
             "aumann.DeepSet.fit (Python)",
         );
-        aumann_engine::model::save(&dir, &model, &net, &card)?;
+        aumann_engine::model::save(&dir, &model, &network, &card)?;
         Ok(serde_json::json!({
             "epochs_run": report.epochs_run,
             "best_epoch": report.best_epoch,

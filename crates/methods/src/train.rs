@@ -29,7 +29,7 @@ use rand::{RngExt, SeedableRng};
 use aumann_engine::array::{Array3, Values};
 use aumann_engine::error::{Error, Result};
 use aumann_engine::indicators::Analytic;
-use aumann_engine::indicators::deepset::{Activation, DeepSet, DeepSetConfig};
+use aumann_engine::indicators::deepset::{DeepSet, DeepSetConfig};
 
 /// What the network learns.
 #[derive(Clone, Debug, PartialEq)]
@@ -43,15 +43,6 @@ pub enum Target {
 /// Options of a training run.
 #[derive(Config, Debug)]
 pub struct TrainConfig {
-    /// Width of the hidden layers.
-    #[config(default = 32)]
-    pub hidden: usize,
-    /// Linear layers in ψ and in ρ.
-    #[config(default = 2)]
-    pub depth: usize,
-    /// Activation between layers.
-    #[config(default = "Activation::Tanh")]
-    pub activation: Activation,
     /// Passes over the training set (at most).
     #[config(default = 300)]
     pub epochs: usize,
@@ -129,39 +120,29 @@ impl Examples {
     }
 }
 
-/// Train a DeepSet on `x` (`[R, n, d]`) for `target` on `device` (a CPU device gives
-/// reproducible runs).
+/// Train a DeepSet of shape `network` on `x` (`[R, n, d]`, `d` the network's features) for
+/// `target` on `device` (a CPU device gives reproducible runs).
 ///
 /// # Errors
-/// Targets with a NaN or a length other than `R`, fewer than two populations, or path copies
-/// without an indicator target: all refused before training starts. A failed read-back.
+/// Targets with a NaN or a length other than `R`, fewer than two populations, a network that
+/// cannot be built or reads another feature count, or path copies without an indicator
+/// target: all refused before training starts. A failed read-back.
 pub fn train(
     x: &Array3,
     target: &Target,
+    network: &DeepSetConfig,
     config: &TrainConfig,
     device: &Device,
     progress: &mut dyn FnMut(Epoch),
-) -> Result<(DeepSet, DeepSetConfig, TrainReport)> {
+) -> Result<(DeepSet, TrainReport)> {
     let start = std::time::Instant::now();
     let y = targets(x, target, config)?;
-    check(config, x.steps())?;
+    check(network, config, x)?;
     // One stream, in a fixed order: the split, the path points, then the epochs' shuffles.
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(config.seed);
     let data = Split::new(x, &y, target, config, &mut rng)?;
     let scale = Scale::of(&data.train.y);
-    let net_config = DeepSetConfig::new(x.dims())
-        .with_hidden(config.hidden)
-        .with_depth(config.depth)
-        .with_activation(config.activation);
-    let fitted = fit(
-        &data,
-        &scale,
-        &net_config,
-        config,
-        device,
-        &mut rng,
-        progress,
-    )?;
+    let fitted = fit(&data, &scale, network, config, device, &mut rng, progress)?;
     let model = unstandardise(fitted.model.fork(device).no_grad(), scale.mean, scale.std);
     let r2 = |ex: &Examples| Ok(r_squared(&predict(&model, &ex.x, device)?, &ex.y));
     let report = TrainReport {
@@ -176,7 +157,7 @@ pub fn train(
         history: fitted.history,
         seconds: start.elapsed().as_secs_f64(),
     };
-    Ok((model, net_config, report))
+    Ok((model, report))
 }
 
 /// The targets of every population: given values (checked), or the indicator evaluated.
@@ -216,8 +197,9 @@ fn targets(x: &Array3, target: &Target, config: &TrainConfig) -> Result<Vec<f64>
     Ok(y.clone())
 }
 
-/// Refuse options that cannot train on `r` populations.
-fn check(config: &TrainConfig, r: usize) -> Result<()> {
+/// Refuse a network or options that cannot train on the populations `x`.
+fn check(network: &DeepSetConfig, config: &TrainConfig, x: &Array3) -> Result<()> {
+    let r = x.steps();
     let bad = |name, value: String, reason: &str| {
         Err(Error::Parameter {
             name,
@@ -229,10 +211,11 @@ fn check(config: &TrainConfig, r: usize) -> Result<()> {
         let reason = "training needs at least 2 populations (one to validate on)";
         return bad("populations", r.to_string(), reason);
     }
-    let shape = DeepSetConfig::new(1)
-        .with_hidden(config.hidden)
-        .with_depth(config.depth);
-    shape.check()?;
+    network.check()?;
+    if network.features != x.dims() {
+        let reason = format!("the populations have {} features", x.dims());
+        return bad("features", network.features.to_string(), &reason);
+    }
     if config.batch == 0 {
         return bad("batch", "0".into(), "at least one population per batch");
     }
@@ -561,7 +544,13 @@ impl Target {
 }
 
 /// The model card: what the network was trained on, how well it fits, and how it was made.
-pub fn card(report: &TrainReport, target: &str, config: &TrainConfig, command: &str) -> String {
+pub fn card(
+    report: &TrainReport,
+    target: &str,
+    network: &DeepSetConfig,
+    config: &TrainConfig,
+    command: &str,
+) -> String {
     let [r, n, d] = report.shape;
     let path_r2 = match report.val_r2_path {
         Some(v) => format!("{v:.6}"),
@@ -590,9 +579,9 @@ pub fn card(report: &TrainReport, target: &str, config: &TrainConfig, command: &
          folded into ρ's last layer.\n\n\
          ## Made by\n\n\
          ```sh\n{command}\n```\n",
-        depth = config.depth,
-        hidden = config.hidden,
-        act = config.activation.name(),
+        depth = network.depth,
+        hidden = network.hidden,
+        act = network.activation.name(),
         version = env!("CARGO_PKG_VERSION"),
         tr = report.split.0,
         va = report.split.1,

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use aumann::backend::Backend;
 use aumann::indicators::Analytic;
-use aumann::indicators::deepset::Activation;
+use aumann::indicators::deepset::{Activation, DeepSetConfig};
 use aumann::train::{Target, TrainConfig};
 use clap::Args;
 
@@ -14,23 +14,26 @@ use crate::common::{RunFlags, choice, inputs};
 use crate::progress::Bar;
 use aumann::output::Staged;
 
+/// `--target` or `--target-indicator`: what the network learns (one of them).
+#[derive(Debug, Args)]
+#[group(required = true, multiple = false)]
+pub struct TargetFlags {
+    /// Targets: a float .npy of shape [R], one macro value per population.
+    #[arg(long = "target", value_name = "Y.npy")]
+    pub values: Option<PathBuf>,
+    /// Or learn an analytic indicator, evaluated exactly; this allows --path-copies.
+    #[arg(long = "target-indicator", value_name = "NAME", value_parser = choice::<Analytic>())]
+    pub indicator: Option<Analytic>,
+}
+
 /// `aumann train`.
 #[derive(Debug, Args)]
 pub struct TrainArgs {
     /// Populations: a float .npy of shape [R, n, d] (R runs or steps, n agents each).
     #[arg(long, value_name = "X.npy")]
     pub features: PathBuf,
-    /// Targets: a float .npy of shape [R], one macro value per population.
-    #[arg(
-        long,
-        value_name = "Y.npy",
-        conflicts_with = "target_indicator",
-        required_unless_present = "target_indicator"
-    )]
-    pub target: Option<PathBuf>,
-    /// Or learn an analytic indicator, evaluated exactly; this allows --path-copies.
-    #[arg(long, value_name = "NAME", value_parser = choice::<Analytic>())]
-    pub target_indicator: Option<Analytic>,
+    #[command(flatten)]
+    pub target: TargetFlags,
     /// Output model folder (config.json, model.bpk, card.md), e.g. models/NAME.
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
@@ -75,9 +78,6 @@ pub struct TrainArgs {
 impl From<&TrainArgs> for TrainConfig {
     fn from(args: &TrainArgs) -> Self {
         TrainConfig::new()
-            .with_hidden(args.hidden)
-            .with_depth(args.depth)
-            .with_activation(args.activation)
             .with_epochs(args.epochs)
             .with_lr(args.lr)
             .with_batch(args.batch)
@@ -91,26 +91,26 @@ impl From<&TrainArgs> for TrainConfig {
 /// Run `aumann train`.
 pub fn run(args: TrainArgs) -> Result<ExitCode> {
     args.run.apply()?;
-    anyhow::ensure!(
-        args.hidden > 0 && args.depth > 0,
-        "--hidden and --depth must be at least 1"
-    );
     let x = aumann::train::read_populations(&args.features)?;
-    let target = match (&args.target, args.target_indicator) {
+    let target = match (&args.target.values, args.target.indicator) {
         (Some(path), _) => Target::Values(aumann::train::read_targets(path, x.steps())?),
         (None, Some(kind)) => Target::Indicator(kind),
         (None, None) => anyhow::bail!("give --target Y.npy or --target-indicator NAME"),
     };
     let config = TrainConfig::from(&args);
+    let network = DeepSetConfig::new(x.dims())
+        .with_hidden(args.hidden)
+        .with_depth(args.depth)
+        .with_activation(args.activation);
     let staged = Staged::folder(
         &args.out,
         "config.json",
-        &inputs([Some(args.features.as_path()), args.target.as_deref()]),
+        &inputs([Some(args.features.as_path()), args.target.values.as_deref()]),
     )?;
     let device = args.backend.device()?;
     let mut bar = Bar::new("train", !args.run.quiet);
-    let (model, net_config, report) =
-        aumann::train::train(&x, &target, &config, &device, &mut |e| {
+    let (model, report) =
+        aumann::train::train(&x, &target, &network, &config, &device, &mut |e| {
             bar.set_message(&format!("loss {:.3e} val {:.3e}", e.train_loss, e.val_loss));
             bar.update(e.epoch, e.of);
         })?;
@@ -118,9 +118,9 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
     let command: Vec<String> = std::iter::once("aumann".to_string())
         .chain(std::env::args().skip(1))
         .collect();
-    let label = target.describe(args.target.as_deref());
-    let card = aumann::train::card(&report, &label, &config, &command.join(" "));
-    aumann::model::save(staged.path(), &model, &net_config, &card)?;
+    let label = target.describe(args.target.values.as_deref());
+    let card = aumann::train::card(&report, &label, &network, &config, &command.join(" "));
+    aumann::model::save(staged.path(), &model, &network, &card)?;
     std::fs::write(
         staged.path().join("training.json"),
         serde_json::to_string_pretty(&config)? + "\n",
