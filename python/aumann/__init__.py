@@ -192,7 +192,7 @@ _CHUNK_BYTES = 64 << 20
 def _run(X, args, baseline, baseline_array, progress):
     indicator, model, method, rule, steps, backend, precision, threads, normalize = args
     return _call(
-        _rust.attribute, X, indicator, model, str(baseline), method, rule, steps, backend,
+        _rust.attribute, X, (indicator, model), str(baseline), method, rule, steps, backend,
         precision, threads, normalize, progress, baseline_array,
     )
 
@@ -272,7 +272,7 @@ def evaluate(
     if model is not None and indicator == "variance":
         indicator = "deepset"
     return _call(
-        _rust.evaluate, X, indicator, None if model is None else str(model), backend, precision
+        _rust.evaluate, X, (indicator, None if model is None else str(model)), backend, precision
     )
 
 

@@ -9,8 +9,7 @@ class EngineError(Exception):
 
 def attribute(
     x: np.ndarray,
-    indicator: str,
-    model: str | None,
+    indicator: tuple[str, str | None],
     baseline: str,
     method: str,
     rule: str,
@@ -24,7 +23,7 @@ def attribute(
 ) -> tuple[np.ndarray, str]: ...
 
 def evaluate(
-    x: np.ndarray, indicator: str, model: str | None, backend: str, precision: str | None
+    x: np.ndarray, indicator: tuple[str, str | None], backend: str, precision: str | None
 ) -> np.ndarray: ...
 
 def train_deepset(
