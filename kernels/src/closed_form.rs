@@ -82,6 +82,12 @@ impl Analytic {
     }
 }
 
+impl std::fmt::Display for Analytic {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 /// The baseline of one step.
 #[derive(Clone, Copy, Debug)]
 pub enum Baseline<'a> {

@@ -8,7 +8,6 @@ use anyhow::{Context, Result};
 use aumann::array::Values;
 use aumann::baseline::BaselineSpec;
 use aumann::choice::Choice;
-use aumann::indicators::IndicatorSpec;
 use aumann::methods::request::{BaselineChoice, Features, Request, Response, Subject};
 use aumann::path::Rule;
 use aumann::run::{Method, RunConfig};
@@ -16,7 +15,8 @@ use aumann::scenario::{Horizon, Target};
 use clap::Args;
 
 use crate::common::{
-    ComputeFlags, IndicatorName, RunFlags, ScenarioFlags, choice, inputs, with_flags,
+    ComputeFlags, FeaturesFlag, IndicatorFlags, IndicatorName, RunFlags, ScenarioFlags, choice,
+    inputs, with_flags,
 };
 use crate::progress::Bar;
 use aumann::output::Staged;
@@ -24,24 +24,12 @@ use aumann::output::Staged;
 /// `aumann attribute`.
 #[derive(Debug, Args)]
 pub struct AttributeArgs {
-    /// Features: a float32/float64 .npy array of shape [n, d] or [T, n, d] (default with
-    /// --scenario: the folder's).
-    #[arg(long, value_name = "X.npy", required_unless_present = "scenario")]
-    pub features: Option<PathBuf>,
+    #[command(flatten)]
+    pub input: FeaturesFlag,
     #[command(flatten)]
     pub target: ScenarioFlags,
-    /// The macro indicator (deepset needs --model; static and rollout need --scenario,
-    /// where static is the default).
-    #[arg(
-        long,
-        value_name = "NAME",
-        value_parser = choice::<IndicatorName>(),
-        required_unless_present = "scenario"
-    )]
-    pub indicator: Option<IndicatorName>,
-    /// A trained DeepSet's folder (for --indicator deepset), as written by `aumann train`.
-    #[arg(long, value_name = "DIR")]
-    pub model: Option<PathBuf>,
+    #[command(flatten)]
+    pub subject: IndicatorFlags,
     /// Baseline: zero, mean (per coordinate and step), first (the first step), or a .npy of
     /// shape [d], [n, d] or [T, n, d]. Default: zero, or a scenario's baseline action.
     #[arg(long, value_name = "zero|mean|first|B.npy")]
@@ -73,7 +61,8 @@ pub struct AttributeArgs {
 impl AttributeArgs {
     /// The request the arguments describe.
     fn request(&self) -> Result<Request> {
-        let which = match (&self.indicator, &self.target.scenario) {
+        let indicator = self.subject.name();
+        let which = match (&indicator, &self.target.scenario) {
             (Some(IndicatorName::Scenario(h)), Some(_)) => Some(*h),
             (None, Some(_)) => Some(Horizon::Static),
             (Some(IndicatorName::Scenario(h)), None) => {
@@ -81,14 +70,13 @@ impl AttributeArgs {
             }
             _ => None,
         };
-        let mut request = match (&self.target.scenario, which, self.indicator) {
+        let mut request = match (&self.target.scenario, which, indicator) {
             (Some(folder), Some(which), _) => {
                 let (run, step) = (self.target.run, self.target.step);
                 Request::scenario(folder.clone(), Target { which, run, step })
             }
             (scenario, _, Some(IndicatorName::Registry(kind))) => {
-                let model = self.model.clone();
-                Request::indicator(IndicatorSpec { kind, model }, scenario.clone())
+                Request::indicator(self.subject.spec(kind), scenario.clone())
             }
             _ => anyhow::bail!("give --indicator NAME, or --scenario DIR"),
         };
@@ -102,7 +90,12 @@ impl AttributeArgs {
             threads: self.run.threads,
             ..request.config
         };
-        let features = self.features.as_deref().map(Features::read).transpose();
+        let features = self
+            .input
+            .features
+            .as_deref()
+            .map(Features::read)
+            .transpose();
         request.features = features.map_err(with_flags)?;
         request.baseline = self.baseline.clone().map(BaselineChoice::Spec);
         Ok(request)
@@ -115,8 +108,8 @@ pub fn run(args: AttributeArgs) -> Result<ExitCode> {
     args.run.apply()?;
     let request = args.request()?;
     let inputs = inputs([
-        args.features.as_deref(),
-        args.model.as_deref(),
+        args.input.features.as_deref(),
+        args.subject.model.as_deref(),
         args.target.scenario.as_deref(),
         args.baseline.as_ref().and_then(BaselineSpec::file),
     ]);

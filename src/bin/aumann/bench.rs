@@ -10,7 +10,7 @@ use aumann::compare::{CompareOptions, Method};
 use aumann::indicators::Analytic;
 use clap::{Args, Subcommand};
 
-use crate::common::{RunFlags, choice};
+use crate::common::{RunFlags, choice, listed};
 use crate::progress::Bar;
 use aumann::output::Staged;
 
@@ -31,7 +31,7 @@ pub struct BenchSyntheticArgs {
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
     /// Sizes n (the quadratic function stops at n·d = 6000).
-    #[arg(long, value_delimiter = ',', default_value = "10,100,1000,10000")]
+    #[arg(long, value_delimiter = ',', default_value = listed(synthetic_defaults().sizes))]
     pub sizes: Vec<usize>,
     /// Seeds per cell.
     #[arg(long, default_value_t = 5)]
@@ -58,17 +58,13 @@ pub struct BenchScalingArgs {
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
     /// Sizes n.
-    #[arg(
-        long,
-        value_delimiter = ',',
-        default_value = "10,100,1000,10000,100000,1000000"
-    )]
+    #[arg(long, value_delimiter = ',', default_value = listed(scaling_defaults().sizes))]
     pub sizes: Vec<usize>,
     /// Methods.
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "as-exact,as-path,loo,shapley-sampled,shapley-sampled-plain,banzhaf-sampled,shapley-exact,banzhaf-exact",
+        default_value = listed(scaling_defaults().methods),
         value_parser = choice::<Method>()
     )]
     pub methods: Vec<Method>,
@@ -83,6 +79,16 @@ pub struct BenchScalingArgs {
     pub samples: usize,
     #[command(flatten)]
     pub run: RunFlags,
+}
+
+/// The library's options of the ground-truth benchmark, whose defaults the flags show.
+fn synthetic_defaults() -> SyntheticOptions {
+    SyntheticOptions::default()
+}
+
+/// The library's options of the scaling benchmark, whose defaults the flags show.
+fn scaling_defaults() -> ScalingOptions {
+    ScalingOptions::default()
 }
 
 /// Run `aumann bench ...`.

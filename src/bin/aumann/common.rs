@@ -51,6 +51,12 @@ impl<T: Choice> TypedValueParser for ChoiceParser<T> {
     }
 }
 
+/// A list flag's default as the flag takes it, comma-separated (`10,100,1000`).
+pub fn listed<T: std::fmt::Display>(values: impl IntoIterator<Item = T>) -> String {
+    let values: Vec<String> = values.into_iter().map(|v| v.to_string()).collect();
+    values.join(",")
+}
+
 /// `--threads` and `--quiet`.
 #[derive(Debug, Args)]
 pub struct RunFlags {
@@ -133,6 +139,46 @@ pub fn with_flags(err: impl EngineCause) -> anyhow::Error {
         _ => return err.into(),
     };
     anyhow::anyhow!("{err}{hint}")
+}
+
+/// `--features`: the input array, or a scenario folder's.
+#[derive(Debug, Args)]
+pub struct FeaturesFlag {
+    /// Features: a float32/float64 .npy array of shape [n, d] or [T, n, d] (default with
+    /// --scenario: the folder's).
+    #[arg(long, value_name = "X.npy", required_unless_present = "scenario")]
+    pub features: Option<std::path::PathBuf>,
+}
+
+/// `--indicator` and `--model`: the macro indicator.
+#[derive(Debug, Args)]
+pub struct IndicatorFlags {
+    /// The macro indicator: an analytic one, deepset (with --model), or a scenario's static or
+    /// rollout risk (with --scenario, where static is the default).
+    #[arg(long, value_name = "NAME", value_parser = choice::<IndicatorName>())]
+    pub indicator: Option<IndicatorName>,
+    /// A trained DeepSet's folder, as written by `aumann train` (alone: --indicator deepset).
+    #[arg(long, value_name = "DIR")]
+    pub model: Option<std::path::PathBuf>,
+}
+
+impl IndicatorFlags {
+    /// The indicator named; `--model` alone names the DeepSet.
+    pub fn name(&self) -> Option<IndicatorName> {
+        let deepset = aumann::indicators::deepset::ENTRY.name;
+        match (self.indicator, &self.model) {
+            (None, Some(_)) => IndicatorKind::from_label(deepset)
+                .ok()
+                .map(IndicatorName::Registry),
+            (name, _) => name,
+        }
+    }
+
+    /// The registry indicator `kind` with the model given.
+    pub fn spec(&self, kind: IndicatorKind) -> aumann::indicators::IndicatorSpec {
+        let model = self.model.clone();
+        aumann::indicators::IndicatorSpec { kind, model }
+    }
 }
 
 /// An indicator as `--indicator` names it: one of the registry's, or a scenario's.

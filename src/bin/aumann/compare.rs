@@ -7,13 +7,13 @@ use anyhow::{Context, Result};
 use aumann::array::Values;
 use aumann::baseline::{Baseline, BaselineSpec};
 use aumann::compare::{self, CompareOptions, Method, Program, Subject};
-use aumann::indicators::IndicatorSpec;
 use aumann::path::PathOptions;
 use aumann::scenario::Horizon;
 use clap::Args;
 
 use crate::common::{
-    ComputeFlags, IndicatorName, RunFlags, choice, inputs, scenario_step, with_flags,
+    ComputeFlags, FeaturesFlag, IndicatorFlags, IndicatorName, RunFlags, choice, inputs,
+    scenario_step, with_flags,
 };
 use crate::progress::Bar;
 use aumann::output::Staged;
@@ -21,10 +21,8 @@ use aumann::output::Staged;
 /// `aumann compare`.
 #[derive(Debug, Args)]
 pub struct CompareArgs {
-    /// Features: a float .npy of shape [n, d] (or [T, n, d] with --step); default with
-    /// --scenario: the folder's.
-    #[arg(long, value_name = "X.npy", required_unless_present = "scenario")]
-    pub features: Option<PathBuf>,
+    #[command(flatten)]
+    pub input: FeaturesFlag,
     /// A scenario folder (`aumann simulate`): its features, baseline action and indicators;
     /// needs --step.
     #[arg(long, value_name = "DIR")]
@@ -35,19 +33,8 @@ pub struct CompareArgs {
     /// The step of a [T, n, d] array (or of the scenario's run) to attribute.
     #[arg(long, value_name = "T")]
     pub step: Option<usize>,
-    /// The macro indicator: an analytic one (scored against its closed form), deepset (with
-    /// --model), or a scenario's static or rollout risk (with --scenario; static by default),
-    /// the last two scored against the path integral.
-    #[arg(
-        long,
-        value_name = "NAME",
-        value_parser = choice::<IndicatorName>(),
-        required_unless_present = "scenario"
-    )]
-    pub indicator: Option<IndicatorName>,
-    /// A trained DeepSet's folder (for --indicator deepset).
-    #[arg(long, value_name = "DIR")]
-    pub model: Option<PathBuf>,
+    #[command(flatten)]
+    pub subject: IndicatorFlags,
     /// Methods.
     #[arg(
         long,
@@ -101,21 +88,15 @@ fn subject(args: &CompareArgs, options: &CompareOptions) -> Result<Subject> {
     if let Some(dir) = &args.scenario {
         return scenario_subject(args, dir);
     }
-    let path = args
-        .features
-        .as_ref()
-        .context("give --features X.npy or --scenario DIR")?;
+    let path = (args.input.features.as_ref()).context("give --features X.npy or --scenario DIR")?;
     let (all, _) = aumann::run::read_features(path)?;
     let spec = args.baseline.clone().unwrap_or(BaselineSpec::Zero);
     let baseline = Baseline::resolve(&spec, &all)?;
     let (features, baseline) = compare::one_step(&all, &baseline, args.step)
         .map_err(|e| anyhow::anyhow!("{}: {e} (choose it with --step)", path.display()))?;
-    let program = match args.indicator {
+    let program = match args.subject.name() {
         Some(IndicatorName::Registry(kind)) => {
-            let spec = IndicatorSpec {
-                kind,
-                model: args.model.clone(),
-            };
+            let spec = args.subject.spec(kind);
             Program::of(&spec, features.dims(), options).map_err(with_flags)?
         }
         Some(IndicatorName::Scenario(h)) => {
@@ -132,7 +113,7 @@ fn subject(args: &CompareArgs, options: &CompareOptions) -> Result<Subject> {
 
 /// Step `--step` of a scenario folder's run, its baseline action and its risk.
 fn scenario_subject(args: &CompareArgs, dir: &std::path::Path) -> Result<Subject> {
-    let which = match args.indicator {
+    let which = match args.subject.name() {
         None => Horizon::Static,
         Some(IndicatorName::Scenario(h)) => h,
         Some(IndicatorName::Registry(k)) => anyhow::bail!(
@@ -142,7 +123,7 @@ fn scenario_subject(args: &CompareArgs, dir: &std::path::Path) -> Result<Subject
     };
     let why = "coalition methods attribute one step";
     let (loaded, row) = scenario_step(dir, which, args.scenario_run, args.step, why)?;
-    let features = match &args.features {
+    let features = match &args.input.features {
         Some(path) => Some(aumann::run::read_features(path)?.0),
         None => None,
     };
@@ -154,7 +135,7 @@ fn scenario_subject(args: &CompareArgs, dir: &std::path::Path) -> Result<Subject
         args.baseline.as_ref(),
     );
     // A shape the scenario refuses is the features file's; any other error is not.
-    subject.map_err(|e| match (&args.features, e) {
+    subject.map_err(|e| match (&args.input.features, e) {
         (Some(path), e @ aumann::Error::Shape { .. }) => {
             anyhow::anyhow!("{}: {e}", path.display())
         }
@@ -172,9 +153,9 @@ pub fn run(args: CompareArgs) -> Result<ExitCode> {
         &args.out,
         "table.csv",
         &inputs([
-            args.features.as_deref(),
+            args.input.features.as_deref(),
             args.scenario.as_deref(),
-            args.model.as_deref(),
+            args.subject.model.as_deref(),
             args.baseline.as_ref().and_then(BaselineSpec::file),
         ]),
     )?;

@@ -5,14 +5,15 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use aumann::array::Values;
-use aumann::indicators::{Indicator, IndicatorSpec};
+use aumann::indicators::Indicator;
 use aumann::path::PathOptions;
 use aumann::run;
 use aumann::scenario::Horizon;
 use clap::Args;
 
 use crate::common::{
-    ComputeFlags, IndicatorName, RunFlags, ScenarioFlags, choice, inputs, scenario_step, with_flags,
+    ComputeFlags, IndicatorFlags, IndicatorName, RunFlags, ScenarioFlags, inputs, scenario_step,
+    with_flags,
 };
 use aumann::output::Staged;
 
@@ -22,13 +23,8 @@ pub struct EvalArgs {
     /// Populations: a float .npy of shape [R, n, d] (or [n, d], one population).
     #[arg(long, value_name = "X.npy")]
     pub features: PathBuf,
-    /// The indicator (deepset needs --model; static and rollout need --scenario and --step,
-    /// where static is the default).
-    #[arg(long, value_name = "NAME", value_parser = choice::<IndicatorName>())]
-    pub indicator: Option<IndicatorName>,
-    /// A trained DeepSet's folder (implies --indicator deepset).
-    #[arg(long, value_name = "DIR")]
-    pub model: Option<PathBuf>,
+    #[command(flatten)]
+    pub subject: IndicatorFlags,
     /// The scenario indicator of one step (`--step`, and `--run` with several runs), with that
     /// step's context.
     #[command(flatten)]
@@ -47,7 +43,7 @@ pub fn run(args: EvalArgs) -> Result<ExitCode> {
     args.run.apply()?;
     let inputs = inputs([
         Some(args.features.as_path()),
-        args.model.as_deref(),
+        args.subject.model.as_deref(),
         args.target.scenario.as_deref(),
     ]);
     let out = Staged::file(&args.out, &inputs)?;
@@ -72,19 +68,10 @@ fn indicator(
     device: &burn::tensor::Device,
 ) -> Result<Box<dyn Indicator>> {
     let precision = args.compute.precision;
-    match (args.indicator, &args.target.scenario) {
+    match (args.subject.name(), &args.target.scenario) {
         (Some(IndicatorName::Registry(kind)), _) => {
-            let spec = IndicatorSpec {
-                kind,
-                model: args.model.clone(),
-            };
+            let spec = args.subject.spec(kind);
             spec.build(device, d, precision).map_err(with_flags)
-        }
-        (None, None) if args.model.is_some() => {
-            let spec: IndicatorSpec = "deepset".parse()?;
-            Ok(spec
-                .with_model(args.model.clone())
-                .build(device, d, precision)?)
         }
         (which, Some(dir)) => {
             let which = match which {

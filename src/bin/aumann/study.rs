@@ -11,7 +11,7 @@ use aumann::study::report::RunInfo;
 use aumann::study::{Protocol, StudyConfig};
 use clap::Args;
 
-use crate::common::{RunFlags, choice, inputs};
+use crate::common::{RunFlags, choice, inputs, listed};
 use crate::progress::Bar;
 use aumann::output::Staged;
 
@@ -48,14 +48,14 @@ pub struct StudyArgs {
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "100,300,1000,3000,10000,100000"
+        default_value = listed(study_defaults().sizes)
     )]
     pub sizes: Vec<usize>,
     /// Indicators.
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "linear,mult,variance,gini",
+        default_value = listed(study_defaults().indicators),
         value_parser = choice::<Analytic>()
     )]
     pub indicators: Vec<Analytic>,
@@ -63,7 +63,7 @@ pub struct StudyArgs {
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "bias-visibility,bias-topic-x-follow,bias-topic-top,random,bias-followers",
+        default_value = listed(study_defaults().protocols),
         value_parser = choice::<Protocol>()
     )]
     pub protocols: Vec<Protocol>,
@@ -71,7 +71,7 @@ pub struct StudyArgs {
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "0.01,0.09",
+        default_value = listed(<[f64; 2]>::from(study_defaults().tiers)),
         value_name = "TOP,MID"
     )]
     pub tiers: Vec<f64>,
@@ -82,13 +82,18 @@ pub struct StudyArgs {
     #[arg(long, default_value = "mult", value_parser = choice::<Analytic>())]
     pub heatmap_indicator: Analytic,
     /// k of the top-k recovery.
-    #[arg(long, value_delimiter = ',', default_value = "10,100")]
+    #[arg(long, value_delimiter = ',', default_value = listed(study_defaults().top_k))]
     pub top_k: Vec<usize>,
     /// Also write per-agent full-panel attributions (per_agent/<topic>_<indicator>.npy).
     #[arg(long)]
     pub per_agent: bool,
     #[command(flatten)]
     pub run: RunFlags,
+}
+
+/// The library's study options, whose defaults the list flags show.
+fn study_defaults() -> StudyConfig {
+    StudyConfig::default()
 }
 
 impl TryFrom<&StudyArgs> for StudyConfig {
