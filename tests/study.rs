@@ -262,22 +262,21 @@ fn aumann(args: &[&str]) -> (i32, String) {
 
 /// Rows of a CSV as maps from column to field, after checking the header.
 fn csv(path: &Path, columns: &[&str]) -> Vec<HashMap<String, String>> {
-    let text = std::fs::read_to_string(path).unwrap();
-    let mut lines = text.lines();
-    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let mut reader = csv::Reader::from_path(path).unwrap();
+    let header: Vec<String> = reader.headers().unwrap().iter().map(String::from).collect();
     assert!(
         header.len() >= columns.len() && header[..columns.len()] == *columns,
         "{}: header {header:?}",
         path.display()
     );
-    let rows: Vec<HashMap<String, String>> = lines
-        .map(|l| {
-            let fields: Vec<&str> = l.split(',').collect();
-            assert_eq!(fields.len(), header.len(), "{}: {l}", path.display());
+    let rows: Vec<HashMap<String, String>> = (reader.records())
+        .map(|record| {
+            // The reader refuses a record whose width is not the header's.
+            let record = record.unwrap_or_else(|e| panic!("{}: {e}", path.display()));
             header
                 .iter()
-                .zip(fields)
-                .map(|(h, f)| (h.to_string(), f.to_string()))
+                .cloned()
+                .zip(record.iter().map(String::from))
                 .collect()
         })
         .collect();
@@ -644,6 +643,7 @@ fn study_outputs_have_intervals_and_no_nan() {
             assert!(!row["reason"].is_empty(), "{row:?}");
         }
     }
+    assert_decomposition(&out.join("shares.csv"));
     csv(
         &out.join("positive_mass.csv"),
         &[
@@ -661,6 +661,155 @@ fn study_outputs_have_intervals_and_no_nan() {
         report.contains("kept") && report.contains("95 %"),
         "{report}"
     );
+}
+
+/// The report's findings are `findings.csv`'s: every row of its findings table has the
+/// verdict of the CSV's row for the same finding, indicator and size; and where the numbers
+/// cannot show a flip (a margin of 90 pp), the report's heading says it does not hold.
+#[test]
+fn findings_decide_the_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let study = |name: &str, margin: &str| {
+        let out = dir.path().join(name);
+        let (code, err) = aumann(&[
+            "study",
+            "--out",
+            out.to_str().unwrap(),
+            "--agents",
+            "20000",
+            "--sizes",
+            "100,1000",
+            "--seeds",
+            "4",
+            "--margin",
+            margin,
+            "--quiet",
+        ]);
+        assert_eq!(code, 0, "{err}");
+        out
+    };
+    for (out, flip) in [
+        (study("usual", "0.02"), None),
+        (study("wide", "0.9"), Some("does not hold")),
+    ] {
+        let rows = csv(
+            &out.join("findings.csv"),
+            &[
+                "finding",
+                "protocol",
+                "indicator",
+                "size",
+                "statistic",
+                "ci_lo",
+                "ci_hi",
+                "unit",
+                "test",
+                "verdict",
+                "reason",
+            ],
+        );
+        let report = std::fs::read_to_string(out.join("report.md")).unwrap();
+        let mut matched = 0;
+        for line in report.lines().filter(|l| l.starts_with("| ")) {
+            let cells: Vec<&str> = line.trim_matches('|').split(" | ").map(str::trim).collect();
+            // The report writes an absent indicator or size as –, the CSV as an empty field.
+            let field = |c: &str| {
+                if c == "–" {
+                    String::new()
+                } else {
+                    c.to_string()
+                }
+            };
+            let Some(row) = rows.iter().find(|r| {
+                cells.len() == 6
+                    && r["finding"] == cells[0]
+                    && r["indicator"] == field(cells[1])
+                    && r["size"] == field(cells[2])
+            }) else {
+                continue;
+            };
+            assert_eq!(row["verdict"], cells[4], "{line} against {row:?}");
+            matched += 1;
+        }
+        let at_s0 = rows
+            .iter()
+            .filter(|r| ["100", ""].contains(&r["size"].as_str()))
+            .count();
+        assert_eq!(matched, at_s0, "every finding at s = 100 is in the report");
+        for r in &rows {
+            assert!(
+                [
+                    "holds",
+                    "does not hold",
+                    "undecided",
+                    "holds by construction"
+                ]
+                .contains(&r["verdict"].as_str()),
+                "{r:?}"
+            );
+            if r["verdict"] == "undecided" {
+                assert!(!r["reason"].is_empty(), "{r:?}");
+            }
+        }
+        let heading = report.lines().find(|l| l.starts_with("## 1.")).unwrap();
+        if let Some(flip) = flip {
+            assert!(
+                heading.ends_with(&format!("{flip} for linear, mult, variance, gini")),
+                "{heading}"
+            );
+            let biased: Vec<_> = (rows.iter())
+                .filter(|r| r["finding"] == "flip bias-visibility")
+                .collect();
+            assert!(!biased.is_empty());
+            assert!(
+                biased.iter().all(|r| r["verdict"] == "does not hold"),
+                "{biased:?}"
+            );
+        } else {
+            // The usual margin: the visibility-biased flip of the nonlinear indicators holds.
+            assert!(heading.contains("holds for"), "{heading}");
+        }
+    }
+}
+
+/// Δ_top = composition + re-attribution in every small-panel row of `shares.csv` (SPEC §12),
+/// to 1e-12, each part inside its interval; and for the linear indicator the re-attribution is
+/// zero (its within-panel shares are the full panel's renormalised: the scaling-bias theorem),
+/// so its whole flip is composition.
+fn assert_decomposition(shares: &Path) {
+    let rows = csv(shares, &["topic", "indicator", "protocol", "size"]);
+    let mut checked = 0;
+    for row in rows
+        .iter()
+        .filter(|r| r["protocol"] != "full" && !r["composition"].is_empty())
+    {
+        let [delta, composition, reattribution] =
+            ["delta_top", "composition", "reattribution"].map(|c| number(row, c));
+        let gap = (composition + reattribution - delta).abs();
+        assert!(
+            gap <= 1e-12,
+            "parts add up to Δ_top within {gap:e}: {row:?}"
+        );
+        for part in ["composition", "reattribution"] {
+            let lo = &row[&format!("{part}_ci_lo")];
+            if !lo.is_empty() {
+                let hi = number(row, &format!("{part}_ci_hi"));
+                let mean = number(row, part);
+                assert!(
+                    number(row, &format!("{part}_ci_lo")) <= mean && mean <= hi,
+                    "{row:?}"
+                );
+            }
+        }
+        if row["indicator"] == "linear" {
+            assert!(
+                reattribution.abs() <= 1e-12,
+                "linear re-attributes: {row:?}"
+            );
+        }
+        checked += 1;
+    }
+    assert!(checked > 0, "no decomposed row in {}", shares.display());
 }
 
 /// The null generator keeps each term's mean but cuts engagement loose from followers: the
@@ -736,7 +885,13 @@ fn study_sweep_reports_every_setting_and_finding() {
         &["setting", "finding", "value", "holds", "detail"],
     );
     let settings = aumann::study::sweep::default_grid();
-    assert_eq!(rows.len(), settings.len() * 7);
+    // A flip and a re-attribution per biased protocol, the random control, the residual
+    // dichotomy and dose-response.
+    assert_eq!(rows.len(), settings.len() * (4 * 2 + 3));
+    assert!(
+        rows.iter()
+            .any(|r| r["setting"] == "null" && r["finding"] == "re-attribution bias-visibility")
+    );
     assert!(
         rows.iter()
             .any(|r| r["setting"] == "null" && r["finding"] == "flip bias-visibility")

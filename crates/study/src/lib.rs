@@ -27,6 +27,7 @@
 pub mod calibration;
 pub mod error;
 pub mod figures;
+pub mod findings;
 pub mod metrics;
 pub mod report;
 pub mod sampling;
@@ -76,6 +77,9 @@ pub struct StudyConfig {
     pub top_k: Vec<usize>,
     /// Keep per-agent full-panel attributions (for the per-agent output files).
     pub per_agent: bool,
+    /// The margin `m` of the findings' tests, a share (0.02: 2 pp): a flip must lie beyond
+    /// it, the random control within it ([`findings`]).
+    pub margin: f64,
 }
 
 impl Default for StudyConfig {
@@ -92,6 +96,7 @@ impl Default for StudyConfig {
             heatmap_bins: 100,
             top_k: vec![10, 100],
             per_agent: false,
+            margin: 0.02,
         }
     }
 }
@@ -273,6 +278,11 @@ impl StudyResults {
         })
     }
 
+    /// The number of topics.
+    pub fn topics(&self) -> usize {
+        self.heatmaps.len()
+    }
+
     /// Δ_top of a small-panel cell under `anchor`: its top-tier share minus the full panel's
     /// (interval shifted with it); `None` for the full panel or where either share is undefined.
     pub fn delta_top(&self, c: &Cell, anchor: usize) -> Option<Stat> {
@@ -281,6 +291,30 @@ impl StudyResults {
         }
         let full = self.cell(c.topic, c.indicator, Protocol::Full, None)?;
         Some(c.share(anchor, 0)?.shifted(full.share(anchor, 0)?.mean))
+    }
+}
+
+impl StudyResults {
+    /// Δ_top of a small-panel cell split into composition, `s_comp − s_full`, and
+    /// re-attribution, `s_S − s_comp` (first anchor; [`metrics`]), each over the cell's kept
+    /// draws: their means add up to [`StudyResults::delta_top`]'s. `None` for the full panel,
+    /// without kept draws, or where a draw's full-panel attributions sum to zero on its panel.
+    pub fn decomposition(&self, c: &Cell) -> Option<[Stat; 2]> {
+        if c.protocol == Protocol::Full {
+            return None;
+        }
+        let full = self.cell(c.topic, c.indicator, Protocol::Full, None)?;
+        let s_full = full.share(0, 0)?.mean;
+        let s_comp: Vec<f64> = c
+            .runs
+            .iter()
+            .map(|r| r.composition)
+            .collect::<Option<_>>()?;
+        let composition: Vec<f64> = s_comp.iter().map(|s| s - s_full).collect();
+        let reattribution: Vec<f64> = (c.runs.iter().zip(&s_comp))
+            .map(|(r, s)| r.shares[0][0] - s)
+            .collect();
+        Some([Stat::of(&composition)?, Stat::of(&reattribution)?])
     }
 }
 
@@ -293,6 +327,10 @@ impl StudyConfig {
                 reason: reason.into(),
             })
         };
+        if !(0.0..1.0).contains(&self.margin) {
+            let reason = "the findings' margin is a share of the attribution, from 0 to below 1";
+            return bad("margin", self.margin.to_string(), reason);
+        }
         let (top, mid) = self.tiers;
         if !(top > 0.0 && mid >= 0.0 && top + mid < 1.0) {
             let reason = "tier fractions must be positive and sum to less than 1";
@@ -516,6 +554,7 @@ fn full_panel_metrics(shares: &[f64], tiers: &Tiers, config: &StudyConfig, n: us
             .map(|l| metrics::tier_shares(shares, &all, l))
             .collect(),
         top_agents: tiers.labels[0].iter().filter(|&&g| g == tiers::TOP).count(),
+        composition: Some(metrics::tier_shares(shares, &all, &tiers.labels[0])[0]),
         c_star: 1.0,
         residual: 0.0,
         spearman: Some(1.0),

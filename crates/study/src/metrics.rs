@@ -10,7 +10,12 @@
 //! residual     r = ‖a − c* f‖ / ‖a‖                          (0 for a linear V, zero baseline)
 //! Spearman     rank correlation of a and f over S
 //! top-k        Jaccard of the k largest a and the k largest f in S (for k < |S|)
+//! composition  s_comp = Σ_{i∈S∩top} f_i / Σ_{i∈S} f_i                (the full panel's view of S)
 //! ```
+//!
+//! `s_comp` splits the flip `Δ_top = s_top(S) − s_top(n)` into composition, `s_comp − s_top(n)`
+//! (who is in the panel), and re-attribution, `s_top(S) − s_comp` (what the indicator does on a
+//! small population).
 //!
 //! Shares are undefined when `Σ_{j∈S} φ_j^{(S)} = 0` (no macro change on S): such a run
 //! is left out of its cell's means, and the cell's seed count says how many were kept.
@@ -30,6 +35,9 @@ pub struct RunMetrics {
     pub positive_shares: Option<[f64; 3]>,
     /// Agents of `S` in the top tier of the first anchor.
     pub top_agents: usize,
+    /// The top tier's share of the full panel's own attributions within `S` (first anchor),
+    /// `s_comp`; `None` where they sum to zero on `S`.
+    pub composition: Option<f64>,
     /// Optimal rescaling `c*`.
     pub c_star: f64,
     /// Relative residual `r`.
@@ -67,6 +75,9 @@ pub fn score(
         .iter()
         .filter(|&&i| anchors[0][i as usize] == TOP)
         .count();
+    let f_total = pairwise(&f);
+    let composition = (f_total != 0.0 && f_total.is_finite())
+        .then(|| tier_shares(&f, subset, anchors[0])[TOP as usize] / f_total);
     let af = neumaier(a.iter().zip(&f).map(|(x, y)| x * y));
     let ff = neumaier(f.iter().map(|y| y * y));
     let c_star = af / ff;
@@ -76,6 +87,7 @@ pub fn score(
         shares,
         positive_shares: positive_shares(phi, subset, anchors[0]),
         top_agents,
+        composition,
         c_star,
         residual: res / norm,
         spearman: Some(spearman(&a, &f)).filter(|r| r.is_finite()),
@@ -133,6 +145,8 @@ mod tests {
         assert!((s.iter().sum::<f64>() - 1.0).abs() < 1e-15);
         assert!((s[0] - 0.1 / 0.75).abs() < 1e-15);
         assert_eq!(m.top_agents, 1);
+        // The full panel's own shares within S: agent 0 of 0.75.
+        assert!((m.composition.unwrap() - 0.1 / 0.75).abs() < 1e-15);
         // A non-proportional change leaves a residual.
         let mut phi2 = phi.clone();
         phi2[0] *= 3.0;

@@ -2,9 +2,13 @@
 //! markdown report and `run.json`.
 //!
 //! ```text
+//! findings.csv   finding,protocol,indicator,size,statistic,ci_lo,ci_hi,unit,test,verdict,
+//!                reason: every finding with its test and verdict ([`super::findings`])
 //! shares.csv     topic,indicator,protocol,size,draws,kept,top_mean,top_std,top_ci_lo,
 //!                top_ci_hi,mid_…,tail_…(the same four),top_agents_mean,delta_top,
-//!                delta_top_ci_lo,delta_top_ci_hi,reason
+//!                delta_top_ci_lo,delta_top_ci_hi,composition,composition_ci_lo,
+//!                composition_ci_hi,reattribution,reattribution_ci_lo,reattribution_ci_hi,
+//!                reason
 //! anchors.csv    topic,indicator,protocol,size,anchor,draws,kept,top_…,mid_…,tail_… (four each),
 //!                delta_top,delta_top_ci_lo,delta_top_ci_hi,reason
 //! residuals.csv  topic,indicator,protocol,size,draws,kept,c_star_mean,residual_mean,
@@ -26,7 +30,10 @@
 //! those whose shares are defined (a drawn panel with no macro change has none), and every
 //! statistic is over the kept draws: `_mean`, `_std`, and a 95 % bootstrap interval `_ci_lo`,
 //! `_ci_hi` of the mean. A value that does not exist is an empty field, never `NaN`, and
-//! `reason` says why. Every file is written under a
+//! `reason` says why. `composition + reattribution = delta_top`: Δ_top split into who is in
+//! the small panel (the full panel's own attributions within it) and what the indicator does
+//! on the small population (SPEC §12); the three means are written at full precision, so
+//! they add up to rounding (their intervals too, so each mean lies inside its own). Every file is written under a
 //! temporary name and renamed into place. Nothing per agent is written unless asked for.
 
 use std::fmt::Write as _;
@@ -36,6 +43,7 @@ use std::path::Path;
 use aumann_kernels::closed_form::Analytic;
 use serde_json::json;
 
+use super::findings::{Claim, Finding};
 use super::tiers::TIER_NAMES;
 use super::{Cell, Protocol, Stat, StudyResults};
 use crate::error::Result;
@@ -77,6 +85,8 @@ pub fn write(dir: &Path, panel: &Panel, results: &StudyResults, info: &RunInfo) 
             })
         })
     };
+    let findings = super::findings::findings(results);
+    text("findings.csv", super::findings::csv(&findings))?;
     text("shares.csv", shares_csv(results, topics))?;
     text("anchors.csv", anchors_csv(results, topics))?;
     text("residuals.csv", residuals_csv(results, topics))?;
@@ -133,7 +143,10 @@ pub fn write(dir: &Path, panel: &Panel, results: &StudyResults, info: &RunInfo) 
         }
     }
     let calibration = super::calibration::of(panel);
-    text("report.md", report_md(results, panel, info, &calibration))?;
+    text(
+        "report.md",
+        report_md(results, panel, info, &calibration, &findings),
+    )?;
     text(
         "run.json",
         serde_json::to_string_pretty(&run_json(results, panel, info, &calibration)).expect("json")
@@ -229,12 +242,13 @@ fn full_cell(results: &StudyResults, topic: usize, indicator: Analytic) -> Optio
     results.cell(topic, indicator, Protocol::Full, None)
 }
 
-/// `delta_top,delta_top_ci_lo,delta_top_ci_hi`, empty where undefined.
+/// `mean,ci_lo,ci_hi` of Δ_top or one of its parts at full precision, so that the parts add
+/// up to Δ_top and each mean stays inside its interval; empty where undefined.
 fn delta_cells(d: Option<Stat>) -> [String; 3] {
     match d {
         Some(d) => {
-            let [lo, hi] = ci_cells(d.ci);
-            [num(d.mean), lo, hi]
+            let [lo, hi] = d.ci.map_or(Default::default(), |ci| ci.map(exact));
+            [exact(d.mean), lo, hi]
         }
         None => Default::default(),
     }
@@ -242,21 +256,45 @@ fn delta_cells(d: Option<Stat>) -> [String; 3] {
 
 const DELTA: [&str; 3] = ["delta_top", "delta_top_ci_lo", "delta_top_ci_hi"];
 
+/// The columns of Δ_top's two parts.
+const PARTS: [&str; 6] = [
+    "composition",
+    "composition_ci_lo",
+    "composition_ci_hi",
+    "reattribution",
+    "reattribution_ci_lo",
+    "reattribution_ci_hi",
+];
+
+/// A mean that other columns add up to: every digit (the shortest text that reads back as
+/// the same `f64`).
+fn exact(v: f64) -> String {
+    if v.is_finite() {
+        v.to_string()
+    } else {
+        String::new()
+    }
+}
+
 fn shares_csv(results: &StudyResults, topics: &[String]) -> String {
     let before = [&KEY[..], &["draws", "kept"]].concat();
-    let after = [&["top_agents_mean"][..], &DELTA, &["reason"]].concat();
+    let after = [&["top_agents_mean"][..], &DELTA, &PARTS, &["reason"]].concat();
     let mut t = csv_header(&before, &TIERS, &after);
     for c in &results.cells {
         let agents = c
             .stat(|r| r.top_agents as f64)
             .map(|s| num(s.mean))
             .unwrap_or_default();
+        let parts = results
+            .decomposition(c)
+            .map_or([None, None], |p| p.map(Some));
         t.row(
             (key(c, topics).into_iter())
                 .chain([c.draws.to_string(), c.runs.len().to_string()])
                 .chain(tier_cells(|g| c.share(0, g)))
                 .chain([agents])
                 .chain(delta_cells(results.delta_top(c, 0)))
+                .chain(parts.into_iter().flat_map(delta_cells))
                 .chain([cell_reason(c).to_string()]),
         );
     }
@@ -475,6 +513,7 @@ fn report_md(
     panel: &Panel,
     info: &RunInfo,
     calibration: &super::calibration::Calibration,
+    findings: &[Finding],
 ) -> String {
     let sizes = results.config.small_sizes(panel.agents());
     let mut out = header(results, panel, &sizes);
@@ -489,7 +528,9 @@ fn report_md(
         panel,
         sizes: &sizes,
         s0,
+        findings,
     };
+    out += &r.findings_md();
     out += &r.flip();
     out += &r.residuals();
     out += &r.dose_response();
@@ -499,7 +540,8 @@ fn report_md(
     out += &r.anchors();
     let _ = writeln!(
         out,
-        "\n## Files\n\n`shares.csv` (tier shares per topic × indicator × protocol × size), \
+        "\n## Files\n\n`findings.csv` (every finding: statistic, interval, test, verdict), \
+         `shares.csv` (tier shares per topic × indicator × protocol × size), \
          `anchors.csv` (the same under the {} anchors), `residuals.csv` (the scaling-bias \
          test), `jaccard.csv` (top-k recovery), `daily.csv` (per-day tier shares at full \
          scale), `heatmap_<topic>.png` and `.csv`, `run.json` (every parameter, seed and \
@@ -508,6 +550,22 @@ fn report_md(
         info.command
     );
     out
+}
+
+/// A finding's statistic with its interval, in its unit.
+fn statistic(f: &Finding) -> String {
+    let Some(v) = f.statistic else {
+        return "–".into();
+    };
+    let text = |v: f64| match f.unit {
+        "residual" => format!("{v:.2e}"),
+        _ => format!("{v:+.2}"),
+    };
+    let unit = if f.unit == "pp" { " pp" } else { "" };
+    match f.interval {
+        Some([lo, hi]) => format!("{} [{}, {}]{unit}", text(v), text(lo), text(hi)),
+        None => format!("{}{unit}", text(v)),
+    }
 }
 
 /// The title and the paragraphs that say what was run.
@@ -526,6 +584,19 @@ fn header(results: &StudyResults, panel: &Panel, sizes: &[usize]) -> String {
         m.topics.join(", "),
         m.source,
         m.seed.map(|s| format!(", seed {s}")).unwrap_or_default()
+    );
+    let _ = writeln!(
+        out,
+        "{}",
+        match &m.ingest {
+            Some(_) =>
+                "The panel is ingested from real events (its manifest, in the panel \
+                        folder, says from which).",
+            None =>
+                "The panel is synthetic: its generator ties engagement to followers by \
+                     design, so what the findings say about the top tier partly restates the \
+                     generator (`aumann study sweep` reruns them on other generator settings).",
+        }
     );
     let _ = writeln!(
         out,
@@ -627,9 +698,71 @@ struct Report<'a> {
     sizes: &'a [usize],
     /// The smallest small-panel size.
     s0: usize,
+    /// What the tests decided.
+    findings: &'a [Finding],
 }
 
 impl Report<'_> {
+    /// The findings at `s₀` (and those of no size): each with its statistic, interval and
+    /// verdict, as `findings.csv` has them.
+    fn findings_md(&self) -> String {
+        let margin = 100.0 * self.results.config.margin;
+        let mut out = format!(
+            "## Findings\n\nEach finding is decided by a test on the numbers: **holds** (they \
+             show it), **does not hold** (they show the opposite), **undecided** (they cannot \
+             tell, and the row says why). A flip is a finding only if Δ_top's 95 % interval \
+             (over the draws of every topic) lies beyond the margin of ±{margin:.2} pp; the \
+             random control holds only by equivalence, its interval inside the margin. Rows at \
+             s = {}; `findings.csv` has every size.\n\n",
+            self.s0
+        );
+        let columns = [
+            "finding",
+            "indicator",
+            "s",
+            "statistic [95 % CI]",
+            "verdict",
+            "why",
+        ];
+        let mut t = table(&columns.map(String::from));
+        for f in self.at_s0() {
+            t.row(vec![
+                f.claim.name(),
+                f.indicator.map_or("–".into(), |i| i.name().into()),
+                f.size.map_or("–".into(), |s| s.to_string()),
+                statistic(f),
+                f.verdict.label().into(),
+                f.reason.clone(),
+            ]);
+        }
+        out += &format!("{t}\n");
+        out
+    }
+
+    /// The findings of no size or of size `s₀`.
+    fn at_s0(&self) -> impl Iterator<Item = &Finding> {
+        (self.findings.iter()).filter(|f| f.size.is_none_or(|s| s == self.s0))
+    }
+
+    /// `holds for a, b; does not hold for c`: the verdicts of `claim` at `s₀`, by indicator.
+    fn verdicts(&self, claim: Claim) -> String {
+        let mut groups: Vec<(&str, Vec<&str>)> = Vec::new();
+        for f in self.at_s0().filter(|f| f.claim == claim) {
+            let name = f.indicator.map_or("every indicator", |i| i.name());
+            match groups.iter_mut().find(|g| g.0 == f.verdict.label()) {
+                Some(g) => g.1.push(name),
+                None => groups.push((f.verdict.label(), vec![name])),
+            }
+        }
+        let parts: Vec<String> = (groups.iter())
+            .map(|(label, names)| format!("{label} for {}", names.join(", ")))
+            .collect();
+        match parts.is_empty() {
+            true => "not tested".into(),
+            false => parts.join("; "),
+        }
+    }
+
     fn topics(&self) -> &[String] {
         &self.panel.manifest.topics
     }
@@ -647,14 +780,25 @@ impl Report<'_> {
     /// 1. Tier shares: full panel, biased and random small panels.
     fn flip(&self) -> String {
         let cfg = &self.results.config;
+        let heading = match cfg.protocols.contains(&Protocol::BiasVisibility) {
+            true => format!(
+                "The flip under bias-visibility (s = {}): {}",
+                self.s0,
+                self.verdicts(Claim::Flip(Protocol::BiasVisibility))
+            ),
+            false => "Tier shares of the full and the small panels".into(),
+        };
         let mut out = format!(
-            "## 1. The flip: who drove it depends on the panel\n\nTier shares of the attribution \
+            "## 1. {heading}\n\nTier shares of the attribution \
              in %, mean ± std over draws: the full panel, a visibility-biased small panel and a \
              random small panel of s = {}. Δ_top is the biased panel's top-tier share minus the \
              full panel's, in percentage points, with its 95 % bootstrap interval over draws. \
              Means are over the kept draws (`kept`, of {} made): a drawn panel with no macro \
              change at all has no shares and is left out, so a mean with fewer kept draws is \
-             conditional on the panel showing a change.\n\n",
+             conditional on the panel showing a change. Δ_top splits into composition (the full \
+             panel's own attributions within the small panel: who is in it) and re-attribution \
+             (what the indicator does on the small population); `shares.csv` has both with \
+             their intervals.\n\n",
             self.s0, cfg.seeds
         );
         let mut columns = vec!["topic".to_string()];
@@ -662,6 +806,7 @@ impl Report<'_> {
             columns.extend(TIER_NAMES.map(|t| format!("{panel} {t}")));
         }
         columns.push("Δ_top (pp) [95 % CI]".into());
+        columns.push("composition + re-attribution (pp)".into());
         columns.push("kept (biased, random)".into());
         let mut negative = false;
         for &ind in &cfg.indicators {
@@ -690,6 +835,10 @@ impl Report<'_> {
                     },
                     None => "–".into(),
                 });
+                let parts = biased.and_then(|c| self.results.decomposition(c));
+                row.push(parts.map_or("–".into(), |[c, r]| {
+                    format!("{:+.1} + {:+.1}", 100.0 * c.mean, 100.0 * r.mean)
+                }));
                 let kept = |c: Option<&Cell>| c.map_or("–".into(), |c| c.runs.len().to_string());
                 row.push(format!("{}, {}", kept(biased), kept(random)));
                 negative |= [full, biased, random]
@@ -718,12 +867,14 @@ impl Report<'_> {
     fn residuals(&self) -> String {
         let cfg = &self.results.config;
         let mut out = format!(
-            "## 2. No global rescaling reconciles the scales\n\nScaling-bias test: relative \
+            "## 2. Scaling-bias residuals: the dichotomy {}\n\nScaling-bias test: relative \
              residual r = ‖a − c*f‖/‖a‖ of the small panel's shares a against the full panel's \
              shares f on the same agents, after the best single rescaling c*. Mean over the \
              visibility-biased draws at s = {}, and the largest r over every small panel of \
              every protocol and size. A linear indicator with a zero baseline gives r = 0 up to \
-             rounding; a nonlinear one does not.\n\n",
+             rounding; a nonlinear one need not.\n\n",
+            self.verdicts(Claim::ResidualDichotomy)
+                .trim_end_matches(" for every indicator"),
             self.s0
         );
         let mut columns = vec!["topic".to_string()];
@@ -760,10 +911,13 @@ impl Report<'_> {
     fn dose_response(&self) -> String {
         let (cfg, s0) = (&self.results.config, self.s0);
         let mut out = format!(
-            "## 3. Dose-response across protocols (s = {s0}, mean over topics)\n\nThe more a \
-             protocol concentrates high-follower agents in the small panel, the larger the flip. \
-             Top-tier agents: how many of the s sampled agents are in the top tier; Δ_top in \
-             percentage points per indicator.\n\n"
+            "## 3. Dose-response across protocols (s = {s0}): {}\n\nDoes a protocol that puts \
+             more top-tier agents in the small panel flip more? The test: Spearman ρ over the \
+             protocols between the top-tier agents drawn and Δ_top, with its interval from \
+             resampled draws (`findings.csv`). Top-tier agents: how many of the s sampled agents \
+             are in the top tier; Δ_top in percentage points per indicator, mean over \
+             topics.\n\n",
+            self.verdicts(Claim::DoseResponse)
         );
         let mut columns: Vec<String> = ["protocol", "pool size", "top-tier agents in S"]
             .map(String::from)

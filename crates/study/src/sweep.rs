@@ -7,6 +7,8 @@
 //! ```text
 //! flip <protocol>      value: mean Δ_top (pp) over topics and the nonlinear indicators;
 //!                      holds: every topic × nonlinear indicator has Δ_top's interval above 0
+//! re-attribution <p>   value: mean re-attribution (pp), Δ_top less its composition part;
+//!                      holds: every topic × nonlinear indicator has its interval above 0
 //! random control       value: largest |Δ_top| (pp) of the random protocol;
 //!                      holds: every interval, widened by 2 pp, contains 0 (linear, variance, gini)
 //! residual dichotomy   value: largest linear residual; holds: linear r ≤ 1e-6 everywhere and
@@ -17,7 +19,7 @@
 
 use aumann_kernels::closed_form::Analytic;
 
-use super::{Protocol, StudyConfig, StudyResults};
+use super::{Protocol, Stat, StudyConfig, StudyResults};
 use crate::error::Result;
 use aumann_panel::synth::{Coupling, PanelConfig, generate};
 
@@ -142,6 +144,8 @@ pub fn findings(setting: &str, r: &StudyResults, topics: usize) -> Vec<Finding> 
     let find = |k, ind, p, s| r.cell(k, ind, p, s);
     // Δ_top of a cell against its full panel, with its interval.
     let delta = |k, ind, p| r.delta_top(find(k, ind, p, Some(s0))?, 0);
+    // Δ_top less its composition part.
+    let reattribution = |k, ind, p| Some(r.decomposition(find(k, ind, p, Some(s0))?)?[1]);
     let row = |finding: String, value: Option<f64>, holds: bool, detail: &str| Finding {
         setting: setting.into(),
         finding,
@@ -161,20 +165,34 @@ pub fn findings(setting: &str, r: &StudyResults, topics: usize) -> Vec<Finding> 
         .iter()
         .filter(|&&p| p != Protocol::Random)
     {
-        let ds: Vec<_> = (0..topics)
+        let cells: Vec<(usize, Analytic)> = (0..topics)
             .flat_map(|k| nonlinear.iter().map(move |&i| (k, i)))
-            .map(|(k, i)| delta(k, i, p))
             .collect();
-        let values: Vec<f64> = ds.iter().flatten().map(|d| 100.0 * d.mean).collect();
-        let holds = ds
-            .iter()
-            .all(|d| d.is_some_and(|d| d.ci.is_some_and(|[lo, _]| lo > 0.0)));
-        let mean = (!values.is_empty()).then(|| values.iter().sum::<f64>() / values.len() as f64);
+        let positive = |stat: &dyn Fn(usize, Analytic, Protocol) -> Option<Stat>| {
+            let ds: Vec<_> = cells.iter().map(|&(k, i)| stat(k, i, p)).collect();
+            let values: Vec<f64> = ds.iter().flatten().map(|d| 100.0 * d.mean).collect();
+            let holds = ds
+                .iter()
+                .all(|d| d.is_some_and(|d| d.ci.is_some_and(|[lo, _]| lo > 0.0)));
+            let n = values.len() as f64;
+            (
+                (!values.is_empty()).then(|| values.iter().sum::<f64>() / n),
+                holds,
+            )
+        };
+        let (mean, holds) = positive(&delta);
         out.push(row(
             format!("flip {}", p.name()),
             mean,
             holds,
             "mean delta_top (pp) over topics and nonlinear indicators; holds when every interval lies above 0",
+        ));
+        let (mean, holds) = positive(&reattribution);
+        out.push(row(
+            format!("re-attribution {}", p.name()),
+            mean,
+            holds,
+            "mean re-attribution (pp): delta_top less its composition part; holds when every interval lies above 0",
         ));
     }
     if r.config.protocols.contains(&Protocol::Random) {

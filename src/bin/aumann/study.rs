@@ -87,6 +87,10 @@ pub struct StudyArgs {
     /// Also write per-agent full-panel attributions (per_agent/<topic>_<indicator>.npy).
     #[arg(long)]
     pub per_agent: bool,
+    /// The findings' margin, a share (0.02: 2 pp): a flip must lie beyond it, the random
+    /// control within it.
+    #[arg(long, default_value_t = study_defaults().margin)]
+    pub margin: f64,
     #[command(flatten)]
     pub run: RunFlags,
 }
@@ -116,6 +120,7 @@ impl TryFrom<&StudyArgs> for StudyConfig {
             heatmap_indicator: args.heatmap_indicator,
             top_k: args.top_k.clone(),
             per_agent: args.per_agent,
+            margin: args.margin,
             ..StudyConfig::default()
         })
     }

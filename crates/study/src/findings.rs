@@ -1,0 +1,457 @@
+//! The study's findings, each decided by a test on its numbers: the rows of `findings.csv`,
+//! from which `report.md` writes its conclusions (SPEC §12).
+//!
+//! `m` is the margin ([`StudyConfig::margin`](super::StudyConfig::margin)); `[lo, hi]` the
+//! 95 % bootstrap interval of a mean over the draws of every topic, a draw's Δ_top being its
+//! top-tier share minus its topic's full-panel share:
+//!
+//! ```text
+//! flip <protocol>     per indicator and size. holds: [lo, hi] lies outside [−m, m];
+//!                     does not hold: inside it (any shift is shown smaller than m);
+//!                     undecided: it overlaps a bound
+//! random control      per indicator and size, an equivalence test. holds: [lo, hi] inside
+//!                     [−m, m]; does not hold: outside it; undecided: it overlaps a bound
+//! residual dichotomy  holds: every linear residual ≤ 1e-6 and every nonlinear mean residual
+//!                     of bias-visibility at s₀ > 1e-3; does not hold otherwise
+//! dose-response       per indicator at s₀: Spearman ρ between the protocols' top-tier agents
+//!                     drawn and their Δ_top, its interval from resampled draws. holds: lo > 0;
+//!                     does not hold: hi ≤ 0; undecided otherwise
+//! ```
+//!
+//! `bias-followers` draws from the top tier by followers itself, so at sizes within its pool
+//! every agent drawn is top tier: its rows are calibration, holding by construction, not
+//! findings.
+
+use aumann_kernels::closed_form::Analytic;
+use aumann_kernels::rank::spearman;
+use rand::{RngExt, SeedableRng};
+
+use super::{BOOTSTRAP, Protocol, Stat, StudyResults};
+
+/// What a test concluded.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// The numbers show it.
+    Holds,
+    /// The numbers show the opposite.
+    DoesNotHold,
+    /// The numbers cannot tell.
+    Undecided,
+    /// True whatever the data: a calibration row.
+    ByConstruction,
+}
+
+impl Verdict {
+    /// As `findings.csv` and the report write it.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Verdict::Holds => "holds",
+            Verdict::DoesNotHold => "does not hold",
+            Verdict::Undecided => "undecided",
+            Verdict::ByConstruction => "holds by construction",
+        }
+    }
+}
+
+/// Which finding.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Claim {
+    /// A protocol's small panels shift the top tier's share.
+    Flip(Protocol),
+    /// Random small panels do not.
+    RandomControl,
+    /// Linear attributions rescale exactly to a small panel; nonlinear ones do not.
+    ResidualDichotomy,
+    /// The more top-tier agents a protocol draws, the larger its flip.
+    DoseResponse,
+}
+
+impl Claim {
+    /// Its name in `findings.csv`.
+    pub fn name(self) -> String {
+        match self {
+            Claim::Flip(p) => format!("flip {}", p.name()),
+            Claim::RandomControl => "random control".into(),
+            Claim::ResidualDichotomy => "residual dichotomy".into(),
+            Claim::DoseResponse => "dose-response".into(),
+        }
+    }
+}
+
+/// One row of `findings.csv`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Finding {
+    /// The finding.
+    pub claim: Claim,
+    /// The indicator it is about, if one.
+    pub indicator: Option<Analytic>,
+    /// The panel size it is about, if one.
+    pub size: Option<usize>,
+    /// The statistic the test reads ([`Finding::unit`]); `None` where nothing was measured.
+    pub statistic: Option<f64>,
+    /// Its 95 % interval, where it has one.
+    pub interval: Option<[f64; 2]>,
+    /// The statistic's unit: `pp`, `residual` or `rho`.
+    pub unit: &'static str,
+    /// The test, in words.
+    pub test: String,
+    /// Its verdict.
+    pub verdict: Verdict,
+    /// Why that verdict, in words.
+    pub reason: String,
+}
+
+/// The findings of one study, in a fixed order: flips by protocol, indicator and size, the
+/// random control, the residual dichotomy, dose-response.
+pub fn findings(r: &StudyResults) -> Vec<Finding> {
+    let sizes = small_sizes(r);
+    let m = r.config.margin;
+    let mut out = Vec::new();
+    for &p in r.config.protocols.iter().filter(|&&p| p != Protocol::Full) {
+        for &ind in &r.config.indicators {
+            for &s in &sizes {
+                let delta = pooled_delta(r, ind, p, s);
+                out.push(match p {
+                    Protocol::Random => null_test(delta, m, ind, s),
+                    _ => shift_test(delta, m, p, ind, s),
+                });
+            }
+        }
+    }
+    if let Some(&s0) = sizes.first() {
+        out.push(residual_dichotomy(r, s0));
+        out.extend(r.config.indicators.iter().map(|&i| dose_response(r, i, s0)));
+    }
+    out
+}
+
+/// The small-panel sizes run, ascending.
+fn small_sizes(r: &StudyResults) -> Vec<usize> {
+    let mut sizes: Vec<usize> = (r.cells.iter())
+        .filter(|c| c.protocol != Protocol::Full)
+        .map(|c| c.size)
+        .collect();
+    sizes.sort_unstable();
+    sizes.dedup();
+    sizes
+}
+
+/// Every draw's Δ_top of `ind` under `p` at `s`, over the topics (in pp).
+fn deltas(r: &StudyResults, ind: Analytic, p: Protocol, s: usize) -> Vec<Vec<f64>> {
+    (0..r.topics())
+        .filter_map(|k| {
+            let full = r.cell(k, ind, Protocol::Full, None)?.share(0, 0)?.mean;
+            let cell = r.cell(k, ind, p, Some(s))?;
+            Some(
+                cell.runs
+                    .iter()
+                    .map(|m| 100.0 * (m.shares[0][0] - full))
+                    .collect(),
+            )
+        })
+        .collect()
+}
+
+/// The mean Δ_top (pp) over every topic's draws, with its interval.
+fn pooled_delta(r: &StudyResults, ind: Analytic, p: Protocol, s: usize) -> Option<Stat> {
+    Stat::of(&deltas(r, ind, p, s).concat())
+}
+
+/// Where an interval lies against `[−m, m]` (pp): outside it, inside it, or across a bound.
+fn against_margin(delta: Option<Stat>, m: f64) -> Result<(Stat, bool), String> {
+    let Some(d) = delta else {
+        return Err("no kept draw".into());
+    };
+    let Some([lo, hi]) = d.ci else {
+        return Err("one kept draw: no interval".into());
+    };
+    if lo > m || hi < -m {
+        Ok((d, true))
+    } else if lo >= -m && hi <= m {
+        Ok((d, false))
+    } else {
+        Err(format!(
+            "the interval [{lo:+.2}, {hi:+.2}] pp overlaps the ±{m:.2} pp margin"
+        ))
+    }
+}
+
+/// A finding about one indicator and size, its statistic Δ_top in pp.
+fn delta_row(claim: Claim, delta: Option<Stat>, ind: Analytic, s: usize, test: String) -> Finding {
+    Finding {
+        claim,
+        indicator: Some(ind),
+        size: Some(s),
+        statistic: delta.map(|d| d.mean),
+        interval: delta.and_then(|d| d.ci),
+        unit: "pp",
+        test,
+        verdict: Verdict::Undecided,
+        reason: String::new(),
+    }
+}
+
+/// The flip of `p`: a shift beyond the margin.
+fn shift_test(delta: Option<Stat>, margin: f64, p: Protocol, ind: Analytic, s: usize) -> Finding {
+    let m = 100.0 * margin;
+    let test = format!("Δ_top's interval outside ±{m:.2} pp");
+    let row = delta_row(Claim::Flip(p), delta, ind, s, test);
+    if p == Protocol::BiasFollowers {
+        let reason = "calibration: the pool is the top tier by followers, so within it every \
+                      agent drawn is top tier";
+        return Finding {
+            verdict: Verdict::ByConstruction,
+            reason: reason.into(),
+            ..row
+        };
+    }
+    let (verdict, reason) = match against_margin(delta, m) {
+        Ok((d, true)) => (
+            Verdict::Holds,
+            format!("Δ_top {:+.2} pp, beyond the margin", d.mean),
+        ),
+        Ok((_, false)) => (
+            Verdict::DoesNotHold,
+            "any shift is within the margin".into(),
+        ),
+        Err(reason) => (Verdict::Undecided, reason),
+    };
+    Finding {
+        verdict,
+        reason,
+        ..row
+    }
+}
+
+/// The random control: no shift beyond the margin (an equivalence test).
+fn null_test(delta: Option<Stat>, margin: f64, ind: Analytic, s: usize) -> Finding {
+    let m = 100.0 * margin;
+    let test = format!("Δ_top's interval inside ±{m:.2} pp (equivalence)");
+    let row = delta_row(Claim::RandomControl, delta, ind, s, test);
+    let (verdict, reason) = match against_margin(delta, m) {
+        Ok((_, false)) => (Verdict::Holds, "any shift is within the margin".into()),
+        Ok((d, true)) => (Verdict::DoesNotHold, format!("Δ_top {:+.2} pp", d.mean)),
+        Err(reason) => (Verdict::Undecided, reason),
+    };
+    Finding {
+        verdict,
+        reason,
+        ..row
+    }
+}
+
+/// Linear residuals vanish, nonlinear ones do not.
+fn residual_dichotomy(r: &StudyResults, s0: usize) -> Finding {
+    let linear_worst = (r.cells.iter())
+        .filter(|c| c.indicator == Analytic::Linear && c.protocol != Protocol::Full)
+        .flat_map(|c| c.runs.iter().map(|m| m.residual))
+        .reduce(f64::max);
+    let nonlinear_least = (0..r.topics())
+        .flat_map(|k| {
+            (r.config.indicators.iter())
+                .filter(|&&i| i != Analytic::Linear)
+                .map(move |&i| (k, i))
+        })
+        .filter_map(|(k, i)| {
+            let cell = r.cell(k, i, Protocol::BiasVisibility, Some(s0))?;
+            Some(cell.stat(|m| m.residual)?.mean)
+        })
+        .reduce(f64::min);
+    let linear_ok = linear_worst.is_none_or(|w| w <= 1e-6);
+    let nonlinear_ok = nonlinear_least.is_none_or(|l| l > 1e-3);
+    let nonlinear_run = r.config.indicators.iter().any(|&i| i != Analytic::Linear);
+    let (verdict, reason) = match (linear_worst, nonlinear_least) {
+        (None, None) => (
+            Verdict::Undecided,
+            "no linear or nonlinear small panel".into(),
+        ),
+        (_, None) if nonlinear_run => (
+            Verdict::Undecided,
+            "no nonlinear bias-visibility panel at the smallest size".into(),
+        ),
+        _ if linear_ok && nonlinear_ok => (Verdict::Holds, "both bounds met".into()),
+        _ => (
+            Verdict::DoesNotHold,
+            format!(
+                "largest linear residual {}, smallest nonlinear {}",
+                fmt_opt(linear_worst),
+                fmt_opt(nonlinear_least)
+            ),
+        ),
+    };
+    Finding {
+        claim: Claim::ResidualDichotomy,
+        indicator: None,
+        size: Some(s0),
+        statistic: linear_worst,
+        interval: None,
+        unit: "residual",
+        test: "largest linear residual ≤ 1e-6 and every nonlinear bias-visibility mean > 1e-3"
+            .into(),
+        verdict,
+        reason,
+    }
+}
+
+fn fmt_opt(v: Option<f64>) -> String {
+    v.map_or("–".into(), |v| format!("{v:.2e}"))
+}
+
+/// The protocols' flips rise with the top-tier agents they draw.
+fn dose_response(r: &StudyResults, ind: Analytic, s0: usize) -> Finding {
+    let protocols: Vec<Protocol> = (r.config.protocols.iter().copied())
+        .filter(|&p| p != Protocol::Full)
+        .collect();
+    // Per protocol and topic: (top-tier agents drawn, Δ_top) of every draw.
+    let draws: Vec<Vec<Vec<(f64, f64)>>> = (protocols.iter())
+        .map(|&p| draws_of(r, ind, p, s0))
+        .collect();
+    let row = Finding {
+        claim: Claim::DoseResponse,
+        indicator: Some(ind),
+        size: Some(s0),
+        statistic: None,
+        interval: None,
+        unit: "rho",
+        test: "Spearman ρ of top-tier agents drawn and Δ_top over the protocols: interval above 0"
+            .into(),
+        verdict: Verdict::Undecided,
+        reason: String::new(),
+    };
+    let usable = draws
+        .iter()
+        .filter(|p| p.iter().any(|t| !t.is_empty()))
+        .count();
+    if usable < 3 {
+        let reason = format!("{usable} protocols with kept draws: a rank correlation needs 3");
+        return Finding { reason, ..row };
+    }
+    let rho = rank_correlation(&draws, |t| t.to_vec());
+    let interval = bootstrap_rho(&draws, ind, s0);
+    let (verdict, reason) = match interval {
+        Some([lo, _]) if lo > 0.0 => (Verdict::Holds, "the interval lies above 0".into()),
+        Some([_, hi]) if hi <= 0.0 => (
+            Verdict::DoesNotHold,
+            "the interval lies at or below 0".into(),
+        ),
+        Some([lo, hi]) => (
+            Verdict::Undecided,
+            format!("the interval [{lo:+.2}, {hi:+.2}] contains 0"),
+        ),
+        None => (Verdict::Undecided, "too few draws for an interval".into()),
+    };
+    Finding {
+        statistic: rho,
+        interval,
+        verdict,
+        reason,
+        ..row
+    }
+}
+
+/// Per topic, `(top-tier agents drawn, Δ_top in pp)` of every kept draw of `p` at `s`.
+fn draws_of(r: &StudyResults, ind: Analytic, p: Protocol, s: usize) -> Vec<Vec<(f64, f64)>> {
+    (0..r.topics())
+        .map(|k| {
+            let full = r
+                .cell(k, ind, Protocol::Full, None)
+                .and_then(|c| c.share(0, 0));
+            match (full, r.cell(k, ind, p, Some(s))) {
+                (Some(full), Some(c)) => (c.runs.iter())
+                    .map(|m| (m.top_agents as f64, 100.0 * (m.shares[0][0] - full.mean)))
+                    .collect(),
+                _ => Vec::new(),
+            }
+        })
+        .collect()
+}
+
+/// Spearman ρ over the protocols of their mean dose and mean Δ_top, each topic's draws
+/// passed through `pick` (the identity, or a resample); `None` below three protocols with
+/// draws or where a ranking is constant.
+fn rank_correlation(
+    draws: &[Vec<Vec<(f64, f64)>>],
+    mut pick: impl FnMut(&[(f64, f64)]) -> Vec<(f64, f64)>,
+) -> Option<f64> {
+    let (mut dose, mut effect) = (Vec::new(), Vec::new());
+    for protocol in draws {
+        let picked: Vec<(f64, f64)> = protocol.iter().flat_map(|t| pick(t)).collect();
+        if picked.is_empty() {
+            continue;
+        }
+        let n = picked.len() as f64;
+        dose.push(picked.iter().map(|d| d.0).sum::<f64>() / n);
+        effect.push(picked.iter().map(|d| d.1).sum::<f64>() / n);
+    }
+    let rho = (dose.len() >= 3).then(|| spearman(&dose, &effect))?;
+    rho.is_finite().then_some(rho)
+}
+
+/// The 95 % interval of ρ over [`BOOTSTRAP`] resamples of every topic's draws, from a fixed
+/// random stream.
+fn bootstrap_rho(draws: &[Vec<Vec<(f64, f64)>>], ind: Analytic, s0: usize) -> Option<[f64; 2]> {
+    let seed = aumann_engine::seed::mix(&[0xD05E, ind as u64, s0 as u64]);
+    let mut rng = rand::rngs::Xoshiro256PlusPlus::seed_from_u64(seed);
+    let mut rhos: Vec<f64> = (0..BOOTSTRAP)
+        .filter_map(|_| {
+            rank_correlation(draws, |t| {
+                (0..t.len())
+                    .map(|_| t[rng.random_range(0..t.len())])
+                    .collect()
+            })
+        })
+        .collect();
+    if rhos.len() < BOOTSTRAP / 2 {
+        return None;
+    }
+    rhos.sort_by(f64::total_cmp);
+    let at = |q: f64| rhos[((q * (rhos.len() - 1) as f64).round() as usize).min(rhos.len() - 1)];
+    Some([at(0.025), at(0.975)])
+}
+
+/// `findings.csv`: `finding,protocol,indicator,size,statistic,ci_lo,ci_hi,unit,test,verdict,
+/// reason`, empty fields where a finding has no such part.
+pub fn csv(findings: &[Finding]) -> String {
+    let mut t = aumann_report::csv_table::CsvTable::new(
+        [
+            "finding",
+            "protocol",
+            "indicator",
+            "size",
+            "statistic",
+            "ci_lo",
+            "ci_hi",
+            "unit",
+            "test",
+            "verdict",
+            "reason",
+        ]
+        .map(String::from),
+    );
+    for f in findings {
+        let protocol = match f.claim {
+            Claim::Flip(p) => p.name(),
+            Claim::RandomControl => Protocol::Random.name(),
+            _ => "",
+        };
+        let number = |v: Option<f64>| {
+            v.filter(|v| v.is_finite())
+                .map_or(String::new(), |v| v.to_string())
+        };
+        let [lo, hi] = f.interval.map_or([None, None], |i| i.map(Some));
+        t.row([
+            f.claim.name(),
+            protocol.into(),
+            f.indicator.map_or(String::new(), |i| i.name().into()),
+            f.size.map_or(String::new(), |s| s.to_string()),
+            number(f.statistic),
+            number(lo),
+            number(hi),
+            f.unit.into(),
+            f.test.clone(),
+            f.verdict.label().into(),
+            f.reason.clone(),
+        ]);
+    }
+    t.finish()
+}
