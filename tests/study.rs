@@ -751,6 +751,15 @@ fn findings_decide_the_report() {
                 assert!(!r["reason"].is_empty(), "{r:?}");
             }
         }
+        // bias-followers draws from the top 1 % by followers, the top tier itself: calibration
+        // within its pool of 200, a finding past it.
+        for r in rows
+            .iter()
+            .filter(|r| r["finding"] == "flip bias-followers")
+        {
+            let within = r["size"] == "100";
+            assert_eq!(r["verdict"] == "holds by construction", within, "{r:?}");
+        }
         let heading = report.lines().find(|l| l.starts_with("## 1.")).unwrap();
         if let Some(flip) = flip {
             assert!(

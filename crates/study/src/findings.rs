@@ -18,9 +18,10 @@
 //!                     does not hold: hi ≤ 0; undecided otherwise
 //! ```
 //!
-//! `bias-followers` draws from the top tier by followers itself, so at sizes within its pool
-//! every agent drawn is top tier: its rows are calibration, holding by construction, not
-//! findings.
+//! A protocol whose pool holds top-tier agents alone (`bias-followers` with the default
+//! fractions: the top tier by followers itself) draws only top-tier agents at sizes within the
+//! pool: its rows there are calibration, holding by construction, not findings.
+//! `bias-followers` is left out of dose-response.
 
 use aumann_kernels::closed_form::Analytic;
 use aumann_kernels::rank::spearman;
@@ -113,6 +114,7 @@ pub fn findings(r: &StudyResults) -> Vec<Finding> {
                 let delta = pooled_delta(r, ind, p, s);
                 out.push(match p {
                     Protocol::Random => null_test(delta, m, ind, s),
+                    _ if only_top_tier(r, p, s) => calibration(delta, ind, s, p),
                     _ => shift_test(delta, m, p, ind, s),
                 });
             }
@@ -191,20 +193,29 @@ fn delta_row(claim: Claim, delta: Option<Stat>, ind: Analytic, s: usize, test: S
     }
 }
 
+/// Whether every panel of `s` agents that `p` draws is top tier on every topic: its pools
+/// hold top-tier agents alone and at least `s` of them.
+fn only_top_tier(r: &StudyResults, p: Protocol, s: usize) -> bool {
+    let mut pools = r.pools.iter().flatten().filter(|x| x.0 == p).peekable();
+    pools.peek().is_some() && pools.all(|&(_, size, top)| top == size && s <= size)
+}
+
+/// A flip whose every draw is top tier: calibration, true by construction.
+fn calibration(delta: Option<Stat>, ind: Analytic, s: usize, p: Protocol) -> Finding {
+    let test = "none: a calibration row".to_string();
+    let reason = "every agent of the pool is top tier, so every agent drawn is";
+    Finding {
+        verdict: Verdict::ByConstruction,
+        reason: reason.into(),
+        ..delta_row(Claim::Flip(p), delta, ind, s, test)
+    }
+}
+
 /// The flip of `p`: a shift beyond the margin.
 fn shift_test(delta: Option<Stat>, margin: f64, p: Protocol, ind: Analytic, s: usize) -> Finding {
     let m = 100.0 * margin;
     let test = format!("Δ_top's interval outside ±{m:.2} pp");
     let row = delta_row(Claim::Flip(p), delta, ind, s, test);
-    if p == Protocol::BiasFollowers {
-        let reason = "calibration: the pool is the top tier by followers, so within it every \
-                      agent drawn is top tier";
-        return Finding {
-            verdict: Verdict::ByConstruction,
-            reason: reason.into(),
-            ..row
-        };
-    }
     let (verdict, reason) = match against_margin(delta, m) {
         Ok((d, true)) => (
             Verdict::Holds,
@@ -300,7 +311,7 @@ fn fmt_opt(v: Option<f64>) -> String {
 /// The protocols' flips rise with the top-tier agents they draw.
 fn dose_response(r: &StudyResults, ind: Analytic, s0: usize) -> Finding {
     let protocols: Vec<Protocol> = (r.config.protocols.iter().copied())
-        .filter(|&p| p != Protocol::Full)
+        .filter(|&p| !matches!(p, Protocol::Full | Protocol::BiasFollowers))
         .collect();
     // Per protocol and topic: (top-tier agents drawn, Δ_top) of every draw.
     let draws: Vec<Vec<Vec<(f64, f64)>>> = (protocols.iter())

@@ -632,11 +632,13 @@ impl SmallPanels<'_> {
         }
         let mut pools = Vec::new();
         for (p, &protocol) in config.protocols.iter().enumerate() {
+            let ties = aumann_engine::seed::mix(&[config.seed, 0x71E5, k as u64, p as u64]);
             let pool = Pool::new(
                 protocol,
                 &panel.followers,
                 &engagement,
                 config.visibility_pool,
+                ties,
             );
             notes.extend(pool.notes.iter().map(|n| (Some(k), n.clone())));
             let top = (pool.members.iter())

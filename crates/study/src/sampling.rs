@@ -15,6 +15,8 @@
 //! A pool that cannot be what its protocol means is reported, not patched: a topic pool with
 //! no active agent is empty (the protocol is not drawn on that topic), and a visibility pool
 //! over an engagement with no spread ranks by followers alone and says so ([`Pool::notes`]).
+//! Agents tied on a score are ranked in an order shuffled by a seed, not by their index; where
+//! a tie straddles the pool's edge, the notes say how many places it filled.
 //!
 //! `s` agents are drawn uniformly without replacement from the pool; when `s` exceeds the
 //! pool, the whole pool is taken plus a uniform draw of the rest from outside it, so every
@@ -25,7 +27,7 @@ use rand::SeedableRng;
 use rand::rngs::Xoshiro256PlusPlus;
 use rand::seq::index;
 
-use super::tiers::rank_descending;
+use super::tiers::rank_descending_shuffling_ties;
 
 /// How a small panel is drawn.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -93,12 +95,13 @@ pub struct Pool {
 
 impl Pool {
     /// The pool of `protocol` over `followers` and topic `engagement`; `visibility_fraction`
-    /// is the bias-visibility pool's share of the panel.
+    /// is the bias-visibility pool's share of the panel, `seed` orders tied scores.
     pub fn new(
         protocol: Protocol,
         followers: &[f64],
         engagement: &[f64],
         visibility_fraction: f64,
+        seed: u64,
     ) -> Pool {
         let n = followers.len();
         let active = engagement.iter().filter(|&&e| e > 0.0).count();
@@ -144,7 +147,10 @@ impl Pool {
                 protocol.name()
             ));
         }
-        let order = rank_descending(&score);
+        let order = rank_descending_shuffling_ties(&score, seed);
+        if let Some(note) = tie_at_edge(protocol, &score, &order, size) {
+            notes.push(note);
+        }
         Pool {
             members: order[..size].to_vec(),
             rest: order[size..].to_vec(),
@@ -178,6 +184,29 @@ impl Pool {
     }
 }
 
+/// Where the agents tied with the pool's last member straddle its edge: how many of the
+/// pool's places they fill, in words.
+fn tie_at_edge(protocol: Protocol, score: &[f64], order: &[u32], size: usize) -> Option<String> {
+    let (Some(&last), Some(&next)) = (order.get(size.checked_sub(1)?), order.get(size)) else {
+        return None;
+    };
+    let edge = score[last as usize];
+    if score[next as usize] != edge {
+        return None;
+    }
+    let tied = order[..size]
+        .iter()
+        .filter(|&&i| score[i as usize] == edge)
+        .count();
+    let edge = format!("{edge:.4}");
+    let edge = edge.trim_end_matches('0').trim_end_matches('.');
+    Some(format!(
+        "{}: {tied} of the pool's {size} places go to agents tied at score {edge}, chosen by a \
+         seeded shuffle",
+        protocol.name()
+    ))
+}
+
 /// `(v − mean) / sd`; all zeros when `v` has no spread (the caller reports it).
 fn standardise(mut v: Vec<f64>) -> Vec<f64> {
     let n = v.len() as f64;
@@ -198,10 +227,10 @@ mod tests {
         let engagement: Vec<f64> = (0..1000)
             .map(|i| if i % 2 == 0 { 1.0 } else { 0.0 })
             .collect();
-        let vis = Pool::new(Protocol::BiasVisibility, &followers, &engagement, 0.01);
+        let vis = Pool::new(Protocol::BiasVisibility, &followers, &engagement, 0.01, 1);
         assert_eq!(vis.members.len(), 10);
         assert!(vis.members.iter().all(|&i| i % 2 == 0 && i >= 980));
-        let top = Pool::new(Protocol::BiasTopicTop, &followers, &engagement, 0.01);
+        let top = Pool::new(Protocol::BiasTopicTop, &followers, &engagement, 0.01, 1);
         assert_eq!(top.members.len(), 500);
         let s = vis.draw(5, 1);
         assert_eq!(s.len(), 5);
@@ -215,16 +244,16 @@ mod tests {
             "bias-topic-x-follow".parse::<Protocol>().unwrap(),
             Protocol::BiasTopicXFollow
         );
-        let by_followers = Pool::new(Protocol::BiasFollowers, &followers, &engagement, 0.01);
+        let by_followers = Pool::new(Protocol::BiasFollowers, &followers, &engagement, 0.01, 1);
         assert_eq!(
             by_followers.members,
             (990..1000).rev().collect::<Vec<u32>>()
         );
         // Degenerate pools are reported, not patched.
         let idle = vec![0.0; 1000];
-        let empty = Pool::new(Protocol::BiasTopicTop, &followers, &idle, 0.01);
+        let empty = Pool::new(Protocol::BiasTopicTop, &followers, &idle, 0.01, 1);
         assert!(empty.members.is_empty() && empty.notes[0].contains("no agent is active"));
-        let flat = Pool::new(Protocol::BiasVisibility, &followers, &idle, 0.01);
+        let flat = Pool::new(Protocol::BiasVisibility, &followers, &idle, 0.01, 1);
         assert_eq!(flat.members, by_followers.members);
         assert!(
             flat.notes[0].contains("topic engagement has no spread"),
@@ -232,5 +261,38 @@ mod tests {
             flat.notes
         );
         assert!(vis.notes.is_empty());
+    }
+
+    /// Agents tied at the pool's edge are chosen by the seed, not by their index, and the
+    /// notes say how many places the tie filled.
+    #[test]
+    fn ties_at_the_edge_are_shuffled() {
+        // 100 active agents, 10 of them with followers: the bias-topic-x-follow pool has 100
+        // places, and the other 990 agents tie at score 0 for the last 90.
+        let followers: Vec<f64> = (0..1000)
+            .map(|i| if i < 10 { 5.0 + i as f64 } else { 0.0 })
+            .collect();
+        let engagement: Vec<f64> = (0..1000).map(|i| if i < 100 { 1.0 } else { 0.0 }).collect();
+        let pool = |seed| {
+            Pool::new(
+                Protocol::BiasTopicXFollow,
+                &followers,
+                &engagement,
+                0.01,
+                seed,
+            )
+        };
+        let (a, b) = (pool(1), pool(2));
+        assert_eq!(a.members.len(), 100);
+        assert_eq!(a.members[..10], (0..10).rev().collect::<Vec<u32>>()[..]);
+        assert_ne!(a.members, b.members, "the seed orders the tie");
+        assert_eq!(a.members, pool(1).members, "the same seed, the same pool");
+        // By index, the tie would fill the pool with agents 10..100; shuffled, it reaches past.
+        assert!(a.members.iter().any(|&i| i >= 100), "{:?}", a.members);
+        assert!(
+            a.notes[0].contains("90 of the pool's 100 places"),
+            "{:?}",
+            a.notes
+        );
     }
 }

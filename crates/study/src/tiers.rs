@@ -26,6 +26,20 @@ pub fn rank_descending(score: &[f64]) -> Vec<u32> {
     order
 }
 
+/// Agent indices sorted by `score`, highest first, ties in an order shuffled by `seed`: not
+/// by index, which in an ingested panel is the order in which accounts were first seen.
+pub fn rank_descending_shuffling_ties(score: &[f64], seed: u64) -> Vec<u32> {
+    let key: Vec<u64> = (0..score.len() as u64)
+        .map(|i| aumann_engine::seed::mix(&[seed, i]))
+        .collect();
+    let mut order: Vec<u32> = (0..score.len() as u32).collect();
+    order.sort_unstable_by(|&a, &b| {
+        let (a, b) = (a as usize, b as usize);
+        score[b].total_cmp(&score[a]).then(key[a].cmp(&key[b]))
+    });
+    order
+}
+
 /// One tier label per agent from a descending ranking.
 pub fn tiers(order: &[u32], top: f64, mid: f64) -> Vec<u8> {
     let n = order.len();
