@@ -889,30 +889,58 @@ fn study_sweep_reports_every_setting_and_finding() {
         "--quiet",
     ]);
     assert_eq!(code, 0, "{err}");
-    let rows = csv(
-        &out.join("sweep.csv"),
-        &["setting", "finding", "value", "holds", "detail"],
-    );
+    let columns: Vec<&str> = std::iter::once("setting")
+        .chain(aumann::study::findings::COLUMNS)
+        .collect();
+    let rows = csv(&out.join("sweep.csv"), &columns);
     let settings = aumann::study::sweep::default_grid();
-    // A flip and a re-attribution per biased protocol, the random control, the residual
-    // dichotomy and dose-response.
-    assert_eq!(rows.len(), settings.len() * (4 * 2 + 3));
-    assert!(
-        rows.iter()
-            .any(|r| r["setting"] == "null" && r["finding"] == "re-attribution bias-visibility")
-    );
-    assert!(
-        rows.iter()
-            .any(|r| r["setting"] == "null" && r["finding"] == "flip bias-visibility")
-    );
-    for r in &rows {
-        assert!(["yes", "no"].contains(&r["holds"].as_str()), "{r:?}");
+    let names: Vec<&str> = settings.iter().map(|s| s.name.as_str()).collect();
+    for name in [
+        "default",
+        "null",
+        "reach-free",
+        "null-reach-free",
+        "standardised",
+    ] {
+        assert!(names.contains(&name), "{name} in {names:?}");
     }
-    let residual = rows
-        .iter()
+    // Every setting reads the same findings, at the smallest size (or none); bias-followers has
+    // a re-attribution row only where its pool is not the top tier alone.
+    let of = |setting: &str| -> Vec<(String, String)> {
+        (rows.iter())
+            .filter(|r| r["setting"] == setting && r["finding"] != "re-attribution bias-followers")
+            .map(|r| (r["finding"].clone(), r["indicator"].clone()))
+            .collect()
+    };
+    let default = of("default");
+    assert!(!default.is_empty());
+    for name in &names {
+        assert_eq!(of(name), default, "{name}");
+    }
+    for r in &rows {
+        assert!(["100", ""].contains(&r["size"].as_str()), "{r:?}");
+        let verdicts = [
+            "holds",
+            "does not hold",
+            "undecided",
+            "holds by construction",
+        ];
+        assert!(verdicts.contains(&r["verdict"].as_str()), "{r:?}");
+    }
+    let has = |finding: &str| default.iter().any(|(f, _)| f == finding);
+    for finding in [
+        "flip bias-visibility",
+        "re-attribution bias-visibility",
+        "random control",
+    ] {
+        assert!(has(finding), "{finding}");
+    }
+    let residual = (rows.iter())
         .find(|r| r["setting"] == "default" && r["finding"] == "residual dichotomy")
         .unwrap();
-    assert_eq!(residual["holds"], "yes", "{residual:?}");
+    assert_eq!(residual["verdict"], "holds", "{residual:?}");
+    let md = std::fs::read_to_string(out.join("sweep.md")).unwrap();
+    assert!(md.contains("panel seeds 7, 8, 9"), "{md}");
     assert_no_nan(&out);
 }
 

@@ -9,6 +9,9 @@
 //! flip <protocol>     per indicator and size. holds: [lo, hi] lies outside [−m, m];
 //!                     does not hold: inside it (any shift is shown smaller than m);
 //!                     undecided: it overlaps a bound
+//! re-attribution <p>  the same test on Δ_top less its composition part (the full panel's own
+//!                     attributions within the small panel): what the indicator itself does
+//!                     on a small population
 //! random control      per indicator and size, an equivalence test. holds: [lo, hi] inside
 //!                     [−m, m]; does not hold: outside it; undecided: it overlaps a bound
 //! residual dichotomy  holds: every linear residual ≤ 1e-6 and every nonlinear mean residual
@@ -59,6 +62,8 @@ impl Verdict {
 pub enum Claim {
     /// A protocol's small panels shift the top tier's share.
     Flip(Protocol),
+    /// Beyond who is in them: the indicator re-attributes on the small panels.
+    Reattribution(Protocol),
     /// Random small panels do not.
     RandomControl,
     /// Linear attributions rescale exactly to a small panel; nonlinear ones do not.
@@ -72,6 +77,7 @@ impl Claim {
     pub fn name(self) -> String {
         match self {
             Claim::Flip(p) => format!("flip {}", p.name()),
+            Claim::Reattribution(p) => format!("re-attribution {}", p.name()),
             Claim::RandomControl => "random control".into(),
             Claim::ResidualDichotomy => "residual dichotomy".into(),
             Claim::DoseResponse => "dose-response".into(),
@@ -115,8 +121,12 @@ pub fn findings(r: &StudyResults) -> Vec<Finding> {
                 out.push(match p {
                     Protocol::Random => null_test(delta, m, ind, s),
                     _ if only_top_tier(r, p, s) => calibration(delta, ind, s, p),
-                    _ => shift_test(delta, m, p, ind, s),
+                    _ => shift_test(Claim::Flip(p), delta, m, ind, s),
                 });
+                if p != Protocol::Random && !only_top_tier(r, p, s) {
+                    let part = pooled_reattribution(r, ind, p, s);
+                    out.push(shift_test(Claim::Reattribution(p), part, m, ind, s));
+                }
             }
         }
     }
@@ -157,6 +167,17 @@ fn deltas(r: &StudyResults, ind: Analytic, p: Protocol, s: usize) -> Vec<Vec<f64
 /// The mean Δ_top (pp) over every topic's draws, with its interval.
 fn pooled_delta(r: &StudyResults, ind: Analytic, p: Protocol, s: usize) -> Option<Stat> {
     Stat::of(&deltas(r, ind, p, s).concat())
+}
+
+/// The mean re-attribution (pp) over every topic's draws, with its interval: each draw's
+/// top-tier share less the full panel's own share within it.
+fn pooled_reattribution(r: &StudyResults, ind: Analytic, p: Protocol, s: usize) -> Option<Stat> {
+    let parts: Vec<f64> = (0..r.topics())
+        .filter_map(|k| r.cell(k, ind, p, Some(s)))
+        .flat_map(|c| c.runs.iter())
+        .filter_map(|m| Some(100.0 * (m.shares[0][0] - m.composition?)))
+        .collect();
+    Stat::of(&parts)
 }
 
 /// Where an interval lies against `[−m, m]` (pp): outside it, inside it, or across a bound.
@@ -211,15 +232,19 @@ fn calibration(delta: Option<Stat>, ind: Analytic, s: usize, p: Protocol) -> Fin
     }
 }
 
-/// The flip of `p`: a shift beyond the margin.
-fn shift_test(delta: Option<Stat>, margin: f64, p: Protocol, ind: Analytic, s: usize) -> Finding {
+/// A flip or its re-attribution part: a shift beyond the margin.
+fn shift_test(claim: Claim, delta: Option<Stat>, margin: f64, ind: Analytic, s: usize) -> Finding {
     let m = 100.0 * margin;
-    let test = format!("Δ_top's interval outside ±{m:.2} pp");
-    let row = delta_row(Claim::Flip(p), delta, ind, s, test);
+    let what = match claim {
+        Claim::Reattribution(_) => "the re-attribution's",
+        _ => "Δ_top's",
+    };
+    let test = format!("{what} interval outside ±{m:.2} pp");
+    let row = delta_row(claim, delta, ind, s, test);
     let (verdict, reason) = match against_margin(delta, m) {
         Ok((d, true)) => (
             Verdict::Holds,
-            format!("Δ_top {:+.2} pp, beyond the margin", d.mean),
+            format!("{:+.2} pp, beyond the margin", d.mean),
         ),
         Ok((_, false)) => (
             Verdict::DoesNotHold,
@@ -420,49 +445,53 @@ fn bootstrap_rho(draws: &[Vec<Vec<(f64, f64)>>], ind: Analytic, s0: usize) -> Op
     Some([at(0.025), at(0.975)])
 }
 
-/// `findings.csv`: `finding,protocol,indicator,size,statistic,ci_lo,ci_hi,unit,test,verdict,
-/// reason`, empty fields where a finding has no such part.
+/// The columns of `findings.csv`.
+pub const COLUMNS: [&str; 11] = [
+    "finding",
+    "protocol",
+    "indicator",
+    "size",
+    "statistic",
+    "ci_lo",
+    "ci_hi",
+    "unit",
+    "test",
+    "verdict",
+    "reason",
+];
+
+/// A finding's fields, in [`COLUMNS`] order: empty where it has no such part.
+pub fn fields(f: &Finding) -> [String; 11] {
+    let protocol = match f.claim {
+        Claim::Flip(p) | Claim::Reattribution(p) => p.name(),
+        Claim::RandomControl => Protocol::Random.name(),
+        _ => "",
+    };
+    let number = |v: Option<f64>| {
+        v.filter(|v| v.is_finite())
+            .map_or(String::new(), |v| v.to_string())
+    };
+    let [lo, hi] = f.interval.map_or([None, None], |i| i.map(Some));
+    [
+        f.claim.name(),
+        protocol.into(),
+        f.indicator.map_or(String::new(), |i| i.name().into()),
+        f.size.map_or(String::new(), |s| s.to_string()),
+        number(f.statistic),
+        number(lo),
+        number(hi),
+        f.unit.into(),
+        f.test.clone(),
+        f.verdict.label().into(),
+        f.reason.clone(),
+    ]
+}
+
+/// `findings.csv`: [`COLUMNS`], one row per finding.
 pub fn csv(findings: &[Finding]) -> String {
-    let mut t = aumann_report::csv_table::CsvTable::new(
-        [
-            "finding",
-            "protocol",
-            "indicator",
-            "size",
-            "statistic",
-            "ci_lo",
-            "ci_hi",
-            "unit",
-            "test",
-            "verdict",
-            "reason",
-        ]
-        .map(String::from),
-    );
+    let mut t = aumann_report::csv_table::CsvTable::new(COLUMNS);
     for f in findings {
-        let protocol = match f.claim {
-            Claim::Flip(p) => p.name(),
-            Claim::RandomControl => Protocol::Random.name(),
-            _ => "",
-        };
-        let number = |v: Option<f64>| {
-            v.filter(|v| v.is_finite())
-                .map_or(String::new(), |v| v.to_string())
-        };
-        let [lo, hi] = f.interval.map_or([None, None], |i| i.map(Some));
-        t.row([
-            f.claim.name(),
-            protocol.into(),
-            f.indicator.map_or(String::new(), |i| i.name().into()),
-            f.size.map_or(String::new(), |s| s.to_string()),
-            number(f.statistic),
-            number(lo),
-            number(hi),
-            f.unit.into(),
-            f.test.clone(),
-            f.verdict.label().into(),
-            f.reason.clone(),
-        ]);
+        t.row(fields(f));
     }
     t.finish()
 }

@@ -33,6 +33,7 @@ pub mod report;
 pub mod sampling;
 pub mod sweep;
 pub mod tiers;
+pub mod view;
 
 use std::time::Instant;
 
@@ -77,6 +78,8 @@ pub struct StudyConfig {
     pub top_k: Vec<usize>,
     /// Keep per-agent full-panel attributions (for the per-agent output files).
     pub per_agent: bool,
+    /// What is attributed: the features as stored or a view of them ([`view`]).
+    pub features: view::FeatureView,
     /// The margin `m` of the findings' tests, a share (0.02: 2 pp): a flip must lie beyond
     /// it, the random control within it ([`findings`]).
     pub margin: f64,
@@ -97,6 +100,7 @@ impl Default for StudyConfig {
             top_k: vec![10, 100],
             per_agent: false,
             margin: 0.02,
+            features: view::FeatureView::AsStored,
         }
     }
 }
@@ -283,6 +287,31 @@ impl StudyResults {
         self.heatmaps.len()
     }
 
+    /// Studies of several panels as one, each panel's topics after the previous ones': the
+    /// findings then pool the draws of every panel, so their intervals cover the panels too.
+    /// The first study's parameters, anchors and timings stand for all; `None` without studies.
+    pub fn pooled(studies: Vec<StudyResults>) -> Option<StudyResults> {
+        let mut studies = studies.into_iter();
+        let mut all = studies.next()?;
+        for study in studies {
+            let offset = all.topics();
+            let shift = |k: usize| k + offset;
+            (all.cells).extend(study.cells.into_iter().map(|c| Cell {
+                topic: shift(c.topic),
+                ..c
+            }));
+            (all.days).extend(study.days.into_iter().map(|d| Day {
+                topic: shift(d.topic),
+                ..d
+            }));
+            all.heatmaps.extend(study.heatmaps);
+            all.per_agent.extend(study.per_agent);
+            all.pools.extend(study.pools);
+            (all.degenerate).extend(study.degenerate.into_iter().map(|(k, w)| (k.map(shift), w)));
+        }
+        Some(all)
+    }
+
     /// Δ_top of a small-panel cell under `anchor`: its top-tier share minus the full panel's
     /// (interval shifted with it); `None` for the full panel or where either share is undefined.
     pub fn delta_top(&self, c: &Cell, anchor: usize) -> Option<Stat> {
@@ -408,7 +437,8 @@ pub fn run(
     let (mut t_full, mut t_small, mut done) = (0.0, 0.0, 0);
     for k in 0..panel.topics.len() {
         let clock = Instant::now();
-        let full_shares = full_panel(panel, config, &tiers, k, &mut results)?;
+        let attributed = config.features.apply(&panel.topics[k], config.seed);
+        let full_shares = full_panel(panel, &attributed, config, &tiers, k, &mut results)?;
         t_full += clock.elapsed().as_secs_f64();
         done += 1;
         progress(Progress { done, total });
@@ -419,6 +449,7 @@ pub fn run(
             config,
             tiers: &tiers,
             topic: k,
+            attributed: &attributed,
             full_shares: &full_shares,
             sizes: &sizes,
         };
@@ -499,12 +530,12 @@ impl Tiers {
 /// Returns each indicator's full-panel shares (in `config.indicators` order).
 fn full_panel(
     panel: &Panel,
+    topic: &Array3,
     config: &StudyConfig,
     tiers: &Tiers,
     k: usize,
     results: &mut StudyResults,
 ) -> Result<Vec<Vec<f64>>> {
-    let topic = &panel.topics[k];
     let n = panel.agents();
     let mut heatmap = vec![vec![0.0; panel.days()]; config.heatmap_bins];
     let mut full_shares = Vec::with_capacity(config.indicators.len());
@@ -603,6 +634,8 @@ struct SmallPanels<'a> {
     config: &'a StudyConfig,
     tiers: &'a Tiers,
     topic: usize,
+    /// The topic's features as attributed ([`StudyConfig::features`]).
+    attributed: &'a Array3,
     full_shares: &'a [Vec<f64>],
     sizes: &'a [usize],
 }
@@ -667,7 +700,7 @@ impl SmallPanels<'_> {
                 } else {
                     (0..config.seeds)
                         .into_par_iter()
-                        .map(|r| self.draw(x, &pool, p, s, r))
+                        .map(|r| self.draw(&pool, p, s, r))
                         .collect::<Result<_>>()?
                 };
                 for (j, &indicator) in config.indicators.iter().enumerate() {
@@ -687,15 +720,11 @@ impl SmallPanels<'_> {
     }
 
     /// Draw `r` of protocol `p` at size `s`, shared by every indicator: its scores.
-    fn draw(
-        &self,
-        x: &[f32],
-        pool: &Pool,
-        p: usize,
-        s: usize,
-        r: usize,
-    ) -> Result<Vec<Option<RunMetrics>>> {
+    fn draw(&self, pool: &Pool, p: usize, s: usize, r: usize) -> Result<Vec<Option<RunMetrics>>> {
         let (config, days, n) = (self.config, self.panel.days(), self.panel.agents());
+        let Values::F32(x) = self.attributed.values() else {
+            unreachable!("panels hold float32 features")
+        };
         let seed = aumann_engine::seed::mix(&[
             config.seed,
             self.topic as u64,

@@ -203,9 +203,9 @@ pub struct SweepArgs {
     /// Agents of each generated panel.
     #[arg(long, default_value_t = 100_000)]
     pub agents: usize,
-    /// Seed of the generated panels.
-    #[arg(long, default_value_t = 7)]
-    pub panel_seed: u64,
+    /// Seeds of the generated panels: each setting is run on one panel per seed, pooled.
+    #[arg(long, value_delimiter = ',', default_value = "7,8,9")]
+    pub panel_seeds: Vec<u64>,
     /// Seed of the draws.
     #[arg(long, default_value_t = 7)]
     pub seed: u64,
@@ -231,8 +231,10 @@ fn run_sweep(args: SweepArgs) -> Result<ExitCode> {
         ..StudyConfig::default()
     };
     let grid = sweep::default_grid();
-    let mut bar = Bar::new("settings", !args.quiet);
-    let findings = sweep::run(args.agents, args.panel_seed, &config, &grid, &mut |d, n| {
+    let mut bar = Bar::new("studies", !args.quiet);
+    anyhow::ensure!(!args.panel_seeds.is_empty(), "--panel-seeds needs a seed");
+    let seeds = &args.panel_seeds;
+    let findings = sweep::run(args.agents, seeds, &config, &grid, &mut |d, n| {
         bar.update(d, n)
     })?;
     bar.finish();
@@ -240,7 +242,7 @@ fn run_sweep(args: SweepArgs) -> Result<ExitCode> {
     std::fs::write(staged.path().join("sweep.csv"), sweep::csv(&findings))?;
     std::fs::write(
         staged.path().join("sweep.md"),
-        sweep::markdown(&findings, &grid),
+        sweep::markdown(&findings, &grid, seeds),
     )?;
     staged.commit()?;
     eprintln!(
