@@ -95,6 +95,52 @@ fn as_path_deletes_more_risk_than_random_rankings() {
     }
 }
 
+/// Deleting by |φ| is what it says: its k-th drop is V(x) minus V with the k agents of largest
+/// |φ| at their baseline action, evaluated here from the features themselves.
+#[test]
+fn deletion_by_magnitude_removes_the_largest_attributions_first() {
+    let l = default_scenario("econ", &Overrides::default());
+    let options = FaithOptions {
+        methods: vec![FaithMethod::AsPath],
+        k_max: 40,
+        ..FaithOptions::default()
+    };
+    let f = run(&l, &options);
+    let Ranked::Done(curves) = &f.outcomes[0].result else {
+        panic!("as-path ran")
+    };
+    let phi = &curves.phi;
+    let mut by_size: Vec<usize> = (0..phi.len()).collect();
+    by_size.sort_by(|&a, &b| phi[b].abs().total_cmp(&phi[a].abs()).then(a.cmp(&b)));
+    let sim = &l.simulation;
+    let x = sim.features.select_steps(&[f.step]);
+    let b = sim.baseline.select_steps(&[f.step]);
+    let [_, n, d] = x.shape();
+    let device = Backend::Flex.device().unwrap();
+    let indicator = l.scenario.indicator(sim, f.which, f.step).unwrap();
+    let precision = options.path.precision;
+    let value = |z: Vec<f64>| {
+        let z = aumann::array::Array3::from_f64([1, n, d], z);
+        aumann::run::evaluate(indicator.as_ref(), &z, precision, &device, 1 << 20).unwrap()[0]
+    };
+    // Some of the agents deleted first by |φ| lower the risk: the two rankings differ.
+    assert!(by_size[..options.k_max].iter().any(|&i| phi[i] < 0.0), "{phi:?}");
+    let (xs, bs) = (x.step_f64(0), b.step_f64(0));
+    let full = value(xs.clone());
+    for k in 1..=options.k_max {
+        let mut z = xs.clone();
+        for &i in &by_size[..k] {
+            z[i * d..(i + 1) * d].copy_from_slice(&bs[i * d..(i + 1) * d]);
+        }
+        let want = full - value(z);
+        let got = curves.deletion_by_magnitude[k - 1];
+        assert!(
+            (got - want).abs() <= 1e-9 * (1.0 + want.abs()),
+            "k = {k}: {got:e} against {want:e}"
+        );
+    }
+}
+
 /// A sampled Shapley run beyond its budget is reported with its extrapolated time, not run.
 #[test]
 fn sampled_shapley_beyond_the_budget_is_infeasible() {
@@ -113,11 +159,12 @@ fn sampled_shapley_beyond_the_budget_is_infeasible() {
     // Without a reference, no agreement is reported.
     assert!(f.summaries()[1].agreement.is_none());
     let csv = f.summary_csv();
+    // Its infeasible_seconds holds the extrapolated time; it has no deletion AUC by |φ|.
     assert!(
         csv.lines()
             .next()
             .unwrap()
-            .ends_with(&format!("{needed:.6e}"))
+            .ends_with(&format!("{needed:.6e},,"))
     );
 }
 
@@ -190,6 +237,7 @@ fn the_command_writes_its_tables_report_and_picture() {
     let deletion = std::fs::read_to_string(d.join("f/deletion.csv")).unwrap();
     // as-path and loo once, sampled Shapley and random twice; k = 1..10.
     assert_eq!(deletion.lines().count(), 1 + 6 * 10);
+    assert!(deletion.starts_with(aumann::faithfulness::report::DELETION_HEADER));
     // Robustness: 5 random orders and 4 temperatures (social has no aggregate to vary).
     let robustness = std::fs::read_to_string(d.join("f/robustness.csv")).unwrap();
     let rows: Vec<Vec<&str>> = robustness

@@ -7,6 +7,8 @@
 //! x_k         = x_{t*} with the top-k agents by signed φ at their baseline action
 //! drop_k      = V(x) − V(x_k),   relative: drop_k / (V(x) − V(b))
 //! AUC         = (1/K) Σ_{k=1..K} drop_k
+//! by |φ|      = the same with the top-k agents by |φ| (the paper's ranking: an agent that
+//!               lowers the risk most is deleted as early as one that raises it most)
 //! dynamic     = the same with V^H (the rollout risk H smoothed steps after t*)
 //! agreement   = Kendall τ_b with sampled Shapley over its top 10 and over all agents,
 //!               |T₁₀(φ) ∩ T₁₀(φ^Sh)| / 10
@@ -171,6 +173,8 @@ pub struct Curves {
     pub std_error: Option<Vec<f64>>,
     /// `drop_k` of the attributed indicator, `k = 1..K`.
     pub deletion: Vec<f64>,
+    /// `drop_k` of the attributed indicator, deleting by `|φ|`.
+    pub deletion_by_magnitude: Vec<f64>,
     /// `drop_k` of the rollout risk `H` steps after `t*`.
     pub dynamic: Vec<f64>,
 }
@@ -424,19 +428,22 @@ struct Deletion<'a> {
 }
 
 impl Deletion<'_> {
-    /// `drop_k` for `k = 1..K` of both indicators, deleting by `e`'s signed ranking.
+    /// `drop_k` for `k = 1..K` of both indicators, deleting by `e`'s signed ranking, and of
+    /// the attributed one deleting by `|φ|`.
     fn of(&self, e: Estimate) -> Result<Curves> {
         let n = self.game.players();
-        let order = ranking(&e.phi);
-        // Row k: everyone but the top k (row 0: everyone).
-        let members = coalition::switched(n, &order[..self.k_max], true);
-        let drops = |game: &TensorGame| -> Result<Vec<f64>> {
+        let drops = |game: &TensorGame, order: &[usize]| -> Result<Vec<f64>> {
+            // Row k: everyone but the top k (row 0: everyone).
+            let members = coalition::switched(n, &order[..self.k_max], true);
             let v = game.values(&members)?;
             Ok(v[1..].iter().map(|vk| v[0] - vk).collect())
         };
+        let signed = ranking(&e.phi);
+        let magnitude = ranking(&e.phi.iter().map(|p| p.abs()).collect::<Vec<_>>());
         Ok(Curves {
-            deletion: drops(self.game)?,
-            dynamic: drops(self.ahead)?,
+            deletion: drops(self.game, &signed)?,
+            deletion_by_magnitude: drops(self.game, &magnitude)?,
+            dynamic: drops(self.ahead, &signed)?,
             phi: e.phi,
             std_error: e.std_error,
         })

@@ -3,14 +3,16 @@
 //!
 //! `faithfulness.csv`: `scenario,indicator,step,method,seeds,auc,auc_sd,auc_relative,
 //! auc_dynamic,auc_dynamic_relative,kendall_top10,kendall_all,top10_overlap,seconds,
-//! infeasible_seconds` — means over seeds; `auc_sd` their standard deviation; agreement
+//! infeasible_seconds,auc_by_magnitude,auc_by_magnitude_relative` — means over seeds (the last
+//! two deleting by |φ| instead of signed φ); `auc_sd` their standard deviation; agreement
 //! against sampled Shapley's first seed, empty on its own row and where it did not run;
 //! `infeasible_seconds` the extrapolated time of a method not run. A field is empty where its
 //! value is undefined: a relative value where the macro change is zero, Kendall's τ_b where a
 //! ranking is all ties.
 //!
 //! `deletion.csv`: `scenario,indicator,step,method,seed,k,drop,drop_relative,drop_dynamic,
-//! drop_dynamic_relative` (relative drops empty where the change is zero).
+//! drop_dynamic_relative,drop_by_magnitude,drop_by_magnitude_relative` (relative drops empty
+//! where the change is zero).
 
 use aumann_kernels::rank::{kendall_tau_b, top_k};
 use plotters::prelude::*;
@@ -30,6 +32,8 @@ pub struct Summary {
     pub auc: Option<(f64, f64)>,
     /// Mean dynamic deletion AUC.
     pub auc_dynamic: Option<f64>,
+    /// Mean deletion AUC deleting by `|φ|`.
+    pub auc_by_magnitude: Option<f64>,
     /// Against sampled Shapley: τ_b over its top 10, τ_b over all agents, top-10 overlap.
     pub agreement: Option<[f64; 3]>,
     /// Mean seconds.
@@ -108,8 +112,8 @@ impl Faithfulness {
                     method,
                     seeds: done.len(),
                     auc: (!aucs.is_empty()).then(|| (mean(&aucs), sd(&aucs))),
-                    auc_dynamic: (!done.is_empty())
-                        .then(|| mean(&done.iter().map(|c| mean(&c.dynamic)).collect::<Vec<_>>())),
+                    auc_dynamic: mean_auc(&done, |c| &c.dynamic),
+                    auc_by_magnitude: mean_auc(&done, |c| &c.deletion_by_magnitude),
                     agreement: (!agreements.is_empty()).then(|| {
                         [0, 1, 2]
                             .map(|j| mean(&agreements.iter().map(|a| a[j]).collect::<Vec<_>>()))
@@ -129,7 +133,7 @@ impl Faithfulness {
             let rel = |a: Option<f64>, c: f64| a.filter(|_| c != 0.0).map(|a| a / c);
             let agree = |j: usize| s.agreement.map(|a| a[j]);
             out.push_str(&format!(
-                "{},{},{},{},{},{},{},{},{},{},{},{},{},{:.6e},{}\n",
+                "{},{},{},{},{},{},{},{},{},{},{},{},{},{:.6e},{},{},{}\n",
                 self.scenario,
                 self.which.name(),
                 self.step,
@@ -145,6 +149,8 @@ impl Faithfulness {
                 cell(agree(2)),
                 s.seconds,
                 cell(s.infeasible),
+                cell(s.auc_by_magnitude),
+                cell(rel(s.auc_by_magnitude, self.change[0])),
             ));
         }
         out
@@ -157,9 +163,14 @@ impl Faithfulness {
         let mut out = String::new();
         for o in &self.outcomes {
             let Ranked::Done(c) = &o.result else { continue };
-            for (k, (d, y)) in c.deletion.iter().zip(&c.dynamic).enumerate() {
+            let curves = c
+                .deletion
+                .iter()
+                .zip(&c.dynamic)
+                .zip(&c.deletion_by_magnitude);
+            for (k, ((d, y), m)) in curves.enumerate() {
                 out.push_str(&format!(
-                    "{},{},{},{},{},{},{},{},{},{}\n",
+                    "{},{},{},{},{},{},{},{},{},{},{},{}\n",
                     self.scenario,
                     self.which.name(),
                     self.step,
@@ -170,11 +181,18 @@ impl Faithfulness {
                     rel(*d, self.change[0]),
                     cell(Some(*y)),
                     rel(*y, self.change[1]),
+                    cell(Some(*m)),
+                    rel(*m, self.change[0]),
                 ));
             }
         }
         out
     }
+}
+
+/// The mean over runs of each run's mean drop on `curve`; `None` without runs.
+fn mean_auc(done: &[&Curves], curve: impl Fn(&Curves) -> &Vec<f64>) -> Option<f64> {
+    (!done.is_empty()).then(|| mean(&done.iter().map(|c| mean(curve(c))).collect::<Vec<_>>()))
 }
 
 /// A number in a CSV field, or an empty field where it is undefined (a relative value of a
@@ -188,11 +206,11 @@ fn cell(v: Option<f64>) -> String {
 /// The header of `faithfulness.csv`.
 pub const SUMMARY_HEADER: &str = "scenario,indicator,step,method,seeds,auc,auc_sd,auc_relative,\
 auc_dynamic,auc_dynamic_relative,kendall_top10,kendall_all,top10_overlap,seconds,\
-infeasible_seconds\n";
+infeasible_seconds,auc_by_magnitude,auc_by_magnitude_relative\n";
 
 /// The header of `deletion.csv`.
-pub const DELETION_HEADER: &str =
-    "scenario,indicator,step,method,seed,k,drop,drop_relative,drop_dynamic,drop_dynamic_relative\n";
+pub const DELETION_HEADER: &str = "scenario,indicator,step,method,seed,k,drop,drop_relative,drop_dynamic,drop_dynamic_relative,\
+drop_by_magnitude,drop_by_magnitude_relative\n";
 
 /// The Table 19 analogue: one row per scenario × method.
 pub fn markdown(runs: &[Faithfulness], samples: usize, k_max: usize) -> String {
@@ -201,6 +219,7 @@ pub fn markdown(runs: &[Faithfulness], samples: usize, k_max: usize) -> String {
         ("t*", Align::Right),
         ("method", Align::Left),
         ("deletion AUC (relative)", Align::Right),
+        ("by |φ|", Align::Right),
         ("dynamic AUC (relative)", Align::Right),
         ("τ_b top 10", Align::Right),
         ("τ_b all", Align::Right),
@@ -230,6 +249,8 @@ pub fn markdown(runs: &[Faithfulness], samples: usize, k_max: usize) -> String {
                 f.step.to_string(),
                 s.method.name().to_string(),
                 auc,
+                s.auc_by_magnitude
+                    .map_or("–".into(), |a| rel(a, f.change[0])),
                 s.auc_dynamic.map_or("–".into(), |a| rel(a, f.change[1])),
                 agree(0),
                 agree(1),
@@ -242,7 +263,8 @@ pub fn markdown(runs: &[Faithfulness], samples: usize, k_max: usize) -> String {
         "# Faithfulness\n\nDeletion: the top-k agents by signed φ at t* set to their baseline \
          action, k = 1..{k_max}; AUC = mean drop of V over k, relative to V(x) − V(b) at t* \
          (a perfect first pick of a risk-carrying agent scores high; a random ranking about \
-         k̄/n). Dynamic: the same drop of the rollout risk, H smoothed steps after t*. \
+         k̄/n); by |φ|: the same deleting the agents of largest |φ| first, whatever the sign \
+         (the paper's ranking). Dynamic: the same drop of the rollout risk, H smoothed steps after t*. \
          Agreement: against sampled Shapley's first seed ({samples} permutations); seeded \
          rows are means over seeds (± their standard deviation).\n\n{t}"
     )
