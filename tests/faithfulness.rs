@@ -124,7 +124,10 @@ fn deletion_by_magnitude_removes_the_largest_attributions_first() {
         aumann::run::evaluate(indicator.as_ref(), &z, precision, &device, 1 << 20).unwrap()[0]
     };
     // Some of the agents deleted first by |φ| lower the risk: the two rankings differ.
-    assert!(by_size[..options.k_max].iter().any(|&i| phi[i] < 0.0), "{phi:?}");
+    assert!(
+        by_size[..options.k_max].iter().any(|&i| phi[i] < 0.0),
+        "{phi:?}"
+    );
     let (xs, bs) = (x.step_f64(0), b.step_f64(0));
     let full = value(xs.clone());
     for k in 1..=options.k_max {

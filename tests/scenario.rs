@@ -694,6 +694,47 @@ fn econ_households_with_equal_features_get_equal_attributions() {
     }
 }
 
+/// `econ`'s rollout risk of month t runs the dynamics in month t's context and reads the risk in
+/// month t + H's (SPEC §8, `R(F^H(x; C_t); C_{t+H})`): changing the price of month t + H moves
+/// it, changing month t + H + 1's does not; at the run's last months t + H is clamped to it.
+#[test]
+fn econ_rollout_reads_the_context_h_months_ahead() {
+    let config = aumann::scenario::econ::EconConfig {
+        agents: 20,
+        steps: 8,
+        ..Default::default()
+    };
+    let h = config.horizon;
+    let s = aumann::scenario::econ::Econ::new(config);
+    let sim = s.simulate().unwrap();
+    let value = |sim: &aumann::scenario::Simulation, t: usize| {
+        let risk = s.indicator(sim, Horizon::Rollout, t).unwrap();
+        let x = sim.features.select_steps(&[t]);
+        let device = device(Backend::Flex);
+        aumann::run::evaluate(risk.as_ref(), &x, Precision::F64, &device, 1 << 20).unwrap()[0]
+    };
+    let with_price = |row: usize, factor: f64| {
+        let mut changed = sim.clone();
+        let price = changed.context.iter_mut().find(|c| c.0 == "price").unwrap();
+        price.1[row] *= factor;
+        changed
+    };
+    let t = 1;
+    assert!(t + h + 1 < 8, "the test needs month t + H + 1 in the run");
+    let v = value(&sim, t);
+    let ahead = value(&with_price(t + h, 1.5), t);
+    let beyond = value(&with_price(t + h + 1, 1.5), t);
+    assert!(
+        (ahead - v).abs() > 1e-9 * v.abs(),
+        "month t + H's price: {v} against {ahead}"
+    );
+    assert_eq!(beyond, v, "month t + H + 1's price is not read");
+    // The last month: t + H is past the run, so its own context is read.
+    let last = 7;
+    let v = value(&sim, last);
+    assert_ne!(value(&with_price(last, 1.5), last), v);
+}
+
 /// Several runs: `[R, T, …]` arrays, `--run` and `--step` select rows, out-of-range runs and
 /// runs of a one-run scenario are refused.
 #[test]

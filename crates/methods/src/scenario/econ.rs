@@ -26,7 +26,9 @@
 //! WC  = n Σ w_i² / (Σ w_i)² − 1                      wealth concentration
 //! IN  = mean_i (1 − ℓ_i)                             instability (idle labour)
 //! static   V = τ softplus((ED + BS + 0.1 WC + 0.5 IN − θ)/τ) · (1 + softplus(mean_i w_i / P − 1))
-//! rollout  V^H = static(F^H(x)), prices, inventory and interest held at month t's:
+//! rollout  V^H = static(F^H(x); C_{t+H}): the dynamics with prices, inventory and interest
+//!          held at month t's (C_t), the risk read with month t + H's prices and inventory
+//!          (the run's last month where t + H is past it):
 //! F:  tax_i = y_i (0.37 − 0.27 e^{−y_i/y₀})                         the brackets' average rate
 //!     f     = G / smax(D, G),  smax = (D + G + √((D − G)² + D₀²))/2  rationing
 //!     w'    = w + y − tax + mean(tax) − c f,   c' = κ w',   ι' = w'/(w' + 6 y + 1)
@@ -207,11 +209,21 @@ impl Simulated for Econ {
             which,
             step,
         } = of;
+        let horizon = which.steps(self.config.horizon);
+        // Month t + H of the same run, or the run's last month.
+        let per_run = simulation.features.steps() / simulation.runs.max(1);
+        let end = (step + horizon).min((step / per_run + 1) * per_run - 1);
+        let context = |row: usize| -> Result<Context> {
+            Ok(Context {
+                price: simulation.series("price")?[row],
+                inventory: simulation.series("inventory")?[row],
+            })
+        };
         Ok(Box::new(EconRisk {
             config: self.config.clone(),
-            horizon: which.steps(self.config.horizon),
-            price: simulation.series("price")?[step],
-            inventory: simulation.series("inventory")?[step],
+            horizon,
+            during: context(step)?,
+            after: context(end)?,
         }))
     }
 }
@@ -370,6 +382,15 @@ impl Economy {
 pub struct EconRisk {
     config: EconConfig,
     horizon: usize,
+    /// `C_t`, held through the dynamics.
+    during: Context,
+    /// `C_{t+H}`, that the risk is read with.
+    after: Context,
+}
+
+/// The context a risk or a step reads.
+#[derive(Clone, Copy, Debug)]
+struct Context {
     price: f64,
     inventory: f64,
 }
@@ -385,12 +406,12 @@ impl EconRisk {
         y.clone() * ((decay * -(high - low)) + high)
     }
 
-    /// The static risk of a state (`[rows, 7, n]`).
+    /// The static risk of a state (`[rows, 7, n]`) in the context `C_{t+H}`.
     fn risk(&self, z: &Tensor<3>) -> Tensor<1> {
         let [rows, _, n] = z.dims();
         let f = |k| z.clone().narrow(1, k, 1);
         let (c, y, l, w) = (f(0), f(1), f(4), f(6));
-        let (p, g) = (self.price, self.inventory);
+        let (p, g) = (self.after.price, self.after.inventory);
         let demand = sum_dim(c.clone(), 2) * (1.0 / p); // [rows, 1, 1]
         // D₀ = one month of full-time supply keeps the ratio smooth where the inventory is 0.
         let d0 = 168.0 * n as f64;
@@ -416,7 +437,7 @@ impl EconRisk {
         let (c, y, kappa, l, s, w) = (f(0), f(1), f(2), f(4), f(5), f(6));
         let tax = self.tax(&y);
         let lump = mean_dim(tax.clone(), 2);
-        let (p, g) = (self.price, self.inventory);
+        let (p, g) = (self.during.price, self.during.inventory);
         let demand = sum_dim(c.clone(), 2) * (1.0 / p); // [rows, 1, 1]
         // smax(D, G) = (D + G + √((D − G)² + D₀²)) / 2, D₀ = one month of full-time supply.
         let d0 = 168.0 * z.dims()[2] as f64;
