@@ -178,6 +178,10 @@ fn the_target_step_is_the_latest_peak_after_the_midpoint() {
     assert_eq!(faithfulness::target_step(&[1.0]), 0);
 }
 
+fn at_column(header: &[&str], name: &str) -> usize {
+    header.iter().position(|h| *h == name).unwrap()
+}
+
 #[test]
 fn the_command_writes_its_tables_report_and_picture() {
     let dir = tempfile::tempdir().unwrap();
@@ -218,7 +222,16 @@ fn the_command_writes_its_tables_report_and_picture() {
     ] {
         assert!(header.contains(&column), "{column} missing from {header:?}");
     }
-    assert_eq!(csv.lines().count(), 5, "{csv}");
+    // Four methods for each of the two indicators (static and rollout by default).
+    assert_eq!(csv.lines().count(), 1 + 2 * 4, "{csv}");
+    let indicators: Vec<&str> = (csv.lines().skip(1))
+        .map(|l| l.split(',').nth(at_column(&header, "indicator")).unwrap())
+        .collect();
+    assert_eq!(
+        indicators.iter().filter(|&&i| i == "rollout").count(),
+        4,
+        "{csv}"
+    );
     let shapley = csv.lines().find(|l| l.contains("shapley-sampled")).unwrap();
     let cells: Vec<&str> = shapley.split(',').collect();
     let at = |name| header.iter().position(|h| *h == name).unwrap();
@@ -238,8 +251,8 @@ fn the_command_writes_its_tables_report_and_picture() {
         .unwrap();
     assert!((0.0..=1.0).contains(&overlap), "a fraction: {overlap}");
     let deletion = std::fs::read_to_string(d.join("f/deletion.csv")).unwrap();
-    // as-path and loo once, sampled Shapley and random twice; k = 1..10.
-    assert_eq!(deletion.lines().count(), 1 + 6 * 10);
+    // as-path and loo once, sampled Shapley and random twice; k = 1..10; both indicators.
+    assert_eq!(deletion.lines().count(), 1 + 2 * 6 * 10);
     assert!(deletion.starts_with(aumann::faithfulness::report::DELETION_HEADER));
     // Robustness: 5 random orders and 4 temperatures (social has no aggregate to vary).
     let robustness = std::fs::read_to_string(d.join("f/robustness.csv")).unwrap();
@@ -256,8 +269,10 @@ fn the_command_writes_its_tables_report_and_picture() {
             "{row:?}"
         );
     }
-    let png = std::fs::read(d.join("f/deletion_social.png")).unwrap();
-    assert_eq!(&png[1..4], b"PNG");
+    for name in ["deletion_social.png", "deletion_social_rollout.png"] {
+        let png = std::fs::read(d.join("f").join(name)).unwrap();
+        assert_eq!(&png[1..4], b"PNG", "{name}");
+    }
     assert!(
         std::fs::read_to_string(d.join("f/report.md"))
             .unwrap()

@@ -8,7 +8,7 @@ use anyhow::{Context, Result};
 use aumann::backend::{Backend, Precision};
 use aumann::faithfulness::{self, FaithMethod, FaithOptions, Faithfulness, report, robustness};
 use aumann::path::{PathOptions, Rule};
-use aumann::scenario::{self, Horizon, Loaded, Overrides, SCENARIOS};
+use aumann::scenario::{self, Horizon, Loaded, SCENARIOS};
 use clap::Args;
 
 use crate::common::{RunFlags, choice, with_flags};
@@ -18,13 +18,20 @@ use aumann::output::Staged;
 /// `aumann faithfulness`.
 #[derive(Debug, Args)]
 pub struct FaithfulnessArgs {
-    /// Scenario folders (`aumann simulate`), repeatable; none: econ, social and cascade at
-    /// their default sizes, simulated here.
+    /// Scenario folders (`aumann simulate`), repeatable; none: econ and social at their default
+    /// sizes and cascade at 1 000 agents (where sampled Shapley runs), simulated here.
     #[arg(long, value_name = "DIR")]
     pub scenario: Vec<PathBuf>,
-    /// The indicator attributed.
-    #[arg(long, default_value = "static", value_parser = choice::<Horizon>())]
-    pub indicator: Horizon,
+    /// The indicators attributed: the static risk, and the rollout risk, where the graph makes
+    /// agents interact.
+    #[arg(
+        long,
+        alias = "indicator",
+        value_delimiter = ',',
+        default_value = "static,rollout",
+        value_parser = choice::<Horizon>()
+    )]
+    pub indicators: Vec<Horizon>,
     /// The target step t* (default: the peak of V after the run's midpoint).
     #[arg(long, value_name = "T")]
     pub step: Option<usize>,
@@ -84,7 +91,7 @@ pub struct FaithfulnessArgs {
 impl From<&FaithfulnessArgs> for FaithOptions {
     fn from(args: &FaithfulnessArgs) -> Self {
         FaithOptions {
-            which: args.indicator,
+            which: args.indicators[0],
             step: args.step,
             run: args.run,
             methods: args.methods.clone(),
@@ -109,7 +116,7 @@ fn scenarios(args: &FaithfulnessArgs) -> Result<Vec<Loaded>> {
         return SCENARIOS
             .iter()
             .map(|e| {
-                let s = (e.with)(&Overrides::default())?;
+                let s = (e.with)(&faithfulness::built_in_overrides(e.name))?;
                 let simulation = s.simulate()?;
                 Ok(Loaded::new(s, simulation)?)
             })
@@ -136,28 +143,37 @@ pub fn run(args: FaithfulnessArgs) -> Result<ExitCode> {
     let loaded = scenarios(&args)?;
     let mut runs: Vec<Faithfulness> = Vec::new();
     let mut sweeps = Vec::new();
+    anyhow::ensure!(
+        !args.indicators.is_empty(),
+        "--indicators needs an indicator"
+    );
     for l in &loaded {
         let name = l.scenario.name();
-        let mut bar = Bar::new(name, !args.flags.quiet);
-        let f = faithfulness::run(l, &options, &device, &mut |method, p| {
-            bar.set_message(method);
-            bar.update(p.done, p.total);
-        })
-        .map_err(|e| with_flags(e).context(format!("scenario {name}")))?;
-        let rows = if args.no_sweeps {
-            Vec::new()
-        } else {
-            bar.set_message("robustness");
-            robustness::sweeps(l, &f, &options, args.orders, &device)
-                .map_err(|e| with_flags(e).context(format!("scenario {name}")))?
-        };
-        bar.finish();
-        if !args.flags.quiet {
-            let table = report::markdown(std::slice::from_ref(&f), args.samples, args.k_max);
-            eprint!("{table}");
+        for (j, &which) in args.indicators.iter().enumerate() {
+            let options = FaithOptions {
+                which,
+                ..options.clone()
+            };
+            let mut bar = Bar::new(&format!("{name} {}", which.name()), !args.flags.quiet);
+            let f = faithfulness::run(l, &options, &device, &mut |method, p| {
+                bar.set_message(method);
+                bar.update(p.done, p.total);
+            })
+            .map_err(|e| with_flags(e).context(format!("scenario {name}")))?;
+            // The robustness sweeps move the ranking of the first indicator.
+            if j == 0 && !args.no_sweeps {
+                bar.set_message("robustness");
+                let rows = robustness::sweeps(l, &f, &options, args.orders, &device)
+                    .map_err(|e| with_flags(e).context(format!("scenario {name}")))?;
+                sweeps.push((name.to_string(), rows));
+            }
+            bar.finish();
+            if !args.flags.quiet {
+                let table = report::markdown(std::slice::from_ref(&f), args.samples, args.k_max);
+                eprint!("{table}");
+            }
+            runs.push(f);
         }
-        sweeps.push((name.to_string(), rows));
-        runs.push(f);
     }
     write(staged.path(), &runs, &sweeps, &args)?;
     staged.commit()?;
@@ -196,10 +212,11 @@ fn write(
     }
     save("report.md", text.as_bytes())?;
     for f in runs {
-        save(
-            &format!("deletion_{}.png", f.scenario),
-            &report::render_png(f)?,
-        )?;
+        let name = match f.which {
+            Horizon::Static => format!("deletion_{}.png", f.scenario),
+            which => format!("deletion_{}_{}.png", f.scenario, which.name()),
+        };
+        save(&name, &report::render_png(f)?)?;
     }
     Ok(())
 }

@@ -216,6 +216,7 @@ drop_by_magnitude,drop_by_magnitude_relative\n";
 pub fn markdown(runs: &[Faithfulness], samples: usize, k_max: usize) -> String {
     let mut t = Table::new(&[
         ("scenario", Align::Left),
+        ("indicator", Align::Left),
         ("t*", Align::Right),
         ("method", Align::Left),
         ("deletion AUC (relative)", Align::Right),
@@ -246,6 +247,7 @@ pub fn markdown(runs: &[Faithfulness], samples: usize, k_max: usize) -> String {
             };
             t.row([
                 f.scenario.clone(),
+                f.which.name().to_string(),
                 f.step.to_string(),
                 s.method.name().to_string(),
                 auc,
