@@ -273,11 +273,29 @@ fn the_command_writes_its_tables_report_and_picture() {
         let png = std::fs::read(d.join("f").join(name)).unwrap();
         assert_eq!(&png[1..4], b"PNG", "{name}");
     }
-    assert!(
-        std::fs::read_to_string(d.join("f/report.md"))
-            .unwrap()
-            .contains("| social |")
-    );
+    let report = std::fs::read_to_string(d.join("f/report.md")).unwrap();
+    assert!(report.contains("| social |"), "{report}");
+    // The report says, per indicator, whether the path integral agrees with sampled Shapley.
+    for which in ["static", "rollout"] {
+        let line = (report.lines())
+            .find(|l| l.starts_with(&format!("- social ({which} risk): the path integral ")))
+            .unwrap_or_else(|| panic!("no agreement line for {which} in {report}"));
+        let path = (csv.lines())
+            .map(|l| l.split(',').collect::<Vec<_>>())
+            .find(|c| c[at_column(&header, "indicator")] == which && c[3] == "as-path")
+            .unwrap();
+        let number = |name| path[at_column(&header, name)].parse::<f64>().unwrap();
+        let agrees = number("kendall_all") >= 0.8 && number("top10_overlap") >= 0.8;
+        let verdict = if agrees {
+            "agrees with"
+        } else {
+            "does not agree with"
+        };
+        assert!(
+            line.contains(&format!("the path integral {verdict} sampled")),
+            "{line}"
+        );
+    }
 }
 
 #[test]

@@ -268,8 +268,44 @@ pub fn markdown(runs: &[Faithfulness], samples: usize, k_max: usize) -> String {
          k̄/n); by |φ|: the same deleting the agents of largest |φ| first, whatever the sign \
          (the paper's ranking). Dynamic: the same drop of the rollout risk, H smoothed steps after t*. \
          Agreement: against sampled Shapley's first seed ({samples} permutations); seeded \
-         rows are means over seeds (± their standard deviation).\n\n{t}"
+         rows are means over seeds (± their standard deviation).\n\n{t}\n{}",
+        agreement_md(runs)
     )
+}
+
+/// Where the path integral agrees with sampled Shapley and where it does not: τ_b over all
+/// agents and the top-10 overlap both at least 0.8 (the paper's bar), per scenario and
+/// indicator.
+fn agreement_md(runs: &[Faithfulness]) -> String {
+    let mut out = String::new();
+    for f in runs {
+        let summaries = f.summaries();
+        let path = summaries.iter().find(|s| s.method == FaithMethod::AsPath);
+        let shapley = summaries
+            .iter()
+            .find(|s| s.method == FaithMethod::ShapleySampled);
+        let what = format!("- {} ({} risk):", f.scenario, f.which.name());
+        let line = match (path.and_then(|s| s.agreement), shapley) {
+            (Some([_, all, overlap]), _) => {
+                let verdict = match all >= 0.8 && overlap >= 0.8 {
+                    true => "agrees with",
+                    false => "does not agree with",
+                };
+                format!(
+                    "{what} the path integral {verdict} sampled Shapley (τ_b {all:.2} over all \
+                     agents, {:.0} of its top 10)",
+                    10.0 * overlap
+                )
+            }
+            (None, Some(s)) if s.infeasible.is_some() => {
+                format!("{what} sampled Shapley did not run within the budget: no comparison")
+            }
+            _ => format!("{what} not compared with sampled Shapley"),
+        };
+        out += &line;
+        out.push('\n');
+    }
+    out
 }
 
 fn mean(v: &[f64]) -> f64 {
