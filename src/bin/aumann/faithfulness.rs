@@ -18,8 +18,8 @@ use aumann::output::Staged;
 /// `aumann faithfulness`.
 #[derive(Debug, Args)]
 pub struct FaithfulnessArgs {
-    /// Scenario folders (`aumann simulate`), repeatable; none: econ and social at their default
-    /// sizes and cascade at 1 000 agents (where sampled Shapley runs), simulated here.
+    /// Scenario folders (`aumann simulate`), repeatable; none: econ at its default size, social
+    /// at 300 agents and cascade at 1 000 (where sampled Shapley runs), simulated here.
     #[arg(long, value_name = "DIR")]
     pub scenario: Vec<PathBuf>,
     /// The indicators attributed: the static risk, and the rollout risk, where the graph makes
