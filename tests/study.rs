@@ -760,6 +760,9 @@ fn findings_decide_the_report() {
             let within = r["size"] == "100";
             assert_eq!(r["verdict"] == "holds by construction", within, "{r:?}");
         }
+        // What the panel is: synthetic, with the generator's couplings.
+        let kind = "The panel is synthetic (couplings: follower σ 2.3, participation 1, posting 1";
+        assert!(report.contains(kind), "{report}");
         let heading = report.lines().find(|l| l.starts_with("## 1.")).unwrap();
         if let Some(flip) = flip {
             assert!(

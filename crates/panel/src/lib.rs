@@ -7,8 +7,9 @@
 //!
 //! ```text
 //! manifest.json        format, agents n, days T, topic names, day labels, feature names,
-//!                      source, seed, and for a panel built from events what its ingest
-//!                      read, dropped, resolved and filtered
+//!                      source, seed, for a generated panel the generator's couplings, and
+//!                      for a panel built from events what its ingest read, dropped,
+//!                      resolved and filtered
 //! followers.npy        [n]        follower count per agent (integer or float, ≥ 0)
 //! topics/<topic>.npy   [T, n, 3]  per day: reach = ln(1 + followers),
 //!                                 activity = ln(1 + topic posts and reposts that day),
@@ -70,6 +71,9 @@ pub struct Manifest {
     /// The generator's seed, for synthetic panels.
     #[serde(default)]
     pub seed: Option<u64>,
+    /// The generator's couplings of engagement to followers, for synthetic panels.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generator: Option<synth::Coupling>,
     /// For a panel built from events: what was read, dropped, resolved and filtered.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ingest: Option<provenance::IngestReport>,
@@ -206,6 +210,7 @@ impl Manifest {
             features: FEATURES.iter().map(|s| s.to_string()).collect(),
             source: source.into(),
             seed: None,
+            generator: None,
             ingest: None,
         }
     }

@@ -107,7 +107,7 @@ pub struct TopicSpec {
 }
 
 /// How strongly engagement depends on followers, and the spreads (see the module docs).
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Coupling {
     /// σ of the log-normal follower body (2.3).
     pub follower_sigma: f64,
@@ -385,6 +385,7 @@ pub fn generate(config: &PanelConfig) -> Panel {
     Panel {
         manifest: Manifest {
             seed: Some(config.seed),
+            generator: Some(config.coupling),
             ..Manifest::new(
                 n,
                 config.topics.iter().map(|t| t.name.clone()).collect(),

@@ -568,6 +568,27 @@ fn statistic(f: &Finding) -> String {
     }
 }
 
+/// What the panel is: ingested from events, or synthetic with its generator's couplings.
+fn panel_kind(m: &aumann_panel::Manifest) -> String {
+    if m.ingest.is_some() {
+        return "The panel is ingested from real events (its manifest, in the panel folder, \
+                says from which)."
+            .into();
+    }
+    let couplings = m.generator.map_or(String::new(), |c| {
+        format!(
+            " (couplings: follower σ {}, participation {}, posting {}, replies {}, crowd {}, \
+             event strength {})",
+            c.follower_sigma, c.participation, c.posting, c.replies, c.crowd, c.event_strength
+        )
+    });
+    format!(
+        "The panel is synthetic{couplings}: its generator ties engagement to followers by \
+         design, so what the findings say about the top tier partly restates the generator \
+         (`aumann study sweep` reruns them on other generator settings)."
+    )
+}
+
 /// The title and the paragraphs that say what was run.
 fn header(results: &StudyResults, panel: &Panel, sizes: &[usize]) -> String {
     let cfg = &results.config;
@@ -585,19 +606,7 @@ fn header(results: &StudyResults, panel: &Panel, sizes: &[usize]) -> String {
         m.source,
         m.seed.map(|s| format!(", seed {s}")).unwrap_or_default()
     );
-    let _ = writeln!(
-        out,
-        "{}",
-        match &m.ingest {
-            Some(_) =>
-                "The panel is ingested from real events (its manifest, in the panel \
-                        folder, says from which).",
-            None =>
-                "The panel is synthetic: its generator ties engagement to followers by \
-                     design, so what the findings say about the top tier partly restates the \
-                     generator (`aumann study sweep` reruns them on other generator settings).",
-        }
-    );
+    let _ = writeln!(out, "{}", panel_kind(m));
     let _ = writeln!(
         out,
         "Indicators: {}; zero baseline; exact Aumann–Shapley attributions (closed forms), summed \
