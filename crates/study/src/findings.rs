@@ -16,9 +16,10 @@
 //!                     [−m, m]; does not hold: outside it; undecided: it overlaps a bound
 //! residual dichotomy  holds: every linear residual ≤ 1e-6 and every nonlinear mean residual
 //!                     of bias-visibility at s₀ > 1e-3; does not hold otherwise
-//! dose-response       per indicator at s₀: Spearman ρ between the protocols' top-tier agents
-//!                     drawn and their Δ_top, its interval from resampled draws. holds: lo > 0;
-//!                     does not hold: hi ≤ 0; undecided otherwise
+//! dose-response       per indicator at s₀: how much Δ_top rises across the protocols' doses
+//!                     (top-tier agents drawn): the least-squares slope of their mean Δ_top on
+//!                     their mean dose times the doses' range, its interval from resampled
+//!                     draws. holds: lo > m; does not hold: hi ≤ m; undecided otherwise
 //! ```
 //!
 //! A protocol whose pool holds top-tier agents alone (`bias-followers` with the default
@@ -27,7 +28,6 @@
 //! `bias-followers` is left out of dose-response.
 
 use aumann_kernels::closed_form::Analytic;
-use aumann_kernels::rank::spearman;
 use rand::{RngExt, SeedableRng};
 
 use super::{BOOTSTRAP, Protocol, Stat, StudyResults};
@@ -98,7 +98,7 @@ pub struct Finding {
     pub statistic: Option<f64>,
     /// Its 95 % interval, where it has one.
     pub interval: Option<[f64; 2]>,
-    /// The statistic's unit: `pp`, `residual` or `rho`.
+    /// The statistic's unit: `pp` or `residual`.
     pub unit: &'static str,
     /// The test, in words.
     pub test: String,
@@ -333,7 +333,7 @@ fn fmt_opt(v: Option<f64>) -> String {
     v.map_or("–".into(), |v| format!("{v:.2e}"))
 }
 
-/// The protocols' flips rise with the top-tier agents they draw.
+/// The protocols' flips rise with the top-tier agents they draw, by more than the margin.
 fn dose_response(r: &StudyResults, ind: Analytic, s0: usize) -> Finding {
     let protocols: Vec<Protocol> = (r.config.protocols.iter().copied())
         .filter(|&p| !matches!(p, Protocol::Full | Protocol::BiasFollowers))
@@ -342,42 +342,37 @@ fn dose_response(r: &StudyResults, ind: Analytic, s0: usize) -> Finding {
     let draws: Vec<Vec<Vec<(f64, f64)>>> = (protocols.iter())
         .map(|&p| draws_of(r, ind, p, s0))
         .collect();
+    let m = 100.0 * r.config.margin;
     let row = Finding {
         claim: Claim::DoseResponse,
         indicator: Some(ind),
         size: Some(s0),
         statistic: None,
         interval: None,
-        unit: "rho",
-        test: "Spearman ρ of top-tier agents drawn and Δ_top over the protocols: interval above 0"
-            .into(),
+        unit: "pp",
+        test: format!(
+            "rise of Δ_top across the protocols' top-tier agents drawn (least-squares slope × \
+             their range): interval above {m:.2} pp"
+        ),
         verdict: Verdict::Undecided,
         reason: String::new(),
     };
-    let usable = draws
-        .iter()
-        .filter(|p| p.iter().any(|t| !t.is_empty()))
-        .count();
-    if usable < 3 {
-        let reason = format!("{usable} protocols with kept draws: a rank correlation needs 3");
+    let Some(rise_of_means) = rise(&draws, |t| t.to_vec()) else {
+        let reason = "fewer than two protocols with kept draws and different doses".into();
         return Finding { reason, ..row };
-    }
-    let rho = rank_correlation(&draws, |t| t.to_vec());
-    let interval = bootstrap_rho(&draws, ind, s0);
+    };
+    let interval = bootstrap_rise(&draws, ind, s0);
     let (verdict, reason) = match interval {
-        Some([lo, _]) if lo > 0.0 => (Verdict::Holds, "the interval lies above 0".into()),
-        Some([_, hi]) if hi <= 0.0 => (
-            Verdict::DoesNotHold,
-            "the interval lies at or below 0".into(),
-        ),
+        Some([lo, _]) if lo > m => (Verdict::Holds, "the rise exceeds the margin".into()),
+        Some([_, hi]) if hi <= m => (Verdict::DoesNotHold, "any rise is within the margin".into()),
         Some([lo, hi]) => (
             Verdict::Undecided,
-            format!("the interval [{lo:+.2}, {hi:+.2}] contains 0"),
+            format!("the interval [{lo:+.2}, {hi:+.2}] pp overlaps the {m:.2} pp margin"),
         ),
         None => (Verdict::Undecided, "too few draws for an interval".into()),
     };
     Finding {
-        statistic: rho,
+        statistic: Some(rise_of_means),
         interval,
         verdict,
         reason,
@@ -402,46 +397,64 @@ fn draws_of(r: &StudyResults, ind: Analytic, p: Protocol, s: usize) -> Vec<Vec<(
         .collect()
 }
 
-/// Spearman ρ over the protocols of their mean dose and mean Δ_top, each topic's draws
-/// passed through `pick` (the identity, or a resample); `None` below three protocols with
-/// draws or where a ranking is constant.
-fn rank_correlation(
+/// How much Δ_top rises across the protocols' doses: the least-squares slope of their mean
+/// Δ_top on their mean top-tier agents drawn, times the doses' range (pp). Each topic's draws
+/// pass through `pick` (the identity, or a resample). `None` below two protocols with draws,
+/// or where every protocol draws the same dose.
+fn rise(
     draws: &[Vec<Vec<(f64, f64)>>],
     mut pick: impl FnMut(&[(f64, f64)]) -> Vec<(f64, f64)>,
 ) -> Option<f64> {
-    let (mut dose, mut effect) = (Vec::new(), Vec::new());
+    let mut points = Vec::new();
     for protocol in draws {
         let picked: Vec<(f64, f64)> = protocol.iter().flat_map(|t| pick(t)).collect();
-        if picked.is_empty() {
-            continue;
+        if !picked.is_empty() {
+            let n = picked.len() as f64;
+            let mean = |f: fn(&(f64, f64)) -> f64| picked.iter().map(f).sum::<f64>() / n;
+            points.push((mean(|d| d.0), mean(|d| d.1)));
         }
-        let n = picked.len() as f64;
-        dose.push(picked.iter().map(|d| d.0).sum::<f64>() / n);
-        effect.push(picked.iter().map(|d| d.1).sum::<f64>() / n);
     }
-    let rho = (dose.len() >= 3).then(|| spearman(&dose, &effect))?;
-    rho.is_finite().then_some(rho)
+    let n = points.len() as f64;
+    let (dose, effect) = (
+        points.iter().map(|p| p.0).sum::<f64>() / n,
+        points.iter().map(|p| p.1).sum::<f64>() / n,
+    );
+    let spread: f64 = points.iter().map(|p| (p.0 - dose).powi(2)).sum();
+    if points.len() < 2 || spread <= 0.0 {
+        return None;
+    }
+    let slope = points
+        .iter()
+        .map(|p| (p.0 - dose) * (p.1 - effect))
+        .sum::<f64>()
+        / spread;
+    let (lo, hi) = points
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), p| {
+            (a.min(p.0), b.max(p.0))
+        });
+    Some(slope * (hi - lo))
 }
 
-/// The 95 % interval of ρ over [`BOOTSTRAP`] resamples of every topic's draws, from a fixed
-/// random stream.
-fn bootstrap_rho(draws: &[Vec<Vec<(f64, f64)>>], ind: Analytic, s0: usize) -> Option<[f64; 2]> {
+/// The 95 % interval of the rise over [`BOOTSTRAP`] resamples of every topic's draws, from a
+/// fixed random stream.
+fn bootstrap_rise(draws: &[Vec<Vec<(f64, f64)>>], ind: Analytic, s0: usize) -> Option<[f64; 2]> {
     let seed = aumann_engine::seed::mix(&[0xD05E, ind as u64, s0 as u64]);
     let mut rng = rand::rngs::Xoshiro256PlusPlus::seed_from_u64(seed);
-    let mut rhos: Vec<f64> = (0..BOOTSTRAP)
+    let mut rises: Vec<f64> = (0..BOOTSTRAP)
         .filter_map(|_| {
-            rank_correlation(draws, |t| {
+            rise(draws, |t| {
                 (0..t.len())
                     .map(|_| t[rng.random_range(0..t.len())])
                     .collect()
             })
         })
         .collect();
-    if rhos.len() < BOOTSTRAP / 2 {
+    if rises.len() < BOOTSTRAP / 2 {
         return None;
     }
-    rhos.sort_by(f64::total_cmp);
-    let at = |q: f64| rhos[((q * (rhos.len() - 1) as f64).round() as usize).min(rhos.len() - 1)];
+    rises.sort_by(f64::total_cmp);
+    let at = |q: f64| rises[((q * (rises.len() - 1) as f64).round() as usize).min(rises.len() - 1)];
     Some([at(0.025), at(0.975)])
 }
 
@@ -494,4 +507,28 @@ pub fn csv(findings: &[Finding]) -> String {
         t.row(fields(f));
     }
     t.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rise_is_the_slope_times_the_dose_range() {
+        // Three protocols of one topic each: doses 1, 2, 4 and Δ_top = 2 · dose + 1.
+        let draws = vec![
+            vec![vec![(1.0, 3.0), (1.0, 3.0)]],
+            vec![vec![(2.0, 5.0)]],
+            vec![vec![(4.0, 9.0)]],
+        ];
+        let rise_of = |d: &[Vec<Vec<(f64, f64)>>]| rise(d, |t| t.to_vec());
+        assert!((rise_of(&draws).unwrap() - 6.0).abs() < 1e-12);
+        // Δ_top falling with the dose rises negatively; one dose for all has no rise.
+        let falling: Vec<_> = (draws.iter())
+            .map(|p| vec![p[0].iter().map(|&(d, e)| (d, -e)).collect()])
+            .collect();
+        assert!((rise_of(&falling).unwrap() + 6.0).abs() < 1e-12);
+        let flat = vec![vec![vec![(1.0, 3.0)]], vec![vec![(1.0, 5.0)]]];
+        assert_eq!(rise_of(&flat), None);
+    }
 }

@@ -921,9 +921,11 @@ impl Report<'_> {
         let (cfg, s0) = (&self.results.config, self.s0);
         let mut out = format!(
             "## 3. Dose-response across protocols (s = {s0}): {}\n\nDoes a protocol that puts \
-             more top-tier agents in the small panel flip more? The test: Spearman ρ over the \
-             protocols between the top-tier agents drawn and Δ_top, with its interval from \
-             resampled draws (`findings.csv`). Top-tier agents: how many of the s sampled agents \
+             more top-tier agents in the small panel flip more, by more than the margin? The \
+             test: the rise of Δ_top across the protocols' top-tier agents drawn (the \
+             least-squares slope of their means times the range of doses), with its interval \
+             from resampled draws (`findings.csv`; `bias-followers` is calibration and left \
+             out). Top-tier agents: how many of the s sampled agents \
              are in the top tier; Δ_top in percentage points per indicator, mean over \
              topics.\n\n",
             self.verdicts(Claim::DoseResponse)
