@@ -944,6 +944,22 @@ fn study_sweep_reports_every_setting_and_finding() {
     assert_eq!(residual["verdict"], "holds", "{residual:?}");
     let md = std::fs::read_to_string(out.join("sweep.md")).unwrap();
     assert!(md.contains("panel seeds 7, 8, 9"), "{md}");
+    // Each finding's survival in words, matching its row of verdicts.
+    let (_, survival) = md
+        .split_once("## Which findings survive which settings")
+        .unwrap();
+    let line = (survival.lines())
+        .find(|l| l.starts_with("- residual dichotomy: "))
+        .unwrap();
+    let verdicts: Vec<&str> = (rows.iter())
+        .filter(|r| r["finding"] == "residual dichotomy")
+        .map(|r| r["verdict"].as_str())
+        .collect();
+    if verdicts.iter().all(|&v| v == "holds") {
+        assert_eq!(line, "- residual dichotomy: holds in every setting");
+    } else {
+        assert!(line.contains("holds in default"), "{line}");
+    }
     assert_no_nan(&out);
 }
 

@@ -193,15 +193,38 @@ pub fn markdown(findings: &[SettingFinding], grid: &[Setting], panel_seeds: &[u6
         t.row(row);
     }
     let seeds: Vec<String> = panel_seeds.iter().map(u64::to_string).collect();
+    let survival: String = names.iter().map(|n| survival(findings, grid, n)).collect();
     format!(
         "# What the synthetic generator builds in\n\nEach column is the study on panels from \
          one generator setting (panel seeds {}, pooled: intervals cover the panels and the \
          draws); each cell is the finding's verdict and its statistic (`sweep.csv` has the \
          intervals, the tests and the reasons). `null`: engagement independent of followers; \
          `reach-free`: reach permuted across agents, so it says nothing about the tier; \
-         `standardised`: every feature at unit variance.\n\n{t}\n",
+         `standardised`: every feature at unit variance.\n\n{t}\n\n## Which findings \
+         survive which settings\n\n{survival}",
         seeds.join(", ")
     )
+}
+
+/// `- name: holds in a, b; does not hold in c`: the settings of each verdict of one finding.
+fn survival(findings: &[SettingFinding], grid: &[Setting], name: &str) -> String {
+    let mut groups: Vec<(&str, Vec<&str>)> = Vec::new();
+    for s in grid {
+        let f = (findings.iter()).find(|f| f.setting == s.name && row_name(&f.finding) == name);
+        let Some(f) = f else { continue };
+        let label = f.finding.verdict.label();
+        match groups.iter_mut().find(|g| g.0 == label) {
+            Some(g) => g.1.push(&s.name),
+            None => groups.push((label, vec![&s.name])),
+        }
+    }
+    let parts: Vec<String> = (groups.iter())
+        .map(|(label, settings)| match settings.len() == grid.len() {
+            true => format!("{label} in every setting"),
+            false => format!("{label} in {}", settings.join(", ")),
+        })
+        .collect();
+    format!("- {name}: {}\n", parts.join("; "))
 }
 
 /// `holds (+12.3)`: a verdict and its statistic.
