@@ -290,23 +290,22 @@ fn number(row: &HashMap<String, String>, col: &str) -> f64 {
         .unwrap_or_else(|_| panic!("{col} = '{}' in {row:?}", row[col]))
 }
 
+/// `command` (`study` or `study sweep`) on generated 20 000-agent panels, sizes 100 and
+/// 1 000, `seeds` draws each, with `extra` flags, into `out`; it must succeed.
+fn small_study(command: &[&str], out: &Path, seeds: &str, extra: &[&str]) {
+    let out = out.to_str().unwrap();
+    let common = [
+        "--out", out, "--agents", "20000", "--sizes", "100,1000", "--seeds", seeds, "--quiet",
+    ];
+    let (code, err) = aumann(&[command, &common[..], extra].concat());
+    assert_eq!(code, 0, "{err}");
+}
+
 #[test]
 fn study_command_writes_every_output() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("study");
-    let (code, err) = aumann(&[
-        "study",
-        "--out",
-        out.to_str().unwrap(),
-        "--agents",
-        "20000",
-        "--sizes",
-        "100,1000",
-        "--seeds",
-        "3",
-        "--quiet",
-    ]);
-    assert_eq!(code, 0, "{err}");
+    small_study(&["study"], &out, "3", &[]);
     let shares = csv(
         &out.join("shares.csv"),
         &[
@@ -605,19 +604,7 @@ fn assert_no_nan(dir: &Path) {
 fn study_outputs_have_intervals_and_no_nan() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("study");
-    let (code, err) = aumann(&[
-        "study",
-        "--out",
-        out.to_str().unwrap(),
-        "--agents",
-        "20000",
-        "--sizes",
-        "100,1000",
-        "--seeds",
-        "6",
-        "--quiet",
-    ]);
-    assert_eq!(code, 0, "{err}");
+    small_study(&["study"], &out, "6", &[]);
     assert_no_nan(&out);
     let shares = csv(
         &out.join("shares.csv"),
@@ -671,21 +658,7 @@ fn findings_decide_the_report() {
     let dir = tempfile::tempdir().unwrap();
     let study = |name: &str, margin: &str| {
         let out = dir.path().join(name);
-        let (code, err) = aumann(&[
-            "study",
-            "--out",
-            out.to_str().unwrap(),
-            "--agents",
-            "20000",
-            "--sizes",
-            "100,1000",
-            "--seeds",
-            "4",
-            "--margin",
-            margin,
-            "--quiet",
-        ]);
-        assert_eq!(code, 0, "{err}");
+        small_study(&["study"], &out, "4", &["--margin", margin]);
         out
     };
     for (out, flip) in [
@@ -878,20 +851,7 @@ fn the_null_generator_decouples_engagement_from_followers() {
 fn study_sweep_reports_every_setting_and_finding() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("sweep");
-    let (code, err) = aumann(&[
-        "study",
-        "sweep",
-        "--out",
-        out.to_str().unwrap(),
-        "--agents",
-        "20000",
-        "--seeds",
-        "4",
-        "--sizes",
-        "100,1000",
-        "--quiet",
-    ]);
-    assert_eq!(code, 0, "{err}");
+    small_study(&["study", "sweep"], &out, "4", &[]);
     let columns: Vec<&str> = std::iter::once("setting")
         .chain(aumann::study::findings::COLUMNS)
         .collect();

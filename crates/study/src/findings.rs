@@ -118,12 +118,12 @@ pub fn findings(r: &StudyResults) -> Vec<Finding> {
         for &ind in &r.config.indicators {
             for &s in &sizes {
                 let delta = pooled_delta(r, ind, p, s);
-                out.push(match p {
-                    Protocol::Random => null_test(delta, m, ind, s),
-                    _ if only_top_tier(r, p, s) => calibration(delta, ind, s, p),
-                    _ => shift_test(Claim::Flip(p), delta, m, ind, s),
-                });
-                if p != Protocol::Random && !only_top_tier(r, p, s) {
+                if p == Protocol::Random {
+                    out.push(null_test(delta, m, ind, s));
+                } else if only_top_tier(r, p, s) {
+                    out.push(calibration(delta, ind, s, p));
+                } else {
+                    out.push(shift_test(Claim::Flip(p), delta, m, ind, s));
                     let part = pooled_reattribution(r, ind, p, s);
                     out.push(shift_test(Claim::Reattribution(p), part, m, ind, s));
                 }
@@ -148,25 +148,14 @@ fn small_sizes(r: &StudyResults) -> Vec<usize> {
     sizes
 }
 
-/// Every draw's Δ_top of `ind` under `p` at `s`, over the topics (in pp).
-fn deltas(r: &StudyResults, ind: Analytic, p: Protocol, s: usize) -> Vec<Vec<f64>> {
-    (0..r.topics())
-        .filter_map(|k| {
-            let full = r.cell(k, ind, Protocol::Full, None)?.share(0, 0)?.mean;
-            let cell = r.cell(k, ind, p, Some(s))?;
-            Some(
-                cell.runs
-                    .iter()
-                    .map(|m| 100.0 * (m.shares[0][0] - full))
-                    .collect(),
-            )
-        })
-        .collect()
-}
-
 /// The mean Δ_top (pp) over every topic's draws, with its interval.
 fn pooled_delta(r: &StudyResults, ind: Analytic, p: Protocol, s: usize) -> Option<Stat> {
-    Stat::of(&deltas(r, ind, p, s).concat())
+    let deltas: Vec<f64> = draws_of(r, ind, p, s)
+        .concat()
+        .iter()
+        .map(|d| d.1)
+        .collect();
+    Stat::of(&deltas)
 }
 
 /// The mean re-attribution (pp) over every topic's draws, with its interval: each draw's
@@ -175,7 +164,7 @@ fn pooled_reattribution(r: &StudyResults, ind: Analytic, p: Protocol, s: usize) 
     let parts: Vec<f64> = (0..r.topics())
         .filter_map(|k| r.cell(k, ind, p, Some(s)))
         .flat_map(|c| c.runs.iter())
-        .filter_map(|m| Some(100.0 * (m.shares[0][0] - m.composition?)))
+        .filter_map(|m| Some(100.0 * m.reattribution()?))
         .collect();
     Stat::of(&parts)
 }

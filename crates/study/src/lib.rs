@@ -340,8 +340,10 @@ impl StudyResults {
             .map(|r| r.composition)
             .collect::<Option<_>>()?;
         let composition: Vec<f64> = s_comp.iter().map(|s| s - s_full).collect();
-        let reattribution: Vec<f64> = (c.runs.iter().zip(&s_comp))
-            .map(|(r, s)| r.shares[0][0] - s)
+        let reattribution: Vec<f64> = c
+            .runs
+            .iter()
+            .filter_map(RunMetrics::reattribution)
             .collect();
         Some([Stat::of(&composition)?, Stat::of(&reattribution)?])
     }
@@ -579,13 +581,15 @@ fn full_panel(
 /// The full panel scored against itself: its tier shares, and perfect agreement.
 fn full_panel_metrics(shares: &[f64], tiers: &Tiers, config: &StudyConfig, n: usize) -> RunMetrics {
     let all: Vec<u32> = (0..n as u32).collect();
+    let by_anchor: Vec<[f64; 3]> = (tiers.labels.iter())
+        .map(|l| metrics::tier_shares(shares, &all, l))
+        .collect();
     RunMetrics {
         positive_shares: metrics::positive_shares(shares, &all, &tiers.labels[0]),
-        shares: (tiers.labels.iter())
-            .map(|l| metrics::tier_shares(shares, &all, l))
-            .collect(),
         top_agents: tiers.labels[0].iter().filter(|&&g| g == tiers::TOP).count(),
-        composition: Some(metrics::tier_shares(shares, &all, &tiers.labels[0])[0]),
+        // The full panel is its own composition: s_comp = s_full.
+        composition: Some(by_anchor[0][0]),
+        shares: by_anchor,
         c_star: 1.0,
         residual: 0.0,
         spearman: Some(1.0),

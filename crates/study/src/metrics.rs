@@ -51,6 +51,14 @@ pub struct RunMetrics {
     pub daily: Vec<Option<[f64; 3]>>,
 }
 
+impl RunMetrics {
+    /// Its Δ_top less the composition part: `s_top(S) − s_comp` (first anchor); `None`
+    /// without `s_comp`.
+    pub fn reattribution(&self) -> Option<f64> {
+        Some(self.shares[0][0] - self.composition?)
+    }
+}
+
 /// Score one run: `phi` are the within-S totals `φ^{(S)}` of the agents `subset`,
 /// `full_shares` the full-panel shares of every agent, `anchors` one tier label per agent per
 /// anchor. `None` when the shares on `S` are undefined.
