@@ -144,6 +144,67 @@ fn deletion_by_magnitude_removes_the_largest_attributions_first() {
     }
 }
 
+/// The re-simulated deletion curve is what it says: its k-th drop is the mean over replicates
+/// of the static risk H steps after t* with nobody held minus with the top k agents by signed φ
+/// held, from re-simulations made here through the scenario's own interface.
+#[test]
+fn the_resimulated_curve_holds_the_top_agents_in_a_new_run() {
+    let l = default_scenario(
+        "social",
+        &Overrides {
+            agents: Some(200),
+            ..Overrides::default()
+        },
+    );
+    let options = FaithOptions {
+        methods: vec![FaithMethod::AsPath],
+        k_max: 5,
+        replicates: 3,
+        ..FaithOptions::default()
+    };
+    let f = run(&l, &options);
+    let Ranked::Done(curves) = &f.outcomes[0].result else {
+        panic!("as-path ran")
+    };
+    let (s, n) = (l.scenario.as_ref(), l.simulation.features.agents());
+    let last = f.step + s.horizon();
+    let value = |held: &[usize], r: u64| {
+        let hold = aumann::scenario::Held::new(n, f.step, held, r).unwrap();
+        let sim = s.resimulate(0, last, &hold).unwrap().unwrap();
+        let rows = [last];
+        aumann::scenario::risk_of_rows(s, &sim, aumann::scenario::Horizon::Static, &rows).unwrap()
+            [0]
+    };
+    let order = faithfulness::ranking(&curves.phi);
+    let free: Vec<f64> = (0..3).map(|r| value(&[], r)).collect();
+    let risk = free.iter().sum::<f64>() / 3.0;
+    assert!((f.resimulated_risk.unwrap() - risk).abs() <= 1e-12 * risk.abs());
+    assert_eq!(curves.resimulated.len(), options.k_max);
+    for k in 1..=options.k_max {
+        let want = (0..3)
+            .map(|r| free[r as usize] - value(&order[..k], r))
+            .sum::<f64>()
+            / 3.0;
+        let got = curves.resimulated[k - 1];
+        assert!(
+            (got - want).abs() <= 1e-12 * (1.0 + want.abs()),
+            "k = {k}: {got} against {want}"
+        );
+    }
+    // Holding the agents the path integral ranks first removes future risk.
+    assert!(
+        curves.resimulated[options.k_max - 1] > 0.0,
+        "{:?}",
+        curves.resimulated
+    );
+    let none = FaithOptions {
+        replicates: 0,
+        ..options
+    };
+    let f = run(&l, &none);
+    assert!(f.resimulated_risk.is_none());
+}
+
 /// A sampled Shapley run beyond its budget is reported with its extrapolated time, not run.
 #[test]
 fn sampled_shapley_beyond_the_budget_is_infeasible() {
@@ -162,12 +223,13 @@ fn sampled_shapley_beyond_the_budget_is_infeasible() {
     // Without a reference, no agreement is reported.
     assert!(f.summaries()[1].agreement.is_none());
     let csv = f.summary_csv();
-    // Its infeasible_seconds holds the extrapolated time; it has no deletion AUC by |φ|.
+    // Its infeasible_seconds holds the extrapolated time; it has no deletion AUC by |φ| nor
+    // re-simulated.
     assert!(
         csv.lines()
             .next()
             .unwrap()
-            .ends_with(&format!("{needed:.6e},,"))
+            .ends_with(&format!("{needed:.6e},,,,"))
     );
 }
 
@@ -219,8 +281,18 @@ fn the_command_writes_its_tables_report_and_picture() {
         "kendall_all",
         "top10_overlap",
         "seconds",
+        "auc_resimulated",
+        "auc_resimulated_relative",
     ] {
         assert!(header.contains(&column), "{column} missing from {header:?}");
+    }
+    // The folder's society is simulated again from its parameters for every ranking.
+    for row in csv.lines().skip(1) {
+        let cell = row
+            .split(',')
+            .nth(at_column(&header, "auc_resimulated"))
+            .unwrap();
+        assert!(cell.parse::<f64>().is_ok_and(f64::is_finite), "{row}");
     }
     // Four methods for each of the two indicators (static and rollout by default).
     assert_eq!(csv.lines().count(), 1 + 2 * 4, "{csv}");

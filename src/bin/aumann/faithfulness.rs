@@ -62,6 +62,10 @@ pub struct FaithfulnessArgs {
     /// extrapolated time.
     #[arg(long, default_value_t = 120.0, value_name = "SECONDS")]
     pub budget: f64,
+    /// Replicates of the re-simulated deletion curve: the society simulated again from t* with
+    /// the top-k agents held at their baseline action (0: not run).
+    #[arg(long, default_value_t = 8, value_name = "R")]
+    pub replicates: usize,
     /// Quadrature rule of as-path.
     #[arg(long, default_value = "gauss", value_parser = choice::<Rule>())]
     pub rule: Rule,
@@ -100,6 +104,7 @@ impl From<&FaithfulnessArgs> for FaithOptions {
             seeds: args.seeds,
             seed: args.seed,
             budget_seconds: args.budget,
+            replicates: args.replicates,
             path: PathOptions {
                 rule: args.rule,
                 points: args.points,

@@ -10,6 +10,12 @@
 //! by |φ|      = the same with the top-k agents by |φ| (the paper's ranking: an agent that
 //!               lowers the risk most is deleted as early as one that raises it most)
 //! dynamic     = the same with V^H (the rollout risk H smoothed steps after t*)
+//! re-simulated = mean over replicates r of V_{t*+H}(x^r) − V_{t*+H}(x^r_k): the society
+//!               simulated again from t* (each replicate's own draws, shared step by step
+//!               between the runs compared), the top-k agents by signed φ held at their
+//!               baseline action from t* on, the static risk read H steps later;
+//!               relative to mean_r V_{t*+H}(x^r), the risk with nobody held (the share of
+//!               the future risk the deleted agents carried)
 //! agreement   = Kendall τ_b with sampled Shapley over its top 10 and over all agents,
 //!               |T₁₀(φ) ∩ T₁₀(φ^Sh)| / 10
 //! ```
@@ -110,6 +116,8 @@ pub struct FaithOptions {
     pub seed: u64,
     /// Seconds a sampled method may take before it is reported infeasible.
     pub budget_seconds: f64,
+    /// Replicates of the re-simulated deletion curve (0: not run).
+    pub replicates: usize,
     /// The path integral's options (its precision is every method's).
     pub path: PathOptions,
 }
@@ -132,6 +140,7 @@ impl Default for FaithOptions {
             seeds: 3,
             seed: 7,
             budget_seconds: 120.0,
+            replicates: 8,
             path: PathOptions {
                 rule: Rule::GaussLegendre,
                 points: 16,
@@ -177,6 +186,9 @@ pub struct Curves {
     pub deletion_by_magnitude: Vec<f64>,
     /// `drop_k` of the rollout risk `H` steps after `t*`.
     pub dynamic: Vec<f64>,
+    /// `drop_k` of the static risk `H` steps after `t*` in the society re-simulated with the
+    /// top-k agents held at their baseline action (empty where not run).
+    pub resimulated: Vec<f64>,
 }
 
 /// A faithfulness run on one scenario.
@@ -192,6 +204,9 @@ pub struct Faithfulness {
     pub agents: usize,
     /// `V(x) − V(b)` at `t*` of the attributed indicator and of the rollout risk.
     pub change: [f64; 2],
+    /// The re-simulated risk: the mean over replicates of `V_{t*+H}` with nobody held (`None`
+    /// where not re-simulated).
+    pub resimulated_risk: Option<f64>,
     /// Every method and seed.
     pub outcomes: Vec<Outcome>,
 }
@@ -259,9 +274,11 @@ pub fn run(
         b: &b,
         game: &game,
     };
+    let resimulation = Resimulation::new(loaded, options, step)?;
     let curves = Deletion {
         game: &game,
         ahead: &ahead,
+        resimulation: resimulation.as_ref(),
         k_max: options.k_max,
     };
     let mut outcomes = Vec::new();
@@ -298,6 +315,7 @@ pub fn run(
         step,
         agents: x.agents(),
         change: [game.change()?, ahead.change()?],
+        resimulated_risk: resimulation.map(|r| r.free.iter().sum::<f64>() / r.free.len() as f64),
         outcomes,
     })
 }
@@ -440,7 +458,74 @@ fn shapley_seconds(game: &TensorGame, k: usize, seed: u64) -> Result<f64> {
 struct Deletion<'a> {
     game: &'a TensorGame<'a>,
     ahead: &'a TensorGame<'a>,
+    resimulation: Option<&'a Resimulation<'a>>,
     k_max: usize,
+}
+
+/// The society simulated again from `t*` with agents held at their baseline action.
+struct Resimulation<'a> {
+    scenario: &'a dyn crate::scenario::Scenario,
+    run: usize,
+    from: usize,
+    horizon: usize,
+    agents: usize,
+    /// `V_{t*+H}` of each replicate with nobody held.
+    free: Vec<f64>,
+}
+
+impl<'a> Resimulation<'a> {
+    /// The replicates of `options` from step `step` of `loaded`, with nobody held; `None` where
+    /// no replicates are asked for or the scenario cannot re-simulate.
+    fn new(loaded: &'a Loaded, options: &FaithOptions, step: usize) -> Result<Option<Self>> {
+        let scenario = loaded.scenario.as_ref();
+        let mut this = Self {
+            scenario,
+            run: options.run,
+            from: step,
+            horizon: scenario.horizon(),
+            agents: loaded.simulation.features.agents(),
+            free: Vec::new(),
+        };
+        for r in 0..options.replicates as u64 {
+            match this.value(&[], r)? {
+                Some(v) => this.free.push(v),
+                None => return Ok(None),
+            }
+        }
+        Ok((!this.free.is_empty()).then_some(this))
+    }
+
+    /// `V_{t*+H}` of replicate `replicate` with `held` held (`None`: cannot re-simulate).
+    fn value(&self, held: &[usize], replicate: u64) -> Result<Option<f64>> {
+        let last = self.from + self.horizon;
+        let held = crate::scenario::Held::new(self.agents, self.from, held, replicate)?;
+        let Some(sim) = self.scenario.resimulate(self.run, last, &held)? else {
+            return Ok(None);
+        };
+        let v = crate::scenario::risk_of_rows(self.scenario, &sim, Horizon::Static, &[last])?;
+        Ok(Some(v[0]))
+    }
+
+    /// The mean drop over replicates with `held` held.
+    fn drop(&self, held: &[usize]) -> Result<f64> {
+        let mut total = 0.0;
+        for (r, free) in self.free.iter().enumerate() {
+            let Some(v) = self.value(held, r as u64)? else {
+                return Err(Error::Parameter {
+                    name: "scenario",
+                    value: self.scenario.name().into(),
+                    reason: "stopped re-simulating".into(),
+                });
+            };
+            total += free - v;
+        }
+        Ok(total / self.free.len() as f64)
+    }
+
+    /// `drop_k`, `k = 1..=k_max`, deleting in `order`.
+    fn drops(&self, order: &[usize], k_max: usize) -> Result<Vec<f64>> {
+        (1..=k_max).map(|k| self.drop(&order[..k])).collect()
+    }
 }
 
 impl Deletion<'_> {
@@ -460,6 +545,10 @@ impl Deletion<'_> {
             deletion: drops(self.game, &signed)?,
             deletion_by_magnitude: drops(self.game, &magnitude)?,
             dynamic: drops(self.ahead, &signed)?,
+            resimulated: match self.resimulation {
+                Some(r) => r.drops(&signed, self.k_max)?,
+                None => Vec::new(),
+            },
             phi: e.phi,
             std_error: e.std_error,
         })

@@ -3,16 +3,19 @@
 //!
 //! `faithfulness.csv`: `scenario,indicator,step,method,seeds,auc,auc_sd,auc_relative,
 //! auc_dynamic,auc_dynamic_relative,kendall_top10,kendall_all,top10_overlap,seconds,
-//! infeasible_seconds,auc_by_magnitude,auc_by_magnitude_relative` — means over seeds (the last
-//! two deleting by |φ| instead of signed φ); `auc_sd` their standard deviation; agreement
+//! infeasible_seconds,auc_by_magnitude,auc_by_magnitude_relative,auc_resimulated,
+//! auc_resimulated_relative` — means over seeds (`by_magnitude` deleting by |φ| instead of
+//! signed φ; `resimulated` the society simulated again with the agents held, empty where not
+//! run); `auc_sd` their standard deviation; agreement
 //! against sampled Shapley's first seed, empty on its own row and where it did not run;
 //! `infeasible_seconds` the extrapolated time of a method not run. A field is empty where its
 //! value is undefined: a relative value where the macro change is zero, Kendall's τ_b where a
 //! ranking is all ties.
 //!
 //! `deletion.csv`: `scenario,indicator,step,method,seed,k,drop,drop_relative,drop_dynamic,
-//! drop_dynamic_relative,drop_by_magnitude,drop_by_magnitude_relative` (relative drops empty
-//! where the change is zero).
+//! drop_dynamic_relative,drop_by_magnitude,drop_by_magnitude_relative,drop_resimulated,
+//! drop_resimulated_relative` (relative drops empty where the change is zero, re-simulated
+//! drops where not run).
 
 use aumann_kernels::rank::{kendall_tau_b, top_k};
 use plotters::prelude::*;
@@ -34,6 +37,8 @@ pub struct Summary {
     pub auc_dynamic: Option<f64>,
     /// Mean deletion AUC deleting by `|φ|`.
     pub auc_by_magnitude: Option<f64>,
+    /// Mean deletion AUC of the re-simulated society.
+    pub auc_resimulated: Option<f64>,
     /// Against sampled Shapley: τ_b over its top 10, τ_b over all agents, top-10 overlap.
     pub agreement: Option<[f64; 3]>,
     /// Mean seconds.
@@ -114,6 +119,7 @@ impl Faithfulness {
                     auc: (!aucs.is_empty()).then(|| (mean(&aucs), sd(&aucs))),
                     auc_dynamic: mean_auc(&done, |c| &c.dynamic),
                     auc_by_magnitude: mean_auc(&done, |c| &c.deletion_by_magnitude),
+                    auc_resimulated: mean_auc(&done, |c| &c.resimulated),
                     agreement: (!agreements.is_empty()).then(|| {
                         [0, 1, 2]
                             .map(|j| mean(&agreements.iter().map(|a| a[j]).collect::<Vec<_>>()))
@@ -133,7 +139,7 @@ impl Faithfulness {
             let rel = |a: Option<f64>, c: f64| a.filter(|_| c != 0.0).map(|a| a / c);
             let agree = |j: usize| s.agreement.map(|a| a[j]);
             out.push_str(&format!(
-                "{},{},{},{},{},{},{},{},{},{},{},{},{},{:.6e},{},{},{}\n",
+                "{},{},{},{},{},{},{},{},{},{},{},{},{},{:.6e},{},{},{},{},{}\n",
                 self.scenario,
                 self.which.name(),
                 self.step,
@@ -151,6 +157,12 @@ impl Faithfulness {
                 cell(s.infeasible),
                 cell(s.auc_by_magnitude),
                 cell(rel(s.auc_by_magnitude, self.change[0])),
+                cell(s.auc_resimulated),
+                cell(
+                    s.auc_resimulated
+                        .zip(self.resimulated_risk)
+                        .map(|(a, c)| a / c)
+                ),
             ));
         }
         out
@@ -169,8 +181,10 @@ impl Faithfulness {
                 .zip(&c.dynamic)
                 .zip(&c.deletion_by_magnitude);
             for (k, ((d, y), m)) in curves.enumerate() {
+                let r = c.resimulated.get(k).copied();
+                let r_rel = r.zip(self.resimulated_risk).map(|(r, c)| r / c);
                 out.push_str(&format!(
-                    "{},{},{},{},{},{},{},{},{},{},{},{}\n",
+                    "{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n",
                     self.scenario,
                     self.which.name(),
                     self.step,
@@ -183,6 +197,8 @@ impl Faithfulness {
                     rel(*y, self.change[1]),
                     cell(Some(*m)),
                     rel(*m, self.change[0]),
+                    cell(r),
+                    cell(r_rel),
                 ));
             }
         }
@@ -190,9 +206,14 @@ impl Faithfulness {
     }
 }
 
-/// The mean over runs of each run's mean drop on `curve`; `None` without runs.
+/// The mean over runs of each run's mean drop on `curve`; `None` without runs or where the
+/// curve was not drawn.
 fn mean_auc(done: &[&Curves], curve: impl Fn(&Curves) -> &Vec<f64>) -> Option<f64> {
-    (!done.is_empty()).then(|| mean(&done.iter().map(|c| mean(curve(c))).collect::<Vec<_>>()))
+    let aucs: Vec<f64> = (done.iter())
+        .filter(|c| !curve(c).is_empty())
+        .map(|c| mean(curve(c)))
+        .collect();
+    (!aucs.is_empty()).then(|| mean(&aucs))
 }
 
 /// A number in a CSV field, or an empty field where it is undefined (a relative value of a
@@ -206,11 +227,12 @@ fn cell(v: Option<f64>) -> String {
 /// The header of `faithfulness.csv`.
 pub const SUMMARY_HEADER: &str = "scenario,indicator,step,method,seeds,auc,auc_sd,auc_relative,\
 auc_dynamic,auc_dynamic_relative,kendall_top10,kendall_all,top10_overlap,seconds,\
-infeasible_seconds,auc_by_magnitude,auc_by_magnitude_relative\n";
+infeasible_seconds,auc_by_magnitude,auc_by_magnitude_relative,auc_resimulated,\
+auc_resimulated_relative\n";
 
 /// The header of `deletion.csv`.
 pub const DELETION_HEADER: &str = "scenario,indicator,step,method,seed,k,drop,drop_relative,drop_dynamic,drop_dynamic_relative,\
-drop_by_magnitude,drop_by_magnitude_relative\n";
+drop_by_magnitude,drop_by_magnitude_relative,drop_resimulated,drop_resimulated_relative\n";
 
 /// The Table 19 analogue: one row per scenario × method.
 pub fn markdown(runs: &[Faithfulness], samples: usize, k_max: usize) -> String {
@@ -222,6 +244,7 @@ pub fn markdown(runs: &[Faithfulness], samples: usize, k_max: usize) -> String {
         ("deletion AUC (relative)", Align::Right),
         ("by |φ|", Align::Right),
         ("dynamic AUC (relative)", Align::Right),
+        ("re-simulated AUC (relative)", Align::Right),
         ("τ_b top 10", Align::Right),
         ("τ_b all", Align::Right),
         ("top-10 overlap", Align::Right),
@@ -254,6 +277,10 @@ pub fn markdown(runs: &[Faithfulness], samples: usize, k_max: usize) -> String {
                 s.auc_by_magnitude
                     .map_or("–".into(), |a| rel(a, f.change[0])),
                 s.auc_dynamic.map_or("–".into(), |a| rel(a, f.change[1])),
+                match (s.auc_resimulated, f.resimulated_risk) {
+                    (Some(a), Some(c)) => rel(a, c),
+                    _ => "–".into(),
+                },
                 agree(0),
                 agree(1),
                 agree(2),
@@ -267,6 +294,9 @@ pub fn markdown(runs: &[Faithfulness], samples: usize, k_max: usize) -> String {
          (a perfect first pick of a risk-carrying agent scores high; a random ranking about \
          k̄/n); by |φ|: the same deleting the agents of largest |φ| first, whatever the sign \
          (the paper's ranking). Dynamic: the same drop of the rollout risk, H smoothed steps after t*. \
+         Re-simulated: the society simulated again from t* with the top-k agents held at their \
+         baseline action, the static risk read H steps later, mean over replicates sharing \
+         their draws, relative to that risk with nobody held. \
          Agreement: against sampled Shapley's first seed ({samples} permutations); seeded \
          rows are means over seeds (± their standard deviation).\n\n{t}\n{}",
         agreement_md(runs)
@@ -303,9 +333,32 @@ fn agreement_md(runs: &[Faithfulness]) -> String {
             _ => format!("{what} not compared with sampled Shapley"),
         };
         out += &line;
+        out += &resimulated_md(f, &summaries);
         out.push('\n');
     }
     out
+}
+
+/// `; re-simulated, …`: the share of the risk `H` steps later that each method's ranking
+/// removes when the society is simulated again (empty where it was not).
+fn resimulated_md(f: &Faithfulness, summaries: &[Summary]) -> String {
+    let Some(risk) = f.resimulated_risk.filter(|r| *r != 0.0) else {
+        return String::new();
+    };
+    let parts: Vec<String> = (summaries.iter())
+        .filter_map(|s| {
+            Some(format!(
+                "{} {:.2}",
+                s.method.name(),
+                s.auc_resimulated? / risk
+            ))
+        })
+        .collect();
+    format!(
+        "; re-simulated with the top-k held, the share of the risk H steps later removed \
+         (mean over k): {}",
+        parts.join(", ")
+    )
 }
 
 fn mean(v: &[f64]) -> f64 {
@@ -325,13 +378,15 @@ fn sd(v: &[f64]) -> f64 {
 }
 
 /// The deletion curves of `f` (relative drop against k, one line per method, means over
-/// seeds; the attributed indicator left, the rollout risk right) as PNG bytes.
+/// seeds; the attributed indicator, the rollout risk and, where run, the re-simulated society)
+/// as PNG bytes.
 ///
 /// # Errors
 /// [`RenderError`] if drawing fails.
 pub fn render_png(f: &Faithfulness) -> Result<Vec<u8>> {
     aumann_report::heatmap::register_font();
-    let (w, h) = (1200u32, 520u32);
+    let panels = 2 + u32::from(f.resimulated_risk.is_some());
+    let (w, h) = (600 * panels, 520u32);
     let mut rgb = vec![255u8; (w * h * 3) as usize];
     draw(f, &mut rgb, (w, h)).map_err(|e| RenderError {
         what: "deletion curves".into(),
@@ -340,13 +395,29 @@ pub fn render_png(f: &Faithfulness) -> Result<Vec<u8>> {
     Ok(aumann_report::heatmap::encode_png(&rgb, w, h)?)
 }
 
-/// Mean relative curves per method: `(method, [k → drop / change])`.
-fn mean_curves(f: &Faithfulness, dynamic: bool) -> Vec<(FaithMethod, Vec<f64>)> {
-    let change = f.change[usize::from(dynamic)];
+/// A panel of the deletion picture.
+#[derive(Clone, Copy, PartialEq)]
+enum Panel {
+    Deletion,
+    Dynamic,
+    Resimulated,
+}
+
+/// Mean relative curves per method on `panel`: `(method, [k → drop / change])`.
+fn mean_curves(f: &Faithfulness, panel: Panel) -> Vec<(FaithMethod, Vec<f64>)> {
+    let change = match panel {
+        Panel::Deletion => f.change[0],
+        Panel::Dynamic => f.change[1],
+        Panel::Resimulated => f.resimulated_risk.unwrap_or(f64::NAN),
+    };
     let mut out: Vec<(FaithMethod, Vec<Vec<f64>>)> = Vec::new();
     for o in &f.outcomes {
         let Ranked::Done(c) = &o.result else { continue };
-        let curve = if dynamic { &c.dynamic } else { &c.deletion };
+        let curve = match panel {
+            Panel::Deletion => &c.deletion,
+            Panel::Dynamic => &c.dynamic,
+            Panel::Resimulated => &c.resimulated,
+        };
         let rel: Vec<f64> = curve.iter().map(|d| d / change).collect();
         match out.iter_mut().find(|(m, _)| *m == o.method) {
             Some((_, curves)) => curves.push(rel),
@@ -371,13 +442,23 @@ fn draw(
 ) -> std::result::Result<(), Box<dyn std::error::Error>> {
     let root = BitMapBackend::with_buffer(rgb, size).into_drawing_area();
     root.fill(&WHITE)?;
-    let panels = root.split_evenly((1, 2));
-    let titles = [
-        format!("{}: {} risk at t* = {}", f.scenario, f.which.name(), f.step),
-        format!("{}: rollout risk H steps after t*", f.scenario),
+    let mut titles = vec![
+        (
+            Panel::Deletion,
+            format!("{}: {} risk at t* = {}", f.scenario, f.which.name(), f.step),
+        ),
+        (
+            Panel::Dynamic,
+            format!("{}: rollout risk H steps after t*", f.scenario),
+        ),
     ];
-    for (p, (area, title)) in panels.iter().zip(&titles).enumerate() {
-        let curves = mean_curves(f, p == 1);
+    if f.resimulated_risk.is_some() {
+        let title = format!("{}: re-simulated, risk H steps after t*", f.scenario);
+        titles.push((Panel::Resimulated, title));
+    }
+    let panels = root.split_evenly((1, titles.len()));
+    for (area, (panel, title)) in panels.iter().zip(&titles) {
+        let curves = mean_curves(f, *panel);
         let k = curves.first().map_or(1, |c| c.1.len());
         let (lo, hi) = curves
             .iter()
@@ -396,7 +477,10 @@ fn draw(
             .x_label_formatter(&|x| format!("{x:.0}"))
             .y_label_formatter(&|y| format!("{:.2}", y + 0.0))
             .x_desc("k: agents set to their baseline action, top-ranked first")
-            .y_desc("drop of V / (V(x) − V(b))")
+            .y_desc(match panel {
+                Panel::Resimulated => "drop of V / V with nobody held",
+                _ => "drop of V / (V(x) − V(b))",
+            })
             .axis_desc_style(("sans-serif", 15))
             .label_style(("sans-serif", 13))
             .draw()?;

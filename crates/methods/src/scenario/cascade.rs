@@ -43,8 +43,8 @@ use aumann_kernels::sum::sum_by;
 use super::graph::{Edges, Graph, preferential_attachment};
 use super::host::{self, AHEAD, HostDynamics, HostGraph, Step, StepBack, StepOut, pack};
 use super::{
-    Knobs, OnGraph, RiskOf, ScenarioConfig, ScenarioEntry, Simulated, Simulation, positive, refuse,
-    risk_on_graph,
+    Held, Knobs, OnGraph, RiskOf, ScenarioConfig, ScenarioEntry, Simulated, Simulation, is_held,
+    positive, refuse, risk_on_graph,
 };
 use aumann_engine::array::Array3;
 use aumann_engine::error::Result;
@@ -250,6 +250,28 @@ impl Simulated for Cascade {
         Ok(simulate(config, self.policy.as_ref()))
     }
 
+    fn run_held(
+        &self,
+        config: &CascadeConfig,
+        run: usize,
+        held: &Held,
+    ) -> Result<Option<Simulation>> {
+        if run >= config.runs {
+            let reason = format!("the scenario has {} runs, numbered from 0", config.runs);
+            return refuse("run", run, &reason);
+        }
+        let one = CascadeConfig {
+            runs: 1,
+            ..config.clone()
+        };
+        Ok(Some(simulate_runs(
+            &one,
+            self.policy.as_ref(),
+            &[run],
+            Some(held),
+        )))
+    }
+
     fn risk(&self, of: RiskOf<'_>) -> Result<Box<dyn Indicator>> {
         let horizon = of.which.steps(self.config.horizon);
         risk_on_graph(of.simulation, ENTRY.name, horizon, |graph| {
@@ -260,13 +282,30 @@ impl Simulated for Cascade {
 
 /// Simulate `config` (checked) with `policy`: deterministic for the seed.
 fn simulate(config: &CascadeConfig, policy: &dyn CascadePolicy) -> Simulation {
+    let runs: Vec<usize> = (0..config.runs).collect();
+    simulate_runs(config, policy, &runs, None)
+}
+
+/// Simulate `runs` (`config.runs` of them) with `policy` and `held` agents silent.
+fn simulate_runs(
+    config: &CascadeConfig,
+    policy: &dyn CascadePolicy,
+    runs: &[usize],
+    held: Option<&Held>,
+) -> Simulation {
     let n = config.agents;
     let graph = preferential_attachment(n, config.follows, config.seed);
     let (mut x, mut base) = (Vec::new(), Vec::new());
-    for run in 0..config.runs {
+    for &run in runs {
         let seed = aumann_engine::seed::mix(&[config.seed, 2, run as u64]);
         let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
-        simulate_run(config, policy, &graph, &mut rng, &mut x, &mut base);
+        let mut out = RunOut {
+            held,
+            seed,
+            x: &mut x,
+            base: &mut base,
+        };
+        simulate_run(config, policy, &graph, &mut rng, &mut out);
     }
     let shape = [config.runs * config.steps, n, 5];
     let f32s = |v: Vec<f64>| v.into_iter().map(|a| a as f32).collect();
@@ -279,14 +318,23 @@ fn simulate(config: &CascadeConfig, policy: &dyn CascadePolicy) -> Simulation {
     }
 }
 
-/// One run on `graph`: its steps' features and baseline actions appended to `x` and `base`.
+/// Where one run goes: the agents held silent, the run's seed, its features and baseline
+/// actions.
+struct RunOut<'a> {
+    held: Option<&'a Held>,
+    seed: u64,
+    x: &'a mut Vec<f64>,
+    base: &'a mut Vec<f64>,
+}
+
+/// One run on `graph`: its steps' features and baseline actions appended to `out`; held agents
+/// keep no stance and neither post nor reshare (their draws are still made).
 fn simulate_run(
     config: &CascadeConfig,
     policy: &dyn CascadePolicy,
     graph: &Graph,
     rng: &mut Xoshiro256PlusPlus,
-    x: &mut Vec<f64>,
-    base: &mut Vec<f64>,
+    out: &mut RunOut<'_>,
 ) {
     let n = config.agents;
     let followees = graph.in_degrees();
@@ -295,9 +343,16 @@ fn simulate_run(
         .map(|_| rng.random::<f64>() < config.seeded)
         .collect();
     let mut shared = vec![false; n];
-    for _ in 0..config.steps {
+    for t in 0..config.steps {
+        let mask = Held::enter(out.held, t, out.seed, rng);
+        for (i, s) in stance.iter_mut().enumerate() {
+            *s = *s && !is_held(mask, i);
+        }
         let posted: Vec<bool> = (0..n)
-            .map(|i| rng.random::<f64>() < policy.post(f64::from(u8::from(stance[i]))))
+            .map(|i| {
+                rng.random::<f64>() < policy.post(f64::from(u8::from(stance[i])))
+                    && !is_held(mask, i)
+            })
             .collect();
         // Followers see the posts and reshares of adopted agents (their voices).
         let mut seen = vec![0.0f64; n];
@@ -310,19 +365,20 @@ fn simulate_run(
         let exposure: Vec<f64> = (0..n).map(|i| seen[i] / followees[i].max(1.0)).collect();
         for i in 0..n {
             let convinced = 1.0 - (1.0 - config.persuasion).powf(seen[i]);
-            if !stance[i] && rng.random::<f64>() < convinced {
+            if !stance[i] && rng.random::<f64>() < convinced && !is_held(mask, i) {
                 stance[i] = true;
             }
         }
         for i in 0..n {
             let s = f64::from(u8::from(stance[i]));
-            shared[i] = rng.random::<f64>() < policy.reshare(s, exposure[i]);
+            let share = rng.random::<f64>() < policy.reshare(s, exposure[i]);
+            shared[i] = share && !is_held(mask, i);
             let (p, r) = (
                 f64::from(u8::from(posted[i])),
                 f64::from(u8::from(shared[i])),
             );
-            x.extend([s, exposure[i], p, r, weight[i]]);
-            base.extend([0.0, exposure[i], 0.0, 0.0, weight[i]]);
+            out.x.extend([s, exposure[i], p, r, weight[i]]);
+            out.base.extend([0.0, exposure[i], 0.0, 0.0, weight[i]]);
         }
     }
 }

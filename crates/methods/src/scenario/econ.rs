@@ -46,7 +46,8 @@ use rand::{RngExt, SeedableRng};
 use serde::{Deserialize, Serialize};
 
 use super::{
-    Knobs, RiskOf, ScenarioConfig, ScenarioEntry, Simulated, Simulation, positive, refuse,
+    Held, Knobs, RiskOf, ScenarioConfig, ScenarioEntry, Simulated, Simulation, is_held, only_run,
+    positive, refuse,
 };
 use aumann_engine::array::Array3;
 use aumann_engine::error::Result;
@@ -200,7 +201,12 @@ impl Simulated for Econ {
     }
 
     fn run(&self, config: &EconConfig) -> Result<Simulation> {
-        Ok(simulate(config, self.policy.as_ref()))
+        Ok(simulate(config, self.policy.as_ref(), None))
+    }
+
+    fn run_held(&self, config: &EconConfig, run: usize, held: &Held) -> Result<Option<Simulation>> {
+        only_run(run)?;
+        Ok(Some(simulate(config, self.policy.as_ref(), Some(held))))
     }
 
     fn risk(&self, of: RiskOf<'_>) -> Result<Box<dyn Indicator>> {
@@ -228,15 +234,17 @@ impl Simulated for Econ {
     }
 }
 
-/// Simulate `config` (checked) with `policy`: deterministic for the seed.
-fn simulate(config: &EconConfig, policy: &dyn EconPolicy) -> Simulation {
+/// Simulate `config` (checked) with `policy` and `held` households idle: deterministic for the
+/// seed.
+fn simulate(config: &EconConfig, policy: &dyn EconPolicy, held: Option<&Held>) -> Simulation {
     let n = config.agents;
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(aumann_engine::seed::mix(&[config.seed, 3]));
     let mut economy = Economy::new(n, &mut rng);
     let (mut x, mut base) = (Vec::new(), Vec::new());
     let mut context = [(); 3].map(|_| Vec::with_capacity(config.steps));
     for t in 0..config.steps {
-        economy.month(policy, &mut rng, &mut x, &mut base);
+        let mask = Held::enter(held, t, config.seed, &mut rng);
+        economy.month(policy, mask, &mut rng, &mut x, &mut base);
         let e = &economy;
         for (series, v) in context.iter_mut().zip([e.price, e.inventory, e.interest]) {
             series.push(v);
@@ -296,10 +304,13 @@ impl Economy {
         }
     }
 
-    /// One month; the households' features and baseline actions are appended to `x`, `base`.
+    /// One month, the households in `held` idle (neither working nor consuming; their draws
+    /// are still made); the households' features and baseline actions are appended to `x`,
+    /// `base`.
     fn month(
         &mut self,
         policy: &dyn EconPolicy,
+        held: Option<&[bool]>,
         rng: &mut Xoshiro256PlusPlus,
         x: &mut Vec<f64>,
         base: &mut Vec<f64>,
@@ -307,7 +318,8 @@ impl Economy {
         let n = self.skill.len();
         let works: Vec<bool> = (0..n)
             .map(|i| {
-                rng.random::<f64>() < policy.work(self.skill[i], self.wealth[i], self.interest)
+                let p = policy.work(self.skill[i], self.wealth[i], self.interest);
+                rng.random::<f64>() < p && !is_held(held, i)
             })
             .collect();
         let income: Vec<f64> = (0..n)
@@ -323,7 +335,10 @@ impl Economy {
         let previous = self.inventory;
         self.inventory += works.iter().filter(|&&w| w).count() as f64 * 168.0;
         let kappa: Vec<f64> = (0..n)
-            .map(|i| policy.consumption_rate(self.price, self.wealth[i], income[i]))
+            .map(|i| match is_held(held, i) {
+                true => 0.0,
+                false => policy.consumption_rate(self.price, self.wealth[i], income[i]),
+            })
             .collect();
         let served = self.consume(&kappa, previous, rng);
         self.idle_months += works.iter().filter(|&&w| !w).count() as f64 / n as f64;
@@ -333,16 +348,20 @@ impl Economy {
             let w = self.wealth[i];
             let invest = w / (w + 6.0 * income[i] + 1.0);
             let labour = f64::from(u8::from(works[i]));
-            x.extend([
-                spent,
-                income[i],
-                kappa[i],
-                invest,
-                labour,
-                1.0 - kappa[i],
-                w,
-            ]);
-            base.extend([0.0, 0.0, 0.0, 0.0, 0.0, 1.0, w]);
+            let idle = [0.0, 0.0, 0.0, 0.0, 0.0, 1.0, w];
+            match is_held(held, i) {
+                true => x.extend(idle),
+                false => x.extend([
+                    spent,
+                    income[i],
+                    kappa[i],
+                    invest,
+                    labour,
+                    1.0 - kappa[i],
+                    w,
+                ]),
+            }
+            base.extend(idle);
         }
     }
 

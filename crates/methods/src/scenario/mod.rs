@@ -97,6 +97,8 @@ pub use folder::{FORMAT, Loaded, Manifest, VERSION, load, load_with, save};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use burn::tensor::{DType, Device, Tensor};
+use rand::SeedableRng;
+use rand::rngs::Xoshiro256PlusPlus;
 use serde::Serialize;
 
 use self::graph::Graph;
@@ -471,6 +473,80 @@ pub trait Scenario: Send + Sync {
         which: Horizon,
         step: usize,
     ) -> Result<Box<dyn Indicator>>;
+
+    /// The rollout horizon `H` of its rollout risk.
+    fn horizon(&self) -> usize;
+
+    /// Simulate run `run` again through step `last` (possibly past the original end) with
+    /// `held` agents at their baseline action: a one-run simulation of `last + 1` steps, or
+    /// `None` if the scenario cannot re-simulate.
+    ///
+    /// # Errors
+    /// A run the scenario does not have, or parameters that cannot simulate.
+    fn resimulate(&self, run: usize, last: usize, held: &Held) -> Result<Option<Simulation>> {
+        let _ = (run, last, held);
+        Ok(None)
+    }
+}
+
+/// Agents held at their baseline action in a re-simulation (the dynamic deletion curve of
+/// SPEC §8): from step `from` on, the held agents do nothing, and each step's draws come from
+/// the replicate's own stream for that step. Re-simulations of one replicate with different
+/// agents held thus share their draws step by step (common random numbers), and their
+/// difference measures the agents rather than the luck of the draw.
+#[derive(Clone, Debug)]
+pub struct Held {
+    from: usize,
+    mask: Vec<bool>,
+    replicate: u64,
+}
+
+impl Held {
+    /// `agents` of a population of `n` held from step `from`, in replicate `replicate`.
+    ///
+    /// # Errors
+    /// [`Error::Parameter`] for an agent outside the population.
+    pub fn new(n: usize, from: usize, agents: &[usize], replicate: u64) -> Result<Self> {
+        let mut mask = vec![false; n];
+        for &i in agents {
+            match mask.get_mut(i) {
+                Some(m) => *m = true,
+                None => return refuse("agent", i, &format!("the population has {n} agents")),
+            }
+        }
+        Ok(Self {
+            from,
+            mask,
+            replicate,
+        })
+    }
+
+    /// At the start of step `t` of a simulation seeded `seed`: the held agents' mask (`None`
+    /// before `from`), with `rng` reseeded for the step from `from` on.
+    pub fn enter<'a>(
+        held: Option<&'a Self>,
+        t: usize,
+        seed: u64,
+        rng: &mut Xoshiro256PlusPlus,
+    ) -> Option<&'a [bool]> {
+        let held = held.filter(|h| t >= h.from)?;
+        let stream = aumann_engine::seed::mix(&[seed, 17, held.replicate, t as u64]);
+        *rng = Xoshiro256PlusPlus::seed_from_u64(stream);
+        Some(&held.mask)
+    }
+}
+
+/// Refuse a run other than 0 of a scenario that simulates one.
+pub(crate) fn only_run(run: usize) -> Result<()> {
+    match run {
+        0 => Ok(()),
+        _ => refuse("run", run, "the scenario has 1 run, numbered from 0"),
+    }
+}
+
+/// Whether agent `i` is held by `mask` (`None`: nobody is).
+pub(crate) fn is_held(mask: Option<&[bool]>, i: usize) -> bool {
+    mask.is_some_and(|m| m[i])
 }
 
 /// A scenario as its parameters, a simulation of them and its risks: everything else a
@@ -499,6 +575,21 @@ pub trait Simulated: Send + Sync {
     /// # Errors
     /// Context the simulation lacks.
     fn risk(&self, of: RiskOf<'_>) -> Result<Box<dyn Indicator>>;
+
+    /// Simulate run `run` of the checked parameters `config` with `held` agents at their
+    /// baseline action ([`Held::enter`] at every step), or `None` if the scenario cannot.
+    ///
+    /// # Errors
+    /// A run the scenario does not have.
+    fn run_held(
+        &self,
+        config: &Self::Config,
+        run: usize,
+        held: &Held,
+    ) -> Result<Option<Simulation>> {
+        let _ = (config, run, held);
+        Ok(None)
+    }
 }
 
 /// Which risk of a simulation, at which step.
@@ -541,6 +632,16 @@ impl<S: Simulated> Scenario for S {
             which,
             step,
         })
+    }
+
+    fn horizon(&self) -> usize {
+        *self.config().clone().knobs().horizon
+    }
+
+    fn resimulate(&self, run: usize, last: usize, held: &Held) -> Result<Option<Simulation>> {
+        let mut config = self.config().clone();
+        *config.knobs().steps = last + 1;
+        self.run_held(&config.sized()?.checked()?, run, held)
     }
 }
 

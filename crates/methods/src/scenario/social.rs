@@ -45,8 +45,8 @@ use aumann_kernels::sum::sum_by;
 use super::graph::{Edges, Graph, barabasi_albert};
 use super::host::{self, AHEAD, HostDynamics, HostGraph, Step, StepBack, StepOut, pack};
 use super::{
-    Knobs, OnGraph, RiskOf, ScenarioConfig, ScenarioEntry, Simulated, Simulation, positive, refuse,
-    risk_on_graph,
+    Held, Knobs, OnGraph, RiskOf, ScenarioConfig, ScenarioEntry, Simulated, Simulation, is_held,
+    only_run, positive, refuse, risk_on_graph,
 };
 use aumann_engine::array::Array3;
 use aumann_engine::error::Result;
@@ -89,23 +89,18 @@ impl Simulated for Social {
     }
 
     fn run(&self, config: &SocialConfig) -> Result<Simulation> {
-        let run = simulate(config, self.policy.as_ref());
-        let to_f32 = |a: &Array3| {
-            Array3::from_f32(
-                a.shape(),
-                (0..a.steps())
-                    .flat_map(|t| a.step_f64(t))
-                    .map(|v| v as f32)
-                    .collect(),
-            )
-        };
-        Ok(Simulation {
-            features: to_f32(&run.features),
-            baseline: to_f32(&run.baseline),
-            graph: Some(Arc::new(run.graph)),
-            context: Vec::new(),
-            runs: 1,
-        })
+        Ok(to_simulation(simulate(config, self.policy.as_ref())))
+    }
+
+    fn run_held(
+        &self,
+        config: &SocialConfig,
+        run: usize,
+        held: &Held,
+    ) -> Result<Option<Simulation>> {
+        only_run(run)?;
+        let run = simulate_held(config, self.policy.as_ref(), Some(held));
+        Ok(Some(to_simulation(run)))
     }
 
     fn risk(&self, of: RiskOf<'_>) -> Result<Box<dyn Indicator>> {
@@ -226,8 +221,38 @@ pub struct SocialRun {
     pub graph: Graph,
 }
 
+/// A run's arrays in f32, as a [`Simulation`].
+fn to_simulation(run: SocialRun) -> Simulation {
+    let to_f32 = |a: &Array3| {
+        Array3::from_f32(
+            a.shape(),
+            (0..a.steps())
+                .flat_map(|t| a.step_f64(t))
+                .map(|v| v as f32)
+                .collect(),
+        )
+    };
+    Simulation {
+        features: to_f32(&run.features),
+        baseline: to_f32(&run.baseline),
+        graph: Some(Arc::new(run.graph)),
+        context: Vec::new(),
+        runs: 1,
+    }
+}
+
 /// Simulate `config` with `policy`: deterministic for the seed.
 pub fn simulate(config: &SocialConfig, policy: &dyn SocialPolicy) -> SocialRun {
+    simulate_held(config, policy, None)
+}
+
+/// Simulate `config` with `policy` and `held` agents silent: belief 0, neither posting nor
+/// reacting to posts (their draws are still made).
+fn simulate_held(
+    config: &SocialConfig,
+    policy: &dyn SocialPolicy,
+    held: Option<&Held>,
+) -> SocialRun {
     let (n, d) = (config.agents, FEATURES.len());
     let graph = barabasi_albert(n, config.attach, config.seed);
     let deg = graph.in_degrees();
@@ -235,10 +260,13 @@ pub fn simulate(config: &SocialConfig, policy: &dyn SocialPolicy) -> SocialRun {
     let mut belief: Vec<f64> = (0..n).map(|_| rng.random::<f64>() - 0.5).collect();
     let mut x = Vec::with_capacity(config.steps * n * d);
     let mut base = Vec::with_capacity(config.steps * n * d);
-    for _ in 0..config.steps {
-        let posted: Vec<bool> = belief
-            .iter()
-            .map(|&b| rng.random::<f64>() < policy.post(b))
+    for t in 0..config.steps {
+        let mask = Held::enter(held, t, config.seed, &mut rng);
+        for (i, b) in belief.iter_mut().enumerate() {
+            *b = if is_held(mask, i) { 0.0 } else { *b };
+        }
+        let posted: Vec<bool> = (belief.iter().enumerate())
+            .map(|(i, &b)| rng.random::<f64>() < policy.post(b) && !is_held(mask, i))
             .collect();
         let (mut views, mut likes, mut dislikes) =
             (vec![0.0f64; n], vec![0.0f64; n], vec![0.0f64; n]);
@@ -249,7 +277,7 @@ pub fn simulate(config: &SocialConfig, policy: &dyn SocialPolicy) -> SocialRun {
                 continue;
             }
             views[u] += 1.0;
-            if rng.random::<f64>() >= policy.interact(start[w]) {
+            if rng.random::<f64>() >= policy.interact(start[w]) || is_held(mask, w) {
                 continue;
             }
             let gap = start[u] - start[w];
