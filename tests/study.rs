@@ -682,6 +682,7 @@ fn findings_decide_the_report() {
             ],
         );
         let report = std::fs::read_to_string(out.join("report.md")).unwrap();
+        assert!(report.contains("No generator sweep was given"), "{report}");
         let mut matched = 0;
         for line in report.lines().filter(|l| l.starts_with("| ")) {
             let cells: Vec<&str> = line.trim_matches('|').split(" | ").map(str::trim).collect();
@@ -921,6 +922,43 @@ fn study_sweep_reports_every_setting_and_finding() {
         assert!(line.contains("holds in default"), "{line}");
     }
     assert_no_nan(&out);
+    // A study given the sweep says which of its findings survive, in the sweep's own words.
+    let study = dir.path().join("study");
+    small_study(&["study"], &study, "4", &["--sweep", out.to_str().unwrap()]);
+    let report = std::fs::read_to_string(study.join("report.md")).unwrap();
+    let (_, section) = report
+        .split_once("## Which findings survive the generator sweep")
+        .unwrap_or_else(|| panic!("no survival section in {report}"));
+    assert!(
+        section.lines().any(|l| l == line),
+        "{line} not in {section}"
+    );
+    let flips = section.lines().filter(|l| l.starts_with("- flip ")).count();
+    assert!(flips > 0, "{section}");
+    // A sweep.csv that is not one is refused, naming the file and the line; nothing is written.
+    let bad = dir.path().join("bad");
+    std::fs::create_dir(&bad).unwrap();
+    let text = std::fs::read_to_string(out.join("sweep.csv")).unwrap();
+    let broken = text.replacen(",holds,", ",mostly,", 1);
+    std::fs::write(bad.join("sweep.csv"), broken).unwrap();
+    let other = dir.path().join("other");
+    let args = [
+        "study",
+        "--out",
+        other.to_str().unwrap(),
+        "--agents",
+        "2000",
+        "--sweep",
+        bad.to_str().unwrap(),
+        "--quiet",
+    ];
+    let (code, err) = aumann(&args);
+    assert_ne!(code, 0);
+    assert!(
+        err.contains("sweep.csv") && err.contains("line ") && err.contains("mostly"),
+        "{err}"
+    );
+    assert!(!other.exists());
 }
 
 /// Degenerate input is reported, not patched: a topic nobody is active on is named in the

@@ -488,6 +488,7 @@ fn run_study(
             command: "aumann.study (Python)".into(),
             panel_seconds,
             panel_origin: origin,
+            sweep: None,
         };
         aumann_study::report::write(staged.path(), &panel, &results, &info)?;
         Ok(staged.commit()?)

@@ -46,6 +46,14 @@ pub enum Verdict {
 }
 
 impl Verdict {
+    /// Every verdict.
+    pub const ALL: [Verdict; 4] = [
+        Verdict::Holds,
+        Verdict::DoesNotHold,
+        Verdict::Undecided,
+        Verdict::ByConstruction,
+    ];
+
     /// As `findings.csv` and the report write it.
     pub fn label(&self) -> &'static str {
         match self {

@@ -65,6 +65,17 @@ pub struct RunInfo {
     pub panel_seconds: f64,
     /// Where the panel came from (a folder, or the generator's parameters).
     pub panel_origin: String,
+    /// A generator sweep whose verdicts the report gives beside its own findings.
+    pub sweep: Option<SweepVerdicts>,
+}
+
+/// A generator sweep's verdicts ([`super::sweep::Survival`]) and where they were read.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SweepVerdicts {
+    /// The file read.
+    pub origin: String,
+    /// Which finding holds in which setting.
+    pub survival: super::sweep::Survival,
 }
 
 /// Write every output of `results` on `panel` into `dir` (created if needed).
@@ -531,6 +542,7 @@ fn report_md(
         findings,
     };
     out += &r.findings_md();
+    out += &r.survival_md(info.sweep.as_ref());
     out += &r.flip();
     out += &r.residuals();
     out += &r.dose_response();
@@ -746,6 +758,29 @@ impl Report<'_> {
         }
         out += &format!("{t}\n");
         out
+    }
+
+    /// Which of the report's findings survive which generator settings, from a sweep if one
+    /// was given.
+    fn survival_md(&self, sweep: Option<&SweepVerdicts>) -> String {
+        let Some(sweep) = sweep else {
+            return "No generator sweep was given: whether these findings survive other \
+                    generator settings (a null generator, reach uninformative of the tier, \
+                    standardised features) is not tested here.\n\n"
+                .into();
+        };
+        let names: Vec<String> = self.at_s0().map(super::sweep::row_name).collect();
+        let lines = sweep.survival.lines(Some(&names));
+        let lines = match lines.is_empty() {
+            true => "- none of this report's findings is in the sweep\n".into(),
+            false => lines,
+        };
+        format!(
+            "## Which findings survive the generator sweep\n\nThe verdicts of the sweep in \
+             `{}` (each setting's studies pooled over its panel seeds, read at the sweep's \
+             smallest size), for the findings above:\n\n{lines}\n",
+            sweep.origin
+        )
     }
 
     /// The findings of no size or of size `s₀`.
@@ -1205,6 +1240,7 @@ fn run_json(
             "origin": info.panel_origin,
             "manifest": panel.manifest,
         },
+        "sweep": info.sweep.as_ref().map(|s| s.origin.clone()),
         "parameters": {
             "tiers": {"top": cfg.tiers.0, "mid": cfg.tiers.1, "names": TIER_NAMES},
             "anchors": results.anchors,

@@ -8,7 +8,7 @@
 //! pooled ([`StudyResults::pooled`]), so a finding's interval covers the variation between
 //! panels as well as between draws.
 
-use super::findings::{self, Finding};
+use super::findings::{self, Finding, Verdict};
 use super::view::FeatureView;
 use super::{StudyConfig, StudyResults};
 use crate::error::Result;
@@ -161,7 +161,7 @@ pub fn csv(findings: &[SettingFinding]) -> String {
 }
 
 /// A finding's row name in `sweep.md`: the finding and its indicator.
-fn row_name(f: &Finding) -> String {
+pub fn row_name(f: &Finding) -> String {
     match f.indicator {
         Some(i) => format!("{} ({})", f.claim.name(), i.name()),
         None => f.claim.name(),
@@ -171,19 +171,13 @@ fn row_name(f: &Finding) -> String {
 /// `sweep.md`: one row per finding and indicator, one column per setting: the verdict and the
 /// statistic.
 pub fn markdown(findings: &[SettingFinding], grid: &[Setting], panel_seeds: &[u64]) -> String {
-    let mut names: Vec<String> = Vec::new();
-    for f in findings {
-        let name = row_name(&f.finding);
-        if !names.contains(&name) {
-            names.push(name);
-        }
-    }
+    let survival = Survival::of(findings);
     let columns: Vec<(&str, aumann_report::markdown::Align)> = std::iter::once("finding")
         .chain(grid.iter().map(|s| s.name.as_str()))
         .map(|c| (c, aumann_report::markdown::Align::Left))
         .collect();
     let mut t = aumann_report::markdown::Table::new(&columns);
-    for name in &names {
+    for name in survival.findings() {
         let mut row = vec![name.clone()];
         for s in grid {
             let f =
@@ -193,7 +187,6 @@ pub fn markdown(findings: &[SettingFinding], grid: &[Setting], panel_seeds: &[u6
         t.row(row);
     }
     let seeds: Vec<String> = panel_seeds.iter().map(u64::to_string).collect();
-    let survival: String = names.iter().map(|n| survival(findings, grid, n)).collect();
     format!(
         "# What the synthetic generator builds in\n\nEach column is the study on panels from \
          one generator setting (panel seeds {}, pooled: intervals cover the panels and the \
@@ -201,31 +194,131 @@ pub fn markdown(findings: &[SettingFinding], grid: &[Setting], panel_seeds: &[u6
          intervals, the tests and the reasons). `null`: engagement independent of followers; \
          `reach-free`: reach permuted across agents, so it says nothing about the tier; \
          `standardised`: every feature at unit variance.\n\n{t}\n\n## Which findings \
-         survive which settings\n\n{survival}",
-        seeds.join(", ")
+         survive which settings\n\n{}",
+        seeds.join(", "),
+        survival.lines(None)
     )
 }
 
-/// `- name: holds in a, b; does not hold in c`: the settings of each verdict of one finding.
-fn survival(findings: &[SettingFinding], grid: &[Setting], name: &str) -> String {
-    let mut groups: Vec<(&str, Vec<&str>)> = Vec::new();
-    for s in grid {
-        let f = (findings.iter()).find(|f| f.setting == s.name && row_name(&f.finding) == name);
-        let Some(f) = f else { continue };
-        let label = f.finding.verdict.label();
-        match groups.iter_mut().find(|g| g.0 == label) {
-            Some(g) => g.1.push(&s.name),
-            None => groups.push((label, vec![&s.name])),
-        }
-    }
-    let parts: Vec<String> = (groups.iter())
-        .map(|(label, settings)| match settings.len() == grid.len() {
-            true => format!("{label} in every setting"),
-            false => format!("{label} in {}", settings.join(", ")),
-        })
-        .collect();
-    format!("- {name}: {}\n", parts.join("; "))
+/// A sweep's verdicts: which finding holds in which generator setting, as `sweep.csv` gives
+/// them, for a report to say which of its findings survive.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Survival {
+    /// The settings, in order.
+    settings: Vec<String>,
+    /// `(setting, finding, verdict)`: the finding as `name (indicator)`.
+    verdicts: Vec<[String; 3]>,
 }
+
+impl Survival {
+    /// The verdicts of `findings`.
+    pub fn of(findings: &[SettingFinding]) -> Self {
+        let mut this = Self::default();
+        for f in findings {
+            let label = f.finding.verdict.label().to_string();
+            this.push([f.setting.clone(), row_name(&f.finding), label]);
+        }
+        this
+    }
+
+    fn push(&mut self, verdict: [String; 3]) {
+        if !self.settings.contains(&verdict[0]) {
+            self.settings.push(verdict[0].clone());
+        }
+        self.verdicts.push(verdict);
+    }
+
+    /// The verdicts of a `sweep.csv` (as [`csv`] writes it), checked: its header, every
+    /// verdict one the findings give, at most [`MAX_SWEEP_ROWS`] rows.
+    ///
+    /// # Errors
+    /// [`aumann_engine::Error::Io`] if it cannot be read, [`aumann_engine::Error::Input`]
+    /// naming the line of anything else.
+    pub fn read(path: &std::path::Path) -> Result<Self> {
+        let bad = |reason: String| aumann_engine::Error::Input {
+            path: path.to_path_buf(),
+            reason,
+        };
+        let file = std::fs::File::open(path).map_err(|source| aumann_engine::Error::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let mut reader = csv::ReaderBuilder::new().flexible(false).from_reader(file);
+        let want: Vec<&str> = std::iter::once("setting")
+            .chain(findings::COLUMNS)
+            .collect();
+        let header = reader
+            .headers()
+            .map_err(|e| bad(format!("not a sweep.csv ({e})")))?;
+        if header.iter().collect::<Vec<_>>() != want {
+            let reason = format!("not a sweep.csv: its header is not {}", want.join(","));
+            return Err(bad(reason).into());
+        }
+        let at = |name: &str| want.iter().position(|c| *c == name).unwrap_or(0);
+        let (finding, indicator, verdict) = (at("finding"), at("indicator"), at("verdict"));
+        let mut this = Self::default();
+        for (line, row) in reader.records().enumerate() {
+            let line = line + 2;
+            let row = row.map_err(|e| bad(format!("line {line}: {e}")))?;
+            if line > MAX_SWEEP_ROWS + 1 {
+                return Err(bad(format!("more than {MAX_SWEEP_ROWS} rows")).into());
+            }
+            let label = &row[verdict];
+            if !Verdict::ALL.iter().any(|v| v.label() == label) {
+                return Err(bad(format!("line {line}: no verdict is called {label:?}")).into());
+            }
+            let name = match &row[indicator] {
+                "" => row[finding].to_string(),
+                i => format!("{} ({i})", &row[finding]),
+            };
+            this.push([row[0].to_string(), name, label.to_string()]);
+        }
+        Ok(this)
+    }
+
+    /// The findings, in order, each once.
+    pub fn findings(&self) -> Vec<&String> {
+        let mut names: Vec<&String> = Vec::new();
+        for v in &self.verdicts {
+            if !names.contains(&&v[1]) {
+                names.push(&v[1]);
+            }
+        }
+        names
+    }
+
+    /// One line per finding (of `only`, if given, in the sweep's order): `- name: holds in a,
+    /// b; does not hold in c`.
+    pub fn lines(&self, only: Option<&[String]>) -> String {
+        let names = self.findings().into_iter();
+        (names.filter(|n| only.is_none_or(|o| o.contains(n))))
+            .map(|n| format!("- {n}: {}\n", self.settings_of(n)))
+            .collect()
+    }
+
+    /// `holds in a, b; does not hold in c` for one finding.
+    fn settings_of(&self, name: &str) -> String {
+        let mut groups: Vec<(&str, Vec<&str>)> = Vec::new();
+        for v in self.verdicts.iter().filter(|v| v[1] == name) {
+            match groups.iter_mut().find(|g| g.0 == v[2]) {
+                Some(g) => g.1.push(&v[0]),
+                None => groups.push((&v[2], vec![&v[0]])),
+            }
+        }
+        let parts: Vec<String> = (groups.iter())
+            .map(
+                |(label, settings)| match settings.len() == self.settings.len() {
+                    true => format!("{label} in every setting"),
+                    false => format!("{label} in {}", settings.join(", ")),
+                },
+            )
+            .collect();
+        parts.join("; ")
+    }
+}
+
+/// The most rows a `sweep.csv` may have: far more than any grid of settings gives.
+pub const MAX_SWEEP_ROWS: usize = 1_000_000;
 
 /// `holds (+12.3)`: a verdict and its statistic.
 fn cell(f: &Finding) -> String {

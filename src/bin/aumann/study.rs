@@ -91,6 +91,10 @@ pub struct StudyArgs {
     /// control within it.
     #[arg(long, default_value_t = study_defaults().margin)]
     pub margin: f64,
+    /// A sweep's output folder (`aumann study sweep`): the report says which of its findings
+    /// survive which generator settings.
+    #[arg(long, value_name = "DIR")]
+    pub sweep: Option<PathBuf>,
     #[command(flatten)]
     pub run: RunFlags,
 }
@@ -138,6 +142,7 @@ pub fn run(args: StudyArgs) -> Result<ExitCode> {
     args.run.apply()?;
     let config = StudyConfig::try_from(&args)?;
     let staged = Staged::folder(&out, "run.json", &inputs([args.panel.as_deref()]))?;
+    let sweep = args.sweep.as_deref().map(read_sweep).transpose()?;
     let start = Instant::now();
     let (panel, origin) = load_or_generate(&args)?;
     let panel_seconds = start.elapsed().as_secs_f64();
@@ -148,6 +153,7 @@ pub fn run(args: StudyArgs) -> Result<ExitCode> {
         command: std::env::args().collect::<Vec<_>>().join(" "),
         panel_seconds,
         panel_origin: origin,
+        sweep,
     };
     let write_start = Instant::now();
     aumann::study::report::write(staged.path(), &panel, &results, &info)?;
@@ -163,6 +169,15 @@ pub fn run(args: StudyArgs) -> Result<ExitCode> {
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The verdicts of the sweep in folder `dir` (its `sweep.csv`).
+fn read_sweep(dir: &std::path::Path) -> Result<aumann::study::report::SweepVerdicts> {
+    let file = dir.join("sweep.csv");
+    Ok(aumann::study::report::SweepVerdicts {
+        survival: aumann::study::sweep::Survival::read(&file)?,
+        origin: file.display().to_string(),
+    })
 }
 
 /// The panel folder given, or the synthetic panel; with where it came from.
