@@ -16,6 +16,7 @@ mod fixtures;
 mod fuzz;
 mod fuzz_ingest;
 mod hostile;
+mod inequality;
 mod ingest;
 mod million;
 mod pooled;

@@ -16,9 +16,11 @@
 //! ```
 //!
 //! The per-agent baseline forms follow from the same path integral: for `variance` the
-//! integrand is linear in `α`; for `mult` it depends on the means only. The Gini form needs
-//! every agent to share one baseline composite `B` (then ranks are constant along the ray);
-//! otherwise ranks cross along the path and there is no `O(n log n)` form.
+//! integrand is linear in `α`; for `mult` it depends on the means only. The Gini form above
+//! holds where every agent shares one baseline composite `B` (ranks are constant along the
+//! ray); otherwise ranks cross along the path and [`crate::gini_path`] integrates between the
+//! crossings, exactly, in `O(n log n + K)` for `K` crossings (at most
+//! [`crate::gini_path::MAX_CROSSINGS`]).
 //!
 //! Every function is `O(n)` except the Gini (`O(n log n)`, one parallel sort), and runs on
 //! the rayon pool for `n ≥` [`PARALLEL_MIN`].
@@ -141,15 +143,9 @@ pub enum ClosedFormError {
         /// Its mean.
         mean: f64,
     },
-    /// The Gini closed form needs one baseline composite for every agent.
-    #[error(
-        "the exact gini attribution needs the same baseline composite for every agent, \
-         but agent {agent} differs from agent 0; use the path method"
-    )]
-    UnequalBaselineComposite {
-        /// First agent whose baseline composite differs from agent 0's.
-        agent: usize,
-    },
+    /// A Gini path from per-agent baselines that cannot be integrated exactly.
+    #[error("the exact gini attribution: {0}; use the path method")]
+    GiniPath(#[from] crate::gini_path::GiniPathError),
 }
 
 /// `Result` with a [`ClosedFormError`].
@@ -364,13 +360,15 @@ pub fn mult_path_factors(x_mean: &[f64], b_mean: &[f64]) -> Vec<f64> {
 fn gini<X: Real>(x: &[X], d: usize, b: Baseline<'_>, out: &mut [f64]) -> Result<()> {
     let n = out.len();
     let big_b = b.composite(0, d);
-    if let Baseline::PerAgent(_) = b
-        && let Some(agent) = (1..n).find(|&i| b.composite(i, d) != big_b)
-    {
-        return Err(ClosedFormError::UnequalBaselineComposite { agent });
-    }
     let mut c = vec![0.0; n];
     fill(&mut c, |i| composite(x, i, d));
+    if let Baseline::PerAgent(_) = b
+        && (1..n).any(|i| b.composite(i, d) != big_b)
+    {
+        let beta: Vec<f64> = (0..n).map(|i| b.composite(i, d)).collect();
+        crate::gini_path::mean_difference(&c, &beta, crate::gini_path::MAX_CROSSINGS, out)?;
+        return Ok(());
+    }
     crate::rank::midranks_into(&c, out);
     let nf = n as f64;
     let scale = 2.0 / (nf * (nf - 1.0));
@@ -516,12 +514,12 @@ mod tests {
         assert!(matches!(
             attribute(
                 Analytic::Gini,
-                &[1.0f64, 2.0],
+                &[1.0f64, f64::INFINITY],
                 1,
                 Baseline::PerAgent(&[0.0, 1.0]),
                 &mut out
             ),
-            Err(ClosedFormError::UnequalBaselineComposite { agent: 1 })
+            Err(ClosedFormError::GiniPath(_))
         ));
     }
 

@@ -18,6 +18,7 @@ pub mod closed_form;
 #[cfg(feature = "cube")]
 pub mod cube;
 pub mod dense;
+pub mod gini_path;
 pub mod graph;
 pub mod quadrature;
 pub mod rank;

@@ -11,6 +11,29 @@ use aumann_kernels::sum::pairwise;
 use crate::backend::Precision;
 use crate::error::{Error, Result};
 
+/// A relative efficiency gap `|Σ_i φ_{t,i} − (V(x_t) − V(b_t))| / |V(x_t) − V(b_t)|` above
+/// this is reported: the quadrature has not converged, and per-agent values may be off by more
+/// than the total shows (the tolerances of a converged run are far below it).
+pub const EFFICIENCY_WARNING: f64 = 1e-3;
+
+/// One line for every step whose relative gap in `gaps` (one per step, `None` where the macro
+/// change is zero) exceeds [`EFFICIENCY_WARNING`]: the step, the gap and the remedy.
+pub fn efficiency_warnings(gaps: &[Option<f64>]) -> Vec<String> {
+    (gaps.iter().enumerate())
+        .filter_map(|(t, g)| {
+            g.filter(|g| *g > EFFICIENCY_WARNING || g.is_nan())
+                .map(|g| (t, g))
+        })
+        .map(|(t, g)| {
+            format!(
+                "step {t}: the attributions miss V(x) − V(b) by {g:.2e} of it (more than \
+                 {EFFICIENCY_WARNING:e}); use more quadrature points or the Gauss–Legendre rule, \
+                 or an indicator's exact route where it has one"
+            )
+        })
+        .collect()
+}
+
 /// `Σ_t φ_{t,i}` per agent of a row-major `[T, n]` array `phi` of `agents` columns (steps in
 /// order for every agent, so the result does not depend on the thread count).
 pub fn agent_totals(phi: &[f64], agents: usize) -> Vec<f64> {
@@ -146,6 +169,12 @@ impl Attribution {
                 (!self.change_is_zero(t)).then(|| (g / dv).abs())
             })
             .collect()
+    }
+
+    /// A warning for every step whose relative efficiency gap exceeds
+    /// [`EFFICIENCY_WARNING`] (see [`efficiency_warnings`]).
+    pub fn efficiency_warnings(&self) -> Vec<String> {
+        efficiency_warnings(&self.relative_efficiency_gap())
     }
 
     /// Whether `V(x_t) = V(b_t)` to within the rounding of the computation's precision.

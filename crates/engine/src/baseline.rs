@@ -26,6 +26,9 @@ pub enum BaselineSpec {
     Mean,
     /// The first step's features, for every step.
     First,
+    /// The previous step's features (the first step's own at the first step): what each
+    /// step's change did, step to step.
+    Previous,
     /// An `.npy` file of shape `[d]`, `[n, d]` or `[T, n, d]`.
     File(PathBuf),
 }
@@ -43,12 +46,13 @@ impl BaselineSpec {
 impl std::str::FromStr for BaselineSpec {
     type Err = std::convert::Infallible;
 
-    /// `zero`, `mean`, `first`, or a path to an `.npy` file.
+    /// `zero`, `mean`, `first`, `previous`, or a path to an `.npy` file.
     fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
         Ok(match s {
             "zero" => BaselineSpec::Zero,
             "mean" => BaselineSpec::Mean,
             "first" => BaselineSpec::First,
+            "previous" => BaselineSpec::Previous,
             path => BaselineSpec::File(PathBuf::from(path)),
         })
     }
@@ -60,6 +64,7 @@ impl std::fmt::Display for BaselineSpec {
             BaselineSpec::Zero => f.write_str("zero"),
             BaselineSpec::Mean => f.write_str("mean"),
             BaselineSpec::First => f.write_str("first"),
+            BaselineSpec::Previous => f.write_str("previous"),
             BaselineSpec::File(p) => write!(f, "{}", p.display()),
         }
     }
@@ -112,6 +117,10 @@ impl Baseline {
                 Array3::from_f64([t, 1, d], means)
             }
             BaselineSpec::First => Array3::from_f64([1, n, d], features.step_f64(0)),
+            BaselineSpec::Previous => {
+                let steps = (0..t).flat_map(|step| features.step_f64(step.saturating_sub(1)));
+                Array3::from_f64([t, n, d], steps.collect())
+            }
             BaselineSpec::File(path) => {
                 let arr = crate::npy::read(path)?;
                 let what = path.display().to_string();

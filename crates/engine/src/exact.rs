@@ -136,7 +136,7 @@ fn to_error(e: ClosedFormError, indicator: Analytic, step: usize) -> Error {
                 }
             ),
         },
-        ClosedFormError::UnequalBaselineComposite { .. } => Error::NoExactForm {
+        ClosedFormError::GiniPath(_) => Error::NoExactForm {
             indicator: indicator.name().into(),
             reason: format!("at step {step}, {e}"),
         },

@@ -19,7 +19,7 @@
 //! | [`path`] | the path-integral engine: autodiff, quadrature, memory-bounded blocks |
 //! | [`exact`] | closed-form attributions (from [`aumann_kernels`]), the fast path and the oracle |
 //! | [`run`] | one attribution run from a serialisable [`RunConfig`](run::RunConfig), and its JSON summary |
-//! | [`baseline`] | zero, mean, first-step and file baselines |
+//! | [`baseline`] | zero, mean, first-step, previous-step and file baselines |
 //! | [`attribution`] | results, efficiency gaps, shares |
 //! | [`verify`] | the verification contract between engine and closed forms |
 //! | [`model`] | DeepSet model folders |

@@ -383,6 +383,12 @@ pub struct Summary {
 }
 
 impl Summary {
+    /// A warning for every step whose relative efficiency gap is above
+    /// [`crate::attribution::EFFICIENCY_WARNING`].
+    pub fn efficiency_warnings(&self) -> Vec<String> {
+        crate::attribution::efficiency_warnings(&self.relative_efficiency_gap)
+    }
+
     /// The record of `output`, a run of `config` on the features read from `features`
     /// (`d` features per agent), `seconds_total` after the command started.
     pub fn new(

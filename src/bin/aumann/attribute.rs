@@ -30,9 +30,10 @@ pub struct AttributeArgs {
     pub target: ScenarioFlags,
     #[command(flatten)]
     pub subject: IndicatorFlags,
-    /// Baseline: zero, mean (per coordinate and step), first (the first step), or a .npy of
+    /// Baseline: zero, mean (per coordinate and step), first (the first step), previous (the
+    /// previous step: what each step's change did), or a .npy of
     /// shape [d], [n, d] or [T, n, d]. Default: zero, or a scenario's baseline action.
-    #[arg(long, value_name = "zero|mean|first|B.npy")]
+    #[arg(long, value_name = "zero|mean|first|previous|B.npy")]
     pub baseline: Option<BaselineSpec>,
     /// Path integral by autodiff, or the closed form of an analytic indicator.
     #[arg(long, default_value = "path", value_parser = choice::<Method>())]
@@ -125,6 +126,9 @@ pub fn run(args: AttributeArgs) -> Result<ExitCode> {
     let mut response =
         (request.attribute(&mut |p| bar.update(p.done, p.total))).map_err(with_flags)?;
     bar.finish();
+    for warning in response.summary.efficiency_warnings() {
+        eprintln!("warning: {warning}");
+    }
     response.summary.seconds_total = start.elapsed().as_secs_f64();
     let summary = response.summary.to_json();
     write_phi(response, &out, &args.out)?;

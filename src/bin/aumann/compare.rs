@@ -46,8 +46,9 @@ pub struct CompareArgs {
     /// Output folder: <method>.npy ([n], f64), <method>_se.npy for sampled methods, table.csv.
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
-    /// Baseline: zero, mean, first, or a .npy (default: zero, or a scenario's baseline action).
-    #[arg(long, value_name = "zero|mean|first|B.npy")]
+    /// Baseline: zero, mean, first, previous, or a .npy (default: zero, or a scenario's baseline
+    /// action).
+    #[arg(long, value_name = "zero|mean|first|previous|B.npy")]
     pub baseline: Option<BaselineSpec>,
     /// K: permutations (Shapley) or coalitions (Banzhaf) of the sampled methods.
     #[arg(long, default_value_t = 100, value_name = "K")]

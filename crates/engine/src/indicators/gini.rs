@@ -4,6 +4,10 @@
 //! V = Σ_{i≠j} |c_i − c_j| / (n(n−1)) = Σ_i w(ρ_i) c_i,    w(ρ) = 2 (2ρ − n − 1) / (n(n−1))
 //! ```
 //!
+//! This is the mean difference, not the Gini coefficient most papers and Mesa's
+//! `compute_gini` report: that is `G = D (n − 1) / (2 n μ)`, the indicator
+//! `gini_coefficient` ([`super::gini_coefficient`]). On Mesa's models `D ≈ 2 μ G`.
+//!
 //! `ρ_i` is the midrank of `c_i` (ties share their mean rank). `|·|` has no derivative at a
 //! tie, so the tensor program is the rank form with the weights computed on the host from a
 //! detached copy of the composites: the gradient is `w(ρ_i)` for every coordinate, exactly the
@@ -20,13 +24,16 @@
 //!
 //! On the host ([`Indicator::host_route`]) the same holds without tensors: one sort of the
 //! composites (f64, 12 bytes an agent) gives `φ_i = (Σ_j w_j) w(ρ_i) (c_i − B)`; along
-//! baselines whose composites differ, each point's composites are ranked afresh and
+//! baselines whose composites differ, the integral between the points where agents cross is
+//! exact ([`aumann_kernels::gini_path`], whatever the rule), and only a step with more than
+//! [`gini_path::MAX_CROSSINGS`] crossings falls back to ranking each point's composites afresh,
 //! `φ_i = (c_i − c_bi) Σ_j w_j w(ρ_i(α_j))`. `V = Σ_k w(k) c_(k)` over the sorted
 //! composites (ties do not change the sum: `w` is linear in the rank).
 //! Needs `n ≥ 2`.
 
 use std::sync::Mutex;
 
+use aumann_kernels::gini_path::{self, GiniPathError};
 use aumann_kernels::rank::Ascending;
 use aumann_kernels::sum::sum_by;
 use burn::tensor::{DType, Device, Tensor, TensorData};
@@ -235,6 +242,20 @@ impl HostRoute for HostGini {
             sorted.update_by_midrank(phi, |_, rank, c| total * weight(rank) * (c - big_b));
             self.keep(step.index, sorted);
             return Ok(());
+        }
+        let n = step.agents;
+        let c: Vec<f64> = (0..n).map(|i| step.x_composite(i)).collect();
+        let beta: Vec<f64> = (0..n).map(|i| step.b_composite(i)).collect();
+        match gini_path::mean_difference(&c, &beta, gini_path::MAX_CROSSINGS, phi) {
+            Err(GiniPathError::TooManyCrossings { .. }) => {}
+            Err(e) => {
+                return Err(Error::Domain {
+                    indicator: "gini".into(),
+                    step: step.index,
+                    reason: e.to_string(),
+                });
+            }
+            Ok(_) => return Ok(()),
         }
         phi.fill(0.0);
         for (&alpha, &w) in run.nodes.iter().zip(run.weights) {

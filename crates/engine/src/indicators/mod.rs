@@ -11,7 +11,8 @@
 //! | `linear` | `(1/n) Σ_i c_i` | [`linear`] |
 //! | `mult` | `ln(1 + Π_k x̄_k)` | [`mult`] |
 //! | `variance` | `(1/n) Σ_i (c_i − c̄)²` | [`variance`] |
-//! | `gini` | `Σ_{i≠j} \|c_i − c_j\| / (n(n−1))` | [`gini`] |
+//! | `gini` | `Σ_{i≠j} \|c_i − c_j\| / (n(n−1))` (the mean difference) | [`gini`] |
+//! | `gini_coefficient` | `Σ_i Σ_j \|c_i − c_j\| / (2 n² μ)` (Mesa's `compute_gini`) | [`gini_coefficient`] |
 //! | `deepset` | `ρ((1/n) Σ_i ψ(x_i))`, learned | [`deepset`] |
 //!
 //! Any `ρ((1/n) Σ_i ψ(z_i))` of one's own — an entropy, an inequality index, a smoothed
@@ -68,6 +69,7 @@ use crate::error::{Error, Result};
 
 pub mod deepset;
 pub mod gini;
+pub mod gini_coefficient;
 pub mod linear;
 pub mod mult;
 pub mod pooled;
@@ -404,6 +406,7 @@ pub const REGISTRY: &[Entry] = &[
     mult::ENTRY,
     variance::ENTRY,
     gini::ENTRY,
+    gini_coefficient::ENTRY,
     deepset::ENTRY,
 ];
 
