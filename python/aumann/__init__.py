@@ -11,6 +11,7 @@ NumPy arrays in, NumPy arrays out; the Rust engine runs in-process with the GIL 
 from __future__ import annotations
 
 import json
+import operator
 import os
 from pathlib import Path
 from typing import Any
@@ -60,6 +61,12 @@ _RULES = {
     "gausslegendre": "gauss",
     "gauss_legendre": "gauss",
 }
+_BASELINES = ("zero", "mean", "first")
+
+# Counts travel to the engine as unsigned 64-bit integers; documented maxima are checked there
+# (and named here where the package knows them).
+_U64 = 2**64 - 1
+_MAX_POINTS = 1 << 20
 
 
 def _call(function, *args):
@@ -70,11 +77,88 @@ def _call(function, *args):
         raise _KINDS.get(kind, AumannError)(message) from None
 
 
+def _count(name: str, value: Any, low: int = 1, high: int = _U64, note: str = "") -> int:
+    """``value`` as an integer in ``[low, high]``, or an :class:`InputError` naming it."""
+    expected = f"expected an integer from {low} to {high}{note}"
+    if isinstance(value, (bool, np.bool_)):
+        raise InputError(f"{name} is {value!r}; {expected}")
+    try:
+        v = operator.index(value)
+    except TypeError:
+        raise InputError(f"{name} is {value!r} ({type(value).__name__}); {expected}") from None
+    if not low <= v <= high:
+        raise InputError(f"{name} = {v}: {expected}")
+    return v
+
+
+def _float_array(a: Any, name: str, dtype: Any = None) -> np.ndarray:
+    """``a`` as a C-contiguous float array: float32 and float64 as they are (in native byte
+    order), integers and booleans as float64; anything else refused, naming ``name``."""
+    try:
+        a = np.asarray(a)
+    except (TypeError, ValueError) as e:
+        raise InputError(f"{name} cannot be read as a NumPy array: {e}") from None
+    kind = a.dtype.kind
+    if kind in "biu":
+        a = a.astype(np.float64)
+    elif kind == "f" and a.dtype.itemsize in (4, 8):
+        if not a.dtype.isnative:
+            a = a.astype(a.dtype.newbyteorder("="))
+    else:
+        raise InputError(
+            f"{name} has dtype {a.dtype}; expected float32 or float64 (integer and boolean "
+            "arrays are cast to float64)"
+        )
+    if dtype is not None:
+        a = a.astype(dtype, copy=False)
+    # (ascontiguousarray would make a 0-d array 1-d)
+    return a if a.flags.c_contiguous else np.ascontiguousarray(a)
+
+
 def _features(X: Any) -> np.ndarray:
-    X = np.ascontiguousarray(X)
-    if X.dtype not in (np.float32, np.float64):
-        raise InputError(f"X has dtype {X.dtype}; expected float32 or float64")
-    return X
+    return _float_array(X, "X")
+
+
+def _text(name: str, value: Any) -> str:
+    """A string option, or an :class:`InputError` naming it."""
+    if not isinstance(value, str):
+        raise InputError(f"{name} is {value!r} ({type(value).__name__}); expected a string")
+    return value
+
+
+def _rule(rule: str, name: str = "rule") -> str:
+    """aumann's name for a rule given by its own or Captum's name."""
+    rule = _text(name, rule)
+    return _RULES.get(rule, rule)
+
+
+def _steps(steps: Any) -> int:
+    if isinstance(steps, (int, np.integer)) and not isinstance(steps, bool) and steps == 0:
+        return 0  # the engine's message names the rule's least number of points
+    return _count(
+        "steps (quadrature points)", 32 if steps is None else steps, 1, _MAX_POINTS,
+        " (16384 for gauss; trapezoid needs at least 2)",
+    )
+
+
+def _baseline_name(baseline: str) -> str:
+    """A named baseline, or the path of an existing file."""
+    if baseline in _BASELINES or os.path.isfile(baseline):
+        return baseline
+    raise InputError(
+        f"baseline {baseline!r} is neither a baseline name nor a file: the names are "
+        f"{', '.join(_BASELINES)}; a path to a .npy file of shape [d], [n, d] or [T, n, d], "
+        "an array of one of those shapes, or a number (every coordinate) are accepted too"
+    )
+
+
+def _baseline(baseline: Any) -> tuple[str, np.ndarray | None]:
+    """``(name, array)``: a named or file baseline as its name, an array as ``"array"``."""
+    if isinstance(baseline, os.PathLike):
+        baseline = os.fspath(baseline)
+    if isinstance(baseline, str):
+        return _baseline_name(baseline), None
+    return "array", _float_array(baseline, "baseline", np.float64)
 
 
 class Attribution:
@@ -88,14 +172,44 @@ class Attribution:
         self.base_values = np.asarray(summary["v_b"], dtype=np.float64)
         self.efficiency_gap = np.asarray(summary["efficiency_gap"], dtype=np.float64)
 
+    def _where(self, row: int) -> str:
+        """Row ``row`` of the values (one population) as a person names it."""
+        if self.values.ndim == 3:  # a scenario's [runs, steps, n]
+            run, step = divmod(row, self.values.shape[1])
+            return f"run {run}, step {step}"
+        return f"step {row}"
+
     def shares(self) -> np.ndarray:
-        """φ divided by each step's macro change V(x) − V(b)."""
+        """φ divided by each step's macro change V(x) − V(b). Raises :class:`InputError`
+        naming the steps where the change is zero (no shares exist there) or so small that a
+        share overflows."""
+        n = self.values.shape[-1]
+        values = self.values.reshape(-1, n)
         change = self.output - self.base_values
-        if np.any(change == 0):
-            raise InputError("a step has V(x) = V(b): its shares do not exist")
-        if self.values.ndim == 1:
-            return self.values / change[0]
-        return self.values / change[:, None]
+        if change.shape != (values.shape[0],):
+            raise InputError(
+                f"the attribution has {values.shape[0]} steps of values but {change.size} "
+                "values of V(x) − V(b)"
+            )
+        zero = np.flatnonzero(change == 0)
+        if zero.size:
+            where = ", ".join(self._where(int(t)) for t in zero[:5])
+            more = f" (and {zero.size - 5} more)" if zero.size > 5 else ""
+            t = int(zero[0])
+            raise InputError(
+                f"shares do not exist at {where}{more}: V(x) = V(b) = {self.output[t]!r}, no "
+                "macro change to share"
+            )
+        with np.errstate(over="ignore", invalid="ignore"):
+            shares = values / change[:, None]
+        finite = np.isfinite(shares).all(axis=1)
+        if not finite.all():
+            t = int(np.argmin(finite))
+            raise InputError(
+                f"shares overflow at {self._where(t)}: V(x) − V(b) = {change[t]!r} is too small "
+                f"against φ (largest |φ| {np.abs(values[t]).max()!r})"
+            )
+        return shares.reshape(self.values.shape)
 
     def to_shap(self):
         """A ``shap.Explanation`` (needs shap): ``base_values + values.sum() == output``."""
@@ -127,18 +241,27 @@ def explain(
     normalize: bool = False,
     progress: Any = None,
 ) -> Attribution:
-    """Attribute ``V`` of ``X`` (float32/float64, ``[n, d]`` or ``[T, n, d]``) to its agents.
+    """Attribute ``V`` of ``X`` (``[n, d]`` or ``[T, n, d]``) to its agents.
 
+    ``X``: float32 or float64; integer and boolean arrays are cast to float64, and a float
+    array in the non-native byte order is read in the native one (float32 stays float32).
     ``indicator``: ``linear``, ``mult``, ``variance``, ``gini``, ``deepset`` (with ``model``,
     a model folder of ``aumann train``), a :class:`DeepSet`, a model folder, or a scenario
     folder of ``aumann simulate`` (with ``X=None``: its static risk at every step, see
-    :func:`explain_scenario` for the rollout risk and one run or step); ``baseline``: ``zero``, ``mean``, ``first`` or a
-    ``.npy`` path; ``method``: ``path`` (the path integral) or ``exact`` (closed form);
-    ``rule``: ``midpoint``, ``trapezoid``, ``gauss`` (Captum's ``riemann_middle``,
-    ``riemann_trapezoid``, ``gausslegendre`` too); ``precision`` defaults to X's dtype.
-    ``progress``: ``True`` for a tqdm bar (when tqdm is installed), or a callable
-    ``f(done, total)`` called after every chunk of the path integral.
+    :func:`explain_scenario` for the rollout risk and one run or step).
+    ``baseline``: ``zero``, ``mean``, ``first``, a ``.npy`` path or an array (``[d]``,
+    ``[n, d]`` or ``[T, n, d]``, cast to float64 as X is). ``method``: ``path`` (the path
+    integral) or ``exact`` (closed form). ``rule``: ``midpoint``, ``trapezoid``, ``gauss``
+    (Captum's ``riemann_middle``, ``riemann_trapezoid``, ``gausslegendre`` too); ``steps``:
+    the number of quadrature points (at most 2²⁰). ``precision`` defaults to X's dtype
+    (float64 for a cast array). ``progress``: ``True`` for a tqdm bar (when tqdm is
+    installed), or a callable ``f(done, total)`` called after every chunk of the path
+    integral.
     """
+    rule = _rule(rule)
+    steps = _steps(steps)
+    if threads is not None:
+        threads = _count("threads", threads)
     if isinstance(indicator, (str, os.PathLike)) and os.path.isdir(indicator):
         folder = Path(indicator)
         if (folder / "scenario.json").is_file():
@@ -146,18 +269,21 @@ def explain(
                 raise InputError(
                     f"{folder} is a scenario folder: its features are attributed; pass X=None"
                 )
+            if baseline != "zero":
+                raise InputError(
+                    f"{folder} is a scenario folder: it is attributed from its baseline action"
+                )
             return _scenario_attribution(folder, rule, steps, backend, precision, progress)
         indicator, model = "deepset", str(folder)
     X = _features(X)
     if isinstance(indicator, DeepSet):
         indicator, model = "deepset", indicator._folder()
-    rule = _RULES.get(rule, rule)
-    baseline_array = None
-    if not isinstance(baseline, (str, os.PathLike)):
-        baseline_array = np.ascontiguousarray(baseline, dtype=np.float64)
-        baseline = "array"
+    baseline, baseline_array = _baseline(baseline)
     if model is not None and indicator == "variance":
         indicator = "deepset"
+    backend = _text("backend", backend)
+    if precision is not None:
+        precision = _text("precision", precision)
     bar = None
     if progress is True:
         try:
@@ -172,16 +298,18 @@ def explain(
                 bar.n = done
                 bar.refresh()
 
-    args = (indicator, None if model is None else str(model), method, rule, int(steps),
+    args = (indicator, None if model is None else str(model), method, rule, steps,
             backend, precision, threads, bool(normalize))
     try:
         if X.ndim == 3 and X.nbytes > _CHUNK_BYTES and X.shape[0] > 1:
-            return _explain_by_steps(X, args, baseline, baseline_array, progress)
-        values, summary = _run(X, args, baseline, baseline_array, progress)
+            a = _explain_by_steps(X, args, baseline, baseline_array, progress)
+        else:
+            values, summary = _run(X, args, baseline, baseline_array, progress)
+            a = Attribution(values, json.loads(summary))
     finally:
         if bar is not None:
             bar.close()
-    return Attribution(values, json.loads(summary))
+    return a
 
 
 # Above this many bytes of X, steps are handed to the engine a group at a time, so its one
@@ -199,10 +327,13 @@ def _run(X, args, baseline, baseline_array, progress):
 
 def _explain_by_steps(X, args, baseline, baseline_array, progress) -> Attribution:
     T = X.shape[0]
-    if isinstance(baseline, os.PathLike) or (
-        isinstance(baseline, str) and baseline not in ("zero", "mean", "first", "array")
-    ):
-        baseline_array, baseline = np.load(baseline).astype(np.float64), "array"
+    name = baseline
+    if baseline not in ("zero", "mean", "first", "array"):  # a file
+        try:
+            loaded = np.load(baseline)
+        except (OSError, ValueError) as e:
+            raise InputError(f"baseline {baseline}: {e}") from None
+        baseline_array, baseline = _float_array(loaded, f"baseline {name}", np.float64), "array"
     if baseline == "first":
         baseline_array, baseline = X[0].astype(np.float64), "array"
     per_group = max(1, _CHUNK_BYTES // X[0].nbytes)
@@ -265,12 +396,14 @@ def evaluate(
     backend: str = "flex",
     precision: str | None = None,
 ) -> np.ndarray:
-    """``V`` of every step (row) of ``X`` (``[n, d]`` gives one value)."""
+    """``V`` of every step (row) of ``X`` (``[n, d]`` gives one value); ``X`` as in
+    :func:`explain` (integer and boolean arrays cast to float64)."""
     X = _features(X)
     if isinstance(indicator, DeepSet):
         indicator, model = "deepset", indicator._folder()
     if model is not None and indicator == "variance":
         indicator = "deepset"
+    backend = _text("backend", backend)
     return _call(
         _rust.evaluate, X, (indicator, None if model is None else str(model)), backend, precision
     )
@@ -352,7 +485,10 @@ class DeepSet:
     """
 
     def __init__(self, hidden: int = 32, depth: int = 2, activation: str = "tanh", seed: int = 7):
-        self.hidden, self.depth, self.activation, self.seed = hidden, depth, activation, seed
+        self.hidden = _count("hidden", hidden, 1, 1 << 14)
+        self.depth = _count("depth", depth, 1, 64)
+        self.activation = _text("activation", activation)
+        self.seed = _count("seed", seed, 0)
         self.path: str | None = None
         self.report: dict[str, Any] | None = None
         self._tmp = None
@@ -375,7 +511,11 @@ class DeepSet:
 
         X = _features(X)
         if y is not None:
-            y = np.ascontiguousarray(y, dtype=np.float64).reshape(-1)
+            y = _float_array(y, "y", np.float64).reshape(-1)
+        epochs, batch = _count("epochs", epochs), _count("batch", batch)
+        patience = _count("patience", patience, 0)
+        if not isinstance(lr, (int, float, np.number)) or not 0 < float(lr) < float("inf"):
+            raise InputError(f"lr is {lr!r}; expected a positive finite number")
         self._tmp = tempfile.TemporaryDirectory(prefix="aumann-deepset-")
         path = os.path.join(self._tmp.name, "model")
         report = _call(
@@ -403,7 +543,13 @@ class DeepSet:
     @classmethod
     def load(cls, directory: str | os.PathLike) -> DeepSet:
         """A DeepSet from a model folder (``aumann train``'s or :meth:`save`'s)."""
-        config = json.loads((Path(directory) / "config.json").read_text())
+        path = Path(directory) / "config.json"
+        try:
+            config = json.loads(path.read_text())
+        except (OSError, ValueError) as e:
+            raise InputError(f"{path}: not a model folder's configuration ({e})") from None
+        if not isinstance(config, dict):
+            raise InputError(f"{path}: not a model folder's configuration (not a JSON object)")
         ds = cls(hidden=config.get("hidden", 32), depth=config.get("depth", 2))
         ds.activation = str(config.get("activation", "tanh")).lower()
         ds.path = str(directory)
@@ -443,6 +589,9 @@ def study(
     """The cross-scale study (``aumann study``): its files written to ``out``, and its tables
     returned as ``{"shares": {column: array}, "residuals": …, "anchors": …, "daily": …}``
     (numbers as float64 with NaN where a field is empty, text as str arrays)."""
+    agents, days, seeds = _count("agents", agents), _count("days", days), _count("seeds", seeds)
+    panel_seed, seed = _count("panel_seed", panel_seed, 0), _count("seed", seed, 0)
+    sizes = [_count("sizes", size) for size in sizes]
     _call(
         _rust.run_study, str(out), None if panel is None else str(panel), agents, days,
         panel_seed, seed, seeds, list(sizes), list(indicators), list(protocols), progress,
@@ -466,10 +615,15 @@ def compare(
     (``aumann compare``): ``{method: {"values": φ, "std_error": array or None, "seconds": s}}``.
     Methods: ``as-exact``, ``as-path``, ``loo``, ``shapley-sampled``,
     ``shapley-sampled-plain``, ``banzhaf-sampled``, ``shapley-exact``, ``banzhaf-exact`` (the
-    exact coalition methods up to a few dozen agents)."""
+    exact coalition methods up to a few dozen agents). ``X`` as in :func:`explain`;
+    ``baseline``: ``zero``, ``mean``, ``first`` or a ``.npy`` path."""
     X = _features(X)
+    if isinstance(baseline, os.PathLike):
+        baseline = os.fspath(baseline)
+    baseline = _baseline_name(_text("baseline", baseline))
+    samples, seed = _count("samples", samples), _count("seed", seed, 0)
     runs = _call(
-        _rust.compare, X, indicator, list(methods), samples, seed, antithetic, str(baseline)
+        _rust.compare, X, indicator, list(methods), samples, seed, antithetic, baseline
     )
     return {
         name: {"values": phi, "std_error": err, "seconds": seconds}
@@ -497,10 +651,16 @@ def explain_scenario(
     """A simulated society's risk (``aumann simulate``'s folder) attributed to its agents: the
     ``static`` risk of a step's features or the ``rollout`` risk after the scenario's horizon,
     by the path integral from the scenario's baseline action (``aumann attribute --scenario``).
-    Returns ``{"values": φ [runs?, steps?, n], "output": V(x), "base_values": V(b)}``."""
+    ``rule`` and ``steps`` as in :func:`explain`. Returns ``{"values": φ [runs?, steps?, n], "output": V(x),
+    "base_values": V(b)}``."""
+    rule = _rule(rule)
+    steps = _steps(steps)
+    run = None if run is None else _count("run", run, 0)
+    step = None if step is None else _count("step", step, 0)
+    backend = _text("backend", backend)
     phi, v_x, v_b = _call(
-        _rust.attribute_scenario, str(folder), indicator, run, step, _RULES.get(rule, rule),
-        int(steps), backend, precision, progress,
+        _rust.attribute_scenario, str(folder), indicator, run, step, rule, steps, backend,
+        precision, progress,
     )
     return {"values": phi, "output": np.asarray(v_x), "base_values": np.asarray(v_b)}
 

@@ -85,7 +85,7 @@ def test_to_shap_is_additive():
 @pytest.mark.parametrize(
     "x,kwargs,error,needle",
     [
-        (np.ones((10, 3), dtype=np.int64), {}, aumann.InputError, "float32 or float64"),
+        (np.ones((10, 3), dtype=np.complex64), {}, aumann.InputError, "float32 or float64"),
         (np.ones((2, 2, 2, 2)), {}, aumann.InputError, "[n, d] or [T, n, d]"),
         (np.array([[1.0, np.nan], [2.0, 3.0]]), {}, aumann.InputError, "agent 0"),
         (np.ones((10, 3)), {"indicator": "entropy"}, aumann.InputError, "entropy"),
@@ -407,3 +407,71 @@ def test_bad_input_gives_the_command_lines_message(tmp_path, x, indicator, metho
     # The CLI's line is "error: <message>" (with the file named where the library names X).
     message = cli.stderr.strip().removeprefix("error: ")
     assert ours.replace("X", "x.npy") in message or ours in message, (ours, message)
+
+
+def test_an_unknown_baseline_name_lists_the_accepted_ones(tmp_path):
+    x = np.random.default_rng(16).lognormal(size=(50, 3))
+    with pytest.raises(aumann.InputError) as info:
+        aumann.attribute(x, "gini", baseline="median")
+    message = str(info.value)
+    assert "'median'" in message and "zero, mean, first" in message and ".npy" in message
+    assert "No such file" not in message
+    with pytest.raises(aumann.InputError, match="zero, mean, first"):
+        aumann.compare(x[:10], "gini", baseline="median")
+    np.save(tmp_path / "b.npy", np.full(3, 0.25))  # a file is still a baseline
+    np.testing.assert_array_equal(
+        aumann.attribute(x, "gini", baseline=str(tmp_path / "b.npy")),
+        aumann.attribute(x, "gini", baseline=np.full(3, 0.25)),
+    )
+
+
+@pytest.mark.parametrize(
+    "call,needle",
+    [
+        (lambda x: aumann.attribute(x, "gini", steps=-1), "steps (quadrature points) = -1"),
+        (lambda x: aumann.attribute(x, "gini", steps=2**64), "from 1 to 1048576"),
+        (lambda x: aumann.attribute(x, "gini", steps=3.5), "3.5"),
+        (lambda x: aumann.attribute(x, "gini", threads=-2), "threads = -2"),
+        (lambda x: aumann.compare(x, "gini", samples=-1), "samples = -1"),
+        (lambda x: aumann.compare(x, "gini", seed=-1), "seed = -1: expected an integer from 0"),
+        (lambda x: aumann.DeepSet(hidden=-8), "hidden = -8: expected an integer from 1 to 16384"),
+        (lambda x: aumann.DeepSet(depth=0), "depth = 0"),
+        (lambda x: aumann.DeepSet().fit(x[None].repeat(4, 0), target_indicator="variance",
+                                        epochs=-1), "epochs = -1"),
+        (lambda x: aumann.study("/nonexistent/out", agents=-10), "agents = -10"),
+        (lambda x: aumann.study("/nonexistent/out", sizes=(100, -3)), "sizes = -3"),
+        (lambda x: aumann.explain_scenario("/nonexistent", step=-1), "step = -1"),
+    ],
+)
+def test_negative_counts_name_the_value_and_the_range(call, needle):
+    x = np.random.default_rng(17).lognormal(size=(10, 3))
+    with pytest.raises(aumann.InputError) as info:
+        call(x)
+    assert needle in str(info.value)
+    assert "expected an integer from" in str(info.value)
+
+
+def test_shares_name_the_steps_without_a_macro_change():
+    x = np.random.default_rng(18).lognormal(size=(4, 50, 3))
+    x[2] = 1.0  # every agent alike at step 2: no dispersion, V(x) = V(0) = 0
+    a = aumann.explain(x, "variance")
+    with pytest.raises(aumann.InputError) as info:
+        a.shares()
+    assert "at step 2:" in str(info.value) and "V(x) = V(b)" in str(info.value)
+    ok = aumann.explain(x[[0, 1, 3]], "variance").shares()
+    np.testing.assert_allclose(ok.sum(axis=1), 1.0, rtol=1e-5)
+    # A change far below φ's scale would overflow the shares: named too.
+    tiny = aumann.Attribution(
+        np.array([[1e300, -1e300], [1.0, 1.0]]),
+        {"v_x": [1e-300, 2.0], "v_b": [0.0, 0.0], "efficiency_gap": [0.0, 0.0]},
+    )
+    with pytest.raises(aumann.InputError, match="shares overflow at step 0"):
+        tiny.shares()
+
+
+@pytest.mark.parametrize("rule,steps,needle", [("midpoint", 0, "at least 1 quadrature point, got 0"),
+                                               ("trapezoid", 1, "at least 2 quadrature points, got 1")])
+def test_too_few_points_is_grammatical(rule, steps, needle):
+    with pytest.raises(aumann.InputError) as info:
+        aumann.attribute(np.ones((5, 3)), "variance", rule=rule, steps=steps)
+    assert needle in str(info.value)
