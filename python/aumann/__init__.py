@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import operator
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -257,7 +258,10 @@ def explain(
     (float64 for a cast array). ``progress``: ``True`` for a tqdm bar (when tqdm is
     installed), or a callable ``f(done, total)`` called after every chunk of the path
     integral.
+
+    The summary's ``seconds_total`` is the wall time of the call.
     """
+    start = time.perf_counter()
     rule = _rule(rule)
     steps = _steps(steps)
     if threads is not None:
@@ -273,7 +277,9 @@ def explain(
                 raise InputError(
                     f"{folder} is a scenario folder: it is attributed from its baseline action"
                 )
-            return _scenario_attribution(folder, rule, steps, backend, precision, progress)
+            a = _scenario_attribution(folder, rule, steps, backend, precision, progress)
+            a.summary["seconds_total"] = time.perf_counter() - start
+            return a
         indicator, model = "deepset", str(folder)
     X = _features(X)
     if isinstance(indicator, DeepSet):
@@ -309,6 +315,7 @@ def explain(
     finally:
         if bar is not None:
             bar.close()
+    a.summary["seconds_total"] = time.perf_counter() - start
     return a
 
 
@@ -361,9 +368,15 @@ def _explain_by_steps(X, args, baseline, baseline_array, progress) -> Attributio
             for key in ("v_x", "v_b", "efficiency_gap", "relative_efficiency_gap"):
                 merged[key] = merged[key] + summary[key]
             merged["seconds_attribution"] += summary["seconds_attribution"]
+            phases = merged["seconds_phases"]
+            for phase, seconds in summary["seconds_phases"].items():
+                phases[phase] = phases.get(phase, 0.0) + seconds
         values[t0:t1] = part
         del part
-    merged["time_steps"] = T
+    # The whole input's record, not its first group's.
+    merged["T"] = T
+    if name != "array":
+        merged["baseline"] = name
     return Attribution(values, merged)
 
 

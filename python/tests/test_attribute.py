@@ -325,7 +325,9 @@ def test_large_arrays_go_to_the_engine_a_group_of_steps_at_a_time(monkeypatch):
         np.testing.assert_array_equal(grouped.values, ref.values)
         np.testing.assert_array_equal(grouped.output, ref.output)
         np.testing.assert_array_equal(grouped.base_values, ref.base_values)
-        assert grouped.summary["time_steps"] == 5
+        # The summary's key is "T", as the command line writes it.
+        assert grouped.summary["T"] == ref.summary["T"] == 5 and "time_steps" not in grouped.summary
+        assert grouped.summary["baseline"] == ref.summary["baseline"]
 
 
 def test_eval_is_evaluate():
@@ -475,3 +477,21 @@ def test_too_few_points_is_grammatical(rule, steps, needle):
     with pytest.raises(aumann.InputError) as info:
         aumann.attribute(np.ones((5, 3)), "variance", rule=rule, steps=steps)
     assert needle in str(info.value)
+
+
+def test_the_summary_of_a_large_input_is_the_whole_inputs(monkeypatch):
+    """Above 64 MiB the steps go to the engine in groups; the summary is still the whole
+    run's: its T, its per-step values, its time."""
+    n = (64 << 20) // (6 * 8) + 1000  # 6 steps of one float64 feature: just over 64 MiB
+    x = np.random.default_rng(19).lognormal(size=(6, n, 1))
+    assert x.nbytes > aumann._CHUNK_BYTES
+    a = aumann.explain(x, "gini")
+    s = a.summary
+    assert s["T"] == 6 and s["n"] == n and len(s["v_x"]) == 6 and a.values.shape == (6, n)
+    assert s["seconds_total"] > 0 and s["seconds_total"] >= s["seconds_attribution"] > 0
+    assert s["baseline"] == "zero"
+    monkeypatch.setattr(aumann, "_CHUNK_BYTES", 1 << 40)  # in one piece, for reference
+    whole = aumann.explain(x, "gini")
+    for key in ("T", "n", "d", "v_x", "v_b", "efficiency_gap", "baseline"):
+        assert s[key] == whole.summary[key], key
+    assert whole.summary["seconds_total"] > 0
