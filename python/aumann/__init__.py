@@ -10,6 +10,7 @@ NumPy arrays in, NumPy arrays out; the Rust engine runs in-process with the GIL 
 
 from __future__ import annotations
 
+import atexit
 import json
 import operator
 import os
@@ -162,6 +163,27 @@ def _baseline(baseline: Any) -> tuple[str, np.ndarray | None]:
     return "array", _float_array(baseline, "baseline", np.float64)
 
 
+# A private XDG_RUNTIME_DIR for the GPU backend, where the environment has none.
+_runtime_dir: str | None = None
+
+
+def _prepare_backend(backend: Any) -> None:
+    """Before the GPU backend's first use: without a valid ``XDG_RUNTIME_DIR`` (an absolute
+    path) the Vulkan driver's window-system probe prints "XDG_RUNTIME_DIR is invalid or not
+    set" once per driver, though nothing is drawn on a screen. Point it at a private empty
+    folder (removed at exit); a variable that is set is left as it is."""
+    global _runtime_dir
+    if backend != "wgpu" or os.environ.get("XDG_RUNTIME_DIR", "").startswith("/"):
+        return
+    if _runtime_dir is None:
+        import shutil  # noqa: PLC0415
+        import tempfile  # noqa: PLC0415
+
+        _runtime_dir = tempfile.mkdtemp(prefix="aumann-runtime-")  # mode 0700
+        atexit.register(shutil.rmtree, _runtime_dir, True)
+    os.environ["XDG_RUNTIME_DIR"] = _runtime_dir
+
+
 class Attribution:
     """One attribution: ``values`` (φ, shape of X without its last axis), ``output`` (V(x) per
     step), ``base_values`` (V(b) per step), ``efficiency_gap`` and the run's ``summary``."""
@@ -290,6 +312,7 @@ def explain(
     backend = _text("backend", backend)
     if precision is not None:
         precision = _text("precision", precision)
+    _prepare_backend(backend)
     bar = None
     if progress is True:
         try:
@@ -417,6 +440,7 @@ def evaluate(
     if model is not None and indicator == "variance":
         indicator = "deepset"
     backend = _text("backend", backend)
+    _prepare_backend(backend)
     return _call(
         _rust.evaluate, X, (indicator, None if model is None else str(model)), backend, precision
     )
@@ -671,6 +695,7 @@ def explain_scenario(
     run = None if run is None else _count("run", run, 0)
     step = None if step is None else _count("step", step, 0)
     backend = _text("backend", backend)
+    _prepare_backend(backend)
     phi, v_x, v_b = _call(
         _rust.attribute_scenario, str(folder), indicator, run, step, rule, steps, backend,
         precision, progress,

@@ -495,3 +495,28 @@ def test_the_summary_of_a_large_input_is_the_whole_inputs(monkeypatch):
     for key in ("T", "n", "d", "v_x", "v_b", "efficiency_gap", "baseline"):
         assert s[key] == whole.summary[key], key
     assert whole.summary["seconds_total"] > 0
+
+
+WGPU_CHILD = """
+import numpy as np, aumann
+try:
+    aumann.attribute(np.random.default_rng(0).lognormal(size=(100, 3)).astype(np.float32),
+                     "variance", backend="wgpu")
+    print("ran on wgpu")
+except aumann.BackendError as e:
+    print("no wgpu:", e)
+"""
+
+
+def test_the_gpu_backend_does_not_complain_about_xdg_runtime_dir():
+    """Without XDG_RUNTIME_DIR the Vulkan drivers' window-system probe printed "XDG_RUNTIME_DIR
+    is invalid or not set" once per driver; the package points it at a private folder."""
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "XDG_RUNTIME_DIR"}
+    done = subprocess.run(
+        [sys.executable, "-c", WGPU_CHILD], capture_output=True, text=True, timeout=600, env=env
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "XDG_RUNTIME_DIR" not in done.stderr, done.stderr
+    assert done.stdout.startswith(("ran on wgpu", "no wgpu:")), done.stdout
