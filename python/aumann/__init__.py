@@ -29,6 +29,7 @@ __all__ = [
     "InputError",
     "BackendError",
     "Attribution",
+    "Explainer",
     "attribute",
     "explain",
     "exact",
@@ -56,13 +57,15 @@ class BackendError(AumannError, RuntimeError):
 
 _KINDS = {"input": InputError, "backend": BackendError, "io": InputError, "internal": AumannError}
 
-# Captum's names for the quadrature rules, and aumann's own.
+# Captum's names for the quadrature rules (its `method`), and aumann's own.
 _RULES = {
     "riemann_middle": "midpoint",
     "riemann_trapezoid": "trapezoid",
     "gausslegendre": "gauss",
     "gauss_legendre": "gauss",
 }
+# Captum's rules that sample one end of every interval: the engine has no such rule.
+_NO_EQUIVALENT = ("riemann_left", "riemann_right")
 _BASELINES = ("zero", "mean", "first")
 
 # Counts travel to the engine as unsigned 64-bit integers; documented maxima are checked there
@@ -131,7 +134,34 @@ def _text(name: str, value: Any) -> str:
 def _rule(rule: str, name: str = "rule") -> str:
     """aumann's name for a rule given by its own or Captum's name."""
     rule = _text(name, rule)
+    if rule in _NO_EQUIVALENT:
+        raise InputError(
+            f"{name}={rule!r}: Captum's {rule.split('_')[1]} Riemann sum has no equivalent "
+            "here; the rules are 'midpoint' (Captum's riemann_middle), 'trapezoid' "
+            "(riemann_trapezoid) and 'gauss' (gausslegendre): pass rule='midpoint', "
+            "'trapezoid' or 'gauss'"
+        )
     return _RULES.get(rule, rule)
+
+
+def _short(value: Any) -> str:
+    """An option's value for a message: an array by its shape, anything else by its repr."""
+    shape = getattr(value, "shape", None)
+    if shape is not None and shape != ():
+        return f"<array of shape {list(shape)}>"
+    return repr(value)
+
+
+def _alias(native: str, value: Any, alias: str, alias_value: Any) -> Any:
+    """The value of an option given by its own name or by its Captum alias, not by both."""
+    if alias_value is None:
+        return value
+    if value is not None:
+        raise InputError(
+            f"{native}={_short(value)} and {alias}={_short(alias_value)} are the same option "
+            f"({alias} is Captum's name for {native}): give one"
+        )
+    return alias_value
 
 
 def _steps(steps: Any) -> int:
@@ -141,6 +171,26 @@ def _steps(steps: Any) -> int:
         "steps (quadrature points)", 32 if steps is None else steps, 1, _MAX_POINTS,
         " (16384 for gauss; trapezoid needs at least 2)",
     )
+
+
+def _method_and_rule(method: Any, rule: Any) -> tuple[str, str]:
+    """``method`` (``path`` or ``exact``, or Captum's rule names) and ``rule`` resolved."""
+    if method is None:
+        method = "path"
+    if isinstance(method, str) and (method in _RULES or method in _NO_EQUIVALENT):
+        if rule is not None:
+            raise InputError(
+                f"method={method!r} (Captum's name for the quadrature rule) and rule={rule!r} "
+                "are the same option: give one"
+            )
+        return "path", _rule(method, "method")
+    if method not in ("path", "exact"):
+        raise InputError(
+            f"method is {method!r}; expected 'path' (the path integral) or 'exact' (the "
+            "closed form), or one of Captum's rule names: riemann_middle, "
+            "riemann_trapezoid, gausslegendre"
+        )
+    return method, _rule("midpoint" if rule is None else rule)
 
 
 def _baseline_name(baseline: str) -> str:
@@ -154,13 +204,20 @@ def _baseline_name(baseline: str) -> str:
     )
 
 
-def _baseline(baseline: Any) -> tuple[str, np.ndarray | None]:
+def _baseline(baseline: Any, d: int) -> tuple[str, np.ndarray | None]:
     """``(name, array)``: a named or file baseline as its name, an array as ``"array"``."""
+    if baseline is None:
+        return "zero", None
     if isinstance(baseline, os.PathLike):
         baseline = os.fspath(baseline)
     if isinstance(baseline, str):
         return _baseline_name(baseline), None
-    return "array", _float_array(baseline, "baseline", np.float64)
+    b = _float_array(baseline, "baseline", np.float64)
+    if b.ndim == 0:
+        if b == 0:  # Captum's baselines=0
+            return "zero", None
+        b = np.full(d, float(b))
+    return "array", b
 
 
 # A private XDG_RUNTIME_DIR for the GPU backend, where the environment has none.
@@ -254,15 +311,17 @@ def explain(
     indicator: str = "variance",
     *,
     model: str | None = None,
-    baseline: Any = "zero",
+    baseline: Any = None,
     method: str = "path",
-    rule: str = "midpoint",
-    steps: int = 32,
+    rule: str | None = None,
+    steps: int | None = None,
     backend: str = "flex",
     precision: str | None = None,
     threads: int | None = None,
     normalize: bool = False,
     progress: Any = None,
+    n_steps: int | None = None,
+    baselines: Any = None,
 ) -> Attribution:
     """Attribute ``V`` of ``X`` (``[n, d]`` or ``[T, n, d]``) to its agents.
 
@@ -272,20 +331,26 @@ def explain(
     a model folder of ``aumann train``), a :class:`DeepSet`, a model folder, or a scenario
     folder of ``aumann simulate`` (with ``X=None``: its static risk at every step, see
     :func:`explain_scenario` for the rollout risk and one run or step).
-    ``baseline``: ``zero``, ``mean``, ``first``, a ``.npy`` path or an array (``[d]``,
-    ``[n, d]`` or ``[T, n, d]``, cast to float64 as X is). ``method``: ``path`` (the path
-    integral) or ``exact`` (closed form). ``rule``: ``midpoint``, ``trapezoid``, ``gauss``
-    (Captum's ``riemann_middle``, ``riemann_trapezoid``, ``gausslegendre`` too); ``steps``:
-    the number of quadrature points (at most 2²⁰). ``precision`` defaults to X's dtype
-    (float64 for a cast array). ``progress``: ``True`` for a tqdm bar (when tqdm is
+    ``baseline``: ``zero`` (the default), ``mean``, ``first``, a ``.npy`` path, an array
+    (``[d]``, ``[n, d]`` or ``[T, n, d]``, cast to float64 as X is) or a number (every
+    coordinate; 0 is ``zero``). ``method``: ``path`` (the path integral) or ``exact`` (closed
+    form). ``rule``: ``midpoint`` (the default), ``trapezoid``, ``gauss``; ``steps``: the
+    number of quadrature points (default 32, at most 2²⁰). ``precision`` defaults to X's
+    dtype (float64 for a cast array). ``progress``: ``True`` for a tqdm bar (when tqdm is
     installed), or a callable ``f(done, total)`` called after every chunk of the path
     integral.
+
+    Captum's names are accepted too: ``n_steps`` for ``steps``, ``baselines`` for
+    ``baseline``, and ``method`` set to one of its rule names (``riemann_middle``,
+    ``riemann_trapezoid``, ``gausslegendre``) for ``rule``; giving an option under both
+    names is an error, and ``riemann_left``/``riemann_right`` have no equivalent here.
 
     The summary's ``seconds_total`` is the wall time of the call.
     """
     start = time.perf_counter()
-    rule = _rule(rule)
-    steps = _steps(steps)
+    method, rule = _method_and_rule(method, rule)
+    steps = _steps(_alias("steps", steps, "n_steps", n_steps))
+    baseline = _alias("baseline", baseline, "baselines", baselines)
     if threads is not None:
         threads = _count("threads", threads)
     if isinstance(indicator, (str, os.PathLike)) and os.path.isdir(indicator):
@@ -295,7 +360,7 @@ def explain(
                 raise InputError(
                     f"{folder} is a scenario folder: its features are attributed; pass X=None"
                 )
-            if baseline != "zero":
+            if baseline is not None:
                 raise InputError(
                     f"{folder} is a scenario folder: it is attributed from its baseline action"
                 )
@@ -306,7 +371,7 @@ def explain(
     X = _features(X)
     if isinstance(indicator, DeepSet):
         indicator, model = "deepset", indicator._folder()
-    baseline, baseline_array = _baseline(baseline)
+    baseline, baseline_array = _baseline(baseline, X.shape[-1] if X.ndim else 0)
     if model is not None and indicator == "variance":
         indicator = "deepset"
     backend = _text("backend", backend)
@@ -340,6 +405,45 @@ def explain(
             bar.close()
     a.summary["seconds_total"] = time.perf_counter() - start
     return a
+
+
+class Explainer:
+    """An explainer in SHAP's style: ``aumann.Explainer(indicator, **options)(X)`` is
+    ``aumann.explain(X, indicator, **options)`` (the same :class:`Attribution`). The
+    options are :func:`explain`'s, Captum's names included, checked when the explainer is
+    made.
+
+    >>> explainer = aumann.Explainer("gini", n_steps=64)
+    >>> a = explainer(X)                     # an Attribution
+    """
+
+    def __init__(self, indicator: Any = "variance", **options: Any):
+        import inspect  # noqa: PLC0415
+
+        known = set(inspect.signature(explain).parameters) - {"X", "indicator"}
+        unknown = sorted(set(options) - known)
+        if unknown:
+            raise InputError(
+                f"unknown option {', '.join(unknown)}; the options are {', '.join(sorted(known))}"
+            )
+        # The same checks explain makes, before any data is seen.
+        _method_and_rule(options.get("method"), options.get("rule"))
+        _steps(_alias("steps", options.get("steps"), "n_steps", options.get("n_steps")))
+        _alias("baseline", options.get("baseline"), "baselines", options.get("baselines"))
+        self.indicator = indicator
+        self.options = options
+
+    def __call__(self, X: Any) -> Attribution:
+        """The attribution of ``X`` (as :func:`explain`)."""
+        return explain(X, self.indicator, **self.options)
+
+    def shap_values(self, X: Any) -> np.ndarray:
+        """φ of ``X`` (SHAP's older spelling): :func:`attribute`."""
+        return self(X).values
+
+    def __repr__(self) -> str:
+        options = "".join(f", {k}={v!r}" for k, v in self.options.items())
+        return f"Explainer({self.indicator!r}{options})"
 
 
 # Above this many bytes of X, steps are handed to the engine a group at a time, so its one
@@ -410,17 +514,22 @@ def attribute(
     return_convergence_delta: bool = False,
     **options: Any,
 ):
-    """φ for every agent (and step): :func:`explain`'s ``values``. With
-    ``return_convergence_delta`` (Captum's spelling), ``(φ, δ)`` with
-    ``δ = Σφ − (V(x) − V(b))`` per step."""
+    """φ for every agent (and step): :func:`explain`'s ``values`` (its options, Captum's
+    names included: ``aumann.attribute(X, "gini", n_steps=32, baselines=0,
+    method="riemann_middle")``). With ``return_convergence_delta`` (Captum's spelling),
+    ``(φ, δ)`` with ``δ = Σφ − (V(x) − V(b))`` per step."""
     a = explain(X, indicator, **options)
     if return_convergence_delta:
         return a.values, a.efficiency_gap
     return a.values
 
 
-def exact(X: np.ndarray, indicator: str = "variance", *, baseline: str = "zero") -> np.ndarray:
-    """φ by the closed form (the four analytic indicators), in f64."""
+def exact(
+    X: np.ndarray, indicator: str = "variance", *, baseline: Any = None, baselines: Any = None
+) -> np.ndarray:
+    """φ by the closed form (the four analytic indicators), in f64; ``baseline`` (or Captum's
+    ``baselines``) as in :func:`explain`."""
+    baseline = _alias("baseline", baseline, "baselines", baselines)
     return explain(X, indicator, baseline=baseline, method="exact", precision="f64").values
 
 
@@ -646,18 +755,21 @@ def compare(
     samples: int = 100,
     seed: int = 7,
     antithetic: bool = False,
-    baseline: str = "zero",
+    baseline: str | None = None,
+    baselines: str | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Attribution methods side by side on one step ``X[n, d]`` of an analytic indicator
     (``aumann compare``): ``{method: {"values": φ, "std_error": array or None, "seconds": s}}``.
     Methods: ``as-exact``, ``as-path``, ``loo``, ``shapley-sampled``,
     ``shapley-sampled-plain``, ``banzhaf-sampled``, ``shapley-exact``, ``banzhaf-exact`` (the
     exact coalition methods up to a few dozen agents). ``X`` as in :func:`explain`;
-    ``baseline``: ``zero``, ``mean``, ``first`` or a ``.npy`` path."""
+    ``baseline`` (or Captum's ``baselines``): ``zero`` (the default), ``mean``, ``first`` or a
+    ``.npy`` path."""
     X = _features(X)
+    baseline = _alias("baseline", baseline, "baselines", baselines)
     if isinstance(baseline, os.PathLike):
         baseline = os.fspath(baseline)
-    baseline = _baseline_name(_text("baseline", baseline))
+    baseline = _baseline_name(_text("baseline", "zero" if baseline is None else baseline))
     samples, seed = _count("samples", samples), _count("seed", seed, 0)
     runs = _call(
         _rust.compare, X, indicator, list(methods), samples, seed, antithetic, baseline
@@ -679,19 +791,21 @@ def explain_scenario(
     *,
     run: int | None = None,
     step: int | None = None,
-    rule: str = "midpoint",
-    steps: int = 32,
+    rule: str | None = None,
+    steps: int | None = None,
     backend: str = "flex",
     precision: str = "f64",
     progress: Any = None,
+    n_steps: int | None = None,
 ) -> dict[str, np.ndarray]:
     """A simulated society's risk (``aumann simulate``'s folder) attributed to its agents: the
     ``static`` risk of a step's features or the ``rollout`` risk after the scenario's horizon,
     by the path integral from the scenario's baseline action (``aumann attribute --scenario``).
-    ``rule`` and ``steps`` as in :func:`explain`. Returns ``{"values": φ [runs?, steps?, n], "output": V(x),
+    ``rule`` (default ``midpoint``) and ``steps`` (default 32; Captum's ``n_steps``) as in
+    :func:`explain`. Returns ``{"values": φ [runs?, steps?, n], "output": V(x),
     "base_values": V(b)}``."""
-    rule = _rule(rule)
-    steps = _steps(steps)
+    rule = _rule("midpoint" if rule is None else rule)
+    steps = _steps(_alias("steps", steps, "n_steps", n_steps))
     run = None if run is None else _count("run", run, 0)
     step = None if step is None else _count("step", step, 0)
     backend = _text("backend", backend)

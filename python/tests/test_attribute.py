@@ -431,6 +431,7 @@ def test_an_unknown_baseline_name_lists_the_accepted_ones(tmp_path):
     "call,needle",
     [
         (lambda x: aumann.attribute(x, "gini", steps=-1), "steps (quadrature points) = -1"),
+        (lambda x: aumann.attribute(x, "gini", n_steps=-5), "= -5"),
         (lambda x: aumann.attribute(x, "gini", steps=2**64), "from 1 to 1048576"),
         (lambda x: aumann.attribute(x, "gini", steps=3.5), "3.5"),
         (lambda x: aumann.attribute(x, "gini", threads=-2), "threads = -2"),

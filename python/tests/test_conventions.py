@@ -1,9 +1,92 @@
-"""The conventions of NumPy users: the dtypes they pass."""
+"""Captum's and SHAP's conventions: keyword aliases, an explainer object, and the dtypes
+NumPy users pass."""
 
 import numpy as np
 import pytest
 
 import aumann
+
+INDICATORS = ["linear", "mult", "variance", "gini"]
+
+
+def population(seed=0, shape=(4, 300, 3)):
+    return np.random.default_rng(seed).lognormal(size=shape)
+
+
+@pytest.mark.parametrize("indicator", INDICATORS)
+@pytest.mark.parametrize(
+    "captum,rule", [("riemann_middle", "midpoint"), ("riemann_trapezoid", "trapezoid"),
+                    ("gausslegendre", "gauss")]
+)
+def test_captums_names_give_the_native_call_bit_for_bit(indicator, captum, rule):
+    x = population(1)
+    ours = aumann.attribute(x, indicator, n_steps=32, baselines=0, method=captum)
+    native = aumann.attribute(x, indicator, steps=32, baseline="zero", rule=rule)
+    assert ours.dtype == native.dtype and ours.shape == native.shape == (4, 300)
+    np.testing.assert_array_equal(ours, native)
+    # The number of points really is n_steps: another count gives other values for mult,
+    # whose integrand is not linear along the path.
+    if indicator == "mult":
+        assert not np.array_equal(
+            aumann.attribute(x, indicator, n_steps=3, baselines=0, method=captum), native
+        )
+
+
+def test_a_number_as_the_baseline_is_every_coordinate():
+    x = population(2)
+    b = 0.5
+    np.testing.assert_array_equal(
+        aumann.attribute(x, "mult", baselines=b), aumann.attribute(x, "mult", baseline=np.full(3, b))
+    )
+    e = aumann.explain(x, "variance", baselines=np.full(3, 2.0), n_steps=8)
+    assert e.summary["points"] == 8 and e.summary["baseline"] == "<numpy array>"
+
+
+@pytest.mark.parametrize(
+    "kwargs,needle",
+    [
+        ({"steps": 32, "n_steps": 32}, "steps=32 and n_steps=32 are the same option"),
+        ({"baseline": "zero", "baselines": 0}, "baseline='zero' and baselines=0"),
+        ({"method": "riemann_middle", "rule": "midpoint"}, "give one"),
+        ({"method": "riemann_left"}, "riemann_left"),
+        ({"method": "riemann_right"}, "rule='midpoint', 'trapezoid' or 'gauss'"),
+        ({"rule": "riemann_left"}, "no equivalent"),
+        ({"method": "simpson"}, "'path'"),
+    ],
+)
+def test_an_option_under_both_names_or_without_an_equivalent_is_refused(kwargs, needle):
+    with pytest.raises(aumann.InputError) as info:
+        aumann.attribute(population(3), "gini", **kwargs)
+    assert needle in str(info.value)
+    with pytest.raises(aumann.InputError):  # the explainer refuses it when it is made
+        aumann.Explainer("gini", **kwargs)
+
+
+def test_captums_names_elsewhere():
+    x = population(4, (300, 3))
+    np.testing.assert_array_equal(
+        aumann.exact(x, "gini", baselines="mean"), aumann.exact(x, "gini", baseline="mean")
+    )
+    by_alias = aumann.compare(x[:12], "variance", methods=("as-exact",), baselines="mean")
+    native = aumann.compare(x[:12], "variance", methods=("as-exact",), baseline="mean")
+    np.testing.assert_array_equal(by_alias["as-exact"]["values"], native["as-exact"]["values"])
+    with pytest.raises(aumann.InputError, match="give one"):
+        aumann.exact(x, "gini", baseline="mean", baselines="mean")
+
+
+def test_the_explainer_returns_what_explain_returns():
+    x = population(5)
+    explainer = aumann.Explainer("gini", n_steps=16, baselines="mean")
+    a = explainer(x)
+    ref = aumann.explain(x, "gini", steps=16, baseline="mean")
+    assert isinstance(a, aumann.Attribution)
+    np.testing.assert_array_equal(a.values, ref.values)
+    np.testing.assert_array_equal(a.output, ref.output)
+    np.testing.assert_array_equal(a.base_values, ref.base_values)
+    np.testing.assert_array_equal(explainer.shap_values(x), ref.values)
+    assert "n_steps=16" in repr(explainer)
+    with pytest.raises(aumann.InputError, match="unknown option stepz"):
+        aumann.Explainer("gini", stepz=3)
 
 
 @pytest.mark.parametrize(
