@@ -243,11 +243,16 @@ def _prepare_backend(backend: Any) -> None:
 
 class Attribution:
     """One attribution: ``values`` (φ, shape of X without its last axis), ``output`` (V(x) per
-    step), ``base_values`` (V(b) per step), ``efficiency_gap`` and the run's ``summary``."""
+    step), ``base_values`` (V(b) per step), ``efficiency_gap``, the run's ``summary`` and the
+    ``features`` attributed (X as the engine read it: the caller's own array, not a copy,
+    where it was float32 or float64 and C-contiguous; ``None`` for a scenario's own)."""
 
-    def __init__(self, values: np.ndarray, summary: dict[str, Any]):
+    def __init__(
+        self, values: np.ndarray, summary: dict[str, Any], features: np.ndarray | None = None
+    ):
         self.values = values
         self.summary = summary
+        self.features = features
         self.output = np.asarray(summary["v_x"], dtype=np.float64)
         self.base_values = np.asarray(summary["v_b"], dtype=np.float64)
         self.efficiency_gap = np.asarray(summary["efficiency_gap"], dtype=np.float64)
@@ -291,13 +296,40 @@ class Attribution:
             )
         return shares.reshape(self.values.shape)
 
-    def to_shap(self):
-        """A ``shap.Explanation`` (needs shap): ``base_values + values.sum() == output``."""
+    def to_shap(self, agents: Any = None):
+        """A ``shap.Explanation`` (needs shap): one row per step, one column per agent.
+
+        ``values`` is φ, ``base_values`` V(b) per step (so ``base_values + values.sum() ==
+        output``, a step's waterfall), ``feature_names`` the agents (``agents``, one name
+        per agent, or ``agent_0``, ``agent_1``, …) and ``data`` each agent's composite
+        ``Σ_k x_ik`` (its feature itself where there is one; what the analytic indicators
+        aggregate), which colours the beeswarm. A ``[T, n, d]`` input gives a ``[T, n]``
+        explanation (``shap.plots.bar``, ``beeswarm``, ``heatmap``; ``waterfall(e[t])``), an
+        ``[n, d]`` input a single row (``bar``, ``waterfall``). A scenario's own features are
+        not kept: its ``data`` is ``None``.
+        """
         import shap  # noqa: PLC0415 (optional dependency)
 
+        n = self.values.shape[-1]
+        if agents is None:
+            names = [f"agent_{i}" for i in range(n)]
+        else:
+            names = [_label(a) if not isinstance(a, str) else a for a in agents]
+            if len(names) != n:
+                raise InputError(f"agents has {len(names)} names; the attribution has {n} agents")
+        data = None
+        if self.features is not None:
+            data = np.asarray(self.features).sum(axis=-1, dtype=np.float64)
         if self.values.ndim == 1:
-            return shap.Explanation(values=self.values, base_values=float(self.base_values[0]))
-        return shap.Explanation(values=self.values, base_values=self.base_values)
+            return shap.Explanation(
+                values=self.values, base_values=float(self.base_values[0]), data=data,
+                feature_names=names,
+            )
+        rows = (-1, n)
+        return shap.Explanation(
+            values=self.values.reshape(rows), base_values=self.base_values.reshape(-1),
+            data=None if data is None else data.reshape(rows), feature_names=names,
+        )
 
     def __repr__(self) -> str:
         return (
@@ -399,7 +431,7 @@ def explain(
             a = _explain_by_steps(X, args, baseline, baseline_array, progress)
         else:
             values, summary = _run(X, args, baseline, baseline_array, progress)
-            a = Attribution(values, json.loads(summary))
+            a = Attribution(values, json.loads(summary), X)
     finally:
         if bar is not None:
             bar.close()
@@ -409,12 +441,13 @@ def explain(
 
 class Explainer:
     """An explainer in SHAP's style: ``aumann.Explainer(indicator, **options)(X)`` is
-    ``aumann.explain(X, indicator, **options)`` (the same :class:`Attribution`). The
-    options are :func:`explain`'s, Captum's names included, checked when the explainer is
-    made.
+    ``aumann.explain(X, indicator, **options)`` (the same :class:`Attribution`, with
+    :meth:`Attribution.to_shap` for shap's plots). The options are :func:`explain`'s,
+    Captum's names included, checked when the explainer is made.
 
     >>> explainer = aumann.Explainer("gini", n_steps=64)
     >>> a = explainer(X)                     # an Attribution
+    >>> shap.plots.beeswarm(a.to_shap())
     """
 
     def __init__(self, indicator: Any = "variance", **options: Any):
@@ -504,7 +537,7 @@ def _explain_by_steps(X, args, baseline, baseline_array, progress) -> Attributio
     merged["T"] = T
     if name != "array":
         merged["baseline"] = name
-    return Attribution(values, merged)
+    return Attribution(values, merged, X)
 
 
 def attribute(

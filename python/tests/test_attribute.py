@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import optional
 
 import aumann
 
@@ -71,7 +72,7 @@ def test_efficiency_shares_and_shapes():
 
 
 def test_to_shap_is_additive():
-    shap = pytest.importorskip("shap", reason="shap is not installed: to_shap() not checked")
+    shap = optional("shap")
     a = aumann.explain(np.random.default_rng(2).lognormal(size=(300, 3)), "variance")
     e = a.to_shap()
     assert isinstance(e, shap.Explanation)

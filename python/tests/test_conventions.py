@@ -1,8 +1,9 @@
-"""Captum's and SHAP's conventions: keyword aliases, an explainer object, and the dtypes
-NumPy users pass."""
+"""Captum's and SHAP's conventions: keyword aliases, an explainer object, the dtypes NumPy
+users pass, and shap's plots from `Attribution.to_shap()`."""
 
 import numpy as np
 import pytest
+from conftest import optional
 
 import aumann
 
@@ -126,3 +127,47 @@ def test_other_dtypes_are_refused_naming_theirs(x, needles):
         aumann.attribute(x, "variance")
     for needle in needles:
         assert needle in str(info.value)
+
+
+def test_to_shap_carries_agents_and_data():
+    optional("shap")
+    x = population(7, (5, 30, 2))
+    a = aumann.explain(x, "gini")
+    e = a.to_shap()
+    assert e.values.shape == e.data.shape == (5, 30)
+    assert list(e.feature_names) == [f"agent_{i}" for i in range(30)]
+    np.testing.assert_array_equal(e.data, x.sum(axis=-1))  # each agent's composite
+    np.testing.assert_allclose(e.base_values + e.values.sum(axis=1), a.output, rtol=1e-6)
+    named = a.to_shap(agents=[f"a{i}" for i in range(30)])
+    assert named.feature_names[3] == "a3"
+    one = aumann.explain(x[0], "gini").to_shap(agents=np.arange(100, 130))
+    assert one.values.shape == one.data.shape == (30,) and one.feature_names[0] == "100"
+    with pytest.raises(aumann.InputError, match="agents has 3 names; the attribution has 30"):
+        a.to_shap(agents=["a", "b", "c"])
+
+
+def test_every_shap_plot_renders(tmp_path):
+    shap = optional("shap")
+    matplotlib = optional("matplotlib")
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    x = population(8, (12, 40, 2))
+    e = aumann.explain(x, "gini").to_shap()
+    plots = {
+        "bar": lambda: shap.plots.bar(e, show=False),
+        "beeswarm": lambda: shap.plots.beeswarm(e, show=False),
+        "heatmap": lambda: shap.plots.heatmap(e, show=False),
+        "waterfall": lambda: shap.plots.waterfall(e[3], show=False),
+        "waterfall_one_step": lambda: shap.plots.waterfall(
+            aumann.explain(x[3], "gini").to_shap(), show=False
+        ),
+    }
+    for name, draw in plots.items():
+        plt.figure()
+        draw()
+        path = tmp_path / f"{name}.png"
+        plt.savefig(path)
+        plt.close("all")
+        data = path.read_bytes()
+        assert len(data) > 1000 and data[:8] == b"\x89PNG\r\n\x1a\n", name
