@@ -35,6 +35,7 @@ __all__ = [
     "exact",
     "evaluate",
     "from_long",
+    "from_mesa",
     "DeepSet",
     "study",
     "compare",
@@ -594,32 +595,118 @@ def _label(v: Any) -> str:
     return repr(v) if isinstance(v, str) else str(v)
 
 
+def _names(names: list[Any]) -> str:
+    return ", ".join(repr(v) for v in names)
+
+
+def _table_names(table: Any) -> tuple[list[Any], list[Any]]:
+    """The columns of a table and the named levels of its index (a pandas frame's), as far as
+    they can be listed."""
+    columns: list[Any] = []
+    if hasattr(table, "columns"):
+        columns = list(table.columns)
+    elif hasattr(table, "keys"):
+        columns = list(table.keys())
+    index = getattr(table, "index", None)
+    levels = [v for v in getattr(index, "names", None) or [] if v is not None]
+    return columns, levels
+
+
+def _available(table: Any) -> str:
+    columns, levels = _table_names(table)
+    text = f"the table's columns are {_names(columns)}" if columns else "the table has no columns"
+    if levels:
+        text += f" (and its index levels {_names(levels)})"
+    return text
+
+
+def _column(table: Any, name: Any, role: str) -> Any:
+    """Column ``name`` of ``table``, or else the index level of that name (a pandas frame as
+    Mesa's DataCollector gives it, indexed by step and agent)."""
+    columns, levels = _table_names(table)
+    try:
+        if name in columns:
+            return table[name]
+        if name in levels:
+            return table.index.get_level_values(name)
+        if not columns:
+            return table[name]
+    except (KeyError, IndexError, TypeError, ValueError):
+        pass
+    raise InputError(f"{role} column {name!r} is not in the table; {_available(table)}")
+
+
+def _numbers(col: Any, name: Any) -> np.ndarray:
+    """A feature column as float64 (integers and booleans cast; a pandas nullable column's
+    missing values as NaN)."""
+    values = np.asarray(col)
+    if values.dtype.kind in "biuf":
+        return values.astype(np.float64).reshape(-1)
+    if type(col).__module__.partition(".")[0] == "pandas":
+        import pandas as pd  # noqa: PLC0415 (only for a pandas column)
+
+        if pd.api.types.is_numeric_dtype(col.dtype):
+            return np.asarray(col.to_numpy(dtype=np.float64, na_value=np.nan)).reshape(-1)
+    raise InputError(
+        f"feature column {name!r} has dtype {getattr(col, 'dtype', values.dtype)}; expected "
+        "numbers (integers and booleans are cast to float)"
+    )
+
+
 def from_long(
     table: Any,
     *,
     step: str,
     agent: str,
-    features: list[str],
+    features: list[str] | str,
     fill: float | str = 0.0,
     dtype: Any = np.float32,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Pivot a long per-agent table to ``X[T, n, d]``.
 
-    ``table``: anything whose ``table[column]`` gives a column (a pandas or polars DataFrame,
-    Mesa's ``DataCollector.get_agent_vars_dataframe().reset_index()``, a dict of arrays).
-    Steps and agents are sorted; ``X[t, i, k]`` is ``features[k]`` of agent ``agents[i]`` at
-    ``steps[t]``. An agent missing at a step gets ``fill`` (a number: the baseline value, 0 by
-    default) or, with ``fill="raise"``, raises :class:`InputError` naming the step and agent.
-    A repeated (step, agent) pair raises. Returns ``(X, steps, agents)``.
+    ``table``: a pandas or polars DataFrame, a dict of arrays, anything whose
+    ``table[column]`` gives a column; ``step`` and ``agent`` may also name the levels of a
+    pandas frame's index, so Mesa's ``DataCollector.get_agent_vars_dataframe()`` (indexed by
+    ``Step`` and ``AgentID``) is read as it comes (see :func:`from_mesa`). Feature columns
+    may hold integers or booleans (cast). Steps and agents are sorted; ``X[t, i, k]`` is
+    ``features[k]`` of agent ``agents[i]`` at ``steps[t]``. An agent missing at a step gets
+    ``fill`` (a number: the baseline value, 0 by default) or, with ``fill="raise"``, raises
+    :class:`InputError` naming the step and agent. A repeated (step, agent) pair, a column
+    that is not there (the error lists those that are), a missing or non-finite value and a
+    value that does not fit ``dtype`` raise. Returns ``(X, steps, agents)``.
     """
+    if isinstance(features, str):
+        features = [features]
+    features = list(features)
     if not features:
-        raise InputError("from_long needs at least one feature column")
-    column = lambda name: np.asarray(table[name])  # noqa: E731
-    steps_col, agents_col = column(step), column(agent)
-    steps, t_index = np.unique(steps_col, return_inverse=True)
-    agents, a_index = np.unique(agents_col, return_inverse=True)
+        raise InputError(f"from_long needs at least one feature column; {_available(table)}")
+    try:
+        dtype = np.dtype(dtype)
+    except TypeError:
+        raise InputError(f"dtype is {dtype!r}; expected float32 or float64") from None
+    if dtype not in (np.float32, np.float64):
+        raise InputError(f"dtype is {dtype}; expected float32 or float64")
+    steps_col = np.asarray(_column(table, step, "step")).reshape(-1)
+    agents_col = np.asarray(_column(table, agent, "agent")).reshape(-1)
+    columns = {name: _numbers(_column(table, name, "feature"), name) for name in features}
+    rows = len(steps_col)
+    for name, col in [(agent, agents_col), *columns.items()]:
+        if len(col) != rows:
+            raise InputError(
+                f"column {name!r} has {len(col)} rows; the step column {step!r} has {rows}"
+            )
+    if rows == 0:
+        raise InputError("the table has no rows")
+    try:
+        steps, t_index = np.unique(steps_col, return_inverse=True)
+        agents, a_index = np.unique(agents_col, return_inverse=True)
+    except TypeError as e:
+        raise InputError(
+            f"the step ({step!r}) and agent ({agent!r}) columns must each hold values of one "
+            f"sortable kind: {e}"
+        ) from None
     T, n, d = len(steps), len(agents), len(features)
-    flat = t_index * n + a_index
+    flat = t_index.reshape(-1) * n + a_index.reshape(-1)
     counts = np.bincount(flat, minlength=T * n)
     if np.any(counts > 1):
         j = int(np.argmax(counts > 1))
@@ -628,29 +715,91 @@ def from_long(
             f"{int(counts[j])} times"
         )
     missing = counts == 0
-    if fill == "raise":
+    if isinstance(fill, str):
+        if fill != "raise":
+            raise InputError(f"fill is {fill!r}; expected a number or 'raise'")
         if np.any(missing):
             j = int(np.argmax(missing))
             raise InputError(
                 f"agent {_label(agents[j % n])} has no row at step {_label(steps[j // n])}"
             )
         fill_value = 0.0
-    elif isinstance(fill, str):
-        raise InputError(f"fill is {fill!r}; expected a number or 'raise'")
     else:
-        fill_value = float(fill)
+        try:
+            fill_value = float(fill)
+        except (TypeError, ValueError):
+            raise InputError(f"fill is {fill!r}; expected a number or 'raise'") from None
+        if not np.isfinite(fill_value) or not np.isfinite(dtype.type(fill_value)):
+            raise InputError(f"fill is {fill!r}; expected a finite number that fits {dtype}")
     X = np.full((T * n, d), fill_value, dtype=dtype)
-    for k, name in enumerate(features):
-        values = column(name).astype(np.float64)
-        bad = ~np.isfinite(values)
+    for k, (name, values) in enumerate(columns.items()):
+        with np.errstate(over="ignore"):
+            stored = values.astype(dtype)
+        bad = ~np.isfinite(stored)
         if np.any(bad):
             r = int(np.argmax(bad))
+            fits = "" if not np.isfinite(values[r]) else f" (it does not fit {dtype})"
             raise InputError(
                 f"{name} is {values[r]} at step {_label(steps_col[r])}, agent "
-                f"{_label(agents_col[r])}"
+                f"{_label(agents_col[r])}{fits}"
             )
-        X[flat, k] = values
+        X[flat, k] = stored
     return X.reshape(T, n, d), steps, agents
+
+
+def from_mesa(
+    source: Any,
+    features: list[str] | str | None = None,
+    *,
+    fill: float | str = 0.0,
+    dtype: Any = np.float32,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``X[T, n, d]`` from a Mesa model's agent-level data: ``source`` is a model with a
+    ``datacollector`` or a ``mesa.DataCollector``, whose agent reporters
+    (``get_agent_vars_dataframe()``, indexed by step and agent) are pivoted by
+    :func:`from_long`. ``features``: reporter names (default: every numeric reporter);
+    integer values (Mesa's wealth) are cast. Returns ``(X, steps, agents)``.
+
+    >>> X, steps, agents = aumann.from_mesa(model, features=["wealth"])
+    >>> a = aumann.explain(X, "gini")
+    """
+    collector = getattr(source, "datacollector", source)
+    if not hasattr(collector, "get_agent_vars_dataframe"):
+        raise InputError(
+            f"from_mesa takes a Mesa model with a datacollector attribute or a "
+            f"mesa.DataCollector; got {type(source).__name__}"
+            + (" whose datacollector is None" if collector is None else "")
+        )
+    try:
+        frame = collector.get_agent_vars_dataframe()
+    except UserWarning as e:  # Mesa raises it where no agent reporter is defined
+        raise InputError(
+            f"the DataCollector has no agent-level data ({e}); give it agent reporters, "
+            "e.g. mesa.DataCollector(agent_reporters={'wealth': 'wealth'})"
+        ) from None
+    levels = [v for v in getattr(frame.index, "names", []) if v is not None]
+    # Before its first collect(), Mesa's agent table is all NaN, indexed by nothing.
+    if len(frame) == 0 or (len(levels) != 2 and bool(frame.isna().all(axis=None))):
+        raise InputError(
+            "the DataCollector has collected no agent data yet: call "
+            "model.datacollector.collect(model) in the model's step() and run some steps"
+        )
+    if len(levels) != 2:
+        raise InputError(
+            f"the DataCollector's agent table is indexed by {_names(levels)}; expected (step, "
+            "agent), as Mesa's get_agent_vars_dataframe() gives it"
+        )
+    if features is None:
+        import pandas as pd  # noqa: PLC0415 (Mesa's frames are pandas')
+
+        features = [c for c in frame.columns if pd.api.types.is_numeric_dtype(frame[c].dtype)]
+        if not features:
+            raise InputError(
+                f"none of the agent reporters is numeric; {_available(frame)}: pass features="
+            )
+    return from_long(
+        frame, step=levels[0], agent=levels[1], features=features, fill=fill, dtype=dtype
+    )
 
 
 class DeepSet:

@@ -412,6 +412,40 @@ def test_bad_input_gives_the_command_lines_message(tmp_path, x, indicator, metho
     assert ours.replace("X", "x.npy") in message or ours in message, (ours, message)
 
 
+def test_from_long_names_a_missing_column_and_lists_the_others():
+    table = {"Step": np.array([1, 1, 2]), "AgentID": np.array([1, 2, 1]), "wealth": np.ones(3)}
+    with pytest.raises(aumann.InputError) as info:
+        aumann.from_long(table, step="Step", agent="AgentID", features=["Wealth"])
+    assert "feature column 'Wealth'" in str(info.value)
+    assert "'Step', 'AgentID', 'wealth'" in str(info.value)
+    with pytest.raises(aumann.InputError, match="agent column 'agent_id'"):
+        aumann.from_long(table, step="Step", agent="agent_id", features=["wealth"])
+    pd = pytest.importorskip("pandas")
+    frame = pd.DataFrame(table).set_index(["Step", "AgentID"])  # as Mesa's DataCollector gives it
+    X, steps, agents = aumann.from_long(frame, step="Step", agent="AgentID", features=["wealth"])
+    assert X.shape == (2, 2, 1) and list(steps) == [1, 2] and list(agents) == [1, 2]
+    with pytest.raises(aumann.InputError) as info:
+        aumann.from_long(frame, step="step", agent="AgentID", features=["wealth"])
+    assert "columns are 'wealth' (and its index levels 'Step', 'AgentID')" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "table,kwargs,needle",
+    [
+        ({"s": [1, 2], "a": [1, 1], "w": [1.0, 2.0]}, {"fill": float("nan")}, "finite"),
+        ({"s": [1, 2], "a": [1, 1], "w": [1.0, 1e39]}, {}, "does not fit float32"),
+        ({"s": [1, 2], "a": [1, 1], "w": [1.0, 2.0, 3.0]}, {}, "has 3 rows"),
+        ({"s": [], "a": [], "w": []}, {}, "no rows"),
+        ({"s": [1, 2], "a": [1, 1], "w": ["x", "y"]}, {}, "expected numbers"),
+        ({"s": [1, 2], "a": [1, 1], "w": [1.0, 2.0]}, {"dtype": np.int64}, "float32 or float64"),
+    ],
+)
+def test_from_long_refuses_what_it_cannot_pivot(table, kwargs, needle):
+    table = {k: np.asarray(v) for k, v in table.items()}
+    with pytest.raises(aumann.InputError, match=needle):
+        aumann.from_long(table, step="s", agent="a", features="w", **kwargs)
+
+
 def test_an_unknown_baseline_name_lists_the_accepted_ones(tmp_path):
     x = np.random.default_rng(16).lognormal(size=(50, 3))
     with pytest.raises(aumann.InputError) as info:
