@@ -384,8 +384,8 @@ def explain(
     method, rule = _method_and_rule(method, rule)
     steps = _steps(_alias("steps", steps, "n_steps", n_steps))
     baseline = _alias("baseline", baseline, "baselines", baselines)
-    if threads is not None:
-        threads = _count("threads", threads)
+    if threads is not None:  # the engine's bound, as the command line documents it
+        threads = _count("threads", threads, 1, max(256, 4 * (os.cpu_count() or 1)))
     if isinstance(indicator, (str, os.PathLike)) and os.path.isdir(indicator):
         folder = Path(indicator)
         if (folder / "scenario.json").is_file():
@@ -768,7 +768,7 @@ def from_mesa(
         raise InputError(
             f"from_mesa takes a Mesa model with a datacollector attribute or a "
             f"mesa.DataCollector; got {type(source).__name__}"
-            + (" whose datacollector is None" if collector is None else "")
+            + (" whose datacollector is None" if hasattr(source, "datacollector") else "")
         )
     try:
         frame = collector.get_agent_vars_dataframe()

@@ -470,6 +470,7 @@ def test_an_unknown_baseline_name_lists_the_accepted_ones(tmp_path):
         (lambda x: aumann.attribute(x, "gini", steps=2**64), "from 1 to 1048576"),
         (lambda x: aumann.attribute(x, "gini", steps=3.5), "3.5"),
         (lambda x: aumann.attribute(x, "gini", threads=-2), "threads = -2"),
+        (lambda x: aumann.attribute(x, "gini", threads=10**6), "threads = 1000000"),
         (lambda x: aumann.compare(x, "gini", samples=-1), "samples = -1"),
         (lambda x: aumann.compare(x, "gini", seed=-1), "seed = -1: expected an integer from 0"),
         (lambda x: aumann.DeepSet(hidden=-8), "hidden = -8: expected an integer from 1 to 16384"),

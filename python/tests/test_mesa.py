@@ -114,8 +114,12 @@ def test_mesa_errors_list_what_is_there():
         aumann.from_long(frame, step="step", agent="AgentID", features=["Wealth"])
     message = str(info.value)
     assert "step column 'step'" in message and "'Step'" in message and "'AgentID'" in message
-    with pytest.raises(aumann.InputError, match="datacollector"):
+    with pytest.raises(aumann.InputError, match="datacollector attribute") as info:
         aumann.from_mesa(object())
+    assert "is None" not in str(info.value)
+    model.datacollector = None
+    with pytest.raises(aumann.InputError, match="whose datacollector is None"):
+        aumann.from_mesa(model)
     bare = mesa.Model(seed=1)
     bare.datacollector = mesa.DataCollector(model_reporters={"agents": lambda m: len(m.agents)})
     with pytest.raises(aumann.InputError, match="agent_reporters"):
