@@ -358,14 +358,14 @@ fn refuses_bad_options() {
         d,
         &with(&["--points", "0"]),
         &[],
-        &["--points", "at least 1", "got 0"],
+        &["--points", "at least 1 quadrature point,", "got 0"],
     );
     refuses(
         d,
         // The former name of --points is still accepted.
         &with(&["--rule", "trapezoid", "--steps", "1"]),
         &[],
-        &["--points", "at least 2", "trapezoid"],
+        &["--points", "at least 2 quadrature points,", "trapezoid"],
     );
     refuses(
         d,

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import optional
 
 import aumann
 
@@ -71,7 +72,7 @@ def test_efficiency_shares_and_shapes():
 
 
 def test_to_shap_is_additive():
-    shap = pytest.importorskip("shap", reason="shap is not installed: to_shap() not checked")
+    shap = optional("shap")
     a = aumann.explain(np.random.default_rng(2).lognormal(size=(300, 3)), "variance")
     e = a.to_shap()
     assert isinstance(e, shap.Explanation)
@@ -85,7 +86,7 @@ def test_to_shap_is_additive():
 @pytest.mark.parametrize(
     "x,kwargs,error,needle",
     [
-        (np.ones((10, 3), dtype=np.int64), {}, aumann.InputError, "float32 or float64"),
+        (np.ones((10, 3), dtype=np.complex64), {}, aumann.InputError, "float32 or float64"),
         (np.ones((2, 2, 2, 2)), {}, aumann.InputError, "[n, d] or [T, n, d]"),
         (np.array([[1.0, np.nan], [2.0, 3.0]]), {}, aumann.InputError, "agent 0"),
         (np.ones((10, 3)), {"indicator": "entropy"}, aumann.InputError, "entropy"),
@@ -325,7 +326,9 @@ def test_large_arrays_go_to_the_engine_a_group_of_steps_at_a_time(monkeypatch):
         np.testing.assert_array_equal(grouped.values, ref.values)
         np.testing.assert_array_equal(grouped.output, ref.output)
         np.testing.assert_array_equal(grouped.base_values, ref.base_values)
-        assert grouped.summary["time_steps"] == 5
+        # The summary's key is "T", as the command line writes it.
+        assert grouped.summary["T"] == ref.summary["T"] == 5 and "time_steps" not in grouped.summary
+        assert grouped.summary["baseline"] == ref.summary["baseline"]
 
 
 def test_eval_is_evaluate():
@@ -407,3 +410,150 @@ def test_bad_input_gives_the_command_lines_message(tmp_path, x, indicator, metho
     # The CLI's line is "error: <message>" (with the file named where the library names X).
     message = cli.stderr.strip().removeprefix("error: ")
     assert ours.replace("X", "x.npy") in message or ours in message, (ours, message)
+
+
+def test_from_long_names_a_missing_column_and_lists_the_others():
+    table = {"Step": np.array([1, 1, 2]), "AgentID": np.array([1, 2, 1]), "wealth": np.ones(3)}
+    with pytest.raises(aumann.InputError) as info:
+        aumann.from_long(table, step="Step", agent="AgentID", features=["Wealth"])
+    assert "feature column 'Wealth'" in str(info.value)
+    assert "'Step', 'AgentID', 'wealth'" in str(info.value)
+    with pytest.raises(aumann.InputError, match="agent column 'agent_id'"):
+        aumann.from_long(table, step="Step", agent="agent_id", features=["wealth"])
+    pd = pytest.importorskip("pandas")
+    frame = pd.DataFrame(table).set_index(["Step", "AgentID"])  # as Mesa's DataCollector gives it
+    X, steps, agents = aumann.from_long(frame, step="Step", agent="AgentID", features=["wealth"])
+    assert X.shape == (2, 2, 1) and list(steps) == [1, 2] and list(agents) == [1, 2]
+    with pytest.raises(aumann.InputError) as info:
+        aumann.from_long(frame, step="step", agent="AgentID", features=["wealth"])
+    assert "columns are 'wealth' (and its index levels 'Step', 'AgentID')" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "table,kwargs,needle",
+    [
+        ({"s": [1, 2], "a": [1, 1], "w": [1.0, 2.0]}, {"fill": float("nan")}, "finite"),
+        ({"s": [1, 2], "a": [1, 1], "w": [1.0, 1e39]}, {}, "does not fit float32"),
+        ({"s": [1, 2], "a": [1, 1], "w": [1.0, 2.0, 3.0]}, {}, "has 3 rows"),
+        ({"s": [], "a": [], "w": []}, {}, "no rows"),
+        ({"s": [1, 2], "a": [1, 1], "w": ["x", "y"]}, {}, "expected numbers"),
+        ({"s": [1, 2], "a": [1, 1], "w": [1.0, 2.0]}, {"dtype": np.int64}, "float32 or float64"),
+    ],
+)
+def test_from_long_refuses_what_it_cannot_pivot(table, kwargs, needle):
+    table = {k: np.asarray(v) for k, v in table.items()}
+    with pytest.raises(aumann.InputError, match=needle):
+        aumann.from_long(table, step="s", agent="a", features="w", **kwargs)
+
+
+def test_an_unknown_baseline_name_lists_the_accepted_ones(tmp_path):
+    x = np.random.default_rng(16).lognormal(size=(50, 3))
+    with pytest.raises(aumann.InputError) as info:
+        aumann.attribute(x, "gini", baseline="median")
+    message = str(info.value)
+    assert "'median'" in message and "zero, mean, first" in message and ".npy" in message
+    assert "No such file" not in message
+    with pytest.raises(aumann.InputError, match="zero, mean, first"):
+        aumann.compare(x[:10], "gini", baseline="median")
+    np.save(tmp_path / "b.npy", np.full(3, 0.25))  # a file is still a baseline
+    np.testing.assert_array_equal(
+        aumann.attribute(x, "gini", baseline=str(tmp_path / "b.npy")),
+        aumann.attribute(x, "gini", baseline=np.full(3, 0.25)),
+    )
+
+
+@pytest.mark.parametrize(
+    "call,needle",
+    [
+        (lambda x: aumann.attribute(x, "gini", steps=-1), "steps (quadrature points) = -1"),
+        (lambda x: aumann.attribute(x, "gini", n_steps=-5), "= -5"),
+        (lambda x: aumann.attribute(x, "gini", steps=2**64), "from 1 to 1048576"),
+        (lambda x: aumann.attribute(x, "gini", steps=3.5), "3.5"),
+        (lambda x: aumann.attribute(x, "gini", threads=-2), "threads = -2"),
+        (lambda x: aumann.attribute(x, "gini", threads=10**6), "threads = 1000000"),
+        (lambda x: aumann.compare(x, "gini", samples=-1), "samples = -1"),
+        (lambda x: aumann.compare(x, "gini", seed=-1), "seed = -1: expected an integer from 0"),
+        (lambda x: aumann.DeepSet(hidden=-8), "hidden = -8: expected an integer from 1 to 16384"),
+        (lambda x: aumann.DeepSet(depth=0), "depth = 0"),
+        (lambda x: aumann.DeepSet().fit(x[None].repeat(4, 0), target_indicator="variance",
+                                        epochs=-1), "epochs = -1"),
+        (lambda x: aumann.study("/nonexistent/out", agents=-10), "agents = -10"),
+        (lambda x: aumann.study("/nonexistent/out", sizes=(100, -3)), "sizes = -3"),
+        (lambda x: aumann.explain_scenario("/nonexistent", step=-1), "step = -1"),
+    ],
+)
+def test_negative_counts_name_the_value_and_the_range(call, needle):
+    x = np.random.default_rng(17).lognormal(size=(10, 3))
+    with pytest.raises(aumann.InputError) as info:
+        call(x)
+    assert needle in str(info.value)
+    assert "expected an integer from" in str(info.value)
+
+
+def test_shares_name_the_steps_without_a_macro_change():
+    x = np.random.default_rng(18).lognormal(size=(4, 50, 3))
+    x[2] = 1.0  # every agent alike at step 2: no dispersion, V(x) = V(0) = 0
+    a = aumann.explain(x, "variance")
+    with pytest.raises(aumann.InputError) as info:
+        a.shares()
+    assert "at step 2:" in str(info.value) and "V(x) = V(b)" in str(info.value)
+    ok = aumann.explain(x[[0, 1, 3]], "variance").shares()
+    np.testing.assert_allclose(ok.sum(axis=1), 1.0, rtol=1e-5)
+    # A change far below φ's scale would overflow the shares: named too.
+    tiny = aumann.Attribution(
+        np.array([[1e300, -1e300], [1.0, 1.0]]),
+        {"v_x": [1e-300, 2.0], "v_b": [0.0, 0.0], "efficiency_gap": [0.0, 0.0]},
+    )
+    with pytest.raises(aumann.InputError, match="shares overflow at step 0"):
+        tiny.shares()
+
+
+@pytest.mark.parametrize("rule,steps,needle", [("midpoint", 0, "at least 1 quadrature point, got 0"),
+                                               ("trapezoid", 1, "at least 2 quadrature points, got 1")])
+def test_too_few_points_is_grammatical(rule, steps, needle):
+    with pytest.raises(aumann.InputError) as info:
+        aumann.attribute(np.ones((5, 3)), "variance", rule=rule, steps=steps)
+    assert needle in str(info.value)
+
+
+def test_the_summary_of_a_large_input_is_the_whole_inputs(monkeypatch):
+    """Above 64 MiB the steps go to the engine in groups; the summary is still the whole
+    run's: its T, its per-step values, its time."""
+    n = (64 << 20) // (6 * 8) + 1000  # 6 steps of one float64 feature: just over 64 MiB
+    x = np.random.default_rng(19).lognormal(size=(6, n, 1))
+    assert x.nbytes > aumann._CHUNK_BYTES
+    a = aumann.explain(x, "gini")
+    s = a.summary
+    assert s["T"] == 6 and s["n"] == n and len(s["v_x"]) == 6 and a.values.shape == (6, n)
+    assert s["seconds_total"] > 0 and s["seconds_total"] >= s["seconds_attribution"] > 0
+    assert s["baseline"] == "zero"
+    monkeypatch.setattr(aumann, "_CHUNK_BYTES", 1 << 40)  # in one piece, for reference
+    whole = aumann.explain(x, "gini")
+    for key in ("T", "n", "d", "v_x", "v_b", "efficiency_gap", "baseline"):
+        assert s[key] == whole.summary[key], key
+    assert whole.summary["seconds_total"] > 0
+
+
+WGPU_CHILD = """
+import numpy as np, aumann
+try:
+    aumann.attribute(np.random.default_rng(0).lognormal(size=(100, 3)).astype(np.float32),
+                     "variance", backend="wgpu")
+    print("ran on wgpu")
+except aumann.BackendError as e:
+    print("no wgpu:", e)
+"""
+
+
+def test_the_gpu_backend_does_not_complain_about_xdg_runtime_dir():
+    """Without XDG_RUNTIME_DIR the Vulkan drivers' window-system probe printed "XDG_RUNTIME_DIR
+    is invalid or not set" once per driver; the package points it at a private folder."""
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "XDG_RUNTIME_DIR"}
+    done = subprocess.run(
+        [sys.executable, "-c", WGPU_CHILD], capture_output=True, text=True, timeout=600, env=env
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "XDG_RUNTIME_DIR" not in done.stderr, done.stderr
+    assert done.stdout.startswith(("ran on wgpu", "no wgpu:")), done.stdout

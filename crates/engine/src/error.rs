@@ -152,7 +152,10 @@ pub enum Error {
         choices: Vec<&'static str>,
     },
     /// A quadrature rule with fewer points than it needs.
-    #[error("the {rule} rule needs at least {need} quadrature points, got {got}")]
+    #[error(
+        "the {rule} rule needs at least {need} quadrature {}, got {got}",
+        if *need == 1 { "point" } else { "points" }
+    )]
     TooFewPoints {
         /// The rule's name.
         rule: &'static str,
