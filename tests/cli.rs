@@ -326,7 +326,7 @@ fn refuses_inputs_outside_an_indicators_domain() {
             &["shares are undefined at step 0"],
         );
     }
-    // The exact gini needs one baseline composite for all agents.
+    // The Gini coefficient is undefined where the mean composite is zero.
     write_npy(d, "x.npy", &[2, 4, 2], good(16, 1));
     refuses(
         d,
@@ -335,14 +335,10 @@ fn refuses_inputs_outside_an_indicators_domain() {
             "--features",
             "x.npy",
             "--indicator",
-            "gini",
-            "--baseline",
-            "first",
-            "--method",
-            "exact",
+            "gini_coefficient",
         ],
         &[],
-        &["gini", "same baseline composite", "path method"],
+        &["gini_coefficient", "step 0", "positive mean", "baseline"],
     );
 }
 

@@ -227,9 +227,13 @@ fn autodiff_route_matches_the_closed_forms() {
     for spec in [BaselineSpec::Zero, BaselineSpec::Mean, BaselineSpec::First] {
         let b = Baseline::resolve(&spec, &x).unwrap();
         for kind in Analytic::ALL {
-            let Ok(exact) = aumann::exact::attribute(kind, &x, &b) else {
-                continue; // the Gini along per-agent baselines: no closed form
-            };
+            if kind == Analytic::Gini && spec == BaselineSpec::First {
+                // Its integrand jumps where ranks cross, which a 32-point rule resolves only
+                // to O(1/m); the exact path is checked against piecewise quadrature in
+                // inequality.rs and the kernel's tests.
+                continue;
+            }
+            let exact = aumann::exact::attribute(kind, &x, &b).unwrap();
             let got = path_run(
                 through_autodiff(kind).as_ref(),
                 &x,
@@ -281,7 +285,14 @@ fn host_routes_equal_the_autodiff_route() {
                 let host = run(aumann::indicators::analytic(kind).as_ref());
                 let autodiff = run(through_autodiff(kind).as_ref());
                 let err = max_rel_err(&host.phi, &autodiff.phi);
-                assert!(err < 1e-12, "{kind:?} {spec} f64 {}: φ {err:e}", x.is_f64());
+                // Along per-agent baselines the Gini's host route integrates exactly between
+                // the crossings, which the rule does not: only the values are compared.
+                let crossing = kind == Analytic::Gini && spec == BaselineSpec::First;
+                assert!(
+                    crossing || err < 1e-12,
+                    "{kind:?} {spec} f64 {}: φ {err:e}",
+                    x.is_f64()
+                );
                 // Relative to V(x): V(b) may be zero, or rounding away from it.
                 let scale = autodiff.v_x.iter().fold(0.0f64, |m, v| m.max(v.abs()));
                 for (h, a) in [(&host.v_x, &autodiff.v_x), (&host.v_b, &autodiff.v_b)] {

@@ -221,7 +221,8 @@ pub fn value<X: Real>(indicator: Analytic, x: &[X], d: usize) -> Result<f64> {
                 c.sort_unstable_by(f64::total_cmp);
             }
             // Σ_{i≠j} |c_i − c_j| = 2 Σ_k (2k − n − 1) c_(k), k 1-based over the sorted values.
-            let s = sum_by(n, |k| (2.0 * (k + 1) as f64 - nf - 1.0) * c[k]);
+            // The weights sum to zero: from the smallest value, equal composites give 0 exactly.
+            let s = sum_by(n, |k| (2.0 * (k + 1) as f64 - nf - 1.0) * (c[k] - c[0]));
             2.0 * s / (nf * (nf - 1.0))
         }
     })

@@ -122,7 +122,7 @@ pub fn coefficient(
         m1: mean(c) - mean(beta),
     };
     for (at, m) in [("baseline", line.m0), ("features", line.m0 + line.m1)] {
-        if !(m > 0.0) {
+        if m.is_nan() || m <= 0.0 {
             return Err(GiniPathError::NonPositiveMean { at, mean: m });
         }
     }
@@ -155,8 +155,9 @@ pub fn coefficient_value(c: &[f64]) -> f64 {
     let n = c.len() as f64;
     let mut sorted = c.to_vec();
     sorted.sort_unstable_by(f64::total_cmp);
+    // The weights sum to zero: from the smallest value, equal composites give 0 exactly.
     let spread = crate::sum::sum_by(sorted.len(), |k| {
-        (2.0 * (k + 1) as f64 - n - 1.0) * sorted[k]
+        (2.0 * (k + 1) as f64 - n - 1.0) * (sorted[k] - sorted[0])
     });
     spread / (n * crate::sum::pairwise(c))
 }
@@ -395,22 +396,13 @@ mod tests {
             }
         }
         cuts.sort_by(f64::total_cmp);
-        let nodes = [
-            (-0.9602898564975363, 0.1012285362903763),
-            (-0.7966664774136267, 0.2223810344533745),
-            (-0.5255324099163290, 0.3137066458778873),
-            (-0.1834346424956498, 0.3626837833783620),
-            (0.1834346424956498, 0.3626837833783620),
-            (0.5255324099163290, 0.3137066458778873),
-            (0.7966664774136267, 0.2223810344533745),
-            (0.9602898564975363, 0.1012285362903763),
-        ];
+        let (nodes, weights) = crate::quadrature::gauss_legendre(8);
         let scale = 2.0 / (nf * (nf - 1.0));
         let mut phi = vec![0.0; n];
         for piece in cuts.windows(2) {
             let (lo, hi) = (piece[0], piece[1]);
-            for (x, w) in nodes {
-                let alpha = lo + (hi - lo) * (x + 1.0) / 2.0;
+            for (&x, &w) in nodes.iter().zip(&weights) {
+                let alpha = lo + (hi - lo) * x;
                 let z: Vec<f64> = (0..n).map(|i| beta[i] + alpha * (c[i] - beta[i])).collect();
                 let rank = midranks(&z);
                 let mu = z.iter().sum::<f64>() / nf;
@@ -421,7 +413,7 @@ mod tests {
                         false => wi,
                         true => (nf - 1.0) / (2.0 * nf) * (wi / mu - d / (nf * mu * mu)),
                     };
-                    phi[i] += w * (hi - lo) / 2.0 * g * (c[i] - beta[i]);
+                    phi[i] += w * (hi - lo) * g * (c[i] - beta[i]);
                 }
             }
         }

@@ -67,7 +67,7 @@ _RULES = {
 }
 # Captum's rules that sample one end of every interval: the engine has no such rule.
 _NO_EQUIVALENT = ("riemann_left", "riemann_right")
-_BASELINES = ("zero", "mean", "first")
+_BASELINES = ("zero", "mean", "first", "previous")
 
 # Counts travel to the engine as unsigned 64-bit integers; documented maxima are checked there
 # (and named here where the package knows them).
@@ -360,13 +360,20 @@ def explain(
 
     ``X``: float32 or float64; integer and boolean arrays are cast to float64, and a float
     array in the non-native byte order is read in the native one (float32 stays float32).
-    ``indicator``: ``linear``, ``mult``, ``variance``, ``gini``, ``deepset`` (with ``model``,
+    ``indicator``: ``linear``, ``mult``, ``variance``, ``gini`` (the Gini *mean difference*
+    Σ_{i≠j}|c_i − c_j|/(n(n−1)) of the composite c_i = Σ_k x_ik, about 2μ times the
+    coefficient), ``gini_coefficient`` (the Gini coefficient Σ_ij|c_i − c_j|/(2n²μ), as Mesa's
+    ``compute_gini`` computes it; scale-invariant, so it needs a baseline with a positive mean:
+    ``mean`` gives Σφ = G, ``previous`` each step's change), ``deepset`` (with ``model``,
     a model folder of ``aumann train``), a :class:`DeepSet`, a model folder, or a scenario
     folder of ``aumann simulate`` (with ``X=None``: its static risk at every step, see
     :func:`explain_scenario` for the rollout risk and one run or step).
-    ``baseline``: ``zero`` (the default), ``mean``, ``first``, a ``.npy`` path, an array
+    ``baseline``: ``zero`` (the default), ``mean``, ``first``, ``previous`` (the previous
+    step's features: what each step's change did), a ``.npy`` path, an array
     (``[d]``, ``[n, d]`` or ``[T, n, d]``, cast to float64 as X is) or a number (every
-    coordinate; 0 is ``zero``). ``method``: ``path`` (the path integral) or ``exact`` (closed
+    coordinate; 0 is ``zero``). A step whose attributions miss V(x) − V(b) by more than 1e-3
+    of it raises a ``RuntimeWarning`` naming the step and the remedy. The Gini forms are
+    exact from any baseline on the CPU backends, whatever the rule. ``method``: ``path`` (the path integral) or ``exact`` (closed
     form). ``rule``: ``midpoint`` (the default), ``trapezoid``, ``gauss``; ``steps``: the
     number of quadrature points (default 32, at most 2²⁰). ``precision`` defaults to X's
     dtype (float64 for a cast array). ``progress``: ``True`` for a tqdm bar (when tqdm is
@@ -437,7 +444,28 @@ def explain(
         if bar is not None:
             bar.close()
     a.summary["seconds_total"] = time.perf_counter() - start
+    _warn_inefficient(a.summary)
     return a
+
+
+# A relative efficiency gap above this is warned about (the engine's EFFICIENCY_WARNING).
+_EFFICIENCY_WARNING = 1e-3
+
+
+def _warn_inefficient(summary: dict[str, Any]) -> None:
+    """A ``RuntimeWarning`` for every step whose attributions miss V(x) − V(b) by more than
+    1e-3 of it: the quadrature has not converged there."""
+    import warnings  # noqa: PLC0415
+
+    for t, gap in enumerate(summary.get("relative_efficiency_gap") or []):
+        if gap is not None and (gap > _EFFICIENCY_WARNING or gap != gap):
+            warnings.warn(
+                f"step {t}: the attributions miss V(x) − V(b) by {gap:.2e} of it (more than "
+                f"{_EFFICIENCY_WARNING:g}); use more quadrature points (steps=) or the Gauss–"
+                "Legendre rule (rule='gauss'), or an indicator's exact route where it has one",
+                RuntimeWarning,
+                stacklevel=3,
+            )
 
 
 class Explainer:
@@ -496,7 +524,7 @@ def _run(X, args, baseline, baseline_array, progress):
 def _explain_by_steps(X, args, baseline, baseline_array, progress) -> Attribution:
     T = X.shape[0]
     name = baseline
-    if baseline not in ("zero", "mean", "first", "array"):  # a file
+    if baseline not in (*_BASELINES, "array"):  # a file
         try:
             loaded = np.load(baseline)
         except (OSError, ValueError) as e:
@@ -504,6 +532,9 @@ def _explain_by_steps(X, args, baseline, baseline_array, progress) -> Attributio
         baseline_array, baseline = _float_array(loaded, f"baseline {name}", np.float64), "array"
     if baseline == "first":
         baseline_array, baseline = X[0].astype(np.float64), "array"
+    if baseline == "previous":
+        previous = np.concatenate((X[:1], X[:-1]))
+        baseline_array, baseline = previous.astype(np.float64), "array"
     per_group = max(1, _CHUNK_BYTES // X[0].nbytes)
     groups = [(t, min(T, t + per_group)) for t in range(0, T, per_group)]
     values = None
@@ -945,8 +976,8 @@ def compare(
     Methods: ``as-exact``, ``as-path``, ``loo``, ``shapley-sampled``,
     ``shapley-sampled-plain``, ``banzhaf-sampled``, ``shapley-exact``, ``banzhaf-exact`` (the
     exact coalition methods up to a few dozen agents). ``X`` as in :func:`explain`;
-    ``baseline`` (or Captum's ``baselines``): ``zero`` (the default), ``mean``, ``first`` or a
-    ``.npy`` path."""
+    ``baseline`` (or Captum's ``baselines``): ``zero`` (the default), ``mean``, ``first``,
+    ``previous`` or a ``.npy`` path."""
     X = _features(X)
     baseline = _alias("baseline", baseline, "baselines", baselines)
     if isinstance(baseline, os.PathLike):

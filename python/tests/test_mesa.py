@@ -127,3 +127,36 @@ def test_mesa_errors_list_what_is_there():
     fresh = MoneyModel(5, seed=1)
     with pytest.raises(aumann.InputError, match="collected no agent data"):
         aumann.from_mesa(fresh)
+
+
+def test_the_gini_coefficient_is_mesas_and_exact_from_any_baseline():
+    model = simulate(n=80, steps=30, seed=5)
+    X, _, _ = aumann.from_mesa(model, features=["Wealth"], dtype=np.float64)
+    mesa_gini = model.datacollector.get_model_vars_dataframe()["Gini"].to_numpy()
+    np.testing.assert_allclose(aumann.evaluate(X, "gini_coefficient"), mesa_gini, atol=1e-12)
+    for baseline in ("mean", "first", "previous"):
+        a = aumann.explain(X, "gini_coefficient", baseline=baseline, rule="midpoint", steps=8)
+        change = a.output - a.base_values
+        moved = np.abs(change) > 1e-12
+        gap = np.abs(a.values.sum(axis=1) - change)
+        assert np.all(gap[moved] <= 1e-6 * np.abs(change[moved])), (baseline, gap.max())
+        if baseline == "mean":  # everyone equal has no inequality: the parts add up to G
+            np.testing.assert_allclose(a.values.sum(axis=1), mesa_gini, atol=1e-12)
+    # A zero baseline has no Gini coefficient: refused with the remedy.
+    with pytest.raises(aumann.AumannError, match="positive mean"):
+        aumann.explain(X, "gini_coefficient")
+
+
+def test_a_step_that_misses_its_change_is_warned_about():
+    model = simulate(n=50, steps=12, seed=2)
+    X, _, _ = aumann.from_mesa(model, features=["Wealth"], dtype=np.float64)
+    grown = X * (1 + 0.5 * np.arange(len(X)))[:, None, None] + 1  # the mean moves
+    with pytest.warns(RuntimeWarning, match=r"step \d+: .* quadrature points") as caught:
+        aumann.explain(grown, "mult", baseline="previous", rule="midpoint", steps=1)
+    steps = {str(w.message).split(":")[0] for w in caught}
+    assert len(steps) == len(caught)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        aumann.explain(X, "gini_coefficient", baseline="previous", steps=1)

@@ -184,7 +184,12 @@ fn ascending(
 /// `V = Σ_k w(k) c_(k)` of sorted composites.
 fn value_of(sorted: &Ascending) -> f64 {
     let weight = rank_weight(sorted.len());
-    sum_by(sorted.len(), |k| weight((k + 1) as f64) * sorted.value(k))
+    // The weights sum to zero: measured from the smallest composite, equal composites give
+    // exactly zero instead of the rounding of Σ_k w(k) times their value.
+    let least = sorted.value(0);
+    sum_by(sorted.len(), |k| {
+        weight((k + 1) as f64) * (sorted.value(k) - least)
+    })
 }
 
 /// The baseline composite `B` every agent of `step` shares, if they do.

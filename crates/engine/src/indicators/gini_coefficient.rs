@@ -73,8 +73,8 @@ impl Indicator for GiniCoefficient {
         let (xm, bm) = (means(x)?, means(b)?);
         Ok((0..xm.len()).find_map(|row| {
             let (at, mean) = match (xm[row], bm[row.min(bm.len() - 1)]) {
-                (m, _) if !(m > 0.0) => ("features", m),
-                (_, m) if !(m > 0.0) => ("baseline", m),
+                (m, _) if m.is_nan() || m <= 0.0 => ("features", m),
+                (_, m) if m.is_nan() || m <= 0.0 => ("baseline", m),
                 _ => return None,
             };
             let reason = GiniPathError::NonPositiveMean { at, mean }.to_string();

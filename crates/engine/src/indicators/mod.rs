@@ -543,7 +543,15 @@ mod tests {
     #[test]
     fn registry_names_are_unique_and_parse_back() {
         let names = IndicatorKind::labels();
-        assert_eq!(names, ["linear", "mult", "variance", "gini", "deepset"]);
+        let want = [
+            "linear",
+            "mult",
+            "variance",
+            "gini",
+            "gini_coefficient",
+            "deepset",
+        ];
+        assert_eq!(names, want);
         for name in &names {
             let spec: IndicatorSpec = name.parse().unwrap();
             assert_eq!(spec.name(), *name);
@@ -551,7 +559,8 @@ mod tests {
         let e = "entropy".parse::<IndicatorSpec>().unwrap_err().to_string();
         assert_eq!(
             e,
-            "unknown indicator 'entropy'; choose one of linear, mult, variance, gini, deepset"
+            "unknown indicator 'entropy'; choose one of linear, mult, variance, gini, \
+             gini_coefficient, deepset"
         );
     }
 
