@@ -474,8 +474,11 @@ pub trait Scenario: Send + Sync {
         step: usize,
     ) -> Result<Box<dyn Indicator>>;
 
-    /// The rollout horizon `H` of its rollout risk.
-    fn horizon(&self) -> usize;
+    /// The rollout horizon `H` of its rollout risk (the default: 0, for a scenario that does
+    /// not say; what a re-simulation reads `H` steps ahead).
+    fn horizon(&self) -> usize {
+        0
+    }
 
     /// Simulate run `run` again through step `last` (possibly past the original end) with
     /// `held` agents at their baseline action: a one-run simulation of `last + 1` steps, or
