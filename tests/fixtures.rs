@@ -153,22 +153,6 @@ fn undefined_shares_are_an_error_not_a_nan() {
     assert!(max_rel_err(&var.shares().unwrap(), &expected) < 1e-12);
 }
 
-/// An indicator through the general route: its `forward` differentiated by burn's autodiff,
-/// whatever route of its own it has.
-struct Autodiff(Box<dyn Indicator>);
-
-impl Indicator for Autodiff {
-    fn name(&self) -> &str {
-        self.0.name()
-    }
-    fn min_agents(&self) -> usize {
-        self.0.min_agents()
-    }
-    fn forward(&self, z: Tensor<3>) -> aumann::Result<Tensor<1>> {
-        self.0.forward(z)
-    }
-}
-
 /// The Gini mean difference as its definition, `Σ_{i≠j} |c_i − c_j| / (n(n−1))`, over every
 /// pair: no ranks (the library's Gini and its closed form share the midrank kernel). Its
 /// autodiff gradient, `Σ_j sign(c_i − c_j) · 2/(n(n−1))`, counts a tie as neither side, which

@@ -4,9 +4,9 @@
 
 use aumann::indicators::gini::Gini;
 use aumann::indicators::gini_coefficient::GiniCoefficient;
-use aumann::indicators::{DomainError, Indicator};
+
+use crate::common::Autodiff;
 use aumann::prelude::*;
-use burn::tensor::Tensor;
 use rand::{RngExt, SeedableRng};
 
 /// Mesa-like wealth: `steps` steps of `n` agents' integer wealth, one coordinate, starting at
@@ -55,25 +55,6 @@ fn mesa_gini(wealth: &[f64]) -> f64 {
         .sum::<f64>()
         / (n * x.iter().sum::<f64>());
     1.0 + 1.0 / n - 2.0 * b
-}
-
-/// The same indicator without its host route: the engine differentiates the tensor program
-/// at the rule's points (the route every non-CPU backend takes).
-struct AtThePoints<'a>(&'a dyn Indicator);
-
-impl Indicator for AtThePoints<'_> {
-    fn name(&self) -> &str {
-        self.0.name()
-    }
-    fn min_agents(&self) -> usize {
-        self.0.min_agents()
-    }
-    fn forward(&self, z: Tensor<3>) -> aumann::Result<Tensor<1>> {
-        self.0.forward(z)
-    }
-    fn check_domain(&self, x: &Tensor<3>, b: &Tensor<3>) -> aumann::Result<Option<DomainError>> {
-        self.0.check_domain(x, b)
-    }
 }
 
 fn attribute(
@@ -156,7 +137,7 @@ fn the_exact_route_agrees_with_a_fine_rule() {
         (growing(3, 40, 3), BaselineSpec::Previous, 2e-5),
     ] {
         let exact = attribute(&g, &x, &spec, Rule::GaussLegendre, 16).unwrap();
-        let fine = attribute(&AtThePoints(&g), &x, &spec, Rule::GaussLegendre, 4096).unwrap();
+        let fine = attribute(&Autodiff(Box::new(g)), &x, &spec, Rule::GaussLegendre, 4096).unwrap();
         let worst = (exact.phi.iter().zip(&fine.phi))
             .map(|(a, b)| (a - b).abs())
             .fold(0.0, f64::max);
@@ -205,7 +186,7 @@ fn the_mean_difference_is_exact_step_to_step() {
 fn inefficient_steps_are_warned_about() {
     let x = boltzmann(4, 50, 6);
     let a = attribute(
-        &AtThePoints(&GiniCoefficient),
+        &Autodiff(Box::new(GiniCoefficient)),
         &x,
         &BaselineSpec::Previous,
         Rule::Midpoint,

@@ -216,3 +216,27 @@ pub fn sample_lines() -> Vec<String> {
         })
         .collect()
 }
+
+/// An indicator through the general route: its `forward` (and its domain check)
+/// differentiated by burn's autodiff at the rule's points, whatever route of its own it has
+/// (the route every non-CPU backend takes).
+pub struct Autodiff(pub Box<dyn aumann::indicators::Indicator>);
+
+impl aumann::indicators::Indicator for Autodiff {
+    fn name(&self) -> &str {
+        self.0.name()
+    }
+    fn min_agents(&self) -> usize {
+        self.0.min_agents()
+    }
+    fn forward(&self, z: burn::tensor::Tensor<3>) -> aumann::Result<burn::tensor::Tensor<1>> {
+        self.0.forward(z)
+    }
+    fn check_domain(
+        &self,
+        x: &burn::tensor::Tensor<3>,
+        b: &burn::tensor::Tensor<3>,
+    ) -> aumann::Result<Option<aumann::indicators::DomainError>> {
+        self.0.check_domain(x, b)
+    }
+}
