@@ -91,21 +91,6 @@ fn every_rule_is_exact_on_linear() {
     }
 }
 
-/// An indicator with only its tensor program: the engine's autodiff route, one pass per point.
-struct Plain<'a>(&'a dyn Indicator);
-
-impl Indicator for Plain<'_> {
-    fn name(&self) -> &str {
-        self.0.name()
-    }
-    fn min_agents(&self) -> usize {
-        self.0.min_agents()
-    }
-    fn forward(&self, z: burn::tensor::Tensor<3>) -> aumann::Result<burn::tensor::Tensor<1>> {
-        self.0.forward(z)
-    }
-}
-
 /// The analytic indicators' integrated gradients along the path (closed-form sums over the
 /// points) equal the autodiff route point by point, for both rules, from a zero and a mean
 /// baseline, on every backend.
@@ -128,9 +113,9 @@ fn integrated_gradients_equal_autodiff(backend: Backend) {
             if backend == Backend::Wgpu && kind == Analytic::Mult {
                 continue; // f64 log on Vulkan (see aumann::ops); f32 covered by the fixtures
             }
+            let plain = crate::common::Autodiff(analytic(kind));
             for (rule, m) in [(Rule::Midpoint, 16), (Rule::GaussLegendre, 8)] {
                 let a = path_run(structured.as_ref(), &x, &b, rule, m, precision, &device);
-                let plain = Plain(structured.as_ref());
                 let r = path_run(&plain, &x, &b, rule, m, precision, &device);
                 let err = max_rel_err(&a.phi, &r.phi);
                 assert!(err < tol, "{backend:?} {kind:?} {spec:?} {rule:?}: {err:e}");
