@@ -177,7 +177,11 @@ impl IndicatorFlags {
     /// The registry indicator `kind` with the model given.
     pub fn spec(&self, kind: IndicatorKind) -> aumann::indicators::IndicatorSpec {
         let model = self.model.clone();
-        aumann::indicators::IndicatorSpec { kind, model }
+        aumann::indicators::IndicatorSpec {
+            kind,
+            model,
+            formula: None,
+        }
     }
 }
 
