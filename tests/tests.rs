@@ -13,6 +13,7 @@ mod convergence;
 mod deepset;
 mod faithfulness;
 mod fixtures;
+mod formula;
 mod fuzz;
 mod fuzz_ingest;
 mod hostile;

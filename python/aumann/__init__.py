@@ -40,6 +40,8 @@ __all__ = [
     "study",
     "compare",
     "explain_scenario",
+    "Formula",
+    "formula",
 ]
 
 
@@ -407,10 +409,15 @@ def explain(
             a = _scenario_attribution(folder, rule, steps, backend, precision, progress)
             a.summary["seconds_total"] = time.perf_counter() - start
             return a
-        indicator, model = "deepset", str(folder)
+        if (folder / "indicator.json").is_file():
+            indicator = Formula.load(folder)
+        else:
+            indicator, model = "deepset", str(folder)
     X = _features(X)
     if isinstance(indicator, DeepSet):
         indicator, model = "deepset", indicator._folder()
+    if isinstance(indicator, Formula):
+        indicator, model = "formula", indicator.definition
     baseline, baseline_array = _baseline(baseline, X.shape[-1] if X.ndim else 0)
     if model is not None and indicator == "variance":
         indicator = "deepset"
@@ -611,6 +618,8 @@ def evaluate(
     X = _features(X)
     if isinstance(indicator, DeepSet):
         indicator, model = "deepset", indicator._folder()
+    if isinstance(indicator, Formula):
+        indicator, model = "formula", indicator.definition
     if model is not None and indicator == "variance":
         indicator = "deepset"
     backend = _text("backend", backend)
@@ -1046,3 +1055,56 @@ def _scenario_attribution(folder, rule, steps, backend, precision, progress) -> 
         ).tolist(),
     }
     return Attribution(out["values"], summary)
+
+
+class Formula:
+    """A pooled indicator ``V = ρ(mean_i ψ(x_i))`` written as formulas: made by
+    :func:`formula` or :meth:`Formula.load`, attributed and evaluated like any indicator."""
+
+    def __init__(self, definition: str):
+        """``definition``: the JSON of an ``indicator.json``; checked (parsed and compiled)
+        here, its number of features when it meets X."""
+        self.definition: str = _call(_rust.check_formula, definition)
+        self.name: str = json.loads(self.definition)["name"]
+
+    @classmethod
+    def load(cls, directory: str | os.PathLike) -> Formula:
+        """The formula indicator in ``directory/indicator.json``."""
+        return cls((Path(directory) / "indicator.json").read_text())
+
+    def save(self, directory: str | os.PathLike) -> None:
+        """Write ``directory/indicator.json``, the folder ``aumann attribute --model`` reads."""
+        Path(directory).mkdir(parents=True, exist_ok=True)
+        (Path(directory) / "indicator.json").write_text(self.definition)
+
+    def __repr__(self) -> str:
+        return f"Formula({json.dumps(json.loads(self.definition))})"
+
+
+def formula(
+    psi: str | list[str] | dict[str, str],
+    rho: str,
+    *,
+    features: list[str] | None = None,
+    name: str = "formula",
+) -> Formula:
+    """A pooled indicator written as formulas (README, "Formula indicators"): ``psi``, one
+    expression over an agent's features, a list of them, or ``{name: expression}``; ``rho``,
+    an expression over their population means (``m0, m1, …`` or the names); ``features``, the
+    names of X's last axis (``x0, x1, …`` and their sum ``c`` are always there).
+
+    >>> poor = aumann.formula(psi={"poor": "sigmoid((0.1 - wealth) / 0.05)"}, rho="poor",
+    ...                       features=["wealth", "income"])
+    >>> aumann.explain(X, poor).values          # each agent's part in the share of the poor
+    """
+    if isinstance(psi, str):
+        psi = [psi]
+    spec: dict[str, Any] = {
+        "format": "aumann-formula/1",
+        "name": name,
+        "psi": dict(psi) if isinstance(psi, dict) else list(psi),
+        "rho": rho,
+    }
+    if features is not None:
+        spec["features"] = list(features)
+    return Formula(json.dumps(spec))

@@ -27,6 +27,7 @@ use aumann_engine::backend::{Backend, Precision};
 use aumann_engine::baseline::BaselineSpec;
 use aumann_engine::error::EngineCause;
 use aumann_engine::indicators::IndicatorSpec;
+use aumann_engine::indicators::formula::{Definition, Formula};
 use aumann_engine::run::Method;
 use aumann_methods::request::{BaselineChoice, Features, Request};
 
@@ -243,7 +244,8 @@ fn baseline_of(
     Ok(aumann_engine::baseline::Baseline::from_array(array))
 }
 
-/// An indicator as the package passes it: `(name, model folder or None)`.
+/// An indicator as the package passes it: `(name, model folder or None)`, or
+/// `("formula", its definition as JSON)`.
 #[derive(FromPyObject)]
 struct IndicatorArg(String, Option<String>);
 
@@ -251,9 +253,23 @@ impl IndicatorArg {
     /// The indicator it names.
     fn spec(self) -> PyResult<IndicatorSpec> {
         let mut spec: IndicatorSpec = self.0.parse().map_err(engine)?;
-        spec.model = self.1.map(Into::into);
+        match (spec.is_formula(), self.1) {
+            (true, Some(json)) => {
+                spec.formula = Some(Definition::from_json(&json).map_err(engine)?)
+            }
+            (_, model) => spec.model = model.map(Into::into),
+        }
         Ok(spec)
     }
+}
+
+/// `check_formula(definition JSON) -> the definition as the engine writes it`: a formula
+/// indicator read and compiled (its feature count is checked against the data later).
+#[pyfunction]
+fn check_formula(definition: &str) -> PyResult<String> {
+    let definition = Definition::from_json(definition).map_err(engine)?;
+    Formula::compile(&definition, None).map_err(engine)?;
+    Ok(definition.to_json())
 }
 
 /// `attribute(X, (indicator, model), baseline, method, rule, steps, backend, precision,
@@ -614,5 +630,6 @@ fn _rust(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("EngineError", m.py().get_type::<EngineError>())?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_function(wrap_pyfunction!(attribute, m)?)?;
+    m.add_function(wrap_pyfunction!(check_formula, m)?)?;
     Ok(())
 }

@@ -228,6 +228,18 @@ pub enum Error {
         /// What is wrong and what was expected.
         reason: String,
     },
+    /// A formula indicator's definition, or one of its expressions, that cannot be used.
+    #[error("formula {part}{}: {reason}", located(text, *column))]
+    Formula {
+        /// Which part: `definition`, `name`, `features`, `psi m1 (poor)`, `rho`.
+        part: String,
+        /// The text refused: the expression or the name (empty for the definition as a whole).
+        text: String,
+        /// Column of the offending character in `text`, from 1, where there is one.
+        column: Option<usize>,
+        /// What is wrong, and what was expected.
+        reason: String,
+    },
     /// A tensor could not be read back from the device.
     #[error("reading {what} back from the device failed: {source}")]
     Readback {
@@ -236,6 +248,31 @@ pub enum Error {
         /// burn's error.
         source: burn::tensor::DataError,
     },
+}
+
+/// ` "text", column c` for a message: at most 60 characters of `text`, around the column.
+fn located(text: &str, column: Option<usize>) -> String {
+    const HALF: usize = 30;
+    let chars: Vec<char> = (text.chars())
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    let centre = column.map_or(0, |c| c.saturating_sub(1));
+    let start = centre
+        .saturating_sub(HALF)
+        .min(chars.len().saturating_sub(2 * HALF));
+    let end = (start + 2 * HALF).min(chars.len());
+    let mut shown: String = chars[start..end].iter().collect();
+    if start > 0 {
+        shown.insert(0, '…');
+    }
+    if end < chars.len() {
+        shown.push('…');
+    }
+    match (text.is_empty(), column) {
+        (true, _) => String::new(),
+        (false, Some(c)) => format!(" \"{shown}\", column {c}"),
+        (false, None) => format!(" \"{shown}\""),
+    }
 }
 
 /// Why a value came out infinite or NaN in `precision`, and what to do.

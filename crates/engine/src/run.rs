@@ -113,16 +113,11 @@ impl RunConfig {
     ///
     /// # Errors
     /// [`Error::TooFewPoints`], [`Error::NoExactForm`] for the closed form of an indicator that
-    /// has none, [`Error::Missing`] for a learned indicator without its model,
-    /// [`Error::Parameter`] for zero threads.
+    /// has none, [`IndicatorSpec::validate`]'s errors (a learned indicator without its model, a
+    /// formula that does not compile), [`Error::Parameter`] for zero threads.
     pub fn validate(&self) -> Result<()> {
         self.path_options().check_points()?;
-        if self.indicator.needs_model() && self.indicator.model.is_none() {
-            return Err(Error::Missing {
-                indicator: self.indicator.name().into(),
-                what: "a model folder",
-            });
-        }
+        self.indicator.validate()?;
         if self.method == Method::Exact && self.indicator.exact().is_none() {
             return Err(Error::NoExactForm {
                 indicator: self.indicator.name().into(),
@@ -336,6 +331,9 @@ pub struct Summary {
     /// Its model folder.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub model: Option<String>,
+    /// A formula indicator's definition, where it was given as such.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub formula: Option<crate::indicators::formula::Definition>,
     /// `"path"` or `"exact"`.
     pub method: &'static str,
     /// The quadrature rule.
@@ -411,6 +409,7 @@ impl Summary {
                 .model
                 .as_ref()
                 .map(|m| m.display().to_string()),
+            formula: config.indicator.formula.clone(),
             method: config.method.name(),
             rule: config.rule.name(),
             points: config.points,

@@ -146,6 +146,7 @@ impl Request {
         let unused = IndicatorSpec {
             kind: IndicatorKind::choices()[0],
             model: None,
+            formula: None,
         };
         Self {
             subject: Subject::Scenario { folder, target },

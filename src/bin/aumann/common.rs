@@ -9,7 +9,8 @@ use aumann::Error;
 use aumann::backend::{Backend, Precision};
 use aumann::choice::Choice;
 use aumann::error::EngineCause;
-use aumann::indicators::IndicatorKind;
+use aumann::indicators::formula::{self, Definition, Formula};
+use aumann::indicators::{IndicatorKind, IndicatorSpec};
 use aumann::scenario::Horizon;
 use clap::builder::{PossibleValue, TypedValueParser};
 use clap::error::ErrorKind;
@@ -48,6 +49,35 @@ impl<T: Choice> TypedValueParser for ChoiceParser<T> {
 
     fn possible_values(&self) -> Option<Box<dyn Iterator<Item = PossibleValue> + '_>> {
         Some(Box::new(T::labels().into_iter().map(PossibleValue::new)))
+    }
+}
+
+/// clap's parser for `--formula`: the text read and compiled (the number of features is
+/// checked against the data later); a refusal gives the library's message after the flag,
+/// without echoing the whole text.
+#[derive(Clone)]
+pub struct FormulaParser;
+
+impl TypedValueParser for FormulaParser {
+    type Value = Definition;
+
+    fn parse_ref(
+        &self,
+        cmd: &Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<Definition, clap::Error> {
+        let flag = arg.map_or_else(|| "...".to_string(), ToString::to_string);
+        let refuse = |reason: String| {
+            clap::Error::raw(ErrorKind::ValueValidation, format!("'{flag}': {reason}\n"))
+                .with_cmd(cmd)
+        };
+        let text = value
+            .to_str()
+            .ok_or_else(|| refuse("the formula is not UTF-8 text".into()))?;
+        let definition: Definition = text.parse().map_err(|e: Error| refuse(e.to_string()))?;
+        Formula::compile(&definition, None).map_err(|e| refuse(e.to_string()))?;
+        Ok(definition)
     }
 }
 
@@ -131,6 +161,13 @@ pub fn with_flags(err: impl EngineCause) -> anyhow::Error {
             precision: Precision::F32,
             ..
         }) => " (--precision f64)",
+        Some(Error::Formula { .. }) => return anyhow::Error::new(err).context("--formula"),
+        Some(Error::Missing { indicator, .. }) if indicator == formula::ENTRY.name => {
+            return anyhow::anyhow!(
+                "--indicator formula needs --formula TEXT, or --model DIR, a folder holding {}",
+                formula::definition::FILE
+            );
+        }
         Some(Error::Missing { indicator, .. }) => {
             return anyhow::anyhow!(
                 "--indicator {indicator} needs --model DIR, a folder written by `aumann train`"
@@ -150,34 +187,44 @@ pub struct FeaturesFlag {
     pub features: Option<std::path::PathBuf>,
 }
 
-/// `--indicator` and `--model`: the macro indicator.
+/// `--indicator`, `--model` and `--formula`: the macro indicator.
 #[derive(Debug, Args)]
 pub struct IndicatorFlags {
-    /// The macro indicator: an analytic one, deepset (with --model), or a scenario's static or
-    /// rollout risk (with --scenario, where static is the default).
+    /// The macro indicator: an analytic one, deepset (with --model), formula (with --formula
+    /// or --model), or a scenario's static or rollout risk (with --scenario, where static is
+    /// the default).
     #[arg(long, value_name = "NAME", value_parser = choice::<IndicatorName>())]
     pub indicator: Option<IndicatorName>,
-    /// A trained DeepSet's folder, as written by `aumann train` (alone: --indicator deepset).
+    /// A trained DeepSet's folder, as written by `aumann train`, or a folder holding a formula
+    /// indicator's indicator.json (alone: the indicator the folder holds).
     #[arg(long, value_name = "DIR")]
     pub model: Option<std::path::PathBuf>,
+    /// A pooled indicator ρ(mean ψ) written as formulas, e.g. 'features: wealth; psi: poor =
+    /// sigmoid((0.1 - wealth) / 0.05); rho: poor' or 'psi: c, c^2; rho: m1 - m0^2' (see the
+    /// README's "Formula indicators").
+    #[arg(long, value_name = "TEXT", value_parser = FormulaParser, conflicts_with_all = ["indicator", "model"])]
+    pub formula: Option<Definition>,
 }
 
 impl IndicatorFlags {
-    /// The indicator named; `--model` alone names the DeepSet.
+    /// The indicator named; `--formula` names a formula indicator, `--model` alone the one its
+    /// folder holds.
     pub fn name(&self) -> Option<IndicatorName> {
-        let deepset = aumann::indicators::deepset::ENTRY.name;
-        match (self.indicator, &self.model) {
-            (None, Some(_)) => IndicatorKind::from_label(deepset)
-                .ok()
-                .map(IndicatorName::Registry),
-            (name, _) => name,
+        match (self.indicator, &self.model, &self.formula) {
+            (None, _, Some(definition)) => Some(IndicatorSpec::formula(definition.clone()).kind),
+            (None, Some(dir), None) => Some(IndicatorSpec::in_folder(dir.clone()).kind),
+            (name, _, _) => return name,
         }
+        .map(IndicatorName::Registry)
     }
 
-    /// The registry indicator `kind` with the model given.
-    pub fn spec(&self, kind: IndicatorKind) -> aumann::indicators::IndicatorSpec {
-        let model = self.model.clone();
-        aumann::indicators::IndicatorSpec { kind, model }
+    /// The registry indicator `kind` with the model folder or formula given.
+    pub fn spec(&self, kind: IndicatorKind) -> IndicatorSpec {
+        IndicatorSpec {
+            kind,
+            model: self.model.clone(),
+            formula: self.formula.clone(),
+        }
     }
 }
 

@@ -14,9 +14,11 @@
 //! | `gini` | `Σ_{i≠j} \|c_i − c_j\| / (n(n−1))` (the mean difference) | [`gini`] |
 //! | `gini_coefficient` | `Σ_i Σ_j \|c_i − c_j\| / (2 n² μ)` (Mesa's `compute_gini`) | [`gini_coefficient`] |
 //! | `deepset` | `ρ((1/n) Σ_i ψ(x_i))`, learned | [`deepset`] |
+//! | `formula` | `ρ((1/n) Σ_i ψ(x_i))`, ψ and ρ written as formulas | [`formula`] |
 //!
 //! Any `ρ((1/n) Σ_i ψ(z_i))` of one's own — an entropy, an inequality index, a smoothed
-//! threshold share — is best stated as [`pooled_fn::PooledFn`] (ψ and ρ as plain Rust over any
+//! threshold share — can be written as formulas without Rust ([`formula`]), or stated as
+//! [`pooled_fn::PooledFn`] (ψ and ρ as plain Rust over any
 //! [`scalar::Scalar`], differentiated exactly by dual numbers, the fastest route on a CPU) or
 //! as [`pooled::Pooled`] (ψ and ρ as tensor programs, on any backend): its attribution then
 //! needs no autodiff graph over the population.
@@ -68,6 +70,7 @@ use crate::choice::Choice;
 use crate::error::{Error, Result};
 
 pub mod deepset;
+pub mod formula;
 pub mod gini;
 pub mod gini_coefficient;
 pub mod linear;
@@ -364,8 +367,10 @@ pub struct BuildContext<'a> {
     pub features: usize,
     /// Precision of the run.
     pub precision: Precision,
-    /// The model folder of a learned indicator.
+    /// The model folder of a learned indicator, or the folder of a formula indicator.
     pub model: Option<&'a Path>,
+    /// A formula indicator's definition, given as such.
+    pub formula: Option<&'a formula::Definition>,
 }
 
 /// An indicator reachable by name: one entry of [`REGISTRY`].
@@ -408,6 +413,7 @@ pub const REGISTRY: &[Entry] = &[
     gini::ENTRY,
     gini_coefficient::ENTRY,
     deepset::ENTRY,
+    formula::ENTRY,
 ];
 
 /// An [`Entry`] of [`REGISTRY`], chosen by name.
@@ -450,15 +456,19 @@ impl Choice for IndicatorKind {
     }
 }
 
-/// Which indicator to attribute: a registry name, and the model folder of a learned one.
+/// Which indicator to attribute: a registry name, the model folder of a learned one, and the
+/// definition of a formula indicator (or its folder, as `model`).
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct IndicatorSpec {
     /// The registry entry.
     #[serde(rename = "indicator", with = "crate::choice::by_name")]
     pub kind: IndicatorKind,
-    /// The model folder, for an indicator that needs one.
+    /// The model folder, for an indicator that needs one; a formula indicator's folder.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub model: Option<PathBuf>,
+    /// A formula indicator's definition, given as such.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub formula: Option<formula::Definition>,
 }
 
 impl IndicatorSpec {
@@ -468,7 +478,71 @@ impl IndicatorSpec {
             .into_iter()
             .find(|k| k.0.exact == Some(kind))
             .unwrap_or_else(|| unreachable!("every analytic indicator has a registry entry"));
-        Self { kind, model: None }
+        Self {
+            kind,
+            model: None,
+            formula: None,
+        }
+    }
+
+    /// The formula indicator `definition`.
+    pub fn formula(definition: formula::Definition) -> Self {
+        Self {
+            kind: IndicatorKind(&formula::ENTRY),
+            model: None,
+            formula: Some(definition),
+        }
+    }
+
+    /// The indicator a folder holds: a formula indicator where it has
+    /// [`formula::definition::FILE`], a DeepSet otherwise.
+    pub fn in_folder(dir: PathBuf) -> Self {
+        let entry = match formula::Definition::is_in(&dir) {
+            true => &formula::ENTRY,
+            false => &deepset::ENTRY,
+        };
+        Self {
+            kind: IndicatorKind(entry),
+            model: Some(dir),
+            formula: None,
+        }
+    }
+
+    /// Whether it is a formula indicator.
+    pub fn is_formula(&self) -> bool {
+        self.name() == formula::ENTRY.name
+    }
+
+    /// Refuse a specification that cannot be built, before any data is read: a learned
+    /// indicator without its folder, a formula indicator that does not compile (its feature
+    /// count is checked when the data is known), a definition given to another indicator.
+    ///
+    /// # Errors
+    /// [`Error::Missing`], [`Error::Parameter`], and [`formula::Formula::from_source`]'s.
+    pub fn validate(&self) -> Result<()> {
+        if self.needs_model() && self.model.is_none() {
+            return Err(Error::Missing {
+                indicator: self.name().into(),
+                what: "a model folder",
+            });
+        }
+        match (self.is_formula(), &self.formula) {
+            (true, _) => {
+                formula::Formula::from_source(self.formula.as_ref(), self.model.as_deref(), None)?;
+            }
+            (false, Some(definition)) => {
+                return Err(Error::Parameter {
+                    name: "formula",
+                    value: definition.name.clone(),
+                    reason: format!(
+                        "indicator '{}' takes no formula; a formula is its own indicator",
+                        self.name()
+                    ),
+                });
+            }
+            (false, None) => {}
+        }
+        Ok(())
     }
 
     /// The same indicator with a model folder.
@@ -513,6 +587,7 @@ impl IndicatorSpec {
             features,
             precision,
             model: self.model.as_deref(),
+            formula: self.formula.as_ref(),
         })
     }
 }
@@ -524,6 +599,7 @@ impl std::str::FromStr for IndicatorSpec {
         Ok(Self {
             kind: IndicatorKind::from_label(s)?,
             model: None,
+            formula: None,
         })
     }
 }
@@ -550,6 +626,7 @@ mod tests {
             "gini",
             "gini_coefficient",
             "deepset",
+            "formula",
         ];
         assert_eq!(names, want);
         for name in &names {
@@ -560,7 +637,7 @@ mod tests {
         assert_eq!(
             e,
             "unknown indicator 'entropy'; choose one of linear, mult, variance, gini, \
-             gini_coefficient, deepset"
+             gini_coefficient, deepset, formula"
         );
     }
 

@@ -96,6 +96,31 @@ pub trait PooledFn: Send + Sync {
 
     /// `ρ(p)` of the `k` pooled means.
     fn rho<S: Scalar>(&self, p: &[S]) -> S;
+
+    /// Whether [`PoolingFn`] hands ψ all of a pack's quadrature points in one call
+    /// ([`PooledFn::psi_points`]) instead of one point a call ([`PooledFn::psi`], the
+    /// default): worth it for a ψ that pays a fixed cost per call, such as an interpreter of
+    /// formulas; compiled Rust keeps one point's values in registers and is faster point by
+    /// point.
+    const POINTS_AT_ONCE: bool = false;
+
+    /// `ψ` of several points, coordinate-major: `z` holds feature 0 of every point, then
+    /// feature 1 of every point, …; `out` likewise component 0 of every point, then
+    /// component 1, …. The default calls [`PooledFn::psi`] on each point.
+    fn psi_points<S: Scalar>(&self, d: usize, z: &[S], out: &mut [S]) {
+        let k = self.pooled_width();
+        let points = z.len() / d.max(1);
+        let (mut one_z, mut one_out) = (vec![S::constant(0.0); d], vec![S::constant(0.0); k]);
+        for p in 0..points {
+            for (c, v) in one_z.iter_mut().enumerate() {
+                *v = z[c * points + p];
+            }
+            self.psi(&one_z, &mut one_out);
+            for (o, &v) in one_out.iter().enumerate() {
+                out[o * points + p] = v;
+            }
+        }
+    }
 }
 
 /// A [`PooledFn`] as an [`Indicator`], attributed on the host.
@@ -249,6 +274,9 @@ impl<P: PooledFn> PoolingFn<P> {
         nodes: &[f64],
         task: usize,
     ) -> Vec<f64> {
+        if P::POINTS_AT_ONCE {
+            return self.pool_points::<E, B, T, L>(ends, nodes, task);
+        }
         let zero = Pack::<T, L>::constant(0.0);
         let (d, k) = (ends.d, self.0.pooled_width());
         macro_rules! fixed {
@@ -314,6 +342,38 @@ impl<P: PooledFn> PoolingFn<P> {
         (sums.chunks_exact(width))
             .flat_map(|node| node[..k].iter().map(|s| s.0.iter().sum()))
             .collect()
+    }
+
+    /// [`PoolingFn::pool_task`] for a ψ that takes a pack's points at once
+    /// ([`PooledFn::POINTS_AT_ONCE`]): the same sums, one call of ψ a pack.
+    #[inline(always)]
+    fn pool_points<E: Lane, B: Lane, T: Lane, const L: usize>(
+        &self,
+        ends: &Ends<E, B>,
+        nodes: &[f64],
+        task: usize,
+    ) -> Vec<f64> {
+        let (d, k, m) = (ends.d, self.0.pooled_width(), nodes.len());
+        let zero = Pack::<T, L>::constant(0.0);
+        let alphas: Vec<T> = nodes.iter().map(|&a| T::of(a)).collect();
+        let (mut start, mut step) = (vec![zero; d], vec![zero; d]);
+        let (mut z, mut out) = (vec![zero; m * d], vec![zero; m * k]);
+        let mut sums = vec![Pack([0.0f64; L]); m * k];
+        for (i, count) in ends.packs::<L>(task) {
+            ends.pack(i, &mut start, &mut step);
+            for ((z, &s), &d) in z.chunks_exact_mut(m).zip(&start).zip(&step) {
+                for (z, &alpha) in z.iter_mut().zip(&alphas) {
+                    *z = s + d * Pack([alpha; L]);
+                }
+            }
+            self.0.psi_points(d, &z, &mut out);
+            for (j, sums) in sums.chunks_exact_mut(k).enumerate() {
+                for (o, s) in sums.iter_mut().enumerate() {
+                    *s = *s + widened(out[o * m + j], count);
+                }
+            }
+        }
+        sums.iter().map(|s| s.0.iter().sum()).collect()
     }
 
     /// `∇ρ(p)`, four coordinates per evaluation.
@@ -400,8 +460,16 @@ impl<P: PooledFn> PoolingFn<P> {
         work: &Work<E, B>,
         mut sink: Sink<T>,
     ) {
-        let zero = Pack::<T, L>::constant(0.0);
         let (d, k) = (work.ends.d, self.0.pooled_width());
+        if P::POINTS_AT_ONCE {
+            return match d {
+                1 => self.pull_back_points::<E, B, T, L, 1>(work, &mut sink),
+                2 => self.pull_back_points::<E, B, T, L, 2>(work, &mut sink),
+                3 => self.pull_back_points::<E, B, T, L, 3>(work, &mut sink),
+                _ => self.pull_back_points::<E, B, T, L, DIRECTIONS>(work, &mut sink),
+            };
+        }
+        let zero = Pack::<T, L>::constant(0.0);
         macro_rules! fixed {
             ($d:literal, $k:literal) => {
                 self.pull_back_packs(
@@ -471,6 +539,44 @@ impl<P: PooledFn> PoolingFn<P> {
                 }
             }
             sink.put(i - work.task * TASK_AGENTS, count, acc, step);
+        }
+    }
+
+    /// [`PoolingFn::pull_back_task`] for a ψ that takes a pack's points at once
+    /// ([`PooledFn::POINTS_AT_ONCE`]): duals of `N` directions, one call of ψ a pack and chunk
+    /// of coordinates, the same sums in the same order.
+    #[inline(always)]
+    fn pull_back_points<E: Lane, B: Lane, T: Lane, const L: usize, const N: usize>(
+        &self,
+        work: &Work<E, B>,
+        sink: &mut Sink<T>,
+    ) {
+        let (k, d, m) = (self.0.pooled_width(), work.ends.d, work.nodes.len());
+        let zero = Pack::<T, L>::constant(0.0);
+        let alphas: Vec<Pack<T, L>> = work.nodes.iter().map(|&a| Pack([T::of(a); L])).collect();
+        let shared: Vec<Pack<T, L>> = work.shared.iter().map(|&g| Pack::constant(g)).collect();
+        let (mut acc, mut start, mut step) = (vec![zero; d], vec![zero; d], vec![zero; d]);
+        let unset = Dual::<Pack<T, L>, N>::constant(0.0);
+        let (mut z, mut out) = (vec![unset; m * d], vec![unset; m * k]);
+        for (i, count) in work.ends.packs::<L>(work.task) {
+            work.ends.pack(i, &mut start, &mut step);
+            acc.fill(zero);
+            for c0 in (0..d).step_by(N) {
+                for (c, z) in z.chunks_exact_mut(m).enumerate() {
+                    for (z, &alpha) in z.iter_mut().zip(&alphas) {
+                        *z = Dual::variable(start[c] + step[c] * alpha, c.wrapping_sub(c0));
+                    }
+                }
+                self.0.psi_points(d, &z, &mut out);
+                for (j, g) in shared.chunks_exact(k).enumerate() {
+                    for (t, acc) in acc[c0..].iter_mut().take(N).enumerate() {
+                        for (o, &g) in g.iter().enumerate() {
+                            *acc = *acc + out[o * m + j].d[t] * g;
+                        }
+                    }
+                }
+            }
+            sink.put(i - work.task * TASK_AGENTS, count, &acc, &step);
         }
     }
 
@@ -575,6 +681,16 @@ impl<P: PooledFn> PoolingFn<P> {
         let shared = self.shared_gradients::<E, f64, T, L>(&ends, nodes, weights);
         self.pull_back::<E, f64, T, L>(&ends, nodes, &shared, Sink::Attribution(phi));
     }
+}
+
+/// A pack's values in f64, lanes from `count` on (past the last agent) zero.
+#[inline(always)]
+fn widened<T: Lane, const L: usize>(pack: Pack<T, L>, count: usize) -> Pack<f64, L> {
+    let mut wide = [0.0; L];
+    for (w, v) in wide.iter_mut().zip(pack.0).take(count) {
+        *w = v.to_f64();
+    }
+    Pack(wide)
 }
 
 /// What one task of the pull-back reads.
@@ -710,5 +826,66 @@ impl<P: PooledFn> HostRoute for PoolingFn<P> {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::array::Array3;
+    use crate::baseline::{Baseline, BaselineSpec};
+    use crate::path::{self, PathOptions};
+
+    /// GE(2) and a smooth share of the composite, ψ handed a pack's points one at a time or
+    /// all at once (`AT_ONCE`, through the default `psi_points`).
+    struct Mixed<const AT_ONCE: bool>;
+
+    impl<const AT_ONCE: bool> PooledFn for Mixed<AT_ONCE> {
+        fn name(&self) -> &str {
+            "mixed"
+        }
+        fn pooled_width(&self) -> usize {
+            3
+        }
+        fn psi<S: Scalar>(&self, z: &[S], out: &mut [S]) {
+            let c = z.iter().fold(S::constant(0.0), |c, &v| c + v);
+            out[0] = c;
+            out[1] = c * c;
+            out[2] = ((S::constant(2.0) - z[0]) / 0.3).sigmoid() * z[z.len() - 1];
+        }
+        fn rho<S: Scalar>(&self, p: &[S]) -> S {
+            (p[1] / (p[0] * p[0]) - 1.0) * 0.5 + p[2]
+        }
+        const POINTS_AT_ONCE: bool = AT_ONCE;
+    }
+
+    /// The points-at-once passes compute the same sums in the same order: the same bits, for
+    /// every number of features (one dual chunk and several), precision and stored type.
+    #[test]
+    fn points_at_once_give_the_bits_of_point_by_point() {
+        let device = crate::backend::Backend::Flex.device().unwrap();
+        for d in [1, 3, 6] {
+            let values = (0..2 * 300 * d).map(|i| 0.1 + ((i * 37) % 23) as f64 / 7.0);
+            let x = Array3::from_f64([2, 300, d], values.collect());
+            let b = Baseline::resolve(&BaselineSpec::Mean, &x).unwrap();
+            for precision in [Precision::F32, Precision::F64] {
+                let options = PathOptions {
+                    precision,
+                    points: 7,
+                    ..PathOptions::default()
+                };
+                let run = |indicator: &dyn Indicator| {
+                    path::attribute(indicator, &x, &b, &options, &device, &mut |_| {}).unwrap()
+                };
+                let one = run(&PoolingFn::new(Mixed::<false>));
+                let all = run(&PoolingFn::new(Mixed::<true>));
+                assert!(one.phi == all.phi, "d = {d}, {precision:?}: φ differs");
+                assert_eq!(
+                    (one.v_x, one.v_b),
+                    (all.v_x, all.v_b),
+                    "d = {d}, {precision:?}"
+                );
+            }
+        }
     }
 }

@@ -9,7 +9,9 @@
 //! A function `f<S: Scalar>(z: &[S]) -> S` evaluated on `Dual<S, N>` inputs whose `∂_c` is the
 //! unit vector `e_c` returns `f(z)` and `∂f/∂z_c` for `N` coordinates at once; on
 //! `Dual<Pack<T, L>, N>` it does that for `L` agents at once, in f32 or f64 (`T`). The derivatives are those of the
-//! expression, exact to rounding (no finite differences, no graph).
+//! expression, exact to rounding (no finite differences, no graph). Where a function has a kink
+//! (`abs`, `max`, `min`, all built on [`Scalar::if_at_least`]) the derivative is that of the side
+//! chosen there.
 
 use std::ops::{Add, Div, Mul, Neg, Sub};
 
@@ -43,6 +45,35 @@ pub trait Scalar:
     fn powi(self, n: i32) -> Self;
     /// `xᵖ` for a real `p`.
     fn powf(self, p: f64) -> Self;
+    /// `ln(1 + x)`, accurate where `x` is tiny.
+    fn ln_1p(self) -> Self;
+    /// `then` where `self ≥ bound`, `otherwise` where `self < bound`, NaN where either is NaN
+    /// (lane by lane; a dual takes the chosen side's derivatives): the one branch the smooth
+    /// functions need, so that the kinks below are written once.
+    fn if_at_least(self, bound: Self, then: Self, otherwise: Self) -> Self;
+
+    /// The larger of the two; at a tie, `self` (and its derivatives).
+    fn max(self, other: Self) -> Self {
+        self.if_at_least(other, self, other)
+    }
+    /// The smaller of the two; at a tie, `other` (and its derivatives).
+    fn min(self, other: Self) -> Self {
+        self.if_at_least(other, other, self)
+    }
+    /// `|x|`; at 0 the derivative is that of `x` (+1).
+    fn abs(self) -> Self {
+        self.if_at_least(Self::constant(0.0), self, -self)
+    }
+    /// The logistic `σ(x) = 1/(1 + e^{−x}) = ½ + ½ tanh(x/2)`: never overflows, and its
+    /// derivative `(1 − tanh²(x/2))/4` is finite everywhere.
+    fn sigmoid(self) -> Self {
+        (self * 0.5).tanh() * 0.5 + 0.5
+    }
+    /// `softplus(x) = ln(1 + eˣ) = max(x, 0) + ln(1 + e^{−|x|})`, which neither overflows nor
+    /// loses the relative precision of its tail.
+    fn softplus(self) -> Self {
+        self.max(Self::constant(0.0)) + (-self.abs()).exp().ln_1p()
+    }
 }
 
 impl Scalar for f64 {
@@ -67,6 +98,24 @@ impl Scalar for f64 {
     fn powf(self, p: f64) -> Self {
         f64::powf(self, p)
     }
+    fn ln_1p(self) -> Self {
+        f64::ln_1p(self)
+    }
+    fn if_at_least(self, bound: Self, then: Self, otherwise: Self) -> Self {
+        at_least(self, bound, then, otherwise, f64::NAN)
+    }
+}
+
+/// `then` where `v ≥ bound`, `otherwise` where `v < bound`, `nan` where either is NaN.
+#[inline(always)]
+fn at_least<T: PartialOrd>(v: T, bound: T, then: T, otherwise: T, nan: T) -> T {
+    if v >= bound {
+        then
+    } else if v < bound {
+        otherwise
+    } else {
+        nan
+    }
 }
 
 /// `a` with `f(i, a_i)` in place of each `a_i`: a plain loop, which the compiler inlines and
@@ -84,7 +133,7 @@ pub trait Lane:
     Copy
     + Send
     + Sync
-    + PartialEq
+    + PartialOrd
     + std::fmt::Debug
     + Add<Output = Self>
     + Sub<Output = Self>
@@ -108,6 +157,8 @@ pub trait Lane:
     fn powi(self, n: i32) -> Self;
     /// `xᵖ`.
     fn powf(self, p: Self) -> Self;
+    /// `ln(1 + x)`.
+    fn ln_1p(self) -> Self;
 }
 
 macro_rules! lane {
@@ -139,6 +190,9 @@ macro_rules! lane {
             }
             fn powf(self, p: Self) -> Self {
                 <$t>::powf(self, p)
+            }
+            fn ln_1p(self) -> Self {
+                <$t>::ln_1p(self)
             }
         }
     };
@@ -213,6 +267,16 @@ impl<T: Lane, const L: usize> Scalar for Pack<T, L> {
     fn powf(self, p: f64) -> Self {
         let p = T::of(p);
         self.map(|v| v.powf(p))
+    }
+    fn ln_1p(self) -> Self {
+        self.map(T::ln_1p)
+    }
+    #[inline(always)]
+    fn if_at_least(self, bound: Self, then: Self, otherwise: Self) -> Self {
+        let nan = T::of(f64::NAN);
+        Pack(each(self.0, |l, v| {
+            at_least(v, bound.0[l], then.0[l], otherwise.0[l], nan)
+        }))
     }
 }
 
@@ -383,6 +447,21 @@ impl<S: Scalar, const N: usize> Scalar for Dual<S, N> {
     fn powf(self, p: f64) -> Self {
         self.chain(self.v.powf(p), self.v.powf(p - 1.0) * p)
     }
+    fn ln_1p(self) -> Self {
+        self.chain(self.v.ln_1p(), S::constant(1.0) / (self.v + 1.0))
+    }
+    #[inline(always)]
+    fn if_at_least(self, bound: Self, then: Self, otherwise: Self) -> Self {
+        let (v, b) = (self.v, bound.v);
+        Dual {
+            v: v.if_at_least(b, then.v, otherwise.v),
+            d: each(then.d, |k, t| v.if_at_least(b, t, otherwise.d[k])),
+        }
+    }
+    /// One evaluation of the tail and the slope `σ(x)`.
+    fn softplus(self) -> Self {
+        self.chain(self.v.softplus(), self.v.sigmoid())
+    }
 }
 
 #[cfg(test)]
@@ -426,5 +505,31 @@ mod tests {
                 "{got} vs {want}"
             );
         }
+    }
+
+    /// The kinks pick the side their docs say, NaN is never swallowed, and the smooth steps
+    /// neither overflow nor lose their tails.
+    #[test]
+    fn kinks_pick_their_side_nan_propagates_and_tails_are_kept() {
+        let (a, b) = (Dual::<f64, 2>::variable(1.0, 0), Dual::variable(1.0, 1));
+        assert_eq!(a.max(b).d, [1.0, 0.0]);
+        assert_eq!(a.min(b).d, [0.0, 1.0]);
+        assert_eq!(Dual::<f64, 1>::variable(0.0, 0).abs().d, [1.0]);
+        assert_eq!(Dual::<f64, 1>::variable(-2.0, 0).abs().d, [-1.0]);
+        assert!(Scalar::max(f64::NAN, 1.0).is_nan() && Scalar::max(1.0, f64::NAN).is_nan());
+        let pack = Scalar::min(Pack([f64::NAN, 2.0, 0.5]), Pack([1.0, 1.0, 1.0]));
+        assert!(pack.0[0].is_nan() && pack.0[1..] == [1.0, 0.5]);
+        let tail = Scalar::softplus(-40.0f64);
+        assert!((tail - (-40.0f64).exp()).abs() <= 1e-15 * tail);
+        assert_eq!(Scalar::softplus(800.0f64), 800.0);
+        for x in [-800.0, -40.0, 0.0, 3.0, 800.0] {
+            let s = Dual::<f64, 1>::variable(x, 0).softplus();
+            let sigma = Scalar::sigmoid(x);
+            assert!(s.d[0].is_finite() && (s.d[0] - sigma).abs() <= f64::EPSILON);
+            let g = Dual::<f64, 1>::variable(x, 0).sigmoid();
+            assert!((g.d[0] - sigma * (1.0 - sigma)).abs() <= 2.0 * f64::EPSILON);
+        }
+        let f32_tail = Scalar::softplus(Pack([-30.0f32]));
+        assert!((f32_tail.0[0] - (-30.0f32).exp()).abs() <= 1e-6 * f32_tail.0[0]);
     }
 }
