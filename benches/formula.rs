@@ -22,47 +22,9 @@ use std::time::Instant;
 use aumann::indicators::IndicatorSpec;
 use aumann::prelude::*;
 
-/// The population variance of the composite, `ψ = (c, c²)`, `ρ = s₂ − s₁²`.
-struct VarianceFn;
-
-impl PooledFn for VarianceFn {
-    fn name(&self) -> &str {
-        "variance_fn"
-    }
-    fn pooled_width(&self) -> usize {
-        2
-    }
-    #[inline(always)]
-    fn psi<S: Scalar>(&self, z: &[S], out: &mut [S]) {
-        let c = z.iter().fold(S::constant(0.0), |c, &v| c + v);
-        out[0] = c;
-        out[1] = c * c;
-    }
-    fn rho<S: Scalar>(&self, p: &[S]) -> S {
-        p[1] - p[0] * p[0]
-    }
-}
-
-/// GE(2) of the composite, `(mean(c²)/c̄² − 1)/2`.
-struct Ge2Fn;
-
-impl PooledFn for Ge2Fn {
-    fn name(&self) -> &str {
-        "ge2_fn"
-    }
-    fn pooled_width(&self) -> usize {
-        2
-    }
-    #[inline(always)]
-    fn psi<S: Scalar>(&self, z: &[S], out: &mut [S]) {
-        let c = z.iter().fold(S::constant(0.0), |c, &v| c + v);
-        out[0] = c;
-        out[1] = c * c;
-    }
-    fn rho<S: Scalar>(&self, p: &[S]) -> S {
-        (p[1] / (p[0] * p[0]) - 1.0) * 0.5
-    }
-}
+#[path = "common/pooled_fns.rs"]
+mod pooled_fns;
+use pooled_fns::{Ge2Fn, VarianceFn};
 
 /// The smoothed share of agents whose composite is below 2.5 (a step of width 0.5).
 struct ShareFn;

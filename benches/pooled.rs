@@ -45,25 +45,10 @@ impl Pooled for Ge2 {
 }
 
 /// The same index with ψ and ρ written once over any `Scalar`: the host route.
-struct Ge2Fn;
-
-impl PooledFn for Ge2Fn {
-    fn name(&self) -> &str {
-        "ge2_fn"
-    }
-    fn pooled_width(&self) -> usize {
-        2
-    }
-    #[inline(always)]
-    fn psi<S: Scalar>(&self, z: &[S], out: &mut [S]) {
-        let c = z.iter().fold(S::constant(0.0), |c, &v| c + v);
-        out[0] = c;
-        out[1] = c * c;
-    }
-    fn rho<S: Scalar>(&self, p: &[S]) -> S {
-        (p[1] / (p[0] * p[0]) - 1.0) * 0.5
-    }
-}
+#[allow(dead_code)] // the variance is the formula benchmark's
+#[path = "common/pooled_fns.rs"]
+mod pooled_fns;
+use pooled_fns::Ge2Fn;
 
 /// The same index as one tensor program: what a user writes without the pooled form.
 struct Ge2Forward;
