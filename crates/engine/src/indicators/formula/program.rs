@@ -15,20 +15,9 @@ use crate::indicators::scalar::Scalar;
 /// A function a formula can call.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Function {
-    /// `exp(x)`.
-    Exp,
-    /// `ln(x)`, also written `log(x)`.
-    Ln,
-    /// `sqrt(x)`.
-    Sqrt,
-    /// `tanh(x)`.
-    Tanh,
-    /// `sigmoid(x) = 1/(1 + e^{−x})`.
-    Sigmoid,
-    /// `softplus(x) = ln(1 + eˣ)`.
-    Softplus,
-    /// `abs(x)`.
-    Abs,
+    /// A function of one argument (`exp`, `ln` also written `log`, `sqrt`, `tanh`, `sigmoid`,
+    /// `softplus`, `abs`).
+    Unary(Unary),
     /// `min(a, b)`.
     Min,
     /// `max(a, b)`.
@@ -40,13 +29,13 @@ pub enum Function {
 impl Function {
     /// Every function, in the order messages list them.
     pub const ALL: [Function; 10] = [
-        Function::Exp,
-        Function::Ln,
-        Function::Sqrt,
-        Function::Tanh,
-        Function::Sigmoid,
-        Function::Softplus,
-        Function::Abs,
+        Function::Unary(Unary::Exp),
+        Function::Unary(Unary::Ln),
+        Function::Unary(Unary::Sqrt),
+        Function::Unary(Unary::Tanh),
+        Function::Unary(Unary::Sigmoid),
+        Function::Unary(Unary::Softplus),
+        Function::Unary(Unary::Abs),
         Function::Min,
         Function::Max,
         Function::Pow,
@@ -55,13 +44,7 @@ impl Function {
     /// The name a formula calls it by.
     pub fn name(self) -> &'static str {
         match self {
-            Function::Exp => "exp",
-            Function::Ln => "ln",
-            Function::Sqrt => "sqrt",
-            Function::Tanh => "tanh",
-            Function::Sigmoid => "sigmoid",
-            Function::Softplus => "softplus",
-            Function::Abs => "abs",
+            Function::Unary(f) => f.name(),
             Function::Min => "min",
             Function::Max => "max",
             Function::Pow => "pow",
@@ -71,7 +54,7 @@ impl Function {
     /// The function called `name` (`log` is `ln`).
     pub fn named(name: &str) -> Option<Function> {
         match name {
-            "log" => Some(Function::Ln),
+            "log" => Some(Function::Unary(Unary::Ln)),
             _ => Function::ALL.into_iter().find(|f| f.name() == name),
         }
     }
@@ -697,15 +680,8 @@ fn call(name: &str, arguments: &[Syntax], scope: &Scope, at: usize) -> Result<Ex
         )));
     }
     let argument = |k: usize| compile(&arguments[k], scope).map(Box::new);
-    let unary = |f: Unary| Ok(Expr::Unary(f, argument(0)?));
     match function {
-        Function::Exp => unary(Unary::Exp),
-        Function::Ln => unary(Unary::Ln),
-        Function::Sqrt => unary(Unary::Sqrt),
-        Function::Tanh => unary(Unary::Tanh),
-        Function::Sigmoid => unary(Unary::Sigmoid),
-        Function::Softplus => unary(Unary::Softplus),
-        Function::Abs => unary(Unary::Abs),
+        Function::Unary(f) => Ok(Expr::Unary(f, argument(0)?)),
         Function::Min => Ok(Expr::Binary(Binary::Min, argument(0)?, argument(1)?)),
         Function::Max => Ok(Expr::Binary(Binary::Max, argument(0)?, argument(1)?)),
         Function::Pow => power(*argument(0)?, &arguments[1], scope),
