@@ -721,3 +721,75 @@ fn train_then_attribute_a_deepset() {
         run.stderr
     );
 }
+
+/// An indicator's parameters follow its name; the summary records them; unknown ones and
+/// paths outside the index's domain are refused.
+#[test]
+fn indicator_parameters_follow_the_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write_npy(d, "x.npy", &[2, 30, 2], good(60, 2));
+    let args = [
+        "attribute",
+        "--features",
+        "x.npy",
+        "--indicator",
+        "atkinson(epsilon=2)",
+        "--baseline",
+        "mean",
+        "--precision",
+        "f64",
+        "--rule",
+        "gauss",
+        "--points",
+        "64",
+        "--out",
+        "phi.npy",
+        "--summary",
+        "s.json",
+        "--quiet",
+    ];
+    let run = aumann(d, &args, &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let s: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(d.join("s.json")).unwrap()).unwrap();
+    assert_eq!(s["indicator"], "atkinson");
+    assert_eq!(s["parameters"]["epsilon"], 2.0);
+    let Values::F64(phi) = aumann::npy::read(&d.join("phi.npy")).unwrap().values else {
+        panic!("f64 expected")
+    };
+    for t in 0..2 {
+        let total: f64 = phi[t * 30..(t + 1) * 30].iter().sum();
+        let v = s["v_x"][t].as_f64().unwrap();
+        assert!(
+            v > 0.0 && (total - v).abs() <= 1e-10 * v,
+            "step {t}: {total} vs {v}"
+        );
+    }
+    std::fs::remove_file(d.join("phi.npy")).unwrap();
+    std::fs::remove_file(d.join("s.json")).unwrap();
+    let attribute = |indicator| ["attribute", "--features", "x.npy", "--indicator", indicator];
+    refuses(
+        d,
+        &attribute("atkinson(eps=2)"),
+        &[],
+        &["unknown parameter 'eps'", "'atkinson' takes epsilon"],
+    );
+    refuses(
+        d,
+        &attribute("share_below"),
+        &[],
+        &["threshold is not given"],
+    );
+    refuses(
+        d,
+        &attribute("theil"),
+        &[],
+        &[
+            "theil",
+            "step 0",
+            "composite every agent shares is 0 in the baseline",
+            "e.g. mean",
+        ],
+    );
+}

@@ -366,7 +366,15 @@ def explain(
     Σ_{i≠j}|c_i − c_j|/(n(n−1)) of the composite c_i = Σ_k x_ik, about 2μ times the
     coefficient), ``gini_coefficient`` (the Gini coefficient Σ_ij|c_i − c_j|/(2n²μ), as Mesa's
     ``compute_gini`` computes it; scale-invariant, so it needs a baseline with a positive mean:
-    ``mean`` gives Σφ = G, ``previous`` each step's change), ``deepset`` (with ``model``,
+    ``mean`` gives Σφ = G, ``previous`` each step's change), the other inequality and
+    concentration indices of the composite — ``theil``, ``atkinson(epsilon=ε)`` (default 0.5),
+    ``coefficient_of_variation``, ``top_share(p=0.1, tau=0.05)`` (the share of the total held by
+    the top p of agents, its rank cut smoothed over tau times the mean) and
+    ``share_above(threshold=θ, tau=τ)`` / ``share_below(…)`` (the fraction of agents above or
+    below θ, smoothed over τ, by default |θ|/20); Theil, Atkinson, the coefficient of variation
+    and the top share are scale-invariant and need a baseline with a positive mean, Theil and
+    Atkinson every composite positive — parameters follow the name in parentheses,
+    ``deepset`` (with ``model``,
     a model folder of ``aumann train``), a :class:`DeepSet`, a model folder, or a scenario
     folder of ``aumann simulate`` (with ``X=None``: its static risk at every step, see
     :func:`explain_scenario` for the rollout risk and one run or step).

@@ -334,6 +334,9 @@ pub struct Summary {
     /// A formula indicator's definition, where it was given as such.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub formula: Option<crate::indicators::formula::Definition>,
+    /// The values given to its parameters.
+    #[serde(skip_serializing_if = "crate::indicators::parameters::Parameters::is_empty")]
+    pub parameters: crate::indicators::parameters::Parameters,
     /// `"path"` or `"exact"`.
     pub method: &'static str,
     /// The quadrature rule.
@@ -410,6 +413,7 @@ impl Summary {
                 .as_ref()
                 .map(|m| m.display().to_string()),
             formula: config.indicator.formula.clone(),
+            parameters: config.indicator.parameters.clone(),
             method: config.method.name(),
             rule: config.rule.name(),
             points: config.points,

@@ -147,6 +147,7 @@ impl Request {
             kind: IndicatorKind::choices()[0],
             model: None,
             formula: None,
+            parameters: Default::default(),
         };
         Self {
             subject: Subject::Scenario { folder, target },

@@ -10,6 +10,7 @@ use aumann::backend::{Backend, Precision};
 use aumann::choice::Choice;
 use aumann::error::EngineCause;
 use aumann::indicators::formula::{self, Definition, Formula};
+use aumann::indicators::parameters::Parameters;
 use aumann::indicators::{IndicatorKind, IndicatorSpec};
 use aumann::scenario::Horizon;
 use clap::builder::{PossibleValue, TypedValueParser};
@@ -193,8 +194,9 @@ pub struct IndicatorFlags {
     /// The macro indicator: an analytic one, deepset (with --model), formula (with --formula
     /// or --model), or a scenario's static or rollout risk (with --scenario, where static is
     /// the default).
-    #[arg(long, value_name = "NAME", value_parser = choice::<IndicatorName>())]
-    pub indicator: Option<IndicatorName>,
+    /// Parameters follow the name in parentheses: 'atkinson(epsilon=2)', 'top_share(p=0.01)'.
+    #[arg(long, value_name = "NAME", value_parser = IndicatorParser)]
+    pub indicator: Option<NamedIndicator>,
     /// A trained DeepSet's folder, as written by `aumann train`, or a folder holding a formula
     /// indicator's indicator.json (alone: the indicator the folder holds).
     #[arg(long, value_name = "DIR")]
@@ -210,10 +212,10 @@ impl IndicatorFlags {
     /// The indicator named; `--formula` names a formula indicator, `--model` alone the one its
     /// folder holds.
     pub fn name(&self) -> Option<IndicatorName> {
-        match (self.indicator, &self.model, &self.formula) {
+        match (&self.indicator, &self.model, &self.formula) {
             (None, _, Some(definition)) => Some(IndicatorSpec::formula(definition.clone()).kind),
             (None, Some(dir), None) => Some(IndicatorSpec::in_folder(dir.clone()).kind),
-            (name, _, _) => return name,
+            (named, _, _) => return named.as_ref().map(|n| n.name),
         }
         .map(IndicatorName::Registry)
     }
@@ -224,7 +226,62 @@ impl IndicatorFlags {
             kind,
             model: self.model.clone(),
             formula: self.formula.clone(),
+            parameters: (self.indicator.as_ref())
+                .map_or_else(Parameters::default, |n| n.parameters.clone()),
         }
+    }
+}
+
+/// `--indicator`'s value: a name and the parameters given after it.
+#[derive(Clone, Debug)]
+pub struct NamedIndicator {
+    /// The indicator.
+    pub name: IndicatorName,
+    /// Its parameters (none for a scenario's risk).
+    pub parameters: Parameters,
+}
+
+/// clap's parser for `--indicator`: `NAME` or `NAME(parameter=value, …)`, the name one of
+/// [`IndicatorName`]'s and the parameters checked against those the indicator takes.
+#[derive(Clone)]
+pub struct IndicatorParser;
+
+impl TypedValueParser for IndicatorParser {
+    type Value = NamedIndicator;
+
+    fn parse_ref(
+        &self,
+        cmd: &Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<NamedIndicator, clap::Error> {
+        let text = value.to_string_lossy();
+        let named = match IndicatorName::from_label(text.trim()) {
+            Ok(name) => Ok(NamedIndicator {
+                name,
+                parameters: Parameters::default(),
+            }),
+            Err(unknown) => match text.contains('(') {
+                true => text.parse::<IndicatorSpec>().map(|spec| NamedIndicator {
+                    name: IndicatorName::Registry(spec.kind),
+                    parameters: spec.parameters,
+                }),
+                false => Err(unknown),
+            },
+        };
+        named.map_err(|e| {
+            let flag = arg.map_or_else(|| "...".to_string(), ToString::to_string);
+            clap::Error::raw(
+                ErrorKind::ValueValidation,
+                format!("invalid value '{text}' for '{flag}': {e}\n"),
+            )
+            .with_cmd(cmd)
+        })
+    }
+
+    fn possible_values(&self) -> Option<Box<dyn Iterator<Item = PossibleValue> + '_>> {
+        let names = IndicatorName::labels().into_iter();
+        Some(Box::new(names.map(PossibleValue::new)))
     }
 }
 

@@ -33,6 +33,7 @@ pub const ENTRY: Entry = Entry {
               positive mean, e.g. mean)",
     needs_model: false,
     exact: None,
+    parameters: &[],
     build: |_| Ok(Box::new(GiniCoefficient)),
 };
 

@@ -13,6 +13,11 @@
 //! | `variance` | `(1/n) Σ_i (c_i − c̄)²` | [`variance`] |
 //! | `gini` | `Σ_{i≠j} \|c_i − c_j\| / (n(n−1))` (the mean difference) | [`gini`] |
 //! | `gini_coefficient` | `Σ_i Σ_j \|c_i − c_j\| / (2 n² μ)` (Mesa's `compute_gini`) | [`gini_coefficient`] |
+//! | `theil` | `(1/n) Σ_i (c_i/μ) ln(c_i/μ)` | [`inequality`] |
+//! | `atkinson(epsilon=ε)` | `1 − ((1/n) Σ_i c_i^{1−ε})^{1/(1−ε)} / μ` | [`inequality`] |
+//! | `coefficient_of_variation` | `sqrt((1/n) Σ_i (c_i − μ)²) / μ` | [`inequality`] |
+//! | `top_share(p=p, tau=τ)` | the share of `Σ_i c_i` held by the top `p` of agents, smoothed | [`top_share`] |
+//! | `share_above(threshold=θ, tau=τ)` | `(1/n) Σ_i σ((c_i − θ)/τ)`, `share_below` likewise | [`inequality`] |
 //! | `deepset` | `ρ((1/n) Σ_i ψ(x_i))`, learned | [`deepset`] |
 //! | `formula` | `ρ((1/n) Σ_i ψ(x_i))`, ψ and ρ written as formulas | [`formula`] |
 //!
@@ -68,16 +73,20 @@ use crate::array::StepSlice;
 use crate::backend::Precision;
 use crate::choice::Choice;
 use crate::error::{Error, Result};
+use parameters::{Parameter, Parameters, Resolved};
 
 pub mod deepset;
 pub mod formula;
 pub mod gini;
 pub mod gini_coefficient;
+pub mod inequality;
 pub mod linear;
 pub mod mult;
+pub mod parameters;
 pub mod pooled;
 pub mod pooled_fn;
 pub mod scalar;
+pub mod top_share;
 pub mod variance;
 
 pub use aumann_kernels::closed_form::Analytic;
@@ -371,6 +380,8 @@ pub struct BuildContext<'a> {
     pub model: Option<&'a Path>,
     /// A formula indicator's definition, given as such.
     pub formula: Option<&'a formula::Definition>,
+    /// The values of the parameters its entry declares.
+    pub parameters: &'a Resolved,
 }
 
 /// An indicator reachable by name: one entry of [`REGISTRY`].
@@ -384,6 +395,8 @@ pub struct Entry {
     pub needs_model: bool,
     /// Its closed form, where one exists.
     pub exact: Option<Analytic>,
+    /// The parameters it takes ([`IndicatorSpec::parameters`]).
+    pub parameters: &'static [Parameter],
     /// Build its tensor program.
     pub build: fn(&BuildContext) -> Result<Box<dyn Indicator>>,
 }
@@ -400,6 +413,7 @@ impl Entry {
             summary: kind.summary(),
             needs_model: false,
             exact: Some(kind),
+            parameters: &[],
             build,
         }
     }
@@ -412,6 +426,12 @@ pub const REGISTRY: &[Entry] = &[
     variance::ENTRY,
     gini::ENTRY,
     gini_coefficient::ENTRY,
+    inequality::THEIL,
+    inequality::ATKINSON,
+    inequality::COEFFICIENT_OF_VARIATION,
+    top_share::ENTRY,
+    inequality::SHARE_ABOVE,
+    inequality::SHARE_BELOW,
     deepset::ENTRY,
     formula::ENTRY,
 ];
@@ -469,6 +489,9 @@ pub struct IndicatorSpec {
     /// A formula indicator's definition, given as such.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub formula: Option<formula::Definition>,
+    /// The values given to the parameters its entry takes ([`Entry::parameters`]).
+    #[serde(skip_serializing_if = "Parameters::is_empty", default)]
+    pub parameters: Parameters,
 }
 
 impl IndicatorSpec {
@@ -482,6 +505,7 @@ impl IndicatorSpec {
             kind,
             model: None,
             formula: None,
+            parameters: Parameters::default(),
         }
     }
 
@@ -491,6 +515,7 @@ impl IndicatorSpec {
             kind: IndicatorKind(&formula::ENTRY),
             model: None,
             formula: Some(definition),
+            parameters: Parameters::default(),
         }
     }
 
@@ -505,6 +530,7 @@ impl IndicatorSpec {
             kind: IndicatorKind(entry),
             model: Some(dir),
             formula: None,
+            parameters: Parameters::default(),
         }
     }
 
@@ -542,7 +568,15 @@ impl IndicatorSpec {
             }
             (false, None) => {}
         }
-        Ok(())
+        self.resolved_parameters().map(drop)
+    }
+
+    /// The values of the parameters its entry takes, defaults filled in.
+    ///
+    /// # Errors
+    /// [`Parameters::resolve`]'s: an unknown name, a value refused, one missing.
+    pub fn resolved_parameters(&self) -> Result<Resolved> {
+        self.parameters.resolve(self.name(), self.kind.0.parameters)
     }
 
     /// The same indicator with a model folder.
@@ -588,19 +622,45 @@ impl IndicatorSpec {
             precision,
             model: self.model.as_deref(),
             formula: self.formula.as_ref(),
+            parameters: &self.resolved_parameters()?,
         })
     }
 }
 
+/// `name` or `name(parameter=value, …)`.
 impl std::str::FromStr for IndicatorSpec {
     type Err = Error;
 
     fn from_str(s: &str) -> Result<Self> {
-        Ok(Self {
-            kind: IndicatorKind::from_label(s)?,
+        let s = s.trim();
+        let (name, parameters) = match s.split_once('(') {
+            Some((name, rest)) => {
+                let Some(inner) = rest.trim_end().strip_suffix(')') else {
+                    return Err(Error::Parameter {
+                        name: "indicator",
+                        value: s.chars().take(80).collect(),
+                        reason: "the parameters' list is not closed by ')'".into(),
+                    });
+                };
+                (name.trim(), Parameters::parse(inner)?)
+            }
+            None => (s, Parameters::default()),
+        };
+        let spec = Self {
+            kind: IndicatorKind::from_label(name)?,
             model: None,
             formula: None,
-        })
+            parameters,
+        };
+        spec.resolved_parameters()?;
+        Ok(spec)
+    }
+}
+
+/// `name` or `name(parameter=value, …)`, as parsed.
+impl std::fmt::Display for IndicatorSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}{}", self.name(), self.parameters.written())
     }
 }
 
@@ -625,20 +685,56 @@ mod tests {
             "variance",
             "gini",
             "gini_coefficient",
+            "theil",
+            "atkinson",
+            "coefficient_of_variation",
+            "top_share",
+            "share_above",
+            "share_below",
             "deepset",
             "formula",
         ];
         assert_eq!(names, want);
         for name in &names {
+            if *name == "share_above" || *name == "share_below" {
+                let spec: IndicatorSpec = format!("{name}(threshold=1)").parse().unwrap();
+                assert_eq!(spec.to_string(), format!("{name}(threshold=1)"));
+                continue;
+            }
             let spec: IndicatorSpec = name.parse().unwrap();
             assert_eq!(spec.name(), *name);
+            assert_eq!(spec.to_string(), *name);
         }
         let e = "entropy".parse::<IndicatorSpec>().unwrap_err().to_string();
         assert_eq!(
             e,
             "unknown indicator 'entropy'; choose one of linear, mult, variance, gini, \
-             gini_coefficient, deepset, formula"
+             gini_coefficient, theil, atkinson, coefficient_of_variation, top_share, share_above, \
+             share_below, deepset, formula"
         );
+        let spec: IndicatorSpec = " atkinson( epsilon = 2 ) ".parse().unwrap();
+        assert_eq!(spec.to_string(), "atkinson(epsilon=2)");
+        let json = serde_json::to_string(&spec).unwrap();
+        assert_eq!(
+            json,
+            r#"{"indicator":"atkinson","parameters":{"epsilon":2.0}}"#
+        );
+        assert_eq!(serde_json::from_str::<IndicatorSpec>(&json).unwrap(), spec);
+        let e = "atkinson(epsilon=2"
+            .parse::<IndicatorSpec>()
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("not closed by ')'"), "{e}");
+        let e = "variance(epsilon=2)"
+            .parse::<IndicatorSpec>()
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("'variance' takes no parameters"), "{e}");
+        let e = "share_above"
+            .parse::<IndicatorSpec>()
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("threshold is not given"), "{e}");
     }
 
     #[test]

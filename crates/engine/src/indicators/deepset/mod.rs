@@ -58,6 +58,7 @@ pub const ENTRY: Entry = Entry {
     summary: "a trained DeepSet value network ρ((1/n) Σ_i ψ(x_i)), from a model folder",
     needs_model: true,
     exact: None,
+    parameters: &[],
     build: |context| Ok(Box::new(load(context)?)),
 };
 

@@ -98,6 +98,7 @@ pub const ENTRY: Entry = Entry {
     summary: "ρ((1/n) Σ_i ψ(x_i)) with ψ and ρ written as formulas, as text or in a folder's indicator.json",
     needs_model: false,
     exact: None,
+    parameters: &[],
     build,
 };
 
