@@ -37,8 +37,8 @@ pub use aumann_report as report;
 pub use aumann_study as study;
 
 pub use aumann_engine::{
-    array, attribution, backend, baseline, choice, error, exact, indicators, input, limits,
-    longtable, model, npy, ops, output, path, progress, run, seed, verify,
+    array, attribution, backend, baseline, choice, chunked, error, exact, indicators, input,
+    limits, longtable, model, npy, ops, output, path, progress, run, seed, verify,
 };
 pub use aumann_methods::{
     benchmark, coalition, compare, demo, faithfulness, scenario, synth, train,

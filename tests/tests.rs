@@ -22,4 +22,5 @@ mod ingest;
 mod million;
 mod pooled;
 mod scenario;
+mod split;
 mod study;

@@ -143,6 +143,9 @@ pub enum ClosedFormError {
         /// Its mean.
         mean: f64,
     },
+    /// A Gini of a chunk of agents without what its chunked form needs.
+    #[error("the exact gini attribution of a chunk of agents needs {0}")]
+    ChunkedGini(&'static str),
     /// A Gini path from per-agent baselines that cannot be integrated exactly.
     #[error("the exact gini attribution: {0}; use the path method")]
     GiniPath(#[from] crate::gini_path::GiniPathError),
@@ -386,6 +389,89 @@ fn gini<X: Real>(x: &[X], d: usize, b: Baseline<'_>, out: &mut [f64]) -> Result<
     Ok(())
 }
 
+/// What an exact form needs of a whole step's population beyond an agent's own features:
+/// its size and the mean of every coordinate of the features and of the baseline.
+#[derive(Clone, Copy, Debug)]
+pub struct Population<'a> {
+    /// Agents `n` of the whole population.
+    pub agents: usize,
+    /// `x̄_k`, `d` values.
+    pub x_means: &'a [f64],
+    /// `b̄_k`, `d` values.
+    pub b_means: &'a [f64],
+}
+
+/// Exact `φ` of a chunk of one step's agents (`x` row-major `[n_chunk, d]`, the baseline of
+/// those agents), from the moments of the whole `population` — the formulas above with
+/// `c̄ = Σ_k x̄_k`, `β̄ = Σ_k b̄_k` and `n` the population's — and, for the Gini, each chunk
+/// agent's midrank in the population (`midranks`, `n_chunk` values). `out` has `n_chunk`
+/// values. The Gini's chunked form needs one baseline composite shared by every agent.
+///
+/// # Errors
+/// [`ClosedFormError::TooFewAgents`] for a population below the indicator's minimum,
+/// [`ClosedFormError::NonPositiveMean`] for `mult`, [`ClosedFormError::ChunkedGini`] for a
+/// Gini without midranks or with per-agent baseline composites.
+///
+/// # Panics
+/// If the slice lengths do not match.
+pub fn attribute_chunk<X: Real>(
+    indicator: Analytic,
+    x: &[X],
+    d: usize,
+    baseline: Baseline<'_>,
+    population: Population<'_>,
+    midranks: Option<&[f64]>,
+    out: &mut [f64],
+) -> Result<()> {
+    let n_chunk = out.len();
+    check_lengths(x.len(), n_chunk, d, &baseline);
+    assert_eq!(population.x_means.len(), d, "x̄ must hold d values");
+    assert_eq!(population.b_means.len(), d, "b̄ must hold d values");
+    enough_agents(indicator, population.agents)?;
+    let nf = population.agents as f64;
+    let c_mean: f64 = population.x_means.iter().sum();
+    let beta_mean: f64 = population.b_means.iter().sum();
+    match indicator {
+        Analytic::Linear => fill(out, |i| {
+            (composite(x, i, d) - baseline.composite(i, d)) / nf
+        }),
+        Analytic::Variance => fill(out, |i| {
+            let (c, beta) = (composite(x, i, d), baseline.composite(i, d));
+            (c - beta) * ((c - c_mean) + (beta - beta_mean)) / nf
+        }),
+        Analytic::Mult => {
+            refuse_mean("features", population.x_means, |m| m > 0.0)?;
+            refuse_mean("baseline", population.b_means, |m| m >= 0.0 || m.is_nan())?;
+            let j = mult_path_factors(population.x_means, population.b_means);
+            fill(out, |i| {
+                (0..d)
+                    .map(|k| (x[i * d + k].into() - baseline.at(i, k, d)) * j[k])
+                    .sum::<f64>()
+                    / nf
+            });
+        }
+        Analytic::Gini => {
+            let Some(ranks) = midranks else {
+                return Err(ClosedFormError::ChunkedGini(
+                    "each agent's midrank in the population",
+                ));
+            };
+            assert_eq!(ranks.len(), n_chunk, "one midrank per agent");
+            let big_b = baseline.composite(0, d);
+            if (1..n_chunk).any(|i| baseline.composite(i, d) != big_b) {
+                return Err(ClosedFormError::ChunkedGini(
+                    "a baseline shared by every agent",
+                ));
+            }
+            let scale = 2.0 / (nf * (nf - 1.0));
+            fill(out, |i| {
+                scale * (2.0 * ranks[i] - nf - 1.0) * (composite(x, i, d) - big_b)
+            });
+        }
+    }
+    Ok(())
+}
+
 /// Sum of an attribution in `f64` (pairwise), for efficiency checks.
 pub fn total(phi: &[f64]) -> f64 {
     pairwise(phi)
@@ -472,6 +558,75 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// Chunks of a population, each attributed from the population's moments (and its
+    /// agents' midranks), give the whole population's attribution, for uneven chunks and a
+    /// chunk of one agent.
+    #[test]
+    fn chunks_attributed_from_the_population_are_the_whole() {
+        let (n, d) = (23, 3);
+        let mut x = sample(n, d, 3);
+        x.copy_within(5 * d..6 * d, 3 * d); // a tie
+        let per_agent: Vec<f64> = sample(n, d, 4).iter().map(|v| v * 0.4).collect();
+        let shared = [0.2, 0.0, 0.1];
+        let means = |v: &[f64], rows: usize| -> Vec<f64> {
+            (0..d)
+                .map(|k| (0..rows).map(|i| v[i * d + k]).sum::<f64>() / rows as f64)
+                .collect()
+        };
+        let composites: Vec<f64> = (0..n).map(|i| x[i * d..(i + 1) * d].iter().sum()).collect();
+        let ranks = crate::rank::midranks(&composites);
+        let x_means = means(&x, n);
+        for ind in Analytic::ALL {
+            for per in [false, true] {
+                if ind == Analytic::Gini && per {
+                    continue;
+                }
+                let (whole, b_means) = match per {
+                    true => (Baseline::PerAgent(&per_agent), means(&per_agent, n)),
+                    false => (Baseline::Shared(&shared), shared.to_vec()),
+                };
+                let mut want = vec![0.0; n];
+                attribute(ind, &x, d, whole, &mut want).unwrap();
+                let population = Population {
+                    agents: n,
+                    x_means: &x_means,
+                    b_means: &b_means,
+                };
+                let mut got = vec![0.0; n];
+                for (start, end) in [(0, 10), (10, 11), (11, 23)] {
+                    let b = match per {
+                        true => Baseline::PerAgent(&per_agent[start * d..end * d]),
+                        false => Baseline::Shared(&shared),
+                    };
+                    let r = Some(&ranks[start..end]);
+                    let (xs, out) = (&x[start * d..end * d], &mut got[start..end]);
+                    attribute_chunk(ind, xs, d, b, population, r, out).unwrap();
+                }
+                for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+                    assert!(
+                        (g - w).abs() <= 1e-12 * w.abs().max(1e-3),
+                        "{ind:?} {per} {i}: {g} vs {w}"
+                    );
+                }
+            }
+        }
+        let population = Population {
+            agents: n,
+            x_means: &x_means,
+            b_means: &x_means,
+        };
+        let e = attribute_chunk(
+            Analytic::Gini,
+            &x,
+            d,
+            Baseline::Shared(&shared),
+            population,
+            None,
+            &mut [0.0; 23],
+        );
+        assert!(e.unwrap_err().to_string().contains("midrank"));
     }
 
     #[test]

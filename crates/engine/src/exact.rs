@@ -112,7 +112,8 @@ fn kernel_baseline(baseline: &Baseline, t: usize) -> closed_form::Baseline<'_> {
     }
 }
 
-fn to_error(e: ClosedFormError, indicator: Analytic, step: usize) -> Error {
+/// A closed form's refusal as the engine's error, naming the indicator and the step.
+pub(crate) fn to_error(e: ClosedFormError, indicator: Analytic, step: usize) -> Error {
     match e {
         ClosedFormError::TooFewAgents { need, got, .. } => Error::TooFewAgents {
             indicator: indicator.name().into(),
@@ -136,7 +137,7 @@ fn to_error(e: ClosedFormError, indicator: Analytic, step: usize) -> Error {
                 }
             ),
         },
-        ClosedFormError::GiniPath(_) => Error::NoExactForm {
+        ClosedFormError::GiniPath(_) | ClosedFormError::ChunkedGini(_) => Error::NoExactForm {
             indicator: indicator.name().into(),
             reason: format!("at step {step}, {e}"),
         },

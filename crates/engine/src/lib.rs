@@ -40,6 +40,7 @@ pub mod attribution;
 pub mod backend;
 pub mod baseline;
 pub mod choice;
+pub mod chunked;
 pub mod error;
 pub mod exact;
 pub mod indicators;

@@ -33,9 +33,10 @@ use super::formula::{Definition, Formula};
 use super::parameters::{Fallback, Parameter, any_value, positive};
 use super::{
     BuildContext, DomainError, Entry, HostRoute, HostRun, HostStep, Indicator, PathFn,
-    StraightPaths,
+    PooledPasses, StraightPaths,
 };
 use crate::array::download;
+use crate::backend::Precision;
 use crate::error::{Error, Result};
 
 /// Atkinson's inequality aversion `ε ≥ 0`.
@@ -358,6 +359,12 @@ impl Indicator for Checked {
         self.inner.along_path(x, b)
     }
 
+    fn pooled_passes(&self) -> Option<&dyn PooledPasses> {
+        self.inner
+            .pooled_passes()
+            .map(|_| self as &dyn PooledPasses)
+    }
+
     fn host_route(&self, device: &Device) -> Option<Box<dyn HostRoute + '_>> {
         let route = self.inner.host_route(device)?;
         Some(Box::new(CheckedRoute {
@@ -384,5 +391,45 @@ impl HostRoute for CheckedRoute<'_> {
     fn attribute(&self, step: &HostStep, run: &HostRun, phi: &mut [f64]) -> Result<()> {
         self.requirement.check_step(self.name, step)?;
         self.route.attribute(step, run, phi)
+    }
+}
+
+/// The inner indicator's passes, each chunk's step checked first.
+impl PooledPasses for Checked {
+    fn width(&self) -> usize {
+        self.passes().width()
+    }
+
+    fn pool(&self, step: &HostStep, nodes: &[f64], precision: Precision) -> Result<Vec<f64>> {
+        self.requirement.check_step(self.name(), step)?;
+        self.passes().pool(step, nodes, precision)
+    }
+
+    fn pool_ends(&self, step: &HostStep) -> Result<[Vec<f64>; 2]> {
+        self.requirement.check_step(self.name(), step)?;
+        self.passes().pool_ends(step)
+    }
+
+    fn rho(&self, means: &[f64]) -> (f64, Vec<f64>) {
+        self.passes().rho(means)
+    }
+
+    fn pull_back(
+        &self,
+        step: &HostStep,
+        nodes: &[f64],
+        shared: &[f64],
+        precision: Precision,
+        phi: &mut [f64],
+    ) {
+        self.passes().pull_back(step, nodes, shared, precision, phi);
+    }
+}
+
+impl Checked {
+    /// The inner indicator's passes, which [`Indicator::pooled_passes`] offers only where they
+    /// exist.
+    fn passes(&self) -> &dyn PooledPasses {
+        (self.inner.pooled_passes()).unwrap_or_else(|| unreachable!("offered only where present"))
     }
 }

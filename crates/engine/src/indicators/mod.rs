@@ -242,6 +242,53 @@ pub trait Indicator: Send + Sync {
         let _ = device;
         None
     }
+
+    /// The indicator's pooled passes on the host, for a population split into chunks of
+    /// agents ([`crate::chunked`]); `None` (the default) where it is not a pooled indicator
+    /// `ρ((1/n) Σ_i ψ(z_i))` with such passes.
+    fn pooled_passes(&self) -> Option<&dyn PooledPasses> {
+        None
+    }
+}
+
+/// A pooled indicator `V = ρ((1/n) Σ_i ψ(z_i))` pass by pass, over one step of a chunk of a
+/// population's agents: what [`crate::chunked`] needs to attribute a population no process
+/// holds whole.
+///
+/// ```text
+/// pool       s_j = Σ_{i ∈ chunk} ψ(b_i + α_j δ_i)            (summed over chunks: n p̄_j)
+/// rho        ρ(p̄), ∇ρ(p̄)                                    (once per point, for everyone)
+/// pull_back  φ_i = Σ_j ⟨J_ψ(b_i + α_j δ_i) δ_i, g_j⟩,  g_j = w_j ∇ρ(p̄_j) / n
+/// ```
+pub trait PooledPasses: Sync {
+    /// `k`, the number of means ψ pools.
+    fn width(&self) -> usize;
+
+    /// `s_j` of every node `α_j` (`[m, k]`, f64), ψ in `precision`.
+    ///
+    /// # Errors
+    /// [`Error::Domain`] for a path outside the indicator's domain.
+    fn pool(&self, step: &HostStep, nodes: &[f64], precision: Precision) -> Result<Vec<f64>>;
+
+    /// `Σ_{i ∈ chunk} ψ(x_i)` and `Σ_{i ∈ chunk} ψ(b_i)` (`k` values each), in f64: the sums
+    /// `V(x)` and `V(b)` are read from.
+    ///
+    /// # Errors
+    /// [`Error::Domain`] for a path outside the indicator's domain.
+    fn pool_ends(&self, step: &HostStep) -> Result<[Vec<f64>; 2]>;
+
+    /// `ρ(p̄)` and `∇ρ(p̄)` of `k` pooled means.
+    fn rho(&self, means: &[f64]) -> (f64, Vec<f64>);
+
+    /// Every agent's `φ_i` into `phi`, from `shared` = `g_j` (`[m, k]`).
+    fn pull_back(
+        &self,
+        step: &HostStep,
+        nodes: &[f64],
+        shared: &[f64],
+        precision: Precision,
+        phi: &mut [f64],
+    );
 }
 
 /// One step of a population on the host, as stored: what a [`HostRoute`] reads.

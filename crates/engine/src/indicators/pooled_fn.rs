@@ -63,7 +63,7 @@ use rayon::prelude::*;
 use super::StraightPaths;
 use super::pooled::add_in_order;
 use super::scalar::{Dual, Lane, Pack, Scalar};
-use super::{HostRoute, HostRun, HostStep, Indicator};
+use super::{HostRoute, HostRun, HostStep, Indicator, PooledPasses};
 use crate::array::{StepSlice, download_as};
 use crate::backend::Precision;
 use crate::error::Result;
@@ -794,6 +794,10 @@ impl<P: PooledFn> Indicator for PoolingFn<P> {
     fn host_route(&self, _device: &Device) -> Option<Box<dyn HostRoute + '_>> {
         Some(Box::new(self))
     }
+
+    fn pooled_passes(&self) -> Option<&dyn PooledPasses> {
+        Some(self)
+    }
 }
 
 impl<P: PooledFn> HostRoute for PoolingFn<P> {
@@ -826,6 +830,108 @@ impl<P: PooledFn> HostRoute for PoolingFn<P> {
             }
         }
         Ok(())
+    }
+}
+
+impl<P: PooledFn> PoolingFn<P> {
+    /// The step's features and baseline as the passes read them.
+    fn step_ends<'a, E: Lane>(step: &'a HostStep, x: &'a [E]) -> Ends<'a, E, f64> {
+        Ends {
+            x,
+            b: step.b,
+            d: step.dims,
+            n: step.agents,
+            layout: Layout::AgentsFirst,
+        }
+    }
+
+    /// `Σ_i ψ(z)` of the `n` agents of `z` (`[n, d]`), in f64.
+    fn sums_at<E: Lane>(&self, z: &[E], d: usize) -> Vec<f64> {
+        let ends = Ends {
+            x: z,
+            b: z,
+            d,
+            n: z.len() / d,
+            layout: Layout::AgentsFirst,
+        };
+        self.pool::<E, E, f64, 4>(&ends, &[0.0])
+    }
+}
+
+impl<P: PooledFn> PooledPasses for PoolingFn<P> {
+    fn width(&self) -> usize {
+        self.0.pooled_width()
+    }
+
+    fn pool(&self, step: &HostStep, nodes: &[f64], precision: Precision) -> Result<Vec<f64>> {
+        Ok(match (step.x, precision) {
+            (StepSlice::F32(x), Precision::F32) => {
+                self.pool::<f32, f64, f32, 8>(&Self::step_ends(step, x), nodes)
+            }
+            (StepSlice::F32(x), Precision::F64) => {
+                self.pool::<f32, f64, f64, 4>(&Self::step_ends(step, x), nodes)
+            }
+            (StepSlice::F64(x), Precision::F32) => {
+                self.pool::<f64, f64, f32, 8>(&Self::step_ends(step, x), nodes)
+            }
+            (StepSlice::F64(x), Precision::F64) => {
+                self.pool::<f64, f64, f64, 4>(&Self::step_ends(step, x), nodes)
+            }
+        })
+    }
+
+    fn pool_ends(&self, step: &HostStep) -> Result<[Vec<f64>; 2]> {
+        let d = step.dims;
+        let at_x = match step.x {
+            StepSlice::F32(x) => self.sums_at(x, d),
+            StepSlice::F64(x) => self.sums_at(x, d),
+        };
+        let mut at_b = self.sums_at(step.b, d);
+        if step.b.len() == d {
+            // Every agent at the one shared point.
+            at_b.iter_mut().for_each(|s| *s *= step.agents as f64);
+        }
+        Ok([at_x, at_b])
+    }
+
+    fn rho(&self, means: &[f64]) -> (f64, Vec<f64>) {
+        (self.0.rho(means), self.rho_gradient(means))
+    }
+
+    fn pull_back(
+        &self,
+        step: &HostStep,
+        nodes: &[f64],
+        shared: &[f64],
+        precision: Precision,
+        phi: &mut [f64],
+    ) {
+        match (step.x, precision) {
+            (StepSlice::F32(x), Precision::F32) => self.pull_back::<f32, f64, f32, 8>(
+                &Self::step_ends(step, x),
+                nodes,
+                shared,
+                Sink::Attribution(phi),
+            ),
+            (StepSlice::F32(x), Precision::F64) => self.pull_back::<f32, f64, f64, 4>(
+                &Self::step_ends(step, x),
+                nodes,
+                shared,
+                Sink::Attribution(phi),
+            ),
+            (StepSlice::F64(x), Precision::F32) => self.pull_back::<f64, f64, f32, 8>(
+                &Self::step_ends(step, x),
+                nodes,
+                shared,
+                Sink::Attribution(phi),
+            ),
+            (StepSlice::F64(x), Precision::F64) => self.pull_back::<f64, f64, f64, 4>(
+                &Self::step_ends(step, x),
+                nodes,
+                shared,
+                Sink::Attribution(phi),
+            ),
+        }
     }
 }
 
