@@ -614,6 +614,209 @@ fn attribute_scenario<'py>(
     Ok((phi.into_pyarray(py).reshape(shape)?, v_x, v_b))
 }
 
+/// A chunk's baseline: float64 `[1 or T, 1 or n_chunk, d]`.
+fn chunk_baseline(b: PyReadonlyArrayDyn<'_, f64>) -> PyResult<aumann_engine::baseline::Baseline> {
+    let shape = match *b.shape() {
+        [t, n, d] => [t, n, d],
+        ref other => {
+            return Err(input(format!(
+                "a chunk's baseline has shape {other:?}; expected [1 or T, 1 or n, d]"
+            )));
+        }
+    };
+    let array = Array3::from_f64(shape, b.as_array().iter().copied().collect());
+    array.check_finite("baseline").map_err(engine)?;
+    Ok(aumann_engine::baseline::Baseline::from_array(array))
+}
+
+/// A chunk `[T, n_chunk, d]` of features.
+fn chunk_features(x: &Bound<'_, PyAny>) -> PyResult<Array3> {
+    let (array, rank) = features(x)?;
+    match rank {
+        3 => Ok(array),
+        _ => Err(input("a chunk of features has shape [T, n, d]".into())),
+    }
+}
+
+/// `quadrature(rule, points) -> (nodes, weights)` on [0, 1].
+#[pyfunction]
+fn quadrature(rule: &str, points: usize) -> PyResult<(Vec<f64>, Vec<f64>)> {
+    use aumann_engine::choice::Choice;
+    let rule = <aumann_engine::path::Rule as Choice>::from_label(rule).map_err(engine)?;
+    let options = aumann_engine::path::PathOptions {
+        rule,
+        points,
+        ..Default::default()
+    };
+    options.check_points().map_err(engine)?;
+    Ok(rule.nodes_weights(points))
+}
+
+/// `chunk_exact_sums(x, b) -> [T, 2, d]`: the chunk's column sums of the features and the
+/// baseline, step by step.
+#[pyfunction]
+fn chunk_exact_sums<'py>(
+    py: Python<'py>,
+    x: &Bound<'py, PyAny>,
+    b: PyReadonlyArrayDyn<'py, f64>,
+) -> PyResult<Bound<'py, PyArrayDyn<f64>>> {
+    let (x, b) = (chunk_features(x)?, chunk_baseline(b)?);
+    let [t, _, d] = x.shape();
+    let sums = run_engine(py, None, |_| aumann_engine::chunked::exact_sums(&x, &b))?;
+    Ok(sums.into_pyarray(py).reshape(vec![t, 2, d])?)
+}
+
+/// `chunk_exact_phi(indicator, x, b, agents, means [T, 2, d], midranks [T, n] or None,
+/// threads) -> φ [T, n_chunk]`: a chunk's exact attribution from its population's moments.
+#[pyfunction]
+#[pyo3(signature = (indicator, x, b, agents, means, midranks, threads))]
+#[allow(clippy::too_many_arguments)]
+fn chunk_exact_phi<'py>(
+    py: Python<'py>,
+    indicator: &str,
+    x: &Bound<'py, PyAny>,
+    b: PyReadonlyArrayDyn<'py, f64>,
+    agents: usize,
+    means: PyReadonlyArrayDyn<'py, f64>,
+    midranks: Option<PyReadonlyArrayDyn<'py, f64>>,
+    threads: Option<usize>,
+) -> PyResult<Bound<'py, PyArrayDyn<f64>>> {
+    use aumann_engine::choice::Choice;
+    let kind = aumann_engine::indicators::Analytic::from_label(indicator).map_err(engine)?;
+    let (x, b) = (chunk_features(x)?, chunk_baseline(b)?);
+    let [t, n, _] = x.shape();
+    let means: Vec<f64> = means.as_array().iter().copied().collect();
+    let ranks: Option<Vec<f64>> = midranks.map(|r| r.as_array().iter().copied().collect());
+    let phi = run_engine(py, None, |_| {
+        aumann_engine::run::with_threads(threads, || {
+            aumann_engine::chunked::exact_phi(kind, &x, &b, agents, &means, ranks.as_deref())
+        })
+    })?;
+    Ok(phi.into_pyarray(py).reshape(vec![t, n])?)
+}
+
+/// The indicator on the CPU, for `d` features in `precision`.
+fn host_indicator(
+    indicator: IndicatorArg,
+    d: usize,
+    precision: Precision,
+) -> PyResult<Box<dyn aumann_engine::indicators::Indicator>> {
+    let spec = indicator.spec()?;
+    let device = Backend::Flex.device().map_err(engine)?;
+    spec.build(&device, d, precision).map_err(engine)
+}
+
+/// `pooled_width(indicator, d) -> k`: the number of means the indicator pools.
+#[pyfunction]
+fn pooled_width(indicator: IndicatorArg, d: usize) -> PyResult<usize> {
+    let built = host_indicator(indicator, d, Precision::F64)?;
+    match built.pooled_passes() {
+        Some(p) => Ok(p.width()),
+        None => Err(engine(aumann_engine::Error::Parameter {
+            name: "indicator",
+            value: built.name().into(),
+            reason: "it is not a pooled indicator ρ(mean ψ) with pooled passes: a population \
+                     split into chunks takes the exact forms of linear, mult, variance and \
+                     gini, or a pooled indicator (a formula, theil, atkinson, \
+                     coefficient_of_variation, share_above, share_below)"
+                .into(),
+        })),
+    }
+}
+
+/// `chunk_pooled_sums(x, indicator, b, nodes, precision, threads) -> [T, m + 2, k]`.
+#[pyfunction]
+#[pyo3(signature = (x, indicator, b, nodes, precision, threads))]
+fn chunk_pooled_sums<'py>(
+    py: Python<'py>,
+    x: &Bound<'py, PyAny>,
+    indicator: IndicatorArg,
+    b: PyReadonlyArrayDyn<'py, f64>,
+    nodes: Vec<f64>,
+    precision: &str,
+    threads: Option<usize>,
+) -> PyResult<Bound<'py, PyArrayDyn<f64>>> {
+    let (x, b) = (chunk_features(x)?, chunk_baseline(b)?);
+    let precision = precision.parse::<Precision>().map_err(engine)?;
+    let built = host_indicator(indicator, x.dims(), precision)?;
+    let sums = run_engine(py, None, |_| {
+        aumann_engine::run::with_threads(threads, || {
+            aumann_engine::chunked::pooled_sums(built.as_ref(), &x, &b, &nodes, precision)
+        })
+    })?;
+    let k = sums.len() / (x.steps() * (nodes.len() + 2));
+    Ok(sums
+        .into_pyarray(py)
+        .reshape(vec![x.steps(), nodes.len() + 2, k])?)
+}
+
+/// `pooled_shared(indicator, d, sums [T, m + 2, k], agents, weights, shared_baseline [T or 1,
+/// d] or None) -> (values [T, 2], shared [T, m, k])`: the driver's step.
+#[pyfunction]
+#[pyo3(signature = (indicator, d, sums, agents, weights, shared_baseline))]
+fn pooled_shared<'py>(
+    py: Python<'py>,
+    indicator: IndicatorArg,
+    d: usize,
+    sums: PyReadonlyArrayDyn<'py, f64>,
+    agents: usize,
+    weights: Vec<f64>,
+    shared_baseline: Option<PyReadonlyArrayDyn<'py, f64>>,
+) -> PyResult<(Bound<'py, PyArrayDyn<f64>>, Bound<'py, PyArrayDyn<f64>>)> {
+    let built = host_indicator(indicator, d, Precision::F64)?;
+    let steps = sums.shape()[0];
+    let sums: Vec<f64> = sums.as_array().iter().copied().collect();
+    let common = shared_baseline.map(|b| {
+        let rows = b.shape()[0];
+        let values = b.as_array().iter().copied().collect();
+        aumann_engine::baseline::Baseline::from_array(Array3::from_f64([rows, 1, d], values))
+    });
+    let (values, shared) = run_engine(py, None, |_| {
+        aumann_engine::chunked::pooled_shared(
+            built.as_ref(),
+            &sums,
+            agents,
+            &weights,
+            common.as_ref(),
+        )
+    })?;
+    let k = shared.len() / (steps * weights.len()).max(1);
+    Ok((
+        values.into_pyarray(py).reshape(vec![steps, 2])?,
+        shared
+            .into_pyarray(py)
+            .reshape(vec![steps, weights.len(), k])?,
+    ))
+}
+
+/// `chunk_pooled_phi(x, indicator, b, nodes, shared [T, m, k], precision, threads) -> φ [T,
+/// n_chunk]`.
+#[pyfunction]
+#[pyo3(signature = (x, indicator, b, nodes, shared, precision, threads))]
+#[allow(clippy::too_many_arguments)]
+fn chunk_pooled_phi<'py>(
+    py: Python<'py>,
+    x: &Bound<'py, PyAny>,
+    indicator: IndicatorArg,
+    b: PyReadonlyArrayDyn<'py, f64>,
+    nodes: Vec<f64>,
+    shared: PyReadonlyArrayDyn<'py, f64>,
+    precision: &str,
+    threads: Option<usize>,
+) -> PyResult<Bound<'py, PyArrayDyn<f64>>> {
+    let (x, b) = (chunk_features(x)?, chunk_baseline(b)?);
+    let [t, n, d] = x.shape();
+    let precision = precision.parse::<Precision>().map_err(engine)?;
+    let built = host_indicator(indicator, d, precision)?;
+    let shared: Vec<f64> = shared.as_array().iter().copied().collect();
+    let phi = run_engine(py, None, |_| {
+        aumann_engine::run::with_threads(threads, || {
+            aumann_engine::chunked::pooled_phi(built.as_ref(), &x, &b, &nodes, &shared, precision)
+        })
+    })?;
+    Ok(phi.into_pyarray(py).reshape(vec![t, n])?)
+}
+
 #[pymodule]
 fn _rust(m: &Bound<'_, PyModule>) -> PyResult<()> {
     quiet_interrupts();
@@ -631,5 +834,12 @@ fn _rust(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_function(wrap_pyfunction!(attribute, m)?)?;
     m.add_function(wrap_pyfunction!(check_formula, m)?)?;
+    m.add_function(wrap_pyfunction!(quadrature, m)?)?;
+    m.add_function(wrap_pyfunction!(chunk_exact_sums, m)?)?;
+    m.add_function(wrap_pyfunction!(chunk_exact_phi, m)?)?;
+    m.add_function(wrap_pyfunction!(pooled_width, m)?)?;
+    m.add_function(wrap_pyfunction!(chunk_pooled_sums, m)?)?;
+    m.add_function(wrap_pyfunction!(pooled_shared, m)?)?;
+    m.add_function(wrap_pyfunction!(chunk_pooled_phi, m)?)?;
     Ok(())
 }

@@ -185,7 +185,7 @@ pub fn run_from(
     progress: &mut (dyn FnMut(Progress) + Send),
 ) -> Result<RunOutput> {
     config.validate()?;
-    let mut work = || -> Result<RunOutput> {
+    let work = || -> Result<RunOutput> {
         if let (Method::Exact, Some(kind)) = (config.method, config.indicator.exact()) {
             return Ok(RunOutput {
                 attribution: crate::exact::attribute(kind, features, baseline)?,
@@ -210,7 +210,18 @@ pub fn run_from(
             device: describe(&device),
         })
     };
-    match config.threads {
+    with_threads(config.threads, work)
+}
+
+/// `work` on a pool of `threads` threads (`None`: the global pool, every core).
+///
+/// # Errors
+/// [`Error::Parameter`] where the pool cannot be built; `work`'s.
+pub fn with_threads<T: Send>(
+    threads: Option<usize>,
+    work: impl FnOnce() -> Result<T> + Send,
+) -> Result<T> {
+    match threads {
         Some(t) if t != rayon::current_num_threads() => rayon::ThreadPoolBuilder::new()
             .num_threads(t)
             .build()
