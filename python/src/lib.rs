@@ -663,7 +663,7 @@ fn chunk_exact_sums<'py>(
     let (x, b) = (chunk_features(x)?, chunk_baseline(b)?);
     let [t, _, d] = x.shape();
     let sums = run_engine(py, None, |_| aumann_engine::chunked::exact_sums(&x, &b))?;
-    Ok(sums.into_pyarray(py).reshape(vec![t, 2, d])?)
+    sums.into_pyarray(py).reshape(vec![t, 2, d])
 }
 
 /// `chunk_exact_phi(indicator, x, b, agents, means [T, 2, d], midranks [T, n] or None,
@@ -692,7 +692,7 @@ fn chunk_exact_phi<'py>(
             aumann_engine::chunked::exact_phi(kind, &x, &b, agents, &means, ranks.as_deref())
         })
     })?;
-    Ok(phi.into_pyarray(py).reshape(vec![t, n])?)
+    phi.into_pyarray(py).reshape(vec![t, n])
 }
 
 /// The indicator on the CPU, for `d` features in `precision`.
@@ -745,9 +745,8 @@ fn chunk_pooled_sums<'py>(
         })
     })?;
     let k = sums.len() / (x.steps() * (nodes.len() + 2));
-    Ok(sums
-        .into_pyarray(py)
-        .reshape(vec![x.steps(), nodes.len() + 2, k])?)
+    sums.into_pyarray(py)
+        .reshape(vec![x.steps(), nodes.len() + 2, k])
 }
 
 /// `pooled_shared(indicator, d, sums [T, m + 2, k], agents, weights, shared_baseline [T or 1,
@@ -814,7 +813,7 @@ fn chunk_pooled_phi<'py>(
             aumann_engine::chunked::pooled_phi(built.as_ref(), &x, &b, &nodes, &shared, precision)
         })
     })?;
-    Ok(phi.into_pyarray(py).reshape(vec![t, n])?)
+    phi.into_pyarray(py).reshape(vec![t, n])
 }
 
 #[pymodule]
