@@ -614,6 +614,9 @@ fn attribute_scenario<'py>(
     Ok((phi.into_pyarray(py).reshape(shape)?, v_x, v_b))
 }
 
+/// A float64 NumPy array the engine returns.
+type Array<'py> = Bound<'py, PyArrayDyn<f64>>;
+
 /// A chunk's baseline: float64 `[1 or T, 1 or n_chunk, d]`.
 fn chunk_baseline(b: PyReadonlyArrayDyn<'_, f64>) -> PyResult<aumann_engine::baseline::Baseline> {
     let shape = match *b.shape() {
@@ -761,7 +764,7 @@ fn pooled_shared<'py>(
     agents: usize,
     weights: Vec<f64>,
     shared_baseline: Option<PyReadonlyArrayDyn<'py, f64>>,
-) -> PyResult<(Bound<'py, PyArrayDyn<f64>>, Bound<'py, PyArrayDyn<f64>>)> {
+) -> PyResult<(Array<'py>, Array<'py>)> {
     let built = host_indicator(indicator, d, Precision::F64)?;
     let steps = sums.shape()[0];
     let sums: Vec<f64> = sums.as_array().iter().copied().collect();
