@@ -47,6 +47,8 @@ pub trait Scalar:
     fn powf(self, p: f64) -> Self;
     /// `ln(1 + x)`, accurate where `x` is tiny.
     fn ln_1p(self) -> Self;
+    /// The error function `erf x = (2/√π) ∫₀ˣ e^{−t²} dt`.
+    fn erf(self) -> Self;
     /// `then` where `self ≥ bound`, `otherwise` where `self < bound`, NaN where either is NaN
     /// (lane by lane; a dual takes the chosen side's derivatives): the one branch the smooth
     /// functions need, so that the kinks below are written once.
@@ -100,6 +102,9 @@ impl Scalar for f64 {
     }
     fn ln_1p(self) -> Self {
         f64::ln_1p(self)
+    }
+    fn erf(self) -> Self {
+        libm::erf(self)
     }
     fn if_at_least(self, bound: Self, then: Self, otherwise: Self) -> Self {
         at_least(self, bound, then, otherwise, f64::NAN)
@@ -159,10 +164,12 @@ pub trait Lane:
     fn powf(self, p: Self) -> Self;
     /// `ln(1 + x)`.
     fn ln_1p(self) -> Self;
+    /// `erf x`.
+    fn erf(self) -> Self;
 }
 
 macro_rules! lane {
-    ($t:ty) => {
+    ($t:ty, $erf:path) => {
         impl Lane for $t {
             #[inline(always)]
             fn of(v: f64) -> Self {
@@ -194,11 +201,14 @@ macro_rules! lane {
             fn ln_1p(self) -> Self {
                 <$t>::ln_1p(self)
             }
+            fn erf(self) -> Self {
+                $erf(self)
+            }
         }
     };
 }
-lane!(f32);
-lane!(f64);
+lane!(f32, libm::erff);
+lane!(f64, libm::erf);
 
 /// `L` lanes of `T` (`L` agents), every operation lane by lane; constants are rounded to `T`.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -270,6 +280,9 @@ impl<T: Lane, const L: usize> Scalar for Pack<T, L> {
     }
     fn ln_1p(self) -> Self {
         self.map(T::ln_1p)
+    }
+    fn erf(self) -> Self {
+        self.map(T::erf)
     }
     #[inline(always)]
     fn if_at_least(self, bound: Self, then: Self, otherwise: Self) -> Self {
@@ -450,6 +463,10 @@ impl<S: Scalar, const N: usize> Scalar for Dual<S, N> {
     fn ln_1p(self) -> Self {
         self.chain(self.v.ln_1p(), S::constant(1.0) / (self.v + 1.0))
     }
+    fn erf(self) -> Self {
+        let slope = (-(self.v * self.v)).exp() * std::f64::consts::FRAC_2_SQRT_PI;
+        self.chain(self.v.erf(), slope)
+    }
     #[inline(always)]
     fn if_at_least(self, bound: Self, then: Self, otherwise: Self) -> Self {
         let (v, b) = (self.v, bound.v);
@@ -476,6 +493,7 @@ mod tests {
             let c = z[0] + z[1] * 2.0 - z[2];
             (c * c).exp() / (z[0].powi(3) + 4.0).ln() + z[1].sqrt() * z[2].tanh()
                 - z[2].powf(1.5) / (-z[0] + 5.0)
+                + (z[1] * 0.5 - z[0]).erf()
         }
         let z = [0.3, 1.7, 0.9];
         let duals: [Dual<f64, 3>; 3] = std::array::from_fn(|c| Dual::variable(z[c], c));
