@@ -1069,3 +1069,182 @@ fn default_study_and_sweep_write_no_nan() {
     assert_eq!(code, 0, "{err}");
     assert_no_nan(&sweep);
 }
+
+/// The formula `psi: c, c^2; rho: m1 - m0^2` is the variance: the study attributes it by the
+/// path integral, the registry's `variance` by its closed form.
+const VARIANCE_FORMULA: &str = "psi: c, c^2; rho: m1 - m0^2";
+
+/// `|a − b| ≤ tol · max_j |b_j|` for every pair: equal relative to the values' scale (an agent
+/// whose attribution is near zero is compared at that scale, not at its own).
+fn assert_close(a: &[f64], b: &[f64], tol: f64, what: &str) {
+    assert_eq!(a.len(), b.len(), "{what}");
+    let scale = b.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+    let worst = a
+        .iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f64::max);
+    assert!(
+        scale > 0.0 && worst <= tol * scale,
+        "{what}: largest difference {worst:e} at scale {scale:e}"
+    );
+}
+
+/// A formula indicator is studied by the path integral beside a parameterised registry
+/// indicator; written as the variance, every full-panel attribution and every cell's shares
+/// (every draw, anchor and tier) and residuals are the closed-form variance's to 1e-8.
+#[test]
+fn a_formula_of_the_variance_studies_as_the_variance() {
+    use aumann::indicators::formula::Definition;
+    use aumann::study::StudyIndicator;
+    let panel = generate(&PanelConfig {
+        agents: 20_000,
+        days: 5,
+        ..PanelConfig::default()
+    });
+    let definition: Definition = VARIANCE_FORMULA.parse().unwrap();
+    let formula = StudyIndicator::formula(definition).unwrap();
+    let share: StudyIndicator = "share_above(threshold=1, tau=0.2)".parse().unwrap();
+    let variance = StudyIndicator::analytic(Analytic::Variance);
+    let config = StudyConfig {
+        sizes: vec![100, 1_000],
+        seeds: 3,
+        indicators: vec![variance.clone(), share.clone(), formula.clone()],
+        per_agent: true,
+        ..StudyConfig::default()
+    };
+    let r = study::run(&panel, &config, |_| {}).unwrap();
+    assert_eq!(formula.label(), "formula");
+    assert_eq!(r.per_agent.len(), 5 * 3);
+    for totals in r.per_agent.chunks(3) {
+        assert_close(&totals[2], &totals[0], 1e-8, "per-agent totals");
+    }
+    let of = |ind: &StudyIndicator| -> Vec<&study::Cell> {
+        r.cells.iter().filter(|c| c.indicator == *ind).collect()
+    };
+    let (exact, path) = (of(&variance), of(&formula));
+    assert_eq!(exact.len(), 5 * 11);
+    assert_eq!(path.len(), exact.len());
+    let mut compared = 0;
+    for (e, p) in exact.iter().zip(&path) {
+        assert_eq!((e.topic, e.protocol, e.size), (p.topic, p.protocol, p.size));
+        assert_eq!(e.runs.len(), p.runs.len(), "{e:?}");
+        for (a, b) in e.runs.iter().zip(&p.runs) {
+            let flat = |m: &study::RunMetrics| -> Vec<f64> {
+                let shares = m.shares.iter().flatten().copied();
+                shares.chain([m.residual, m.c_star]).collect()
+            };
+            let cell = format!("topic {} {} s = {}", e.topic, e.protocol.name(), e.size);
+            assert_close(&flat(b), &flat(a), 1e-8, &cell);
+            compared += 1;
+        }
+    }
+    assert!(compared > 5 * 20, "{compared} draws compared");
+    // The registry indicator with parameters has cells of its own, with defined shares.
+    let shares = of(&share);
+    assert_eq!(shares.len(), 5 * 11);
+    assert!(
+        shares
+            .iter()
+            .all(|c| c.protocol != Protocol::Full || c.runs.len() == 1)
+    );
+    assert_ne!(shares[0].share(0, 0), exact[0].share(0, 0));
+}
+
+/// `aumann study` with a registry indicator whose parameters hold a comma, and a formula:
+/// each is a column value and a per-agent file named by its label, the formula's full-panel
+/// attributions are the variance's to 1e-8, and run.json and the report say how each was
+/// attributed.
+#[test]
+fn study_command_takes_parameters_and_formulas() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("study");
+    let extra = [
+        "--indicators",
+        "variance,share_above(threshold=1, tau=0.2)",
+        "--formula",
+        VARIANCE_FORMULA,
+        "--heatmap-indicator",
+        "formula",
+        "--per-agent",
+    ];
+    small_study(&["study"], &out, "3", &extra);
+    let share = "share_above(threshold=1, tau=0.2)"
+        .parse::<aumann::indicators::IndicatorSpec>()
+        .unwrap()
+        .to_string();
+    let rows = csv(&out.join("shares.csv"), &["topic", "indicator", "protocol"]);
+    assert_eq!(rows.len(), 5 * 3 * 11);
+    for label in ["variance", share.as_str(), "formula"] {
+        let of = rows.iter().filter(|r| r["indicator"] == label).count();
+        assert_eq!(of, 5 * 11, "{label}");
+    }
+    let run: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("run.json")).unwrap()).unwrap();
+    let parameters = &run["parameters"];
+    assert_eq!(parameters["heatmap_indicator"], "formula");
+    assert_eq!(parameters["formulas"]["formula"]["rho"], "m1 - m0^2");
+    let how = parameters["attribution"].as_str().unwrap();
+    assert!(
+        how.contains("Gauss–Legendre") && how.contains("32 nodes"),
+        "{how}"
+    );
+    let report = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(report.contains("by the path integral"), "{report}");
+    let npy = |name: String| -> Vec<f64> {
+        let array = aumann::npy::read(&out.join("per_agent").join(name)).unwrap();
+        match array.values {
+            Values::F64(v) => v,
+            Values::F32(_) => panic!("per-agent attributions are float64"),
+        }
+    };
+    let topics = run["panel"]["manifest"]["topics"].as_array().unwrap();
+    for topic in topics.iter().map(|t| t.as_str().unwrap()) {
+        let exact = npy(format!("{topic}_variance.npy"));
+        assert_eq!(exact.len(), 20_000);
+        assert_close(&npy(format!("{topic}_formula.npy")), &exact, 1e-8, topic);
+        assert_eq!(npy(format!("{topic}_{share}.npy")).len(), 20_000);
+    }
+    assert_no_nan(&out);
+}
+
+/// Indicators undefined at the zero baseline are refused naming themselves, the day and what
+/// they need; two indicators with one label are refused; nothing is written.
+#[test]
+fn study_refuses_what_it_cannot_attribute() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("never");
+    let study = |extra: &[&str]| {
+        let args = [
+            "study",
+            "--out",
+            out.to_str().unwrap(),
+            "--agents",
+            "2000",
+            "--quiet",
+        ];
+        aumann(&[&args[..], extra].concat())
+    };
+    let (code, err) = study(&["--indicators", "linear,gini_coefficient"]);
+    assert_eq!(code, 2, "{err}");
+    for part in [
+        "gini_coefficient",
+        "step 0",
+        "positive mean",
+        "zero baseline",
+    ] {
+        assert!(err.contains(part), "{part} in {err}");
+    }
+    assert!(!out.exists());
+    let formula = ["--formula", VARIANCE_FORMULA];
+    let (code, err) = study(&[&formula[..], &formula[..]].concat());
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("two indicators are labelled 'formula'"),
+        "{err}"
+    );
+    let (code, err) = study(&["--formula", "features: a, b; psi: a; rho: m0"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--formula") && err.contains("d = 3"), "{err}");
+    assert!(!out.exists());
+}

@@ -465,7 +465,7 @@ fn run_study(
         seeds,
         seed,
         indicators: (indicators.iter())
-            .map(|i| aumann_engine::indicators::Analytic::from_label(i))
+            .map(|i| i.parse::<aumann_study::StudyIndicator>())
             .collect::<aumann_engine::Result<_>>()
             .map_err(engine)?,
         protocols: (protocols.iter())

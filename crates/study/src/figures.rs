@@ -4,12 +4,12 @@
 //! the first indicator studied, if that one was not).
 
 /// The indicator the figures show.
-fn indicator(r: &StudyResults) -> Analytic {
-    let h = r.config.heatmap_indicator;
-    if r.config.indicators.contains(&h) {
+fn indicator(r: &StudyResults) -> &StudyIndicator {
+    let h = &r.config.heatmap_indicator;
+    if r.config.indicators.contains(h) {
         h
     } else {
-        r.config.indicators[0]
+        &r.config.indicators[0]
     }
 }
 
@@ -21,9 +21,7 @@ fn chart(c: &LineChart) -> Result<Option<Vec<u8>>> {
     Ok(Some(render_png(c)?))
 }
 
-use aumann_kernels::closed_form::Analytic;
-
-use super::{Protocol, StudyResults};
+use super::{Protocol, StudyIndicator, StudyResults};
 use crate::error::Result;
 use aumann_panel::Panel;
 use aumann_report::lines::{LineChart, Series, render_png};
@@ -36,7 +34,7 @@ pub fn daily_png(r: &StudyResults, panel: &Panel, k: usize) -> Result<Option<Vec
         return Ok(None);
     };
     let full: Vec<(f64, f64)> = (r.days.iter())
-        .filter(|d| d.topic == k && d.indicator == ind)
+        .filter(|d| d.topic == k && d.indicator == *ind)
         .filter_map(|d| Some((d.day as f64, 100.0 * d.shares?[0])))
         .collect();
     let mut series = vec![Series {
@@ -115,6 +113,6 @@ pub fn scale_png(r: &StudyResults, panel: &Panel, k: usize) -> Result<Option<Vec
 }
 
 /// A figure's title: topic `k`'s `what`, for indicator `ind`.
-fn title(panel: &Panel, k: usize, what: &str, ind: Analytic) -> String {
-    format!("{}: {what} ({})", panel.manifest.topics[k], ind.name())
+fn title(panel: &Panel, k: usize, what: &str, ind: &StudyIndicator) -> String {
+    format!("{}: {what} ({})", panel.manifest.topics[k], ind.label())
 }

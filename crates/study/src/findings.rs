@@ -14,8 +14,9 @@
 //!                     on a small population
 //! random control      per indicator and size, an equivalence test. holds: [lo, hi] inside
 //!                     [−m, m]; does not hold: outside it; undecided: it overlaps a bound
-//! residual dichotomy  holds: every linear residual ≤ 1e-6 and every nonlinear mean residual
-//!                     of bias-visibility at s₀ > 1e-3; does not hold otherwise
+//! residual dichotomy  holds: every residual of the linear indicator ≤ 1e-6 and every other
+//!                     indicator's mean residual of bias-visibility at s₀ > 1e-3; does not
+//!                     hold otherwise
 //! dose-response       per indicator at s₀: how much Δ_top rises across the protocols' doses
 //!                     (top-tier agents drawn): the least-squares slope of their mean Δ_top on
 //!                     their mean dose times the doses' range, its interval from resampled
@@ -27,10 +28,9 @@
 //! pool: its rows there are calibration, holding by construction, not findings.
 //! `bias-followers` is left out of dose-response.
 
-use aumann_kernels::closed_form::Analytic;
 use rand::{RngExt, SeedableRng};
 
-use super::{BOOTSTRAP, Protocol, Stat, StudyResults};
+use super::{BOOTSTRAP, Protocol, Stat, StudyIndicator, StudyResults};
 
 /// What a test concluded.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -99,7 +99,7 @@ pub struct Finding {
     /// The finding.
     pub claim: Claim,
     /// The indicator it is about, if one.
-    pub indicator: Option<Analytic>,
+    pub indicator: Option<StudyIndicator>,
     /// The panel size it is about, if one.
     pub size: Option<usize>,
     /// The statistic the test reads ([`Finding::unit`]); `None` where nothing was measured.
@@ -123,7 +123,7 @@ pub fn findings(r: &StudyResults) -> Vec<Finding> {
     let m = r.config.margin;
     let mut out = Vec::new();
     for &p in r.config.protocols.iter().filter(|&&p| p != Protocol::Full) {
-        for &ind in &r.config.indicators {
+        for ind in &r.config.indicators {
             for &s in &sizes {
                 let delta = pooled_delta(r, ind, p, s);
                 if p == Protocol::Random {
@@ -140,7 +140,7 @@ pub fn findings(r: &StudyResults) -> Vec<Finding> {
     }
     if let Some(&s0) = sizes.first() {
         out.push(residual_dichotomy(r, s0));
-        out.extend(r.config.indicators.iter().map(|&i| dose_response(r, i, s0)));
+        out.extend(r.config.indicators.iter().map(|i| dose_response(r, i, s0)));
     }
     out
 }
@@ -157,7 +157,7 @@ fn small_sizes(r: &StudyResults) -> Vec<usize> {
 }
 
 /// The mean Δ_top (pp) over every topic's draws, with its interval.
-fn pooled_delta(r: &StudyResults, ind: Analytic, p: Protocol, s: usize) -> Option<Stat> {
+fn pooled_delta(r: &StudyResults, ind: &StudyIndicator, p: Protocol, s: usize) -> Option<Stat> {
     let deltas: Vec<f64> = draws_of(r, ind, p, s)
         .concat()
         .iter()
@@ -168,7 +168,12 @@ fn pooled_delta(r: &StudyResults, ind: Analytic, p: Protocol, s: usize) -> Optio
 
 /// The mean re-attribution (pp) over every topic's draws, with its interval: each draw's
 /// top-tier share less the full panel's own share within it.
-fn pooled_reattribution(r: &StudyResults, ind: Analytic, p: Protocol, s: usize) -> Option<Stat> {
+fn pooled_reattribution(
+    r: &StudyResults,
+    ind: &StudyIndicator,
+    p: Protocol,
+    s: usize,
+) -> Option<Stat> {
     let parts: Vec<f64> = (0..r.topics())
         .filter_map(|k| r.cell(k, ind, p, Some(s)))
         .flat_map(|c| c.runs.iter())
@@ -197,10 +202,16 @@ fn against_margin(delta: Option<Stat>, m: f64) -> Result<(Stat, bool), String> {
 }
 
 /// A finding about one indicator and size, its statistic Δ_top in pp.
-fn delta_row(claim: Claim, delta: Option<Stat>, ind: Analytic, s: usize, test: String) -> Finding {
+fn delta_row(
+    claim: Claim,
+    delta: Option<Stat>,
+    ind: &StudyIndicator,
+    s: usize,
+    test: String,
+) -> Finding {
     Finding {
         claim,
-        indicator: Some(ind),
+        indicator: Some(ind.clone()),
         size: Some(s),
         statistic: delta.map(|d| d.mean),
         interval: delta.and_then(|d| d.ci),
@@ -219,7 +230,7 @@ fn only_top_tier(r: &StudyResults, p: Protocol, s: usize) -> bool {
 }
 
 /// A flip whose every draw is top tier: calibration, true by construction.
-fn calibration(delta: Option<Stat>, ind: Analytic, s: usize, p: Protocol) -> Finding {
+fn calibration(delta: Option<Stat>, ind: &StudyIndicator, s: usize, p: Protocol) -> Finding {
     let test = "none: a calibration row".to_string();
     let reason = "every agent of the pool is top tier, so every agent drawn is";
     Finding {
@@ -230,7 +241,13 @@ fn calibration(delta: Option<Stat>, ind: Analytic, s: usize, p: Protocol) -> Fin
 }
 
 /// A flip or its re-attribution part: a shift beyond the margin.
-fn shift_test(claim: Claim, delta: Option<Stat>, margin: f64, ind: Analytic, s: usize) -> Finding {
+fn shift_test(
+    claim: Claim,
+    delta: Option<Stat>,
+    margin: f64,
+    ind: &StudyIndicator,
+    s: usize,
+) -> Finding {
     let m = 100.0 * margin;
     let what = match claim {
         Claim::Reattribution(_) => "the re-attribution's",
@@ -257,7 +274,7 @@ fn shift_test(claim: Claim, delta: Option<Stat>, margin: f64, ind: Analytic, s: 
 }
 
 /// The random control: no shift beyond the margin (an equivalence test).
-fn null_test(delta: Option<Stat>, margin: f64, ind: Analytic, s: usize) -> Finding {
+fn null_test(delta: Option<Stat>, margin: f64, ind: &StudyIndicator, s: usize) -> Finding {
     let m = 100.0 * margin;
     let test = format!("Δ_top's interval inside ±{m:.2} pp (equivalence)");
     let row = delta_row(Claim::RandomControl, delta, ind, s, test);
@@ -273,17 +290,18 @@ fn null_test(delta: Option<Stat>, margin: f64, ind: Analytic, s: usize) -> Findi
     }
 }
 
-/// Linear residuals vanish, nonlinear ones do not.
+/// Linear residuals vanish, nonlinear ones do not: the linear indicator is the control, every
+/// other indicator studied counts as nonlinear.
 fn residual_dichotomy(r: &StudyResults, s0: usize) -> Finding {
     let linear_worst = (r.cells.iter())
-        .filter(|c| c.indicator == Analytic::Linear && c.protocol != Protocol::Full)
+        .filter(|c| c.indicator.is_linear() && c.protocol != Protocol::Full)
         .flat_map(|c| c.runs.iter().map(|m| m.residual))
         .reduce(f64::max);
     let nonlinear_least = (0..r.topics())
         .flat_map(|k| {
             (r.config.indicators.iter())
-                .filter(|&&i| i != Analytic::Linear)
-                .map(move |&i| (k, i))
+                .filter(|i| !i.is_linear())
+                .map(move |i| (k, i))
         })
         .filter_map(|(k, i)| {
             let cell = r.cell(k, i, Protocol::BiasVisibility, Some(s0))?;
@@ -292,7 +310,7 @@ fn residual_dichotomy(r: &StudyResults, s0: usize) -> Finding {
         .reduce(f64::min);
     let linear_ok = linear_worst.is_none_or(|w| w <= 1e-6);
     let nonlinear_ok = nonlinear_least.is_none_or(|l| l > 1e-3);
-    let nonlinear_run = r.config.indicators.iter().any(|&i| i != Analytic::Linear);
+    let nonlinear_run = r.config.indicators.iter().any(|i| !i.is_linear());
     let (verdict, reason) = match (linear_worst, nonlinear_least) {
         (None, None) => (
             Verdict::Undecided,
@@ -331,7 +349,7 @@ fn fmt_opt(v: Option<f64>) -> String {
 }
 
 /// The protocols' flips rise with the top-tier agents they draw, by more than the margin.
-fn dose_response(r: &StudyResults, ind: Analytic, s0: usize) -> Finding {
+fn dose_response(r: &StudyResults, ind: &StudyIndicator, s0: usize) -> Finding {
     let protocols: Vec<Protocol> = (r.config.protocols.iter().copied())
         .filter(|&p| !matches!(p, Protocol::Full | Protocol::BiasFollowers))
         .collect();
@@ -342,7 +360,7 @@ fn dose_response(r: &StudyResults, ind: Analytic, s0: usize) -> Finding {
     let m = 100.0 * r.config.margin;
     let row = Finding {
         claim: Claim::DoseResponse,
-        indicator: Some(ind),
+        indicator: Some(ind.clone()),
         size: Some(s0),
         statistic: None,
         interval: None,
@@ -378,7 +396,7 @@ fn dose_response(r: &StudyResults, ind: Analytic, s0: usize) -> Finding {
 }
 
 /// Per topic, `(top-tier agents drawn, Δ_top in pp)` of every kept draw of `p` at `s`.
-fn draws_of(r: &StudyResults, ind: Analytic, p: Protocol, s: usize) -> Vec<Vec<(f64, f64)>> {
+fn draws_of(r: &StudyResults, ind: &StudyIndicator, p: Protocol, s: usize) -> Vec<Vec<(f64, f64)>> {
     (0..r.topics())
         .map(|k| {
             let full = r
@@ -435,8 +453,12 @@ fn rise(
 
 /// The 95 % interval of the rise over [`BOOTSTRAP`] resamples of every topic's draws, from a
 /// fixed random stream.
-fn bootstrap_rise(draws: &[Vec<Vec<(f64, f64)>>], ind: Analytic, s0: usize) -> Option<[f64; 2]> {
-    let seed = aumann_engine::seed::mix(&[0xD05E, ind as u64, s0 as u64]);
+fn bootstrap_rise(
+    draws: &[Vec<Vec<(f64, f64)>>],
+    ind: &StudyIndicator,
+    s0: usize,
+) -> Option<[f64; 2]> {
+    let seed = aumann_engine::seed::mix(&[0xD05E, ind.key(), s0 as u64]);
     let mut rng = rand::rngs::Xoshiro256PlusPlus::seed_from_u64(seed);
     let mut rises: Vec<f64> = (0..BOOTSTRAP)
         .filter_map(|_| {
@@ -485,7 +507,7 @@ pub fn fields(f: &Finding) -> [String; 11] {
     [
         f.claim.name(),
         protocol.into(),
-        f.indicator.map_or(String::new(), |i| i.name().into()),
+        (f.indicator.as_ref()).map_or(String::new(), |i| i.label().into()),
         f.size.map_or(String::new(), |s| s.to_string()),
         number(f.statistic),
         number(lo),

@@ -1,8 +1,9 @@
 //! The cross-scale study: attribute on the full panel and on small panels drawn by biased and
 //! random protocols, and measure how far apart the two answers are.
 //!
-//! For every topic and analytic indicator `V` (zero baseline, exact closed forms, days
-//! independent):
+//! For every topic and indicator `V` (zero baseline, days independent; the four analytic
+//! indicators by their exact closed forms, any other registry indicator or formula by the path
+//! integral: [`indicator`]):
 //!
 //! 1. **Full panel.** `φ_{t,i}^{(n)}` for every day and agent; agent totals
 //!    `φ_i^{(n)} = Σ_t φ_{t,i}^{(n)}`, shares `f_i`; tier shares overall and per day (the peak
@@ -28,6 +29,7 @@ pub mod calibration;
 pub mod error;
 pub mod figures;
 pub mod findings;
+pub mod indicator;
 pub mod metrics;
 pub mod report;
 pub mod sampling;
@@ -40,13 +42,13 @@ use std::time::Instant;
 use aumann_kernels::closed_form::Analytic;
 use rayon::prelude::*;
 
-use aumann_engine::array::StepSlice;
 use aumann_engine::array::{Array3, Values};
 use aumann_engine::attribution::agent_totals;
-use aumann_engine::baseline::Baseline;
 pub use aumann_engine::progress::Progress;
 use aumann_panel::Panel;
 pub use error::{Error, Result};
+use indicator::Attributor;
+pub use indicator::StudyIndicator;
 pub use metrics::RunMetrics;
 
 /// Features per agent of a panel: reach, activity, resonance.
@@ -66,12 +68,12 @@ pub struct StudyConfig {
     pub seeds: usize,
     /// Seed of the draws.
     pub seed: u64,
-    /// Indicators.
-    pub indicators: Vec<Analytic>,
+    /// Indicators, each labelled differently ([`StudyIndicator::check_distinct`]).
+    pub indicators: Vec<StudyIndicator>,
     /// Sampling protocols (the full panel is always run).
     pub protocols: Vec<Protocol>,
-    /// The heatmaps' indicator.
-    pub heatmap_indicator: Analytic,
+    /// The heatmaps' indicator (attributed for them alone where it is not studied).
+    pub heatmap_indicator: StudyIndicator,
     /// Percentile bins of the heatmaps.
     pub heatmap_bins: usize,
     /// `k` of the top-k recovery.
@@ -93,9 +95,9 @@ impl Default for StudyConfig {
             sizes: vec![100, 300, 1_000, 3_000, 10_000, 100_000],
             seeds: 10,
             seed: 1,
-            indicators: Analytic::ALL.to_vec(),
+            indicators: Analytic::ALL.map(StudyIndicator::analytic).to_vec(),
             protocols: Protocol::SAMPLING.to_vec(),
-            heatmap_indicator: Analytic::Mult,
+            heatmap_indicator: StudyIndicator::analytic(Analytic::Mult),
             heatmap_bins: 100,
             top_k: vec![10, 100],
             per_agent: false,
@@ -180,7 +182,7 @@ pub struct Cell {
     /// Topic index.
     pub topic: usize,
     /// Indicator.
-    pub indicator: Analytic,
+    pub indicator: StudyIndicator,
     /// Protocol.
     pub protocol: Protocol,
     /// Panel size `s` (`n` for the full panel).
@@ -225,7 +227,7 @@ pub struct Day {
     /// Topic index.
     pub topic: usize,
     /// Indicator.
-    pub indicator: Analytic,
+    pub indicator: StudyIndicator,
     /// Day.
     pub day: usize,
     /// `Σ_i φ_{t,i} = V(x_t) − V(0)`.
@@ -270,13 +272,13 @@ impl StudyResults {
     pub fn cell(
         &self,
         topic: usize,
-        indicator: Analytic,
+        indicator: &StudyIndicator,
         protocol: Protocol,
         size: Option<usize>,
     ) -> Option<&Cell> {
         self.cells.iter().find(|c| {
             c.topic == topic
-                && c.indicator == indicator
+                && c.indicator == *indicator
                 && c.protocol == protocol
                 && size.is_none_or(|s| c.size == s)
         })
@@ -318,7 +320,7 @@ impl StudyResults {
         if c.protocol == Protocol::Full {
             return None;
         }
-        let full = self.cell(c.topic, c.indicator, Protocol::Full, None)?;
+        let full = self.cell(c.topic, &c.indicator, Protocol::Full, None)?;
         Some(c.share(anchor, 0)?.shifted(full.share(anchor, 0)?.mean))
     }
 }
@@ -332,7 +334,7 @@ impl StudyResults {
         if c.protocol == Protocol::Full {
             return None;
         }
-        let full = self.cell(c.topic, c.indicator, Protocol::Full, None)?;
+        let full = self.cell(c.topic, &c.indicator, Protocol::Full, None)?;
         let s_full = full.share(0, 0)?.mean;
         let s_comp: Vec<f64> = c
             .runs
@@ -390,6 +392,7 @@ impl StudyConfig {
         if self.indicators.is_empty() {
             return bad("indicators", "[]".into(), "no indicators to study");
         }
+        StudyIndicator::check_distinct(&self.indicators)?;
         if self.heatmap_bins == 0 || self.heatmap_bins > panel.agents() {
             let reason = format!("between 1 and the {} agents", panel.agents());
             return bad("heatmap_bins", self.heatmap_bins.to_string(), &reason);
@@ -419,6 +422,7 @@ pub fn run(
     mut progress: impl FnMut(Progress),
 ) -> Result<StudyResults> {
     config.check(panel)?;
+    let attributors = Attributors::new(config)?;
     let clock = Instant::now();
     let tiers = Tiers::new(panel, config);
     let mut timings = vec![("tiers".to_string(), clock.elapsed().as_secs_f64())];
@@ -440,7 +444,13 @@ pub fn run(
     for k in 0..panel.topics.len() {
         let clock = Instant::now();
         let attributed = config.features.apply(&panel.topics[k], config.seed);
-        let full_shares = full_panel(panel, &attributed, config, &tiers, k, &mut results)?;
+        let full = FullPanel {
+            panel,
+            config,
+            attributors: &attributors,
+            tiers: &tiers,
+        };
+        let full_shares = full.run(&attributed, k, &mut results)?;
         t_full += clock.elapsed().as_secs_f64();
         done += 1;
         progress(Progress { done, total });
@@ -449,6 +459,7 @@ pub fn run(
         let small = SmallPanels {
             panel,
             config,
+            attributors: &attributors.studied,
             tiers: &tiers,
             topic: k,
             attributed: &attributed,
@@ -528,54 +539,80 @@ impl Tiers {
     }
 }
 
-/// The full panel of topic `k`: every indicator's cell, days and heatmap into `results`.
-/// Returns each indicator's full-panel shares (in `config.indicators` order).
-fn full_panel(
-    panel: &Panel,
-    topic: &Array3,
-    config: &StudyConfig,
-    tiers: &Tiers,
-    k: usize,
-    results: &mut StudyResults,
-) -> Result<Vec<Vec<f64>>> {
-    let n = panel.agents();
-    let mut heatmap = vec![vec![0.0; panel.days()]; config.heatmap_bins];
-    let mut full_shares = Vec::with_capacity(config.indicators.len());
-    for &indicator in &config.indicators {
-        let phi = attribute_topic(indicator, topic)?;
-        let totals = agent_totals(&phi, n);
-        let total = aumann_kernels::sum::pairwise(&totals);
-        let shares: Vec<f64> = totals.iter().map(|p| p / total).collect();
-        results
-            .days
-            .extend(day_rows(&phi, &tiers.labels[0], k, indicator));
-        if indicator == config.heatmap_indicator {
-            tiers.add_to_heatmap(&mut heatmap, &phi);
-        }
-        let runs = if total != 0.0 && total.is_finite() {
-            vec![full_panel_metrics(&shares, tiers, config, n)]
-        } else {
-            Vec::new()
+/// How the study attributes each indicator, built once for every topic and draw.
+struct Attributors {
+    /// One per indicator studied, in `config.indicators` order.
+    studied: Vec<Attributor>,
+    /// The heatmaps' indicator where it is not studied.
+    heatmap_alone: Option<Attributor>,
+}
+
+impl Attributors {
+    fn new(config: &StudyConfig) -> aumann_engine::Result<Self> {
+        let studied = (config.indicators.iter())
+            .map(|i| i.attributor(D))
+            .collect::<aumann_engine::Result<_>>()?;
+        let heatmap = &config.heatmap_indicator;
+        let heatmap_alone = match config.indicators.contains(heatmap) {
+            true => None,
+            false => Some(heatmap.attributor(D)?),
         };
-        results.cells.push(Cell {
-            topic: k,
-            indicator,
-            protocol: Protocol::Full,
-            size: n,
-            draws: 1,
-            runs,
-        });
-        if config.per_agent {
-            results.per_agent.push(totals);
+        Ok(Self {
+            studied,
+            heatmap_alone,
+        })
+    }
+}
+
+/// The full panel of every topic: what attributing it needs.
+struct FullPanel<'a> {
+    panel: &'a Panel,
+    config: &'a StudyConfig,
+    attributors: &'a Attributors,
+    tiers: &'a Tiers,
+}
+
+impl FullPanel<'_> {
+    /// Topic `k` (its features as attributed, `topic`): every indicator's cell, days and
+    /// heatmap into `results`. Returns each indicator's full-panel shares (in
+    /// `config.indicators` order).
+    fn run(&self, topic: &Array3, k: usize, results: &mut StudyResults) -> Result<Vec<Vec<f64>>> {
+        let (config, tiers, n) = (self.config, self.tiers, self.panel.agents());
+        let mut heatmap = vec![vec![0.0; self.panel.days()]; config.heatmap_bins];
+        let mut full_shares = Vec::with_capacity(config.indicators.len());
+        for (indicator, attributor) in config.indicators.iter().zip(&self.attributors.studied) {
+            let phi = attributor.phi(topic)?;
+            let totals = agent_totals(&phi, n);
+            let total = aumann_kernels::sum::pairwise(&totals);
+            let shares: Vec<f64> = totals.iter().map(|p| p / total).collect();
+            (results.days).extend(day_rows(&phi, &tiers.labels[0], k, indicator));
+            if *indicator == config.heatmap_indicator {
+                tiers.add_to_heatmap(&mut heatmap, &phi);
+            }
+            let runs = if total != 0.0 && total.is_finite() {
+                vec![full_panel_metrics(&shares, tiers, config, n)]
+            } else {
+                Vec::new()
+            };
+            results.cells.push(Cell {
+                topic: k,
+                indicator: indicator.clone(),
+                protocol: Protocol::Full,
+                size: n,
+                draws: 1,
+                runs,
+            });
+            if config.per_agent {
+                results.per_agent.push(totals);
+            }
+            full_shares.push(shares);
         }
-        full_shares.push(shares);
+        if let Some(attributor) = &self.attributors.heatmap_alone {
+            tiers.add_to_heatmap(&mut heatmap, &attributor.phi(topic)?);
+        }
+        results.heatmaps.push(heatmap);
+        Ok(full_shares)
     }
-    if !config.indicators.contains(&config.heatmap_indicator) {
-        let phi = attribute_topic(config.heatmap_indicator, topic)?;
-        tiers.add_to_heatmap(&mut heatmap, &phi);
-    }
-    results.heatmaps.push(heatmap);
-    Ok(full_shares)
 }
 
 /// The full panel scored against itself: its tier shares, and perfect agreement.
@@ -603,7 +640,7 @@ fn full_panel_metrics(shares: &[f64], tiers: &Tiers, config: &StudyConfig, n: us
 }
 
 /// Per day: the total, the tier shares and whether it is the peak day.
-fn day_rows(phi: &[f64], labels: &[u8], k: usize, indicator: Analytic) -> Vec<Day> {
+fn day_rows(phi: &[f64], labels: &[u8], k: usize, indicator: &StudyIndicator) -> Vec<Day> {
     let n = labels.len();
     let per_day: Vec<(f64, [f64; 3])> = (0..phi.len() / n)
         .into_par_iter()
@@ -623,7 +660,7 @@ fn day_rows(phi: &[f64], labels: &[u8], k: usize, indicator: Analytic) -> Vec<Da
     (per_day.into_iter().enumerate())
         .map(|(t, (day_total, by_tier))| Day {
             topic: k,
-            indicator,
+            indicator: indicator.clone(),
             day: t,
             total: day_total,
             shares: (day_total != 0.0).then(|| by_tier.map(|p| p / day_total)),
@@ -636,6 +673,8 @@ fn day_rows(phi: &[f64], labels: &[u8], k: usize, indicator: Analytic) -> Vec<Da
 struct SmallPanels<'a> {
     panel: &'a Panel,
     config: &'a StudyConfig,
+    /// One per indicator, in `config.indicators` order.
+    attributors: &'a [Attributor],
     tiers: &'a Tiers,
     topic: usize,
     /// The topic's features as attributed ([`StudyConfig::features`]).
@@ -707,10 +746,10 @@ impl SmallPanels<'_> {
                         .map(|r| self.draw(&pool, p, s, r))
                         .collect::<Result<_>>()?
                 };
-                for (j, &indicator) in config.indicators.iter().enumerate() {
+                for (j, indicator) in config.indicators.iter().enumerate() {
                     cells.push(Cell {
                         topic: k,
-                        indicator,
+                        indicator: indicator.clone(),
                         protocol,
                         size: s,
                         draws: runs.len(),
@@ -739,9 +778,9 @@ impl SmallPanels<'_> {
         let subset = pool.draw(s, seed);
         let xs = Array3::from_f32([days, s, D], gather(x, days, n, &subset));
         let labels = self.tiers.label_refs();
-        (config.indicators.iter().zip(self.full_shares))
-            .map(|(&indicator, shares)| {
-                let phi = attribute_topic(indicator, &xs)?;
+        (self.attributors.iter().zip(self.full_shares))
+            .map(|(attributor, shares)| {
+                let phi = attributor.phi(&xs)?;
                 let totals = agent_totals(&phi, s);
                 let scored = metrics::score(&totals, &subset, shares, &labels, &config.top_k);
                 Ok(scored.map(|m| RunMetrics {
@@ -751,33 +790,6 @@ impl SmallPanels<'_> {
             })
             .collect()
     }
-}
-
-/// Exact `φ_{t,i}` (zero baseline, row-major `[T, n]`) of a topic's `[T, n, d]` features, by
-/// the engine's closed forms. A `mult` day with no activity at all in some coordinate has
-/// `V = ln(1 + 0)` along its whole path and every agent's feature in that coordinate zero:
-/// `φ = 0` that day (the closed form's continuous limit), where the engine would refuse the
-/// day as outside the indicator's domain.
-fn attribute_topic(indicator: Analytic, x: &Array3) -> aumann_engine::Result<Vec<f64>> {
-    let [days, n, d] = x.shape();
-    let zero = Baseline::from_array(Array3::from_f64([1, 1, d], vec![0.0; d]));
-    let idle = |t: usize| match x.step(t) {
-        StepSlice::F32(s) => (0..d).any(|k| s.iter().skip(k).step_by(d).all(|&v| v == 0.0)),
-        StepSlice::F64(s) => (0..d).any(|k| s.iter().skip(k).step_by(d).all(|&v| v == 0.0)),
-    };
-    let active: Vec<usize> = match indicator {
-        Analytic::Mult => (0..days).filter(|&t| !idle(t)).collect(),
-        _ => (0..days).collect(),
-    };
-    if active.len() == days {
-        return aumann_engine::exact::phi(indicator, x, &zero);
-    }
-    let part = aumann_engine::exact::phi(indicator, &x.select_steps(&active), &zero)?;
-    let mut phi = vec![0.0; days * n];
-    for (k, &t) in active.iter().enumerate() {
-        phi[t * n..(t + 1) * n].copy_from_slice(&part[k * n..(k + 1) * n]);
-    }
-    Ok(phi)
 }
 
 /// Topic engagement per agent: posts, reposts and replies received over the window,

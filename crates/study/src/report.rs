@@ -40,12 +40,11 @@ use std::fmt::Write as _;
 use std::fs;
 use std::path::Path;
 
-use aumann_kernels::closed_form::Analytic;
 use serde_json::json;
 
 use super::findings::{Claim, Finding};
 use super::tiers::TIER_NAMES;
-use super::{Cell, Protocol, Stat, StudyResults};
+use super::{Cell, Protocol, Stat, StudyIndicator, StudyResults};
 use crate::error::Result;
 use aumann_engine::Error as EngineError;
 use aumann_engine::array::Values;
@@ -105,7 +104,7 @@ pub fn write(dir: &Path, panel: &Panel, results: &StudyResults, info: &RunInfo) 
     text("daily.csv", daily_csv(results, panel))?;
     text("positive_mass.csv", positive_mass_csv(results, topics))?;
     text("daily_small.csv", daily_small_csv(results, panel))?;
-    let ind = results.config.heatmap_indicator.name();
+    let ind = results.config.heatmap_indicator.label();
     let png_file = |name: String, png: Vec<u8>| {
         write_atomic(&dir.join(name), |p| {
             fs::write(p, &png).map_err(|source| EngineError::Io {
@@ -148,7 +147,7 @@ pub fn write(dir: &Path, panel: &Panel, results: &StudyResults, info: &RunInfo) 
         for topic in topics {
             for indicator in &results.config.indicators {
                 let phi = it.next().expect("one per topic and indicator");
-                let path = sub.join(format!("{topic}_{}.npy", indicator.name()));
+                let path = sub.join(format!("{topic}_{}.npy", indicator.label()));
                 write_atomic(&path, |p| npy::write(p, &[n], &Values::F64(phi.clone())))?;
             }
         }
@@ -243,13 +242,17 @@ fn cell_reason(c: &Cell) -> &'static str {
 fn key(c: &Cell, topics: &[String]) -> [String; 4] {
     [
         topics[c.topic].clone(),
-        c.indicator.name().into(),
+        c.indicator.label().into(),
         c.protocol.name().into(),
         c.size.to_string(),
     ]
 }
 
-fn full_cell(results: &StudyResults, topic: usize, indicator: Analytic) -> Option<&Cell> {
+fn full_cell<'a>(
+    results: &'a StudyResults,
+    topic: usize,
+    indicator: &StudyIndicator,
+) -> Option<&'a Cell> {
     results.cell(topic, indicator, Protocol::Full, None)
 }
 
@@ -473,7 +476,7 @@ fn daily_csv(results: &StudyResults, panel: &Panel) -> String {
         t.row(
             [
                 panel.manifest.topics[d.topic].clone(),
-                d.indicator.name().into(),
+                d.indicator.label().into(),
                 d.day.to_string(),
                 panel.manifest.day_labels[d.day].clone(),
                 num(d.total),
@@ -621,15 +624,15 @@ fn header(results: &StudyResults, panel: &Panel, sizes: &[usize]) -> String {
     let _ = writeln!(out, "{}", panel_kind(m));
     let _ = writeln!(
         out,
-        "Indicators: {}; zero baseline; exact Aumann–Shapley attributions (closed forms), summed \
-         over days. Tiers by followers: top {:.0} %, next {:.0} %, tail. Small panels: {} with \
-         s = {}, {} draws each (seed {}).\n",
+        "Indicators: {}; zero baseline; {}, summed over days. Tiers by followers: top {:.0} %, \
+         next {:.0} %, tail. Small panels: {} with s = {}, {} draws each (seed {}).\n",
         list(
             cfg.indicators
                 .iter()
-                .map(|i| i.name().to_string())
+                .map(|i| i.label().to_string())
                 .collect()
         ),
+        attribution_md(cfg),
         100.0 * cfg.tiers.0,
         100.0 * cfg.tiers.1,
         list(cfg.protocols.iter().map(|p| p.name().to_string()).collect()),
@@ -638,6 +641,54 @@ fn header(results: &StudyResults, panel: &Panel, sizes: &[usize]) -> String {
         cfg.seed
     );
     out
+}
+
+/// The labels of the indicators attributed (the studied ones and the heatmaps'), those with
+/// a closed form first, the others second.
+fn by_method(cfg: &super::StudyConfig) -> [Vec<&str>; 2] {
+    let mut out = [Vec::new(), Vec::new()];
+    let heatmap = std::iter::once(&cfg.heatmap_indicator).filter(|h| !cfg.indicators.contains(h));
+    for i in cfg.indicators.iter().chain(heatmap) {
+        out[usize::from(i.exact().is_none())].push(i.label());
+    }
+    out
+}
+
+/// How the report's header says the attributions were made.
+fn attribution_md(cfg: &super::StudyConfig) -> String {
+    let path = |labels: &[&str]| {
+        format!(
+            "by the path integral ({}: Gauss–Legendre, {} nodes, f64)",
+            labels.join(", "),
+            super::indicator::PATH_POINTS
+        )
+    };
+    match by_method(cfg) {
+        [_, path_labels] if path_labels.is_empty() => {
+            "exact Aumann–Shapley attributions (closed forms)".into()
+        }
+        [exact, path_labels] if exact.is_empty() => {
+            format!("Aumann–Shapley attributions {}", path(&path_labels))
+        }
+        [exact, path_labels] => format!(
+            "Aumann–Shapley attributions by exact closed forms ({}) and {}",
+            exact.join(", "),
+            path(&path_labels)
+        ),
+    }
+}
+
+/// How `run.json` says the attributions were made.
+fn attribution_json(cfg: &super::StudyConfig) -> String {
+    match by_method(cfg) {
+        [_, path] if path.is_empty() => "exact closed forms, f64".into(),
+        [exact, path] => format!(
+            "exact closed forms ({}); Gauss–Legendre path integral, {} nodes ({}); f64",
+            exact.join(", "),
+            super::indicator::PATH_POINTS,
+            path.join(", ")
+        ),
+    }
 }
 
 /// The panel's calibration figures.
@@ -749,7 +800,7 @@ impl Report<'_> {
         for f in self.at_s0() {
             t.row(vec![
                 f.claim.name(),
-                f.indicator.map_or("–".into(), |i| i.name().into()),
+                (f.indicator.as_ref()).map_or("–".into(), |i| i.label().into()),
                 f.size.map_or("–".into(), |s| s.to_string()),
                 statistic(f),
                 f.verdict.label().into(),
@@ -793,7 +844,7 @@ impl Report<'_> {
     fn verdicts(&self, claim: Claim) -> String {
         let mut groups: Vec<(&str, Vec<&str>)> = Vec::new();
         for f in self.at_s0().filter(|f| f.claim == claim) {
-            let name = f.indicator.map_or("", |i| i.name());
+            let name = f.indicator.as_ref().map_or("", |i| i.label());
             match groups.iter_mut().find(|g| g.0 == f.verdict.label()) {
                 Some(g) => g.1.push(name),
                 None => groups.push((f.verdict.label(), vec![name])),
@@ -812,7 +863,7 @@ impl Report<'_> {
         &self.panel.manifest.topics
     }
 
-    fn find(&self, k: usize, ind: Analytic, p: Protocol, s: usize) -> Option<&Cell> {
+    fn find(&self, k: usize, ind: &StudyIndicator, p: Protocol, s: usize) -> Option<&Cell> {
         self.results.cell(k, ind, p, Some(s))
     }
 
@@ -854,7 +905,7 @@ impl Report<'_> {
         columns.push("composition + re-attribution (pp)".into());
         columns.push("kept (biased, random)".into());
         let mut negative = false;
-        for &ind in &cfg.indicators {
+        for ind in &cfg.indicators {
             let mut t = table(&columns);
             for (k, topic) in self.topics().iter().enumerate() {
                 let full = full_cell(self.results, k, ind);
@@ -892,7 +943,7 @@ impl Report<'_> {
                     .any(|c| (0..3).any(|t| c.share(0, t).is_some_and(|s| s.mean < 0.0)));
                 t.row(row);
             }
-            let _ = writeln!(out, "**{}**\n\n{t}", ind.name());
+            let _ = writeln!(out, "**{}**\n\n{t}", ind.label());
         }
         if negative {
             out += "Negative shares: for `variance` and `gini` an agent below the population's \
@@ -925,7 +976,7 @@ impl Report<'_> {
         );
         let mut columns = vec!["topic".to_string()];
         for ind in &cfg.indicators {
-            let name = ind.name();
+            let name = ind.label();
             columns.extend([
                 format!("{name} r"),
                 format!("{name} max r"),
@@ -935,12 +986,12 @@ impl Report<'_> {
         let mut t = table(&columns);
         for (k, topic) in self.topics().iter().enumerate() {
             let mut row = vec![topic.clone()];
-            for &ind in &cfg.indicators {
+            for ind in &cfg.indicators {
                 let c = self.find(k, ind, Protocol::BiasVisibility, self.s0);
                 let r = c.and_then(|c| c.stat(|r| r.residual));
                 let sp = c.and_then(|c| c.stat_defined(|r| r.spearman));
                 let max = (self.results.cells.iter())
-                    .filter(|c| c.topic == k && c.indicator == ind && c.protocol != Protocol::Full)
+                    .filter(|c| c.topic == k && c.indicator == *ind && c.protocol != Protocol::Full)
                     .flat_map(|c| c.runs.iter().map(|r| r.residual))
                     .reduce(f64::max);
                 row.push(sci(r.map(|s| s.mean)));
@@ -970,7 +1021,11 @@ impl Report<'_> {
         let mut columns: Vec<String> = ["protocol", "pool size", "top-tier agents in S"]
             .map(String::from)
             .to_vec();
-        columns.extend(cfg.indicators.iter().map(|i| format!("Δ_top {}", i.name())));
+        columns.extend(
+            cfg.indicators
+                .iter()
+                .map(|i| format!("Δ_top {}", i.label())),
+        );
         let mut t = table(&columns);
         for &p in &cfg.protocols {
             let pool: f64 = (self.results.pools.iter())
@@ -978,7 +1033,7 @@ impl Report<'_> {
                 .sum::<f64>()
                 / self.topics().len() as f64;
             let agents = self.mean_over_topics(&|k| {
-                let c = self.find(k, cfg.indicators[0], p, s0)?;
+                let c = self.find(k, &cfg.indicators[0], p, s0)?;
                 c.stat(|r| r.top_agents as f64).map(|s| s.mean)
             });
             let mut row = vec![
@@ -988,7 +1043,7 @@ impl Report<'_> {
                     .map(|a| format!("{a:.1} of {s0}"))
                     .unwrap_or("–".into()),
             ];
-            for &ind in &cfg.indicators {
+            for ind in &cfg.indicators {
                 row.push(pp(self.mean_over_topics(&|k| {
                     self.results
                         .delta_top(self.find(k, ind, p, s0)?, 0)
@@ -1019,23 +1074,23 @@ impl Report<'_> {
         let mut broken = Vec::new();
         for (k, topic) in self.topics().iter().enumerate() {
             let dose = |p: Protocol| {
-                let c = self.find(k, cfg.indicators[0], p, s0)?;
+                let c = self.find(k, &cfg.indicators[0], p, s0)?;
                 c.stat(|r| r.top_agents as f64).map(|s| s.mean)
             };
             let mut order: Vec<(usize, f64)> = (cfg.protocols.iter().enumerate())
                 .filter_map(|(j, &p)| Some((j, dose(p)?)))
                 .collect();
             order.sort_by(|a, b| b.1.total_cmp(&a.1));
-            for &ind in &cfg.indicators {
+            for ind in &cfg.indicators {
                 let deltas: Vec<Option<f64>> = (cfg.protocols.iter())
                     .map(|&p| Some(self.results.delta_top(self.find(k, ind, p, s0)?, 0)?.mean))
                     .collect();
                 let along: Vec<f64> = order.iter().filter_map(|&(j, _)| deltas[j]).collect();
                 let holds = along.windows(2).all(|w| w[1] <= w[0] + 1e-12);
                 if !holds {
-                    broken.push(format!("{topic} ({})", ind.name()));
+                    broken.push(format!("{topic} ({})", ind.label()));
                 }
-                let mut row = vec![topic.clone(), ind.name().to_string()];
+                let mut row = vec![topic.clone(), ind.label().to_string()];
                 row.extend(deltas.iter().map(|d| pp(*d)));
                 let names: Vec<&str> = order
                     .iter()
@@ -1066,9 +1121,9 @@ impl Report<'_> {
         let mut columns = vec!["indicator".to_string(), "size".to_string()];
         columns.extend(cfg.protocols.iter().map(|p| p.name().to_string()));
         let mut t = table(&columns);
-        for &ind in &cfg.indicators {
+        for ind in &cfg.indicators {
             for &s in self.sizes {
-                let mut row = vec![ind.name().to_string(), s.to_string()];
+                let mut row = vec![ind.label().to_string(), s.to_string()];
                 for &p in &cfg.protocols {
                     row.push(pct(
                         self.find(0, ind, p, s).and_then(|c| c.share(0, 0)),
@@ -1082,7 +1137,7 @@ impl Report<'_> {
                 false,
             );
             let mut row = vec![
-                ind.name().to_string(),
+                ind.label().to_string(),
                 format!("{} (full)", self.panel.agents()),
             ];
             row.extend(cfg.protocols.iter().map(|_| full.clone()));
@@ -1110,8 +1165,8 @@ impl Report<'_> {
         columns.extend(res.anchors.iter().map(|a| format!("Δ_top by {a}")));
         let mut t = table(&columns);
         for (k, topic) in self.topics().iter().enumerate() {
-            for &ind in &cfg.indicators {
-                let mut row = vec![topic.clone(), ind.name().to_string()];
+            for ind in &cfg.indicators {
+                let mut row = vec![topic.clone(), ind.label().to_string()];
                 for a in 0..res.anchors.len() {
                     let small = self.find(k, ind, Protocol::BiasVisibility, self.s0);
                     let d = small.and_then(|c| res.delta_top(c, a));
@@ -1146,19 +1201,19 @@ impl Report<'_> {
     }
 
     fn peak_days(&self) -> String {
-        let ind = self.results.config.heatmap_indicator;
+        let ind = &self.results.config.heatmap_indicator;
         let mut out = format!(
             "## 5. When: peak days at full scale ({})\n\nThe day with the largest macro change \
              V(x_t) − V(0), the tier shares of that day's attribution in %, and that day's part \
              of the window's total. `heatmap_<topic>.png` shows the whole follower-percentile × \
              day structure.\n\n",
-            ind.name()
+            ind.label()
         );
         let columns = ["topic", "peak day", "top", "mid", "tail", "part of window"];
         let mut t = table(&columns.map(String::from));
         for (k, topic) in self.topics().iter().enumerate() {
             let days: Vec<_> = (self.results.days.iter())
-                .filter(|d| d.topic == k && d.indicator == ind)
+                .filter(|d| d.topic == k && d.indicator == *ind)
                 .collect();
             let window: f64 = days.iter().map(|d| d.total).sum();
             match days.iter().find(|d| d.peak) {
@@ -1205,13 +1260,13 @@ impl Report<'_> {
              draws and topics, by protocol, size and indicator.\n\n",
         );
         let mut columns = vec!["protocol".to_string(), "size".into(), "k".into()];
-        columns.extend(cfg.indicators.iter().map(|i| i.name().to_string()));
+        columns.extend(cfg.indicators.iter().map(|i| i.label().to_string()));
         let mut t = table(&columns);
         for &p in &cfg.protocols {
             for &s in self.sizes {
                 for (j, &kk) in cfg.top_k.iter().enumerate().filter(|(_, k)| **k < s) {
                     let mut row = vec![p.name().to_string(), s.to_string(), kk.to_string()];
-                    for &ind in &cfg.indicators {
+                    for ind in &cfg.indicators {
                         let mean = self.mean_over_topics(&|k| {
                             self.find(k, ind, p, s)?.jaccard(j).map(|st| st.mean)
                         });
@@ -1233,7 +1288,7 @@ fn run_json(
     calibration: &super::calibration::Calibration,
 ) -> serde_json::Value {
     let cfg = &results.config;
-    json!({
+    let mut out = json!({
         "software": {"name": "aumann", "version": env!("CARGO_PKG_VERSION")},
         "command": info.command,
         "panel": {
@@ -1250,11 +1305,11 @@ fn run_json(
             "seed": cfg.seed,
             "seed_rule": "draw r of topic k, protocol p (index in protocols), size s uses \
                           seed::mix([seed, k, p, s, r]) (SplitMix64 chain)",
-            "indicators": cfg.indicators.iter().map(|i| i.name()).collect::<Vec<_>>(),
+            "indicators": cfg.indicators.iter().map(StudyIndicator::label).collect::<Vec<_>>(),
             "protocols": cfg.protocols.iter().map(|p| p.name()).collect::<Vec<_>>(),
             "baseline": "zero",
-            "attribution": "exact closed forms, f64",
-            "heatmap_indicator": cfg.heatmap_indicator.name(),
+            "attribution": attribution_json(cfg),
+            "heatmap_indicator": cfg.heatmap_indicator.label(),
             "heatmap_bins": cfg.heatmap_bins,
             "top_k": cfg.top_k,
             "per_agent": cfg.per_agent,
@@ -1278,5 +1333,23 @@ fn run_json(
             "panel": info.panel_seconds,
             "phases": results.timings.iter().map(|(k, v)| json!({"phase": k, "seconds": v})).collect::<Vec<_>>(),
         },
-    })
+    });
+    let formulas = formulas_json(cfg);
+    if !formulas.is_empty() {
+        out["parameters"]["formulas"] = formulas.into();
+    }
+    out
+}
+
+/// The definitions of the formula indicators attributed (as `indicator.json` holds them), by
+/// label.
+fn formulas_json(cfg: &super::StudyConfig) -> serde_json::Map<String, serde_json::Value> {
+    let heatmap = std::iter::once(&cfg.heatmap_indicator);
+    (cfg.indicators.iter().chain(heatmap))
+        .filter_map(|i| {
+            let definition = i.spec().formula.as_ref()?;
+            let value = serde_json::to_value(definition).expect("a definition is strings");
+            Some((i.label().to_string(), value))
+        })
+        .collect()
 }

@@ -162,8 +162,8 @@ pub fn csv(findings: &[SettingFinding]) -> String {
 
 /// A finding's row name in `sweep.md`: the finding and its indicator.
 pub fn row_name(f: &Finding) -> String {
-    match f.indicator {
-        Some(i) => format!("{} ({})", f.claim.name(), i.name()),
+    match &f.indicator {
+        Some(i) => format!("{} ({})", f.claim.name(), i.label()),
         None => f.claim.name(),
     }
 }

@@ -4,14 +4,16 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
-use anyhow::Result;
-use aumann::indicators::Analytic;
+use anyhow::{Context, Result};
+use aumann::indicators::formula::Definition;
 use aumann::panel::Panel;
 use aumann::study::report::RunInfo;
-use aumann::study::{Protocol, StudyConfig};
-use clap::Args;
+use aumann::study::{Protocol, StudyConfig, StudyIndicator};
+use clap::builder::TypedValueParser;
+use clap::error::ErrorKind;
+use clap::{ArgAction, Args, Command};
 
-use crate::common::{RunFlags, choice, inputs, listed};
+use crate::common::{FormulaParser, RunFlags, choice, inputs, listed};
 use crate::progress::Bar;
 use aumann::output::Staged;
 
@@ -51,14 +53,23 @@ pub struct StudyArgs {
         default_value = listed(study_defaults().sizes)
     )]
     pub sizes: Vec<usize>,
-    /// Indicators.
+    /// Indicators of the registry, separated by commas; parameters follow a name in
+    /// parentheses ('atkinson(epsilon=2)', 'share_above(threshold=1, tau=0.2)'), whose commas
+    /// do not separate. May be repeated. The four analytic ones are attributed exactly, the
+    /// others by the path integral from the zero baseline (where scale-invariant indices such as
+    /// gini_coefficient or theil are undefined).
     #[arg(
         long,
-        value_delimiter = ',',
+        value_name = "NAME[,NAME...]",
+        action = ArgAction::Append,
         default_value = listed(study_defaults().indicators),
-        value_parser = choice::<Analytic>()
+        value_parser = IndicatorListParser
     )]
-    pub indicators: Vec<Analytic>,
+    pub indicators: Vec<IndicatorList>,
+    /// A formula indicator to study beside the --indicators, labelled by its name ('formula'
+    /// where it has none), e.g. 'name: var; psi: c, c^2; rho: m1 - m0^2'. May be repeated.
+    #[arg(long = "formula", value_name = "TEXT", value_parser = FormulaParser)]
+    pub formulas: Vec<Definition>,
     /// Sampling protocols; the full panel is always run.
     #[arg(
         long,
@@ -78,9 +89,9 @@ pub struct StudyArgs {
     /// The bias-visibility pool's share of the panel.
     #[arg(long, default_value_t = 0.01)]
     pub visibility_pool: f64,
-    /// The heatmaps' indicator.
-    #[arg(long, default_value = "mult", value_parser = choice::<Analytic>())]
-    pub heatmap_indicator: Analytic,
+    /// The heatmaps' indicator: one studied (a formula by its name) or any of the registry.
+    #[arg(long, value_name = "NAME", default_value = "mult")]
+    pub heatmap_indicator: String,
     /// k of the top-k recovery.
     #[arg(long, value_delimiter = ',', default_value = listed(study_defaults().top_k))]
     pub top_k: Vec<usize>,
@@ -111,21 +122,58 @@ impl TryFrom<&StudyArgs> for StudyConfig {
         let [top, mid] = args.tiers[..] else {
             anyhow::bail!("--tiers takes two fractions, top and middle, e.g. 0.01,0.09");
         };
+        let mut indicators: Vec<StudyIndicator> =
+            args.indicators.iter().flat_map(|l| l.0.clone()).collect();
+        for definition in &args.formulas {
+            indicators.push(StudyIndicator::formula(definition.clone()).context("--formula")?);
+        }
+        StudyIndicator::check_distinct(&indicators)?;
+        let heatmap_indicator = StudyIndicator::named(&args.heatmap_indicator, &indicators)
+            .context("--heatmap-indicator")?;
         Ok(StudyConfig {
             tiers: (top, mid),
             visibility_pool: args.visibility_pool,
             sizes: args.sizes.clone(),
             seeds: args.seeds,
             seed: args.seed,
-            indicators: args.indicators.clone(),
+            indicators,
             protocols: (args.protocols.iter().copied())
                 .filter(|&p| p != Protocol::Full)
                 .collect(),
-            heatmap_indicator: args.heatmap_indicator,
+            heatmap_indicator,
             top_k: args.top_k.clone(),
             per_agent: args.per_agent,
             margin: args.margin,
             ..StudyConfig::default()
+        })
+    }
+}
+
+/// `--indicators`' value: the indicators one occurrence lists.
+#[derive(Clone, Debug)]
+pub struct IndicatorList(Vec<StudyIndicator>);
+
+/// clap's parser for `--indicators`: [`StudyIndicator::list`], its error after the flag.
+#[derive(Clone)]
+pub struct IndicatorListParser;
+
+impl TypedValueParser for IndicatorListParser {
+    type Value = IndicatorList;
+
+    fn parse_ref(
+        &self,
+        cmd: &Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<IndicatorList, clap::Error> {
+        let text = value.to_string_lossy();
+        StudyIndicator::list(&text).map(IndicatorList).map_err(|e| {
+            let flag = arg.map_or_else(|| "...".to_string(), ToString::to_string);
+            clap::Error::raw(
+                ErrorKind::ValueValidation,
+                format!("invalid value '{text}' for '{flag}': {e}\n"),
+            )
+            .with_cmd(cmd)
         })
     }
 }
