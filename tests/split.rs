@@ -196,3 +196,68 @@ fn pooled_indicators_chunk_by_chunk_are_the_whole() {
         "{e}"
     );
 }
+
+/// A DeepSet of every activation and depth, chunk by chunk through its pooled form (ψ and ρ on
+/// dual numbers), against the single process's structured route: two independent
+/// differentiations of the same network at the same points.
+#[test]
+fn deepsets_chunk_by_chunk_are_the_whole() {
+    use aumann::indicators::deepset::{Activation, DeepSetConfig};
+    let x = population(2, 61, 3, 5);
+    let [steps, n, d] = x.shape();
+    let device = Backend::Flex.device().unwrap();
+    let (nodes, weights) = Rule::GaussLegendre.nodes_weights(16);
+    let b = Baseline::resolve(&BaselineSpec::Mean, &x).unwrap();
+    for activation in Activation::ALL {
+        for depth in [1, 3] {
+            let net = DeepSetConfig::new(d)
+                .with_hidden(6)
+                .with_depth(depth)
+                .with_activation(activation);
+            let net = net.init(&device);
+            let options = PathOptions {
+                rule: Rule::GaussLegendre,
+                points: 16,
+                precision: Precision::F64,
+                ..PathOptions::default()
+            };
+            let want = path::attribute(&net, &x, &b, &options, &device, &mut |_| {}).unwrap();
+            let mut sums = Vec::new();
+            for r in CHUNKS {
+                let part =
+                    chunked::pooled_sums(&net, &agents(&x, r.clone()), &b, &nodes, Precision::F64)
+                        .unwrap();
+                if sums.is_empty() {
+                    sums = vec![0.0; part.len()];
+                }
+                sums.iter_mut().zip(part).for_each(|(s, p)| *s += p);
+            }
+            let (values, shared) =
+                chunked::pooled_shared(&net, &sums, n, &weights, Some(&b)).unwrap();
+            let mut got = vec![0.0; steps * n];
+            for r in CHUNKS {
+                let phi = chunked::pooled_phi(
+                    &net,
+                    &agents(&x, r.clone()),
+                    &b,
+                    &nodes,
+                    &shared,
+                    Precision::F64,
+                )
+                .unwrap();
+                for t in 0..steps {
+                    got[t * n + r.start..t * n + r.end]
+                        .copy_from_slice(&phi[t * r.len()..(t + 1) * r.len()]);
+                }
+            }
+            let what = format!("{activation:?} depth {depth}");
+            assert_close(&got, &want.phi, &what);
+            for t in 0..steps {
+                assert!(
+                    (values[2 * t] - want.v_x[t]).abs() <= 1e-12 * want.v_x[t].abs().max(1.0),
+                    "{what}: V(x)"
+                );
+            }
+        }
+    }
+}

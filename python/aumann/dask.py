@@ -35,6 +35,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 import operator
+import os
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -170,18 +172,25 @@ def attribute(
     ``indicator``: ``linear``, ``mult``, ``variance``, ``gini`` (exact forms; ``gini`` from a
     baseline every agent shares: ``zero``, ``mean``, a number or a ``[d]`` array), or a
     pooled indicator — a registry name such as ``theil`` or ``atkinson(epsilon=2)``, a
-    :class:`aumann.Formula` or a model folder holding one — by the path integral (``rule``,
-    ``steps``). ``method``: ``exact`` (default for the analytic four) or ``path``.
+    :class:`aumann.Formula`, a :class:`aumann.DeepSet`, or a folder holding either — by the
+    path integral (``rule``, ``steps``; a DeepSet's ψ and ρ on dual numbers from its
+    weights). ``method``: ``exact`` (default for the analytic four) or ``path``.
     ``baseline`` as in :func:`aumann.explain` (an array may be a dask array). ``precision``:
     of the pooled route's ψ (default: X's dtype); the exact forms are f64. ``threads``:
     engine threads per task (``None``: every core of the worker). With ``persist``, φ is
     computed and kept on the workers, and the summary has the efficiency gap.
     """
-    from . import Formula  # noqa: PLC0415 (the package imports this module lazily)
+    from . import DeepSet, Formula  # noqa: PLC0415 (the package imports this module lazily)
 
     X = _as_dask(X)
     T, n, d = X.shape
     b, point = _baseline(X, baseline)
+    if isinstance(indicator, (str, os.PathLike)) and os.path.isdir(indicator):
+        folder = Path(indicator)
+        indicator = Formula.load(folder) if (folder / "indicator.json").is_file() else "deepset"
+        model = None if isinstance(indicator, Formula) else str(folder)
+    if isinstance(indicator, DeepSet):
+        indicator, model = "deepset", indicator._folder()
     if isinstance(indicator, Formula):
         indicator, model = "formula", indicator.definition
     name = _text("indicator", indicator)

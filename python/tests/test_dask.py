@@ -3,6 +3,8 @@ worker processes equals the single-process attribution — exact forms to 1e-12 
 integral to 1e-6 (f32) — for even and uneven chunkings, a chunk of one agent and chunks over
 steps."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from conftest import optional
@@ -71,6 +73,7 @@ POOLED = [
     "theil",
     "atkinson(epsilon=2)",
     aumann.formula({"poor": "sigmoid((1 - c) / 0.2)"}, "poor"),
+    str(Path(__file__).resolve().parents[2] / "models" / "deepset-variance"),
 ]
 
 

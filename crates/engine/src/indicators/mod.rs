@@ -707,7 +707,8 @@ impl std::str::FromStr for IndicatorSpec {
 /// `name` or `name(parameter=value, …)`, as parsed.
 impl std::fmt::Display for IndicatorSpec {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}{}", self.name(), self.parameters.written())
+        let declared = self.kind.0.parameters;
+        write!(f, "{}{}", self.name(), self.parameters.written(declared))
     }
 }
 

@@ -104,7 +104,7 @@ impl Parameters {
     pub fn resolve(&self, indicator: &str, declared: &'static [Parameter]) -> Result<Resolved> {
         let refused = |reason: String| Error::Parameter {
             name: "indicator",
-            value: format!("{indicator}{}", self.written()),
+            value: format!("{indicator}{}", self.written(declared)),
             reason,
         };
         let takes = || match declared {
@@ -140,12 +140,18 @@ impl Parameters {
         Ok(Resolved { declared, values })
     }
 
-    /// `(name=value, …)`, or nothing where none is given.
-    pub fn written(&self) -> String {
+    /// `(name=value, …)` in the order of `declared` (then any other, by name), or nothing
+    /// where none is given.
+    pub fn written(&self, declared: &[Parameter]) -> String {
         if self.0.is_empty() {
             return String::new();
         }
-        let parts: Vec<String> = self.0.iter().map(|(n, v)| format!("{n}={v}")).collect();
+        let known = declared.iter().filter_map(|p| self.0.get_key_value(p.name));
+        let others = (self.0.iter()).filter(|(n, _)| !declared.iter().any(|p| p.name == *n));
+        let parts: Vec<String> = known
+            .chain(others)
+            .map(|(n, v)| format!("{n}={v}"))
+            .collect();
         format!("({})", parts.join(", "))
     }
 }
@@ -227,7 +233,9 @@ mod tests {
         let r = given.resolve("top", DECLARED).unwrap();
         assert_eq!((r.get("p"), r.get("tau")), (0.1, 0.5));
         let given = Parameters::parse("tau=2,p=0.25").unwrap();
-        assert_eq!(given.written(), "(p=0.25, tau=2)");
+        assert_eq!(given.written(DECLARED), "(p=0.25, tau=2)");
+        let given = Parameters::parse("tau=2,p=0.25").unwrap();
+        assert_eq!(given.written(&DECLARED[1..]), "(tau=2, p=0.25)");
         let r = given.resolve("top", DECLARED).unwrap();
         assert_eq!((r.get("p"), r.get("tau")), (0.25, 2.0));
     }

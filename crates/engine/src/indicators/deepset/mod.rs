@@ -42,11 +42,15 @@ use burn::nn::{Linear, LinearConfig};
 use burn::tensor::activation::{softplus, tanh};
 use burn::tensor::{DType, Device, Tensor, TensorData};
 
-use super::{BuildContext, Entry, HostRoute, HostRun, HostStep, Indicator, StraightPaths};
+use super::pooled_fn::PoolingFn;
+use super::{
+    BuildContext, Entry, HostRoute, HostRun, HostStep, Indicator, PooledPasses, StraightPaths,
+};
 use crate::array::StepSlice;
 
 mod cube;
 mod layers;
+pub mod pooled;
 pub mod ray;
 use crate::backend::Precision;
 use crate::error::{Error, Result};
@@ -218,6 +222,7 @@ impl DeepSetConfig {
             block_elements: DEFAULT_BLOCK_ELEMENTS,
             kept_bytes: DEFAULT_KEPT_BYTES,
             kernel: DeepSetKernel::default(),
+            passes: Default::default(),
         }
     }
 }
@@ -248,6 +253,10 @@ pub struct DeepSet {
     /// How the path integral differentiates the network.
     #[module(skip)]
     pub kernel: DeepSetKernel,
+    /// Its pooled passes ([`Indicator::pooled_passes`]), read from the weights when first
+    /// asked for.
+    #[module(skip)]
+    pub passes: std::sync::OnceLock<Option<PoolingFn<pooled::DeepSetFn>>>,
 }
 
 impl DeepSet {
@@ -598,6 +607,7 @@ impl DeepSet {
             block_elements: DEFAULT_BLOCK_ELEMENTS,
             kept_bytes: DEFAULT_KEPT_BYTES,
             kernel: DeepSetKernel::default(),
+            passes: Default::default(),
         }
     }
 
@@ -611,6 +621,11 @@ impl DeepSet {
 impl Indicator for DeepSet {
     fn name(&self) -> &str {
         "deepset"
+    }
+
+    fn pooled_passes(&self) -> Option<&dyn PooledPasses> {
+        let passes = self.passes.get_or_init(|| pooled::passes(self));
+        passes.as_ref().map(|p| p as &dyn PooledPasses)
     }
 
     /// A transcendental activation stays in the network's own precision on such a device.

@@ -27,6 +27,7 @@ use super::layers::{Buffers, Real, Stack};
 use super::{Activation, DeepSet};
 use crate::array::download;
 use crate::indicators::HostStep;
+use crate::indicators::scalar::Scalar;
 
 /// Agents per parallel task.
 const AGENTS_PER_TASK: usize = 1024;
@@ -41,6 +42,34 @@ pub(super) struct Dense {
 }
 
 impl Dense {
+    /// A layer's weights read back in f64; `None` if they cannot be.
+    pub(super) fn of(l: &burn::nn::Linear) -> Option<Dense> {
+        let w = l.weight.val();
+        let [inputs, outputs] = w.dims();
+        let c = match &l.bias {
+            Some(b) => download(b.val(), "DeepSet bias").ok()?,
+            None => vec![0.0; outputs],
+        };
+        Some(Dense {
+            w: download(w, "DeepSet weight").ok()?,
+            c,
+            inputs,
+            outputs,
+        })
+    }
+
+    /// `y = Wᵀ x + c` over any [`Scalar`].
+    pub(super) fn apply<S: Scalar>(&self, x: &[S]) -> Vec<S> {
+        let mut y: Vec<S> = self.c.iter().map(|&c| S::constant(c)).collect();
+        for (i, &xi) in x.iter().enumerate() {
+            let row = &self.w[i * self.outputs..(i + 1) * self.outputs];
+            for (yo, &w) in y.iter_mut().zip(row) {
+                *yo = *yo + xi * w;
+            }
+        }
+        y
+    }
+
     fn forward(&self, x: &[f64], y: &mut [f64]) {
         y.copy_from_slice(&self.c);
         for (i, &xi) in x.iter().enumerate() {
@@ -166,20 +195,7 @@ impl RayNet {
             // features, which the autodiff route differentiates in one small graph.
             return None;
         }
-        let dense = |l: &burn::nn::Linear| -> Option<Dense> {
-            let w = l.weight.val();
-            let [inputs, outputs] = w.dims();
-            let c = match &l.bias {
-                Some(b) => download(b.val(), "DeepSet bias").ok()?,
-                None => vec![0.0; outputs],
-            };
-            Some(Dense {
-                w: download(w, "DeepSet weight").ok()?,
-                c,
-                inputs,
-                outputs,
-            })
-        };
+        let dense = Dense::of;
         Some(Self {
             psi: net.psi.iter().map(dense).collect::<Option<_>>()?,
             rho: net.rho.iter().map(dense).collect::<Option<_>>()?,
