@@ -240,7 +240,8 @@ def _exact(X: Any, b: Any, point: Any, name: str, threads: Any) -> tuple[Any, di
 
     sums = _sums(X, b, column_sums, 2 * d)
     means = (sums / n).reshape(T, 2, d)
-    ranks = _midranks(X) if name == "gini" else None
+    # Kept on the workers: φ and V(x) both read them.
+    ranks = _midranks(X).persist() if name == "gini" else None
 
     def phi_block(x, b, t0, t1, ranks=None):
         r = None if ranks is None else np.ascontiguousarray(ranks)

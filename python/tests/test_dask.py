@@ -111,3 +111,19 @@ def test_refusals_name_the_problem(client):
         ad.attribute(x, "top_share", baseline="mean")
     with pytest.raises(aumann.InputError, match="no exact form"):
         ad.attribute(x, "theil", method="exact")
+
+
+def test_a_panel_stored_one_file_a_chunk(client, tmp_path):
+    x = population()
+    paths = []
+    for j, (a, b) in enumerate([(0, 20), (20, 21), (21, 61)]):
+        paths.append(tmp_path / f"part-{j}.npy")
+        np.save(paths[-1], x[:, a:b])
+    X = ad.from_npy_chunks(paths)
+    assert X.chunks[1] == (20, 1, 40)
+    want = aumann.explain(x, "variance", baseline="mean", method="exact", precision="f64")
+    got = ad.attribute(X, "variance", baseline="mean")
+    assert relative(got.values.compute(), want.values) <= 1e-12
+    np.save(tmp_path / "flat.npy", x[0])
+    with pytest.raises(aumann.InputError, match="expected \\[T, n, d\\]"):
+        ad.from_npy_chunks([tmp_path / "flat.npy"])
