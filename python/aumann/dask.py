@@ -210,8 +210,9 @@ def attribute(
         raise InputError(f"method {method!r}: expected 'exact' or 'path'")
     summary.update(n=n, d=d, T=T, indicator=name, method=method, chunks=[len(c) for c in X.chunks[:2]])
     if persist:
-        phi = phi.persist()
-        total = phi.sum(axis=1).compute()
+        # One graph for both: φ kept on the workers, its sums brought back.
+        phi, total = dask.persist(phi, phi.sum(axis=1))
+        total = total.compute()
         change = np.asarray(summary["v_x"]) - np.asarray(summary["v_b"])
         gap = total - change
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -241,7 +242,8 @@ def _exact(X: Any, b: Any, point: Any, name: str, threads: Any) -> tuple[Any, di
     sums = _sums(X, b, column_sums, 2 * d)
     means = (sums / n).reshape(T, 2, d)
     # Kept on the workers: φ and V(x) both read them.
-    ranks = _midranks(X).persist() if name == "gini" else None
+    composites = X.sum(axis=2, dtype=np.float64).persist() if name == "gini" else None
+    ranks = _midranks(composites).persist() if name == "gini" else None
 
     def phi_block(x, b, t0, t1, ranks=None):
         r = None if ranks is None else np.ascontiguousarray(ranks)
@@ -254,7 +256,7 @@ def _exact(X: Any, b: Any, point: Any, name: str, threads: Any) -> tuple[Any, di
     else:
         phi = da.map_blocks(_located(phi_block, ranked=True), X, bb, ranks[:, :, None],
                             dtype=np.float64, drop_axis=2, meta=np.empty((0, 0)))
-    v_x, v_b = _exact_values(X, b, name, means, ranks)
+    v_x, v_b = _exact_values(X, b, name, means, ranks, composites)
     return phi, {"v_x": v_x, "v_b": v_b}
 
 
@@ -271,7 +273,9 @@ def _located(function: Any, ranked: bool = False) -> Any:
     return run
 
 
-def _exact_values(X: Any, b: Any, name: str, means: np.ndarray, ranks: Any) -> tuple[list, list]:
+def _exact_values(
+    X: Any, b: Any, name: str, means: np.ndarray, ranks: Any, c: Any
+) -> tuple[list, list]:
     """``V(x)`` and ``V(b)`` of every step from the means (and one more sum for the variance
     and the Gini)."""
     T, n, d = X.shape
@@ -292,7 +296,6 @@ def _exact_values(X: Any, b: Any, name: str, means: np.ndarray, ranks: Any) -> t
         s = _sums(X, b, spread, 2)
         return (s[:, 0] / n).tolist(), (s[:, 1] / n).tolist()
     # gini: Σ_{i≠j}|c_i − c_j| = 2 Σ_i (2ρ_i − n − 1) c_i; a shared baseline has no spread.
-    c = X.sum(axis=2, dtype=np.float64)
     weighted = ((2 * ranks - n - 1) * c).sum(axis=1).compute()
     return (2 * weighted / (n * (n - 1))).tolist(), [0.0] * T
 
@@ -300,13 +303,12 @@ def _exact_values(X: Any, b: Any, name: str, means: np.ndarray, ranks: Any) -> t
 # --- the Gini's midranks: a sample sort of the composites ---------------------------------
 
 
-def _midranks(X: Any) -> Any:
+def _midranks(c: Any) -> Any:
     """Each agent's midrank (1-based, ties averaged) among its step's composites, ``[T, n]``
     chunked like X: a sample sort. With ``P`` agent blocks, ``P − 1`` splitters per step cut
     the values into ``P`` open intervals, whose values move to one task each and come back as
     ranks within it, and the splitters themselves, whose (possibly many) copies are only
-    counted where they lie."""
-    c = X.sum(axis=2, dtype=np.float64)
+    counted where they lie. ``c``: the composites, ``[T, n]``."""
     rows = []
     for t_blocks, tc in zip(c.to_delayed(), c.chunks[0]):
         ranks = _midrank_blocks(list(t_blocks), tc)
