@@ -71,7 +71,13 @@ def main() -> None:
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--check", action="store_true", help="compare with one process")
     p.add_argument("--out", default=None, help="write the figures as JSON here")
+    p.add_argument("--no-stealing", action="store_true",
+                   help="turn Dask's work stealing off (no chunk moved to balance load)")
     a = p.parse_args()
+    if a.no_stealing:
+        import dask  # noqa: PLC0415
+
+        dask.config.set({"distributed.scheduler.work-stealing": False})
     n, d, chunks = a.agents, 3, -(-a.agents // a.chunk)
     cluster = LocalCluster(n_workers=a.workers, threads_per_worker=1, dashboard_address=None)
     client = Client(cluster)

@@ -43,10 +43,11 @@ import numpy as np
 
 import dask
 import dask.array as da
+from dask.highlevelgraph import HighLevelGraph
 
 from . import InputError, _call, _rule, _rust, _steps, _text
 
-__all__ = ["attribute", "from_npy_chunks", "DaskAttribution", "EXACT"]
+__all__ = ["attribute", "from_npy_chunks", "from_zarr", "DaskAttribution", "EXACT"]
 
 #: The indicators with exact forms on chunks.
 EXACT = ("linear", "mult", "variance", "gini")
@@ -305,40 +306,54 @@ def _exact_values(
 
 def _midranks(c: Any) -> Any:
     """Each agent's midrank (1-based, ties averaged) among its step's composites, ``[T, n]``
-    chunked like X: a sample sort. With ``P`` agent blocks, ``P − 1`` splitters per step cut
-    the values into ``P`` open intervals, whose values move to one task each and come back as
-    ranks within it, and the splitters themselves, whose (possibly many) copies are only
-    counted where they lie. ``c``: the composites, ``[T, n]``."""
-    rows = []
-    for t_blocks, tc in zip(c.to_delayed(), c.chunks[0]):
-        ranks = _midrank_blocks(list(t_blocks), tc)
-        rows.append(da.concatenate(
-            [da.from_delayed(r, shape=(tc, nc), dtype=np.float64) for r, nc in zip(ranks, c.chunks[1])],
-            axis=1))
-    return da.concatenate(rows, axis=0).rechunk(c.chunks)
+    chunked like ``c`` (the composites): a sample sort. With ``P`` agent blocks, ``P − 1``
+    splitters per step cut the values into ``P`` open intervals, whose values move to one task
+    each and come back as ranks within it, and the splitters themselves, whose (possibly many)
+    copies are only counted where they lie. The tasks form one graph layer (``O(P²)`` small
+    tasks per step, each piece a task of its own so that no task reads more than one block's
+    values of an interval)."""
+    name = "aumann-midranks-" + dask.base.tokenize(c)
+    graph: dict = {}
+    for i, steps in enumerate(c.chunks[0]):
+        graph.update(_midrank_tasks(name, c.name, i, len(c.chunks[1]), steps))
+    layer = HighLevelGraph.from_collections(name, graph, dependencies=[c])
+    return da.Array(layer, name, c.chunks, dtype=np.float64)
 
 
-def _midrank_blocks(blocks: list, steps: int) -> list:
-    """The midranks of one chunk of ``steps`` steps, one delayed ``[steps, n_j]`` per agent
-    block."""
-    P = len(blocks)
-    delayed = dask.delayed
-    ordered = [delayed(np.sort)(blk, axis=1) for blk in blocks]
-    splitters = delayed(_splitters)([delayed(_samples)(s, 4 * P) for s in ordered], P)
-    parts = [delayed(_split, nout=2)(s, splitters) for s in ordered]
-    offsets = delayed(_bucket_offsets)([counts for _, counts in parts])
-    within = {}  # (step, interval) → every block's ranks within it
+def _midrank_tasks(name: str, source: str, i: int, P: int, steps: int) -> dict:
+    """The tasks of the midranks of the ``i``-th chunk of steps, whose ``P`` agent blocks are
+    ``(source, i, j)``; the ranks of block ``j`` at ``(name, i, j)``."""
+    key = lambda what, *at: (f"{name}-{what}", i, *at)  # noqa: E731
+    g: dict = {}
+    for j in range(P):
+        g[key("sorted", j)] = (_sorted, (source, i, j))
+        g[key("samples", j)] = (_samples, key("sorted", j), 4 * P)
+        g[key("split", j)] = (_split, key("sorted", j), key("splitters"))
+        g[key("counts", j)] = (operator.getitem, key("split", j), 1)
+        for t in range(steps):
+            for k in range(P):
+                g[key("piece", j, t, k)] = (_piece, key("split", j), t * P + k)
+    g[key("splitters")] = (_splitters, [key("samples", j) for j in range(P)], P)
+    g[key("offsets")] = (_bucket_offsets, [key("counts", j) for j in range(P)])
     for t in range(steps):
         for k in range(P):
-            pieces = [delayed(operator.getitem)(pieces, t * P + k) for pieces, _ in parts]
-            within[t, k] = delayed(_interval_ranks)(pieces)
-    return [
-        delayed(_assemble)(
-            blk, parts[j][1], offsets,
-            [delayed(operator.getitem)(within[t, k], j) for t in range(steps) for k in range(P)],
-        )
-        for j, blk in enumerate(blocks)
-    ]
+            g[key("within", t, k)] = (_interval_ranks, [key("piece", j, t, k) for j in range(P)])
+            for j in range(P):
+                g[key("ranked", j, t, k)] = (operator.getitem, key("within", t, k), j)
+    for j in range(P):
+        ranked = [key("ranked", j, t, k) for t in range(steps) for k in range(P)]
+        g[(name, i, j)] = (_assemble, (source, i, j), key("counts", j), key("offsets"), ranked)
+    return g
+
+
+def _sorted(block: np.ndarray) -> np.ndarray:
+    """Each row sorted."""
+    return np.sort(block, axis=1)
+
+
+def _piece(split: tuple, at: int) -> np.ndarray:
+    """Piece ``at`` of a block's split."""
+    return split[0][at]
 
 
 def _samples(s: np.ndarray, q: int) -> np.ndarray:
@@ -477,3 +492,17 @@ def from_npy_chunks(paths: list, axis: int = 1) -> Any:
             raise InputError(f"{p}: shape {list(head.shape)}; expected [T, n, d]")
         arrays.append(da.from_delayed(dask.delayed(load)(str(p)), shape=head.shape, dtype=head.dtype))
     return da.concatenate(arrays, axis=axis)
+
+
+def from_zarr(url: Any, component: str | None = None) -> Any:
+    """A Zarr array ``[T, n, d]`` (a path, a URL or a zarr array; ``component`` names an array
+    inside a group) as a dask array chunked as stored: its agent chunks become the tasks'
+    chunks. Needs the ``zarr`` package."""
+    try:
+        import zarr  # noqa: F401, PLC0415
+    except ImportError:
+        raise InputError("from_zarr needs the zarr package: pip install zarr") from None
+    X = da.from_zarr(url, component=component)
+    if X.ndim != 3:
+        raise InputError(f"{url}: shape {list(X.shape)}; expected [T, n, d]")
+    return X

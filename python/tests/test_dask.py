@@ -127,3 +127,15 @@ def test_a_panel_stored_one_file_a_chunk(client, tmp_path):
     np.save(tmp_path / "flat.npy", x[0])
     with pytest.raises(aumann.InputError, match="expected \\[T, n, d\\]"):
         ad.from_npy_chunks([tmp_path / "flat.npy"])
+
+
+def test_a_panel_stored_as_zarr(client, tmp_path):
+    zarr = optional("zarr")
+    x = population()
+    store = zarr.open_array(str(tmp_path / "panel.zarr"), mode="w", shape=x.shape,
+                            chunks=(3, 25, 2), dtype="f8")
+    store[:] = x
+    X = ad.from_zarr(str(tmp_path / "panel.zarr"))
+    assert X.chunks[1] == (25, 25, 11)
+    want = aumann.explain(x, "gini", method="exact", precision="f64")
+    assert relative(ad.attribute(X, "gini").values.compute(), want.values) <= 1e-12
