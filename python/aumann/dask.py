@@ -47,7 +47,15 @@ from dask.highlevelgraph import HighLevelGraph
 
 from . import InputError, _call, _rule, _rust, _steps, _text
 
-__all__ = ["attribute", "from_npy_chunks", "from_zarr", "DaskAttribution", "EXACT"]
+__all__ = [
+    "attribute",
+    "from_npy",
+    "from_npy_chunks",
+    "from_zarr",
+    "panel_attributions",
+    "DaskAttribution",
+    "EXACT",
+]
 
 #: The indicators with exact forms on chunks.
 EXACT = ("linear", "mult", "variance", "gini")
@@ -229,7 +237,12 @@ def attribute(
 # --- the exact forms ---------------------------------------------------------------------
 
 
-def _exact(X: Any, b: Any, point: Any, name: str, threads: Any) -> tuple[Any, dict]:
+def _exact(
+    X: Any, b: Any, point: Any, name: str, threads: Any, idle_is_zero: bool = False
+) -> tuple[Any, dict]:
+    """The exact forms on chunks. With ``idle_is_zero``, a ``mult`` step with no activity in
+    some coordinate (its mean 0, so ``V = ln(1 + 0)`` along the whole path) has ``φ = 0``, the
+    closed form's continuous limit, as the study takes it; otherwise it is refused."""
     T, n, d = X.shape
     if name == "gini" and point is None:
         raise InputError(
@@ -246,9 +259,19 @@ def _exact(X: Any, b: Any, point: Any, name: str, threads: Any) -> tuple[Any, di
     composites = X.sum(axis=2, dtype=np.float64).persist() if name == "gini" else None
     ranks = _midranks(composites).persist() if name == "gini" else None
 
+    idle = (means[:, 0] == 0).any(axis=1) if (idle_is_zero and name == "mult") else np.zeros(T, bool)
+
     def phi_block(x, b, t0, t1, ranks=None):
         r = None if ranks is None else np.ascontiguousarray(ranks)
-        return _call(_rust.chunk_exact_phi, name, x, b, n, np.ascontiguousarray(means[t0:t1]), r, threads)
+        active = ~idle[t0:t1]
+        if active.all():
+            return _call(_rust.chunk_exact_phi, name, x, b, n, np.ascontiguousarray(means[t0:t1]), r, threads)
+        phi = np.zeros(x.shape[:2])
+        if active.any():
+            rows = lambda a: np.ascontiguousarray(a[active] if len(a) > 1 else a)  # noqa: E731
+            phi[active] = _call(_rust.chunk_exact_phi, name, rows(x), rows(b), n,
+                                rows(means[t0:t1]), r, threads)
+        return phi
 
     bb = _broadcast(X, b)
     if ranks is None:
@@ -506,3 +529,66 @@ def from_zarr(url: Any, component: str | None = None) -> Any:
     if X.ndim != 3:
         raise InputError(f"{url}: shape {list(X.shape)}; expected [T, n, d]")
     return X
+
+
+def from_npy(path: Any, agents: int) -> Any:
+    """One ``.npy`` file ``[T, n, d]`` as a dask array of ``agents`` agents a chunk, each task
+    reading its own rows from the file (a memory map): nothing is read in the calling
+    process but the header."""
+    head = np.load(path, mmap_mode="r")
+    if head.ndim != 3:
+        raise InputError(f"{path}: shape {list(head.shape)}; expected [T, n, d]")
+    T, n, d = head.shape
+    starts = range(0, n, agents)
+    return da.concatenate(
+        [da.from_delayed(dask.delayed(_rows)(str(path), a, min(a + agents, n)),
+                         shape=(T, min(a + agents, n) - a, d), dtype=head.dtype)
+         for a in starts],
+        axis=1,
+    )
+
+
+def _rows(path: str, start: int, end: int) -> np.ndarray:
+    """Agents ``start..end`` of every step of a ``.npy`` file."""
+    return np.ascontiguousarray(np.load(path, mmap_mode="r")[:, start:end])
+
+
+def panel_attributions(
+    panel: Any,
+    indicators: tuple = EXACT,
+    *,
+    agents: int = 1_000_000,
+    out: Any = None,
+    threads: int | None = 1,
+) -> dict:
+    """The cross-scale study's full-panel attributions on a cluster: every topic of a panel
+    folder (``aumann panel synth`` or ``aumann panel ingest``; its ``topics/<name>.npy`` read
+    ``agents`` agents a task) attributed from zero by the exact forms, as ``aumann study``
+    attributes the full panel (a ``mult`` day without activity in some feature has φ = 0).
+    Returns ``{(topic, indicator): per-agent totals Σ_t φ_{t,i}}`` (``[n]``, computed) and,
+    with ``out``, writes them as ``out/per_agent/<topic>_<indicator>.npy``, the files of
+    ``aumann study --per-agent``."""
+    import json  # noqa: PLC0415
+
+    folder = Path(panel)
+    try:
+        manifest = json.loads((folder / "manifest.json").read_text())
+        topics = list(manifest["topics"])
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise InputError(f"{folder / 'manifest.json'}: not a panel's manifest ({e})") from None
+    for name in indicators:
+        if name not in EXACT:
+            raise InputError(f"indicator {name!r}: the full panel is attributed by the exact forms {', '.join(EXACT)}")
+    totals = {}
+    for topic in topics:
+        X = _as_dask(from_npy(folder / "topics" / f"{topic}.npy", agents))
+        b, point = _baseline(X, "zero")
+        for name in indicators:
+            phi, _ = _exact(X, b, point, name, threads, idle_is_zero=True)
+            totals[topic, name] = phi.sum(axis=0).compute()
+    if out is not None:
+        target = Path(out) / "per_agent"
+        target.mkdir(parents=True, exist_ok=True)
+        for (topic, name), values in totals.items():
+            np.save(target / f"{topic}_{name}.npy", values)
+    return totals

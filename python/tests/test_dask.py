@@ -139,3 +139,32 @@ def test_a_panel_stored_as_zarr(client, tmp_path):
     assert X.chunks[1] == (25, 25, 11)
     want = aumann.explain(x, "gini", method="exact", precision="f64")
     assert relative(ad.attribute(X, "gini").values.compute(), want.values) <= 1e-12
+
+
+def test_the_full_panel_attributions_of_the_study(client, tmp_path):
+    """A panel folder (its manifest and topic arrays, as ``aumann panel synth`` writes them),
+    attributed topic by topic on the cluster, equals the single process's closed forms summed
+    over days; a day without activity has no ``mult`` attribution."""
+    import json
+
+    rng = np.random.default_rng(3)
+    T, n = 4, 90
+    (tmp_path / "topics").mkdir()
+    topics = {"alpha": np.log1p(rng.poisson(0.7, (T, n, 3))).astype(np.float32)}
+    topics["quiet"] = topics["alpha"].copy()
+    topics["quiet"][2, :, 1] = 0  # nobody reposted on day 2
+    for name, x in topics.items():
+        np.save(tmp_path / "topics" / f"{name}.npy", x)
+    manifest = {"format": "aumann-panel", "version": 1, "agents": n, "days": T,
+                "topics": list(topics), "day_labels": [str(t) for t in range(T)],
+                "features": ["posts", "reposts", "replies"], "source": "test"}
+    (tmp_path / "manifest.json").write_text(json.dumps(manifest))
+    totals = ad.panel_attributions(tmp_path, agents=25, out=tmp_path / "out")
+    for (topic, indicator), got in totals.items():
+        x = topics[topic].astype(np.float64)
+        days = [t for t in range(T) if indicator != "mult" or (x[t].mean(0) > 0).all()]
+        want = aumann.exact(x[days], indicator, baseline="zero").sum(axis=0)
+        assert relative(got, want) <= 1e-12, (topic, indicator)
+        saved = np.load(tmp_path / "out" / "per_agent" / f"{topic}_{indicator}.npy")
+        assert np.array_equal(saved, got)
+    assert len(totals) == 2 * 4
