@@ -33,6 +33,7 @@ use std::str::FromStr;
 use aumann_engine::array::{Array3, StepSlice};
 use aumann_engine::backend::{Backend, Precision};
 use aumann_engine::baseline::Baseline;
+use aumann_engine::indicators::formula::definition::top_level_items;
 use aumann_engine::indicators::formula::{Definition, Formula};
 use aumann_engine::indicators::{Analytic, IndicatorSpec};
 use aumann_engine::path::{self, PathOptions, Rule};
@@ -249,24 +250,6 @@ fn check_label(label: &str) -> Result<()> {
         });
     }
     Ok(())
-}
-
-/// `text` split at the commas outside parentheses.
-fn top_level_items(text: &str) -> Vec<&str> {
-    let (mut items, mut depth, mut start) = (Vec::new(), 0i64, 0);
-    for (i, ch) in text.char_indices() {
-        match ch {
-            '(' => depth += 1,
-            ')' => depth -= 1,
-            ',' if depth == 0 => {
-                items.push(&text[start..i]);
-                start = i + 1;
-            }
-            _ => {}
-        }
-    }
-    items.push(&text[start..]);
-    items
 }
 
 /// The zero baseline of `x`'s features.

@@ -23,6 +23,16 @@ use clap::{Args, Command};
 #[derive(Clone)]
 pub struct ChoiceParser<T>(PhantomData<T>);
 
+/// clap's "invalid value … for '--flag'" in front of the library's message `e`.
+fn invalid(cmd: &Command, arg: Option<&clap::Arg>, text: &str, e: &Error) -> clap::Error {
+    let flag = arg.map_or_else(|| "...".to_string(), ToString::to_string);
+    clap::Error::raw(
+        ErrorKind::ValueValidation,
+        format!("invalid value '{text}' for '{flag}': {e}\n"),
+    )
+    .with_cmd(cmd)
+}
+
 /// The parser of `T`'s names, for `#[arg(value_parser = choice::<T>())]`.
 pub fn choice<T: Choice>() -> ChoiceParser<T> {
     ChoiceParser(PhantomData)
@@ -38,14 +48,7 @@ impl<T: Choice> TypedValueParser for ChoiceParser<T> {
         value: &std::ffi::OsStr,
     ) -> Result<T, clap::Error> {
         let text = value.to_string_lossy();
-        T::from_label(&text).map_err(|e| {
-            let flag = arg.map_or_else(|| "...".to_string(), ToString::to_string);
-            clap::Error::raw(
-                ErrorKind::ValueValidation,
-                format!("invalid value '{text}' for '{flag}': {e}\n"),
-            )
-            .with_cmd(cmd)
-        })
+        T::from_label(&text).map_err(|e| invalid(cmd, arg, &text, &e))
     }
 
     fn possible_values(&self) -> Option<Box<dyn Iterator<Item = PossibleValue> + '_>> {
@@ -269,14 +272,7 @@ impl TypedValueParser for IndicatorParser {
                 false => Err(unknown),
             },
         };
-        named.map_err(|e| {
-            let flag = arg.map_or_else(|| "...".to_string(), ToString::to_string);
-            clap::Error::raw(
-                ErrorKind::ValueValidation,
-                format!("invalid value '{text}' for '{flag}': {e}\n"),
-            )
-            .with_cmd(cmd)
-        })
+        named.map_err(|e| invalid(cmd, arg, &text, &e))
     }
 
     fn possible_values(&self) -> Option<Box<dyn Iterator<Item = PossibleValue> + '_>> {

@@ -109,8 +109,9 @@ fn check_length(what: &str, bytes: usize) -> Result<()> {
     Ok(())
 }
 
-/// `text` split at the commas outside parentheses.
-fn top_level_items(text: &str) -> Vec<&str> {
+/// `text` split at the commas outside parentheses: the components of ψ, a list of indicators
+/// with parameters.
+pub fn top_level_items(text: &str) -> Vec<&str> {
     let (mut items, mut depth, mut start) = (Vec::new(), 0i64, 0);
     for (i, ch) in text.char_indices() {
         match ch {
