@@ -34,6 +34,7 @@ On a cluster, the same code with a ``dask_jobqueue`` cluster (``SLURMCluster``, 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+import contextlib
 import operator
 import os
 from pathlib import Path
@@ -45,7 +46,7 @@ import dask
 import dask.array as da
 from dask.highlevelgraph import HighLevelGraph
 
-from . import InputError, _call, _rule, _rust, _steps, _text
+from . import AumannError, InputError, _call, _rule, _rust, _steps, _text
 
 __all__ = [
     "attribute",
@@ -144,7 +145,8 @@ def _sums(X: Any, b: Any, function: Any, width: int, **kwargs: Any) -> np.ndarra
 
     def run(x: np.ndarray, b: np.ndarray, block_info: Any = None) -> np.ndarray:
         t0, t1 = block_info[0]["array-location"][0]
-        return one(np.ascontiguousarray(x), np.ascontiguousarray(b), t0, t1)
+        with _in_block(block_info):
+            return one(np.ascontiguousarray(x), np.ascontiguousarray(b), t0, t1)
 
     per_block = da.map_blocks(run, X, _broadcast(X, b), chunks=_per_block(X, width),
                               dtype=np.float64)
@@ -290,11 +292,23 @@ def _located(function: Any, ranked: bool = False) -> Any:
     def run(x, b, *rest, block_info=None):
         t0, t1 = block_info[0]["array-location"][0]
         x, b = np.ascontiguousarray(x), np.ascontiguousarray(b)
-        if ranked:
-            return function(x, b, t0, t1, ranks=rest[0][:, :, 0])
-        return function(x, b, t0, t1)
+        with _in_block(block_info):
+            if ranked:
+                return function(x, b, t0, t1, ranks=rest[0][:, :, 0])
+            return function(x, b, t0, t1)
 
     return run
+
+
+@contextlib.contextmanager
+def _in_block(block_info: Any):
+    """An engine error in a task, its message prefixed with the block of X it came from (the
+    engine counts steps and agents from the block's first)."""
+    try:
+        yield
+    except AumannError as e:
+        (t0, t1), (a0, a1) = block_info[0]["array-location"][:2]
+        raise type(e)(f"X[{t0}:{t1}, {a0}:{a1}] (steps and agents counted from there): {e}") from None
 
 
 def _exact_values(

@@ -111,6 +111,10 @@ def test_refusals_name_the_problem(client):
         ad.attribute(x, "top_share", baseline="mean")
     with pytest.raises(aumann.InputError, match="no exact form"):
         ad.attribute(x, "theil", method="exact")
+    bad = population()
+    bad[2, 30, 1] = np.nan
+    with pytest.raises(aumann.InputError, match=r"X\[0:3, 20:41\].*step 2, agent 10"):
+        ad.attribute(chunked(bad, CHUNKINGS[1]), "variance")
 
 
 def test_a_panel_stored_one_file_a_chunk(client, tmp_path):
