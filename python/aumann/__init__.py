@@ -964,7 +964,10 @@ def study(
 ) -> dict[str, dict[str, np.ndarray]]:
     """The cross-scale study (``aumann study``): its files written to ``out``, and its tables
     returned as ``{"shares": {column: array}, "residuals": …, "anchors": …, "daily": …}``
-    (numbers as float64 with NaN where a field is empty, text as str arrays)."""
+    (numbers as float64 with NaN where a field is empty, text as str arrays). ``indicators``:
+    the analytic four (exact forms) and any other registry indicator, parameters after its
+    name (``"share_above(threshold=1, tau=0.2)"``), attributed by the path integral from the
+    study's zero baseline (scale-invariant indices are undefined there and refused)."""
     agents, days, seeds = _count("agents", agents), _count("days", days), _count("seeds", seeds)
     panel_seed, seed = _count("panel_seed", panel_seed, 0), _count("seed", seed, 0)
     sizes = [_count("sizes", size) for size in sizes]
