@@ -206,6 +206,10 @@ def attribute(
         indicator, model = "formula", indicator.definition
     name = _text("indicator", indicator)
     method = method or ("exact" if name in EXACT else "path")
+    if (name, method) == ("gini", "path") and point is not None:
+        # From a shared baseline no two agents' paths cross: the ranks, and with them each
+        # agent's gradient, are constant along the path, so every rule integrates it exactly.
+        method = "exact"
     if method == "exact":
         if name not in EXACT:
             raise InputError(
@@ -466,7 +470,7 @@ def _assemble(block: np.ndarray, counts: np.ndarray, offsets: tuple, within: lis
 def _pooled_form(name: str, d: int) -> tuple | None:
     """The pooled form ``ρ(mean ψ)`` of an analytic indicator, for its path integral on chunks:
     linear ψ = c, ρ = m₀; variance ψ = (c, c²), ρ = m₁ − m₀²; mult ψ = x, ρ = ln(1 + Π_k m_k).
-    The Gini is not pooled: it has the exact form only."""
+    The Gini is not pooled: from a shared baseline its path integral is its exact form."""
     from . import formula  # noqa: PLC0415
 
     forms = {
@@ -476,8 +480,9 @@ def _pooled_form(name: str, d: int) -> tuple | None:
     }
     if name == "gini":
         raise InputError(
-            "gini on chunks is attributed by its exact form (method='exact'): from a shared "
-            "baseline its ranks do not change along the path, and it is not a pooled indicator"
+            "gini on chunks needs a baseline every agent shares (zero, mean, a number or a [d] "
+            "array): from per-agent baselines ranks cross along the path, and the Gini is not "
+            "a pooled indicator"
         )
     if name not in forms:
         return None
