@@ -261,3 +261,39 @@ fn deepsets_chunk_by_chunk_are_the_whole() {
         }
     }
 }
+
+/// A population-wide condition (the coefficient of variation's positive mean) is the whole
+/// population's: a chunk whose own mean is negative is attributed, a population whose mean is
+/// not positive is refused by the driver, naming the step.
+#[test]
+fn population_conditions_are_the_populations() {
+    let mut x = population(1, 30, 2, 6);
+    let device = Backend::Flex.device().unwrap();
+    let cv = "coefficient_of_variation".parse::<IndicatorSpec>().unwrap();
+    let indicator = cv.build(&device, 2, Precision::F64).unwrap();
+    let (nodes, weights) = Rule::GaussLegendre.nodes_weights(8);
+    let run = |x: &Array3| {
+        let b = Baseline::resolve(&BaselineSpec::Mean, x).unwrap();
+        let mut sums = vec![0.0; 10 * 2];
+        for r in [0..5, 5..30] {
+            let part = chunked::pooled_sums(
+                &*indicator,
+                &agents(x, r.clone()),
+                &b,
+                &nodes,
+                Precision::F64,
+            )?;
+            sums.iter_mut().zip(part).for_each(|(s, p)| *s += p);
+        }
+        chunked::pooled_shared(&*indicator, &sums, 30, &weights, Some(&b)).map(|_| ())
+    };
+    let mut values: Vec<f64> = x.step_f64(0);
+    values[..10].iter_mut().for_each(|v| *v = -1.0); // agents 0–4: a negative chunk mean
+    x = Array3::from_f64([1, 30, 2], values.clone());
+    run(&x).unwrap();
+    values.iter_mut().for_each(|v| *v = -v.abs());
+    let e = run(&Array3::from_f64([1, 30, 2], values))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("step 0") && e.contains("mean composite"), "{e}");
+}

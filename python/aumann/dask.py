@@ -46,7 +46,7 @@ import dask
 import dask.array as da
 from dask.highlevelgraph import HighLevelGraph
 
-from . import AumannError, InputError, _call, _rule, _rust, _steps, _text
+from . import AumannError, InputError, _call, _count, _rule, _rust, _steps, _text
 
 __all__ = [
     "attribute",
@@ -86,6 +86,9 @@ def _as_dask(X: Any) -> Any:
         X = X.astype(np.float64)
     if len(X.chunks[2]) > 1:
         X = X.rechunk({2: -1})
+    if 0 in X.chunks[0] or 0 in X.chunks[1]:
+        # Empty blocks (left by filtering) hold no agents: dropped.
+        X = X.rechunk(tuple(tuple(c for c in axis if c) for axis in X.chunks))
     return X
 
 
@@ -98,6 +101,8 @@ def _baseline(X: Any, baseline: Any) -> tuple[Any, np.ndarray | None]:
         point = np.zeros((1, d))
     elif isinstance(baseline, str) and baseline == "mean":
         point = X.astype(np.float64).mean(axis=1).compute()
+        _refuse_overflow("X's mean over agents (a value is NaN, infinite or too large)",
+                         np.isfinite(point).all(axis=1))
     elif isinstance(baseline, str) and baseline == "first":
         b = X[:1].astype(np.float64).rechunk({0: 1, 1: X.chunks[1]})
         return b, None
@@ -109,7 +114,7 @@ def _baseline(X: Any, baseline: Any) -> tuple[Any, np.ndarray | None]:
             f"baseline {baseline!r}: expected 'zero', 'mean', 'first', 'previous', a number or "
             "an array ([d], [n, d] or [T, n, d])"
         )
-    elif np.isscalar(baseline):
+    elif np.ndim(baseline) == 0 and not isinstance(baseline, da.Array):
         point = np.full((1, d), float(baseline))
     else:
         b = baseline if isinstance(baseline, da.Array) else np.asarray(baseline, np.float64)
@@ -263,6 +268,8 @@ def _exact(
     means = (sums / n).reshape(T, 2, d)
     # Kept on the workers: φ and V(x) both read them.
     composites = X.sum(axis=2, dtype=np.float64).persist() if name == "gini" else None
+    if composites is not None:
+        _refuse_overflow("an agent's composite", da.isfinite(composites).all(axis=1).compute())
     ranks = _midranks(composites).persist() if name == "gini" else None
 
     idle = (means[:, 0] == 0).any(axis=1) if (idle_is_zero and name == "mult") else np.zeros(T, bool)
@@ -287,7 +294,19 @@ def _exact(
         phi = da.map_blocks(_located(phi_block, ranked=True), X, bb, ranks[:, :, None],
                             dtype=np.float64, drop_axis=2, meta=np.empty((0, 0)))
     v_x, v_b = _exact_values(X, b, name, means, ranks, composites)
+    _refuse_overflow("V(x)", np.isfinite(v_x))
+    _refuse_overflow("V(b)", np.isfinite(v_b))
     return phi, {"v_x": v_x, "v_b": v_b}
+
+
+def _refuse_overflow(what: str, finite: np.ndarray) -> None:
+    """Refuse the first step where ``what`` is not finite, as the engine does."""
+    bad = np.flatnonzero(~np.asarray(finite))
+    if len(bad):
+        raise InputError(
+            f"{what} at step {bad[0]} is not finite: the values overflow f64; rescale the "
+            "features"
+        )
 
 
 def _located(function: Any, ranked: bool = False) -> Any:
@@ -351,19 +370,20 @@ def _midranks(c: Any) -> Any:
     splitters per step cut the values into ``P`` open intervals, whose values move to one task
     each and come back as ranks within it, and the splitters themselves, whose (possibly many)
     copies are only counted where they lie. The tasks form one graph layer (``O(P²)`` small
-    tasks per step, each piece a task of its own so that no task reads more than one block's
-    values of an interval)."""
+    tasks per chunk of steps, each piece a task of its own so that no task reads more than one
+    block's values of an interval)."""
     name = "aumann-midranks-" + dask.base.tokenize(c)
     graph: dict = {}
-    for i, steps in enumerate(c.chunks[0]):
-        graph.update(_midrank_tasks(name, c.name, i, len(c.chunks[1]), steps))
+    for i in range(len(c.chunks[0])):
+        graph.update(_midrank_tasks(name, c.name, i, len(c.chunks[1])))
     layer = HighLevelGraph.from_collections(name, graph, dependencies=[c])
     return da.Array(layer, name, c.chunks, dtype=np.float64)
 
 
-def _midrank_tasks(name: str, source: str, i: int, P: int, steps: int) -> dict:
+def _midrank_tasks(name: str, source: str, i: int, P: int) -> dict:
     """The tasks of the midranks of the ``i``-th chunk of steps, whose ``P`` agent blocks are
-    ``(source, i, j)``; the ranks of block ``j`` at ``(name, i, j)``."""
+    ``(source, i, j)``; the ranks of block ``j`` at ``(name, i, j)``. Every task serves all the
+    steps of the chunk: ``O(P²)`` tasks whatever its length."""
     key = lambda what, *at: (f"{name}-{what}", i, *at)  # noqa: E731
     g: dict = {}
     for j in range(P):
@@ -371,18 +391,16 @@ def _midrank_tasks(name: str, source: str, i: int, P: int, steps: int) -> dict:
         g[key("samples", j)] = (_samples, key("sorted", j), 4 * P)
         g[key("split", j)] = (_split, key("sorted", j), key("splitters"))
         g[key("counts", j)] = (operator.getitem, key("split", j), 1)
-        for t in range(steps):
-            for k in range(P):
-                g[key("piece", j, t, k)] = (_piece, key("split", j), t * P + k)
+        for k in range(P):
+            g[key("piece", j, k)] = (_piece, key("split", j), k)
     g[key("splitters")] = (_splitters, [key("samples", j) for j in range(P)], P)
     g[key("offsets")] = (_bucket_offsets, [key("counts", j) for j in range(P)])
-    for t in range(steps):
-        for k in range(P):
-            g[key("within", t, k)] = (_interval_ranks, [key("piece", j, t, k) for j in range(P)])
-            for j in range(P):
-                g[key("ranked", j, t, k)] = (operator.getitem, key("within", t, k), j)
+    for k in range(P):
+        g[key("within", k)] = (_interval_ranks, [key("piece", j, k) for j in range(P)])
+        for j in range(P):
+            g[key("ranked", j, k)] = (operator.getitem, key("within", k), j)
     for j in range(P):
-        ranked = [key("ranked", j, t, k) for t in range(steps) for k in range(P)]
+        ranked = [key("ranked", j, k) for k in range(P)]
         g[(name, i, j)] = (_assemble, (source, i, j), key("counts", j), key("offsets"), ranked)
     return g
 
@@ -392,9 +410,9 @@ def _sorted(block: np.ndarray) -> np.ndarray:
     return np.sort(block, axis=1)
 
 
-def _piece(split: tuple, at: int) -> np.ndarray:
-    """Piece ``at`` of a block's split."""
-    return split[0][at]
+def _piece(split: tuple, k: int) -> list:
+    """Interval ``k``'s values of a block's split, one array per step."""
+    return split[0][k]
 
 
 def _samples(s: np.ndarray, q: int) -> np.ndarray:
@@ -417,13 +435,15 @@ def _splitters(samples: list, P: int) -> np.ndarray:
 
 def _split(s: np.ndarray, splitters: np.ndarray) -> tuple:
     """A sorted block by bucket: the values of interval ``k`` (below splitter ``k``, above
-    splitter ``k − 1``) of step ``t`` at ``t P + k``, and the counts ``[steps, 2P − 1]`` of
+    splitter ``k − 1``) of every step at ``[k][t]``, and the counts ``[steps, 2P − 1]`` of
     buckets interval 0, splitter 0, interval 1, …."""
-    pieces, counts = [], []
+    intervals = splitters.shape[1] + 1
+    pieces, counts = [[] for _ in range(intervals)], []
     for row, u in zip(s, splitters):
         lo, hi = np.searchsorted(row, u, "left"), np.searchsorted(row, u, "right")
         edges = np.concatenate([[0], np.stack([lo, hi], 1).ravel(), [len(row)]])
-        pieces.extend(row[edges[2 * k]:edges[2 * k + 1]] for k in range(len(u) + 1))
+        for k in range(intervals):
+            pieces[k].append(row[edges[2 * k]:edges[2 * k + 1]])
         counts.append(np.diff(edges))
     return pieces, np.array(counts)
 
@@ -436,27 +456,28 @@ def _bucket_offsets(counts: list) -> tuple:
 
 
 def _interval_ranks(pieces: list) -> list:
-    """Every block's values' midranks within one interval (its values from every block
-    merged)."""
-    merged = np.sort(np.concatenate(pieces))
-    ranks = []
-    for v in pieces:
-        below = np.searchsorted(merged, v, "left")
-        equal = np.searchsorted(merged, v, "right") - below
-        ranks.append(below + (equal + 1) / 2)
+    """Every block's values' midranks within one interval, step by step (the interval's values
+    from every block merged): ``[block][step]``."""
+    ranks: list = [[] for _ in pieces]
+    for t in range(len(pieces[0])):
+        merged = np.sort(np.concatenate([p[t] for p in pieces]))
+        for j, p in enumerate(pieces):
+            below = np.searchsorted(merged, p[t], "left")
+            equal = np.searchsorted(merged, p[t], "right") - below
+            ranks[j].append(below + (equal + 1) / 2)
     return ranks
 
 
 def _assemble(block: np.ndarray, counts: np.ndarray, offsets: tuple, within: list) -> np.ndarray:
     """A block's midranks in its agents' order, from its counts per bucket, the population's
-    bucket offsets and its values' ranks within each interval (``within[t P + k]``)."""
+    bucket offsets and its values' ranks within each interval (``within[k][t]``)."""
     total, below = offsets
     P = (counts.shape[1] + 1) // 2
     ranks = np.empty(block.shape)
     for t, row in enumerate(block):
         sorted_ranks = []
         for k in range(P):
-            sorted_ranks.append(below[t, 2 * k] + within[t * P + k])
+            sorted_ranks.append(below[t, 2 * k] + within[k][t])
             if k < P - 1:
                 tie = below[t, 2 * k + 1] + (total[t, 2 * k + 1] + 1) / 2
                 sorted_ranks.append(np.full(counts[t, 2 * k + 1], tie))
@@ -554,6 +575,7 @@ def from_npy(path: Any, agents: int) -> Any:
     """One ``.npy`` file ``[T, n, d]`` as a dask array of ``agents`` agents a chunk, each task
     reading its own rows from the file (a memory map): nothing is read in the calling
     process but the header."""
+    agents = _count("agents", agents)
     head = np.load(path, mmap_mode="r")
     if head.ndim != 3:
         raise InputError(f"{path}: shape {list(head.shape)}; expected [T, n, d]")

@@ -118,6 +118,29 @@ def test_refusals_name_the_problem(client):
     bad[2, 30, 1] = np.nan
     with pytest.raises(aumann.InputError, match=r"X\[0:3, 20:41\].*step 2, agent 10"):
         ad.attribute(chunked(bad, CHUNKINGS[1]), "variance")
+    huge = np.ones((2, 12, 2))
+    huge[1, :3] = 1e308  # finite, but the composites and V overflow
+    for indicator in ("linear", "variance", "gini"):
+        with pytest.raises(aumann.InputError, match="step 1 is not finite"):
+            ad.attribute(da.from_array(huge, chunks=(1, (3, 9), 2)), indicator)
+
+
+def test_edges_of_the_input(client):
+    x = population()
+    want = aumann.explain(x, "variance", baseline=0.5, method="exact", precision="f64")
+    X = da.from_array(x, chunks=(3, (20, 0, 41), 2))  # an empty block, as filtering leaves
+    assert 0 in X.chunks[1]
+    got = ad.attribute(X, "variance", baseline=np.array(0.5))
+    assert relative(got.values.compute(), want.values) <= 1e-12
+    with pytest.raises(aumann.InputError, match="agents"):
+        ad.from_npy("unused.npy", 0)
+
+
+def test_the_gini_ranks_many_steps_in_one_chunk(client):
+    x = np.random.default_rng(4).integers(0, 5, (40, 60, 1)).astype(np.float64)
+    want = aumann.explain(x, "gini", method="exact", precision="f64")
+    got = ad.attribute(da.from_array(x, chunks=(16, (10, 25, 1, 24), 1)), "gini")
+    assert relative(got.values.compute(), want.values) <= 1e-12
 
 
 def test_a_panel_stored_one_file_a_chunk(client, tmp_path):
@@ -175,3 +198,15 @@ def test_the_full_panel_attributions_of_the_study(client, tmp_path):
         saved = np.load(tmp_path / "out" / "per_agent" / f"{topic}_{indicator}.npy")
         assert np.array_equal(saved, got)
     assert len(totals) == 2 * 4
+
+
+def test_a_chunk_with_a_negative_mean_is_no_population(client):
+    """The coefficient of variation needs the population's mean composite positive, not each
+    chunk's."""
+    x = np.random.default_rng(5).normal(1, 0.3, (2, 10, 2))
+    x[:, :3] = -1.0  # a chunk of negative composites; the population mean stays positive
+    want = aumann.explain(x, "coefficient_of_variation", baseline="mean", rule="gauss", steps=16,
+                          precision="f64")
+    got = ad.attribute(da.from_array(x, chunks=(2, (3, 7), 2)), "coefficient_of_variation",
+                       baseline="mean", rule="gauss", steps=16)
+    assert relative(got.values.compute(), want.values) <= 1e-12

@@ -172,6 +172,7 @@ pub fn pooled_shared(
     let (mut values, mut shared) = (Vec::new(), Vec::new());
     for (t, sums) in sums.chunks_exact((m + 2) * k).enumerate() {
         let means: Vec<f64> = sums.iter().map(|s| s / n).collect();
+        passes.check_population(t, &means[m * k..(m + 1) * k], &means[(m + 1) * k..])?;
         values.push(passes.rho(&means[m * k..(m + 1) * k]).0);
         values.push(match shared_baseline {
             Some(b) => {

@@ -270,6 +270,15 @@ impl Requirement {
         Ok(())
     }
 
+    /// [`Requirement::check_step`] of the conditions one chunk of a population can check:
+    /// its agents' own.
+    fn check_chunk(self, indicator: &str, step: &HostStep) -> Result<()> {
+        match self {
+            Requirement::EveryComposite => self.check_step(indicator, step),
+            Requirement::Nothing | Requirement::MeanComposite => Ok(()),
+        }
+    }
+
     /// The first row of `x` or `b` (`[rows, d, n]`) outside the domain.
     fn check_rows(
         self,
@@ -400,18 +409,36 @@ impl PooledPasses for Checked {
         self.passes().width()
     }
 
+    /// A chunk checks its own agents; the mean is the population's ([`Self::check_population`]).
     fn pool(&self, step: &HostStep, nodes: &[f64], precision: Precision) -> Result<Vec<f64>> {
-        self.requirement.check_step(self.name(), step)?;
+        self.requirement.check_chunk(self.name(), step)?;
         self.passes().pool(step, nodes, precision)
     }
 
     fn pool_ends(&self, step: &HostStep) -> Result<[Vec<f64>; 2]> {
-        self.requirement.check_step(self.name(), step)?;
+        self.requirement.check_chunk(self.name(), step)?;
         self.passes().pool_ends(step)
     }
 
     fn rho(&self, means: &[f64]) -> (f64, Vec<f64>) {
         self.passes().rho(means)
+    }
+
+    /// The mean composite, the first pooled mean of every index that needs it positive.
+    fn check_population(&self, step: usize, at_x: &[f64], at_b: &[f64]) -> Result<()> {
+        if self.requirement != Requirement::MeanComposite {
+            return Ok(());
+        }
+        for (at, means) in [("features", at_x), ("baseline", at_b)] {
+            if means[0].is_nan() || means[0] <= 0.0 {
+                return Err(Error::Domain {
+                    indicator: self.name().into(),
+                    step,
+                    reason: self.requirement.refuse(self.name(), at, None, means[0]),
+                });
+            }
+        }
+        Ok(())
     }
 
     fn pull_back(

@@ -280,6 +280,17 @@ pub trait PooledPasses: Sync {
     /// `ρ(p̄)` and `∇ρ(p̄)` of `k` pooled means.
     fn rho(&self, means: &[f64]) -> (f64, Vec<f64>);
 
+    /// Refuse a path whose ends' pooled means (the whole population's, `k` each) leave the
+    /// indicator's domain, where the domain is a condition on the population (a positive mean,
+    /// say) that no chunk can check alone. The default accepts every path.
+    ///
+    /// # Errors
+    /// [`Error::Domain`] naming `step`.
+    fn check_population(&self, step: usize, at_x: &[f64], at_b: &[f64]) -> Result<()> {
+        let _ = (step, at_x, at_b);
+        Ok(())
+    }
+
     /// Every agent's `φ_i` into `phi`, from `shared` = `g_j` (`[m, k]`).
     fn pull_back(
         &self,
