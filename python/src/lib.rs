@@ -239,6 +239,14 @@ fn baseline_of(
             )));
         }
     };
+    finite_baseline(&a, shape)
+}
+
+/// The values of `a` as a baseline of `shape`, refused where one is not finite.
+fn finite_baseline(
+    a: &PyReadonlyArrayDyn<'_, f64>,
+    shape: [usize; 3],
+) -> PyResult<aumann_engine::baseline::Baseline> {
     let array = Array3::from_f64(shape, a.as_array().iter().copied().collect());
     array.check_finite("baseline").map_err(engine)?;
     Ok(aumann_engine::baseline::Baseline::from_array(array))
@@ -627,9 +635,7 @@ fn chunk_baseline(b: PyReadonlyArrayDyn<'_, f64>) -> PyResult<aumann_engine::bas
             )));
         }
     };
-    let array = Array3::from_f64(shape, b.as_array().iter().copied().collect());
-    array.check_finite("baseline").map_err(engine)?;
-    Ok(aumann_engine::baseline::Baseline::from_array(array))
+    finite_baseline(&b, shape)
 }
 
 /// A chunk `[T, n_chunk, d]` of features.
@@ -713,18 +719,7 @@ fn host_indicator(
 #[pyfunction]
 fn pooled_width(indicator: IndicatorArg, d: usize) -> PyResult<usize> {
     let built = host_indicator(indicator, d, Precision::F64)?;
-    match built.pooled_passes() {
-        Some(p) => Ok(p.width()),
-        None => Err(engine(aumann_engine::Error::Parameter {
-            name: "indicator",
-            value: built.name().into(),
-            reason: "it is not a pooled indicator ρ(mean ψ) with pooled passes: a population \
-                     split into chunks takes the exact forms of linear, mult, variance and \
-                     gini, or a pooled indicator (a formula, theil, atkinson, \
-                     coefficient_of_variation, share_above, share_below)"
-                .into(),
-        })),
-    }
+    aumann_engine::chunked::pooled_width(built.as_ref()).map_err(engine)
 }
 
 /// `chunk_pooled_sums(x, indicator, b, nodes, precision, threads) -> [T, m + 2, k]`.

@@ -124,6 +124,14 @@ fn passes(indicator: &dyn Indicator) -> Result<&dyn PooledPasses> {
     })
 }
 
+/// `k`, the number of means `indicator` pools.
+///
+/// # Errors
+/// An indicator without pooled passes.
+pub fn pooled_width(indicator: &dyn Indicator) -> Result<usize> {
+    Ok(passes(indicator)?.width())
+}
+
 /// Pass 1 of the pooled route: `[T, m + 2, k]`, the chunk's sums of ψ at every node, then at
 /// `x`, then at `b`.
 ///

@@ -24,7 +24,7 @@ use clap::{Args, Command};
 pub struct ChoiceParser<T>(PhantomData<T>);
 
 /// clap's "invalid value … for '--flag'" in front of the library's message `e`.
-fn invalid(cmd: &Command, arg: Option<&clap::Arg>, text: &str, e: &Error) -> clap::Error {
+pub fn invalid(cmd: &Command, arg: Option<&clap::Arg>, text: &str, e: &Error) -> clap::Error {
     let flag = arg.map_or_else(|| "...".to_string(), ToString::to_string);
     clap::Error::raw(
         ErrorKind::ValueValidation,

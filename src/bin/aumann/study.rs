@@ -10,10 +10,9 @@ use aumann::panel::Panel;
 use aumann::study::report::RunInfo;
 use aumann::study::{Protocol, StudyConfig, StudyIndicator};
 use clap::builder::TypedValueParser;
-use clap::error::ErrorKind;
 use clap::{ArgAction, Args, Command};
 
-use crate::common::{FormulaParser, RunFlags, choice, inputs, listed};
+use crate::common::{FormulaParser, RunFlags, choice, inputs, invalid, listed};
 use crate::progress::Bar;
 use aumann::output::Staged;
 
@@ -167,14 +166,9 @@ impl TypedValueParser for IndicatorListParser {
         value: &std::ffi::OsStr,
     ) -> Result<IndicatorList, clap::Error> {
         let text = value.to_string_lossy();
-        StudyIndicator::list(&text).map(IndicatorList).map_err(|e| {
-            let flag = arg.map_or_else(|| "...".to_string(), ToString::to_string);
-            clap::Error::raw(
-                ErrorKind::ValueValidation,
-                format!("invalid value '{text}' for '{flag}': {e}\n"),
-            )
-            .with_cmd(cmd)
-        })
+        StudyIndicator::list(&text)
+            .map(IndicatorList)
+            .map_err(|e| invalid(cmd, arg, &text, &e))
     }
 }
 

@@ -618,8 +618,13 @@ impl<P: PooledFn> PoolingFn<P> {
         nodes: &[f64],
         weights: &[f64],
     ) -> Vec<f64> {
-        let (k, n) = (self.0.pooled_width(), ends.n as f64);
         let sums = self.pool::<E, B, T, L>(ends, nodes);
+        self.shared_of_sums(&sums, ends.n, weights)
+    }
+
+    /// `g_j = w_j ∇ρ(p̄_j) / n` from the pooled sums `n p̄_j` (`[m, k]`) of `n` agents.
+    fn shared_of_sums(&self, sums: &[f64], n: usize, weights: &[f64]) -> Vec<f64> {
+        let (k, n) = (self.0.pooled_width(), n as f64);
         let mut shared = Vec::with_capacity(sums.len());
         for (p, &w) in sums.chunks_exact(k.max(1)).zip(weights) {
             let means: Vec<f64> = p.iter().map(|s| s / n).collect();
@@ -660,26 +665,6 @@ impl<P: PooledFn> PoolingFn<P> {
         }
         let data = TensorData::new(out, [rows, d, n]);
         Ok(Tensor::from_data(data, (&x.device(), x.dtype())))
-    }
-
-    /// [`HostRoute::attribute`] with the features stored in `E`, in precision `T`.
-    fn attribute_step<E: Lane, T: Lane, const L: usize>(
-        &self,
-        step: &HostStep,
-        x: &[E],
-        nodes: &[f64],
-        weights: &[f64],
-        phi: &mut [f64],
-    ) {
-        let ends = Ends {
-            x,
-            b: step.b,
-            d: step.dims,
-            n: step.agents,
-            layout: Layout::AgentsFirst,
-        };
-        let shared = self.shared_gradients::<E, f64, T, L>(&ends, nodes, weights);
-        self.pull_back::<E, f64, T, L>(&ends, nodes, &shared, Sink::Attribution(phi));
     }
 }
 
@@ -812,25 +797,46 @@ impl<P: PooledFn> HostRoute for PoolingFn<P> {
         Ok([v_x, v_b])
     }
 
+    /// The pooled passes over the whole step.
     fn attribute(&self, step: &HostStep, run: &HostRun, phi: &mut [f64]) -> Result<()> {
-        let (nodes, weights) = (run.nodes, run.weights);
-        // Lanes: one 256-bit vector of the run's precision.
-        match (step.x, run.precision) {
-            (StepSlice::F32(x), Precision::F32) => {
-                self.attribute_step::<f32, f32, 8>(step, x, nodes, weights, phi)
-            }
-            (StepSlice::F32(x), Precision::F64) => {
-                self.attribute_step::<f32, f64, 4>(step, x, nodes, weights, phi)
-            }
-            (StepSlice::F64(x), Precision::F32) => {
-                self.attribute_step::<f64, f32, 8>(step, x, nodes, weights, phi)
-            }
-            (StepSlice::F64(x), Precision::F64) => {
-                self.attribute_step::<f64, f64, 4>(step, x, nodes, weights, phi)
-            }
-        }
+        let sums = PooledPasses::pool(self, step, run.nodes, run.precision)?;
+        let shared = self.shared_of_sums(&sums, step.agents, run.weights);
+        PooledPasses::pull_back(self, step, run.nodes, &shared, run.precision, phi);
         Ok(())
     }
+}
+
+/// `$body` with `$x` the step's features as stored, `$e` their type, `$t` the run's
+/// precision and `$l` the lanes of one 256-bit vector of it.
+macro_rules! stored_and_run {
+    ($step:expr, $precision:expr, |$x:ident, $e:ident, $t:ident, $l:ident| $body:expr) => {
+        match ($step.x, $precision) {
+            (StepSlice::F32($x), Precision::F32) => {
+                type $e = f32;
+                type $t = f32;
+                const $l: usize = 8;
+                $body
+            }
+            (StepSlice::F32($x), Precision::F64) => {
+                type $e = f32;
+                type $t = f64;
+                const $l: usize = 4;
+                $body
+            }
+            (StepSlice::F64($x), Precision::F32) => {
+                type $e = f64;
+                type $t = f32;
+                const $l: usize = 8;
+                $body
+            }
+            (StepSlice::F64($x), Precision::F64) => {
+                type $e = f64;
+                type $t = f64;
+                const $l: usize = 4;
+                $body
+            }
+        }
+    };
 }
 
 impl<P: PooledFn> PoolingFn<P> {
@@ -864,20 +870,9 @@ impl<P: PooledFn> PooledPasses for PoolingFn<P> {
     }
 
     fn pool(&self, step: &HostStep, nodes: &[f64], precision: Precision) -> Result<Vec<f64>> {
-        Ok(match (step.x, precision) {
-            (StepSlice::F32(x), Precision::F32) => {
-                self.pool::<f32, f64, f32, 8>(&Self::step_ends(step, x), nodes)
-            }
-            (StepSlice::F32(x), Precision::F64) => {
-                self.pool::<f32, f64, f64, 4>(&Self::step_ends(step, x), nodes)
-            }
-            (StepSlice::F64(x), Precision::F32) => {
-                self.pool::<f64, f64, f32, 8>(&Self::step_ends(step, x), nodes)
-            }
-            (StepSlice::F64(x), Precision::F64) => {
-                self.pool::<f64, f64, f64, 4>(&Self::step_ends(step, x), nodes)
-            }
-        })
+        Ok(stored_and_run!(step, precision, |x, E, T, L| {
+            self.pool::<E, f64, T, L>(&Self::step_ends(step, x), nodes)
+        }))
     }
 
     fn pool_ends(&self, step: &HostStep) -> Result<[Vec<f64>; 2]> {
@@ -906,32 +901,10 @@ impl<P: PooledFn> PooledPasses for PoolingFn<P> {
         precision: Precision,
         phi: &mut [f64],
     ) {
-        match (step.x, precision) {
-            (StepSlice::F32(x), Precision::F32) => self.pull_back::<f32, f64, f32, 8>(
-                &Self::step_ends(step, x),
-                nodes,
-                shared,
-                Sink::Attribution(phi),
-            ),
-            (StepSlice::F32(x), Precision::F64) => self.pull_back::<f32, f64, f64, 4>(
-                &Self::step_ends(step, x),
-                nodes,
-                shared,
-                Sink::Attribution(phi),
-            ),
-            (StepSlice::F64(x), Precision::F32) => self.pull_back::<f64, f64, f32, 8>(
-                &Self::step_ends(step, x),
-                nodes,
-                shared,
-                Sink::Attribution(phi),
-            ),
-            (StepSlice::F64(x), Precision::F64) => self.pull_back::<f64, f64, f64, 4>(
-                &Self::step_ends(step, x),
-                nodes,
-                shared,
-                Sink::Attribution(phi),
-            ),
-        }
+        stored_and_run!(step, precision, |x, E, T, L| {
+            let sink = Sink::Attribution(phi);
+            self.pull_back::<E, f64, T, L>(&Self::step_ends(step, x), nodes, shared, sink)
+        })
     }
 }
 

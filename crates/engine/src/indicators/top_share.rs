@@ -301,11 +301,21 @@ impl HostRoute for TopShare {
         Ok([v_x, v_b])
     }
 
+    /// The mean composite is checked at both ends (then it is positive along the path).
     fn attribute(&self, step: &HostStep, run: &HostRun, phi: &mut [f64]) -> Result<()> {
         let n = step.agents;
         let x: Vec<f64> = (0..n).map(|i| step.x_composite(i)).collect();
         let b: Vec<f64> = (0..n).map(|i| step.b_composite(i)).collect();
-        self.end_values(step, run)?;
+        for (at, c) in [("features", &x), ("baseline", &b)] {
+            let mean = c.iter().sum::<f64>() / n as f64;
+            if mean.is_nan() || mean <= 0.0 {
+                return Err(Error::Domain {
+                    indicator: ENTRY.name.into(),
+                    step: step.index,
+                    reason: non_positive_mean(at, mean),
+                });
+            }
+        }
         let (mut point, mut gradient) = (vec![0.0; n], vec![0.0; n]);
         phi.fill(0.0);
         let mut start = None;
